@@ -1,0 +1,1 @@
+"""LLVM backend (llvmlite): native JIT and AOT."""

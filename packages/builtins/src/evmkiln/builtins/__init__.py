@@ -1,0 +1,1 @@
+"""Host callouts, their gas rules and the one signature table every backend consumes."""

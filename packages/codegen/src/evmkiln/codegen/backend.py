@@ -1,0 +1,75 @@
+"""The protocol every backend implements.
+
+A backend turns one IR function (the lowering of one contract's bytecode) into
+an :class:`Executable`.  Running an executable on a :class:`Frame` either
+returns how the frame ended normally (:class:`ExitKind`, with the output left in
+``frame.output``) or raises :class:`~evmkiln.builtins.halts.ExceptionalHalt`.
+Gas left, refunds and memory are read back from the frame by the caller.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from evmkiln.builtins.frame import Frame
+    from evmkiln.codegen.ir.function import Function
+
+
+class ExitKind(enum.IntEnum):
+    """How a frame ended without an exceptional halt."""
+
+    STOP = 0
+    RETURN = 1
+    REVERT = 2
+    SELFDESTRUCT = 3
+
+    @property
+    def is_success(self) -> bool:
+        return self is not ExitKind.REVERT
+
+
+@dataclass(frozen=True, slots=True)
+class CompileOptions:
+    """Options every backend understands (backends may ignore what they cannot use)."""
+
+    opt_level: int = 2
+    gas_metering: bool = True
+    """Off only for trusted re-execution; the conformance runner never turns it off."""
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BackendCapabilities:
+    """What a backend supports, reported to tools and to the dispatching context."""
+
+    jit: bool = True
+    aot: bool = False
+    gas_metering_off: bool = False
+    native: bool = False
+
+
+@runtime_checkable
+class Executable(Protocol):
+    """Compiled code for one contract."""
+
+    def run(self, frame: Frame) -> ExitKind:
+        """Execute from pc 0 on ``frame``; raise ``ExceptionalHalt`` on an exceptional halt."""
+        ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A code generator from evmkiln IR to something runnable."""
+
+    name: str
+
+    def capabilities(self) -> BackendCapabilities:
+        """Report what this backend supports."""
+        ...
+
+    def compile(self, function: Function, options: CompileOptions | None = None) -> Executable:
+        """Compile a verified IR function into an executable."""
+        ...

@@ -1,0 +1,1 @@
+"""Runtime context, the py-evm host and the code-hash dispatching VM."""
