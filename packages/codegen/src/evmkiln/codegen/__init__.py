@@ -1,1 +1,2 @@
-"""Bytecode analysis, the SSA IR, EVM->IR lowering, passes, the Backend protocol and the reference backend."""
+"""Bytecode analysis, the SSA IR, EVM->IR lowering, passes, the Backend protocol and the
+reference backend."""

@@ -1,0 +1,1 @@
+"""EVM bytecode: the opcode table, decoding and block analysis."""

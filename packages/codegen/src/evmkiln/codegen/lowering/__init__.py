@@ -1,0 +1,1 @@
+"""EVM bytecode -> IR."""

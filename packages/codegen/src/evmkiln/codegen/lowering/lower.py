@@ -1,0 +1,328 @@
+"""Lowering EVM bytecode to IR, one block version at a time.
+
+Gas: static gas is charged per *segment*.  A segment runs from the start of a
+block, or from just after a gas observer, to the next observer (inclusive) or
+the block's end; its whole static gas is charged at its start.  Observers are
+the instructions that can see the remaining gas (GAS, SSTORE's stipend check,
+the CALL and CREATE families' 63/64 rule).  Charging earlier than the
+interpreter does is unobservable otherwise: every instruction of a segment runs
+unless the frame halts exceptionally, and an exceptional halt consumes all gas
+and reverts the frame whatever the point it happened at.  Dynamic gas (memory
+expansion, EXP's byte cost, what builtins charge) is charged where it arises.
+The same argument lets stack underflow/overflow be checked once at block entry.
+"""
+
+from __future__ import annotations
+
+from evmkiln.builtins.halts import HaltKind
+from evmkiln.builtins.table import BUILTINS
+from evmkiln.codegen.evm.blocks import Exit, Program
+from evmkiln.codegen.evm.bytecode import Instr
+from evmkiln.codegen.evm.opcodes import Kind
+from evmkiln.codegen.ir.builder import Builder
+from evmkiln.codegen.ir.function import Block, BlockCall, Function, Value
+from evmkiln.codegen.ir.semantics import BINARY, TERNARY, UNARY, bytelen
+from evmkiln.codegen.ir.types import Type
+from evmkiln.codegen.lowering.stack_model import StackModel
+from evmkiln.codegen.lowering.versions import D, K, VersionPlan, plan_versions, statically_halts
+
+GAS_OPCODE = 0x5A
+EXP_BYTE_GAS = 50
+
+
+def _is_observer(ins: Instr) -> bool:
+    info = ins.info
+    if info is None:
+        return False
+    if ins.op == GAS_OPCODE:
+        return True
+    return info.kind is Kind.BUILTIN and BUILTINS[info.ir_op].observes_gas
+
+
+def _segment_gas(instrs: list[Instr], i: int) -> int:
+    total = 0
+    for ins in instrs[i:]:
+        if ins.info is None:
+            break
+        total += ins.info.static_gas
+        if _is_observer(ins):
+            break
+    return total
+
+
+class Lowerer:
+    """Lowers one analysed program into one IR function."""
+
+    def __init__(self, prog: Program, name: str) -> None:
+        self.prog = prog
+        self.plan: VersionPlan = plan_versions(prog)
+        self.f = Function(name, code=prog.code)
+        self.b = Builder(self.f)
+        self.versions: dict[tuple[int, str], Block] = {}
+        self.halts: dict[HaltKind, Block] = {}
+        self.consts: dict[int, int] = {}
+        self.trampolines = 0
+
+    # -- blocks ---------------------------------------------------------------
+    def version(self, start: int, mode: str) -> Block:
+        key = (start, mode)
+        blk = self.versions.get(key)
+        if blk is None:
+            if mode == K:
+                params = [Type.I256] * self.plan.height_of(start)
+                blk = self.f.new_block(f"k{start:x}", params, pc=start)
+            else:
+                blk = self.f.new_block(f"d{start:x}", [Type.I64], pc=start)
+            self.versions[key] = blk
+        return blk
+
+    def halt_block(self, kind: HaltKind) -> Block:
+        blk = self.halts.get(kind)
+        if blk is None:
+            blk = Block(f"halt_{kind.name.lower()}")
+            blk.term = None
+            self.halts[kind] = blk
+            saved = self.b.block
+            self.b.at(blk)
+            self.b.op("halt", imms=(int(kind),))
+            self.b.block = saved
+        return blk
+
+    def new_trampoline(self, params: list[Type]) -> Block:
+        self.trampolines += 1
+        return self.f.new_block(f"t{self.trampolines}", params)
+
+    def run(self) -> Function:
+        for start, mode in self.plan.versions:
+            self.version(start, mode)
+        for start, mode in self.plan.versions:
+            self.lower_version(start, mode)
+        if self.prog.has_dynamic_jumps:
+            for j in sorted(self.prog.jumpdests):
+                self.f.jump_table[j] = self.versions[(j, D)]
+        self.f.blocks.extend(self.halts.values())
+        return self.f
+
+    # -- one block version ----------------------------------------------------
+    def lower_version(self, start: int, mode: str) -> None:
+        blk = self.prog.blocks[start]
+        irb = self.versions[(start, mode)]
+        b = self.b
+        b.at(irb)
+        b.pc = start
+        self.consts = {}
+        if mode == K:
+            if statically_halts(self.prog, start, self.plan.height_of(start)):
+                over = self.plan.height_of(start) >= blk.min_height
+                b.op(
+                    "halt",
+                    imms=(int(HaltKind.STACK_OVERFLOW if over else HaltKind.STACK_UNDERFLOW),),
+                )
+                return
+            st = StackModel(b, list(irb.params), None)
+        else:
+            sp = irb.params[0]
+            if blk.min_height or blk.max_growth:
+                b.op("stack.check", sp, imms=(blk.min_height, blk.max_growth))
+            st = StackModel(b, [], sp)
+        instrs = blk.instrs
+        self._charge(_segment_gas(instrs, 0))
+        for i, ins in enumerate(instrs):
+            b.pc = ins.pc
+            if self.lower_instr(ins, st, mode, blk.start):
+                return
+            if _is_observer(ins) and i + 1 < len(instrs):
+                self._charge(_segment_gas(instrs, i + 1))
+        # No terminator: fall into the next block, or off the end of the code.
+        if blk.exit is Exit.FALLTHROUGH:
+            self.exit_jump(st, mode, blk.end)
+        else:
+            b.op("stop")
+
+    def _charge(self, amount: int) -> None:
+        if amount:
+            self.b.op("gas.charge", imms=(amount,))
+
+    def const(self, value: int) -> Value:
+        v = self.b.const(value)
+        self.consts[v.id] = value & ((1 << 256) - 1)
+        return v
+
+    # -- edges ----------------------------------------------------------------
+    def edge(self, st: StackModel, mode: str, succ: int, sp_out: Value | None) -> BlockCall:
+        """The block call for a direct edge.  In dynamic mode ``sp_out`` is the flushed sp."""
+        if mode == D:
+            assert sp_out is not None
+            return BlockCall(self.version(succ, D), [sp_out])
+        out = len(st.items)
+        if self.plan.mode_of_edge(succ, out) == K:
+            return BlockCall(self.version(succ, K), list(st.items))
+        # Known -> dynamic: spill through a trampoline taking the stack as parameters.
+        t = self.new_trampoline([Type.I256] * out)
+        saved = self.b.block
+        self.b.at(t)
+        tst = StackModel(self.b, list(t.params), None)
+        sp = tst.spill_all()
+        self.b.jump(self.version(succ, D), [sp])
+        self.b.block = saved
+        return BlockCall(t, list(st.items))
+
+    def exit_jump(self, st: StackModel, mode: str, succ: int) -> None:
+        sp_out = st.flush() if mode == D else None
+        call = self.edge(st, mode, succ, sp_out)
+        self.b.jump(call.block, call.args)
+
+    def exit_dynamic(self, st: StackModel, mode: str, target: Value) -> None:
+        sp = st.flush() if mode == D else st.spill_all()
+        self.b.op("djump", target, sp)
+
+    # -- instructions -----------------------------------------------------------
+    def lower_instr(self, ins: Instr, st: StackModel, mode: str, start: int) -> bool:
+        """Lower one instruction; return True if it ended the block."""
+        b = self.b
+        info = ins.info
+        if info is None:
+            b.op("halt", imms=(int(HaltKind.INVALID_OPCODE),))
+            return True
+        k = info.kind
+        if k is Kind.PUSH:
+            st.push(self.const(ins.immediate))
+        elif k is Kind.DUP:
+            st.dup(info.pops)
+        elif k is Kind.SWAP:
+            st.swap(info.pops - 1)
+        elif k is Kind.POP:
+            st.pop()
+        elif k is Kind.JUMPDEST:
+            pass
+        elif k is Kind.PURE:
+            self.lower_pure(info.ir_op, st.pop_n(info.pops), st)
+        elif k is Kind.BUILTIN:
+            args = st.pop_n(info.pops)
+            for r in b.call(info.ir_op, *args):
+                st.push(r)
+        elif k is Kind.SPECIAL:
+            self.lower_special(ins, st)
+        elif k is Kind.STOP:
+            b.op("stop")
+            return True
+        elif k in (Kind.RETURN, Kind.REVERT):
+            off, size = st.pop_n(2)
+            o, n = b.op("mem.region", off, size).results
+            b.op("return" if k is Kind.RETURN else "revert", o, n)
+            return True
+        elif k is Kind.INVALID:
+            b.op("halt", imms=(int(HaltKind.INVALID_INSTRUCTION),))
+            return True
+        elif k is Kind.SELFDESTRUCT:
+            b.op("selfdestruct", st.pop())
+            return True
+        elif k is Kind.JUMP:
+            self.lower_jump(st, mode, start)
+            return True
+        elif k is Kind.JUMPI:
+            self.lower_jumpi(st, mode, start)
+            return True
+        else:  # pragma: no cover - the table has no other kinds
+            raise AssertionError(f"unhandled opcode kind {k}")
+        return False
+
+    def lower_pure(self, op: str, args: list[Value], st: StackModel) -> None:
+        vals = [self.consts.get(a.id) for a in args]
+        if all(v is not None for v in vals):
+            c = [v for v in vals if v is not None]
+            if len(c) == 2:
+                res = BINARY[op](c[0], c[1])
+            elif len(c) == 3:
+                res = TERNARY[op](c[0], c[1], c[2])
+            else:
+                res = UNARY[op](c[0])
+            st.push(self.const(res))
+            return
+        st.push(self.b.value(op, *args))
+
+    def lower_special(self, ins: Instr, st: StackModel) -> None:
+        b = self.b
+        op = ins.op
+        if op == 0x0A:  # EXP: the word op plus 50 gas per exponent byte
+            base, exponent = st.pop_n(2)
+            known = self.consts.get(exponent.id)
+            if known is not None:
+                self._charge(EXP_BYTE_GAS * bytelen(known))
+            else:
+                n = b.value("bytelen", exponent)
+                g = b.value("imul", n, b.const(EXP_BYTE_GAS, Type.I64))
+                b.op("gas.charge_dyn", g)
+            self.lower_pure("exp", [base, exponent], st)
+        elif op == 0x51:  # MLOAD
+            o = b.value("mem.access", st.pop(), imms=(32,))
+            st.push(b.value("mload", o))
+        elif op == 0x52:  # MSTORE
+            off, val = st.pop_n(2)
+            o = b.value("mem.access", off, imms=(32,))
+            b.op("mstore", o, val)
+        elif op == 0x53:  # MSTORE8
+            off, val = st.pop_n(2)
+            o = b.value("mem.access", off, imms=(1,))
+            b.op("mstore8", o, val)
+        elif op == 0x58:  # PC
+            st.push(self.const(ins.pc))
+        elif op == 0x38:  # CODESIZE
+            st.push(self.const(len(self.prog.code)))
+        elif op == 0x59:  # MSIZE
+            st.push(b.value("zext", b.value("msize")))
+        elif op == GAS_OPCODE:
+            st.push(b.value("zext", b.value("gas.left")))
+        else:  # pragma: no cover
+            raise AssertionError(f"no special lowering for {ins.name}")
+
+    def lower_jump(self, st: StackModel, mode: str, start: int) -> None:
+        blk = self.prog.blocks[start]
+        target = st.pop()
+        if blk.static_target is None:
+            self.exit_dynamic(st, mode, target)
+        elif blk.invalid_static_target:
+            self.b.op("halt", imms=(int(HaltKind.INVALID_JUMP),))
+        else:
+            self.exit_jump(st, mode, blk.static_target)
+
+    def lower_jumpi(self, st: StackModel, mode: str, start: int) -> None:
+        b = self.b
+        blk = self.prog.blocks[start]
+        target, cond_word = st.pop_n(2)
+        sp_out = st.flush() if mode == D else None
+        fall = self.edge(st, mode, blk.end, sp_out)
+        if blk.static_target is None:
+            taken = self.dynamic_trampoline(st, mode, target, sp_out)
+        elif blk.invalid_static_target:
+            taken = BlockCall(self.halt_block(HaltKind.INVALID_JUMP), [])
+        else:
+            taken = self.edge(st, mode, blk.static_target, sp_out)
+        cond = b.value("istrue", cond_word)
+        b.brif(cond, taken.block, taken.args, fall.block, fall.args)
+
+    def dynamic_trampoline(
+        self, st: StackModel, mode: str, target: Value, sp_out: Value | None
+    ) -> BlockCall:
+        """A block that performs the dynamic jump of a JUMPI's taken edge."""
+        saved = self.b.block
+        if mode == D:
+            assert sp_out is not None
+            t = self.new_trampoline([Type.I64, Type.I256])
+            self.b.at(t)
+            self.b.op("djump", t.params[1], t.params[0])
+            args = [sp_out, target]
+        else:
+            n = len(st.items)
+            t = self.new_trampoline([Type.I256] * (n + 1))
+            self.b.at(t)
+            tst = StackModel(self.b, list(t.params[:n]), None)
+            sp = tst.spill_all()
+            self.b.op("djump", t.params[n], sp)
+            args = [*st.items, target]
+        self.b.block = saved
+        return BlockCall(t, args)
+
+
+def lower_program(prog: Program, name: str) -> Function:
+    return Lowerer(prog, name).run()
