@@ -1,0 +1,99 @@
+"""The LLVM backend: compile IR functions to native code and run them on frames."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import threading
+from typing import Any
+
+from evmkiln.backend_llvm import jit
+from evmkiln.backend_llvm.builtin_bridge import RunState
+from evmkiln.backend_llvm.context_layout import STATUS_ERROR, STATUS_HALT
+from evmkiln.backend_llvm.translate import translate
+from evmkiln.builtins.frame import Frame
+from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
+from evmkiln.codegen.backend import BackendCapabilities, CompileOptions, ExitKind
+from evmkiln.codegen.ir.function import Function
+from evmkiln.codegen.ir.printer import format_function
+
+ENTRY_PROTOTYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
+_EXITS = {int(k): k for k in ExitKind}
+
+
+class LlvmExecutable:
+    """Native code for one IR function; ``run`` executes it on a frame."""
+
+    def __init__(self, name: str, compiled: jit.Compiled) -> None:
+        self.name = name
+        self._compiled = compiled  # keeps the engine, hence the code, alive
+        self._entry: Any = ENTRY_PROTOTYPE(compiled.address)
+
+    def run(self, frame: Frame) -> ExitKind:
+        with RunState(frame) as state:
+            status = int(self._entry(state.address))
+        if status in _EXITS:
+            kind = _EXITS[status]
+            if kind is ExitKind.RETURN or kind is ExitKind.REVERT:
+                ctx = state.ctx
+                size = ctx.out_size
+                frame.output = (
+                    bytes(frame.memory[ctx.out_offset : ctx.out_offset + size]) if size else b""
+                )
+            return kind
+        if status == STATUS_HALT:
+            error = state.error
+            if isinstance(error, ExceptionalHalt):
+                raise error
+            raise ExceptionalHalt(HaltKind(state.ctx.halt_kind))
+        if status == STATUS_ERROR and state.error is not None:
+            raise state.error
+        raise RuntimeError(f"{self.name} returned unknown status {status}")
+
+
+def _cache_key(function: Function, options: CompileOptions) -> str:
+    text = format_function(function)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return f"{function.name}:{digest}:{options.opt_level}:{int(options.gas_metering)}"
+
+
+class LlvmBackend:
+    """Translate IR to LLVM IR, optimise it and JIT it in process (MCJIT).
+
+    Executables are cached by the function's printed IR and the options, so a
+    contract seen again (same code, hence same IR) is not recompiled.
+    """
+
+    name = "llvm"
+
+    def __init__(self) -> None:
+        self._cache: dict[str, LlvmExecutable] = {}
+        self._lock = threading.Lock()
+
+    def capabilities(self) -> BackendCapabilities:
+        return BackendCapabilities(jit=True, aot=False, gas_metering_off=True, native=True)
+
+    def compile(self, function: Function, options: CompileOptions | None = None) -> LlvmExecutable:
+        options = options or CompileOptions()
+        key = _cache_key(function, options)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        module = jit.parse(str(translate(function, options)), options.opt_level)
+        executable = LlvmExecutable(
+            function.name, jit.compile_module(module, function.name, options.opt_level)
+        )
+        with self._lock:
+            return self._cache.setdefault(key, executable)
+
+    def emit_llvm(self, function: Function, options: CompileOptions | None = None) -> str:
+        """The optimised LLVM IR of ``function`` (unoptimised at ``opt_level=0``)."""
+        options = options or CompileOptions()
+        return str(jit.parse(str(translate(function, options)), options.opt_level))
+
+    def emit_asm(self, function: Function, options: CompileOptions | None = None) -> str:
+        """Host assembly for ``function``."""
+        options = options or CompileOptions()
+        module = jit.parse(str(translate(function, options)), options.opt_level)
+        return jit.assembly(module, options.opt_level)

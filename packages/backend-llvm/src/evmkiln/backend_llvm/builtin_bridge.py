@@ -1,0 +1,205 @@
+"""Native entry points into the Python builtins, and the state of a running frame.
+
+Generated code reaches Python through a table of native function pointers
+(``RuntimeContext.entries``).  Slot :data:`MEM_EXPAND` grows memory; the other
+slots are the builtins of :data:`~evmkiln.builtins.table.BUILTINS`, in table
+order.  Every builtin entry has the same C signature::
+
+    int32 entry(RuntimeContext *ctx, uint8_t *words)
+
+``words`` holds the arguments as little-endian 32-byte words (stack order) and
+receives the result in word 0.  The return value is 0 to continue, or the
+status the generated code must return at once (:data:`STATUS_HALT`,
+:data:`STATUS_ERROR`).  A native implementation of a hot builtin only needs to
+put another function with this signature in its slot (or be called directly
+by the translator); the generated code does not change.
+
+Crossing rules, applied by every Python entry:
+
+* gas: the generated code keeps the gas counter in ``ctx.gas``; the entry
+  copies it into ``frame.gas`` before the implementation and back after, so
+  builtins that observe or charge gas see the exact value.
+* halts: :class:`ExceptionalHalt` never unwinds through native frames.  It is
+  caught here, its kind stored in ``ctx.halt_kind``, and :data:`STATUS_HALT`
+  returned; the generated code then returns the same status.  Any other
+  exception is parked in the run state, :data:`STATUS_ERROR` is returned, and
+  :meth:`RunState.finish` re-raises it once the native frames are gone.
+
+Memory ownership: ``frame.memory`` (a ``bytearray``) is the only copy of the
+frame's memory and Python owns it.  The generated code *borrows* its buffer
+address in ``ctx.mem_ptr`` without holding a buffer export: an export (what
+``ctypes.from_buffer`` keeps) would make every resize fail, and memory grows
+inside builtins.  The borrow is sound because a bytearray's buffer moves or
+dies only when Python code resizes or replaces it, and Python code runs only
+inside a crossing; every crossing that may touch memory (the builtins flagged
+``reads_memory``/``writes_memory`` in the table, and memory expansion itself)
+re-borrows the pointer and length before returning, and the others re-check
+identity and length.  No copies are needed, memory gas is computed by
+:func:`evmkiln.builtins.memory.expand` alone, and builtins keep operating on
+the plain bytearray.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+from evmkiln.backend_llvm.context_layout import (
+    STACK_LIMIT,
+    STATUS_ERROR,
+    STATUS_HALT,
+    WORD_BYTES,
+    RuntimeContext,
+)
+from evmkiln.builtins.frame import Frame
+from evmkiln.builtins.halts import ExceptionalHalt
+from evmkiln.builtins.impl import IMPLEMENTATIONS
+from evmkiln.builtins.memory import expand
+from evmkiln.builtins.table import BUILTINS, BuiltinSig
+
+MEM_EXPAND = 0
+"""Slot of ``int32 mem_expand(ctx, uint64 offset, uint64 size)``."""
+
+ENTRY_NAMES: tuple[str, ...] = ("mem.expand", *BUILTINS)
+ENTRY_INDEX: dict[str, int] = {name: i for i, name in enumerate(ENTRY_NAMES)}
+
+MAX_BUILTIN_WORDS = max(max(len(s.params), len(s.results)) for s in BUILTINS.values())
+"""Size, in words, of the argument area every function reserves for calls."""
+
+BUILTIN_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
+MEM_EXPAND_ENTRY = ctypes.CFUNCTYPE(
+    ctypes.c_int32, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64
+)
+
+_ACTIVE: dict[int, RunState] = {}
+"""Running frames by context address: how an entry finds its frame."""
+
+_STACK_POOL: list[Any] = []
+
+
+class RunState:
+    """One execution of compiled code on a frame: the context and what it borrows."""
+
+    __slots__ = ("_keep", "address", "ctx", "error", "frame", "memory", "stack")
+
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+        self.ctx = RuntimeContext()
+        self.address = ctypes.addressof(self.ctx)
+        self.error: BaseException | None = None
+        self.memory: bytearray = frame.memory
+        # Stack buffers are recycled without clearing: lowering checks the stack
+        # height before every load, so no slot is read before it is written.
+        self.stack = (
+            _STACK_POOL.pop() if _STACK_POOL else (ctypes.c_char * (STACK_LIMIT * WORD_BYTES))()
+        )
+        ctx = self.ctx
+        if frame.gas >= 1 << 63 or frame.gas < 0:
+            raise ValueError(f"gas {frame.gas} does not fit the native gas counter")
+        ctx.gas = frame.gas
+        ctx.stack = ctypes.addressof(self.stack)
+        calldata, code = ctypes.c_char_p(frame.calldata), ctypes.c_char_p(frame.code)
+        ctx.calldata_ptr = ctypes.cast(calldata, ctypes.c_void_p).value
+        ctx.calldata_len = len(frame.calldata)
+        ctx.code_ptr = ctypes.cast(code, ctypes.c_void_p).value
+        ctx.code_len = len(frame.code)
+        ctx.entries = ENTRY_TABLE_ADDRESS
+        self._keep = (calldata, code)
+        self.borrow_memory()
+
+    def borrow_memory(self) -> None:
+        """Point ``ctx.mem_ptr``/``mem_len`` at the current ``frame.memory``."""
+        memory = self.frame.memory
+        self.memory = memory
+        size = len(memory)
+        if size:
+            # The temporary ctypes view is dropped at once, releasing the export.
+            self.ctx.mem_ptr = ctypes.addressof((ctypes.c_char * size).from_buffer(memory))
+        else:
+            self.ctx.mem_ptr = None
+        self.ctx.mem_len = size
+
+    def __enter__(self) -> RunState:
+        _ACTIVE[self.address] = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del _ACTIVE[self.address]
+        _STACK_POOL.append(self.stack)
+        self.frame.gas = self.ctx.gas
+
+    def fail(self, error: BaseException) -> int:
+        """Record a non-halt exception raised inside a crossing."""
+        self.error = error
+        return STATUS_ERROR
+
+    def halt(self, halt: ExceptionalHalt) -> int:
+        self.ctx.halt_kind = int(halt.kind)
+        self.error = halt
+        return STATUS_HALT
+
+
+def _mem_expand(ctx_address: int, offset: int, size: int) -> int:
+    state = _ACTIVE[ctx_address]
+    frame = state.frame
+    try:
+        frame.gas = state.ctx.gas
+        expand(frame, offset, size)
+        return 0
+    except ExceptionalHalt as halt:
+        return state.halt(halt)
+    except BaseException as error:
+        return state.fail(error)
+    finally:
+        state.ctx.gas = frame.gas
+        state.borrow_memory()
+
+
+def _make_entry(sig: BuiltinSig) -> Any:
+    impl = IMPLEMENTATIONS[sig.name]
+    count = len(sig.params)
+    size = count * WORD_BYTES
+    returns = bool(sig.results)
+    touches_memory = sig.reads_memory or sig.writes_memory
+
+    def entry(ctx_address: int, words: int) -> int:
+        state = _ACTIVE[ctx_address]
+        frame = state.frame
+        ctx = state.ctx
+        try:
+            raw = ctypes.string_at(words, size) if count else b""
+            args = [
+                int.from_bytes(raw[i : i + WORD_BYTES], "little")
+                for i in range(0, size, WORD_BYTES)
+            ]
+            frame.gas = ctx.gas
+            result = impl(frame, *args)
+            if returns:
+                ctypes.memmove(words, int(result or 0).to_bytes(WORD_BYTES, "little"), WORD_BYTES)
+            return 0
+        except ExceptionalHalt as halt:
+            return state.halt(halt)
+        except BaseException as error:
+            return state.fail(error)
+        finally:
+            ctx.gas = frame.gas
+            if (
+                touches_memory
+                or frame.memory is not state.memory
+                or len(state.memory) != ctx.mem_len
+            ):
+                state.borrow_memory()
+
+    entry.__name__ = f"entry_{sig.name}"
+    return BUILTIN_ENTRY(entry)
+
+
+# The callbacks must outlive every compiled function: they live for the process.
+_ENTRIES: list[Any] = [MEM_EXPAND_ENTRY(_mem_expand)] + [
+    _make_entry(BUILTINS[name]) for name in ENTRY_NAMES[1:]
+]
+_ENTRY_TABLE = (ctypes.c_void_p * len(_ENTRIES))(
+    *[ctypes.cast(e, ctypes.c_void_p).value for e in _ENTRIES]
+)
+ENTRY_TABLE_ADDRESS: int = ctypes.addressof(_ENTRY_TABLE)
+"""Address of the entry table every context points at."""
