@@ -1,0 +1,29 @@
+"""The ``evmkiln`` command: one typer app, one module per subcommand.
+
+Subcommands live in ``cli/<name>_cmd.py`` and are registered here, so adding
+one (``ir``, ``compile``, ``bench``, ``demo``) touches this file by one line.
+Heavy imports (py-evm, backends) stay inside the command functions' modules'
+call paths, so ``evmkiln --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from evmkiln.cli.run_cmd import run
+from evmkiln.cli.statetest_cmd import statetest
+
+app = typer.Typer(
+    name="evmkiln",
+    help="JIT/AOT compiler framework for the EVM: run fixtures and conformance tests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+app.command("statetest")(statetest)
+app.command("run")(run)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,125 @@
+"""``evmkiln run``: execute a bench fixture's transaction on one backend and show the result.
+
+Bench fixtures carry no expected post-state; this command prints what the
+transaction did (status, gas used, output, logs) and how long applying it
+took, for comparing a backend with the ``pyevm`` baseline by eye or script.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption
+from evmkiln.fixtures.loading import FixtureError, load_bench_file
+from evmkiln.statetest.backends import PYEVM_BACKEND, BackendUnavailable, resolve_vm_class
+from evmkiln.statetest.execution import Outcome, apply_transaction
+from evmkiln.statetest.verdict import describe_exception
+
+
+def resolve_fixture_path(fixture: str, fixtures: Path | None) -> Path:
+    """A path as given, else a bench fixture name (``counter``) under the fixtures root."""
+    given = Path(fixture)
+    if given.is_file():
+        return given
+    if fixtures is not None:
+        name = fixture if fixture.endswith(".json") else f"{fixture}.json"
+        candidate = fixtures / BENCH_SUBDIR / name
+        if candidate.is_file():
+            return candidate
+    raise typer.BadParameter(
+        f"{fixture} is neither a file nor a bench fixture name under --fixtures/bench",
+        param_hint="FIXTURE",
+    )
+
+
+def status_of(outcome: Outcome) -> str:
+    """``success``, ``revert``, ``halt (<error>)`` or ``rejected: <reason>``."""
+    if outcome.rejected is not None:
+        return f"rejected: {outcome.rejected}"
+    if outcome.success:
+        return "success"
+    if outcome.error == "Revert":
+        return "revert"
+    return f"halt ({outcome.error})"
+
+
+def outcome_json(name: str, backend: str, outcome: Outcome, total: float) -> dict[str, Any]:
+    return {
+        "fixture": name,
+        "backend": backend,
+        "status": status_of(outcome),
+        "gas_used": outcome.gas_used,
+        "output": "0x" + outcome.output.hex(),
+        "logs": [
+            {
+                "address": "0x" + log.address.hex(),
+                "topics": [f"0x{topic:064x}" for topic in log.topics],
+                "data": "0x" + log.data.hex(),
+            }
+            for log in outcome.logs
+        ],
+        "state_root": "0x" + outcome.state_root.hex(),
+        "execution_seconds": outcome.seconds,
+        "total_seconds": total,
+    }
+
+
+def run(
+    fixture: Annotated[
+        str, typer.Argument(help="Bench fixture file, or its name under --fixtures/bench.")
+    ],
+    backend: Annotated[
+        str, typer.Option("--backend", "-b", help="pyevm (stock py-evm) or an evmkiln backend.")
+    ] = PYEVM_BACKEND,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    fixtures: FixturesOption = None,
+) -> None:
+    """Run a bench fixture (single transaction) and print status, gas, output and logs."""
+    console = Console(highlight=False)
+    path = resolve_fixture_path(fixture, fixtures)
+    try:
+        bench = load_bench_file(path)
+    except FixtureError as exc:
+        console.print(f"[red]{exc}[/red]", markup=True)
+        raise typer.Exit(2) from None
+    try:
+        vm_class = resolve_vm_class(backend)
+    except BackendUnavailable as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+    test = bench.fixture
+    start = time.perf_counter()
+    try:
+        outcome = apply_transaction(vm_class, test.env, test.pre, test.tx.to_spec())
+    except Exception as exc:
+        console.print(f"[red]error:[/red] {describe_exception(exc)}", markup=True)
+        raise typer.Exit(1) from None
+    total = time.perf_counter() - start
+
+    if as_json:
+        print(json.dumps(outcome_json(bench.name, backend, outcome, total), indent=1))
+    else:
+        console.print(f"fixture    {bench.name} ({path})")
+        console.print(f"backend    {backend}")
+        console.print(f"status     {status_of(outcome)}")
+        console.print(f"gas used   {outcome.gas_used}")
+        console.print(f"output     0x{outcome.output.hex()}")
+        console.print(f"logs       {len(outcome.logs)}")
+        for index, log in enumerate(outcome.logs):
+            console.print(f"  [{index}] address 0x{log.address.hex()}")
+            for topic in log.topics:
+                console.print(f"      topic   0x{topic:064x}")
+            console.print(f"      data    0x{log.data.hex()}")
+        console.print(
+            f"time       {outcome.seconds * 1000:.3f} ms executing "
+            f"({total * 1000:.3f} ms with pre-state setup)"
+        )
+    if outcome.rejected is not None:
+        raise typer.Exit(1)

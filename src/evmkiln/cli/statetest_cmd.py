@@ -1,0 +1,147 @@
+"""``evmkiln statetest``: run ethereum/tests state tests on a backend and report.
+
+Exit status: 0 when every failing case is listed in ``--expected-failures``,
+1 when some other case failed, errored or timed out, 2 on a usage error
+(including a selection that matches no case).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from evmkiln.cli.fixtures_option import (
+    STATETESTS_SUBDIR,
+    FixturesOption,
+    require_fixtures_dir,
+)
+from evmkiln.statetest.backends import PYEVM_BACKEND
+from evmkiln.statetest.discovery import read_path_list
+from evmkiln.statetest.expectations import ExpectedFailures
+from evmkiln.statetest.report import print_report
+from evmkiln.statetest.results import CaseResult, Status
+from evmkiln.statetest.runner import (
+    DEFAULT_TIMEOUT,
+    RunConfig,
+    default_jobs,
+    discover_cases,
+    run_discovered,
+)
+
+
+def statetest(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Fixture files or directories (default: the whole GeneralStateTests suite).",
+            show_default=False,
+        ),
+    ] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", "-b", help="pyevm (stock py-evm) or an evmkiln backend.")
+    ] = PYEVM_BACKEND,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: cores).")
+    ] = 0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.001, help="Per-case time limit in seconds.")
+    ] = DEFAULT_TIMEOUT,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter", "-k", help="Keep cases whose id or path contains this (repeatable)."
+        ),
+    ] = None,
+    paths_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--paths-from",
+            exists=True,
+            dir_okay=False,
+            help="File listing fixture files, one per line, relative to GeneralStateTests.",
+        ),
+    ] = None,
+    expected_failures: Annotated[
+        Path | None,
+        typer.Option(
+            "--expected-failures",
+            exists=True,
+            dir_okay=False,
+            help="Case ids (or * patterns) whose failure does not fail the run.",
+        ),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write per-case results to this JSON file.")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar; only the summary.")
+    ] = False,
+    fixtures: FixturesOption = None,
+) -> None:
+    """Run state tests (post["Cancun"] cases) and compare post-state roots and logs."""
+    console = Console()
+    suite_root = fixtures / STATETESTS_SUBDIR if fixtures is not None else None
+    listed = read_path_list(paths_from) if paths_from is not None else []
+    selected = list(paths or [])
+    if not selected and not listed:
+        selected = [require_fixtures_dir(fixtures, STATETESTS_SUBDIR, "PATH")]
+    list_roots = [suite_root] if suite_root is not None and suite_root.is_dir() else []
+    config = RunConfig(
+        paths=selected,
+        listed=listed,
+        list_roots=list_roots,
+        filters=list(filters or []),
+        backend=backend,
+        jobs=jobs or default_jobs(),
+        timeout=timeout,
+        expected_failures=(
+            ExpectedFailures.load(expected_failures)
+            if expected_failures is not None
+            else ExpectedFailures()
+        ),
+    )
+    found = discover_cases(config)
+    if not found.cases and not found.file_errors:
+        console.print("[red]No case matched the selection.[/red]")
+        raise typer.Exit(2)
+
+    show_progress = console.is_terminal and not quiet
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[bad]} bad"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show_progress,
+    )
+    with progress:
+        task = progress.add_task(backend, total=len(found.cases), bad=0)
+        bad = 0
+
+        def advance(result: CaseResult) -> None:
+            nonlocal bad
+            if result.status is not Status.PASSED:
+                bad += 1
+            progress.update(task, advance=1, bad=bad)
+
+        report = run_discovered(config, found, advance)
+
+    print_report(report, console)
+    if json_out is not None:
+        report.write_json(json_out)
+        console.print(f"Per-case results written to {json_out}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,59 @@
+"""Choosing the VM class a backend name stands for.
+
+``pyevm`` is the baseline: stock py-evm ``CancunVM`` with nothing compiled,
+the reference every other backend is compared against.  Any other name is
+handed to ``evmkiln.context.make_vm_class``, imported only when needed so that
+the runner works (and its baseline can be measured) before, and independently
+of, the context package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+PYEVM_BACKEND = "pyevm"
+FORK = "cancun"
+"""The fork every run targets; state-test post entries are read under ``"Cancun"``."""
+POST_FORK_KEY = "Cancun"
+
+
+class BackendUnavailable(Exception):
+    """The backend's VM class cannot be made (context package missing or refusing the name)."""
+
+
+def make_vm_class_available() -> bool:
+    """Whether ``evmkiln.context.make_vm_class`` can be imported."""
+    try:
+        module = importlib.import_module("evmkiln.context")
+    except ImportError:
+        return False
+    return callable(getattr(module, "make_vm_class", None))
+
+
+def resolve_vm_class(backend: str) -> type[Any]:
+    """The py-evm VM class that runs frames through ``backend``."""
+    if backend == PYEVM_BACKEND:
+        from eth.vm.forks.cancun import CancunVM
+
+        vm_class: type[Any] = CancunVM
+        return vm_class
+    try:
+        module = importlib.import_module("evmkiln.context")
+    except ImportError as exc:
+        raise BackendUnavailable(
+            f"backend {backend!r} needs evmkiln.context, which cannot be imported: {exc}"
+        ) from exc
+    make_vm_class = getattr(module, "make_vm_class", None)
+    if make_vm_class is None:
+        raise BackendUnavailable(
+            f"backend {backend!r} needs evmkiln.context.make_vm_class, which does not exist yet"
+        )
+    try:
+        made: type[Any] = make_vm_class(backend=backend, fork=FORK)
+    except Exception as exc:
+        raise BackendUnavailable(
+            f"evmkiln.context.make_vm_class(backend={backend!r}) failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    return made

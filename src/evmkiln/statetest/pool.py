@@ -1,0 +1,177 @@
+"""A process pool that runs cases one at a time per worker, with a time limit per case.
+
+``concurrent.futures`` cannot kill the one worker stuck on a case, so this pool
+manages its processes directly: each worker holds at most one case, the parent
+waits on all pipes with a deadline, kills a worker whose case overruns (that
+case is reported as ``timeout``) or that died (reported as ``errored``), and
+starts a replacement.  Cases are dealt out individually, so the slowest file
+does not serialize its cases on one core.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from evmkiln.statetest.results import CaseRef, CaseResult, Status
+from evmkiln.statetest.worker import READY, worker_main
+
+_WORKER_MODULE = "evmkiln.statetest.worker"
+_PRELOADED = [_WORKER_MODULE, "eth.vm.forks.cancun"]
+_POLL_SECONDS = 1.0
+_MAX_FAILED_STARTS = 3
+
+
+def _context() -> Any:
+    """Forkserver: workers start from a clean, pre-imported interpreter.
+
+    Forking the parent directly would copy its threads' locks (the progress bar
+    runs a refresh thread), and spawning would re-import py-evm for every
+    replacement worker.  As with any non-fork start method, a script that runs
+    the pool must guard its entry point with ``if __name__ == "__main__"``.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOADED)
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+@dataclass
+class _Slot:
+    process: Any
+    conn: Connection
+    task: tuple[int, CaseRef] | None = None
+    started: float = 0.0
+    ready: bool = False
+    """The worker has imported its backend and waits for cases (start-up is not timed)."""
+
+
+class CasePool:
+    """Runs :class:`CaseRef` tasks on ``jobs`` worker processes."""
+
+    def __init__(self, backend: str, jobs: int, timeout: float) -> None:
+        if jobs < 1:
+            raise ValueError("jobs must be at least 1")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.backend = backend
+        self.jobs = jobs
+        self.timeout = timeout
+        self._ctx = _context()
+
+    def _start(self) -> _Slot:
+        parent, child = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=worker_main, args=(child, self.backend), name="evmkiln-statetest", daemon=True
+        )
+        process.start()
+        child.close()
+        return _Slot(process=process, conn=parent)
+
+    @staticmethod
+    def _stop(slot: _Slot, kill: bool) -> None:
+        if kill:
+            slot.process.kill()
+        else:
+            try:
+                slot.conn.send(None)
+            except (BrokenPipeError, OSError):
+                slot.process.kill()
+        slot.process.join(timeout=5)
+        if slot.process.is_alive():
+            slot.process.kill()
+            slot.process.join()
+        slot.conn.close()
+
+    def run(
+        self,
+        refs: Iterable[CaseRef],
+        on_result: Callable[[CaseResult], None] | None = None,
+    ) -> list[CaseResult]:
+        """Run every case; results come back in the order of ``refs``."""
+        queue: deque[tuple[int, CaseRef]] = deque(enumerate(refs))
+        total = len(queue)
+        results: dict[int, CaseResult] = {}
+        slots = [self._start() for _ in range(min(self.jobs, total))]
+        failed_starts = 0
+
+        def finish(task_id: int, result: CaseResult) -> None:
+            results[task_id] = result
+            if on_result is not None:
+                on_result(result)
+
+        def dispatch(slot: _Slot) -> None:
+            if queue and slot.ready:
+                slot.task = queue.popleft()
+                slot.started = time.monotonic()
+                slot.conn.send(slot.task)
+            else:
+                slot.task = None
+
+        def replace(index: int, status: Status, reason: str) -> None:
+            slot = slots[index]
+            assert slot.task is not None
+            task_id, ref = slot.task
+            elapsed = time.monotonic() - slot.started
+            self._stop(slot, kill=True)
+            finish(task_id, CaseResult.for_case(ref, status, reason, elapsed, self.backend))
+            slots[index] = self._start()
+
+        def fail_remaining(reason: str) -> None:
+            while queue:
+                task_id, ref = queue.popleft()
+                finish(task_id, CaseResult.for_case(ref, Status.ERRORED, reason, 0.0, self.backend))
+
+        try:
+            while len(results) < total:
+                busy = [slot for slot in slots if slot.task is not None]
+                starting = [slot for slot in slots if not slot.ready and not slot.conn.closed]
+                wait_for = _POLL_SECONDS
+                if busy:
+                    nearest = min(slot.started for slot in busy) + self.timeout
+                    wait_for = max(0.0, min(nearest - time.monotonic(), _POLL_SECONDS))
+                ready = wait([slot.conn for slot in busy + starting], timeout=wait_for)
+                for index, slot in enumerate(slots):
+                    if slot.conn not in ready:
+                        continue
+                    try:
+                        message = slot.conn.recv()
+                    except (EOFError, OSError):
+                        slot.process.join(timeout=5)
+                        code = slot.process.exitcode
+                        if slot.task is not None:
+                            replace(
+                                index, Status.ERRORED, f"worker process died (exit code {code})"
+                            )
+                            continue
+                        failed_starts += 1
+                        self._stop(slot, kill=True)
+                        if failed_starts > _MAX_FAILED_STARTS:
+                            fail_remaining(f"worker processes fail to start (exit code {code})")
+                            slots[index] = slot
+                            continue
+                        slots[index] = self._start()
+                        continue
+                    if message == READY:
+                        slot.ready = True
+                        failed_starts = 0
+                    else:
+                        task_id, result = message
+                        finish(task_id, result)
+                    dispatch(slot)
+                now = time.monotonic()
+                for index, slot in enumerate(slots):
+                    if slot.task is not None and now - slot.started > self.timeout:
+                        replace(index, Status.TIMEOUT, f"exceeded the {self.timeout:g} s limit")
+        finally:
+            for slot in slots:
+                if slot.process.exitcode is None:
+                    self._stop(slot, kill=slot.task is not None or not slot.ready)
+        return [results[index] for index in range(total)]

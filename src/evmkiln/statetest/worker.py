@@ -1,0 +1,110 @@
+"""The loop run by each worker process of the case pool.
+
+A worker receives :class:`CaseRef` tasks over a pipe, loads (and keeps a few)
+fixture files, runs the case and sends back its :class:`CaseResult`.  Running
+in a separate process is what lets the parent enforce a per-case time limit by
+killing a worker, and survive a backend that crashes the interpreter.
+
+EVM calls nest up to 1024 frames and py-evm recurses in Python for each, so
+the loop runs in a thread with a large stack and a raised recursion limit.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import OrderedDict
+from multiprocessing.connection import Connection
+from typing import Any
+
+from evmkiln.fixtures.loading import FixtureError, load_state_test_file
+from evmkiln.fixtures.statetest import StateTestFile
+from evmkiln.statetest.backends import POST_FORK_KEY, BackendUnavailable, resolve_vm_class
+from evmkiln.statetest.results import CaseRef, CaseResult, Status
+from evmkiln.statetest.verdict import describe_exception, run_case
+
+READY = "ready"
+"""First message of a worker: start-up is done, cases may be sent (and timed)."""
+
+_CACHED_FILES = 4
+_STACK_SIZE = 512 * 1024 * 1024
+_RECURSION_LIMIT = 100_000
+
+
+class _Worker:
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self._files: OrderedDict[str, StateTestFile | FixtureError] = OrderedDict()
+        self._vm_class: type[Any] | None = None
+        self._vm_error: str | None = None
+
+    def _load(self, path: str) -> StateTestFile | FixtureError:
+        cached = self._files.get(path)
+        if cached is not None:
+            self._files.move_to_end(path)
+            return cached
+        loaded: StateTestFile | FixtureError
+        try:
+            loaded = load_state_test_file(path)
+        except FixtureError as exc:
+            loaded = exc
+        self._files[path] = loaded
+        if len(self._files) > _CACHED_FILES:
+            self._files.popitem(last=False)
+        return loaded
+
+    def _vm(self) -> type[Any] | str:
+        if self._vm_class is None and self._vm_error is None:
+            try:
+                self._vm_class = resolve_vm_class(self.backend)
+            except BackendUnavailable as exc:
+                self._vm_error = str(exc)
+            except Exception as exc:
+                self._vm_error = describe_exception(exc)
+        return self._vm_class if self._vm_class is not None else str(self._vm_error)
+
+    def warm_up(self) -> None:
+        """Import the backend before announcing readiness, so no case pays for it."""
+        self._vm()
+
+    def run(self, ref: CaseRef) -> CaseResult:
+        loaded = self._load(ref.file)
+        if isinstance(loaded, FixtureError):
+            return CaseResult.for_case(ref, Status.ERRORED, str(loaded), 0.0, self.backend)
+        test = loaded.root.get(ref.test_name)
+        cases = test.post.get(POST_FORK_KEY, []) if test is not None else []
+        if test is None or ref.post_index >= len(cases):
+            reason = f"case vanished from {ref.file} (file changed during the run?)"
+            return CaseResult.for_case(ref, Status.ERRORED, reason, 0.0, self.backend)
+        vm_class = self._vm()
+        if isinstance(vm_class, str):
+            return CaseResult.for_case(ref, Status.ERRORED, vm_class, 0.0, self.backend)
+        return run_case(ref, test, cases[ref.post_index], vm_class, self.backend)
+
+
+def _serve(conn: Connection, backend: str) -> None:
+    worker = _Worker(backend)
+    worker.warm_up()
+    conn.send(READY)
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        task_id, ref = message
+        try:
+            result = worker.run(ref)
+        except BaseException as exc:  # keep serving: report, never die on a case
+            result = CaseResult.for_case(ref, Status.ERRORED, describe_exception(exc), 0.0, backend)
+        conn.send((task_id, result))
+
+
+def worker_main(conn: Connection, backend: str) -> None:
+    """Entry point of a worker process."""
+    sys.setrecursionlimit(_RECURSION_LIMIT)
+    threading.stack_size(_STACK_SIZE)
+    thread = threading.Thread(target=_serve, args=(conn, backend), name="statetest-worker")
+    thread.start()
+    thread.join()
