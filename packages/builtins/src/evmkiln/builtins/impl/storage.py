@@ -1,0 +1,80 @@
+"""Persistent (SLOAD/SSTORE) and transient (TLOAD/TSTORE) storage.
+
+SSTORE is priced by EIP-2200's net metering with Berlin's EIP-2929 access
+costs and London's EIP-3529 refunds; refunds accumulate in ``frame.refund``
+and may go negative within a frame (a later write can take back an earlier
+refund), as EIP-2200 intends.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
+from evmkiln.builtins.impl.gas import (
+    COLD_SLOAD,
+    SSTORE_CLEARS_REFUND,
+    SSTORE_RESET,
+    SSTORE_SENTRY,
+    SSTORE_SET,
+    WARM_STORAGE_READ,
+    charge,
+)
+
+if TYPE_CHECKING:
+    from evmkiln.builtins.frame import Frame
+
+
+def sload(frame: Frame, slot: int) -> int:
+    host = frame.host
+    charge(frame, COLD_SLOAD if host.access_storage(frame.address, slot) else WARM_STORAGE_READ)
+    return host.get_storage(frame.address, slot)
+
+
+def _sstore_price(original: int, current: int, new: int) -> tuple[int, int]:
+    """EIP-2200 (as amended by EIP-2929/3529): ``(gas, refund)`` of a warm SSTORE."""
+    if current == new:
+        return WARM_STORAGE_READ, 0
+    if original == current:
+        if original == 0:
+            return SSTORE_SET, 0
+        return SSTORE_RESET, SSTORE_CLEARS_REFUND if new == 0 else 0
+    # The slot is already dirty in this transaction: only the access is paid,
+    # and earlier refunds are adjusted to what the net change deserves.
+    refund = 0
+    if original != 0:
+        if current == 0:
+            refund -= SSTORE_CLEARS_REFUND
+        if new == 0:
+            refund += SSTORE_CLEARS_REFUND
+    if original == new:
+        refund += (SSTORE_SET if original == 0 else SSTORE_RESET) - WARM_STORAGE_READ
+    return WARM_STORAGE_READ, refund
+
+
+def sstore(frame: Frame, slot: int, value: int) -> None:
+    """Static frames halt first; then EIP-2200's sentry: with 2300 gas or less, halt."""
+    if frame.is_static:
+        raise ExceptionalHalt(HaltKind.WRITE_PROTECTION, "SSTORE in a static frame")
+    if frame.gas <= SSTORE_SENTRY:
+        raise ExceptionalHalt(HaltKind.OUT_OF_GAS, "SSTORE needs more than 2300 gas")
+    host = frame.host
+    address = frame.address
+    current = host.get_storage(address, slot)
+    original = host.get_original_storage(address, slot)
+    cost, refund = _sstore_price(original, current, value)
+    charge(frame, cost)
+    frame.refund += refund
+    host.set_storage(address, slot, value)
+    if host.access_storage(address, slot):
+        charge(frame, COLD_SLOAD)
+
+
+def tload(frame: Frame, slot: int) -> int:
+    return frame.host.get_transient(frame.address, slot)
+
+
+def tstore(frame: Frame, slot: int, value: int) -> None:
+    if frame.is_static:
+        raise ExceptionalHalt(HaltKind.WRITE_PROTECTION, "TSTORE in a static frame")
+    frame.host.set_transient(frame.address, slot, value)
