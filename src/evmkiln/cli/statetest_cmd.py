@@ -7,6 +7,7 @@ Exit status: 0 when every failing case is listed in ``--expected-failures``,
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +40,8 @@ from evmkiln.statetest.runner import (
     run_discovered,
 )
 
+_PLAIN_PROGRESS_SECONDS = 30.0
+
 
 def statetest(
     paths: Annotated[
@@ -52,8 +55,9 @@ def statetest(
         str, typer.Option("--backend", "-b", help="pyevm (stock py-evm) or an evmkiln backend.")
     ] = PYEVM_BACKEND,
     jobs: Annotated[
-        int, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: cores).")
-    ] = 0,
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes [default: cores]."),
+    ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.001, help="Per-case time limit in seconds.")
     ] = DEFAULT_TIMEOUT,
@@ -127,15 +131,28 @@ def statetest(
         console=console,
         disable=not show_progress,
     )
+    # Without a terminal (CI logs, redirected output) a plain line now and then
+    # shows the run is alive without flooding the log.
+    plain_progress = not console.is_terminal and not quiet
+    started = last_line = time.monotonic()
     with progress:
         task = progress.add_task(backend, total=len(found.cases), bad=0)
-        bad = 0
+        done = bad = 0
 
         def advance(result: CaseResult) -> None:
-            nonlocal bad
+            nonlocal bad, done, last_line
+            done += 1
             if result.status is not Status.PASSED:
                 bad += 1
             progress.update(task, advance=1, bad=bad)
+            now = time.monotonic()
+            if plain_progress and now - last_line >= _PLAIN_PROGRESS_SECONDS:
+                last_line = now
+                console.print(
+                    f"[{now - started:7.0f} s] {done}/{len(found.cases)} cases, {bad} not passed",
+                    markup=False,
+                    highlight=False,
+                )
 
         report = run_discovered(config, found, advance)
 
