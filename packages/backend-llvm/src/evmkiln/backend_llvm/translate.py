@@ -66,6 +66,7 @@ class _Translator:
         self.halt_blocks: dict[HaltKind, Any] = {}
         self.status_exit: Any = None
         self.status_phi: Any = None
+        self.dispatch: tuple[Any, Any, Any] | None = None
         self.b = ir.IRBuilder()
 
     # -- structure ---------------------------------------------------------
@@ -81,6 +82,16 @@ class _Translator:
             for p, phi in zip(blk.params, self.phis[blk.name], strict=True):
                 self.values[p.id] = phi
         self.b.position_at_end(entry)
+        # Field addresses are computed once; the stack buffer and the entry table
+        # do not move during a run, so they are loaded once too.
+        self.field_ptrs = {
+            name: self.b.gep(
+                self.ctx, [const(I32, 0), const(I32, index)], source_etype=self.ctx_type, name=name
+            )
+            for name, index in FIELD_INDEX.items()
+        }
+        self.stack_base = self.b.load(self.field_ptrs["stack"], typ=PTR, name="stack_base")
+        self.entry_table = self.b.load(self.field_ptrs["entries"], typ=PTR, name="entry_table")
         self.words = self.b.alloca(I256, size=const(I64, MAX_BUILTIN_WORDS), name="words")
         self.words.align = 8
         if self.function.entry.params:
@@ -92,12 +103,40 @@ class _Translator:
                 self.inst(inst)
             assert blk.term is not None
             self.term(blk.term)
+        if self.dispatch is not None:
+            self.fill_dispatch(*self.dispatch)
         return self.module
 
+    def dispatch_block(self) -> tuple[Any, Any, Any]:
+        """The one block every ``djump`` branches to, with phis for the target and sp.
+
+        Sharing it keeps the function linear in jump sites plus destinations;
+        a switch per site would give every destination an edge from every site.
+        """
+        if self.dispatch is None:
+            bb = self.fn.append_basic_block("dispatch")
+            saved = self.b.block
+            self.b.position_at_end(bb)
+            target = self.b.phi(I256, "target")
+            sp = self.b.phi(I64, "sp")
+            self.b.position_at_end(saved)
+            self.dispatch = (bb, target, sp)
+        return self.dispatch
+
+    def fill_dispatch(self, bb: Any, target: Any, sp: Any) -> None:
+        """Switch on the target's low 64 bits once it is known to fit in them."""
+        self.b.position_at_end(bb)
+        fits = self.b.icmp_unsigned("<", target, const(I256, 1 << 64))
+        self.guard(self.b.not_(fits), self.halt_block(HaltKind.INVALID_JUMP), "dispatch_switch")
+        switch = self.b.switch(self.b.trunc(target, I64), self.halt_block(HaltKind.INVALID_JUMP))
+        dests: dict[str, Any] = {}
+        for pc, block in sorted(self.function.jump_table.items()):
+            if block.name not in dests:
+                dests[block.name] = self.direct_target(block, [sp])
+            switch.add_case(const(I64, pc), dests[block.name])
+
     def field(self, name: str) -> Any:
-        return self.b.gep(
-            self.ctx, [const(I32, 0), const(I32, FIELD_INDEX[name])], source_etype=self.ctx_type
-        )
+        return self.field_ptrs[name]
 
     def load_field(self, name: str, ty: Any = I64) -> Any:
         return self.b.load(self.field(name), typ=ty, name=name)
@@ -257,12 +296,16 @@ class _Translator:
             self.expand_slow(self.clamp(offset), self.clamp(size))
 
     def stack_check(self, sp: Any, minimum: int, growth: int) -> None:
+        # The stack pointer starts at 0 and only ever passes these checks, so it is
+        # never negative: a minimum of 0 needs no test.  (Were it ever wrong,
+        # ``stack_addr`` still keeps every access inside the buffer.)
         b = self.b
-        self.guard(
-            b.icmp_signed("<", sp, const(I64, minimum)),
-            self.halt_block(HaltKind.STACK_UNDERFLOW),
-            "stack_min_ok",
-        )
+        if minimum > 0:
+            self.guard(
+                b.icmp_signed("<", sp, const(I64, minimum)),
+                self.halt_block(HaltKind.STACK_UNDERFLOW),
+                "stack_min_ok",
+            )
         self.guard(
             b.icmp_signed(">", sp, const(I64, STACK_LIMIT - growth)),
             self.halt_block(HaltKind.STACK_OVERFLOW),
@@ -276,12 +319,11 @@ class _Translator:
         b = self.b
         index = b.and_(b.add(sp, const(I64, slot)), const(I64, STACK_LIMIT - 1))
         offset = b.mul(index, const(I64, WORD_BYTES))
-        return b.gep(self.load_field("stack", PTR), [offset], source_etype=I8)
+        return b.gep(self.stack_base, [offset], source_etype=I8)
 
     def entry_pointer(self, slot: int, fnty: Any) -> Any:
         """Load entry ``slot``; the typed pointer lets llvmlite emit an indirect call."""
-        table = self.load_field("entries", PTR)
-        slot_addr = self.b.gep(table, [const(I64, slot)], source_etype=PTR)
+        slot_addr = self.b.gep(self.entry_table, [const(I64, slot)], source_etype=PTR)
         return self.b.load(slot_addr, typ=fnty.as_pointer())
 
     def call_builtin(self, name: str, args: list[Any]) -> Any:
@@ -338,13 +380,10 @@ class _Translator:
             other = self.target(inst.targets[1])
             b.cbranch(args[0], then, other)
         elif op == "djump":
-            dest, sp = args
-            switch = b.switch(dest, self.halt_block(HaltKind.INVALID_JUMP))
-            dests: dict[str, Any] = {}
-            for pc, block in sorted(self.function.jump_table.items()):
-                if block.name not in dests:
-                    dests[block.name] = self.direct_target(block, [sp])
-                switch.add_case(const(I256, pc), dests[block.name])
+            dispatch, target_phi, sp_phi = self.dispatch_block()
+            target_phi.add_incoming(args[0], b.block)
+            sp_phi.add_incoming(args[1], b.block)
+            b.branch(dispatch)
         elif op == "stop":
             self.ret_status(const(I64, int(ExitKind.STOP)))
         elif op in ("return", "revert"):

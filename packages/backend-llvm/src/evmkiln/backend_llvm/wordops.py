@@ -96,14 +96,36 @@ def _exp(b: Builder, x: Any, y: Any) -> Any:
     return b.call(exp_helper(b.module), [x, y])
 
 
+def _outlined(name: str, body: Callable[..., Any], arity: int) -> Callable[..., Any]:
+    """Emit ``body`` once per module as a ``noinline`` function and call it.
+
+    Wide division legalises into a shift-subtract loop of a few hundred machine
+    instructions; inlining one per use site made large contracts take seconds
+    (and gigabytes) to compile, for no gain: the loop dominates the call.
+    """
+    symbol = f"evmkiln.{name}"
+
+    def emit(b: Builder, *args: Any) -> Any:
+        fn = b.module.globals.get(symbol)
+        if fn is None:
+            fn = ir.Function(b.module, ir.FunctionType(I256, [I256] * arity), symbol)
+            fn.linkage = "internal"
+            fn.attributes.add("noinline")
+            inner = ir.IRBuilder(fn.append_basic_block("entry"))
+            inner.ret(body(inner, *fn.args))
+        return b.call(fn, list(args))
+
+    return emit
+
+
 BINARY: dict[str, Emit2] = {
     "add": lambda b, x, y: b.add(x, y),
     "sub": lambda b, x, y: b.sub(x, y),
     "mul": lambda b, x, y: b.mul(x, y),
-    "div": _div,
-    "sdiv": _sdiv,
-    "mod": _mod,
-    "smod": _smod,
+    "div": _outlined("div", _div, 2),
+    "sdiv": _outlined("sdiv", _sdiv, 2),
+    "mod": _outlined("mod", _mod, 2),
+    "smod": _outlined("smod", _smod, 2),
     "exp": _exp,
     "signextend": _signextend,
     "lt": lambda b, x, y: _bool(b, b.icmp_unsigned("<", x, y)),
@@ -137,8 +159,8 @@ def _wide_mod(b: Builder, wide: Any, n: Any) -> Any:
 
 
 TERNARY: dict[str, Callable[[Builder, Any, Any, Any], Any]] = {
-    "addmod": _addmod,
-    "mulmod": _mulmod,
+    "addmod": _outlined("addmod", _addmod, 3),
+    "mulmod": _outlined("mulmod", _mulmod, 3),
 }
 
 UNARY: dict[str, Callable[[Builder, Any], Any]] = {
@@ -163,6 +185,7 @@ def exp_helper(module: Any) -> Any:
         return existing
     fn = ir.Function(module, ir.FunctionType(I256, [I256, I256]), EXP_HELPER)
     fn.linkage = "internal"
+    fn.attributes.add("noinline")
     base, exponent = fn.args
     entry, loop, body, done = (fn.append_basic_block(n) for n in ("entry", "loop", "body", "done"))
     b = ir.IRBuilder(entry)
