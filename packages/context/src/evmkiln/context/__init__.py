@@ -1,1 +1,19 @@
 """Runtime context, the py-evm host and the code-hash dispatching VM."""
+
+from evmkiln.builtins.frame import Frame
+from evmkiln.builtins.host import ChildResult, Host
+from evmkiln.context.code_cache import DispatchStats
+from evmkiln.context.pyevm_host import PyEvmHost
+from evmkiln.context.registry import available_backends, get_backend
+from evmkiln.context.vm import make_vm_class
+
+__all__ = [
+    "ChildResult",
+    "DispatchStats",
+    "Frame",
+    "Host",
+    "PyEvmHost",
+    "available_backends",
+    "get_backend",
+    "make_vm_class",
+]

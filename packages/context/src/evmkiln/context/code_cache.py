@@ -1,0 +1,91 @@
+"""Compiled code by bytecode, and the counters of how frames were run.
+
+The cache is keyed by the code bytes themselves: the bytes are at hand for
+every frame and hashing them is what a dict does anyway, while a keccak would
+cost a second pass.  Anything persistent (artifacts written to disk, shared
+between processes) must key by the keccak code hash instead.
+
+Code that fails to lower or compile is remembered as such, counted, and run
+by the interpreter; the failure text is kept for reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from evmkiln.codegen.backend import Backend, CompileOptions, Executable
+
+if TYPE_CHECKING:
+    from evmkiln.codegen.ir.function import Function
+
+Lowering = Callable[[bytes], "Function"]
+
+
+def lower_with_pipeline(code: bytes) -> Function:
+    """Lower EVM bytecode to an IR function with codegen's standard pipeline."""
+    from evmkiln.codegen.pipeline import lower_bytecode
+
+    return lower_bytecode(code)
+
+
+@dataclass(slots=True)
+class DispatchStats:
+    """How the frames of a VM class were executed."""
+
+    frames_compiled: int = 0
+    """Distinct codes compiled successfully."""
+    frames_run_compiled: int = 0
+    frames_interpreted: int = 0
+    """Frames left to py-evm: empty code, precompiles, and code that failed to compile."""
+    compile_failures: int = 0
+    failures: dict[bytes, str] = field(default_factory=dict)
+    """Why each code failed to compile, by code."""
+
+    def reset(self) -> None:
+        self.frames_compiled = 0
+        self.frames_run_compiled = 0
+        self.frames_interpreted = 0
+        self.compile_failures = 0
+        self.failures.clear()
+
+
+class CodeCache:
+    """Compiles each distinct code once and hands out its executable."""
+
+    __slots__ = ("_entries", "backend", "lower", "options", "stats")
+
+    def __init__(
+        self,
+        backend: Backend,
+        options: CompileOptions,
+        stats: DispatchStats,
+        lower: Lowering = lower_with_pipeline,
+    ) -> None:
+        self.backend = backend
+        self.options = options
+        self.stats = stats
+        self.lower = lower
+        self._entries: dict[bytes, Executable | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, code: bytes) -> Executable | None:
+        """The executable for ``code``, compiling it on first sight; None if it cannot compile."""
+        try:
+            return self._entries[code]
+        except KeyError:
+            pass
+        executable: Executable | None
+        try:
+            executable = self.backend.compile(self.lower(code), self.options)
+        except Exception as exc:  # any compiler failure falls back to the interpreter
+            executable = None
+            self.stats.compile_failures += 1
+            self.stats.failures[code] = f"{type(exc).__name__}: {exc}"
+        else:
+            self.stats.frames_compiled += 1
+        self._entries[code] = executable
+        return executable

@@ -1,0 +1,236 @@
+"""The host over a py-evm computation.
+
+One :class:`PyEvmHost` serves one compiled frame and wraps that frame's own
+py-evm computation, so everything the interpreter would record on the
+computation is recorded there too: logs go through ``add_log_entry`` (which
+numbers them for ordering with the children's), child frames go through
+``prepare_child_message``/``apply_child_computation`` (which keeps refunds,
+touched accounts, ``contracts_created``, snapshots and reverts exactly as
+py-evm's own CALL/CREATE opcodes leave them), and self-destructs are
+registered on the computation for the end-of-transaction sweep.
+
+py-evm is untyped here: everything crossing into it is ``Any``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eth.constants import CREATE_CONTRACT_ADDRESS
+
+from evmkiln.builtins.host import ChildResult
+
+
+def _minimal_bytes(value: int) -> bytes:
+    # The byte form py-evm's stack gives a word (at least one byte), which is how
+    # its interpreter stores transient values: keep the two interchangeable.
+    return value.to_bytes(max(1, (value.bit_length() + 7) >> 3), "big")
+
+
+class PyEvmHost:
+    """:class:`~evmkiln.builtins.host.Host` backed by ``computation.state``."""
+
+    __slots__ = ("_computation", "_state", "_tx")
+
+    def __init__(self, computation: Any) -> None:
+        self._computation = computation
+        self._state = computation.state
+        self._tx = computation.transaction_context
+
+    @property
+    def computation(self) -> Any:
+        """The py-evm computation this host serves."""
+        return self._computation
+
+    # -- transaction and block environment ---------------------------------
+    def origin(self) -> bytes:
+        return bytes(self._tx.origin)
+
+    def gas_price(self) -> int:
+        return int(self._tx.gas_price)
+
+    def coinbase(self) -> bytes:
+        return bytes(self._state.coinbase)
+
+    def timestamp(self) -> int:
+        return int(self._state.timestamp)
+
+    def block_number(self) -> int:
+        return int(self._state.block_number)
+
+    def prev_randao(self) -> int:
+        return int.from_bytes(self._state.mix_hash, "big")
+
+    def gas_limit(self) -> int:
+        return int(self._state.gas_limit)
+
+    def chain_id(self) -> int:
+        return int(self._state.execution_context.chain_id)
+
+    def base_fee(self) -> int:
+        return int(self._state.base_fee)
+
+    def blob_base_fee(self) -> int:
+        return int(self._state.blob_base_fee)
+
+    def block_hash(self, number: int) -> int:
+        return int.from_bytes(self._state.get_ancestor_hash(number), "big")
+
+    def blob_hashes(self) -> Sequence[bytes]:
+        hashes: Sequence[bytes] = self._tx.blob_versioned_hashes
+        return hashes
+
+    # -- accounts ----------------------------------------------------------
+    def get_balance(self, address: bytes) -> int:
+        return int(self._state.get_balance(address))
+
+    def get_nonce(self, address: bytes) -> int:
+        return int(self._state.get_nonce(address))
+
+    def increment_nonce(self, address: bytes) -> None:
+        self._state.increment_nonce(address)
+
+    def get_code(self, address: bytes) -> bytes:
+        return bytes(self._state.get_code(address))
+
+    def get_code_hash(self, address: bytes) -> int:
+        return int.from_bytes(self._state.get_code_hash(address), "big")
+
+    def account_exists(self, address: bytes) -> bool:
+        return bool(self._state.account_exists(address))
+
+    def account_is_empty(self, address: bytes) -> bool:
+        return bool(self._state.account_is_empty(address))
+
+    def has_code_or_nonce(self, address: bytes) -> bool:
+        return bool(self._state.has_code_or_nonce(address))
+
+    # -- EIP-2929 access lists ---------------------------------------------
+    def access_account(self, address: bytes) -> bool:
+        state = self._state
+        if state.is_address_warm(address):
+            return False
+        state.mark_address_warm(address)
+        return True
+
+    def access_storage(self, address: bytes, slot: int) -> bool:
+        state = self._state
+        if state.is_storage_warm(address, slot):
+            return False
+        state.mark_storage_warm(address, slot)
+        return True
+
+    # -- storage -----------------------------------------------------------
+    def get_storage(self, address: bytes, slot: int) -> int:
+        return int(self._state.get_storage(address, slot))
+
+    def get_original_storage(self, address: bytes, slot: int) -> int:
+        return int(self._state.get_storage(address, slot, from_journal=False))
+
+    def set_storage(self, address: bytes, slot: int, value: int) -> None:
+        self._state.set_storage(address, slot, value)
+
+    def get_transient(self, address: bytes, slot: int) -> int:
+        return int.from_bytes(self._state.get_transient_storage(address, slot), "big")
+
+    def set_transient(self, address: bytes, slot: int, value: int) -> None:
+        self._state.set_transient_storage(address, slot, _minimal_bytes(value))
+
+    # -- logs --------------------------------------------------------------
+    def emit_log(self, address: bytes, topics: tuple[int, ...], data: bytes) -> None:
+        self._computation.add_log_entry(address, topics, data)
+
+    # -- child frames ------------------------------------------------------
+    def call(
+        self,
+        *,
+        gas: int,
+        value: int,
+        to: bytes,
+        sender: bytes,
+        code_address: bytes,
+        data: bytes,
+        transfer_value: bool,
+        is_static: bool,
+    ) -> ChildResult:
+        computation = self._computation
+        message = computation.prepare_child_message(
+            gas=gas,
+            to=to,
+            value=value,
+            data=data,
+            code=self._state.get_code(code_address),
+            sender=sender,
+            code_address=code_address,
+            should_transfer_value=transfer_value,
+            is_static=is_static,
+        )
+        child = computation.apply_child_computation(message)
+        return ChildResult(
+            success=bool(child.is_success),
+            output=bytes(child.output),
+            gas_left=int(child.get_gas_remaining()),
+            returndata=bytes(computation.return_data),
+        )
+
+    def create(
+        self,
+        *,
+        gas: int,
+        value: int,
+        sender: bytes,
+        address: bytes,
+        initcode: bytes,
+        salted: bool,
+    ) -> ChildResult:
+        computation = self._computation
+        state = self._state
+        message = computation.prepare_child_message(
+            gas=gas,
+            to=CREATE_CONTRACT_ADDRESS,
+            value=value,
+            data=b"",
+            code=initcode,
+            sender=sender,
+            create_address=address,
+        )
+        if salted:
+            # py-evm runs CREATE2 children on cleared storage inside their own
+            # snapshot, so a failed initcode also restores the cleared storage.
+            snapshot = state.snapshot()
+            state.delete_storage(address)
+            child = computation.apply_child_computation(message)
+            if child.is_error:
+                state.revert(snapshot)
+            else:
+                state.commit(snapshot)
+        else:
+            child = computation.apply_child_computation(message)
+        success = bool(child.is_success)
+        return ChildResult(
+            success=success,
+            output=b"" if success else bytes(child.output),
+            gas_left=int(child.get_gas_remaining()),
+            returndata=bytes(computation.return_data),
+        )
+
+    # -- self-destruction --------------------------------------------------
+    def created_in_transaction(self, address: bytes) -> bool:
+        return address in self._computation.contracts_created
+
+    def selfdestruct(self, address: bytes, beneficiary: bytes, destroy: bool) -> None:
+        state = self._state
+        computation = self._computation
+        if destroy:
+            # Credit first, then zero: naming itself as beneficiary burns the balance.
+            state.set_balance(
+                beneficiary, state.get_balance(address) + state.get_balance(beneficiary)
+            )
+            state.set_balance(address, 0)
+            computation.register_account_for_deletion(beneficiary)
+        else:
+            amount = state.get_balance(address)
+            state.delta_balance(beneficiary, amount)
+            state.delta_balance(address, -amount)
+            computation.beneficiaries.append(beneficiary)

@@ -1,0 +1,171 @@
+"""A py-evm VM whose frames run compiled code.
+
+:func:`make_vm_class` returns a subclass of py-evm's ``CancunVM`` with the
+same constructor and API.  The only seam it uses is the one py-evm itself
+offers forks: the state class's computation class, whose
+``apply_computation`` runs one message frame.  Everything around a frame
+(transaction validation and fees, value transfer, snapshots, code deposit,
+refunds, self-destruct sweeps) stays py-evm's own, so compiled frames differ
+from interpreted ones only in how the bytecode itself executes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+from eth.exceptions import Revert
+from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.cancun.computation import CancunComputation
+from eth.vm.forks.cancun.state import CancunState
+
+from evmkiln.builtins.frame import Frame
+from evmkiln.builtins.halts import ExceptionalHalt
+from evmkiln.codegen.backend import Backend, CompileOptions, Executable, ExitKind
+from evmkiln.context.code_cache import CodeCache, DispatchStats, Lowering, lower_with_pipeline
+from evmkiln.context.halt_map import pyevm_error
+from evmkiln.context.pyevm_host import PyEvmHost
+from evmkiln.context.registry import get_backend
+
+SUPPORTED_FORKS = ("cancun",)
+
+_COMPILE_OPTION_FIELDS = frozenset(
+    f.name for f in dataclasses.fields(CompileOptions) if f.name != "extra"
+)
+
+
+class CompiledCancunComputation(CancunComputation):
+    """Cancun computation that runs each frame's code through the class's code cache.
+
+    Configured per VM class by :func:`make_vm_class` (``code_cache`` and ``stats``).
+    """
+
+    code_cache: ClassVar[CodeCache]
+    stats: ClassVar[DispatchStats]
+
+    @classmethod
+    def apply_computation(
+        cls,
+        state: Any,
+        message: Any,
+        transaction_context: Any,
+        parent_computation: Any = None,
+    ) -> Any:
+        code = message.code
+        executable: Executable | None = None
+        if code and message.code_address not in cls.get_precompiles():
+            executable = cls.code_cache.get(code)
+        if executable is None:
+            cls.stats.frames_interpreted += 1
+            return super().apply_computation(
+                state, message, transaction_context, parent_computation
+            )
+
+        cls.stats.frames_run_compiled += 1
+        with cls(state, message, transaction_context) as computation:
+            # The frame preamble of py-evm's BaseComputation.apply_computation, in
+            # its order (precompiles never reach this point).
+            if computation.is_origin_computation:
+                computation.contracts_created = []
+                if message.is_create:
+                    cls.consume_initcode_gas_cost(computation)
+            if parent_computation is not None:
+                computation.contracts_created = parent_computation.contracts_created
+            if message.is_create:
+                computation.contracts_created.append(message.storage_address)
+            _run_frame(computation, executable)
+        return computation
+
+
+def _run_frame(computation: Any, executable: Executable) -> None:
+    """Run ``executable`` on ``computation``'s frame and leave its results where py-evm looks.
+
+    Exceptional halts and REVERT are raised as py-evm's exceptions so that the
+    computation's ``__exit__`` settles them exactly as for interpreted code.
+    """
+    message = computation.msg
+    start_gas = computation.get_gas_remaining()
+    frame = Frame(
+        host=PyEvmHost(computation),
+        gas=start_gas,
+        code=message.code,
+        calldata=message.data_as_bytes,
+        address=message.storage_address,
+        caller=message.sender,
+        value=message.value,
+        is_static=message.is_static,
+        depth=message.depth,
+    )
+    try:
+        exit_kind = executable.run(frame)
+    except ExceptionalHalt as halt:
+        raise pyevm_error(halt) from None
+
+    used = start_gas - frame.gas
+    if used > 0:
+        computation.consume_gas(used, reason="compiled code")
+    elif used < 0:  # pragma: no cover - a frame never ends with more gas than it started
+        raise AssertionError(f"frame ended with {frame.gas} gas, started with {start_gas}")
+    if frame.refund:
+        computation.refund_gas(frame.refund)
+    output = bytes(frame.output)
+    computation.output = output
+    if exit_kind == ExitKind.REVERT:
+        raise Revert(output)
+
+
+def _compile_options(options: dict[str, Any]) -> CompileOptions:
+    known = {k: v for k, v in options.items() if k in _COMPILE_OPTION_FIELDS}
+    extra = {k: v for k, v in options.items() if k not in _COMPILE_OPTION_FIELDS}
+    return CompileOptions(**known, extra=extra)
+
+
+def make_vm_class(
+    backend: str | Backend = "ir",
+    fork: str = "cancun",
+    *,
+    lower: Lowering = lower_with_pipeline,
+    **options: Any,
+) -> type[CancunVM]:
+    """A ``CancunVM`` subclass whose frames run code compiled by ``backend``.
+
+    ``backend`` is a registered backend name (see
+    :func:`~evmkiln.context.registry.get_backend`) or a backend object.
+    ``options`` become the :class:`CompileOptions` (``opt_level``,
+    ``gas_metering``; anything else goes to ``extra``).  ``lower`` turns
+    bytecode into IR; it defaults to codegen's pipeline and exists so that the
+    context can be exercised with a stand-in compiler.
+
+    Each call returns fresh classes with their own code cache and
+    :class:`DispatchStats` (``vm_class.stats``).
+    """
+    if fork not in SUPPORTED_FORKS:
+        raise ValueError(
+            f"unsupported fork {fork!r}: evmkiln supports {', '.join(SUPPORTED_FORKS)}"
+        )
+    backend_obj = get_backend(backend) if isinstance(backend, str) else backend
+    stats = DispatchStats()
+    cache = CodeCache(backend_obj, _compile_options(options), stats, lower)
+    label = "".join(part.capitalize() for part in backend_obj.name.replace("-", "_").split("_"))
+
+    computation_class = type(
+        f"Kiln{label}CancunComputation",
+        (CompiledCancunComputation,),
+        {"code_cache": cache, "stats": stats},
+    )
+    state_class = type(
+        f"Kiln{label}CancunState",
+        (CancunState,),
+        {"computation_class": computation_class},
+    )
+    vm_class: type[CancunVM] = type(
+        f"Kiln{label}CancunVM",
+        (CancunVM,),
+        {
+            "_state_class": state_class,
+            "stats": stats,
+            "code_cache": cache,
+            "backend": backend_obj,
+        },
+    )
+    return vm_class
