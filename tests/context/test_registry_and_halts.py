@@ -6,8 +6,9 @@ import pytest
 from eth.exceptions import OutOfGas, Revert, VMError, WriteProtection
 
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
+from evmkiln.builtins.host import Host
 from evmkiln.codegen.backend import Backend
-from evmkiln.context import available_backends, get_backend
+from evmkiln.context import PyEvmHost, available_backends, get_backend
 from evmkiln.context.halt_map import PYEVM_ERROR_FOR_HALT, pyevm_error
 from evmkiln.context.registry import UnknownBackendError
 
@@ -39,3 +40,10 @@ def test_specific_mappings() -> None:
     error = pyevm_error(ExceptionalHalt(HaltKind.WRITE_PROTECTION, "SSTORE"))
     assert isinstance(error, WriteProtection) and "SSTORE" in str(error)
     assert PYEVM_ERROR_FOR_HALT[HaltKind.CODE_SIZE_LIMIT] is OutOfGas
+
+
+def test_pyevm_host_implements_every_host_method() -> None:
+    wanted = {name for name in vars(Host) if not name.startswith("_")}
+    assert wanted, "the protocol declares methods"
+    missing = {name for name in wanted if not callable(getattr(PyEvmHost, name, None))}
+    assert missing == set()

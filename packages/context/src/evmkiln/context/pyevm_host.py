@@ -15,11 +15,14 @@ py-evm is untyped here: everything crossing into it is ``Any``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth.constants import CREATE_CONTRACT_ADDRESS
 
 from evmkiln.builtins.host import ChildResult
+
+if TYPE_CHECKING:
+    from evmkiln.builtins.host import Host
 
 
 def _minimal_bytes(value: int) -> bytes:
@@ -234,3 +237,8 @@ class PyEvmHost:
             state.delta_balance(beneficiary, amount)
             state.delta_balance(address, -amount)
             computation.beneficiaries.append(beneficiary)
+
+
+if TYPE_CHECKING:
+    # Static proof that PyEvmHost satisfies the Host protocol.
+    _HOST_CHECK: Host = PyEvmHost(None)
