@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import typer
 
+from evmkiln.cli.demo_cmd import demo
+from evmkiln.cli.ir_cmd import ir
 from evmkiln.cli.run_cmd import run
 from evmkiln.cli.statetest_cmd import statetest
 
@@ -23,6 +25,8 @@ app = typer.Typer(
 
 app.command("statetest")(statetest)
 app.command("run")(run)
+app.command("ir")(ir)
+app.command("demo")(demo)
 
 
 if __name__ == "__main__":

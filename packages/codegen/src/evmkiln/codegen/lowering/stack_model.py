@@ -73,7 +73,8 @@ class StackModel:
 
     def spill_all(self) -> Value:
         """Known-height version: store the whole stack at slots 0.. and return ``sp``."""
-        zero = self.b.const(0, Type.I64)
-        for i, v in enumerate(self.items):
-            self.b.op("stack.store", zero, v, imms=(i,))
+        if self.items:
+            zero = self.b.const(0, Type.I64)
+            for i, v in enumerate(self.items):
+                self.b.op("stack.store", zero, v, imms=(i,))
         return self.b.const(len(self.items), Type.I64)

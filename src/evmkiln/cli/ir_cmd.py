@@ -1,0 +1,63 @@
+"""``evmkiln ir``: show what the compiler makes of some bytecode."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from evmkiln.cli.code_input import read_code
+
+
+def ir(
+    code: Annotated[str, typer.Argument(help="Bytecode as hex, or a file of hex or raw bytes.")],
+    emit: Annotated[
+        str,
+        typer.Option(
+            "--emit",
+            help="ir (evmkiln IR), or a backend's own form: llvm, asm (llvm backend), wat (wasm).",
+        ),
+    ] = "ir",
+    stats: Annotated[bool, typer.Option("--stats", help="Print block/instruction counts.")] = False,
+) -> None:
+    """Print the IR (or a backend's generated code) for CODE."""
+    from evmkiln.codegen.ir.printer import format_function
+    from evmkiln.codegen.pipeline import lower_bytecode
+
+    function = lower_bytecode(read_code(code))
+    if emit == "ir":
+        typer.echo(format_function(function), nl=False)
+    else:
+        typer.echo(_emit_with_backend(function, emit), nl=False)
+    if stats:
+        typer.echo(
+            f"; {len(function.blocks)} blocks, {function.instruction_count()} instructions, "
+            f"{len(function.jump_table)} jump-table entries"
+        )
+
+
+_EMITTERS = {
+    "llvm": ("llvm", "emit_llvm"),
+    "asm": ("llvm", "emit_asm"),
+    "wat": ("wasm", "emit_wat"),
+}
+
+
+def _emit_with_backend(function: object, emit: str) -> str:
+    from evmkiln.context.registry import get_backend
+
+    if emit not in _EMITTERS:
+        raise typer.BadParameter(
+            f"unknown form {emit!r}; choose from ir, {', '.join(_EMITTERS)}", param_hint="--emit"
+        )
+    backend_name, method = _EMITTERS[emit]
+    try:
+        backend = get_backend(backend_name)
+    except (KeyError, ValueError, LookupError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--emit") from None
+    emitter = getattr(backend, method, None)
+    if emitter is None:
+        raise typer.BadParameter(
+            f"the {backend_name} backend cannot emit {emit} yet", param_hint="--emit"
+        )
+    return str(emitter(function))
