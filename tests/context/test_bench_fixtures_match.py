@@ -1,0 +1,49 @@
+"""Every bench fixture runs through evmkiln backends with py-evm's exact outcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth.vm.forks.cancun import CancunVM
+
+from evmkiln.context import make_vm_class
+from evmkiln.fixtures.loading import load_bench_file
+from evmkiln.statetest.execution import Outcome, apply_transaction
+
+SLOW = {"snailtracer", "erc20_transfer", "hash_10k"}
+"""Fixtures that take several seconds in pure Python: run with --run-slow."""
+
+
+def _outcome(vm_class: Any, path: Path) -> Outcome:
+    (fixture,) = load_bench_file(path).root.values()
+    return apply_transaction(vm_class, fixture.env, fixture.pre, fixture.transaction[0])
+
+
+def _comparable(o: Outcome) -> tuple[object, ...]:
+    return (o.rejected, o.success, o.error, o.gas_used, o.output, o.logs, o.state_root)
+
+
+def _bench_files(fixtures_dir: Path) -> list[Path]:
+    return sorted((fixtures_dir / "bench").glob("*.json"))
+
+
+@pytest.mark.parametrize("backend", ["ir"])
+def test_bench_fixtures_match_pyevm(
+    fixtures_dir: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    files = _bench_files(fixtures_dir)
+    assert files, "no bench fixtures found"
+    run_slow = bool(request.config.getoption("--run-slow"))
+    vm_class = make_vm_class(backend=backend)
+    checked = []
+    for path in files:
+        if path.stem in SLOW and not run_slow:
+            continue
+        expected = _outcome(CancunVM, path)
+        actual = _outcome(vm_class, path)
+        assert expected.rejected is None and expected.success, path.stem
+        assert _comparable(actual) == _comparable(expected), path.stem
+        checked.append(path.stem)
+    assert len(checked) >= len(files) - len(SLOW)
