@@ -1,0 +1,52 @@
+"""The linear-memory layout shared by generated code and the Python runtime.
+
+One instance serves one frame at a time.  Its linear memory holds, from
+address 0:
+
+* ``CTRL``: the gas counter and memory size (read and written by builtins
+  through the host bridge), and the output range of RETURN/REVERT;
+* ``SCRATCH``: 96 bytes the word routines use to shift and pick bytes;
+* ``ARGS``: eight 32-byte slots through which words cross into builtins and
+  back (slot 0 holds the result);
+* ``STACK``: the EVM stack buffer, 1024 words of four little-endian limbs;
+* ``JUMPS``: the dynamic-jump table, one u16 per code byte (block index, or
+  ``NO_BLOCK``);
+* from ``memory_base`` (page aligned): the EVM memory itself, big-endian bytes
+  as the EVM sees them, grown in whole pages as it expands.
+
+Everything the bytecode can address is an offset into the EVM memory that
+``mem.access``/``mem.region`` checked against the expanded size, or a stack
+slot masked into the buffer, so nothing reaches the header or beyond.
+"""
+
+from __future__ import annotations
+
+PAGE = 65536
+CTRL_GAS = 0
+CTRL_MSIZE = 8
+CTRL_OUT_OFFSET = 16
+CTRL_OUT_SIZE = 24
+SCRATCH = 64
+"""Three 32-byte words: low padding, the operand, high padding."""
+ARGS = 256
+ARG_SLOTS = 8
+STACK = 1024
+STACK_LIMIT = 1024
+STACK_BYTES = STACK_LIMIT * 32
+JUMPS = STACK + STACK_BYTES
+NO_BLOCK = 0xFFFF
+MAX_PAGES = 65536
+"""wasm32's limit: with the header, EVM memory tops out just below 4 GiB."""
+
+
+def memory_base(code_length: int) -> int:
+    """Where EVM memory starts for a contract of ``code_length`` bytes."""
+    end = JUMPS + 2 * code_length
+    return (end + PAGE - 1) // PAGE * PAGE
+
+
+# Status codes returned by the generated ``run`` function.
+STATUS_HALT_BASE = 100
+"""``STATUS_HALT_BASE + HaltKind``: an exceptional halt decided in wasm."""
+STATUS_HOST_HALT = 200
+"""A builtin raised; the host bridge holds the exception."""

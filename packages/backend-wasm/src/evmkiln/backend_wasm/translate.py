@@ -1,0 +1,494 @@
+"""IR function -> wasm :class:`~.encoding.Module`.
+
+Values: an ``i256`` is four i64 locals (least significant limb first), an
+``i64`` one i64 local, an ``i1`` one i32 local.  IR values never outlive their
+block (block-local SSA), so locals are allocated per block from two pools
+that every block reuses from index 0; block arguments are pushed on the wasm
+operand stack and then popped into the target's parameter locals, which makes
+the parallel copy safe even when source and destination locals overlap.
+
+Control flow ("relooper-lite"): the IR blocks, in order, become a ladder of
+nested wasm ``block``s inside one ``loop``::
+
+    loop L
+      block B(n-1) ... block B0
+        br_table idx -> B0..B(n-1)
+      end B0  code0
+      end B1  code1 ...
+
+A branch to a later block is a direct ``br`` out of the enclosing ``block``
+(or a plain fall-through to the next one); a branch backwards and every
+``djump`` set the ``idx`` local and re-enter the dispatcher.  ``djump`` reads
+the jump table in linear memory (u16 per code byte: block index or
+``NO_BLOCK``).  Every jump-table block takes just ``(sp: i64)``, which lands
+in the first i64 pool local, so a dynamic jump needs no per-target copy.
+
+Exits store the gas counter and the output range in the control area and
+return a status (see :mod:`.layout`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evmkiln.backend_wasm import limbs
+from evmkiln.backend_wasm.encoding import (
+    I32,
+    I64,
+    DataSegment,
+    Func,
+    FuncType,
+    Import,
+    Instr,
+    Module,
+)
+from evmkiln.backend_wasm.layout import (
+    ARGS,
+    CTRL_GAS,
+    CTRL_MSIZE,
+    CTRL_OUT_OFFSET,
+    CTRL_OUT_SIZE,
+    JUMPS,
+    MAX_PAGES,
+    NO_BLOCK,
+    PAGE,
+    STACK,
+    STACK_LIMIT,
+    STATUS_HALT_BASE,
+    STATUS_HOST_HALT,
+    memory_base,
+)
+from evmkiln.builtins.halts import HaltKind
+from evmkiln.builtins.table import BUILTINS
+from evmkiln.codegen.backend import ExitKind
+from evmkiln.codegen.ir.function import Block, BlockCall, Function, Inst, Value
+from evmkiln.codegen.ir.types import Type
+
+BUILTIN_IDS: dict[str, int] = {name: i for i, name in enumerate(sorted(BUILTINS))}
+"""Builtin name -> the id passed to the host import."""
+HOST_WORD_OPS: tuple[str, ...] = ("div", "sdiv", "mod", "smod", "exp", "addmod", "mulmod")
+"""Word operations not yet generated in wasm: evaluated by the host (semantics.py)."""
+WORD_OP_BASE = 1000
+"""Host import ids from here on are ``WORD_OP_BASE + HOST_WORD_OPS.index(op)``."""
+
+INLINE_BITWISE = {"and": "i64.and", "or": "i64.or", "xor": "i64.xor"}
+SWAPPED = {"gt": "lt", "sgt": "slt"}
+
+# Main-function local layout (fixed part).
+GAS = 0
+SCRATCH64 = 1
+N_SCRATCH64 = 2
+POOL64 = SCRATCH64 + N_SCRATCH64
+
+
+@dataclass
+class Translation:
+    """The module and what the runtime needs to drive it."""
+
+    module: Module
+    memory_base: int
+    block_count: int
+    routines: list[str] = field(default_factory=list)
+
+
+def _bswap64() -> Func:
+    """Byte swap: EVM memory is big-endian, limbs are little-endian i64."""
+    body: list[Instr] = [
+        ("local.get", 0),
+        ("i64.const", 8),
+        ("i64.shr_u",),
+        ("i64.const", 0x00FF00FF00FF00FF),
+        ("i64.and",),
+        ("local.get", 0),
+        ("i64.const", 0x00FF00FF00FF00FF),
+        ("i64.and",),
+        ("i64.const", 8),
+        ("i64.shl",),
+        ("i64.or",),
+        ("local.tee", 0),
+        ("i64.const", 16),
+        ("i64.shr_u",),
+        ("i64.const", 0x0000FFFF0000FFFF),
+        ("i64.and",),
+        ("local.get", 0),
+        ("i64.const", 0x0000FFFF0000FFFF),
+        ("i64.and",),
+        ("i64.const", 16),
+        ("i64.shl",),
+        ("i64.or",),
+        ("i64.const", 32),
+        ("i64.rotl",),
+    ]
+    return Func("bswap64", FuncType((I64,), (I64,)), [], body)
+
+
+class _Translator:
+    def __init__(self, function: Function, metered: bool) -> None:
+        self.fn = function
+        self.metered = metered
+        self.k = 0
+        self.depth = 0
+        self.order = {b.name: i for i, b in enumerate(function.blocks)}
+        self.n = len(function.blocks)
+        self.base = memory_base(len(function.code))
+        self.module = Module()
+        self.module.imports.append(Import("evmkiln", "host", FuncType((I32,), (I32,))))
+        self.run = Func("run", FuncType((), (I32,)), export=True)
+        self.module.funcs.append(self.run)
+        self.routines: dict[str, int] = {}
+        self.loc: dict[int, int] = {}
+        self.max64 = 0
+        self.max32 = 0
+        self._allocate()
+        self.idx = POOL64 + self.max64
+        self.tmp32 = self.idx + 1
+        self.pool32 = self.idx + 2
+        self.body: list[Instr] = self.run.body
+
+    # -- locals ---------------------------------------------------------------
+    def _allocate(self) -> None:
+        for block in self.fn.blocks:
+            n64 = n32 = 0
+            values: list[Value] = list(block.params)
+            for inst in block.insts:
+                values.extend(inst.results)
+            for v in values:
+                if v.type is Type.I1:
+                    self.loc[v.id] = -1 - n32  # resolved against pool32 later
+                    n32 += 1
+                else:
+                    self.loc[v.id] = POOL64 + n64
+                    n64 += 4 if v.type is Type.I256 else 1
+            self.max64 = max(self.max64, n64)
+            self.max32 = max(self.max32, n32)
+
+    def local(self, v: Value, limb: int = 0) -> int:
+        i = self.loc[v.id]
+        if i < 0:
+            return self.pool32 + (-1 - i)
+        return i + limb
+
+    def get(self, v: Value) -> list[Instr]:
+        """Push all of ``v`` (4 limbs for a word)."""
+        n = 4 if v.type is Type.I256 else 1
+        return [("local.get", self.local(v, i)) for i in range(n)]
+
+    def set(self, v: Value) -> list[Instr]:
+        """Pop all of ``v`` (limbs were pushed least significant first)."""
+        n = 4 if v.type is Type.I256 else 1
+        return [("local.set", self.local(v, i)) for i in reversed(range(n))]
+
+    def routine(self, name: str) -> int:
+        """Function index of a helper routine, adding it to the module on first use."""
+        if name not in self.routines:
+            if name == "bswap64":
+                func = _bswap64()
+            elif name == "mem_expand":
+                func = limbs.expand(self.base)
+            elif name == "mem_access":
+                func = limbs.access(self.routine("mem_expand"))
+            elif name == "mem_region":
+                func = limbs.region(self.routine("mem_expand"))
+            elif name == "bytelen":
+                func = limbs.bytelen()
+            else:
+                func = limbs.WORD_ROUTINES[name]()
+            self.module.funcs.append(func)
+            self.routines[name] = len(self.module.imports) + len(self.module.funcs) - 1
+        return self.routines[name]
+
+    # -- exits -----------------------------------------------------------------
+    def store_gas(self) -> list[Instr]:
+        return [("i32.const", 0), ("local.get", GAS), ("i64.store", 3, CTRL_GAS)]
+
+    def leave(self, status: int) -> list[Instr]:
+        return [*self.store_gas(), ("i32.const", status), ("return",)]
+
+    def halt(self, kind: HaltKind) -> list[Instr]:
+        return self.leave(STATUS_HALT_BASE + int(kind))
+
+    # -- translation ---------------------------------------------------------------
+    def translate(self) -> Translation:
+        b = self.body
+        b += [("i32.const", 0), ("i64.load", 3, CTRL_GAS), ("local.set", GAS)]
+        b += [("loop", None)]
+        b += [("block", None)] * self.n
+        b += [("local.get", self.idx), ("br_table", (list(range(self.n)), 0)), ("end",)]
+        for k, block in enumerate(self.fn.blocks):
+            self.k = k
+            self.depth = 0
+            for inst in block.insts:
+                self.inst(inst)
+            assert block.term is not None
+            self.term(block.term)
+            if k < self.n - 1:
+                b.append(("end",))
+        b += [("end",), ("unreachable",)]
+        self.run.locals = [I64] * (POOL64 + self.max64) + [I32] * (2 + self.max32)
+        self.module.data.append(DataSegment(JUMPS, self._jump_table()))
+        self.module.memory_pages = self.base // PAGE + 1
+        assert self.module.memory_pages <= MAX_PAGES
+        return Translation(self.module, self.base, self.n, list(self.routines))
+
+    def _jump_table(self) -> bytes:
+        table = [NO_BLOCK] * len(self.fn.code)
+        for pc, blk in self.fn.jump_table.items():
+            assert len(blk.params) == 1 and blk.params[0].type is Type.I64
+            assert self.loc[blk.params[0].id] == POOL64
+            table[pc] = self.order[blk.name]
+        return b"".join(x.to_bytes(2, "little") for x in table)
+
+    def inst(self, inst: Inst) -> None:
+        op = inst.opcode
+        a = inst.args
+        r = inst.results
+        b = self.body
+        if op == "const.i256":
+            value = int(inst.imms[0])
+            for i in range(4):
+                b += [
+                    ("i64.const", (value >> (64 * i)) & (2**64 - 1)),
+                    ("local.set", self.local(r[0], i)),
+                ]
+        elif op == "const.i64":
+            b += [("i64.const", int(inst.imms[0])), ("local.set", self.local(r[0]))]
+        elif op in INLINE_BITWISE:
+            for i in range(4):
+                b += [("local.get", self.local(a[0], i)), ("local.get", self.local(a[1], i))]
+                b += [(INLINE_BITWISE[op],), ("local.set", self.local(r[0], i))]
+        elif op == "not":
+            for i in range(4):
+                b += [("local.get", self.local(a[0], i)), ("i64.const", -1), ("i64.xor",)]
+                b += [("local.set", self.local(r[0], i))]
+        elif op in ("eq", "iszero", "istrue"):
+            if op == "eq":
+                for i in range(4):
+                    b += [("local.get", self.local(a[0], i)), ("local.get", self.local(a[1], i))]
+                    b += [("i64.xor",)] + ([("i64.or",)] if i else [])
+            else:
+                for i in range(4):
+                    b += [("local.get", self.local(a[0], i))] + ([("i64.or",)] if i else [])
+            if op == "istrue":
+                b += [("i64.const", 0), ("i64.ne",), ("local.set", self.local(r[0]))]
+            else:
+                b += [("i64.eqz",), ("i64.extend_i32_u",), *self._set_small(r[0])]
+        elif op in limbs.WORD_ROUTINES or op in SWAPPED:
+            x, y = (a[1], a[0]) if op in SWAPPED else (a[0], a[1])
+            b += [*self.get(x), *self.get(y), ("call", self.routine(SWAPPED.get(op, op)))]
+            b += self.set(r[0])
+        elif op in HOST_WORD_OPS:
+            for slot, v in enumerate(a):
+                b += self._store_word(v, ARGS + 32 * slot)
+            b += [("i32.const", WORD_OP_BASE + HOST_WORD_OPS.index(op)), ("call", 0), ("drop",)]
+            b += self._load_word(r[0], ARGS)
+        elif op == "zext":
+            b += [("local.get", self.local(a[0])), *self._set_small(r[0])]
+        elif op == "bytelen":
+            b += [*self.get(a[0]), ("call", self.routine("bytelen")), *self.set(r[0])]
+        elif op in ("iadd", "imul"):
+            b += [*self.get(a[0]), *self.get(a[1]), ("i64.add" if op == "iadd" else "i64.mul",)]
+            b += self.set(r[0])
+        elif op == "iadd_imm":
+            b += [*self.get(a[0]), ("i64.const", int(inst.imms[0])), ("i64.add",), *self.set(r[0])]
+        elif op in ("gas.charge", "gas.charge_dyn"):
+            if self.metered:
+                amount: Instr = (
+                    ("i64.const", int(inst.imms[0]))
+                    if op == "gas.charge"
+                    else ("local.get", self.local(a[0]))
+                )
+                b += [("local.get", GAS), amount, ("i64.lt_u",), ("if", None)]
+                b += [*self.halt(HaltKind.OUT_OF_GAS), ("end",)]
+                b += [("local.get", GAS), amount, ("i64.sub",), ("local.set", GAS)]
+        elif op == "gas.left":
+            b += [("local.get", GAS), *self.set(r[0])]
+        elif op == "mem.access":
+            size = int(inst.imms[0])
+            assert size > 0
+            b += [("local.get", GAS), ("local.set", SCRATCH64)]
+            b += [*self.get(a[0]), ("i64.const", size), ("local.get", GAS)]
+            b += [("call", self.routine("mem_access")), ("local.set", GAS), *self.set(r[0])]
+            b += self._check_memory_gas()
+        elif op == "mem.region":
+            b += [("local.get", GAS), ("local.set", SCRATCH64)]
+            b += [*self.get(a[0]), *self.get(a[1]), ("local.get", GAS)]
+            b += [("call", self.routine("mem_region")), ("local.set", GAS)]
+            b += [*self.set(r[1]), *self.set(r[0])]
+            b += self._check_memory_gas()
+        elif op == "mload":
+            bswap = self.routine("bswap64")
+            for i in range(4):
+                b += [("local.get", self.local(a[0])), ("i32.wrap_i64",)]
+                b += [("i64.load", 0, self.base + 8 * i), ("call", bswap)]
+                b += [("local.set", self.local(r[0], 3 - i))]
+        elif op == "mstore":
+            bswap = self.routine("bswap64")
+            for i in range(4):
+                b += [("local.get", self.local(a[0])), ("i32.wrap_i64",)]
+                b += [("local.get", self.local(a[1], 3 - i)), ("call", bswap)]
+                b += [("i64.store", 0, self.base + 8 * i)]
+        elif op == "mstore8":
+            b += [("local.get", self.local(a[0])), ("i32.wrap_i64",)]
+            b += [("local.get", self.local(a[1], 0)), ("i64.store8", 0, self.base)]
+        elif op == "msize":
+            b += [("i32.const", 0), ("i64.load", 3, CTRL_MSIZE), *self.set(r[0])]
+        elif op == "stack.check":
+            lo, growth = int(inst.imms[0]), int(inst.imms[1])
+            sp = ("local.get", self.local(a[0]))
+            b += [sp, ("i64.const", lo), ("i64.lt_s",), ("if", None)]
+            b += [*self.halt(HaltKind.STACK_UNDERFLOW), ("end",)]
+            b += [sp, ("i64.const", STACK_LIMIT - growth), ("i64.gt_s",), ("if", None)]
+            b += [*self.halt(HaltKind.STACK_OVERFLOW), ("end",)]
+        elif op in ("stack.load", "stack.store"):
+            slot = int(inst.imms[0])
+            b += [("local.get", self.local(a[0])), ("i32.wrap_i64",), ("i32.const", slot)]
+            b += [("i32.add",), ("i32.const", STACK_LIMIT - 1), ("i32.and",)]
+            b += [("i32.const", 5), ("i32.shl",), ("local.set", self.tmp32)]
+            for i in range(4):
+                if op == "stack.load":
+                    b += [("local.get", self.tmp32), ("i64.load", 3, STACK + 8 * i)]
+                    b += [("local.set", self.local(r[0], i))]
+                else:
+                    b += [("local.get", self.tmp32), ("local.get", self.local(a[1], i))]
+                    b += [("i64.store", 3, STACK + 8 * i)]
+        elif op == "call":
+            self._builtin(str(inst.imms[0]), a, r)
+        else:
+            raise NotImplementedError(f"wasm backend cannot translate {op}")
+
+    def _set_small(self, dest: Value) -> list[Instr]:
+        """Pop an i64 into limb 0 of ``dest`` and zero its other limbs."""
+        out: list[Instr] = [("local.set", self.local(dest, 0))]
+        for i in (1, 2, 3):
+            out += [("i64.const", 0), ("local.set", self.local(dest, i))]
+        return out
+
+    def _store_word(self, v: Value, addr: int) -> list[Instr]:
+        out: list[Instr] = []
+        for i in range(4):
+            out += [
+                ("i32.const", 0),
+                ("local.get", self.local(v, i)),
+                ("i64.store", 3, addr + 8 * i),
+            ]
+        return out
+
+    def _load_word(self, v: Value, addr: int) -> list[Instr]:
+        out: list[Instr] = []
+        for i in range(4):
+            out += [
+                ("i32.const", 0),
+                ("i64.load", 3, addr + 8 * i),
+                ("local.set", self.local(v, i)),
+            ]
+        return out
+
+    def _check_memory_gas(self) -> list[Instr]:
+        """After a memory routine: gas -1 means out of gas (gas restored to before the op)."""
+        return [
+            ("local.get", GAS),
+            ("i64.const", 0),
+            ("i64.lt_s",),
+            ("if", None),
+            ("local.get", SCRATCH64),
+            ("local.set", GAS),
+            *self.halt(HaltKind.OUT_OF_GAS),
+            ("end",),
+        ]
+
+    def _builtin(self, name: str, args: list[Value], results: list[Value]) -> None:
+        """Arguments into ARGS slots, gas into the control area, cross, read back."""
+        b = self.body
+        for slot, v in enumerate(args):
+            b += self._store_word(v, ARGS + 32 * slot)
+        b += [*self.store_gas(), ("i32.const", BUILTIN_IDS[name]), ("call", 0)]
+        b += [("if", None), ("i32.const", STATUS_HOST_HALT), ("return",), ("end",)]
+        b += [("i32.const", 0), ("i64.load", 3, CTRL_GAS), ("local.set", GAS)]
+        if results:
+            b += self._load_word(results[0], ARGS)
+
+    # -- terminators -------------------------------------------------------------
+    def goto(self, target: Block) -> list[Instr]:
+        t = self.order[target.name]
+        if t == self.k + 1:
+            return []  # falls through into the next block's code
+        if t > self.k:
+            return [("br", t - self.k - 1 + self.depth)]
+        return [("i32.const", t), ("local.set", self.idx), ("br", self.n - 1 - self.k + self.depth)]
+
+    def edge(self, call: BlockCall) -> list[Instr]:
+        out: list[Instr] = []
+        for v in call.args:
+            out += self.get(v)
+        for p in reversed(call.block.params):
+            out += self.set(p)
+        return out + self.goto(call.block)
+
+    def term(self, inst: Inst) -> None:
+        op = inst.opcode
+        a = inst.args
+        b = self.body
+        if op == "jump":
+            b += self.edge(inst.targets[0])
+        elif op == "brif":
+            b += [("local.get", self.local(a[0])), ("if", None)]
+            self.depth += 1
+            b += [*self.edge(inst.targets[0]), ("else",), *self.edge(inst.targets[1]), ("end",)]
+            self.depth -= 1
+        elif op == "djump":
+            target, sp = a
+            b += [*self.get(sp), ("local.set", POOL64)]
+            b += [
+                ("local.get", self.local(target, 1)),
+                ("local.get", self.local(target, 2)),
+                ("i64.or",),
+                ("local.get", self.local(target, 3)),
+                ("i64.or",),
+                ("i64.const", 0),
+                ("i64.ne",),
+                ("local.get", self.local(target, 0)),
+                ("i64.const", len(self.fn.code)),
+                ("i64.ge_u",),
+                ("i32.or",),
+                ("if", None),
+                *self.halt(HaltKind.INVALID_JUMP),
+                ("end",),
+                ("local.get", self.local(target, 0)),
+                ("i32.wrap_i64",),
+                ("i32.const", 1),
+                ("i32.shl",),
+                ("i32.load16_u", 1, JUMPS),
+                ("local.tee", self.idx),
+                ("i32.const", NO_BLOCK),
+                ("i32.eq",),
+                ("if", None),
+                *self.halt(HaltKind.INVALID_JUMP),
+                ("end",),
+                ("br", self.n - 1 - self.k),
+            ]
+        elif op == "stop":
+            b += self.leave(ExitKind.STOP)
+        elif op in ("return", "revert"):
+            b += [
+                ("i32.const", 0),
+                ("local.get", self.local(a[0])),
+                ("i64.store", 3, CTRL_OUT_OFFSET),
+            ]
+            b += [
+                ("i32.const", 0),
+                ("local.get", self.local(a[1])),
+                ("i64.store", 3, CTRL_OUT_SIZE),
+            ]
+            b += self.leave(ExitKind.RETURN if op == "return" else ExitKind.REVERT)
+        elif op == "selfdestruct":
+            self._builtin("selfdestruct", a, [])
+            b += self.leave(ExitKind.SELFDESTRUCT)
+        elif op == "halt":
+            b += self.halt(HaltKind(int(inst.imms[0])))
+        else:
+            raise NotImplementedError(f"wasm backend cannot translate terminator {op}")
+
+
+def translate(function: Function, *, gas_metering: bool = True) -> Translation:
+    """Translate a verified IR function into a wasm module exporting ``run() -> status``."""
+    return _Translator(function, gas_metering).translate()
