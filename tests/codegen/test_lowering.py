@@ -16,12 +16,16 @@ def _opcodes(f: Function) -> list[str]:
 
 
 def test_straight_line_stack_is_ssa_only() -> None:
-    f = lower_bytecode(bytes.fromhex("6001600201600302" + "00"))
+    f = lower_bytecode(bytes.fromhex("6001600201600302" + "00"), opt_level=0)
     ops = _opcodes(f)
     assert "stack.load" not in ops and "stack.store" not in ops
     # Constants are folded: (1 + 2) * 3 computed at compile time.
     assert "add" not in ops and "mul" not in ops
     assert "const.i256 9" in format_function(f)
+    # The folded result is unused (STOP follows), so dead-code elimination drops it.
+    assert "const.i256 9" not in format_function(
+        lower_bytecode(bytes.fromhex("600160020160030200"))
+    )
 
 
 def test_static_gas_is_one_charge_per_segment() -> None:
