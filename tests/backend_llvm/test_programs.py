@@ -197,3 +197,16 @@ def test_rerun_and_halt_leave_gas_like_the_reference() -> None:
     assert info.value.kind is HaltKind.INVALID_INSTRUCTION
     frame = make_frame(asm(STOP), 0)
     assert LLVM.compile(lower_bytecode(asm(STOP))).run(frame) is ExitKind.STOP
+
+
+def test_engines_can_die_between_compiles() -> None:
+    # Each MCJIT engine owns its target machine; dropping executables compiled at
+    # different levels must leave later compiles working.
+    from evmkiln.backend_llvm import LlvmBackend
+
+    for level in (0, 2, 0, 2, 0):
+        backend = LlvmBackend()
+        code = asm(push(level), push(0), MSTORE, ret())
+        executable = backend.compile(lower_bytecode(code), CompileOptions(opt_level=level))
+        assert executable.run(make_frame(code, 10_000)) is ExitKind.RETURN
+        del backend, executable

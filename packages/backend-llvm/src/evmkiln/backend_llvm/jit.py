@@ -15,7 +15,7 @@ from typing import Any
 
 import llvmlite.binding as llvm
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _initialised = False
 _machines: dict[int, Any] = {}
 
@@ -33,21 +33,28 @@ def _level(opt_level: int) -> int:
     return max(0, min(3, opt_level))
 
 
-def target_machine(opt_level: int) -> Any:
-    """The host's target machine for ``opt_level`` (cached, one per level)."""
+def _new_target_machine(level: int) -> Any:
     _init()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=level,
+        jit=True,
+    )
+
+
+def target_machine(opt_level: int) -> Any:
+    """The host's target machine for ``opt_level``, for passes and assembly (cached).
+
+    Never hand this one to MCJIT: an execution engine takes ownership of its
+    target machine and deletes it with the engine.
+    """
     level = _level(opt_level)
     with _lock:
         tm = _machines.get(level)
         if tm is None:
-            target = llvm.Target.from_default_triple()
-            tm = target.create_target_machine(
-                cpu=llvm.get_host_cpu_name(),
-                features=llvm.get_host_cpu_features().flatten(),
-                opt=level,
-                jit=True,
-            )
-            _machines[level] = tm
+            tm = _machines[level] = _new_target_machine(level)
         return tm
 
 
@@ -76,7 +83,8 @@ class Compiled:
 
 def compile_module(module: Any, name: str, opt_level: int) -> Compiled:
     """JIT ``module`` (from :func:`parse`) and return the address of ``name``."""
-    engine = llvm.create_mcjit_compiler(module, target_machine(opt_level))
+    # The engine owns (and will delete) this target machine: a fresh one each time.
+    engine = llvm.create_mcjit_compiler(module, _new_target_machine(_level(opt_level)))
     engine.finalize_object()
     address = int(engine.get_function_address(name))
     if not address:
