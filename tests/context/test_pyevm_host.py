@@ -1,0 +1,91 @@
+"""PyEvmHost answers from, and writes to, the py-evm computation it wraps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.cancun.transaction_context import CancunTransactionContext
+from eth.vm.message import Message
+from message_harness import COINBASE, SENDER, A, B, make_state
+
+from evmkiln.context import PyEvmHost
+
+
+def _host(accounts: dict[bytes, dict[str, Any]]) -> tuple[PyEvmHost, Any, Any]:
+    state = make_state(CancunVM, accounts)
+    message = Message(gas=100_000, to=A, sender=SENDER, value=0, data=b"", code=b"\x00")
+    tx_context = CancunTransactionContext(gas_price=10, origin=SENDER)
+    computation = state.computation_class(state, message, tx_context)
+    return PyEvmHost(computation), computation, state
+
+
+def test_access_sets_report_cold_once() -> None:
+    host, _, state = _host({})
+    assert host.access_account(B) is True
+    assert host.access_account(B) is False
+    assert state.is_address_warm(B)
+    assert host.access_account(bytes(19) + b"\x01") is False  # precompiles start warm
+    assert host.access_account(COINBASE) is False  # EIP-3651
+    assert host.access_storage(A, 7) is True
+    assert host.access_storage(A, 7) is False
+    assert host.access_storage(B, 7) is True
+
+
+def test_original_storage_survives_writes_in_the_transaction() -> None:
+    host, _, _ = _host({A: {"storage": {1: 10}}})
+    host.set_storage(A, 1, 11)
+    assert (host.get_storage(A, 1), host.get_original_storage(A, 1)) == (11, 10)
+
+
+def test_transient_values_interoperate_with_the_interpreter() -> None:
+    host, computation, state = _host({})
+    host.set_transient(A, 1, 0)
+    host.set_transient(A, 2, 2**256 - 1)
+    # The interpreter's TLOAD reads what the host stored ...
+    computation.stack_push_int(2)
+    computation.opcodes[0x5C](computation=computation)
+    assert computation.stack_pop1_int() == 2**256 - 1
+    # ... and the host reads what the interpreter's TSTORE stored.
+    computation.stack_push_int(0xABCD)
+    computation.stack_push_int(3)
+    computation.opcodes[0x5D](computation=computation)
+    assert host.get_transient(A, 3) == 0xABCD
+    assert host.get_transient(A, 1) == 0 and host.get_transient(B, 2) == 0
+    assert state.get_transient_storage(A, 1) == b"\x00"  # the interpreter's own encoding
+
+
+def test_selfdestruct_destroy_burns_a_self_transfer_and_registers_deletion() -> None:
+    host, computation, state = _host({A: {"balance": 50}})
+    host.selfdestruct(A, A, destroy=True)
+    assert state.get_balance(A) == 0
+    assert computation.accounts_to_delete == [A]
+
+
+def test_selfdestruct_without_destroy_moves_balance_only() -> None:
+    host, computation, state = _host({A: {"balance": 50}, B: {"balance": 1}})
+    host.selfdestruct(A, A, destroy=False)
+    assert state.get_balance(A) == 50
+    host.selfdestruct(A, B, destroy=False)
+    assert (state.get_balance(A), state.get_balance(B)) == (0, 51)
+    assert computation.accounts_to_delete == []
+    assert computation.beneficiaries == [A, B]
+
+
+def test_environment() -> None:
+    host, computation, _ = _host({A: {"balance": 3}})
+    computation.contracts_created = [B]
+    assert host.created_in_transaction(B) and not host.created_in_transaction(A)
+    assert host.block_number() == 50
+    assert host.block_hash(49) == int.from_bytes(b"\x01" * 32, "big")
+    assert host.origin() == SENDER and host.coinbase() == COINBASE
+    assert host.prev_randao() == int.from_bytes(b"\x42" * 32, "big")
+    assert host.chain_id() == 1 and host.base_fee() == 7 and host.blob_base_fee() == 1
+    assert host.get_balance(A) == 3 and host.account_is_empty(B) and not host.account_exists(B)
+
+
+def test_logs_are_numbered_with_the_transaction() -> None:
+    host, computation, _ = _host({})
+    host.emit_log(A, (1, 2), b"x")
+    host.emit_log(A, (), b"")
+    assert computation.get_log_entries() == ((A, (1, 2), b"x"), (A, (), b""))
