@@ -94,13 +94,14 @@ def print_report(report: RunReport, console: Console) -> None:
                 f"           {_clip(result.reason)}",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
     passing = report.unexpected_passes
     if passing:
         console.print()
         console.print(f"[bold]Listed as expected failures but passed ({len(passing)}):[/bold]")
         for result in passing:
-            console.print(f"  {result.case_id}", markup=False, highlight=False)
+            console.print(f"  {result.case_id}", markup=False, highlight=False, soft_wrap=True)
     summary = report.summary()
     console.print()
     console.print(
@@ -111,4 +112,5 @@ def print_report(report: RunReport, console: Console) -> None:
         f"{summary['unexpected_failures']} unexpected failure(s)",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
