@@ -30,6 +30,9 @@ HERE = Path(__file__).parent
 SUBSET = HERE / "ci_subset.txt"
 KNOWN_FAILURES = HERE / "pyevm_known_failures.txt"
 _SHOWN_FAILURES = 40
+# The slowest subset case (stAttackTest/ContractCreationSpam) takes about 40 s alone;
+# CI runs other tests on the same two cores, so leave room before calling it a hang.
+_CASE_TIMEOUT = 300.0
 
 
 def _backend_param(backend: str) -> object:
@@ -70,6 +73,7 @@ def test_conformance_subset(backend: str, fixtures_root: Path) -> None:
             list_roots=[suite],
             backend=backend,
             jobs=default_jobs(),
+            timeout=_CASE_TIMEOUT,
             expected_failures=ExpectedFailures.load(KNOWN_FAILURES),
         )
     )
