@@ -81,7 +81,7 @@ def run(
     fixtures: FixturesOption = None,
 ) -> None:
     """Run a bench fixture (single transaction) and print status, gas, output and logs."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     path = resolve_fixture_path(fixture, fixtures)
     try:
         bench = load_bench_file(path)
