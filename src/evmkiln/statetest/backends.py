@@ -23,10 +23,14 @@ class BackendUnavailable(Exception):
 
 
 def make_vm_class_available() -> bool:
-    """Whether ``evmkiln.context.make_vm_class`` can be imported."""
+    """Whether ``evmkiln.context.make_vm_class`` can be imported.
+
+    Any import-time failure of the context package counts as "not available",
+    so that a half-written package cannot break test collection.
+    """
     try:
         module = importlib.import_module("evmkiln.context")
-    except ImportError:
+    except Exception:
         return False
     return callable(getattr(module, "make_vm_class", None))
 
@@ -40,7 +44,7 @@ def resolve_vm_class(backend: str) -> type[Any]:
         return vm_class
     try:
         module = importlib.import_module("evmkiln.context")
-    except ImportError as exc:
+    except Exception as exc:
         raise BackendUnavailable(
             f"backend {backend!r} needs evmkiln.context, which cannot be imported: {exc}"
         ) from exc
