@@ -149,3 +149,23 @@ def test_unavailable_backend_errors_every_case(write_json: WriteJson) -> None:
     report = _run([write_json("store.json", state_test())], backend="no-such-backend", jobs=1)
     assert {r.status for r in report.results} == {Status.ERRORED}
     assert "no-such-backend" in report.results[0].reason
+
+
+def test_crashing_worker_is_reported_and_replaced(write_json: WriteJson) -> None:
+    report = _run([write_json("store.json", state_test())], backend="crashing_vm:ExitingVM")
+    assert [r.status for r in report.results] == [Status.ERRORED] * 3
+    assert all("worker process died (exit code 3)" in r.reason for r in report.results)
+
+
+def test_vm_exception_is_errored_with_location(write_json: WriteJson) -> None:
+    report = _run([write_json("store.json", state_test())], backend="crashing_vm:RaisingVM")
+    statuses = _by_label(report.results)
+    assert statuses["d0g0v0"].status is Status.ERRORED
+    assert "RuntimeError: backend bug (at " in statuses["d0g0v0"].reason
+    assert "crashing_vm.py" in statuses["d0g0v0"].reason
+
+
+def test_unimportable_vm_class_errors_every_case(write_json: WriteJson) -> None:
+    report = _run([write_json("store.json", state_test())], backend="no_such_module:VM", jobs=1)
+    assert {r.status for r in report.results} == {Status.ERRORED}
+    assert "cannot import VM class 'no_such_module:VM'" in report.results[0].reason

@@ -75,7 +75,10 @@ def run(
         str, typer.Argument(help="Bench fixture file, or its name under --fixtures/bench.")
     ],
     backend: Annotated[
-        str, typer.Option("--backend", "-b", help="pyevm (stock py-evm) or an evmkiln backend.")
+        str,
+        typer.Option(
+            "--backend", "-b", help="pyevm (stock py-evm), an evmkiln backend, or module:VMClass."
+        ),
     ] = PYEVM_BACKEND,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     fixtures: FixturesOption = None,

@@ -52,7 +52,10 @@ def statetest(
         ),
     ] = None,
     backend: Annotated[
-        str, typer.Option("--backend", "-b", help="pyevm (stock py-evm) or an evmkiln backend.")
+        str,
+        typer.Option(
+            "--backend", "-b", help="pyevm (stock py-evm), an evmkiln backend, or module:VMClass."
+        ),
     ] = PYEVM_BACKEND,
     jobs: Annotated[
         int | None,

@@ -1,8 +1,9 @@
 """Choosing the VM class a backend name stands for.
 
 ``pyevm`` is the baseline: stock py-evm ``CancunVM`` with nothing compiled,
-the reference every other backend is compared against.  Any other name is
-handed to ``evmkiln.context.make_vm_class``, imported only when needed so that
+the reference every other backend is compared against.  ``module:Class``
+names any importable VM class (a patched or instrumented VM, a test double).
+Any other name is handed to ``evmkiln.context.make_vm_class``, imported only when needed so that
 the runner works (and its baseline can be measured) before, and independently
 of, the context package.
 """
@@ -42,6 +43,8 @@ def resolve_vm_class(backend: str) -> type[Any]:
 
         vm_class: type[Any] = CancunVM
         return vm_class
+    if ":" in backend:
+        return _import_vm_class(backend)
     try:
         module = importlib.import_module("evmkiln.context")
     except Exception as exc:
@@ -61,3 +64,16 @@ def resolve_vm_class(backend: str) -> type[Any]:
             f"{type(exc).__name__}: {exc}"
         ) from exc
     return made
+
+
+def _import_vm_class(spec: str) -> type[Any]:
+    module_name, _, attribute = spec.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except Exception as exc:
+        raise BackendUnavailable(
+            f"cannot import VM class {spec!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(found, type):
+        raise BackendUnavailable(f"{spec!r} is not a class")
+    return found
