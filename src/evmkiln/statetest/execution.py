@@ -80,6 +80,13 @@ def block_rule_violation(transaction: Any) -> str | None:
     return None
 
 
+def _rejected(pre_root: bytes, reason: str) -> Outcome:
+    """A transaction that was not included: the state stays the pre-state, no logs."""
+    return Outcome(
+        pre_state_root=pre_root, state_root=pre_root, logs_hash=logs_hash(()), rejected=reason
+    )
+
+
 def apply_transaction(
     vm_class: type[Any], env: Env, pre: PreState, spec: TransactionSpec
 ) -> Outcome:
@@ -92,20 +99,10 @@ def apply_transaction(
     try:
         transaction = build_transaction(vm_class, spec)
     except TransactionBuildError as exc:
-        return Outcome(
-            pre_state_root=pre_root,
-            state_root=pre_root,
-            logs_hash=logs_hash(()),
-            rejected=str(exc),
-        )
+        return _rejected(pre_root, str(exc))
     violation = block_rule_violation(transaction)
     if violation is not None:
-        return Outcome(
-            pre_state_root=pre_root,
-            state_root=pre_root,
-            logs_hash=logs_hash(()),
-            rejected=f"invalid block: {violation}",
-        )
+        return _rejected(pre_root, f"invalid block: {violation}")
     start = time.perf_counter()
     try:
         receipt, computation = vm.apply_transaction(header, transaction)
@@ -115,12 +112,7 @@ def apply_transaction(
         # py-evm validates some fields only once it starts building the message
         # (e.g. intrinsic gas of typed transactions), after charging the sender;
         # like a block import, a rejected transaction leaves the pre-state as it was.
-        return Outcome(
-            pre_state_root=pre_root,
-            state_root=pre_root,
-            logs_hash=logs_hash(()),
-            rejected=f"{type(exc).__name__}: {exc}",
-        )
+        return _rejected(pre_root, f"{type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
     logs = tuple(
         LogEntry(address=address, topics=tuple(topics), data=data)
