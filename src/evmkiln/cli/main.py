@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from evmkiln.cli.bench_cmd import bench
 from evmkiln.cli.demo_cmd import demo
 from evmkiln.cli.ir_cmd import ir
 from evmkiln.cli.run_cmd import run
@@ -27,6 +28,7 @@ app.command("statetest")(statetest)
 app.command("run")(run)
 app.command("ir")(ir)
 app.command("demo")(demo)
+app.command("bench")(bench)
 
 
 if __name__ == "__main__":

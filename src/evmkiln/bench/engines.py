@@ -1,0 +1,241 @@
+"""The engines a bench fixture runs on, behind one small interface.
+
+Every engine runs the transaction on a *fresh* copy of the pre-state each
+time, so repeats are identical; only the transaction itself is timed.  What
+persists between repeats is what a long-running node would keep: evmkiln's
+compiled code (one VM class per fixture and backend, hence one code cache).
+
+* ``pyevm``: stock py-evm ``CancunVM``, the reference for every comparison.
+* ``revm``: revm through ``pyrevm`` (untyped; ``Any`` at this boundary).
+* evmkiln backends (``ir``, ``llvm``, ``wasm``): ``make_vm_class`` with a
+  timed lowering and backend (see :mod:`evmkiln.bench.compile_timing`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from evmkiln.bench.case import BenchCase
+from evmkiln.bench.compile_timing import CompileLog, TimedBackend
+from evmkiln.bench.observation import HALT, REJECTED, REVERT, SUCCESS, Observation
+from evmkiln.statetest.execution import LogEntry, Outcome, apply_transaction
+
+PYEVM = "pyevm"
+REVM = "revm"
+
+
+class EngineUnsupported(Exception):
+    """The engine cannot run this fixture (e.g. a transaction form pyrevm cannot express)."""
+
+
+class Runner(Protocol):
+    """One engine prepared for one fixture."""
+
+    compile_log: CompileLog | None
+
+    def run(self) -> tuple[Observation, float]:
+        """Set up a fresh pre-state, apply the transaction; return what it did and its seconds."""
+        ...
+
+    def notes(self) -> list[str]:
+        """Anything that makes the timing unrepresentative (code left to the interpreter, ...)."""
+        ...
+
+
+class Engine(Protocol):
+    name: str
+
+    def prepare(self, case: BenchCase) -> Runner: ...
+
+
+def observation_of(outcome: Outcome) -> Observation:
+    if outcome.rejected is not None:
+        kind, detail = REJECTED, outcome.rejected
+    elif outcome.success:
+        kind, detail = SUCCESS, None
+    elif outcome.error == "Revert":
+        kind, detail = REVERT, None
+    else:
+        kind, detail = HALT, outcome.error
+    return Observation(
+        outcome=kind,
+        detail=detail,
+        gas_used=outcome.gas_used,
+        output=outcome.output,
+        logs=outcome.logs,
+        state_root=outcome.state_root,
+    )
+
+
+@dataclass(slots=True)
+class PyEvmRunner:
+    """Runs through a py-evm VM class: stock, or an evmkiln dispatching subclass."""
+
+    vm_class: type[Any]
+    case: BenchCase
+    compile_log: CompileLog | None = None
+
+    def run(self) -> tuple[Observation, float]:
+        outcome = apply_transaction(self.vm_class, self.case.env, self.case.pre, self.case.spec)
+        return observation_of(outcome), outcome.seconds
+
+    def notes(self) -> list[str]:
+        stats = getattr(self.vm_class, "stats", None)
+        if stats is None or not stats.compile_failures:
+            return []
+        reasons = sorted(set(stats.failures.values()))
+        return [f"{stats.compile_failures} contract(s) interpreted, compile failed: {reasons[0]}"]
+
+
+class PyEvmEngine:
+    """Stock py-evm: nothing compiled."""
+
+    name = PYEVM
+
+    def prepare(self, case: BenchCase) -> Runner:
+        from eth.vm.forks.cancun import CancunVM
+
+        return PyEvmRunner(CancunVM, case)
+
+
+class KilnEngine:
+    """An evmkiln backend; a fresh VM class (fresh code cache) per fixture."""
+
+    def __init__(self, backend: str) -> None:
+        self.name = backend
+
+    def prepare(self, case: BenchCase) -> Runner:
+        from evmkiln.context import get_backend, make_vm_class
+
+        log = CompileLog()
+        backend = TimedBackend(get_backend(self.name), log)
+        vm_class = make_vm_class(backend, "cancun", lower=log.timed_lowering)
+        return PyEvmRunner(vm_class, case, log)
+
+
+_OUTPUT_IN_REVERT = re.compile(r"output:\s*0x([0-9a-fA-F]*)")
+
+
+def _hex_address(address: bytes) -> str:
+    return "0x" + address.hex()
+
+
+def _sender(case: BenchCase) -> bytes:
+    if case.spec.sender is not None:
+        return case.spec.sender
+    if case.spec.secret_key is None:  # the fixture model guarantees one of the two
+        raise EngineUnsupported("transaction has neither sender nor secret key")
+    from eth_keys.datatypes import PrivateKey
+
+    address: bytes = PrivateKey(case.spec.secret_key).public_key.to_canonical_address()
+    return address
+
+
+@dataclass(slots=True)
+class RevmRunner:
+    """pyrevm's ``message_call``: a transaction from ``sender`` with the fixture's gas and value.
+
+    ``ExecutionResult.gas_used`` already holds what a receipt does: intrinsic
+    gas included, the (EIP-3529-capped) refund subtracted, so it compares
+    directly with py-evm's receipt.  A revert or halt surfaces as a
+    ``RuntimeError`` whose text carries the revert output; ``evm.result`` is
+    set either way.
+    """
+
+    case: BenchCase
+    compile_log: CompileLog | None = None
+
+    def _fresh_evm(self) -> Any:
+        pyrevm: Any = importlib.import_module("pyrevm")  # its stubs lag the runtime API
+
+        from evmkiln.statetest.transactions import CHAIN_ID
+
+        env = self.case.env
+        # PREVRANDAO as statetest.chain.build_header sets the header's mix hash.
+        mix_hash = env.random if env.random is not None else env.difficulty.to_bytes(32, "big")
+        block = pyrevm.BlockEnv(
+            number=env.number,
+            coinbase=_hex_address(env.coinbase),
+            timestamp=env.timestamp,
+            prevrandao=mix_hash,
+            basefee=env.base_fee,
+            gas_limit=env.gas_limit,
+            excess_blob_gas=env.excess_blob_gas,
+        )
+        evm = pyrevm.EVM(
+            env=pyrevm.Env(cfg=pyrevm.CfgEnv(chain_id=CHAIN_ID), block=block), spec_id="CANCUN"
+        )
+        for address, account in self.case.pre.items():
+            evm.insert_account_info(
+                _hex_address(address),
+                pyrevm.AccountInfo(
+                    balance=account.balance, nonce=account.nonce, code=account.code or None
+                ),
+            )
+            for slot, value in account.storage.items():
+                evm.insert_account_storage(_hex_address(address), slot, value)
+        return evm
+
+    def run(self) -> tuple[Observation, float]:
+        spec = self.case.spec
+        if spec.to is None:
+            raise EngineUnsupported("contract creation is not benchmarked on revm")
+        if spec.access_list or spec.blob_versioned_hashes:
+            raise EngineUnsupported("pyrevm's message_call takes no access list or blobs")
+        gas_price = spec.gas_price if spec.gas_price is not None else spec.max_fee_per_gas
+        evm = self._fresh_evm()
+        sender = _hex_address(_sender(self.case))
+        start = time.perf_counter()
+        failure: str | None = None
+        try:
+            output = bytes(
+                evm.message_call(
+                    sender,
+                    _hex_address(spec.to),
+                    calldata=spec.data,
+                    value=spec.value,
+                    gas=spec.gas_limit,
+                    gas_price=gas_price,
+                )
+            )
+        except RuntimeError as exc:
+            failure = str(exc)
+            output = b""
+        seconds = time.perf_counter() - start
+        return self._observe(evm.result, output, failure), seconds
+
+    @staticmethod
+    def _observe(result: Any, output: bytes, failure: str | None) -> Observation:
+        if result is None:  # refused before execution (validation error)
+            return Observation(REJECTED, failure, 0, b"", (), None)
+        if result.is_success:
+            kind, detail = SUCCESS, None
+        elif result.is_halt:
+            kind, detail = HALT, str(result.reason)
+        else:
+            kind, detail = REVERT, None
+            found = _OUTPUT_IN_REVERT.search(failure or "")
+            output = bytes.fromhex(found.group(1)) if found else b""
+        logs = tuple(
+            LogEntry(
+                address=bytes.fromhex(str(log.address)[2:]),
+                topics=tuple(int(str(topic), 16) for topic in log.topics),
+                data=bytes(log.data[1]),  # pyrevm gives (topics, data)
+            )
+            for log in result.logs
+        )
+        return Observation(kind, detail, int(result.gas_used), output, logs, None)
+
+    def notes(self) -> list[str]:
+        return []
+
+
+class RevmEngine:
+    name = REVM
+
+    def prepare(self, case: BenchCase) -> Runner:
+        return RevmRunner(case)

@@ -1,0 +1,213 @@
+"""The results as a rich table (one row per fixture and engine) and as JSON.
+
+Ratios are ``median(py-evm) / median(X)`` and ``median(revm) / median(X)``:
+above 1, X is that many times faster; below 1, slower.  Compile time is what
+the evmkiln backend spent compiling the fixture's contracts in the warm-up
+run (lowering to IR plus the backend's compile; for ``llvm`` the latter is
+the JIT compile); it is never part of the median.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from evmkiln.bench.engines import PYEVM, REVM
+from evmkiln.bench.measure import ERROR, OK, Measurement, Settings
+from evmkiln.bench.session import FixtureResult, ratio
+
+SCHEMA = "evmkiln-bench/1"
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def format_ratio(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 10:
+        return f"{value:.1f}×"
+    return f"{value:.2f}×" if value >= 0.1 else f"{value:.2g}×"
+
+
+def _is_backend(name: str) -> bool:
+    return name not in (PYEVM, REVM)
+
+
+def results_table(results: list[FixtureResult]) -> Table:
+    table = Table(title="median execution time per transaction", show_lines=False)
+    for header, justify in (
+        ("fixture", "left"),
+        ("engine", "left"),
+        ("median", "right"),
+        ("runs", "right"),
+        ("py-evm / X", "right"),
+        ("revm / X", "right"),
+        ("compile", "right"),
+        ("gas used", "right"),
+        ("status", "left"),
+        ("notes", "left"),
+    ):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for result in results:
+        disagreeing = {d.engine for d in result.disagreements}
+        names = list(result.measurements)
+        for index, name in enumerate(names):
+            m = result.measurements[name]
+            table.add_row(
+                _fixture_label(result) if index == 0 else "",
+                name,
+                format_seconds(m.median),
+                str(len(m.samples)) if m.samples else "-",
+                format_ratio(ratio(result, PYEVM, name)) if _is_backend(name) else "",
+                format_ratio(ratio(result, REVM, name)) if _is_backend(name) else "",
+                format_seconds(m.compile_log.total_seconds) if m.compile_log else "",
+                str(m.observation.gas_used) if m.observation and m.state == OK else "",
+                _status_cell(m, name in disagreeing),
+                _notes_cell(m),
+                end_section=index == len(names) - 1,
+            )
+    return table
+
+
+def _fixture_label(result: FixtureResult) -> str:
+    params = ", ".join(f"{k}={v:,}" for k, v in result.case.parameters.items())
+    return f"{result.case.name} ({params})" if params else result.case.name
+
+
+def _status_cell(m: Measurement, disagrees: bool) -> Text:
+    if m.state != OK:
+        return Text(m.state.upper(), style="bold red" if m.state == ERROR else "yellow")
+    status = m.observation.status if m.observation else "-"
+    if disagrees or m.inconsistent:
+        return Text(f"{status} DISAGREES", style="bold white on red")
+    return Text(status, style="green")
+
+
+def _notes_cell(m: Measurement) -> Text:
+    parts = ([m.reason] if m.reason else []) + m.notes
+    if m.inconsistent:
+        parts.append(f"not deterministic: {m.inconsistent}")
+    style = "red" if m.state == ERROR or m.inconsistent else "yellow" if parts else ""
+    return Text("; ".join(parts), style=style)
+
+
+def compile_table(results: list[FixtureResult]) -> Table | None:
+    """Per-contract compile times of every evmkiln backend (lowering, then backend compile)."""
+    table = Table(title="compile time per contract (first run)")
+    for header in ("fixture", "backend", "contract", "code", "lower", "backend compile"):
+        table.add_column(header, justify="left" if header in ("fixture", "backend") else "right")
+    rows = 0
+    for result in results:
+        for name, m in result.measurements.items():
+            if m.compile_log is None:
+                continue
+            for contract in m.compile_log.contracts:
+                compiled = contract.compile_seconds
+                table.add_row(
+                    result.case.name,
+                    name,
+                    contract.function,
+                    f"{contract.code_size} B",
+                    format_seconds(contract.lower_seconds),
+                    format_seconds(compiled) if compiled is not None else "failed",
+                )
+                rows += 1
+    return table if rows else None
+
+
+def _measurement_json(result: FixtureResult, name: str, m: Measurement) -> dict[str, Any]:
+    o = m.observation
+    log = m.compile_log
+    return {
+        "state": m.state,
+        "reason": m.reason,
+        "median_seconds": m.median,
+        "samples_seconds": m.samples,
+        "first_run_seconds": m.first_run_seconds,
+        "pyevm_over_this": ratio(result, PYEVM, name),
+        "revm_over_this": ratio(result, REVM, name),
+        "result": None
+        if o is None
+        else {
+            "status": o.status,
+            "gas_used": o.gas_used,
+            "output": "0x" + o.output.hex(),
+            "logs": None if o.logs is None else len(o.logs),
+            "state_root": None if o.state_root is None else "0x" + o.state_root.hex(),
+        },
+        "compile": None
+        if log is None
+        else {
+            "lower_seconds": log.lower_seconds,
+            "backend_seconds": log.compile_seconds,
+            "total_seconds": log.total_seconds,
+            "contracts": [
+                {
+                    "function": c.function,
+                    "code_size": c.code_size,
+                    "lower_seconds": c.lower_seconds,
+                    "backend_seconds": c.compile_seconds,
+                }
+                for c in log.contracts
+            ],
+        },
+        "notes": m.notes,
+        "inconsistent": m.inconsistent,
+    }
+
+
+def results_json(
+    results: list[FixtureResult],
+    settings: Settings,
+    *,
+    machine: dict[str, object],
+    command: str,
+    date: str,
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "date": date,
+        "command": command,
+        "machine": machine,
+        "settings": {
+            "repeat": settings.repeat,
+            "warmup": settings.warmup,
+            "min_time": settings.min_time,
+            "budget_seconds": settings.budget,
+            "skip_slow": settings.skip_slow,
+            "slow_gas": settings.slow_gas,
+        },
+        "agree": all(r.agree() for r in results),
+        "fixtures": [
+            {
+                "name": r.case.name,
+                "path": str(r.case.path),
+                "parameters": r.case.parameters,
+                "agree": r.agree(),
+                "disagreements": [
+                    {
+                        "engine": d.engine,
+                        "reference": d.reference,
+                        "field": d.field,
+                        "expected": d.expected,
+                        "actual": d.actual,
+                    }
+                    for d in r.disagreements
+                ],
+                "engines": {
+                    name: _measurement_json(r, name, m) for name, m in r.measurements.items()
+                },
+            }
+            for r in results
+        ],
+    }

@@ -1,0 +1,208 @@
+"""``evmkiln bench``: the bench fixtures on py-evm, revm and evmkiln backends, compared.
+
+All engines run in this one process, one fixture at a time, so they see the
+same machine state; see :mod:`evmkiln.bench` for how runs are timed and
+checked.  The exit code is 1 when engines disagree on any fixture (or an
+engine fails), so the command doubles as a differential test.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption, require_fixtures_dir
+from evmkiln.cli.run_cmd import resolve_fixture_path
+
+FIB_FIXTURE = "fibonacci-calldata"
+
+
+def _backends(option: str | None) -> list[str]:
+    from evmkiln.context import available_backends
+
+    installed = available_backends()
+    if option is None:
+        return installed
+    chosen = [name.strip() for name in option.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in installed]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown backend(s) {', '.join(unknown)}; installed: {', '.join(installed)}",
+            param_hint="--backend",
+        )
+    return chosen
+
+
+def _fixture_paths(names: list[str] | None, fixtures: Path | None) -> list[Path]:
+    if names:
+        return [resolve_fixture_path(name, fixtures) for name in names]
+    directory = require_fixtures_dir(fixtures, BENCH_SUBDIR, "FIXTURE")
+    return sorted(directory.glob("*.json"))
+
+
+def bench(
+    fixture_names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[FIXTURE]...", help="Bench fixture files or names; default: all of bench/."
+        ),
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend", "-b", help="Comma-separated evmkiln backends; default: all installed."
+        ),
+    ] = None,
+    repeat: Annotated[int, typer.Option(min=1, help="Timed runs per engine (at least).")] = 5,
+    warmup: Annotated[
+        int, typer.Option(min=1, help="Untimed runs first (the first one compiles).")
+    ] = 1,
+    min_time: Annotated[
+        float, typer.Option(min=0.0, help="Keep repeating until timed runs total this (s).")
+    ] = 0.0,
+    budget: Annotated[
+        float,
+        typer.Option(help="Wall seconds per engine and fixture; 0 means no limit."),
+    ] = 120.0,
+    skip_slow: Annotated[
+        bool,
+        typer.Option(
+            "--skip-slow", help="Skip py-evm and the ir interpreter on fixtures over --slow-gas."
+        ),
+    ] = False,
+    slow_gas: Annotated[
+        int, typer.Option(help="Gas above which --skip-slow skips interpreters.")
+    ] = 50_000_000,
+    fib_iterations: Annotated[
+        int | None,
+        typer.Option(help=f"Iterations of {FIB_FIXTURE} (its calldata); default: the fixture's."),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Override a fixture parameter: FIXTURE.NAME=VALUE (repeatable)."),
+    ] = None,
+    pyevm: Annotated[bool, typer.Option(help="Include stock py-evm.")] = True,
+    revm: Annotated[bool, typer.Option(help="Include revm (pyrevm).")] = True,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write machine-readable results here.")
+    ] = None,
+    fixtures: FixturesOption = None,
+) -> None:
+    """Time bench fixtures on py-evm, revm and evmkiln backends; check that they agree."""
+    from evmkiln.bench.case import load_case
+    from evmkiln.bench.machine import machine_info
+    from evmkiln.bench.measure import ERROR, Settings
+    from evmkiln.bench.parameters import ParameterError, parse_override
+    from evmkiln.bench.report import compile_table, results_json, results_table
+    from evmkiln.bench.session import FixtureResult, make_engines, run_fixture
+    from evmkiln.fixtures.loading import FixtureError
+    from evmkiln.statetest.verdict import describe_exception
+
+    console = Console(highlight=False)
+    if not console.is_terminal:  # a pipe or file: do not squeeze the table into 80 columns
+        console = Console(highlight=False, width=200)
+    overrides: dict[tuple[str, str], int] = {}
+    try:
+        for text in param or []:
+            name, key, value = parse_override(text)
+            overrides[(name, key)] = value
+    except ParameterError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--param") from None
+    if fib_iterations is not None:
+        overrides[(FIB_FIXTURE, "iterations")] = fib_iterations
+
+    backends = _backends(backend)
+    try:
+        cases = [load_case(path, overrides) for path in _fixture_paths(fixture_names, fixtures)]
+    except FixtureError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    settings = Settings(
+        repeat=repeat,
+        warmup=warmup,
+        min_time=min_time,
+        budget=budget if budget > 0 else None,
+        skip_slow=skip_slow,
+        slow_gas=slow_gas,
+    )
+    engines = make_engines(backends, with_pyevm=pyevm, with_revm=revm)
+
+    results: list[FixtureResult] = []
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[runs]} runs"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("bench", total=len(cases) * len(engines), runs=0)
+        runs = 0
+
+        def counted() -> None:
+            nonlocal runs
+            runs += 1
+            progress.update(task, runs=runs)
+
+        for case in cases:
+            started = False
+
+            def on_engine(name: str, case_name: str = case.name) -> None:
+                nonlocal started
+                if started:
+                    progress.advance(task)
+                started = True
+                progress.update(task, description=f"{case_name}: {name}")
+
+            results.append(
+                run_fixture(case, engines, settings, counted, on_engine, describe_exception)
+            )
+            progress.advance(task)
+
+    console.print(results_table(results))
+    compiles = compile_table(results)
+    if compiles is not None:
+        console.print(compiles)
+
+    disagreements = [d for r in results for d in r.disagreements]
+    inconsistent = [
+        f"{r.case.name}: {name} {m.inconsistent}"
+        for r in results
+        for name, m in r.measurements.items()
+        if m.inconsistent
+    ]
+    errors = [
+        f"{r.case.name}: {name}: {m.reason}"
+        for r in results
+        for name, m in r.measurements.items()
+        if m.state == ERROR
+    ]
+    for line in [d.describe() for d in disagreements] + inconsistent:
+        console.print(f"[bold white on red]DISAGREEMENT[/] {line}")
+    for line in errors:
+        console.print(f"[bold red]ERROR[/] {line}")
+
+    if json_out is not None:
+        data = results_json(
+            results,
+            settings,
+            machine=machine_info(),
+            command=shlex.join(["evmkiln", *sys.argv[1:]]),
+            date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        )
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(data, indent=1) + "\n")
+        console.print(f"results written to {json_out}")
+    if disagreements or inconsistent or errors:
+        raise typer.Exit(1)
+    console.print("[green]all engines agree[/green]")
