@@ -1,0 +1,40 @@
+"""``evmkiln bench`` end to end on one small fixture, every engine, one repeat."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from evmkiln.cli.main import app
+
+
+def test_bench_one_fixture_all_engines(fixtures_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "factorial",
+            "--fixtures",
+            str(fixtures_dir),
+            "--repeat",
+            "1",
+            "--param",
+            "factorial.iterations=20",
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "all engines agree" in result.output
+    data = json.loads(out.read_text())
+    (fixture,) = data["fixtures"]
+    assert fixture["name"] == "factorial" and fixture["parameters"] == {"iterations": 20}
+    engines = fixture["engines"]
+    assert {"pyevm", "revm", "ir"} <= set(engines)
+    assert all(e["state"] == "ok" for e in engines.values())
+    gas = {e["result"]["gas_used"] for e in engines.values()}
+    assert len(gas) == 1
+    assert engines["ir"]["compile"]["contracts"]

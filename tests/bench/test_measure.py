@@ -1,0 +1,56 @@
+"""Warm-up, repeats and the ways a measurement ends (no timing asserted)."""
+
+from __future__ import annotations
+
+from fakes import FakeRunner, observation
+
+from evmkiln.bench.budget import BudgetExceeded
+from evmkiln.bench.compile_timing import CompileLog, ContractCompile
+from evmkiln.bench.engines import EngineUnsupported
+from evmkiln.bench.measure import ERROR, OK, SKIPPED, Settings, measure
+
+
+def test_warmup_then_repeats() -> None:
+    runner = FakeRunner([observation()])
+    result = measure("x", runner, Settings(repeat=3, warmup=2, budget=None))
+    assert result.state == OK
+    assert runner.calls == 5
+    assert len(result.samples) == 3
+    assert result.median == 0.001
+    assert result.observation == observation()
+
+
+def test_a_repeat_that_differs_is_flagged() -> None:
+    runner = FakeRunner([observation(), observation(gas=1)])
+    result = measure("x", runner, Settings(repeat=2, budget=None))
+    assert result.inconsistent is not None and "gas 1" in result.inconsistent
+
+
+def test_engine_exception_becomes_an_error() -> None:
+    runner = FakeRunner([observation()], raise_on={0: RuntimeError("boom")})
+    result = measure("x", runner, Settings(repeat=1, budget=None), describe_error=str)
+    assert (result.state, result.reason) == (ERROR, "boom")
+
+
+def test_unsupported_is_a_skip() -> None:
+    runner = FakeRunner([observation()], raise_on={0: EngineUnsupported("no blobs")})
+    result = measure("x", runner, Settings(repeat=1, budget=None))
+    assert (result.state, result.reason) == (SKIPPED, "no blobs")
+
+
+def test_budget_exhausted_in_the_first_run_skips() -> None:
+    runner = FakeRunner([observation()], raise_on={0: BudgetExceeded()})
+    result = measure("x", runner, Settings(repeat=3, budget=5))
+    assert result.state == SKIPPED
+    assert result.reason is not None and "budget" in result.reason
+
+
+def test_budget_exhausted_after_the_warmup_keeps_it_unless_it_compiled() -> None:
+    runner = FakeRunner([observation()], raise_on={1: BudgetExceeded()})
+    result = measure("x", runner, Settings(repeat=3, budget=5))
+    assert result.state == OK and len(result.samples) == 1
+    assert any("warm-up" in note for note in result.notes)
+
+    log = CompileLog([ContractCompile("evm_1", 10, 0.1, 0.2)])
+    runner = FakeRunner([observation()], raise_on={1: BudgetExceeded()}, compile_log=log)
+    assert measure("x", runner, Settings(repeat=3, budget=5)).state == SKIPPED
