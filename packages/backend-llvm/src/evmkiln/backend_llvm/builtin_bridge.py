@@ -50,6 +50,7 @@ from evmkiln.backend_llvm.context_layout import (
     STATUS_HALT,
     WORD_BYTES,
     RuntimeContext,
+    store_word,
 )
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
@@ -80,7 +81,17 @@ _STACK_POOL: list[Any] = []
 class RunState:
     """One execution of compiled code on a frame: the context and what it borrows."""
 
-    __slots__ = ("_keep", "address", "ctx", "error", "frame", "memory", "stack")
+    __slots__ = (
+        "_keep",
+        "_returndata_view",
+        "address",
+        "ctx",
+        "error",
+        "frame",
+        "memory",
+        "returndata",
+        "stack",
+    )
 
     def __init__(self, frame: Frame) -> None:
         self.frame = frame
@@ -104,8 +115,24 @@ class RunState:
         ctx.code_ptr = ctypes.cast(code, ctypes.c_void_p).value
         ctx.code_len = len(frame.code)
         ctx.entries = ENTRY_TABLE_ADDRESS
-        self._keep = (calldata, code)
+        store_word(ctx, "value", frame.value)
+        store_word(ctx, "caller", int.from_bytes(frame.caller, "big"))
+        store_word(ctx, "address", int.from_bytes(frame.address, "big"))
+        self._keep: tuple[Any, ...] = (calldata, code)
+        self.returndata: bytes | None = None
+        self._returndata_view: Any = None
+        self.borrow_returndata()
         self.borrow_memory()
+
+    def borrow_returndata(self) -> None:
+        """Point ``ctx.returndata_ptr``/``returndata_len`` at ``frame.returndata``."""
+        returndata = self.frame.returndata
+        if self.returndata is not returndata:
+            view = ctypes.c_char_p(returndata)
+            self.returndata = returndata
+            self._returndata_view = view
+            self.ctx.returndata_ptr = ctypes.cast(view, ctypes.c_void_p).value
+            self.ctx.returndata_len = len(returndata)
 
     def borrow_memory(self) -> None:
         """Point ``ctx.mem_ptr``/``mem_len`` at the current ``frame.memory``."""
@@ -161,6 +188,7 @@ def _make_entry(sig: BuiltinSig) -> Any:
     size = count * WORD_BYTES
     returns = bool(sig.results)
     touches_memory = sig.reads_memory or sig.writes_memory
+    uses_host = sig.uses_host
 
     def entry(ctx_address: int, words: int) -> int:
         state = _ACTIVE[ctx_address]
@@ -183,6 +211,8 @@ def _make_entry(sig: BuiltinSig) -> Any:
             return state.fail(error)
         finally:
             ctx.gas = frame.gas
+            if uses_host:
+                state.borrow_returndata()
             if (
                 touches_memory
                 or frame.memory is not state.memory

@@ -4,7 +4,8 @@ Generated code receives a single pointer, to a :class:`RuntimeContext`.  The
 field list below is declared once; :class:`RuntimeContext` (ctypes) and
 :func:`llvm_context_type` (the LLVM struct the translator indexes into) are
 both derived from it, so the two sides cannot drift apart.  Every field is 8
-bytes wide and naturally aligned, so the C layout has no padding to agree on.
+bytes wide, or a 32-byte ``word`` (four 64-bit limbs, little-endian) aligned
+to 8, so the C layout has no padding to agree on.
 
 Fields:
 
@@ -17,8 +18,14 @@ Fields:
 ``stack``
     The stack buffer: 1024 little-endian 32-byte words.
 ``calldata_ptr`` / ``calldata_len``, ``code_ptr`` / ``code_len``
-    Read-only views of ``frame.calldata`` and ``frame.code`` for native
-    builtins (calldataload, codecopy) to come.
+    Read-only views of ``frame.calldata`` and ``frame.code`` for the native
+    builtins (calldataload, calldatasize, calldatacopy, codecopy).
+``returndata_ptr`` / ``returndata_len``
+    Read-only view of ``frame.returndata``; refreshed after every crossing
+    into the host (the only builtins that replace it).
+``value`` / ``caller`` / ``address``
+    ``frame.value`` and the two addresses as little-endian words, for the
+    native CALLVALUE, CALLER and ADDRESS.
 ``status``
     How the run ended (:data:`STATUS_HALT`, :data:`STATUS_ERROR` or an
     ``ExitKind`` value); also the function's return value.
@@ -38,7 +45,7 @@ from typing import Any, Literal
 
 from llvmlite import ir
 
-FieldKind = Literal["i64", "ptr"]
+FieldKind = Literal["i64", "ptr", "word"]
 
 FIELDS: tuple[tuple[str, FieldKind], ...] = (
     ("gas", "i64"),
@@ -49,11 +56,16 @@ FIELDS: tuple[tuple[str, FieldKind], ...] = (
     ("calldata_len", "i64"),
     ("code_ptr", "ptr"),
     ("code_len", "i64"),
+    ("returndata_ptr", "ptr"),
+    ("returndata_len", "i64"),
     ("status", "i64"),
     ("halt_kind", "i64"),
     ("out_offset", "i64"),
     ("out_size", "i64"),
     ("entries", "ptr"),
+    ("value", "word"),
+    ("caller", "word"),
+    ("address", "word"),
 )
 
 FIELD_INDEX: dict[str, int] = {name: i for i, (name, _) in enumerate(FIELDS)}
@@ -67,7 +79,11 @@ STATUS_ERROR = 0xFE
 STATUS_HALT = 0xFF
 """An exceptional halt; the kind is in ``halt_kind``."""
 
-_CTYPES: dict[FieldKind, Any] = {"i64": ctypes.c_int64, "ptr": ctypes.c_void_p}
+_CTYPES: dict[FieldKind, Any] = {
+    "i64": ctypes.c_int64,
+    "ptr": ctypes.c_void_p,
+    "word": ctypes.c_uint64 * 4,
+}
 
 
 class RuntimeContext(ctypes.Structure):
@@ -84,14 +100,32 @@ class RuntimeContext(ctypes.Structure):
     calldata_len: int
     code_ptr: int | None
     code_len: int
+    returndata_ptr: int | None
+    returndata_len: int
     status: int
     halt_kind: int
     out_offset: int
     out_size: int
     entries: int | None
+    value: Any
+    caller: Any
+    address: Any
+
+
+FIELD_OFFSET: dict[str, int] = {name: getattr(RuntimeContext, name).offset for name, _ in FIELDS}
+"""Byte offset of every field (what the generated code indexes with)."""
+
+
+def store_word(ctx: RuntimeContext, name: str, value: int) -> None:
+    """Store ``value`` into the ``word`` field ``name`` as a little-endian word."""
+    ctypes.memmove(ctypes.addressof(ctx) + FIELD_OFFSET[name], value.to_bytes(32, "little"), 32)
 
 
 def llvm_context_type() -> Any:
     """The LLVM struct type with the same layout as :class:`RuntimeContext`."""
-    kinds: dict[FieldKind, Any] = {"i64": ir.IntType(64), "ptr": ir.PointerType()}
+    kinds: dict[FieldKind, Any] = {
+        "i64": ir.IntType(64),
+        "ptr": ir.PointerType(),
+        "word": ir.ArrayType(ir.IntType(64), 4),
+    }
     return ir.LiteralStructType([kinds[kind] for _, kind in FIELDS])

@@ -1,35 +1,43 @@
-"""Translation of one IR function into an LLVM module.
+"""Translation of one IR function into an LLVM module, written as LLVM IR text.
+
+Building the module as text is several times faster than building
+``llvmlite.ir`` objects and printing them, and LLVM parses it directly.
 
 The generated function is ``i32 @name(ptr noalias %ctx)``; it returns the run's
 status (also stored in ``ctx.status``).  Each IR block becomes an LLVM basic
 block whose parameters are phis; an edge that would give a phi two incoming
 values from the same predecessor (``brif`` to one block twice) goes through a
 fresh edge block.  Instructions that may halt branch to shared exit blocks, one
-per halt kind.  Gas lives in ``ctx.gas`` and is charged with a load, compare,
-subtract and store: LLVM keeps it in a register between crossings, and no
-pass can delete a charge because each one guards an exit.
+per halt kind, with branch weights that mark the exit cold.
+
+Gas, the memory pointer and the memory length live in stack slots that SROA
+turns into SSA values: they are written back to ``ctx`` before every crossing
+into Python and at every exit, and re-read after every crossing.  No pass can
+delete a charge because each one guards an exit.
+
+Memory expansion stays in Python (the bytearray must grow); the common case,
+an access inside the current memory, is an inline compare.  The builtins of
+:data:`evmkiln.backend_llvm.native.NATIVE_BUILTINS` never cross.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from llvmlite import ir
-
-from evmkiln.backend_llvm import wordops
+from evmkiln.backend_llvm import native, wordops
 from evmkiln.backend_llvm.builtin_bridge import ENTRY_INDEX, MAX_BUILTIN_WORDS, MEM_EXPAND
 from evmkiln.backend_llvm.context_layout import (
-    FIELD_INDEX,
+    FIELD_OFFSET,
+    FIELDS,
     STACK_LIMIT,
     STATUS_HALT,
     WORD_BYTES,
-    llvm_context_type,
 )
-from evmkiln.backend_llvm.types import I8, I32, I64, I256, LLVM_TYPE, PTR, const
 from evmkiln.builtins.halts import HaltKind
+from evmkiln.builtins.impl.gas import KECCAK_WORD
+from evmkiln.builtins.memory import GAS_COPY_WORD
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import CompileOptions, ExitKind
 from evmkiln.codegen.ir.function import Block, BlockCall, Function, Inst, Value
+from evmkiln.codegen.ir.types import Type
 
 CLAMP = 1 << 33
 """Offsets and sizes at or beyond 2**32 are passed to expansion as this value.
@@ -37,14 +45,20 @@ CLAMP = 1 << 33
 Expansion halts for any end beyond ``MEMORY_LIMIT`` (2**32), so clamping a huge
 offset or size to 2**33 keeps the outcome identical while fitting in 64 bits.
 """
-SMALL = const(I256, 1 << 32)
+SMALL = 1 << 32
 
-BUILTIN_FN = ir.FunctionType(I32, [PTR, PTR])
-MEM_EXPAND_FN = ir.FunctionType(I32, [PTR, I64, I64])
+LLVM_TYPE: dict[Type, str] = {Type.I1: "i1", Type.I64: "i64", Type.I256: "i256"}
+_FIELD_TYPE = {"i64": "i64", "ptr": "ptr", "word": "i256"}
+FIELD_TYPE: dict[str, str] = {name: _FIELD_TYPE[kind] for name, kind in FIELDS}
+
+COLD = "!prof !0"
+"""Branch weights for a branch whose *true* edge is (almost) never taken."""
+METADATA = """!0 = !{!"branch_weights", i32 1, i32 1048575}
+!1 = !{!"branch_weights", i32 1048575, i32 1}"""
 
 
-def translate(function: Function, options: CompileOptions) -> Any:
-    """Build the LLVM module for ``function`` (an ``llvmlite.ir.Module``)."""
+def translate(function: Function, options: CompileOptions) -> str:
+    """The LLVM IR text of the module for ``function``."""
     return _Translator(function, options).run()
 
 
@@ -52,349 +66,438 @@ class _Translator:
     def __init__(self, function: Function, options: CompileOptions) -> None:
         self.function = function
         self.metered = options.gas_metering
-        self.module = ir.Module(name=function.name)
-        self.ctx_type = llvm_context_type()
-        self.fn = ir.Function(self.module, ir.FunctionType(I32, [PTR]), function.name)
-        self.ctx = self.fn.args[0]
-        self.ctx.name = "ctx"
-        self.ctx.add_attribute("noalias")
-        self.ctx.add_attribute("nonnull")
-        self.values: dict[int, Any] = {}
-        self.blocks: dict[str, Any] = {}
-        self.phis: dict[str, list[Any]] = {}
-        self.edges: set[tuple[int, str]] = set()
-        self.halt_blocks: dict[HaltKind, Any] = {}
-        self.status_exit: Any = None
-        self.status_phi: Any = None
-        self.dispatch: tuple[Any, Any, Any] | None = None
-        self.b = ir.IRBuilder()
+        self.lines: list[str] = []
+        self.counter = 0
+        self.values: dict[int, str] = {}
+        self.types: dict[int, str] = {}
+        self.block = ""
+        """Label of the LLVM block being written."""
+        self.incoming: dict[str, list[tuple[str, list[str]]]] = {}
+        self.phi_slots: dict[str, int] = {}
+        self.edges: set[tuple[str, str]] = set()
+        self.halt_kinds: set[HaltKind] = set()
+        self.status_incoming: list[tuple[str, str]] = []
+        self.dispatch_incoming: list[tuple[str, str, str]] = []
+        self.helpers: dict[str, str] = {}
+        self.label_of = {blk.name: f"B.{blk.name}" for blk in function.blocks}
+        self.blocks = {blk.name: blk for blk in function.blocks}
 
-    # -- structure ---------------------------------------------------------
-    def run(self) -> Any:
-        entry = self.fn.append_basic_block("entry")
-        for blk in self.function.blocks:
-            bb = self.fn.append_basic_block(blk.name)
-            self.blocks[blk.name] = bb
-            self.b.position_at_end(bb)
-            self.phis[blk.name] = [
-                self.b.phi(LLVM_TYPE[p.type], name=f"v{p.id}") for p in blk.params
-            ]
-            for p, phi in zip(blk.params, self.phis[blk.name], strict=True):
-                self.values[p.id] = phi
-        self.b.position_at_end(entry)
+    # -- emission ------------------------------------------------------------
+    def op(self, text: str) -> str:
+        self.counter += 1
+        name = f"%x{self.counter}"
+        self.lines.append(f"  {name} = {text}")
+        return name
+
+    def emit(self, text: str) -> None:
+        self.lines.append(f"  {text}")
+
+    def need(self, helper: str) -> None:
+        if helper not in self.helpers:
+            source = wordops.HELPERS.get(helper) or native.HELPERS[helper]
+            self.helpers[helper] = source
+
+    def new_label(self, hint: str) -> str:
+        self.counter += 1
+        return f"L{self.counter}.{hint}"
+
+    def start(self, label: str) -> None:
+        self.lines.append(f"{label}:")
+        self.block = label
+
+    def guard(self, failed: str, target: str, hint: str) -> None:
+        """Branch (cold) to ``target`` when ``failed``, otherwise continue in a new block."""
+        cont = self.new_label(hint)
+        self.emit(f"br i1 {failed}, label %{target}, label %{cont}, {COLD}")
+        self.start(cont)
+
+    # -- structure -----------------------------------------------------------
+    def run(self) -> str:
+        fn = self.function
+        if fn.entry.params:
+            raise ValueError("the entry block of a function takes no parameters")
+        self.start("entry")
         # Field addresses are computed once; the stack buffer and the entry table
         # do not move during a run, so they are loaded once too.
-        self.field_ptrs = {
-            name: self.b.gep(
-                self.ctx, [const(I32, 0), const(I32, index)], source_etype=self.ctx_type, name=name
-            )
-            for name, index in FIELD_INDEX.items()
-        }
-        self.stack_base = self.b.load(self.field_ptrs["stack"], typ=PTR, name="stack_base")
-        self.entry_table = self.b.load(self.field_ptrs["entries"], typ=PTR, name="entry_table")
-        self.words = self.b.alloca(I256, size=const(I64, MAX_BUILTIN_WORDS), name="words")
-        self.words.align = 8
-        if self.function.entry.params:
-            raise ValueError("the entry block of a function takes no parameters")
-        self.b.branch(self.blocks[self.function.entry.name])
-        for blk in self.function.blocks:
-            self.b.position_at_end(self.blocks[blk.name])
+        for name, offset in FIELD_OFFSET.items():
+            self.emit(f"%f.{name} = getelementptr inbounds i8, ptr %ctx, i64 {offset}")
+        self.emit("%gas.slot = alloca i64, align 8")
+        self.emit("%mem_ptr.slot = alloca ptr, align 8")
+        self.emit("%mem_len.slot = alloca i64, align 8")
+        self.emit(f"%words = alloca i256, i64 {MAX_BUILTIN_WORDS}, align 8")
+        self.emit("%stack_base = load ptr, ptr %f.stack, align 8")
+        self.emit("%entry_table = load ptr, ptr %f.entries, align 8")
+        self.reload_state()
+        self.emit(f"br label %{self.label_of[fn.entry.name]}")
+        for blk in fn.blocks:
+            self.start(self.label_of[blk.name])
+            self.phi_slots[blk.name] = len(self.lines)
+            self.lines.append("")  # the phis, written once every edge is known
+            for p in blk.params:
+                self.values[p.id] = f"%v{p.id}"
+                self.types[p.id] = LLVM_TYPE[p.type]
             for inst in blk.insts:
                 self.inst(inst)
             assert blk.term is not None
             self.term(blk.term)
-        if self.dispatch is not None:
-            self.fill_dispatch(*self.dispatch)
-        return self.module
+        if self.dispatch_incoming:
+            self.fill_dispatch()
+        self.exits()
+        for blk in fn.blocks:
+            self.lines[self.phi_slots[blk.name]] = self.phis(blk)
+        body = "\n".join(self.lines)
+        parts = [
+            f"define i32 @{_quote(fn.name)}(ptr noalias nonnull %ctx) nounwind {{\n{body}\n}}",
+            *self.helpers.values(),
+            native.INTRINSICS,
+            METADATA,
+        ]
+        return "\n\n".join(parts) + "\n"
 
-    def dispatch_block(self) -> tuple[Any, Any, Any]:
-        """The one block every ``djump`` branches to, with phis for the target and sp.
+    def phis(self, blk: Block) -> str:
+        incoming = self.incoming.get(blk.name, [])
+        out = []
+        for i, p in enumerate(blk.params):
+            ty = LLVM_TYPE[p.type]
+            if incoming:
+                pairs = ", ".join(f"[ {args[i]}, %{pred} ]" for pred, args in incoming)
+                out.append(f"  %v{p.id} = phi {ty} {pairs}")
+            else:  # unreachable block: any value will do
+                out.append(f"  %v{p.id} = add {ty} 0, 0")
+        return "\n".join(out)
+
+    def fill_dispatch(self) -> None:
+        """One block every ``djump`` branches to; switch on the target's low 64 bits.
 
         Sharing it keeps the function linear in jump sites plus destinations;
         a switch per site would give every destination an edge from every site.
         """
-        if self.dispatch is None:
-            bb = self.fn.append_basic_block("dispatch")
-            saved = self.b.block
-            self.b.position_at_end(bb)
-            target = self.b.phi(I256, "target")
-            sp = self.b.phi(I64, "sp")
-            self.b.position_at_end(saved)
-            self.dispatch = (bb, target, sp)
-        return self.dispatch
-
-    def fill_dispatch(self, bb: Any, target: Any, sp: Any) -> None:
-        """Switch on the target's low 64 bits once it is known to fit in them."""
-        self.b.position_at_end(bb)
-        fits = self.b.icmp_unsigned("<", target, const(I256, 1 << 64))
-        self.guard(self.b.not_(fits), self.halt_block(HaltKind.INVALID_JUMP), "dispatch_switch")
-        switch = self.b.switch(self.b.trunc(target, I64), self.halt_block(HaltKind.INVALID_JUMP))
-        dests: dict[str, Any] = {}
+        self.start("dispatch")
+        targets = ", ".join(f"[ {t}, %{pred} ]" for pred, t, _ in self.dispatch_incoming)
+        sps = ", ".join(f"[ {sp}, %{pred} ]" for pred, _, sp in self.dispatch_incoming)
+        self.emit(f"%dispatch.target = phi i256 {targets}")
+        self.emit(f"%dispatch.sp = phi i64 {sps}")
+        fits = self.op("icmp ult i256 %dispatch.target, 18446744073709551616")
+        invalid = self.halt_label(HaltKind.INVALID_JUMP)
+        self.emit(f"br i1 {fits}, label %dispatch.switch, label %{invalid}")
+        self.start("dispatch.switch")
+        low = self.op("trunc i256 %dispatch.target to i64")
+        cases = []
+        done: set[str] = set()
         for pc, block in sorted(self.function.jump_table.items()):
-            if block.name not in dests:
-                dests[block.name] = self.direct_target(block, [sp])
-            switch.add_case(const(I64, pc), dests[block.name])
+            label = self.label_of[block.name]
+            if block.name not in done:
+                done.add(block.name)
+                key = (self.block, block.name)
+                assert key not in self.edges
+                self.edges.add(key)
+                self.incoming.setdefault(block.name, []).append((self.block, ["%dispatch.sp"]))
+            cases.append(f"i64 {pc}, label %{label}")
+        self.emit(f"switch i64 {low}, label %{invalid} [ {' '.join(cases)} ]")
 
-    def field(self, name: str) -> Any:
-        return self.field_ptrs[name]
+    def halt_label(self, kind: HaltKind) -> str:
+        self.halt_kinds.add(kind)
+        return f"exit.{kind.name.lower()}"
 
-    def load_field(self, name: str, ty: Any = I64) -> Any:
-        return self.b.load(self.field(name), typ=ty, name=name)
+    def exits(self) -> None:
+        for kind in sorted(self.halt_kinds):
+            self.start(self.halt_label(kind))
+            self.emit(f"store i64 {int(kind)}, ptr %f.halt_kind, align 8")
+            self.ret_status(str(STATUS_HALT))
+        if self.status_incoming:
+            # A crossing returned a status (and filled ``ctx``, gas included).
+            self.start("exit.crossing")
+            pairs = ", ".join(f"[ {s}, %{pred} ]" for pred, s in self.status_incoming)
+            status = self.op(f"phi i32 {pairs}")
+            self.emit(f"store i64 {self.op(f'zext i32 {status} to i64')}, ptr %f.status, align 8")
+            self.emit(f"ret i32 {status}")
 
-    def store_field(self, name: str, value: Any) -> None:
-        self.b.store(value, self.field(name))
+    def ret_status(self, status: str) -> None:
+        self.sync_gas()
+        self.emit(f"store i64 {status}, ptr %f.status, align 8")
+        self.emit(f"ret i32 {status}")
 
-    def halt_block(self, kind: HaltKind) -> Any:
-        """The shared exit for ``kind``: record it and return STATUS_HALT."""
-        bb = self.halt_blocks.get(kind)
-        if bb is None:
-            bb = self.fn.append_basic_block(f"exit_{kind.name.lower()}")
-            saved = self.b.block
-            self.b.position_at_end(bb)
-            self.store_field("halt_kind", const(I64, int(kind)))
-            self.ret_status(const(I64, STATUS_HALT))
-            self.b.position_at_end(saved)
-            self.halt_blocks[kind] = bb
-        return bb
+    # -- state kept in slots -------------------------------------------------
+    def gas(self) -> str:
+        return self.op("load i64, ptr %gas.slot, align 8")
 
-    def status_block(self) -> Any:
-        """Exit with a status a crossing returned (the crossing filled ``ctx``)."""
-        if self.status_exit is None:
-            bb = self.fn.append_basic_block("exit_crossing")
-            saved = self.b.block
-            self.b.position_at_end(bb)
-            self.status_phi = self.b.phi(I32, "status")
-            self.ret_status(self.b.zext(self.status_phi, I64))
-            self.b.position_at_end(saved)
-            self.status_exit = bb
-        return self.status_exit
+    def sync_gas(self) -> None:
+        self.emit(f"store i64 {self.gas()}, ptr %f.gas, align 8")
 
-    def ret_status(self, status: Any) -> None:
-        self.store_field("status", status)
-        self.b.ret(self.b.trunc(status, I32))
+    def reload_state(self) -> None:
+        """Re-read what a crossing may have changed: gas and the memory borrow."""
+        for name, ty in (("gas", "i64"), ("mem_ptr", "ptr"), ("mem_len", "i64")):
+            value = self.op(f"load {ty}, ptr %f.{name}, align 8")
+            self.emit(f"store {ty} {value}, ptr %{name}.slot, align 8")
 
-    def guard(self, failed: Any, target: Any, name: str) -> None:
-        """Branch to ``target`` when ``failed``, otherwise continue in a new block."""
-        cont = self.fn.append_basic_block(name)
-        self.b.cbranch(failed, target, cont)
-        self.b.position_at_end(cont)
+    def load_field(self, name: str) -> str:
+        return self.op(f"load {FIELD_TYPE[name]}, ptr %f.{name}, align 8")
 
-    def check_status(self, status: Any) -> None:
-        exit_bb = self.status_block()
-        self.status_phi.add_incoming(status, self.b.block)
-        self.guard(self.b.icmp_unsigned("!=", status, const(I32, 0)), exit_bb, "ok")
+    def cross(self, call: str) -> None:
+        """A call into Python: ``ctx.gas`` is exact across it; a non-zero status exits."""
+        self.sync_gas()
+        status = self.op(call)
+        self.reload_state()
+        failed = self.op(f"icmp ne i32 {status}, 0")
+        self.status_incoming.append((self.block, status))
+        self.guard(failed, "exit.crossing", "ok")
 
-    # -- instructions -------------------------------------------------------
-    def v(self, value: Value) -> Any:
+    # -- instructions --------------------------------------------------------
+    def v(self, value: Value) -> str:
         return self.values[value.id]
 
     def inst(self, inst: Inst) -> None:
         op = inst.opcode
         args = [self.v(a) for a in inst.args]
-        b = self.b
-        result: Any = None
+        result: str | None = None
         if op.startswith("const."):
-            result = const(LLVM_TYPE[inst.results[0].type], int(inst.imms[0]))
+            result = wordops.word(int(inst.imms[0]), 256 if op == "const.i256" else 64)
         elif op in wordops.BINARY:
-            result = wordops.BINARY[op](b, *args)
+            result = wordops.BINARY[op](self, *args)
         elif op in wordops.TERNARY:
-            result = wordops.TERNARY[op](b, *args)
+            result = wordops.TERNARY[op](self, *args)
         elif op in wordops.UNARY:
-            result = wordops.UNARY[op](b, *args)
+            result = wordops.UNARY[op](self, *args)
         elif op == "istrue":
-            result = b.icmp_unsigned("!=", args[0], wordops.ZERO)
+            result = self.op(f"icmp ne i256 {args[0]}, 0")
         elif op == "zext":
-            result = b.zext(args[0], I256)
+            result = self.op(f"zext i64 {args[0]} to i256")
         elif op == "bytelen":
-            result = wordops.bytelen(b, args[0])
+            result = wordops.bytelen(self, args[0])
         elif op == "iadd":
-            result = b.add(*args)
+            result = self.op(f"add i64 {args[0]}, {args[1]}")
         elif op == "imul":
-            result = b.mul(*args)
+            result = self.op(f"mul i64 {args[0]}, {args[1]}")
         elif op == "iadd_imm":
-            result = b.add(args[0], const(I64, int(inst.imms[0])))
+            result = self.op(f"add i64 {args[0]}, {wordops.word(int(inst.imms[0]), 64)}")
         elif op == "gas.charge":
             if self.metered:
-                self.charge(const(I64, int(inst.imms[0])))
+                self.charge(wordops.word(int(inst.imms[0]), 64))
         elif op == "gas.charge_dyn":
             if self.metered:
                 self.charge(args[0])
         elif op == "gas.left":
-            result = self.load_field("gas")
+            result = self.gas()
         elif op == "mem.access":
-            self.mem_access(inst, args[0])
-            return
+            result = self.mem_access(args[0], int(inst.imms[0]))
         elif op == "mem.region":
-            self.mem_region(inst, args[0], args[1])
+            off, size = self.mem_region(args[0], args[1])
+            self.set(inst.results[0], off)
+            self.set(inst.results[1], size)
             return
         elif op == "mload":
-            result = b.bswap(b.load(self.mem_addr(args[0]), typ=I256, align=1))
+            raw = self.op(f"load i256, ptr {self.mem_addr(args[0])}, align 1")
+            result = self.op(f"call i256 @llvm.bswap.i256(i256 {raw})")
         elif op == "mstore":
-            b.store(b.bswap(args[1]), self.mem_addr(args[0]), align=1)
+            swapped = self.op(f"call i256 @llvm.bswap.i256(i256 {args[1]})")
+            self.emit(f"store i256 {swapped}, ptr {self.mem_addr(args[0])}, align 1")
         elif op == "mstore8":
-            b.store(b.trunc(args[1], I8), self.mem_addr(args[0]), align=1)
+            byte = self.op(f"trunc i256 {args[1]} to i8")
+            self.emit(f"store i8 {byte}, ptr {self.mem_addr(args[0])}, align 1")
         elif op == "msize":
-            result = self.load_field("mem_len")
+            result = self.op("load i64, ptr %mem_len.slot, align 8")
         elif op == "stack.check":
             self.stack_check(args[0], int(inst.imms[0]), int(inst.imms[1]))
         elif op == "stack.load":
-            result = b.load(self.stack_addr(args[0], int(inst.imms[0])), typ=I256, align=8)
+            addr = self.stack_addr(args[0], int(inst.imms[0]))
+            result = self.op(f"load i256, ptr {addr}, align 8")
         elif op == "stack.store":
-            b.store(args[1], self.stack_addr(args[0], int(inst.imms[0])), align=8)
+            addr = self.stack_addr(args[0], int(inst.imms[0]))
+            self.emit(f"store i256 {args[1]}, ptr {addr}, align 8")
         elif op == "call":
             result = self.call_builtin(str(inst.imms[0]), args)
         else:
             raise NotImplementedError(f"LLVM backend cannot translate {op}")
         if inst.results:
             assert result is not None and len(inst.results) == 1, op
-            self.values[inst.results[0].id] = result
+            self.set(inst.results[0], result)
 
-    def charge(self, amount: Any) -> None:
-        gas = self.load_field("gas")
-        self.guard(
-            self.b.icmp_unsigned(">", amount, gas), self.halt_block(HaltKind.OUT_OF_GAS), "gas_ok"
+    def set(self, value: Value, name: str) -> None:
+        self.values[value.id] = name
+
+    def charge(self, amount: str) -> None:
+        """Subtract ``amount`` (i64) from gas; halt OUT_OF_GAS if there is not enough."""
+        gas = self.gas()
+        short = self.op(f"icmp ugt i64 {amount}, {gas}")
+        self.guard(short, self.halt_label(HaltKind.OUT_OF_GAS), "gas_ok")
+        self.emit(f"store i64 {self.op(f'sub i64 {gas}, {amount}')}, ptr %gas.slot, align 8")
+
+    def mem_addr(self, offset: str) -> str:
+        base = self.op("load ptr, ptr %mem_ptr.slot, align 8")
+        return self.op(f"getelementptr i8, ptr {base}, i64 {offset}")
+
+    def expand_unless(self, fits: str, offset: str, size: str) -> None:
+        """Unless ``fits``, call the expansion entry (gas and the limit are applied in Python)."""
+        slow = self.new_label("expand")
+        cont = self.new_label("expanded")
+        self.emit(f"br i1 {fits}, label %{cont}, label %{slow}, !prof !1")
+        self.start(slow)
+        fnptr = self.entry_pointer(MEM_EXPAND)
+        self.cross(f"call i32 {fnptr}(ptr %ctx, i64 {offset}, i64 {size})")
+        self.emit(f"br label %{cont}")
+        self.start(cont)
+
+    def mem_access(self, offset: str, size: int) -> str:
+        small = self.op(f"icmp ult i256 {offset}, {SMALL}")
+        off64 = self.op(f"trunc i256 {offset} to i64")
+        end = self.op(f"add i64 {off64}, {size}")
+        inside = self.op(f"icmp ule i64 {end}, {self.op('load i64, ptr %mem_len.slot, align 8')}")
+        fits = self.op(f"and i1 {small}, {inside}")
+        self.expand_unless(fits, self.op(f"select i1 {small}, i64 {off64}, i64 {CLAMP}"), str(size))
+        return off64
+
+    def mem_region(self, offset: str, size: str) -> tuple[str, str]:
+        """Expand memory over ``[offset, offset+size)`` (raw words); ``(0, 0)`` when empty."""
+        nonzero = self.op(f"icmp ne i256 {size}, 0")
+        off64 = self.op(f"trunc i256 {offset} to i64")
+        size64 = self.op(f"trunc i256 {size} to i64")
+        off_small = self.op(f"icmp ult i256 {offset}, {SMALL}")
+        size_small = self.op(f"icmp ult i256 {size}, {SMALL}")
+        both_small = self.op(f"and i1 {off_small}, {size_small}")
+        mem_len = self.op("load i64, ptr %mem_len.slot, align 8")
+        inside = self.op(f"icmp ule i64 {self.op(f'add i64 {off64}, {size64}')}, {mem_len}")
+        fits = self.op(f"and i1 {both_small}, {inside}")
+        skip = self.op(f"or i1 {fits}, {self.op(f'xor i1 {nonzero}, true')}")
+        clamped_off = self.op(f"select i1 {off_small}, i64 {off64}, i64 {CLAMP}")
+        clamped_size = self.op(f"select i1 {size_small}, i64 {size64}, i64 {CLAMP}")
+        self.expand_unless(skip, clamped_off, clamped_size)
+        return (
+            self.op(f"select i1 {nonzero}, i64 {off64}, i64 0"),
+            self.op(f"select i1 {nonzero}, i64 {size64}, i64 0"),
         )
-        self.store_field("gas", self.b.sub(gas, amount))
 
-    def mem_addr(self, offset: Any) -> Any:
-        base = self.load_field("mem_ptr", PTR)
-        return self.b.gep(base, [offset], source_etype=I8)
-
-    def clamp(self, word: Any) -> Any:
-        small = self.b.icmp_unsigned("<", word, SMALL)
-        return self.b.select(small, self.b.trunc(word, I64), const(I64, CLAMP))
-
-    def expand_slow(self, offset: Any, size: Any) -> None:
-        """Call the expansion entry (gas and the memory limit are applied in Python)."""
-        fnptr = self.entry_pointer(MEM_EXPAND, MEM_EXPAND_FN)
-        status = self.b.call(fnptr, [self.ctx, offset, size])
-        self.check_status(status)
-
-    def mem_access(self, inst: Inst, offset: Any) -> None:
-        size = int(inst.imms[0])
-        b = self.b
-        small = b.icmp_unsigned("<", offset, SMALL)
-        off64 = b.trunc(offset, I64)
-        end = b.add(off64, const(I64, size))
-        fits = b.and_(small, b.icmp_unsigned("<=", end, self.load_field("mem_len")))
-        self.values[inst.results[0].id] = off64
-        with b.if_then(b.not_(fits), likely=False):
-            self.expand_slow(self.clamp(offset), const(I64, size))
-
-    def mem_region(self, inst: Inst, offset: Any, size: Any) -> None:
-        b = self.b
-        nonzero = b.icmp_unsigned("!=", size, wordops.ZERO)
-        off64, size64 = b.trunc(offset, I64), b.trunc(size, I64)
-        zero64 = const(I64, 0)
-        self.values[inst.results[0].id] = b.select(nonzero, off64, zero64)
-        self.values[inst.results[1].id] = b.select(nonzero, size64, zero64)
-        both_small = b.and_(b.icmp_unsigned("<", offset, SMALL), b.icmp_unsigned("<", size, SMALL))
-        fits = b.and_(
-            both_small, b.icmp_unsigned("<=", b.add(off64, size64), self.load_field("mem_len"))
-        )
-        with b.if_then(b.and_(nonzero, b.not_(fits)), likely=False):
-            self.expand_slow(self.clamp(offset), self.clamp(size))
-
-    def stack_check(self, sp: Any, minimum: int, growth: int) -> None:
+    def stack_check(self, sp: str, minimum: int, growth: int) -> None:
         # The stack pointer starts at 0 and only ever passes these checks, so it is
         # never negative: a minimum of 0 needs no test.  (Were it ever wrong,
         # ``stack_addr`` still keeps every access inside the buffer.)
-        b = self.b
         if minimum > 0:
-            self.guard(
-                b.icmp_signed("<", sp, const(I64, minimum)),
-                self.halt_block(HaltKind.STACK_UNDERFLOW),
-                "stack_min_ok",
-            )
-        self.guard(
-            b.icmp_signed(">", sp, const(I64, STACK_LIMIT - growth)),
-            self.halt_block(HaltKind.STACK_OVERFLOW),
-            "stack_max_ok",
-        )
+            under = self.op(f"icmp slt i64 {sp}, {minimum}")
+            self.guard(under, self.halt_label(HaltKind.STACK_UNDERFLOW), "stack_min_ok")
+        over = self.op(f"icmp sgt i64 {sp}, {STACK_LIMIT - growth}")
+        self.guard(over, self.halt_label(HaltKind.STACK_OVERFLOW), "stack_max_ok")
 
-    def stack_addr(self, sp: Any, slot: int) -> Any:
+    def stack_addr(self, sp: str, slot: int) -> str:
         # Masking keeps the address inside the buffer whatever the index; after
         # ``stack.check`` it never changes the index (and it mirrors the
         # reference's Python list wrap-around for negative indices).
-        b = self.b
-        index = b.and_(b.add(sp, const(I64, slot)), const(I64, STACK_LIMIT - 1))
-        offset = b.mul(index, const(I64, WORD_BYTES))
-        return b.gep(self.stack_base, [offset], source_etype=I8)
+        index = self.op(f"and i64 {self.op(f'add i64 {sp}, {slot}')}, {STACK_LIMIT - 1}")
+        offset = self.op(f"mul i64 {index}, {WORD_BYTES}")
+        return self.op(f"getelementptr i8, ptr %stack_base, i64 {offset}")
 
-    def entry_pointer(self, slot: int, fnty: Any) -> Any:
-        """Load entry ``slot``; the typed pointer lets llvmlite emit an indirect call."""
-        slot_addr = self.b.gep(self.entry_table, [const(I64, slot)], source_etype=PTR)
-        return self.b.load(slot_addr, typ=fnty.as_pointer())
+    def entry_pointer(self, slot: int) -> str:
+        addr = self.op(f"getelementptr ptr, ptr %entry_table, i64 {slot}")
+        return self.op(f"load ptr, ptr {addr}, align 8")
 
-    def call_builtin(self, name: str, args: list[Any]) -> Any:
+    def call_builtin(self, name: str, args: list[str]) -> str | None:
         sig = BUILTINS[name]
         if len(args) != len(sig.params):
             raise ValueError(f"builtin {name} takes {len(sig.params)} words, got {len(args)}")
-        b = self.b
+        if name in native.NATIVE_BUILTINS:
+            return self.native(name, args)
         for i, arg in enumerate(args):
-            slot = b.gep(self.words, [const(I64, i)], source_etype=I256)
-            b.store(arg, slot, align=8)
-        fnptr = self.entry_pointer(ENTRY_INDEX[name], BUILTIN_FN)
-        status = b.call(fnptr, [self.ctx, self.words])
-        self.check_status(status)
+            slot = self.op(f"getelementptr i256, ptr %words, i64 {i}") if i else "%words"
+            self.emit(f"store i256 {arg}, ptr {slot}, align 8")
+        fnptr = self.entry_pointer(ENTRY_INDEX[name])
+        self.cross(f"call i32 {fnptr}(ptr %ctx, ptr %words)")
         if sig.results:
-            return b.load(self.words, typ=I256, align=8)
+            return self.op("load i256, ptr %words, align 8")
         return None
 
-    # -- terminators ----------------------------------------------------------
-    def target(self, call: BlockCall) -> Any:
-        """The LLVM block to branch to for ``call``, wiring its phis from here."""
-        pred = self.b.block
-        key = (id(pred), call.block.name)
-        if key in self.edges:
-            # A second edge from the same block: route it through its own block.
-            edge = self.fn.append_basic_block(f"edge_{call.block.name}")
-            edge_builder = ir.IRBuilder(edge)
-            edge_builder.branch(self.blocks[call.block.name])
-            pred = edge
-            dest = edge
-        else:
-            self.edges.add(key)
-            dest = self.blocks[call.block.name]
-        for phi, arg in zip(self.phis[call.block.name], call.args, strict=True):
-            phi.add_incoming(self.v(arg), pred)
-        return dest
+    # -- native builtins -----------------------------------------------------
+    def native(self, name: str, args: list[str]) -> str | None:
+        if name in ("callvalue", "caller", "address"):
+            field = "value" if name == "callvalue" else name
+            return self.load_field(field)
+        if name == "calldatasize":
+            return self.op(f"zext i64 {self.load_field('calldata_len')} to i256")
+        if name == "returndatasize":
+            return self.op(f"zext i64 {self.load_field('returndata_len')} to i256")
+        if name == "calldataload":
+            self.need("dataload")
+            data, length = self.load_field("calldata_ptr"), self.load_field("calldata_len")
+            return self.op(f"call i256 @evmkiln.dataload(ptr {data}, i64 {length}, i256 {args[0]})")
+        if name in ("calldatacopy", "codecopy"):
+            dest, offset, size = args
+            dst, size64 = self.charged_region(dest, size, GAS_COPY_WORD)
+            source = "calldata" if name == "calldatacopy" else "code"
+            src = self.load_field(f"{source}_ptr")
+            length = self.load_field(f"{source}_len")
+            self.need("copy_padded")
+            nonempty = self.op(f"icmp ne i64 {size64}, 0")
+            copy, done = self.new_label("copy"), self.new_label("copied")
+            self.emit(f"br i1 {nonempty}, label %{copy}, label %{done}")
+            self.start(copy)
+            self.emit(
+                f"call void @evmkiln.copy_padded(ptr {dst}, ptr {src}, i64 {length}, "
+                f"i256 {offset}, i64 {size64})"
+            )
+            self.emit(f"br label %{done}")
+            self.start(done)
+            return None
+        if name == "keccak256":
+            data, size64 = self.charged_region(args[0], args[1], KECCAK_WORD)
+            self.need("keccak256")
+            return self.op(f"call i256 @evmkiln.keccak256(ptr {data}, i64 {size64})")
+        raise NotImplementedError(f"no native {name}")
 
-    def direct_target(self, block: Block, args: list[Any]) -> Any:
-        pred = self.b.block
-        key = (id(pred), block.name)
-        assert key not in self.edges
-        self.edges.add(key)
-        for phi, arg in zip(self.phis[block.name], args, strict=True):
-            phi.add_incoming(arg, pred)
-        return self.blocks[block.name]
+    def charged_region(self, offset: str, size: str, per_word: int) -> tuple[str, str]:
+        """Expand over a region, charge ``per_word`` gas a word; its address and size.
+
+        The charge is the builtin's own dynamic gas, so it applies with metering
+        off too, as it does when the Python implementation runs.
+        """
+        off64, size64 = self.mem_region(offset, size)
+        words = self.op(f"lshr i64 {self.op(f'add i64 {size64}, 31')}, 5")
+        self.charge(self.op(f"mul i64 {words}, {per_word}"))
+        return self.mem_addr(off64), size64
+
+    # -- terminators ---------------------------------------------------------
+    def target(self, call: BlockCall) -> str:
+        """The label to branch to for ``call``, recording its phi inputs from here."""
+        pred = self.block
+        name = call.block.name
+        args = [self.v(a) for a in call.args]
+        if (pred, name) in self.edges:
+            # A second edge from the same block: route it through its own block.
+            edge = self.new_label(f"edge_{name}")
+            self.incoming.setdefault(name, []).append((edge, args))
+            self.pending_edges.append(f"{edge}:\n  br label %{self.label_of[name]}")
+            return edge
+        self.edges.add((pred, name))
+        self.incoming.setdefault(name, []).append((pred, args))
+        return self.label_of[name]
+
+    pending_edges: list[str]
 
     def term(self, inst: Inst) -> None:
         op = inst.opcode
-        b = self.b
         args = [self.v(a) for a in inst.args]
+        self.pending_edges = []
         if op == "jump":
-            b.branch(self.target(inst.targets[0]))
+            self.emit(f"br label %{self.target(inst.targets[0])}")
         elif op == "brif":
             then = self.target(inst.targets[0])
             other = self.target(inst.targets[1])
-            b.cbranch(args[0], then, other)
+            self.emit(f"br i1 {args[0]}, label %{then}, label %{other}")
         elif op == "djump":
-            dispatch, target_phi, sp_phi = self.dispatch_block()
-            target_phi.add_incoming(args[0], b.block)
-            sp_phi.add_incoming(args[1], b.block)
-            b.branch(dispatch)
+            self.dispatch_incoming.append((self.block, args[0], args[1]))
+            self.emit("br label %dispatch")
         elif op == "stop":
-            self.ret_status(const(I64, int(ExitKind.STOP)))
+            self.ret_status(str(int(ExitKind.STOP)))
         elif op in ("return", "revert"):
-            self.store_field("out_offset", args[0])
-            self.store_field("out_size", args[1])
+            self.emit(f"store i64 {args[0]}, ptr %f.out_offset, align 8")
+            self.emit(f"store i64 {args[1]}, ptr %f.out_size, align 8")
             kind = ExitKind.RETURN if op == "return" else ExitKind.REVERT
-            self.ret_status(const(I64, int(kind)))
+            self.ret_status(str(int(kind)))
         elif op == "selfdestruct":
             self.call_builtin("selfdestruct", args)
-            self.ret_status(const(I64, int(ExitKind.SELFDESTRUCT)))
+            self.ret_status(str(int(ExitKind.SELFDESTRUCT)))
         elif op == "halt":
-            b.branch(self.halt_block(HaltKind(int(inst.imms[0]))))
+            self.emit(f"br label %{self.halt_label(HaltKind(int(inst.imms[0])))}")
         else:
             raise NotImplementedError(f"LLVM backend cannot translate terminator {op}")
+        self.lines.extend(self.pending_edges)
+
+
+def _quote(name: str) -> str:
+    return f'"{name}"'

@@ -1,0 +1,242 @@
+"""Builtins implemented in the generated code itself: no crossing into Python.
+
+Only frame-local, host-free builtins live here.  Their LLVM IR helpers are
+text, defined once per module when a function uses them (see
+:data:`HELPERS`); the translator emits the memory expansion and the gas of
+each (same order as the Python implementation: expansion, then the per-word
+charge, then the work) and calls the helper for the work itself.
+
+``keccak256`` is Keccak-f[1600] written out in LLVM IR (24 rounds over 25
+lanes held in SSA values) with the original Keccak padding (``0x01 .. 0x80``),
+as ``eth_hash`` computes it.  Lanes are read from memory as little-endian
+64-bit integers, which is the byte order of every host LLVM's JIT targets here
+(x86-64, AArch64).
+"""
+
+from __future__ import annotations
+
+NATIVE_BUILTINS: frozenset[str] = frozenset(
+    {
+        "address",
+        "caller",
+        "callvalue",
+        "calldataload",
+        "calldatasize",
+        "calldatacopy",
+        "codecopy",
+        "returndatasize",
+        "keccak256",
+    }
+)
+"""Builtins the LLVM backend runs natively (the rest cross into Python)."""
+
+KECCAK_RATE = 136
+"""Bytes absorbed per permutation by Keccak-256."""
+
+
+def _round_constants() -> list[int]:
+    """The 24 iota constants, from the LFSR of the Keccak reference."""
+    constants = []
+    r = 1
+    for _ in range(24):
+        rc = 0
+        for j in range(7):
+            r = ((r << 1) ^ ((r >> 7) * 0x71)) & 0xFF
+            if r & 2:
+                rc |= 1 << ((1 << j) - 1)
+        constants.append(rc)
+    return constants
+
+
+def _rotations() -> dict[int, int]:
+    """The rho offsets by lane index ``x + 5*y``."""
+    offsets = {0: 0}
+    x, y = 1, 0
+    for t in range(24):
+        offsets[x + 5 * y] = ((t + 1) * (t + 2) // 2) % 64
+        x, y = y, (2 * x + 3 * y) % 5
+    return offsets
+
+
+ROUND_CONSTANTS = _round_constants()
+ROTATIONS = _rotations()
+
+
+def _signed64(value: int) -> str:
+    return str(value - (1 << 64) if value >> 63 else value)
+
+
+def _keccakf() -> str:
+    """``void @evmkiln.keccakf(ptr state)``: the permutation on 25 lanes in memory."""
+    out = ["define internal void @evmkiln.keccakf(ptr %st) noinline nounwind {", "entry:"]
+    for i in range(25):
+        out.append(f"  %p{i} = getelementptr inbounds i64, ptr %st, i64 {i}")
+        out.append(f"  %a{i} = load i64, ptr %p{i}, align 8")
+    out += ["  br label %round", "round:"]
+    out.append("  %r = phi i64 [ 0, %entry ], [ %rn, %round ]")
+    for i in range(25):
+        out.append(f"  %s{i} = phi i64 [ %a{i}, %entry ], [ %n{i}, %round ]")
+    # theta
+    for x in range(5):
+        out.append(f"  %c{x}a = xor i64 %s{x}, %s{x + 5}")
+        out.append(f"  %c{x}b = xor i64 %c{x}a, %s{x + 10}")
+        out.append(f"  %c{x}c = xor i64 %c{x}b, %s{x + 15}")
+        out.append(f"  %c{x} = xor i64 %c{x}c, %s{x + 20}")
+    for x in range(5):
+        out.append(
+            f"  %d{x}r = call i64 @llvm.fshl.i64(i64 %c{(x + 1) % 5}, i64 %c{(x + 1) % 5}, i64 1)"
+        )
+        out.append(f"  %d{x} = xor i64 %c{(x - 1) % 5}, %d{x}r")
+    for i in range(25):
+        out.append(f"  %t{i} = xor i64 %s{i}, %d{i % 5}")
+    # rho and pi: B[y, 2x+3y] = rot(A[x, y], r[x, y])
+    for i in range(25):
+        x, y = i % 5, i // 5
+        j = y + 5 * ((2 * x + 3 * y) % 5)
+        rot = ROTATIONS[i]
+        if rot:
+            out.append(f"  %b{j} = call i64 @llvm.fshl.i64(i64 %t{i}, i64 %t{i}, i64 {rot})")
+        else:
+            out.append(f"  %b{j} = or i64 %t{i}, 0")
+    # chi and iota
+    for i in range(25):
+        x, y = i % 5, i // 5
+        b1 = (x + 1) % 5 + 5 * y
+        b2 = (x + 2) % 5 + 5 * y
+        out.append(f"  %k{i}n = xor i64 %b{b1}, -1")
+        out.append(f"  %k{i}a = and i64 %k{i}n, %b{b2}")
+        target = f"%n{i}" if i else "%chi0"
+        out.append(f"  {target} = xor i64 %b{i}, %k{i}a")
+    out.append("  %rcp = getelementptr inbounds [24 x i64], ptr @evmkiln.keccak_rc, i64 0, i64 %r")
+    out.append("  %rc = load i64, ptr %rcp, align 8")
+    out.append("  %n0 = xor i64 %chi0, %rc")
+    out.append("  %rn = add i64 %r, 1")
+    out.append("  %more = icmp ult i64 %rn, 24")
+    out.append("  br i1 %more, label %round, label %done")
+    out.append("done:")
+    for i in range(25):
+        out.append(f"  store i64 %n{i}, ptr %p{i}, align 8")
+    out += ["  ret void", "}"]
+    return "\n".join(out)
+
+
+def _absorb() -> str:
+    """``void @evmkiln.keccak_absorb(ptr state, ptr block)``: xor one block, permute."""
+    out = ["define internal void @evmkiln.keccak_absorb(ptr %st, ptr %in) nounwind {"]
+    for i in range(KECCAK_RATE // 8):
+        out.append(f"  %q{i} = getelementptr inbounds i64, ptr %in, i64 {i}")
+        out.append(f"  %w{i} = load i64, ptr %q{i}, align 1")
+        out.append(f"  %p{i} = getelementptr inbounds i64, ptr %st, i64 {i}")
+        out.append(f"  %s{i} = load i64, ptr %p{i}, align 8")
+        out.append(f"  %x{i} = xor i64 %s{i}, %w{i}")
+        out.append(f"  store i64 %x{i}, ptr %p{i}, align 8")
+    out += ["  call void @evmkiln.keccakf(ptr %st)", "  ret void", "}"]
+    return "\n".join(out)
+
+
+_RC = ", ".join(f"i64 {_signed64(rc)}" for rc in ROUND_CONSTANTS)
+
+_KECCAK = f"""@evmkiln.keccak_rc = internal unnamed_addr constant [24 x i64] [{_RC}]
+
+{_keccakf()}
+
+{_absorb()}
+
+define internal i256 @evmkiln.keccak256(ptr %data, i64 %len) noinline nounwind {{
+entry:
+  %st = alloca [25 x i64], align 8
+  %buf = alloca [{KECCAK_RATE} x i8], align 8
+  call void @llvm.memset.p0.i64(ptr align 8 %st, i8 0, i64 200, i1 false)
+  br label %loop
+loop:
+  %p = phi ptr [ %data, %entry ], [ %pn, %block ]
+  %rem = phi i64 [ %len, %entry ], [ %remn, %block ]
+  %full = icmp uge i64 %rem, {KECCAK_RATE}
+  br i1 %full, label %block, label %last
+block:
+  call void @evmkiln.keccak_absorb(ptr %st, ptr %p)
+  %pn = getelementptr i8, ptr %p, i64 {KECCAK_RATE}
+  %remn = sub i64 %rem, {KECCAK_RATE}
+  br label %loop
+last:
+  call void @llvm.memset.p0.i64(ptr align 8 %buf, i8 0, i64 {KECCAK_RATE}, i1 false)
+  %some = icmp ne i64 %rem, 0
+  br i1 %some, label %copy, label %pad
+copy:
+  call void @llvm.memcpy.p0.p0.i64(ptr align 8 %buf, ptr align 1 %p, i64 %rem, i1 false)
+  br label %pad
+pad:
+  %first = getelementptr inbounds i8, ptr %buf, i64 %rem
+  store i8 1, ptr %first, align 1
+  %endp = getelementptr inbounds i8, ptr %buf, i64 {KECCAK_RATE - 1}
+  %endb = load i8, ptr %endp, align 1
+  %endx = or i8 %endb, -128
+  store i8 %endx, ptr %endp, align 1
+  call void @evmkiln.keccak_absorb(ptr %st, ptr %buf)
+  %h = load i256, ptr %st, align 8
+  %r = call i256 @llvm.bswap.i256(i256 %h)
+  ret i256 %r
+}}"""
+
+_DATALOAD = """define internal i256 @evmkiln.dataload(ptr %data, i64 %len, i256 %off)
+    noinline nounwind {
+entry:
+  %buf = alloca i256, align 8
+  %lenw = zext i64 %len to i256
+  %inside = icmp ult i256 %off, %lenw
+  br i1 %inside, label %some, label %none
+none:
+  ret i256 0
+some:
+  %o = trunc i256 %off to i64
+  %src = getelementptr i8, ptr %data, i64 %o
+  %avail = sub i64 %len, %o
+  %full = icmp uge i64 %avail, 32
+  br i1 %full, label %fast, label %tail
+fast:
+  %w = load i256, ptr %src, align 1
+  %r = call i256 @llvm.bswap.i256(i256 %w)
+  ret i256 %r
+tail:
+  store i256 0, ptr %buf, align 8
+  call void @llvm.memcpy.p0.p0.i64(ptr align 8 %buf, ptr align 1 %src, i64 %avail, i1 false)
+  %t = load i256, ptr %buf, align 8
+  %rt = call i256 @llvm.bswap.i256(i256 %t)
+  ret i256 %rt
+}"""
+
+# ``size`` is non-zero and ``dst`` covers it (memory was expanded first); bytes of
+# the source past its end read as zero, whatever ``off`` is.
+_COPY = """define internal void @evmkiln.copy_padded(
+    ptr %dst, ptr %src, i64 %len, i256 %off, i64 %size) noinline nounwind {
+entry:
+  %lenw = zext i64 %len to i256
+  %inside = icmp ult i256 %off, %lenw
+  br i1 %inside, label %some, label %none
+none:
+  call void @llvm.memset.p0.i64(ptr align 1 %dst, i8 0, i64 %size, i1 false)
+  ret void
+some:
+  %o = trunc i256 %off to i64
+  %from = getelementptr i8, ptr %src, i64 %o
+  %avail = sub i64 %len, %o
+  %short = icmp ult i64 %avail, %size
+  %n = select i1 %short, i64 %avail, i64 %size
+  call void @llvm.memcpy.p0.p0.i64(ptr align 1 %dst, ptr align 1 %from, i64 %n, i1 false)
+  %rest = sub i64 %size, %n
+  %tail = getelementptr i8, ptr %dst, i64 %n
+  call void @llvm.memset.p0.i64(ptr align 1 %tail, i8 0, i64 %rest, i1 false)
+  ret void
+}"""
+
+HELPERS: dict[str, str] = {
+    "keccak256": _KECCAK,
+    "dataload": _DATALOAD,
+    "copy_padded": _COPY,
+}
+
+INTRINSICS = """declare i256 @llvm.bswap.i256(i256)
+declare i256 @llvm.ctlz.i256(i256, i1)
+declare i64 @llvm.fshl.i64(i64, i64, i64)
+declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)"""
