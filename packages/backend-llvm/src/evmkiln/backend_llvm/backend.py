@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import threading
+from pathlib import Path
 from typing import Any
 
 from evmkiln.backend_llvm import jit
@@ -13,7 +14,12 @@ from evmkiln.backend_llvm.context_layout import STATUS_ERROR, STATUS_HALT
 from evmkiln.backend_llvm.translate import translate
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
-from evmkiln.codegen.backend import BackendCapabilities, CompileOptions, ExitKind
+from evmkiln.codegen.backend import (
+    BackendCapabilities,
+    CompileOptions,
+    ExitKind,
+    LoadedArtifact,
+)
 from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.ir.printer import format_function
 
@@ -68,13 +74,15 @@ class LlvmBackend:
     """
 
     name = "llvm"
+    artifact_suffix = ".llvm.json"
+    """Artifacts (``AotBackend``): see :mod:`evmkiln.backend_llvm.aot`."""
 
     def __init__(self) -> None:
         self._cache: dict[str, LlvmExecutable] = {}
         self._lock = threading.Lock()
 
     def capabilities(self) -> BackendCapabilities:
-        return BackendCapabilities(jit=True, aot=False, gas_metering_off=True, native=True)
+        return BackendCapabilities(jit=True, aot=True, gas_metering_off=True, native=True)
 
     def compile(self, function: Function, options: CompileOptions | None = None) -> LlvmExecutable:
         options = options or CompileOptions()
@@ -100,3 +108,27 @@ class LlvmBackend:
         options = options or CompileOptions()
         module = jit.parse(str(translate(function, options)), options.opt_level)
         return jit.assembly(module, options.opt_level)
+
+    def save(
+        self,
+        function: Function,
+        directory: Path,
+        *,
+        code_hash: bytes,
+        fork: str,
+        options: CompileOptions | None = None,
+    ) -> Path:
+        """Compile ``function`` to a shared library and its metadata in ``directory``."""
+        from evmkiln.backend_llvm import aot
+
+        return aot.save(
+            function, directory, code_hash=code_hash, fork=fork, options=options or CompileOptions()
+        )
+
+    def load(
+        self, path: Path, *, fork: str, options: CompileOptions | None = None
+    ) -> LoadedArtifact:
+        """Load a saved artifact without compiling; refuses stale or corrupt ones."""
+        from evmkiln.backend_llvm import aot
+
+        return aot.load(path, fork=fork, options=options or CompileOptions())

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from evmkiln.builtins.frame import Frame
     from evmkiln.codegen.ir.function import Function
 
@@ -72,4 +74,46 @@ class Backend(Protocol):
 
     def compile(self, function: Function, options: CompileOptions | None = None) -> Executable:
         """Compile a verified IR function into an executable."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedArtifact:
+    """An executable read from disk, and the keccak hash of the code it runs."""
+
+    code_hash: bytes
+    executable: Executable
+
+
+@runtime_checkable
+class AotBackend(Backend, Protocol):
+    """A backend that can also write compiled code to disk and load it back.
+
+    Optional: the context checks for it only when asked to use artifacts.
+    Artifacts are keyed by the keccak hash of the code (the cache of a
+    running VM keys by the bytes; anything shared between processes cannot).
+    ``load`` must not invoke the compiler, and must refuse with
+    :class:`~evmkiln.codegen.artifact_errors.ArtifactError` an artifact that is
+    corrupt or was built for another fork, compiler, options or machine.
+    """
+
+    artifact_suffix: str
+    """Ending of the file that :meth:`save` returns, how a directory's artifacts are found."""
+
+    def save(
+        self,
+        function: Function,
+        directory: Path,
+        *,
+        code_hash: bytes,
+        fork: str,
+        options: CompileOptions | None = None,
+    ) -> Path:
+        """Compile ``function`` into ``directory``; return the artifact's path."""
+        ...
+
+    def load(
+        self, path: Path, *, fork: str, options: CompileOptions | None = None
+    ) -> LoadedArtifact:
+        """Load the artifact at ``path`` (as returned by :meth:`save`) without compiling."""
         ...

@@ -1,0 +1,268 @@
+"""Ahead-of-time artifacts: compile a contract to a shared library, load it with ``dlopen``.
+
+Why a shared library linked by the system ``cc`` rather than a relocatable
+object handed to MCJIT (``ExecutionEngine.add_object_file``): loading an
+object through MCJIT needs an engine and a target machine per contract and
+runs LLVM's runtime linker over every relocation; measured on a 3.4 KB ERC-20
+contract (a 69 KB object) it takes 1-10 ms, plus ~0.3 s to initialise LLVM
+once.  ``dlopen`` of the same code linked as a shared library takes about
+0.1 ms and needs no LLVM at all.  The linker runs once, at compile time.
+
+The library is compiled position-independent with the small code model (the
+JIT uses the large one), for the host's CPU and features, and exports one
+function, ``i32 evm_<hash>(RuntimeContext *)``: the same contract as JIT code.
+It needs no symbols from the process: the builtin entry table reaches it at run
+time through ``ctx.entries``.
+
+Loading trusts nothing it has not checked: the metadata is parsed and
+validated, compared field by field with this process (see
+:mod:`evmkiln.backend_llvm.artifact_meta`), and the library's size and
+SHA-256 are checked before ``dlopen`` sees the file.  The check guards against
+corruption and stale builds; an artifacts directory is code, to be trusted
+like any other code on the import path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import subprocess
+import tempfile
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import llvmlite.binding as llvm
+from pydantic import ValidationError
+
+from evmkiln.backend_llvm import jit
+from evmkiln.backend_llvm.artifact_meta import (
+    CHECKED_FIELDS,
+    FORMAT_VERSION,
+    SUFFIX_LIBRARY,
+    SUFFIX_META,
+    ArtifactMetadata,
+    ArtifactOptions,
+    expected_fields,
+)
+from evmkiln.backend_llvm.backend import LlvmExecutable
+from evmkiln.backend_llvm.translate import translate
+from evmkiln.codegen.artifact_errors import (
+    ArtifactCorruptError,
+    ArtifactError,
+    ArtifactMismatchError,
+)
+from evmkiln.codegen.backend import CompileOptions, LoadedArtifact
+from evmkiln.codegen.ir.function import Function
+
+MAX_METADATA_BYTES = 1 << 16
+"""Metadata is a few hundred bytes; anything this large is not metadata."""
+
+_ELF_MAGIC = b"\x7fELF"
+
+_lock = threading.Lock()
+_machines: dict[int, Any] = {}
+_loaded: dict[str, tuple[str, Any]] = {}
+"""Libraries this process has opened, by resolved path: (SHA-256, handle)."""
+
+
+class LinkerUnavailableError(ArtifactError):
+    """No working C compiler driver to link the shared library with."""
+
+
+def _aot_target_machine(opt_level: int) -> Any:
+    level = max(0, min(3, opt_level))
+    with _lock:
+        tm = _machines.get(level)
+        if tm is None:
+            jit.target_machine(level)  # initialises the native target
+            tm = _machines[level] = llvm.Target.from_default_triple().create_target_machine(
+                cpu=llvm.get_host_cpu_name(),
+                features=llvm.get_host_cpu_features().flatten(),
+                opt=level,
+                reloc="pic",
+                codemodel="small",
+            )
+        return tm
+
+
+def _cc() -> str:
+    return os.environ.get("CC", "cc")
+
+
+@cache
+def linker_version() -> str:
+    """First line of ``cc --version`` (recorded in the metadata, never checked)."""
+    try:
+        done = subprocess.run([_cc(), "--version"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise LinkerUnavailableError(_cc(), f"cannot run the linker: {exc}") from None
+    return done.stdout.splitlines()[0] if done.stdout else "unknown"
+
+
+def build_library(function: Function, options: CompileOptions) -> bytes:
+    """The shared library for ``function``: LLVM to an object, ``cc -shared`` to a library."""
+    module = jit.parse(str(translate(function, options)), options.opt_level)
+    tm = _aot_target_machine(options.opt_level)
+    with _lock:
+        obj = bytes(tm.emit_object(module))
+    with tempfile.TemporaryDirectory(prefix="evmkiln-aot-") as tmp:
+        obj_path, lib_path = Path(tmp) / "code.o", Path(tmp) / "code.so"
+        obj_path.write_bytes(obj)
+        command = [_cc(), "-shared", "-Wl,--no-undefined", "-o", str(lib_path), str(obj_path)]
+        try:
+            subprocess.run(command, capture_output=True, text=True, check=True)
+        except OSError as exc:
+            raise LinkerUnavailableError(_cc(), f"cannot run the linker: {exc}") from None
+        except subprocess.CalledProcessError as exc:
+            raise LinkerUnavailableError(_cc(), f"linking failed: {exc.stderr.strip()}") from None
+        return lib_path.read_bytes()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would keep the artifact from other users
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(
+    function: Function,
+    directory: Path,
+    *,
+    code_hash: bytes,
+    fork: str,
+    options: CompileOptions,
+) -> Path:
+    """Write ``<hash>.llvm.so`` and ``<hash>.llvm.json`` into ``directory``; return the JSON path.
+
+    The library is written first: the metadata is what loaders look for, so a
+    reader never finds metadata whose library has not been written yet.
+    """
+    if len(code_hash) != 32:
+        raise ValueError(f"code hash must be 32 bytes, got {len(code_hash)}")
+    library = build_library(function, options)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = code_hash.hex()
+    lib_path = directory / f"{stem}{SUFFIX_LIBRARY}"
+    meta_path = directory / f"{stem}{SUFFIX_META}"
+    meta = ArtifactMetadata.model_validate(
+        {
+            **expected_fields(fork, options),
+            "code_hash": "0x" + stem,
+            "symbol": function.name,
+            "library": lib_path.name,
+            "library_size": len(library),
+            "library_sha256": hashlib.sha256(library).hexdigest(),
+            "linker": linker_version(),
+        }
+    )
+    _write_atomically(lib_path, library)
+    _write_atomically(meta_path, (meta.model_dump_json(indent=2) + "\n").encode())
+    return meta_path
+
+
+def read_metadata(path: Path) -> ArtifactMetadata:
+    """Parse and validate an artifact's metadata file (:class:`ArtifactCorruptError` if not)."""
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_METADATA_BYTES + 1)
+    except OSError as exc:
+        raise ArtifactCorruptError(path, f"cannot read metadata: {exc.strerror or exc}") from None
+    if len(raw) > MAX_METADATA_BYTES:
+        raise ArtifactCorruptError(path, f"metadata larger than {MAX_METADATA_BYTES} bytes")
+    try:
+        meta = ArtifactMetadata.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "<root>"
+        raise ArtifactCorruptError(path, f"invalid metadata: {where}: {first['msg']}") from None
+    if meta.format_version != FORMAT_VERSION:
+        raise ArtifactMismatchError(path, "format_version", meta.format_version, FORMAT_VERSION)
+    return meta
+
+
+def check_compatible(
+    path: Path, meta: ArtifactMetadata, fork: str, options: CompileOptions
+) -> None:
+    """Raise :class:`ArtifactMismatchError` naming the first field that differs."""
+    expected = expected_fields(fork, options)
+    for name in CHECKED_FIELDS:
+        found = getattr(meta, name)
+        want = expected[name]
+        if found != want:
+            if isinstance(found, ArtifactOptions) and isinstance(want, ArtifactOptions):
+                raise ArtifactMismatchError(path, name, found.model_dump(), want.model_dump())
+            raise ArtifactMismatchError(path, name, found, want)
+
+
+def _read_library(path: Path, meta: ArtifactMetadata) -> Path:
+    lib_path = path.parent / meta.library
+    try:
+        data = lib_path.read_bytes()
+    except OSError as exc:
+        raise ArtifactCorruptError(
+            lib_path, f"cannot read library: {exc.strerror or exc}"
+        ) from None
+    if len(data) != meta.library_size:
+        raise ArtifactCorruptError(
+            lib_path,
+            f"library is {len(data)} bytes, metadata says {meta.library_size} (truncated?)",
+        )
+    if not data.startswith(_ELF_MAGIC):
+        raise ArtifactCorruptError(lib_path, "not an ELF shared library")
+    if hashlib.sha256(data).hexdigest() != meta.library_sha256:
+        raise ArtifactCorruptError(lib_path, "library content does not match its SHA-256")
+    return lib_path
+
+
+def _open(lib_path: Path, sha256: str) -> Any:
+    """``dlopen`` once per path; the dynamic loader would hand back a stale library
+    if a path were reopened after its file was replaced."""
+    key = str(lib_path.resolve())
+    with _lock:
+        seen = _loaded.get(key)
+        if seen is not None:
+            if seen[0] != sha256:
+                raise ArtifactMismatchError(lib_path, "library_sha256", sha256, seen[0])
+            return seen[1]
+        try:
+            handle = ctypes.CDLL(key, mode=ctypes.RTLD_LOCAL)
+        except OSError as exc:
+            raise ArtifactCorruptError(lib_path, f"dynamic loader refused it: {exc}") from None
+        _loaded[key] = (sha256, handle)
+        return handle
+
+
+def load(path: Path, *, fork: str, options: CompileOptions) -> LoadedArtifact:
+    """Check the artifact whose metadata is at ``path`` and load its code; never compiles."""
+    meta = read_metadata(path)
+    check_compatible(path, meta, fork, options)
+    lib_path = _read_library(path, meta)
+    handle = _open(lib_path, meta.library_sha256)
+    try:
+        address = ctypes.cast(getattr(handle, meta.symbol), ctypes.c_void_p).value
+    except AttributeError:
+        raise ArtifactCorruptError(lib_path, f"library has no symbol {meta.symbol}") from None
+    if not address:  # pragma: no cover - dlsym never returns NULL for a defined function
+        raise ArtifactCorruptError(lib_path, f"symbol {meta.symbol} has no address")
+    executable = LlvmExecutable(meta.symbol, jit.Compiled(handle, address))
+    return LoadedArtifact(bytes.fromhex(meta.code_hash[2:]), executable)
+
+
+__all__ = [
+    "LinkerUnavailableError",
+    "build_library",
+    "check_compatible",
+    "linker_version",
+    "load",
+    "read_metadata",
+    "save",
+]
