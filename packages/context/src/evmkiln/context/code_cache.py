@@ -11,11 +11,12 @@ by the interpreter; the failure text is kept for reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable
+from evmkiln.context.artifact_store import AotRequiredError, code_hash
 
 if TYPE_CHECKING:
     from evmkiln.codegen.ir.function import Function
@@ -42,19 +43,40 @@ class DispatchStats:
     compile_failures: int = 0
     failures: dict[bytes, str] = field(default_factory=dict)
     """Why each code failed to compile, by code."""
+    aot_loaded: int = 0
+    """Artifacts loaded when the VM class was made (kept by :meth:`reset`: they stay loaded)."""
+    frames_run_aot: int = 0
+    """Frames run by code loaded from an artifact (also counted in ``frames_run_compiled``)."""
 
     def reset(self) -> None:
         self.frames_compiled = 0
         self.frames_run_compiled = 0
+        self.frames_run_aot = 0
         self.frames_interpreted = 0
         self.compile_failures = 0
         self.failures.clear()
 
 
 class CodeCache:
-    """Compiles each distinct code once and hands out its executable."""
+    """Compiles each distinct code once and hands out its executable.
 
-    __slots__ = ("_entries", "backend", "lower", "options", "stats")
+    ``artifacts`` (executables loaded ahead of time, by keccak code hash) are
+    consulted before compiling; the hash is computed once per distinct code.
+    With ``strict`` set, code without an artifact raises
+    :class:`~evmkiln.context.artifact_store.AotRequiredError` instead of
+    being compiled.
+    """
+
+    __slots__ = (
+        "_entries",
+        "aot_codes",
+        "artifacts",
+        "backend",
+        "lower",
+        "options",
+        "stats",
+        "strict",
+    )
 
     def __init__(
         self,
@@ -62,11 +84,18 @@ class CodeCache:
         options: CompileOptions,
         stats: DispatchStats,
         lower: Lowering = lower_with_pipeline,
+        *,
+        artifacts: Mapping[bytes, Executable] | None = None,
+        strict: bool = False,
     ) -> None:
         self.backend = backend
         self.options = options
         self.stats = stats
         self.lower = lower
+        self.artifacts: Mapping[bytes, Executable] = artifacts or {}
+        self.strict = strict
+        self.aot_codes: set[bytes] = set()
+        """Codes whose executable came from an artifact."""
         self._entries: dict[bytes, Executable | None] = {}
 
     def __len__(self) -> int:
@@ -78,6 +107,17 @@ class CodeCache:
             return self._entries[code]
         except KeyError:
             pass
+        if self.artifacts or self.strict:
+            preloaded = self.artifacts.get(code_hash(code))
+            if preloaded is not None:
+                self.aot_codes.add(code)
+                self._entries[code] = preloaded
+                return preloaded
+            if self.strict:
+                raise AotRequiredError(
+                    f"no artifact for code 0x{code_hash(code).hex()} ({len(code)} bytes) "
+                    "and strict_aot forbids compiling it"
+                )
         executable: Executable | None
         try:
             executable = self.backend.compile(self.lower(code), self.options)

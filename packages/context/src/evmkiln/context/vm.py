@@ -12,6 +12,7 @@ from interpreted ones only in how the bytecode itself executes.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, ClassVar
 
 from eth.exceptions import Revert
@@ -22,6 +23,7 @@ from eth.vm.forks.cancun.state import CancunState
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable, ExitKind
+from evmkiln.context.artifact_store import load_artifacts
 from evmkiln.context.code_cache import CodeCache, DispatchStats, Lowering, lower_with_pipeline
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost
@@ -62,6 +64,8 @@ class CompiledCancunComputation(CancunComputation):
             )
 
         cls.stats.frames_run_compiled += 1
+        if code in cls.code_cache.aot_codes:
+            cls.stats.frames_run_aot += 1
         with cls(state, message, transaction_context) as computation:
             # The frame preamble of py-evm's BaseComputation.apply_computation, in
             # its order (precompiles never reach this point).
@@ -125,6 +129,8 @@ def make_vm_class(
     fork: str = "cancun",
     *,
     lower: Lowering = lower_with_pipeline,
+    artifacts: Path | str | None = None,
+    strict_aot: bool = False,
     **options: Any,
 ) -> type[CancunVM]:
     """A ``CancunVM`` subclass whose frames run code compiled by ``backend``.
@@ -136,6 +142,15 @@ def make_vm_class(
     bytecode into IR; it defaults to codegen's pipeline and exists so that the
     context can be exercised with a stand-in compiler.
 
+    ``artifacts`` names a directory of code compiled ahead of time (``evmkiln
+    compile``); the backend loads every artifact of its own there, keyed by
+    code hash, and those contracts are never compiled (``stats.aot_loaded``,
+    ``stats.frames_run_aot``).  An artifact built for another fork, compiler,
+    option set or CPU raises :class:`~evmkiln.codegen.artifact_errors.ArtifactError`
+    here.  ``strict_aot=True`` (with ``artifacts``) refuses to compile
+    anything else: such code raises
+    :class:`~evmkiln.context.artifact_store.AotRequiredError`.
+
     Each call returns fresh classes with their own code cache and
     :class:`DispatchStats` (``vm_class.stats``).
     """
@@ -144,8 +159,19 @@ def make_vm_class(
             f"unsupported fork {fork!r}: evmkiln supports {', '.join(SUPPORTED_FORKS)}"
         )
     backend_obj = get_backend(backend) if isinstance(backend, str) else backend
+    if strict_aot and artifacts is None:
+        raise ValueError("strict_aot=True needs an artifacts directory")
     stats = DispatchStats()
-    cache = CodeCache(backend_obj, _compile_options(options), stats, lower)
+    compile_options = _compile_options(options)
+    loaded = (
+        load_artifacts(backend_obj, artifacts, fork=fork, options=compile_options)
+        if artifacts is not None
+        else {}
+    )
+    stats.aot_loaded = len(loaded)
+    cache = CodeCache(
+        backend_obj, compile_options, stats, lower, artifacts=loaded, strict=strict_aot
+    )
     label = "".join(part.capitalize() for part in backend_obj.name.replace("-", "_").split("_"))
 
     computation_class = type(

@@ -1,0 +1,150 @@
+"""VM classes that run artifacts compiled ahead of time (the LLVM backend's)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from eth.vm.forks.cancun import CancunVM
+from message_harness import SENDER, A, B, apply_message
+
+from evmkiln.codegen.artifact_errors import ArtifactMismatchError
+from evmkiln.codegen.backend import CompileOptions
+from evmkiln.context import make_vm_class
+from evmkiln.context.artifact_store import AotRequiredError, code_hash, compile_artifacts
+from evmkiln.context.registry import get_backend
+
+pytest.importorskip("evmkiln.backend_llvm")
+
+HERE = Path(__file__).resolve().parent
+
+# A: SSTORE(0, 2**(CALLVALUE+5)), CALL B, return B's output.  B: return 40 bytes.
+CALLEE = bytes.fromhex("7f" + bytes(range(0xA0, 0xC0)).hex() + "5f52 6028 5ff3".replace(" ", ""))
+CALLER = bytes.fromhex(
+    (
+        "34600501 6002 0a 5f55"  # SSTORE(0, 2 ** (CALLVALUE + 5))
+        "5f5f5f5f 5f 73" + B.hex() + " 5a f1 50"  # CALL(gas, B, 0, 0, 0, 0, 0); POP
+        "3d5f5f3e 3d5ff3"  # RETURNDATACOPY; RETURN(0, RETURNDATASIZE)
+    ).replace(" ", "")
+)
+ACCOUNTS = {SENDER: {"balance": 10**18}, A: {"code": CALLER}, B: {"code": CALLEE}}
+
+
+@pytest.fixture(scope="module")
+def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("artifacts")
+    results = compile_artifacts(
+        get_backend("llvm"),
+        [CALLER, CALLEE, CALLER],
+        directory,
+        fork="cancun",
+        options=CompileOptions(),
+    )
+    assert [r.code_hash for r in results] == [code_hash(CALLER), code_hash(CALLEE)]
+    assert all(r.path is not None for r in results), results
+    return directory
+
+
+def test_vm_runs_artifacts_without_compiling(
+    artifacts_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vm_class = make_vm_class("llvm", artifacts=artifacts_dir)
+    backend = vm_class.backend  # type: ignore[attr-defined]
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("compiled")
+
+    monkeypatch.setattr(backend, "compile", refuse)
+    stats = vm_class.stats  # type: ignore[attr-defined]
+    assert stats.aot_loaded == 2
+    actual = apply_message(vm_class, ACCOUNTS, value=3)
+    assert actual == apply_message(CancunVM, ACCOUNTS, value=3)
+    assert actual == apply_message(make_vm_class("llvm"), ACCOUNTS, value=3)
+    assert stats.frames_run_aot == stats.frames_run_compiled == 2
+    assert stats.frames_compiled == 0 and stats.compile_failures == 0
+
+
+def test_code_without_artifact_is_still_compiled(artifacts_dir: Path) -> None:
+    vm_class = make_vm_class("llvm", artifacts=artifacts_dir)
+    accounts = ACCOUNTS | {B: {"code": CALLEE + b"\x00"}}
+    assert apply_message(vm_class, accounts) == apply_message(CancunVM, accounts)
+    stats = vm_class.stats  # type: ignore[attr-defined]
+    assert (stats.frames_run_aot, stats.frames_compiled) == (1, 1)
+
+
+def test_strict_mode_refuses_to_compile(artifacts_dir: Path) -> None:
+    vm_class = make_vm_class("llvm", artifacts=artifacts_dir, strict_aot=True)
+    assert apply_message(vm_class, ACCOUNTS) == apply_message(CancunVM, ACCOUNTS)
+    other = CALLEE + b"\x00"
+    with pytest.raises(AotRequiredError, match=code_hash(other).hex()):
+        apply_message(vm_class, ACCOUNTS | {B: {"code": other}})
+
+
+def test_strict_mode_needs_artifacts() -> None:
+    with pytest.raises(ValueError, match="artifacts"):
+        make_vm_class("llvm", strict_aot=True)
+
+
+def test_backend_without_aot_is_refused(artifacts_dir: Path) -> None:
+    with pytest.raises(TypeError, match="ir backend cannot"):
+        make_vm_class("ir", artifacts=artifacts_dir)
+
+
+def test_missing_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        make_vm_class("llvm", artifacts=tmp_path / "nowhere")
+
+
+def test_artifacts_built_with_other_options_are_refused(artifacts_dir: Path) -> None:
+    with pytest.raises(ArtifactMismatchError) as info:
+        make_vm_class("llvm", artifacts=artifacts_dir, opt_level=1)
+    assert info.value.field == "options"
+
+
+FRESH = textwrap.dedent(
+    """
+    import json, sys
+    from eth.vm.forks.cancun import CancunVM
+    from message_harness import SENDER, A, B, apply_message
+    from evmkiln.context import make_vm_class
+
+    vm_class = make_vm_class("llvm", artifacts=sys.argv[1], strict_aot=True)
+    accounts = {
+        SENDER: {"balance": 10**18},
+        A: {"code": bytes.fromhex(sys.argv[2])},
+        B: {"code": bytes.fromhex(sys.argv[3])},
+    }
+    got = apply_message(vm_class, accounts, value=1)
+    same = got == apply_message(CancunVM, accounts, value=1)
+    stats = vm_class.stats
+    print(json.dumps({
+        "same": same, "output": got.output.hex(), "aot_loaded": stats.aot_loaded,
+        "frames_run_aot": stats.frames_run_aot, "frames_compiled": stats.frames_compiled,
+    }))
+    """
+)
+
+
+def test_fresh_process_runs_artifacts_strictly(artifacts_dir: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH, str(artifacts_dir), CALLER.hex(), CALLEE.hex()],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["same"]
+    assert report["output"] == bytes(range(0xA0, 0xC0)).hex() + "00" * 8
+    assert (report["aot_loaded"], report["frames_run_aot"], report["frames_compiled"]) == (2, 2, 0)
