@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from evmkiln.cli.bench_cmd import bench
+from evmkiln.cli.compile_cmd import compile_command
 from evmkiln.cli.demo_cmd import demo
 from evmkiln.cli.ir_cmd import ir
 from evmkiln.cli.run_cmd import run
@@ -28,6 +29,7 @@ app.command("statetest")(statetest)
 app.command("run")(run)
 app.command("ir")(ir)
 app.command("demo")(demo)
+app.command("compile")(compile_command)
 app.command("bench")(bench)
 
 

@@ -1,0 +1,61 @@
+"""``evmkiln compile``: bytecode or fixture contracts to an artifacts directory a VM loads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from eth_hash.auto import keccak
+from handwritten import LOOP_CODE, STORE_CODE, state_test
+from typer.testing import CliRunner
+
+from evmkiln.cli.main import app
+from evmkiln.context import make_vm_class
+
+pytest.importorskip("evmkiln.backend_llvm")
+
+runner = CliRunner()
+CODE = "0x602a5f5260205ff3"  # RETURN the word 0x2a
+
+
+def test_compile_hex_writes_library_and_metadata(tmp_path: Path) -> None:
+    out = tmp_path / "arts"
+    result = runner.invoke(app, ["compile", CODE, "--backend", "llvm", "-o", str(out), "-O", "1"])
+    assert result.exit_code == 0, result.output
+    stem = keccak(bytes.fromhex(CODE[2:])).hex()
+    meta = json.loads((out / f"{stem}.llvm.json").read_text())
+    assert meta["code_hash"] == "0x" + stem and meta["options"]["opt_level"] == 1
+    assert (out / meta["library"]).is_file()
+    assert "1 compiled, 0 failed" in result.output
+    vm_class = make_vm_class("llvm", artifacts=out, opt_level=1)
+    assert vm_class.stats.aot_loaded == 1  # type: ignore[attr-defined]
+
+
+def test_compile_from_fixtures_file_and_directory(tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    (fixtures / "store.json").write_text(json.dumps(state_test()))
+    (fixtures / "broken.json").write_text("{")
+    out = tmp_path / "arts"
+    result = runner.invoke(app, ["compile", "--from-fixtures", str(fixtures), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    found = {p.name.split(".")[0] for p in out.glob("*.llvm.json")}
+    assert found == {keccak(STORE_CODE).hex(), keccak(LOOP_CODE).hex()}
+    assert "skipped" in result.output and "broken.json" in result.output
+    single = runner.invoke(
+        app, ["compile", "--from-fixtures", str(fixtures / "store.json"), "-o", str(out)]
+    )
+    assert single.exit_code == 0 and "2 compiled" in single.output
+
+
+def test_compile_needs_code_or_fixtures(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["compile", "-o", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "CODE or --from-fixtures" in result.output
+
+
+def test_compile_refuses_backend_without_aot(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["compile", CODE, "--backend", "ir", "-o", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "cannot save or load" in result.output
