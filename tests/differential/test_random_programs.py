@@ -22,13 +22,6 @@ from evmkiln.context import make_vm_class
 BACKENDS = ["ir", "llvm", "wasm"]
 
 
-def _known_gap(backend: str, exc: BaseException) -> str | None:
-    """The reason a failure is a documented gap of ``backend``, if it is one."""
-    if backend == "wasm" and "call stack exhausted" in str(exc):
-        return "wasm: deep call nesting exhausts wasmtime's default 512 KiB wasm stack"
-    return None
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend_vm(request: pytest.FixtureRequest) -> tuple[str, Any]:
     return request.param, make_vm_class(backend=request.param)
@@ -49,17 +42,11 @@ def test_generated_programs_match_pyevm(
     data: bytes,
     value: int,
 ) -> None:
-    backend, vm_class = backend_vm
+    _backend, vm_class = backend_vm
     # Nested frames through native bridges use more Python frames per call level
     # than the interpreter; lift the limit as the state-test worker does.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 100_000))
     codes = {CONTRACT_A: assemble(a, CONTRACT_B), CONTRACT_B: assemble(b, CONTRACT_A)}
     expected = execute(CancunVM, codes, data=data, value=value, gas=gas)
-    try:
-        actual = execute(vm_class, codes, data=data, value=value, gas=gas)
-    except Exception as exc:
-        reason = _known_gap(backend, exc)
-        if reason is None:
-            raise
-        pytest.xfail(reason)
+    actual = execute(vm_class, codes, data=data, value=value, gas=gas)
     assert actual == expected, (codes[CONTRACT_A].hex(), codes[CONTRACT_B].hex())

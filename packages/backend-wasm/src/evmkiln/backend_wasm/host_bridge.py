@@ -47,6 +47,17 @@ class WasmTrapError(RuntimeError):
     """Generated code trapped: a backend bug (code is meant to be trap-free by construction)."""
 
 
+class WasmStackExhaustedError(RuntimeError):
+    """Nested frames used up the native stack reserved for them.
+
+    EVM calls nest at most 1024 deep and the runtime sizes threads for that
+    (see :mod:`.runtime`), so this is a resource failure of the host process,
+    never an EVM outcome: it is raised instead of entering wasm once too
+    little native stack is left, and wasmtime's own "call stack exhausted"
+    trap is reported as this error too.
+    """
+
+
 def context_address(store: wasmtime.Store) -> int:
     """The store's ``wasmtime_context_t*`` as an integer."""
     return int(ctypes.cast(store._context(), ctypes.c_void_p).value or 0)
@@ -57,9 +68,13 @@ class HostImport:
 
     def __init__(self, store: wasmtime.Store, handler: Callable[[int], int]) -> None:
         self.error: BaseException | None = None
+        self.values: Any = None
+        """The argument array of the latest crossing: it lives in wasmtime's
+        trampoline frame, so its address marks how deep the native stack is."""
         ty = wasmtime.FuncType([wasmtime.ValType.i32()], [wasmtime.ValType.i32()])
 
         def callback(env: Any, caller: Any, values: Any, count: int) -> int:
+            self.values = values
             try:
                 values[0].i32 = handler(values[0].i32)
             except BaseException as exc:  # never let it unwind through wasm
@@ -102,8 +117,10 @@ class FastCall:
         if self._trap:
             owned = ctypes.cast(self._trap, ctypes.POINTER(ffi.wasm_trap_t))
             ctypes.memset(self._tptr, 0, ctypes.sizeof(ctypes.c_void_p))
-            trap = wasmtime.Trap._from_ptr(owned)
-            raise WasmTrapError(str(trap))
+            message = str(wasmtime.Trap._from_ptr(owned))
+            if "call stack exhausted" in message:
+                raise WasmStackExhaustedError(message)
+            raise WasmTrapError(message)
         return int(self._values[0].i32)
 
 
@@ -111,3 +128,23 @@ def memory_address(store: wasmtime.Store, memory: wasmtime.Memory) -> int:
     """Base address of a linear memory (stable: the engine forbids moving memories)."""
     ptr = ffi.wasmtime_memory_data(store._context(), ctypes.byref(memory._memory))
     return int(ctypes.cast(ptr, ctypes.c_void_p).value or 0)
+
+
+def set_async_stack_size(config: wasmtime.Config, size: int) -> bool:
+    """``Config.async_stack_size`` (not wrapped by wasmtime-py); False if the C API lacks it.
+
+    wasmtime refuses a ``max_wasm_stack`` above the async stack size even
+    when async support is off, so raising one means raising the other.
+    """
+    fn = getattr(ffi.dll, "wasmtime_config_async_stack_size_set", None)  # type: ignore[attr-defined]
+    if fn is None:
+        return False
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    fn.restype = None
+    fn(ctypes.cast(config.ptr(), ctypes.c_void_p), size)
+    return True
+
+
+def address_of(pointer: Any) -> int:
+    """The address a ctypes pointer holds."""
+    return int(ctypes.cast(pointer, ctypes.c_void_p).value or 0)

@@ -8,6 +8,7 @@ address 0:
 * ``SCRATCH``: 96 bytes the word routines use to shift and pick bytes;
 * ``ARGS``: eight 32-byte slots through which words cross into builtins and
   back (slot 0 holds the result);
+* ``DIV_U``/``DIV_V``/``DIV_Q``: the division routines' digits;
 * ``STACK``: the EVM stack buffer, 1024 words of four little-endian limbs;
 * ``JUMPS``: the dynamic-jump table, one u16 per code byte (block index, or
   ``NO_BLOCK``);
@@ -30,6 +31,13 @@ SCRATCH = 64
 """Three 32-byte words: low padding, the operand, high padding."""
 ARGS = 256
 ARG_SLOTS = 8
+DIV_U = 512
+"""Division work area: the dividend as 32-bit digits (up to 16, plus one for
+normalisation), left holding the remainder."""
+DIV_V = 592
+"""The divisor, eight 32-bit digits (normalised in place)."""
+DIV_Q = 640
+"""The quotient, up to sixteen 32-bit digits."""
 STACK = 1024
 STACK_LIMIT = 1024
 STACK_BYTES = STACK_LIMIT * 32

@@ -5,7 +5,7 @@ Routines take their operands as parameters and return the limbs as multiple
 results, so a call site is "push 8 locals, call, pop 4".  The cheap
 operations (bitwise, ``eq``, ``iszero``) are emitted inline by the
 translator instead; division, modulo, ``exp`` and the modular operations are
-not here yet and go through the host bridge to :mod:`evmkiln.codegen.ir.semantics`.
+in :mod:`.division`.
 
 Shifts, ``byte`` and ``signextend`` go through the 96-byte scratch area in
 linear memory (zero padding around the operand) so that a shift by a dynamic
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from evmkiln.backend_wasm import division
+from evmkiln.backend_wasm.division import Resolve
 from evmkiln.backend_wasm.encoding import I32, I64, Func, FuncType, Instr
 from evmkiln.backend_wasm.layout import CTRL_MSIZE, MAX_PAGES, PAGE, SCRATCH
 
@@ -479,17 +481,19 @@ def region(expand_index: int) -> Func:
     return Func("mem_region", FuncType((I64,) * 9, (I64, I64, I64)), [I64], body)
 
 
-WORD_ROUTINES: dict[str, Callable[[], Func]] = {
-    "add": add,
-    "sub": sub,
-    "mul": mul,
-    "lt": lambda: compare(False),
-    "slt": lambda: compare(True),
-    "shl": shl,
-    "shr": lambda: shr(False),
-    "sar": lambda: shr(True),
-    "byte": byte,
-    "signextend": signextend,
+WORD_ROUTINES: dict[str, Callable[[Resolve], Func]] = {
+    "add": lambda _: add(),
+    "sub": lambda _: sub(),
+    "mul": lambda _: mul(),
+    "lt": lambda _: compare(False),
+    "slt": lambda _: compare(True),
+    "shl": lambda _: shl(),
+    "shr": lambda _: shr(False),
+    "sar": lambda _: shr(True),
+    "byte": lambda _: byte(),
+    "signextend": lambda _: signextend(),
+    **division.ROUTINES,
 }
-"""IR word operation -> generator of the routine implementing it (``gt``/``sgt``
-use ``lt``/``slt`` with swapped operands)."""
+"""Routine name -> generator of the routine (given a resolver of the routines it
+calls).  IR word operations call the routine of the same name (``gt``/``sgt``
+use ``lt``/``slt`` with swapped operands); ``udivrem`` is internal."""

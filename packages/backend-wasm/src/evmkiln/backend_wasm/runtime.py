@@ -8,6 +8,20 @@ fresh instance instead of clobbering the running one's memory.  Before every
 run the slot's EVM memory, stack buffer and control area are reset, so
 nothing leaks from one frame into the next.
 
+Deep nesting: each nested EVM frame re-enters wasm from inside a host
+crossing, so one call level costs its wasm frame plus the host's native
+frames (about 4.5 KiB with a trivial host, more under py-evm); 1024 levels
+need several MiB of native stack.  wasmtime's ``max_wasm_stack`` is raised
+to :data:`MAX_WASM_STACK`, and native stack is guarded here rather than
+trusted: a top-level run stays on its thread only if that thread's stack is
+at least :data:`INLINE_STACK` (the state-test worker's is 512 MiB), otherwise
+it runs on a helper thread with a :data:`HELPER_STACK` stack; and a nested
+run starts only if at least :data:`NESTED_RESERVE` bytes of native stack
+remain below the crossing that started it (the crossing's argument array
+lives in wasmtime's trampoline frame, so its address is the depth gauge).
+Otherwise :class:`~.host_bridge.WasmStackExhaustedError` is raised -- a
+clear error, never a segfault.
+
 Builtins see an ordinary :class:`Frame`: around each crossing the handler
 copies the gas counter in and out, and for builtins that read or write memory
 it copies EVM memory between linear memory and ``frame.memory`` (correct, not
@@ -18,6 +32,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import threading
 from collections.abc import Callable
 
 import wasmtime
@@ -25,7 +40,10 @@ import wasmtime
 from evmkiln.backend_wasm.host_bridge import (
     FastCall,
     HostImport,
+    WasmStackExhaustedError,
+    address_of,
     memory_address,
+    set_async_stack_size,
 )
 from evmkiln.backend_wasm.layout import (
     ARGS,
@@ -39,15 +57,23 @@ from evmkiln.backend_wasm.layout import (
     STATUS_HALT_BASE,
     STATUS_HOST_HALT,
 )
-from evmkiln.backend_wasm.translate import BUILTIN_IDS, HOST_WORD_OPS, WORD_OP_BASE
+from evmkiln.backend_wasm.translate import BUILTIN_IDS
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.builtins.impl import IMPLEMENTATIONS
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
-from evmkiln.codegen.ir.semantics import BINARY, TERNARY
 
 _ENGINE: wasmtime.Engine | None = None
+MAX_WASM_STACK = 64 << 20
+"""wasmtime's limit on wasm stack per store (host frames in between count)."""
+INLINE_STACK = 64 << 20
+"""A top-level run stays on a thread whose native stack is at least this big."""
+HELPER_STACK = 256 << 20
+"""Native stack of the helper thread a top-level run moves to otherwise."""
+NESTED_RESERVE = 4 << 20
+"""Native stack that must remain for a nested run to start (one level's wasm
+frame is bounded by the run function's locals; the host's share is small)."""
 GAS_LIMIT = 1 << 63
 """Gas is an i64 in generated code; frames never carry this much."""
 
@@ -55,9 +81,6 @@ _I64 = struct.Struct("<q")
 _BUILTIN_TABLE = [
     (IMPLEMENTATIONS[name], len(BUILTINS[name].params), BUILTINS[name])
     for name in sorted(BUILTIN_IDS, key=BUILTIN_IDS.__getitem__)
-]
-_WORD_OPS: list[tuple[Callable[..., int], int]] = [
-    ((BINARY[op], 2) if op in BINARY else (TERNARY[op], 3)) for op in HOST_WORD_OPS
 ]
 
 
@@ -72,12 +95,69 @@ def engine() -> wasmtime.Engine:
         # The host bridge keeps raw pointers into linear memory.
         config.memory_may_move = False
         config.cranelift_opt_level = "speed"
-        # max_wasm_stack stays at wasmtime's default (512 KiB): nested frames
-        # re-enter wasm through the host and the host frames in between count
-        # against it, so ~100 call levels trap ("call stack exhausted").
-        # Raising it is only safe on a thread whose native stack is larger.
+        # Nested frames re-enter wasm through the host and the host frames in
+        # between count against max_wasm_stack: the default 512 KiB traps at
+        # ~110 call levels.  Native stack is guarded by CompiledContract.run.
+        if set_async_stack_size(config, MAX_WASM_STACK + (1 << 20)):
+            config.max_wasm_stack = MAX_WASM_STACK
         _ENGINE = wasmtime.Engine(config)
     return _ENGINE
+
+
+class _ThreadState(threading.local):
+    """Per thread: the slots running on it (innermost last) and its native stack."""
+
+    def __init__(self) -> None:
+        self.active: list[_Slot] = []
+        self.low, self.size = _native_stack()
+
+
+def _native_stack() -> tuple[int, int]:
+    """(lowest address, size) of the calling thread's native stack; (0, 0) if unknown."""
+    try:
+        libc = ctypes.CDLL(None)
+        getattr_np = libc.pthread_getattr_np
+    except (OSError, AttributeError):
+        return 0, 0
+    libc.pthread_self.restype = ctypes.c_ulong
+    attr = ctypes.create_string_buffer(256)  # pthread_attr_t is 56 bytes on glibc x86_64
+    if getattr_np(ctypes.c_ulong(libc.pthread_self()), attr) != 0:
+        return 0, 0
+    low, size = ctypes.c_void_p(), ctypes.c_size_t()
+    try:
+        if libc.pthread_attr_getstack(attr, ctypes.byref(low), ctypes.byref(size)) != 0:
+            return 0, 0
+    finally:
+        libc.pthread_attr_destroy(attr)
+    return int(low.value or 0), int(size.value)
+
+
+_THREAD = _ThreadState()
+_SPAWN = threading.Lock()
+
+
+def _on_helper_thread(run: Callable[[Frame], ExitKind], frame: Frame) -> ExitKind:
+    """``run(frame)`` on a fresh thread with a :data:`HELPER_STACK` native stack."""
+    box: list[ExitKind] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            box.append(run(frame))
+        except BaseException as exc:  # handed to the caller's thread
+            errors.append(exc)
+
+    with _SPAWN:  # threading.stack_size is process-wide
+        previous = threading.stack_size(HELPER_STACK)
+        try:
+            thread = threading.Thread(target=target, name="evmkiln-wasm-frames", daemon=True)
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+    thread.join()
+    if errors:
+        raise errors[0]
+    return box[0]
 
 
 class _Slot:
@@ -128,11 +208,6 @@ class _Slot:
     # -- the host import -------------------------------------------------------------
     def _handle(self, ident: int) -> int:
         header = self.header
-        if ident >= WORD_OP_BASE:
-            fn, arity = _WORD_OPS[ident - WORD_OP_BASE]
-            value = fn(*[self._read_word(i) for i in range(arity)])
-            header[ARGS : ARGS + 32] = value.to_bytes(32, "little")
-            return 0
         frame = self.frame
         assert frame is not None
         impl, arity, sig = _BUILTIN_TABLE[ident]
@@ -206,10 +281,23 @@ class CompiledContract:
         self.instances = 0
 
     def run(self, frame: Frame) -> ExitKind:
+        state = _THREAD
+        active = state.active
+        if not active:
+            if state.size < INLINE_STACK:
+                return _on_helper_thread(self.run, frame)
+        elif state.size:
+            left = address_of(active[-1].host.values) - state.low
+            if left < NESTED_RESERVE:
+                raise WasmStackExhaustedError(
+                    f"{left} bytes of native stack left at call depth {frame.depth}"
+                )
         slot = self._free.pop() if self._free else self._new_slot()
+        active.append(slot)
         try:
             return slot.execute(frame)
         finally:
+            active.pop()
             self._free.append(slot)
 
     def _new_slot(self) -> _Slot:

@@ -66,10 +66,8 @@ from evmkiln.codegen.ir.types import Type
 
 BUILTIN_IDS: dict[str, int] = {name: i for i, name in enumerate(sorted(BUILTINS))}
 """Builtin name -> the id passed to the host import."""
-HOST_WORD_OPS: tuple[str, ...] = ("div", "sdiv", "mod", "smod", "exp", "addmod", "mulmod")
-"""Word operations not yet generated in wasm: evaluated by the host (semantics.py)."""
-WORD_OP_BASE = 1000
-"""Host import ids from here on are ``WORD_OP_BASE + HOST_WORD_OPS.index(op)``."""
+WORD_OPS = frozenset(limbs.WORD_ROUTINES) - {"udivrem"}
+"""IR word operations implemented by a module routine of the same name."""
 
 INLINE_BITWISE = {"and": "i64.and", "or": "i64.or", "xor": "i64.xor"}
 SWAPPED = {"gt": "lt", "sgt": "slt"}
@@ -192,7 +190,7 @@ class _Translator:
             elif name == "bytelen":
                 func = limbs.bytelen()
             else:
-                func = limbs.WORD_ROUTINES[name]()
+                func = limbs.WORD_ROUTINES[name](self.routine)
             self.module.funcs.append(func)
             self.routines[name] = len(self.module.imports) + len(self.module.funcs) - 1
         return self.routines[name]
@@ -272,15 +270,11 @@ class _Translator:
                 b += [("i64.const", 0), ("i64.ne",), ("local.set", self.local(r[0]))]
             else:
                 b += [("i64.eqz",), ("i64.extend_i32_u",), *self._set_small(r[0])]
-        elif op in limbs.WORD_ROUTINES or op in SWAPPED:
-            x, y = (a[1], a[0]) if op in SWAPPED else (a[0], a[1])
-            b += [*self.get(x), *self.get(y), ("call", self.routine(SWAPPED.get(op, op)))]
-            b += self.set(r[0])
-        elif op in HOST_WORD_OPS:
-            for slot, v in enumerate(a):
-                b += self._store_word(v, ARGS + 32 * slot)
-            b += [("i32.const", WORD_OP_BASE + HOST_WORD_OPS.index(op)), ("call", 0), ("drop",)]
-            b += self._load_word(r[0], ARGS)
+        elif op in WORD_OPS or op in SWAPPED:
+            operands = [a[1], a[0]] if op in SWAPPED else a
+            for v in operands:
+                b += self.get(v)
+            b += [("call", self.routine(SWAPPED.get(op, op))), *self.set(r[0])]
         elif op == "zext":
             b += [("local.get", self.local(a[0])), *self._set_small(r[0])]
         elif op == "bytelen":
