@@ -169,3 +169,10 @@ def test_unimportable_vm_class_errors_every_case(write_json: WriteJson) -> None:
     report = _run([write_json("store.json", state_test())], backend="no_such_module:VM", jobs=1)
     assert {r.status for r in report.results} == {Status.ERRORED}
     assert "cannot import VM class 'no_such_module:VM'" in report.results[0].reason
+
+
+def test_workers_are_recycled_without_losing_cases(write_json: WriteJson, tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        write_json(f"suite/{name}.json", state_test())
+    report = _run([tmp_path / "suite"], jobs=2, max_cases_per_worker=2)
+    assert [r.status for r in report.results] == [Status.PASSED] * 9

@@ -30,6 +30,7 @@ from evmkiln.cli.fixtures_option import (
 from evmkiln.statetest.backends import PYEVM_BACKEND
 from evmkiln.statetest.discovery import read_path_list
 from evmkiln.statetest.expectations import ExpectedFailures
+from evmkiln.statetest.pool import DEFAULT_MAX_CASES_PER_WORKER
 from evmkiln.statetest.report import print_report
 from evmkiln.statetest.results import CaseResult, Status
 from evmkiln.statetest.runner import (
@@ -64,6 +65,14 @@ def statetest(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.001, help="Per-case time limit in seconds.")
     ] = DEFAULT_TIMEOUT,
+    max_cases_per_worker: Annotated[
+        int,
+        typer.Option(
+            "--max-cases-per-worker",
+            min=0,
+            help="Restart a worker after this many cases, bounding backend caches (0: never).",
+        ),
+    ] = DEFAULT_MAX_CASES_PER_WORKER,
     filters: Annotated[
         list[str] | None,
         typer.Option(
@@ -112,6 +121,7 @@ def statetest(
         backend=backend,
         jobs=jobs or default_jobs(),
         timeout=timeout,
+        max_cases_per_worker=max_cases_per_worker,
         expected_failures=(
             ExpectedFailures.load(expected_failures)
             if expected_failures is not None

@@ -17,7 +17,7 @@ from typing import Any
 from evmkiln.statetest.backends import PYEVM_BACKEND
 from evmkiln.statetest.discovery import Discovery, discover
 from evmkiln.statetest.expectations import ExpectedFailures
-from evmkiln.statetest.pool import CasePool
+from evmkiln.statetest.pool import DEFAULT_MAX_CASES_PER_WORKER, CasePool
 from evmkiln.statetest.results import CaseResult, Status
 
 DEFAULT_TIMEOUT = 120.0
@@ -38,6 +38,7 @@ class RunConfig:
     backend: str = PYEVM_BACKEND
     jobs: int = field(default_factory=default_jobs)
     timeout: float = DEFAULT_TIMEOUT
+    max_cases_per_worker: int = DEFAULT_MAX_CASES_PER_WORKER
     expected_failures: ExpectedFailures = field(default_factory=ExpectedFailures)
 
 
@@ -115,7 +116,7 @@ def run_discovered(
 ) -> RunReport:
     """Run already-discovered cases (lets a caller size a progress bar first)."""
     start = time.monotonic()
-    pool = CasePool(config.backend, config.jobs, config.timeout)
+    pool = CasePool(config.backend, config.jobs, config.timeout, config.max_cases_per_worker)
     case_results = pool.run(found.cases, on_result)
     return RunReport(
         backend=config.backend,
