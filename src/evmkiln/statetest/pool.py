@@ -13,9 +13,12 @@ caches) stays bounded over a 16,000-case run.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
+import types
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -35,8 +38,7 @@ def _context() -> Any:
 
     Forking the parent directly would copy its threads' locks (the progress bar
     runs a refresh thread), and spawning would re-import py-evm for every
-    replacement worker.  As with any non-fork start method, a script that runs
-    the pool must guard its entry point with ``if __name__ == "__main__"``.
+    replacement worker.
     """
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
@@ -44,6 +46,27 @@ def _context() -> Any:
         ctx.set_forkserver_preload(_PRELOADED)
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start processes without making them re-run the parent's ``__main__``.
+
+    Non-fork start methods re-execute the parent's main script in each child
+    (to find functions defined there).  Workers need nothing from it: their
+    entry point lives in :mod:`evmkiln.statetest.worker`.  Re-running the
+    ``evmkiln`` script would import the whole CLI in every worker, and break
+    every worker start if a CLI module changed after the run began; scripts
+    driving the pool would need a ``__main__`` guard.  While a worker starts,
+    ``__main__`` is a bare module, so there is nothing to re-run.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 @dataclass
@@ -85,7 +108,8 @@ class CasePool:
         process = self._ctx.Process(
             target=worker_main, args=(child, self.backend), name="evmkiln-statetest", daemon=True
         )
-        process.start()
+        with _main_module_hidden():
+            process.start()
         child.close()
         return _Slot(process=process, conn=parent)
 
