@@ -143,7 +143,8 @@ class RevmRunner:
     gas included, the (EIP-3529-capped) refund subtracted, so it compares
     directly with py-evm's receipt.  A revert or halt surfaces as a
     ``RuntimeError`` whose text carries the revert output; ``evm.result`` is
-    set either way.
+    set either way.  Storage is inserted slot by slot so that it is cold and
+    original, as in the other engines (see ``_fresh_evm``).
     """
 
     case: BenchCase
@@ -177,7 +178,14 @@ class RevmRunner:
                 ),
             )
             for slot, value in account.storage.items():
+                # pyrevm 0.3.7 writes a slot to the database only when the account is
+                # not yet loaded in its journal; later slots land in the journal, where
+                # they count as warm and have original value 0 (wrong SLOAD/SSTORE gas).
+                # Inserting each slot inside a reverted snapshot sends every one to the
+                # database, as genuine pre-state.
+                checkpoint = evm.snapshot()
                 evm.insert_account_storage(_hex_address(address), slot, value)
+                evm.revert(checkpoint)
         return evm
 
     def run(self) -> tuple[Observation, float]:
