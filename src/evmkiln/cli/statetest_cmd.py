@@ -60,7 +60,7 @@ def statetest(
     ] = PYEVM_BACKEND,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1, help="Worker processes [default: cores]."),
+        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: number of cores)."),
     ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.001, help="Per-case time limit in seconds.")
