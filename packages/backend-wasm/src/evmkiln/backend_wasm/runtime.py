@@ -23,9 +23,10 @@ Otherwise :class:`~.host_bridge.WasmStackExhaustedError` is raised -- a
 clear error, never a segfault.
 
 Builtins see an ordinary :class:`Frame`: around each crossing the handler
-copies the gas counter in and out, and for builtins that read or write memory
-it copies EVM memory between linear memory and ``frame.memory`` (correct, not
-yet incremental).
+copies the gas counter in and out, and while the frame runs ``frame.memory``
+is a :class:`LinearMemoryView` of the instance's linear memory, so a builtin
+copies only the range it reads or writes; the frame gets a bytearray copy of
+its memory once, when the run ends.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import ctypes
 import struct
 import threading
 from collections.abc import Callable
+from typing import cast, overload
 
 import wasmtime
 
@@ -167,7 +169,6 @@ class _Slot:
         store = owner.store
         self.base = owner.memory_base
         self.frame: Frame | None = None
-        self.memory_synced = False
         self.host = HostImport(store, self._handle)
         instance = wasmtime.Instance(store, owner.module, [self.host.func])
         exports = instance.exports(store)
@@ -193,6 +194,7 @@ class _Slot:
         have = self.memory.size(self.store)
         if pages > have:
             self.memory.grow(self.store, pages - have)
+            self.addr = memory_address(self.store, self.memory)
         _I64.pack_into(self.header, CTRL_MSIZE, n)
 
     def _write_memory(self, data: bytearray) -> None:
@@ -210,13 +212,8 @@ class _Slot:
         header = self.header
         frame = self.frame
         assert frame is not None
-        impl, arity, sig = _BUILTIN_TABLE[ident]
+        impl, arity, _ = _BUILTIN_TABLE[ident]
         frame.gas = _I64.unpack_from(header, CTRL_GAS)[0]
-        touches_memory = sig.reads_memory or sig.writes_memory
-        if touches_memory:
-            frame.memory = self._read_memory()
-            self.memory_synced = True
-            before = len(frame.memory)
         try:
             result = impl(frame, *[self._read_word(i) for i in range(arity)])
         except ExceptionalHalt as halt:
@@ -224,12 +221,6 @@ class _Slot:
             return 1
         if result is not None:
             header[ARGS : ARGS + 32] = result.to_bytes(32, "little")
-        if sig.writes_memory:
-            self._write_memory(frame.memory)
-        elif touches_memory and len(frame.memory) != before:
-            # A reading builtin still expands memory: the new bytes are zero,
-            # and the wasm side's are already zero, so only the size moves.
-            self._grow_to(len(frame.memory))
         _I64.pack_into(header, CTRL_GAS, frame.gas)
         return 0
 
@@ -240,26 +231,27 @@ class _Slot:
         addr, base = self.addr, self.base
         # Reset whatever the previous frame left behind.
         ctypes.memset(addr + base, 0, self._msize())
-        ctypes.memset(addr + STACK, 0, STACK_BYTES)
         ctypes.memset(addr, 0, ARGS)
+        ctypes.memset(addr + STACK, 0, STACK_BYTES)
         self._write_memory(frame.memory)
         _I64.pack_into(self.header, CTRL_GAS, frame.gas)
         self.frame = frame
-        self.memory_synced = False
         self.host.error = None
+        view = LinearMemoryView(self)
+        # Builtins use frame.memory as a bytearray; the view is one without copies.
+        frame.memory = cast("bytearray", view)
         try:
             status = self.call()
         finally:
             self.frame = None
+            view.close()
+            frame.memory = self._read_memory()
         if status == STATUS_HOST_HALT:
             error = self.host.error
             assert error is not None
             self.host.error = None
-            if not self.memory_synced:
-                frame.memory = self._read_memory()
             raise error
         frame.gas = _I64.unpack_from(self.header, CTRL_GAS)[0]
-        frame.memory = self._read_memory()
         if status >= STATUS_HALT_BASE:
             raise ExceptionalHalt(HaltKind(status - STATUS_HALT_BASE))
         kind = ExitKind(status)
@@ -268,6 +260,87 @@ class _Slot:
             size = _I64.unpack_from(self.header, CTRL_OUT_SIZE)[0]
             frame.output = bytes(frame.memory[offset : offset + size]) if size else b""
         return kind
+
+
+class LinearMemoryView:
+    """``frame.memory`` while the frame runs: EVM memory read and written in place.
+
+    Offers what builtins use of a bytearray -- ``len``, slicing (a read copies
+    just that range), slice assignment of the same length, ``extend`` (grows
+    linear memory and msize) -- so a crossing copies only the bytes the
+    builtin touches, whatever its effects declare.  Addresses are taken from
+    the slot at each access (memories never move in this engine, and growth
+    refreshes the slot's address anyway).  A view lives for one run: the run
+    closes it and hands the frame a bytearray copy, and a closed view raises.
+    """
+
+    __slots__ = ("_slot",)
+
+    def __init__(self, slot: _Slot) -> None:
+        self._slot: _Slot | None = slot
+
+    def close(self) -> None:
+        self._slot = None
+
+    def _live(self) -> _Slot:
+        slot = self._slot
+        if slot is None:
+            raise RuntimeError("EVM memory view used after its run ended")
+        return slot
+
+    def __len__(self) -> int:
+        return self._live()._msize()
+
+    def _range(self, key: slice) -> tuple[_Slot, int, int]:
+        slot = self._live()
+        start, stop, step = key.indices(slot._msize())
+        if step != 1:
+            raise ValueError("EVM memory view: only contiguous slices")
+        return slot, start, max(start, stop)
+
+    @overload
+    def __getitem__(self, key: int) -> int: ...
+    @overload
+    def __getitem__(self, key: slice) -> bytes: ...
+    def __getitem__(self, key: int | slice) -> int | bytes:
+        if isinstance(key, slice):
+            slot, start, stop = self._range(key)
+            if stop == start:
+                return b""
+            return ctypes.string_at(slot.addr + slot.base + start, stop - start)
+        slot = self._live()
+        n = slot._msize()
+        index = key + n if key < 0 else key
+        if not 0 <= index < n:
+            raise IndexError("EVM memory index out of range")
+        return int(ctypes.c_ubyte.from_address(slot.addr + slot.base + index).value)
+
+    def __setitem__(self, key: int | slice, value: int | bytes | bytearray) -> None:
+        if isinstance(key, slice):
+            slot, start, stop = self._range(key)
+            data = bytes(value) if not isinstance(value, bytes) else value
+            if len(data) != stop - start:
+                raise ValueError("EVM memory view cannot change size by assignment")
+            if data:
+                ctypes.memmove(slot.addr + slot.base + start, data, len(data))
+            return
+        slot = self._live()
+        n = slot._msize()
+        index = key + n if key < 0 else key
+        if not 0 <= index < n:
+            raise IndexError("EVM memory index out of range")
+        assert isinstance(value, int)
+        ctypes.c_ubyte.from_address(slot.addr + slot.base + index).value = value
+
+    def extend(self, data: bytes | bytearray) -> None:
+        slot = self._live()
+        n = slot._msize()
+        slot._grow_to(n + len(data))
+        if any(data):  # memory past msize is already zero
+            ctypes.memmove(slot.addr + slot.base + n, bytes(data), len(data))
+
+    def __bytes__(self) -> bytes:
+        return self[:]
 
 
 class CompiledContract:
