@@ -140,8 +140,10 @@ class RunState:
         self.memory = memory
         size = len(memory)
         if size:
-            # The temporary ctypes view is dropped at once, releasing the export.
-            self.ctx.mem_ptr = ctypes.addressof((ctypes.c_char * size).from_buffer(memory))
+            # The temporary ctypes view is dropped at once, releasing the export.  A
+            # one-byte view is enough for the address, and unlike a sized array type
+            # (``c_char * size``, a new type per size) it costs no type creation.
+            self.ctx.mem_ptr = ctypes.addressof(ctypes.c_char.from_buffer(memory))
         else:
             self.ctx.mem_ptr = None
         self.ctx.mem_len = size
