@@ -73,6 +73,27 @@ def test_depth_1024_inline_on_a_large_stack_thread() -> None:
     assert result == [1024]
 
 
+def test_unknown_stack_bounds_run_on_one_helper_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without pthread_getattr_np the caller's stack is unknown: the run moves to
+    # a helper thread once (not again from inside it) and still nests 1024 deep.
+    monkeypatch.setattr(runtime, "_native_stack", lambda: (0, 0))
+    spawned = 0
+    original = runtime._on_helper_thread
+
+    def counting(run: Any, frame: Any) -> ExitKind:
+        nonlocal spawned
+        spawned += 1
+        return original(run, frame)
+
+    monkeypatch.setattr(runtime, "_on_helper_thread", counting)
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(_recurse().deepest))
+    thread.start()
+    thread.join()
+    assert result == [1024]
+    assert spawned == 1
+
+
 def test_too_little_native_stack_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     # Pretend a nested run needs nearly the helper thread's whole stack.
     monkeypatch.setattr(runtime, "NESTED_RESERVE", runtime.HELPER_STACK - (1 << 20))

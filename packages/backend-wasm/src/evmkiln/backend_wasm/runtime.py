@@ -144,6 +144,9 @@ def _on_helper_thread(run: Callable[[Frame], ExitKind], frame: Frame) -> ExitKin
     errors: list[BaseException] = []
 
     def target() -> None:
+        state = _THREAD
+        if not state.size:  # bounds unknown here: trust the size asked for
+            state.size = HELPER_STACK
         try:
             box.append(run(frame))
         except BaseException as exc:  # handed to the caller's thread
@@ -359,7 +362,7 @@ class CompiledContract:
         if not active:
             if state.size < INLINE_STACK:
                 return _on_helper_thread(self.run, frame)
-        elif state.size:
+        elif state.low:
             left = address_of(active[-1].host.values) - state.low
             if left < NESTED_RESERVE:
                 raise WasmStackExhaustedError(
