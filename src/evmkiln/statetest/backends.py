@@ -57,7 +57,10 @@ def resolve_vm_class(backend: str) -> type[Any]:
             f"backend {backend!r} needs evmkiln.context.make_vm_class, which does not exist yet"
         )
     try:
-        made: type[Any] = make_vm_class(backend=backend, fork=FORK)
+        # A compiler failure must show as an error, not pass on py-evm's interpreter.
+        made: type[Any] = make_vm_class(
+            backend=backend, fork=FORK, interpret_on_compile_error=False
+        )
     except Exception as exc:
         raise BackendUnavailable(
             f"evmkiln.context.make_vm_class(backend={backend!r}) failed: "

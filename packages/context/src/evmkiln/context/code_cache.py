@@ -6,7 +6,13 @@ cost a second pass.  Anything persistent (artifacts written to disk, shared
 between processes) must key by the keccak code hash instead.
 
 Code that fails to lower or compile is remembered as such, counted, and run
-by the interpreter; the failure text is kept for reports.
+by the interpreter; the failure text is kept for reports.  Where such a
+fallback would hide a compiler bug (the conformance runner, the differential
+tests) it is turned off and the failure raises :class:`CompileFailedError`.
+
+The cache holds at most ``max_entries`` codes and drops the least recently
+used beyond that: a long-running process (a node replaying blocks, the
+state-test workers) sees an unbounded number of distinct contracts.
 """
 
 from __future__ import annotations
@@ -57,6 +63,13 @@ class DispatchStats:
         self.failures.clear()
 
 
+DEFAULT_MAX_ENTRIES = 4096
+
+
+class CompileFailedError(Exception):
+    """Code could not be lowered or compiled and the interpreter fallback is off."""
+
+
 class CodeCache:
     """Compiles each distinct code once and hands out its executable.
 
@@ -72,7 +85,9 @@ class CodeCache:
         "aot_codes",
         "artifacts",
         "backend",
+        "fallback",
         "lower",
+        "max_entries",
         "options",
         "stats",
         "strict",
@@ -87,6 +102,8 @@ class CodeCache:
         *,
         artifacts: Mapping[bytes, Executable] | None = None,
         strict: bool = False,
+        fallback: bool = True,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
     ) -> None:
         self.backend = backend
         self.options = options
@@ -94,6 +111,10 @@ class CodeCache:
         self.lower = lower
         self.artifacts: Mapping[bytes, Executable] = artifacts or {}
         self.strict = strict
+        self.fallback = fallback
+        if max_entries < 1:
+            raise ValueError("the code cache needs room for at least one code")
+        self.max_entries = max_entries
         self.aot_codes: set[bytes] = set()
         """Codes whose executable came from an artifact."""
         self._entries: dict[bytes, Executable | None] = {}
@@ -103,10 +124,18 @@ class CodeCache:
 
     def get(self, code: bytes) -> Executable | None:
         """The executable for ``code``, compiling it on first sight; None if it cannot compile."""
+        entries = self._entries
         try:
-            return self._entries[code]
+            hit = entries.pop(code)
         except KeyError:
             pass
+        else:
+            entries[code] = hit  # most recently used last
+            return hit
+        if len(entries) >= self.max_entries:
+            oldest = next(iter(entries))
+            del entries[oldest]
+            self.aot_codes.discard(oldest)
         if self.artifacts or self.strict:
             preloaded = self.artifacts.get(code_hash(code))
             if preloaded is not None:
@@ -124,7 +153,13 @@ class CodeCache:
         except Exception as exc:  # any compiler failure falls back to the interpreter
             executable = None
             self.stats.compile_failures += 1
-            self.stats.failures[code] = f"{type(exc).__name__}: {exc}"
+            reason = f"{type(exc).__name__}: {exc}"
+            self.stats.failures[code] = reason
+            if not self.fallback:
+                raise CompileFailedError(
+                    f"code 0x{code_hash(code).hex()} ({len(code)} bytes) failed to compile: "
+                    f"{reason}"
+                ) from exc
         else:
             self.stats.frames_compiled += 1
         self._entries[code] = executable

@@ -24,7 +24,13 @@ from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable, ExitKind
 from evmkiln.context.artifact_store import load_artifacts
-from evmkiln.context.code_cache import CodeCache, DispatchStats, Lowering, lower_with_pipeline
+from evmkiln.context.code_cache import (
+    DEFAULT_MAX_ENTRIES,
+    CodeCache,
+    DispatchStats,
+    Lowering,
+    lower_with_pipeline,
+)
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost
 from evmkiln.context.registry import get_backend
@@ -131,6 +137,8 @@ def make_vm_class(
     lower: Lowering = lower_with_pipeline,
     artifacts: Path | str | None = None,
     strict_aot: bool = False,
+    interpret_on_compile_error: bool = True,
+    cache_size: int = DEFAULT_MAX_ENTRIES,
     **options: Any,
 ) -> type[CancunVM]:
     """A ``CancunVM`` subclass whose frames run code compiled by ``backend``.
@@ -151,6 +159,12 @@ def make_vm_class(
     anything else: such code raises
     :class:`~evmkiln.context.artifact_store.AotRequiredError`.
 
+    Code that fails to compile runs on py-evm's interpreter and is counted in
+    ``stats.compile_failures``; with ``interpret_on_compile_error=False`` it
+    raises :class:`~evmkiln.context.code_cache.CompileFailedError` instead
+    (what conformance and differential runs want).  ``cache_size`` bounds how
+    many distinct codes stay compiled (least recently used dropped first).
+
     Each call returns fresh classes with their own code cache and
     :class:`DispatchStats` (``vm_class.stats``).
     """
@@ -170,7 +184,14 @@ def make_vm_class(
     )
     stats.aot_loaded = len(loaded)
     cache = CodeCache(
-        backend_obj, compile_options, stats, lower, artifacts=loaded, strict=strict_aot
+        backend_obj,
+        compile_options,
+        stats,
+        lower,
+        artifacts=loaded,
+        strict=strict_aot,
+        fallback=interpret_on_compile_error,
+        max_entries=cache_size,
     )
     label = "".join(part.capitalize() for part in backend_obj.name.replace("-", "_").split("_"))
 

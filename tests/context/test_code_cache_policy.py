@@ -1,0 +1,47 @@
+"""The code cache's eviction and compile-failure policies."""
+
+from __future__ import annotations
+
+import pytest
+
+from evmkiln.codegen.backend import CompileOptions
+from evmkiln.codegen.ir.function import Function
+from evmkiln.codegen.pipeline import lower_bytecode
+from evmkiln.codegen.reference import ReferenceBackend
+from evmkiln.context.code_cache import CodeCache, CompileFailedError, DispatchStats
+
+
+def _broken_lowering(code: bytes) -> Function:
+    raise RuntimeError("lowering exploded")
+
+
+def test_least_recently_used_code_is_dropped_first() -> None:
+    cache = CodeCache(ReferenceBackend(), CompileOptions(), DispatchStats(), max_entries=2)
+    a, b, c = b"\x00", b"\x60\x01\x00", b"\x60\x02\x00"
+    first_a = cache.get(a)
+    cache.get(b)
+    assert cache.get(a) is first_a  # a is now the most recently used
+    cache.get(c)  # evicts b, not a
+    assert len(cache) == 2
+    assert cache.get(a) is first_a
+    assert cache.stats.frames_compiled == 3
+    cache.get(b)  # compiled again after eviction
+    assert cache.stats.frames_compiled == 4
+
+
+def test_compile_failure_falls_back_by_default_and_raises_when_asked() -> None:
+    lenient = CodeCache(ReferenceBackend(), CompileOptions(), DispatchStats(), _broken_lowering)
+    assert lenient.get(b"\x00") is None
+    assert lenient.stats.compile_failures == 1
+    strict = CodeCache(
+        ReferenceBackend(), CompileOptions(), DispatchStats(), _broken_lowering, fallback=False
+    )
+    with pytest.raises(CompileFailedError, match="lowering exploded"):
+        strict.get(b"\x00")
+
+
+def test_cache_needs_room() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        CodeCache(
+            ReferenceBackend(), CompileOptions(), DispatchStats(), lower_bytecode, max_entries=0
+        )
