@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -26,13 +27,19 @@ class BudgetExceeded(BaseException):
     """
 
 
-def _raise(signum: int, frame: FrameType | None) -> None:
-    raise BudgetExceeded
+def _no_exclusion() -> float:
+    return 0.0
 
 
 @contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`BudgetExceeded` inside the block once ``seconds`` have passed."""
+def deadline(
+    seconds: float | None, excluded: Callable[[], float] = _no_exclusion
+) -> Iterator[None]:
+    """Raise :class:`BudgetExceeded` inside the block once ``seconds`` have passed.
+
+    Time reported by ``excluded`` (compiling, which is reported apart) does
+    not count: when the timer fires early because of it, it is re-armed.
+    """
     usable = (
         seconds is not None
         and hasattr(signal, "setitimer")
@@ -41,7 +48,17 @@ def deadline(seconds: float | None) -> Iterator[None]:
     if not usable or seconds is None:
         yield
         return
-    previous = signal.signal(signal.SIGALRM, _raise)
+    start = time.perf_counter()
+    budget = seconds
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        left = budget + excluded() - (time.perf_counter() - start)
+        if left > 0.01:
+            signal.setitimer(signal.ITIMER_REAL, left)
+            return
+        raise BudgetExceeded
+
+    previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
     try:
         yield

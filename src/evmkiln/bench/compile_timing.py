@@ -12,6 +12,8 @@ transaction, which is therefore never one of the timed samples.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,6 +40,8 @@ class CompileLog:
 
     contracts: list[ContractCompile] = field(default_factory=list)
     _pending: dict[str, ContractCompile] = field(default_factory=dict)
+    _busy_since: float | None = None
+    """When the lowering or compile under way started (``None`` when idle)."""
 
     @property
     def lower_seconds(self) -> float:
@@ -51,12 +55,30 @@ class CompileLog:
     def total_seconds(self) -> float:
         return self.lower_seconds + self.compile_seconds
 
+    def seconds_so_far(self) -> float:
+        """Compile time spent until now, including a lowering or compile still running.
+
+        The time budget does not count compiling: a contract that takes long to
+        JIT-compile must not cost the engine its timed runs.
+        """
+        running = 0.0 if self._busy_since is None else time.perf_counter() - self._busy_since
+        return self.total_seconds + running
+
+    @contextmanager
+    def busy(self) -> Iterator[float]:
+        """Mark a lowering or compile as under way; yields its start time."""
+        self._busy_since = start = time.perf_counter()
+        try:
+            yield start
+        finally:
+            self._busy_since = None
+
     def timed_lowering(self, code: bytes) -> Function:
         """``lower_bytecode`` with its duration recorded under the function's name."""
         from evmkiln.codegen.pipeline import lower_bytecode
 
-        start = time.perf_counter()
-        function = lower_bytecode(code)
+        with self.busy() as start:
+            function = lower_bytecode(code)
         entry = ContractCompile(function.name, len(code), time.perf_counter() - start)
         self.contracts.append(entry)
         self._pending[function.name] = entry
@@ -82,7 +104,7 @@ class TimedBackend:
         return self.inner.capabilities()
 
     def compile(self, function: Function, options: CompileOptions | None = None) -> Executable:
-        start = time.perf_counter()
-        executable = self.inner.compile(function, options)
+        with self.log.busy() as start:
+            executable = self.inner.compile(function, options)
         self.log.record_compile(function.name, time.perf_counter() - start)
         return executable

@@ -5,7 +5,8 @@ apart, see :mod:`evmkiln.bench.compile_timing`) and where the result compared
 across engines comes from.  Then at least ``repeat`` timed runs, continuing
 until their sum reaches ``min_time``; the median of those is the figure
 reported.  A run that would not fit in the remaining budget is not started; an
-engine whose warm-up alone overruns the budget is reported as skipped.
+engine whose warm-up alone overruns the budget is reported as skipped.  Compile
+time does not count against the budget.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class Settings:
     min_time: float = 0.0
     """Keep repeating until the timed runs add up to this many seconds."""
     budget: float | None = 120.0
-    """Wall seconds per engine and fixture (setup and warm-up included); ``None``: unlimited."""
+    """Wall seconds per engine and fixture, setup and warm-up included but compiling
+    excluded (it is reported apart); ``None``: unlimited."""
     skip_slow: bool = False
     slow_gas: int = 50_000_000
     """With ``skip_slow``: interpreter engines skip fixtures using more gas than this."""
@@ -82,18 +84,26 @@ def measure(
     budget = settings.budget
     started = time.perf_counter()
 
+    def compiling() -> float:
+        log = runner.compile_log
+        return 0.0 if log is None else log.seconds_so_far()
+
     def remaining() -> float | None:
-        return None if budget is None else budget - (time.perf_counter() - started)
+        if budget is None:
+            return None
+        return budget + compiling() - (time.perf_counter() - started)
 
     try:
-        with deadline(budget):
+        with deadline(budget, compiling):
             for _ in range(max(settings.warmup, 1)):
+                compiled_before = compiling()
                 observation, seconds = runner.run()
                 if result.observation is None:
                     result.observation, result.first_run_seconds = observation, seconds
                 if on_run:
                     on_run()
-            last = seconds
+            # The expected length of a repeat: the last warm-up without its compiling.
+            last = max(seconds - (compiling() - compiled_before), 0.0)
             while len(result.samples) < settings.repeat or sum(result.samples) < settings.min_time:
                 left = remaining()
                 if left is not None and left < last:

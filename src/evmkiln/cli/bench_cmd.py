@@ -70,7 +70,7 @@ def bench(
     ] = 0.0,
     budget: Annotated[
         float,
-        typer.Option(help="Wall seconds per engine and fixture; 0 means no limit."),
+        typer.Option(help="Wall seconds per engine and fixture, compiling excluded; 0: no limit."),
     ] = 120.0,
     skip_slow: Annotated[
         bool,
