@@ -27,7 +27,7 @@ class HaltKind(enum.IntEnum):
     INVALID_CODE_PREFIX = 11
 
 
-class ExceptionalHalt(Exception):  # noqa: N818 - a halt is not an error of the program
+class ExceptionalHalt(Exception):
     """Raised to stop the current frame with an exceptional halt."""
 
     def __init__(self, kind: HaltKind, detail: str = "") -> None:
