@@ -8,6 +8,7 @@ from evmkiln.bench.budget import BudgetExceeded
 from evmkiln.bench.compile_timing import CompileLog, ContractCompile
 from evmkiln.bench.engines import EngineUnsupported
 from evmkiln.bench.measure import ERROR, OK, SKIPPED, Settings, measure
+from evmkiln.bench.observation import Observation
 
 
 def test_warmup_then_repeats() -> None:
@@ -54,3 +55,22 @@ def test_budget_exhausted_after_the_warmup_keeps_it_unless_it_compiled() -> None
     log = CompileLog([ContractCompile("evm_1", 10, 0.1, 0.2)])
     runner = FakeRunner([observation()], raise_on={1: BudgetExceeded()}, compile_log=log)
     assert measure("x", runner, Settings(repeat=3, budget=5)).state == SKIPPED
+
+
+class CompilingRunner(FakeRunner):
+    """Reports a long first run that was all compiling (as the compile log says)."""
+
+    def run(self) -> tuple[Observation, float]:
+        observation, seconds = super().run()
+        if self.calls == 1:
+            assert self.compile_log is not None
+            self.compile_log.contracts.append(ContractCompile("evm_1", 10, 50.0, 50.0))
+            return observation, 100.0 + seconds
+        return observation, seconds
+
+
+def test_compiling_in_the_warmup_does_not_use_up_the_budget() -> None:
+    runner = CompilingRunner([observation()], compile_log=CompileLog())
+    result = measure("x", runner, Settings(repeat=3, budget=30))
+    assert result.state == OK and len(result.samples) == 3
+    assert result.first_run_seconds is not None and result.first_run_seconds > 100
