@@ -113,7 +113,11 @@ class KilnEngine:
 
         log = CompileLog()
         backend = TimedBackend(get_backend(self.name), log)
-        vm_class = make_vm_class(backend, "cancun", lower=log.timed_lowering)
+        # A benchmark must measure compiled code: a compile failure is an error here,
+        # never a silent run on py-evm's interpreter.
+        vm_class = make_vm_class(
+            backend, "cancun", lower=log.timed_lowering, interpret_on_compile_error=False
+        )
         return PyEvmRunner(vm_class, case, log)
 
 

@@ -49,7 +49,7 @@ def demo(
         console.rule("evmkiln IR of the bundled Fibonacci contract")
         console.print(format_function(lower_bytecode(FIB_CONTRACT)), highlight=False)
     data = n.to_bytes(32, "big")
-    vm_class = make_vm_class(backend=backend)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
     results = {"py-evm": _run(CancunVM, data), f"evmkiln ({backend})": _run(vm_class, data)}
     table = Table(title=f"fib({n}) through both engines")
     for column in ("engine", "status", "gas used", "output", "logs", "state root", "time"):
