@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from evmkiln.fixtures import FIXTURES_ENV_VAR
+
 # Profiles for the generated-program tests: "default" in the test command,
 # "deep" for long differential runs (HYPOTHESIS_PROFILE=deep).
 settings.register_profile(
@@ -38,19 +40,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def fixtures_root() -> Path | None:
-    """The fixtures directory from EVMKILN_FIXTURES, or None when it is not available."""
-    value = os.environ.get("EVMKILN_FIXTURES")
-    if value and Path(value).is_dir():
-        return Path(value)
-    return None
+def fixtures_root_or_skip() -> Path:
+    """The fixtures directory (with statetests/ and bench/) from EVMKILN_FIXTURES.
+
+    Skips the test when it is not available, except in CI (``CI=true``), where
+    missing fixtures are a configuration error and fail the test instead.
+    """
+    value = os.environ.get(FIXTURES_ENV_VAR, "").strip()
+    root = Path(value) if value else None
+    if root is not None and (root / "statetests").is_dir() and (root / "bench").is_dir():
+        return root
+    reason = (
+        f"{FIXTURES_ENV_VAR} is unset"
+        if root is None
+        else f"{FIXTURES_ENV_VAR}={root} has no statetests/ and bench/"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"fixtures required in CI: {reason}")
+    pytest.skip(f"needs the shared fixtures: {reason}")
 
 
 @pytest.fixture
-def fixtures_dir() -> Path:
-    root = fixtures_root()
-    if root is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("EVMKILN_FIXTURES is not set to an existing directory, and CI needs it")
-        pytest.skip("fixtures not available: set EVMKILN_FIXTURES to the fixtures directory")
-    return root
+def fixtures_root() -> Path:
+    return fixtures_root_or_skip()

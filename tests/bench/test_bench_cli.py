@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from evmkiln.cli.main import app
 
 
-def test_bench_one_fixture_all_engines(fixtures_dir: Path, tmp_path: Path) -> None:
+def test_bench_one_fixture_all_engines(fixtures_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(
         app,
@@ -18,7 +18,7 @@ def test_bench_one_fixture_all_engines(fixtures_dir: Path, tmp_path: Path) -> No
             "bench",
             "factorial",
             "--fixtures",
-            str(fixtures_dir),
+            str(fixtures_root),
             "--repeat",
             "1",
             "--param",

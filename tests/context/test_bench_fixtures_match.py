@@ -25,15 +25,15 @@ def _comparable(o: Outcome) -> tuple[object, ...]:
     return (o.rejected, o.success, o.error, o.gas_used, o.output, o.logs, o.state_root)
 
 
-def _bench_files(fixtures_dir: Path) -> list[Path]:
-    return sorted((fixtures_dir / "bench").glob("*.json"))
+def _bench_files(fixtures_root: Path) -> list[Path]:
+    return sorted((fixtures_root / "bench").glob("*.json"))
 
 
 @pytest.mark.parametrize("backend", ["ir"])
 def test_bench_fixtures_match_pyevm(
-    fixtures_dir: Path, backend: str, request: pytest.FixtureRequest
+    fixtures_root: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    files = _bench_files(fixtures_dir)
+    files = _bench_files(fixtures_root)
     assert files, "no bench fixtures found"
     run_slow = bool(request.config.getoption("--run-slow"))
     vm_class = make_vm_class(backend=backend)
