@@ -1,0 +1,50 @@
+"""The `ir` and `demo` commands end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from evmkiln.cli.main import app
+
+runner = CliRunner()
+
+
+def test_ir_prints_parsable_ir_with_jump_table() -> None:
+    result = runner.invoke(app, ["ir", "0x600035565b00", "--stats"])
+    assert result.exit_code == 0, result.output
+    assert "jumptable 0x4 -> d4" in result.output
+    assert "djump" in result.output
+    assert "2 blocks" in result.output
+
+
+def test_ir_reads_hex_files_and_rejects_garbage(tmp_path: Path) -> None:
+    code = tmp_path / "code.hex"
+    code.write_text("0x60016001015f5260205ff3\n")  # (1 + 1) stored and returned
+    result = runner.invoke(app, ["ir", str(code)])
+    assert result.exit_code == 0, result.output
+    assert "const.i256 2" in result.output  # 1 + 1 folded
+    bad = runner.invoke(app, ["ir", "not-hex-and-not-a-file"])
+    assert bad.exit_code != 0
+    assert "neither a file nor hex bytecode" in bad.output
+
+
+def test_ir_emits_backend_forms() -> None:
+    wat = runner.invoke(app, ["ir", "0x60016001015f5260205ff3", "--emit", "wat"])
+    assert wat.exit_code == 0, wat.output
+    assert "(module" in wat.output
+    llvm = runner.invoke(app, ["ir", "0x60016001015f5260205ff3", "--emit", "llvm"])
+    assert llvm.exit_code == 0, llvm.output
+    assert "define" in llvm.output
+    unknown = runner.invoke(app, ["ir", "0x00", "--emit", "jvm"])
+    assert unknown.exit_code != 0
+
+
+def test_demo_agrees_with_pyevm_on_every_backend() -> None:
+    result = runner.invoke(app, ["demo", "--n", "20", "--no-ir"])
+    assert result.exit_code == 0, result.output
+    assert "fib(20) mod 2**256 = 6765" in result.output
+    assert "identical results" in result.output
+    for backend in ("ir", "llvm", "wasm"):
+        assert f"evmkiln {backend}" in result.output
