@@ -50,3 +50,20 @@ def test_generated_programs_match_pyevm(
     expected = execute(CancunVM, codes, data=data, value=value, gas=gas)
     actual = execute(vm_class, codes, data=data, value=value, gas=gas)
     assert actual == expected, (codes[CONTRACT_A].hex(), codes[CONTRACT_B].hex())
+
+
+@given(
+    code=st.binary(max_size=160),
+    gas=st.integers(min_value=22_000, max_value=200_000),
+    data=st.binary(max_size=36),  # at most 576 gas of calldata over the 21,000
+)
+def test_arbitrary_bytes_match_pyevm(
+    backend_vm: tuple[str, Any], code: bytes, gas: int, data: bytes
+) -> None:
+    """Any byte string is a program: undefined opcodes, truncated PUSH data, wild jumps."""
+    _, vm_class = backend_vm
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 100_000))
+    codes = {CONTRACT_A: code, CONTRACT_B: code[::-1]}
+    expected = execute(CancunVM, codes, data=data, gas=gas)
+    actual = execute(vm_class, codes, data=data, gas=gas)
+    assert actual == expected, code.hex()
