@@ -14,7 +14,7 @@ from evmkiln.fixtures import FIXTURES_ENV_VAR
 # "deep" for long differential runs (HYPOTHESIS_PROFILE=deep).
 settings.register_profile(
     "default",
-    max_examples=150,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -12,9 +12,6 @@ from evmkiln.context import make_vm_class
 from evmkiln.fixtures.loading import load_bench_file
 from evmkiln.statetest.execution import Outcome, apply_transaction
 
-SLOW = {"snailtracer", "erc20_transfer", "hash_10k"}
-"""Fixtures that take several seconds in pure Python: run with --run-slow."""
-
 
 def _outcome(vm_class: Any, path: Path) -> Outcome:
     (fixture,) = load_bench_file(path).root.values()
@@ -30,20 +27,15 @@ def _bench_files(fixtures_root: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("backend", ["ir"])
-def test_bench_fixtures_match_pyevm(
-    fixtures_root: Path, backend: str, request: pytest.FixtureRequest
-) -> None:
+def test_bench_fixtures_match_pyevm(fixtures_root: Path, backend: str) -> None:
     files = _bench_files(fixtures_root)
     assert files, "no bench fixtures found"
-    run_slow = bool(request.config.getoption("--run-slow"))
-    vm_class = make_vm_class(backend=backend)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
     checked = []
     for path in files:
-        if path.stem in SLOW and not run_slow:
-            continue
         expected = _outcome(CancunVM, path)
         actual = _outcome(vm_class, path)
         assert expected.rejected is None and expected.success, path.stem
         assert _comparable(actual) == _comparable(expected), path.stem
         checked.append(path.stem)
-    assert len(checked) >= len(files) - len(SLOW)
+    assert checked == [p.stem for p in files]
