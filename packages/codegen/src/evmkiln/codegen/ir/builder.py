@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.ir.function import Block, BlockCall, Function, Inst, Value
 from evmkiln.codegen.ir.opcodes import INSTS
@@ -18,6 +21,20 @@ class Builder:
 
     def at(self, block: Block) -> None:
         self.block = block
+
+    @contextmanager
+    def building(self, block: Block) -> Iterator[None]:
+        """Append to ``block`` for the duration, then return to the current block.
+
+        Lowering creates side blocks (trampolines, shared exits) in the middle
+        of translating another block.
+        """
+        saved = self.block
+        self.block = block
+        try:
+            yield
+        finally:
+            self.block = saved
 
     def _append(self, inst: Inst) -> Inst:
         block = self.block

@@ -80,12 +80,9 @@ class Lowerer:
         blk = self.halts.get(kind)
         if blk is None:
             blk = Block(f"halt_{kind.name.lower()}")
-            blk.term = None
             self.halts[kind] = blk
-            saved = self.b.block
-            self.b.at(blk)
-            self.b.op("halt", imms=(int(kind),))
-            self.b.block = saved
+            with self.b.building(blk):
+                self.b.op("halt", imms=(int(kind),))
         return blk
 
     def new_trampoline(self, params: list[Type]) -> Block:
@@ -159,12 +156,9 @@ class Lowerer:
             return BlockCall(self.version(succ, K), list(st.items))
         # Known -> dynamic: spill through a trampoline taking the stack as parameters.
         t = self.new_trampoline([Type.I256] * out)
-        saved = self.b.block
-        self.b.at(t)
-        tst = StackModel(self.b, list(t.params), None)
-        sp = tst.spill_all()
-        self.b.jump(self.version(succ, D), [sp])
-        self.b.block = saved
+        with self.b.building(t):
+            sp = StackModel(self.b, list(t.params), None).spill_all()
+            self.b.jump(self.version(succ, D), [sp])
         return BlockCall(t, list(st.items))
 
     def exit_jump(self, st: StackModel, mode: str, succ: int) -> None:
@@ -305,23 +299,18 @@ class Lowerer:
         self, st: StackModel, mode: str, target: Value, sp_out: Value | None
     ) -> BlockCall:
         """A block that performs the dynamic jump of a JUMPI's taken edge."""
-        saved = self.b.block
         if mode == D:
             assert sp_out is not None
             t = self.new_trampoline([Type.I64, Type.I256])
-            self.b.at(t)
-            self.b.op("djump", t.params[1], t.params[0])
-            args = [sp_out, target]
-        else:
-            n = len(st.items)
-            t = self.new_trampoline([Type.I256] * (n + 1))
-            self.b.at(t)
-            tst = StackModel(self.b, list(t.params[:n]), None)
-            sp = tst.spill_all()
+            with self.b.building(t):
+                self.b.op("djump", t.params[1], t.params[0])
+            return BlockCall(t, [sp_out, target])
+        n = len(st.items)
+        t = self.new_trampoline([Type.I256] * (n + 1))
+        with self.b.building(t):
+            sp = StackModel(self.b, list(t.params[:n]), None).spill_all()
             self.b.op("djump", t.params[n], sp)
-            args = [*st.items, target]
-        self.b.block = saved
-        return BlockCall(t, args)
+        return BlockCall(t, [*st.items, target])
 
 
 def lower_program(prog: Program, name: str) -> Function:
