@@ -136,6 +136,23 @@ def bytelen(e: Emitter, x: str) -> str:
 # (and gigabytes) to compile, for no gain: the loop dominates the call.
 _NOINLINE = "noinline nounwind"
 
+
+def _modular(name: str, opcode: str) -> str:
+    """ADDMOD/MULMOD: the exact sum or product in 512 bits, reduced; modulus 0 gives 0."""
+    return f"""define internal i256 @evmkiln.{name}(i256 %x, i256 %y, i256 %n) {_NOINLINE} {{
+  %xw = zext i256 %x to i512
+  %yw = zext i256 %y to i512
+  %w = {opcode} i512 %xw, %yw
+  %z = icmp eq i256 %n, 0
+  %d = select i1 %z, i256 1, i256 %n
+  %dw = zext i256 %d to i512
+  %q = urem i512 %w, %dw
+  %t = trunc i512 %q to i256
+  %r = select i1 %z, i256 0, i256 %t
+  ret i256 %r
+}}"""
+
+
 HELPERS: dict[str, str] = {
     "div": f"""define internal i256 @evmkiln.div(i256 %x, i256 %y) {_NOINLINE} {{
   %z = icmp eq i256 %y, 0
@@ -173,30 +190,8 @@ HELPERS: dict[str, str] = {
   %r = select i1 %z, i256 0, i256 %q
   ret i256 %r
 }}""",
-    "addmod": f"""define internal i256 @evmkiln.addmod(i256 %x, i256 %y, i256 %n) {_NOINLINE} {{
-  %xw = zext i256 %x to i512
-  %yw = zext i256 %y to i512
-  %w = add i512 %xw, %yw
-  %z = icmp eq i256 %n, 0
-  %d = select i1 %z, i256 1, i256 %n
-  %dw = zext i256 %d to i512
-  %q = urem i512 %w, %dw
-  %t = trunc i512 %q to i256
-  %r = select i1 %z, i256 0, i256 %t
-  ret i256 %r
-}}""",
-    "mulmod": f"""define internal i256 @evmkiln.mulmod(i256 %x, i256 %y, i256 %n) {_NOINLINE} {{
-  %xw = zext i256 %x to i512
-  %yw = zext i256 %y to i512
-  %w = mul i512 %xw, %yw
-  %z = icmp eq i256 %n, 0
-  %d = select i1 %z, i256 1, i256 %n
-  %dw = zext i256 %d to i512
-  %q = urem i512 %w, %dw
-  %t = trunc i512 %q to i256
-  %r = select i1 %z, i256 0, i256 %t
-  ret i256 %r
-}}""",
+    "addmod": _modular("addmod", "add"),
+    "mulmod": _modular("mulmod", "mul"),
     # Square and multiply, ``exp(base, exponent) mod 2**256`` (at most 256 rounds).
     "exp": f"""define internal i256 @evmkiln.exp(i256 %base, i256 %exponent) {_NOINLINE} {{
 entry:
