@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from evmkiln.bench.case import BenchCase
 from evmkiln.bench.compile_timing import CompileLog, TimedBackend
+from evmkiln.bench.execution_clock import EXECUTION, ExecutionClock, with_execution_clock
 from evmkiln.bench.observation import HALT, REJECTED, REVERT, SUCCESS, Observation
 from evmkiln.statetest.execution import LogEntry, Outcome, apply_transaction
 
@@ -48,6 +49,8 @@ class Runner(Protocol):
 
 class Engine(Protocol):
     name: str
+    timing: str
+    """``execution`` (the message alone) or ``transaction`` (``apply_transaction``)."""
 
     def prepare(self, case: BenchCase) -> Runner: ...
 
@@ -73,14 +76,30 @@ def observation_of(outcome: Outcome) -> Observation:
 
 @dataclass(slots=True)
 class PyEvmRunner:
-    """Runs through a py-evm VM class: stock, or an evmkiln dispatching subclass."""
+    """Runs through a py-evm VM class: stock, or an evmkiln dispatching subclass.
+
+    With a clock the time reported is the message's execution alone (see
+    :mod:`evmkiln.bench.execution_clock`); without, the whole transaction's.
+    """
 
     vm_class: type[Any]
     case: BenchCase
     compile_log: CompileLog | None = None
+    clock: ExecutionClock | None = None
+
+    @classmethod
+    def timed(
+        cls, vm_class: type[Any], case: BenchCase, timing: str, log: CompileLog | None = None
+    ) -> PyEvmRunner:
+        if timing != EXECUTION:
+            return cls(vm_class, case, log)
+        timed_class, clock = with_execution_clock(vm_class)
+        return cls(timed_class, case, log, clock)
 
     def run(self) -> tuple[Observation, float]:
         outcome = apply_transaction(self.vm_class, self.case.env, self.case.pre, self.case.spec)
+        if self.clock is not None and outcome.rejected is None:
+            return observation_of(outcome), self.clock.last
         return observation_of(outcome), outcome.seconds
 
     def notes(self) -> list[str]:
@@ -96,17 +115,21 @@ class PyEvmEngine:
 
     name = PYEVM
 
+    def __init__(self, timing: str = EXECUTION) -> None:
+        self.timing = timing
+
     def prepare(self, case: BenchCase) -> Runner:
         from eth.vm.forks.cancun import CancunVM
 
-        return PyEvmRunner(CancunVM, case)
+        return PyEvmRunner.timed(CancunVM, case, self.timing)
 
 
 class KilnEngine:
     """An evmkiln backend; a fresh VM class (fresh code cache) per fixture."""
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, timing: str = EXECUTION) -> None:
         self.name = backend
+        self.timing = timing
 
     def prepare(self, case: BenchCase) -> Runner:
         from evmkiln.context import get_backend, make_vm_class
@@ -118,7 +141,7 @@ class KilnEngine:
         vm_class = make_vm_class(
             backend, "cancun", lower=log.timed_lowering, interpret_on_compile_error=False
         )
-        return PyEvmRunner(vm_class, case, log)
+        return PyEvmRunner.timed(vm_class, case, self.timing, log)
 
 
 _OUTPUT_IN_REVERT = re.compile(r"output:\s*0x([0-9a-fA-F]*)")
@@ -247,7 +270,12 @@ class RevmRunner:
 
 
 class RevmEngine:
+    """revm, timed around ``message_call`` whatever the timing (it has nothing finer)."""
+
     name = REVM
+
+    def __init__(self, timing: str = EXECUTION) -> None:
+        self.timing = timing
 
     def prepare(self, case: BenchCase) -> Runner:
         return RevmRunner(case)

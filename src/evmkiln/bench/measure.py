@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from evmkiln.bench.budget import BudgetExceeded, deadline
 from evmkiln.bench.compile_timing import CompileLog
 from evmkiln.bench.engines import EngineUnsupported, Runner
+from evmkiln.bench.execution_clock import EXECUTION
 from evmkiln.bench.observation import Observation
 
 OK = "ok"
@@ -38,6 +39,9 @@ class Settings:
     skip_slow: bool = False
     slow_gas: int = 50_000_000
     """With ``skip_slow``: interpreter engines skip fixtures using more gas than this."""
+    timing: str = EXECUTION
+    """What a sample times: the message's ``execution``, or the whole ``transaction``
+    (see :mod:`evmkiln.bench.execution_clock`)."""
 
 
 @dataclass(slots=True)

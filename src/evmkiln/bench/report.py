@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evmkiln.bench.engines import PYEVM, REVM
+from evmkiln.bench.execution_clock import EXECUTION
 from evmkiln.bench.measure import ERROR, OK, Measurement, Settings
 from evmkiln.bench.session import FixtureResult, ratio
 
@@ -43,8 +44,9 @@ def _is_backend(name: str) -> bool:
     return name not in (PYEVM, REVM)
 
 
-def results_table(results: list[FixtureResult]) -> Table:
-    table = Table(title="median execution time per transaction", show_lines=False)
+def results_table(results: list[FixtureResult], timing: str = EXECUTION) -> Table:
+    what = "message execution" if timing == EXECUTION else "whole transaction"
+    table = Table(title=f"median time per run ({what})", show_lines=False)
     for header, justify in (
         ("fixture", "left"),
         ("engine", "left"),
@@ -186,6 +188,7 @@ def results_json(
             "budget_seconds": settings.budget,
             "skip_slow": settings.skip_slow,
             "slow_gas": settings.slow_gas,
+            "timing": settings.timing,
         },
         "agree": all(r.agree() for r in results),
         "fixtures": [

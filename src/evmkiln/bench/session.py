@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from evmkiln.bench.agreement import Disagreement, check_agreement
 from evmkiln.bench.case import BenchCase
 from evmkiln.bench.engines import PYEVM, REVM, Engine, KilnEngine, PyEvmEngine, RevmEngine
+from evmkiln.bench.execution_clock import EXECUTION
 from evmkiln.bench.measure import OK, Measurement, Settings, measure, skipped
 from evmkiln.bench.observation import Observation
 
@@ -33,14 +34,17 @@ class FixtureResult:
 
 
 def make_engines(
-    backends: list[str], with_pyevm: bool = True, with_revm: bool = True
+    backends: list[str],
+    with_pyevm: bool = True,
+    with_revm: bool = True,
+    timing: str = EXECUTION,
 ) -> list[Engine]:
     engines: list[Engine] = []
     if with_revm:
-        engines.append(RevmEngine())
+        engines.append(RevmEngine(timing))
     if with_pyevm:
-        engines.append(PyEvmEngine())
-    engines.extend(KilnEngine(name) for name in backends)
+        engines.append(PyEvmEngine(timing))
+    engines.extend(KilnEngine(name, timing) for name in backends)
     return engines
 
 

@@ -9,6 +9,7 @@ engine fails), so the command doubles as a differential test.
 from __future__ import annotations
 
 import datetime
+import enum
 import json
 import shlex
 import sys
@@ -19,10 +20,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from evmkiln.bench.execution_clock import EXECUTION, TRANSACTION
 from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption, require_fixtures_dir
 from evmkiln.cli.run_cmd import resolve_fixture_path
 
 FIB_FIXTURE = "fibonacci-calldata"
+
+
+class Timing(enum.Enum):
+    execution = EXECUTION
+    transaction = TRANSACTION
 
 
 def _backends(option: str | None) -> list[str]:
@@ -89,6 +96,13 @@ def bench(
         list[str] | None,
         typer.Option(help="Override a fixture parameter: FIXTURE.NAME=VALUE (repeatable)."),
     ] = None,
+    timing: Annotated[
+        Timing,
+        typer.Option(
+            help="Time the message's execution (py-evm's transaction bookkeeping excluded) "
+            "or the whole transaction.",
+        ),
+    ] = Timing.execution,
     pyevm: Annotated[bool, typer.Option(help="Include stock py-evm.")] = True,
     revm: Annotated[bool, typer.Option(help="Include revm (pyrevm).")] = True,
     json_out: Annotated[
@@ -132,8 +146,9 @@ def bench(
         budget=budget if budget > 0 else None,
         skip_slow=skip_slow,
         slow_gas=slow_gas,
+        timing=timing.value,
     )
-    engines = make_engines(backends, with_pyevm=pyevm, with_revm=revm)
+    engines = make_engines(backends, with_pyevm=pyevm, with_revm=revm, timing=timing.value)
 
     results: list[FixtureResult] = []
     progress = Progress(
@@ -169,7 +184,7 @@ def bench(
             )
             progress.advance(task)
 
-    console.print(results_table(results))
+    console.print(results_table(results, timing.value))
     compiles = compile_table(results)
     if compiles is not None:
         console.print(compiles)
