@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from evmkiln.backend_wasm.encoding import encode_module
 from evmkiln.backend_wasm.runtime import CompiledContract
@@ -12,6 +13,11 @@ from evmkiln.backend_wasm.wat import to_wat
 from evmkiln.builtins.frame import Frame
 from evmkiln.codegen.backend import BackendCapabilities, CompileOptions, ExitKind
 from evmkiln.codegen.ir.function import Function
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from evmkiln.codegen.backend import LoadedArtifact
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +55,11 @@ class WasmBackend:
     """Compiles IR to WebAssembly and runs it on wasmtime."""
 
     name = "wasm"
+    artifact_suffix = ".wasm.json"
+    """Artifacts (``AotBackend``): see :mod:`evmkiln.backend_wasm.aot`."""
 
     def capabilities(self) -> BackendCapabilities:
-        return BackendCapabilities(jit=True, aot=False, gas_metering_off=True, native=True)
+        return BackendCapabilities(jit=True, aot=True, gas_metering_off=True, native=True)
 
     def compile(self, function: Function, options: CompileOptions | None = None) -> WasmExecutable:
         return WasmExecutable(function, options or CompileOptions())
@@ -61,3 +69,27 @@ class WasmBackend:
         opts = options or CompileOptions()
         module = translate(function, gas_metering=opts.gas_metering).module
         return to_wat(module, comment=f"evmkiln wasm backend: {function.name}")
+
+    def save(
+        self,
+        function: Function,
+        directory: Path,
+        *,
+        code_hash: bytes,
+        fork: str,
+        options: CompileOptions | None = None,
+    ) -> Path:
+        """Compile ``function`` and write wasmtime's serialized module and its metadata."""
+        from evmkiln.backend_wasm import aot
+
+        return aot.save(
+            function, directory, code_hash=code_hash, fork=fork, options=options or CompileOptions()
+        )
+
+    def load(
+        self, path: Path, *, fork: str, options: CompileOptions | None = None
+    ) -> LoadedArtifact:
+        """Deserialize a saved artifact without compiling; refuses stale or corrupt ones."""
+        from evmkiln.backend_wasm import aot
+
+        return aot.load(path, fork=fork, options=options or CompileOptions())

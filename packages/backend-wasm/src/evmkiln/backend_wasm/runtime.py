@@ -67,6 +67,16 @@ from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
 
 _ENGINE: wasmtime.Engine | None = None
+ENGINE_SETTINGS: dict[str, bool | int | str] = {
+    "wasm_wide_arithmetic": True,
+    "wasm_bulk_memory": True,
+    "wasm_multi_value": True,
+    # The host bridge keeps raw pointers into linear memory.
+    "memory_may_move": False,
+    "cranelift_opt_level": "speed",
+}
+"""``wasmtime.Config`` attributes that shape the machine code: one table, so that
+AOT metadata records exactly what :func:`engine` sets."""
 MAX_WASM_STACK = 64 << 20
 """wasmtime's limit on wasm stack per store (host frames in between count)."""
 INLINE_STACK = 64 << 20
@@ -91,12 +101,8 @@ def engine() -> wasmtime.Engine:
     global _ENGINE
     if _ENGINE is None:
         config = wasmtime.Config()
-        config.wasm_wide_arithmetic = True
-        config.wasm_bulk_memory = True
-        config.wasm_multi_value = True
-        # The host bridge keeps raw pointers into linear memory.
-        config.memory_may_move = False
-        config.cranelift_opt_level = "speed"
+        for name, value in ENGINE_SETTINGS.items():
+            setattr(config, name, value)
         # Nested frames re-enter wasm through the host and the host frames in
         # between count against max_wasm_stack: the default 512 KiB traps at
         # ~110 call levels.  Native stack is guarded by CompiledContract.run.
@@ -349,8 +355,9 @@ class LinearMemoryView:
 class CompiledContract:
     """A compiled module, its store and its pool of instances."""
 
-    def __init__(self, wasm: bytes, memory_base: int) -> None:
-        self.module = wasmtime.Module(engine(), wasm)
+    def __init__(self, wasm: bytes | wasmtime.Module, memory_base: int) -> None:
+        """Compile ``wasm``, or take a module already compiled (deserialized AOT code)."""
+        self.module = wasm if isinstance(wasm, wasmtime.Module) else wasmtime.Module(engine(), wasm)
         self.store = wasmtime.Store(engine())
         self.memory_base = memory_base
         self._free: list[_Slot] = []

@@ -1,0 +1,360 @@
+"""AOT artifacts of the wasm backend: save, load without compiling, refuse what does not fit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import wasmtime
+from eth_hash.auto import keccak
+from wasm_compare import FakeHost, new_frame
+
+from evmkiln.backend_wasm import WasmBackend, aot
+from evmkiln.backend_wasm import backend as backend_module
+from evmkiln.backend_wasm.aot import read_metadata
+from evmkiln.backend_wasm.runtime import ENGINE_SETTINGS
+from evmkiln.builtins.halts import ExceptionalHalt
+from evmkiln.codegen.artifact_errors import ArtifactCorruptError, ArtifactMismatchError
+from evmkiln.codegen.backend import AotBackend, CompileOptions, Executable
+from evmkiln.codegen.pipeline import lower_bytecode
+from evmkiln.codegen.reference import ReferenceBackend
+
+HERE = Path(__file__).resolve().parent
+WASM = WasmBackend()
+REFERENCE = ReferenceBackend()
+
+PROGRAMS: dict[str, bytes] = {
+    # RETURN (2 ** 10 ** 5 + 7 // 3) as one word.
+    "exp_div": bytes.fromhex(
+        "6005600a6002"  # PUSH 5, 10, 2
+        + "0a0a"  # EXP, EXP
+        + "6003600704"  # 7 // 3
+        + "01"  # ADD
+        + "5f5260205ff3"  # MSTORE(0); RETURN(0, 32)
+    ),
+    # Sum the calldata words in a loop, SSTORE and RETURN the sum.
+    "calldata_loop": bytes.fromhex(
+        "5f5f"  # acc, i
+        + "5b80361115601656"  # loop (pc 2): if i >= CALLDATASIZE goto 22
+        + "8035820191506020016002"
+        + "56"  # acc += CALLDATALOAD(i); i += 32; goto 2
+        + "5b50"  # 22: drop i
+        + "805f55"  # SSTORE(0, acc)
+        + "5f5260205ff3"  # RETURN the sum
+    ),
+    # MSTORE far out, LOG1, then an exceptional halt.
+    "invalid": bytes.fromhex("60ff61100052" + "60206110006007a1" + "6001fe"),
+}
+CALLDATA = b"".join(i.to_bytes(32, "big") for i in (3, 1 << 200, 2**256 - 1))
+
+
+def outcome(executable: Executable, code: bytes) -> tuple[object, ...]:
+    """Everything a frame leaves behind: exit or halt, output, gas, memory, storage, logs."""
+    host = FakeHost(WASM)
+    frame = new_frame(host, code, 100_000, CALLDATA)
+    try:
+        result: object = executable.run(frame)
+        gas: object = frame.gas
+        memory: object = bytes(frame.memory)
+    except ExceptionalHalt as halt:
+        result, gas, memory = ("halt", halt.kind), None, None
+    return (result, frame.output, gas, memory, host.storage, host.logs)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("wasm-artifacts")
+    return {
+        name: WASM.save(lower_bytecode(code), directory, code_hash=keccak(code), fork="cancun")
+        for name, code in PROGRAMS.items()
+    }
+
+
+def copy_artifact(meta_path: Path, directory: Path) -> Path:
+    """A private copy of one artifact (metadata and module) to alter."""
+    meta = read_metadata(meta_path)
+    for name in (meta_path.name, meta.module):
+        (directory / name).write_bytes((meta_path.parent / name).read_bytes())
+    return directory / meta_path.name
+
+
+def module_file(meta: Path) -> Path:
+    return meta.parent / read_metadata(meta).module
+
+
+def edit_metadata(path: Path, **changes: Any) -> None:
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+def replace_module(meta: Path, data: bytes) -> None:
+    """Swap in other module bytes *with* matching size and hash: only wasmtime can object."""
+    import hashlib
+
+    module_file(meta).write_bytes(data)
+    edit_metadata(meta, module_size=len(data), module_sha256=hashlib.sha256(data).hexdigest())
+
+
+def test_wasm_backend_is_an_aot_backend() -> None:
+    assert isinstance(WASM, AotBackend)
+    assert WASM.capabilities().aot
+    assert WASM.artifact_suffix == ".wasm.json"
+
+
+def test_metadata_describes_the_build(artifacts: dict[str, Path]) -> None:
+    code = PROGRAMS["exp_div"]
+    meta = read_metadata(artifacts["exp_div"])
+    assert meta.code_hash == "0x" + keccak(code).hex()
+    assert meta.backend == "wasm" and meta.fork == "cancun"
+    assert meta.name == lower_bytecode(code).name and meta.code_size == len(code)
+    assert meta.options.opt_level == 2 and meta.options.gas_metering
+    assert meta.wasmtime_version and meta.engine.target and not meta.engine.pulley
+    assert meta.engine.settings == ENGINE_SETTINGS
+    assert meta.engine.settings["wasm_wide_arithmetic"] is True
+    assert meta.engine.settings["cranelift_opt_level"] == "speed"
+    module = module_file(artifacts["exp_div"])
+    assert module.name.endswith(".wasm.cwasm")
+    assert module.stat().st_size == meta.module_size
+    assert module.read_bytes().startswith(b"\x7fELF")
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_loaded_artifact_runs_like_jit_and_reference(name: str, artifacts: dict[str, Path]) -> None:
+    code = PROGRAMS[name]
+    function = lower_bytecode(code)
+    loaded = WASM.load(artifacts[name], fork="cancun")
+    assert loaded.code_hash == keccak(code)
+    expected = outcome(REFERENCE.compile(function), code)
+    assert outcome(WASM.compile(function), code) == expected
+    assert outcome(loaded.executable, code) == expected
+    assert outcome(loaded.executable, code) == expected  # its instance reused
+
+
+def refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("loading an artifact must not compile")
+
+
+def test_loading_does_not_compile(
+    artifacts: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aot, "translate", refuse)
+    monkeypatch.setattr(aot, "encode_module", refuse)
+    monkeypatch.setattr(backend_module, "translate", refuse)
+    monkeypatch.setattr(backend_module, "encode_module", refuse)
+    monkeypatch.setattr(WasmBackend, "compile", refuse)
+    monkeypatch.setattr(wasmtime.Module, "__init__", refuse)  # Cranelift: wasm -> machine code
+    monkeypatch.setattr(wasmtime.Module, "validate", refuse)
+    for name, code in PROGRAMS.items():
+        loaded = WASM.load(artifacts[name], fork="cancun")
+        assert outcome(loaded.executable, code)[0] != "compiled"
+
+
+LOADER = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+
+    import wasmtime
+    from wasm_compare import FakeHost, new_frame
+    from evmkiln.backend_wasm import WasmBackend, aot, backend
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("loading an artifact must not compile")
+
+    aot.translate = aot.encode_module = backend.translate = backend.encode_module = refuse
+    wasmtime.Module.__init__ = refuse
+    wasm = WasmBackend()
+    wasm.compile = refuse
+    calldata = bytes.fromhex(sys.argv[1])
+    results, seconds = {}, []
+    for arg in sys.argv[2:]:
+        name, path, code = arg.split("=")
+        start = time.perf_counter()
+        loaded = wasm.load(Path(path), fork="cancun")
+        seconds.append(time.perf_counter() - start)
+        host = FakeHost(wasm)
+        frame = new_frame(host, bytes.fromhex(code), 100_000, calldata)
+        try:
+            result = int(loaded.executable.run(frame))
+        except Exception as exc:
+            result = type(exc).__name__
+        gas = None if result == "ExceptionalHalt" else frame.gas
+        results[name] = [result, frame.output.hex(), gas]
+    print(json.dumps({"results": results, "seconds": seconds}))
+    """
+)
+
+
+def test_fresh_process_loads_without_compiling(artifacts: dict[str, Path]) -> None:
+    args = [f"{name}={artifacts[name]}={PROGRAMS[name].hex()}" for name in sorted(PROGRAMS)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", LOADER, CALLDATA.hex(), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    for name, code in PROGRAMS.items():
+        want = outcome(WASM.compile(lower_bytecode(code)), code)
+        result, output, gas = report["results"][name]
+        if isinstance(want[0], tuple):
+            assert result == "ExceptionalHalt"
+        else:
+            assert [result, output, gas] == [int(want[0]), want[1].hex(), want[2]]  # type: ignore[call-overload]
+    # The first load also hashes the compiler's sources and creates the engine (once per process).
+    print(f"\nfresh-process load times (ms): {[round(s * 1e3, 3) for s in report['seconds']]}")
+
+
+def test_load_is_fast(artifacts: dict[str, Path]) -> None:
+    paths = list(artifacts.values())
+    WASM.load(paths[0], fork="cancun")  # once-per-process work (fingerprint, engine)
+    rounds = 20
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for path in paths:
+            WASM.load(path, fork="cancun")
+    per_load = (time.perf_counter() - start) / (rounds * len(paths))
+    print(f"\nload time per contract: {per_load * 1e3:.3f} ms")
+    assert per_load < 0.01  # about 0.3 ms; the bound leaves room for loaded CI hosts
+
+
+# -- refusals ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("fork", "prague"),
+        ("evmkiln_version", "0.0.1"),
+        ("compiler_fingerprint", "0" * 64),
+        ("wasmtime_version", "29.0.0"),
+        ("engine", {"settings": {"cranelift_opt_level": "none"}}),
+        ("engine", {"target": "aarch64-linux"}),
+        ("engine", {"pulley": True}),
+        ("engine", {"settings": {"wasm_wide_arithmetic": False}}),
+        ("options", {"opt_level": 0, "gas_metering": True, "extra": {}}),
+        ("format_version", 99),
+    ],
+)
+def test_mismatching_metadata_names_the_field(
+    field: str, value: Any, artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    path = copy_artifact(artifacts["exp_div"], tmp_path)
+    if field == "engine":  # change one part of the recorded engine, keep the rest
+        engine = json.loads(path.read_text())["engine"]
+        for key, part in value.items():
+            engine[key] = {**engine[key], **part} if isinstance(part, dict) else part
+        value = engine
+    edit_metadata(path, **{field: value})
+    with pytest.raises(ArtifactMismatchError, match=field) as info:
+        WASM.load(path, fork="cancun")
+    assert info.value.field == field
+
+
+def test_loading_for_another_fork_or_options_is_refused(artifacts: dict[str, Path]) -> None:
+    with pytest.raises(ArtifactMismatchError) as info:
+        WASM.load(artifacts["exp_div"], fork="prague")
+    assert info.value.field == "fork"
+    with pytest.raises(ArtifactMismatchError) as info:
+        WASM.load(artifacts["exp_div"], fork="cancun", options=CompileOptions(gas_metering=False))
+    assert info.value.field == "options"
+
+
+def test_module_from_another_engine_is_refused_by_wasmtime(
+    artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    """Metadata that lies about the engine still cannot smuggle in an incompatible module."""
+    config = wasmtime.Config()
+    for name, value in ENGINE_SETTINGS.items():
+        setattr(config, name, value)
+    config.memory_may_move = True
+    wasm = WASM.compile(lower_bytecode(PROGRAMS["exp_div"])).wasm
+    other = bytes(wasmtime.Module(wasmtime.Engine(config), wasm).serialize())
+    path = copy_artifact(artifacts["exp_div"], tmp_path)
+    replace_module(path, other)
+    with pytest.raises(ArtifactMismatchError, match="memory may move") as info:
+        WASM.load(path, fork="cancun")
+    assert info.value.field == "wasmtime_engine"
+
+
+def foreign_module(meta: Path) -> None:
+    """A genuine module of this engine, but not an evmkiln contract."""
+    from evmkiln.backend_wasm.runtime import engine
+
+    wasm = wasmtime.wat2wasm('(module (func (export "run") (result i32) i32.const 0))')
+    replace_module(meta, bytes(wasmtime.Module(engine(), wasm).serialize()))
+
+
+def elf_garbage(meta: Path) -> None:
+    replace_module(meta, b"\x7fELF" + bytes(range(256)) * 8)
+
+
+def flip_module_byte(meta: Path) -> None:
+    module = module_file(meta)
+    data = bytearray(module.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    module.write_bytes(bytes(data))
+
+
+def not_elf(meta: Path) -> None:
+    module = module_file(meta)
+    data = b"garbage!" + module.read_bytes()[8:]
+    module.write_bytes(data)
+    edit_metadata(meta, module_size=len(data))
+
+
+CORRUPTIONS = {
+    "truncated module": (
+        lambda m: module_file(m).write_bytes(module_file(m).read_bytes()[:1000]),
+        "truncated",
+    ),
+    "altered module": (flip_module_byte, "SHA-256"),
+    "not a module": (not_elf, "not a serialized wasmtime module"),
+    "missing module": (lambda m: module_file(m).unlink(), "cannot read module"),
+    "ELF that wasmtime refuses": (elf_garbage, "wasmtime refused it"),
+    "module of another program": (foreign_module, "module imports"),
+    "truncated metadata": (lambda m: m.write_bytes(m.read_bytes()[:100]), "invalid metadata"),
+    "metadata not json": (lambda m: m.write_bytes(b"\x00\xff" * 10), "invalid metadata"),
+    "module outside the directory": (
+        lambda m: edit_metadata(m, module="../../etc/passwd"),
+        "invalid metadata: module",
+    ),
+    "another backend": (lambda m: edit_metadata(m, backend="llvm"), "invalid metadata: backend"),
+    "unknown field": (lambda m: edit_metadata(m, library="x.so"), "invalid metadata: library"),
+    "memory base off": (lambda m: edit_metadata(m, memory_base=0), "memory_base"),
+    "huge metadata": (lambda m: m.write_bytes(b" " * (1 << 17)), "larger than"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+def test_corrupt_artifact_is_refused(case: str, artifacts: dict[str, Path], tmp_path: Path) -> None:
+    corrupt, message = CORRUPTIONS[case]
+    path = copy_artifact(artifacts["calldata_loop"], tmp_path)
+    corrupt(path)
+    with pytest.raises(ArtifactCorruptError, match=message):
+        WASM.load(path, fork="cancun")
+
+
+def test_missing_metadata_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactCorruptError, match="cannot read metadata"):
+        WASM.load(tmp_path / "nothing.wasm.json", fork="cancun")
+
+
+def test_save_needs_a_32_byte_hash(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        WASM.save(lower_bytecode(PROGRAMS["exp_div"]), tmp_path, code_hash=b"\x01", fork="cancun")
