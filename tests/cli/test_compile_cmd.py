@@ -49,6 +49,34 @@ def test_compile_from_fixtures_file_and_directory(tmp_path: Path) -> None:
     assert single.exit_code == 0 and "2 compiled" in single.output
 
 
+def test_compile_wasm_writes_module_and_metadata(tmp_path: Path) -> None:
+    pytest.importorskip("evmkiln.backend_wasm")
+    out = tmp_path / "arts"
+    result = runner.invoke(app, ["compile", CODE, "--backend", "wasm", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    stem = keccak(bytes.fromhex(CODE[2:])).hex()
+    meta = json.loads((out / f"{stem}.wasm.json").read_text())
+    assert meta["backend"] == "wasm" and meta["code_hash"] == "0x" + stem
+    assert meta["module"] == f"{stem}.wasm.cwasm" and (out / meta["module"]).is_file()
+    assert "1 compiled, 0 failed" in result.output
+    vm_class = make_vm_class("wasm", artifacts=out, strict_aot=True)
+    assert vm_class.stats.aot_loaded == 1  # type: ignore[attr-defined]
+    assert not list(out.glob("*.llvm.*"))
+
+
+def test_compile_wasm_from_fixtures(tmp_path: Path) -> None:
+    pytest.importorskip("evmkiln.backend_wasm")
+    fixture = tmp_path / "store.json"
+    fixture.write_text(json.dumps(state_test()))
+    out = tmp_path / "arts"
+    result = runner.invoke(
+        app, ["compile", "--from-fixtures", str(fixture), "-b", "wasm", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    found = {p.name.split(".")[0] for p in out.glob("*.wasm.json")}
+    assert found == {keccak(STORE_CODE).hex(), keccak(LOOP_CODE).hex()}
+
+
 def test_compile_needs_code_or_fixtures(tmp_path: Path) -> None:
     result = runner.invoke(app, ["compile", "-o", str(tmp_path)])
     assert result.exit_code != 0

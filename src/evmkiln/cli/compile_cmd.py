@@ -51,7 +51,7 @@ def compile_command(
         ),
     ] = Path("artifacts"),
     backend: Annotated[
-        str, typer.Option("--backend", "-b", help="A backend that supports AOT: llvm.")
+        str, typer.Option("--backend", "-b", help="A backend that supports AOT: llvm or wasm.")
     ] = "llvm",
     from_fixtures: Annotated[
         Path | None,
@@ -68,7 +68,7 @@ def compile_command(
         typer.Option("--gas-metering/--no-gas-metering", help="Off only for trusted re-execution."),
     ] = True,
 ) -> None:
-    """Compile CODE (or a fixture's contracts) to native artifacts in OUTPUT."""
+    """Compile CODE (or a fixture's contracts) to native artifacts in OUTPUT (llvm or wasm)."""
     from evmkiln.codegen.backend import CompileOptions
     from evmkiln.context.artifact_store import compile_artifacts, require_aot
     from evmkiln.context.registry import get_backend
