@@ -13,7 +13,7 @@ import pytest
 from eth.vm.forks.cancun import CancunVM
 from message_harness import SENDER, A, B, apply_message
 
-from evmkiln.codegen.artifact_errors import ArtifactMismatchError
+from evmkiln.codegen.artifact_errors import ArtifactCorruptError, ArtifactMismatchError
 from evmkiln.codegen.backend import CompileOptions
 from evmkiln.context import make_vm_class
 from evmkiln.context.artifact_store import AotRequiredError, code_hash, compile_artifacts
@@ -148,3 +148,17 @@ def test_fresh_process_runs_artifacts_strictly(artifacts_dir: Path) -> None:
     assert report["same"]
     assert report["output"] == bytes(range(0xA0, 0xC0)).hex() + "00" * 8
     assert (report["aot_loaded"], report["frames_run_aot"], report["frames_compiled"]) == (2, 2, 0)
+
+
+def test_lazy_loading_refuses_a_truncated_library_at_first_use(
+    artifacts_dir: Path, tmp_path: Path
+) -> None:
+    for path in artifacts_dir.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    library = tmp_path / f"{code_hash(CALLEE).hex()}.llvm.so"
+    library.write_bytes(library.read_bytes()[:100])
+    vm_class = make_vm_class("llvm", artifacts=tmp_path, preload=False)
+    with pytest.raises(ArtifactCorruptError, match="truncated"):
+        apply_message(vm_class, ACCOUNTS)
+    stats = vm_class.stats  # type: ignore[attr-defined]
+    assert (stats.aot_loaded, stats.frames_compiled) == (1, 0)

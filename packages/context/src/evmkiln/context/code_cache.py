@@ -50,7 +50,8 @@ class DispatchStats:
     failures: dict[bytes, str] = field(default_factory=dict)
     """Why each code failed to compile, by code."""
     aot_loaded: int = 0
-    """Artifacts loaded when the VM class was made (kept by :meth:`reset`: they stay loaded)."""
+    """Artifacts loaded: all of them when the VM class was made, or (``preload=False``)
+    each at its code's first frame.  Kept by :meth:`reset`: they stay loaded."""
     frames_run_aot: int = 0
     """Frames run by code loaded from an artifact (also counted in ``frames_run_compiled``)."""
 

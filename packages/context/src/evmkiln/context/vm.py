@@ -12,6 +12,7 @@ from interpreted ones only in how the bytecode itself executes.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,7 +24,7 @@ from eth.vm.forks.cancun.state import CancunState
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable, ExitKind
-from evmkiln.context.artifact_store import load_artifacts
+from evmkiln.context.artifact_store import LazyArtifacts, LoadCallback, load_artifacts
 from evmkiln.context.code_cache import (
     DEFAULT_MAX_ENTRIES,
     CodeCache,
@@ -136,6 +137,8 @@ def make_vm_class(
     *,
     lower: Lowering = lower_with_pipeline,
     artifacts: Path | str | None = None,
+    preload: bool = True,
+    on_artifact_load: LoadCallback | None = None,
     strict_aot: bool = False,
     interpret_on_compile_error: bool = True,
     cache_size: int = DEFAULT_MAX_ENTRIES,
@@ -155,7 +158,13 @@ def make_vm_class(
     code hash, and those contracts are never compiled (``stats.aot_loaded``,
     ``stats.frames_run_aot``).  An artifact built for another fork, compiler,
     option set or CPU raises :class:`~evmkiln.codegen.artifact_errors.ArtifactError`
-    here.  ``strict_aot=True`` (with ``artifacts``) refuses to compile
+    here.  With ``preload=False`` the directory is only listed and each
+    artifact is loaded the first time its code runs
+    (:class:`~evmkiln.context.artifact_store.LazyArtifacts`): for directories
+    far larger than what one process runs; an unusable artifact then raises
+    at that first use, and ``stats.aot_loaded`` counts loads as they happen.
+    ``on_artifact_load(code_hash, seconds)`` is called after each lazy load
+    (e.g. to time them).  ``strict_aot=True`` (with ``artifacts``) refuses to compile
     anything else: such code raises
     :class:`~evmkiln.context.artifact_store.AotRequiredError`.
 
@@ -177,12 +186,22 @@ def make_vm_class(
         raise ValueError("strict_aot=True needs an artifacts directory")
     stats = DispatchStats()
     compile_options = _compile_options(options)
-    loaded = (
-        load_artifacts(backend_obj, artifacts, fork=fork, options=compile_options)
-        if artifacts is not None
-        else {}
-    )
-    stats.aot_loaded = len(loaded)
+    if on_artifact_load is not None and (artifacts is None or preload):
+        raise ValueError("on_artifact_load needs artifacts loaded lazily (preload=False)")
+    loaded: Mapping[bytes, Executable] = {}
+    if artifacts is not None and preload:
+        loaded = load_artifacts(backend_obj, artifacts, fork=fork, options=compile_options)
+        stats.aot_loaded = len(loaded)
+    elif artifacts is not None:
+
+        def count_load(digest: bytes, seconds: float) -> None:
+            stats.aot_loaded += 1
+            if on_artifact_load is not None:
+                on_artifact_load(digest, seconds)
+
+        loaded = LazyArtifacts(
+            backend_obj, artifacts, fork=fork, options=compile_options, on_load=count_load
+        )
     cache = CodeCache(
         backend_obj,
         compile_options,
