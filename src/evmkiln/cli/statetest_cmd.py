@@ -3,13 +3,17 @@
 Exit status: 0 when every failing case is listed in ``--expected-failures``,
 1 when some other case failed, errored or timed out, 2 on a usage error
 (including a selection that matches no case).
+
+``--artifacts DIR`` runs with code compiled ahead of time; ``--aot DIR`` first
+compiles every contract of the selection into DIR (see
+:mod:`evmkiln.statetest.aot`), then runs from it.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,17 +26,23 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from evmkiln.cli.artifacts_option import (
+    ArtifactsOption,
+    StrictAotOption,
+    check_aot_backend,
+    check_strict,
+)
 from evmkiln.cli.fixtures_option import (
     STATETESTS_SUBDIR,
     FixturesOption,
     require_fixtures_dir,
 )
-from evmkiln.statetest.backends import PYEVM_BACKEND
+from evmkiln.statetest.backends import PYEVM_BACKEND, ArtifactsSetting
 from evmkiln.statetest.discovery import read_path_list
 from evmkiln.statetest.expectations import ExpectedFailures
 from evmkiln.statetest.pool import DEFAULT_MAX_CASES_PER_WORKER
 from evmkiln.statetest.report import print_report
-from evmkiln.statetest.results import CaseResult, Status
+from evmkiln.statetest.results import CaseRef, CaseResult, Status
 from evmkiln.statetest.runner import (
     DEFAULT_TIMEOUT,
     RunConfig,
@@ -41,7 +51,59 @@ from evmkiln.statetest.runner import (
     run_discovered,
 )
 
+if TYPE_CHECKING:
+    from evmkiln.context.artifact_store import CompiledArtifact
+
 _PLAIN_PROGRESS_SECONDS = 30.0
+
+
+def _compile_ahead(
+    backend: str,
+    directory: Path,
+    cases: list[CaseRef],
+    jobs: int,
+    console: Console,
+    show_progress: bool,
+) -> dict[str, Any]:
+    """Compile the selection's contracts into ``directory`` with a progress bar; a summary."""
+    from evmkiln.statetest.aot import CompileJob, prepare_artifacts
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show_progress,
+    )
+    with progress:
+        task = progress.add_task(f"{backend} AOT compile", total=None, failed=0)
+        failed = 0
+
+        def start(count: int) -> None:
+            progress.update(task, total=count)
+
+        def done(result: CompiledArtifact) -> None:
+            nonlocal failed
+            failed += result.path is None
+            progress.update(task, advance=1, failed=failed)
+
+        summary = prepare_artifacts(
+            CompileJob(backend, str(directory)), cases, jobs, on_start=start, on_done=done
+        )
+    for digest, reason in summary.failed:
+        console.print(
+            f"[red]not compiled[/red] 0x{digest.hex()}: {reason}", highlight=False, soft_wrap=True
+        )
+    console.print(
+        f"{summary.contracts} contracts: {summary.reused} already in {directory}, "
+        f"{summary.compiled} compiled, {len(summary.failed)} failed in {summary.seconds:.1f} s",
+        markup=False,
+        highlight=False,
+    )
+    return summary.to_json()
 
 
 def statetest(
@@ -103,10 +165,27 @@ def statetest(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar; only the summary.")
     ] = False,
+    artifacts: ArtifactsOption = None,
+    aot: Annotated[
+        Path | None,
+        typer.Option(
+            "--aot",
+            file_okay=False,
+            help="First compile every contract of the selection into this directory "
+            "(reusing artifacts already there), then run with artifacts from it.",
+        ),
+    ] = None,
+    strict_aot: StrictAotOption = False,
     fixtures: FixturesOption = None,
 ) -> None:
     """Run state tests (post["Cancun"] cases) and compare post-state roots and logs."""
     console = Console()
+    if artifacts is not None and aot is not None:
+        raise typer.BadParameter("give --artifacts or --aot, not both", param_hint="--aot")
+    artifacts_dir = aot if aot is not None else artifacts
+    check_strict(strict_aot, artifacts_dir)
+    if artifacts_dir is not None:
+        check_aot_backend(backend, "--aot" if aot is not None else "--artifacts")
     suite_root = fixtures / STATETESTS_SUBDIR if fixtures is not None else None
     listed = read_path_list(paths_from) if paths_from is not None else []
     selected = list(paths or [])
@@ -127,6 +206,11 @@ def statetest(
             if expected_failures is not None
             else ExpectedFailures()
         ),
+        artifacts=(
+            None
+            if artifacts_dir is None
+            else ArtifactsSetting(str(artifacts_dir), preload=False, strict=strict_aot)
+        ),
     )
     found = discover_cases(config)
     if not found.cases and not found.file_errors:
@@ -134,6 +218,11 @@ def statetest(
         raise typer.Exit(2)
 
     show_progress = console.is_terminal and not quiet
+    compiled = (
+        None
+        if aot is None
+        else _compile_ahead(backend, aot, found.cases, config.jobs, console, show_progress)
+    )
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -169,6 +258,7 @@ def statetest(
 
         report = run_discovered(config, found, advance)
 
+    report.aot = compiled
     print_report(report, console)
     if json_out is not None:
         report.write_json(json_out)

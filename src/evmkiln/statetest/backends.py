@@ -6,17 +6,35 @@ names any importable VM class (a patched or instrumented VM, a test double).
 Any other name is handed to ``evmkiln.context.make_vm_class``, imported only when needed so that
 the runner works (and its baseline can be measured) before, and independently
 of, the context package.
+
+An :class:`ArtifactsSetting` adds code compiled ahead of time to an evmkiln
+backend; it is a small picklable value so that the state-test pool can hand
+it to its worker processes.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Any
 
 PYEVM_BACKEND = "pyevm"
 FORK = "cancun"
 """The fork every run targets; state-test post entries are read under ``"Cancun"``."""
 POST_FORK_KEY = "Cancun"
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactsSetting:
+    """An evmkiln backend run with the artifacts of ``directory`` (see ``make_vm_class``)."""
+
+    directory: str
+    preload: bool = False
+    """Load every artifact when the VM class is made; by default each is loaded
+    when its code first runs, since a directory may hold far more contracts than
+    one process runs."""
+    strict: bool = False
+    """Code without an artifact raises instead of being JIT-compiled."""
 
 
 class BackendUnavailable(Exception):
@@ -36,8 +54,16 @@ def make_vm_class_available() -> bool:
     return callable(getattr(module, "make_vm_class", None))
 
 
-def resolve_vm_class(backend: str) -> type[Any]:
-    """The py-evm VM class that runs frames through ``backend``."""
+def resolve_vm_class(backend: str, artifacts: ArtifactsSetting | None = None) -> type[Any]:
+    """The py-evm VM class that runs frames through ``backend``.
+
+    ``artifacts`` only applies to evmkiln backends; with ``pyevm`` or a
+    ``module:Class`` it raises :class:`BackendUnavailable` rather than be ignored.
+    """
+    if artifacts is not None and (backend == PYEVM_BACKEND or ":" in backend):
+        raise BackendUnavailable(
+            f"backend {backend!r} compiles nothing, so it cannot use artifacts"
+        )
     if backend == PYEVM_BACKEND:
         from eth.vm.forks.cancun import CancunVM
 
@@ -58,8 +84,17 @@ def resolve_vm_class(backend: str) -> type[Any]:
         )
     try:
         # A compiler failure must show as an error, not pass on py-evm's interpreter.
+        aot: dict[str, Any] = (
+            {}
+            if artifacts is None
+            else {
+                "artifacts": artifacts.directory,
+                "preload": artifacts.preload,
+                "strict_aot": artifacts.strict,
+            }
+        )
         made: type[Any] = make_vm_class(
-            backend=backend, fork=FORK, interpret_on_compile_error=False
+            backend=backend, fork=FORK, interpret_on_compile_error=False, **aot
         )
     except Exception as exc:
         raise BackendUnavailable(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from evmkiln.statetest.backends import ArtifactsSetting
 from evmkiln.statetest.results import CaseRef, CaseResult, Status
 from evmkiln.statetest.worker import READY, worker_main
 
@@ -89,6 +90,7 @@ class CasePool:
         jobs: int,
         timeout: float,
         max_cases_per_worker: int = DEFAULT_MAX_CASES_PER_WORKER,
+        artifacts: ArtifactsSetting | None = None,
     ) -> None:
         """``max_cases_per_worker`` of 0 keeps each worker for the whole run."""
         if jobs < 1:
@@ -101,12 +103,16 @@ class CasePool:
         self.jobs = jobs
         self.timeout = timeout
         self.max_cases_per_worker = max_cases_per_worker
+        self.artifacts = artifacts
         self._ctx = _context()
 
     def _start(self) -> _Slot:
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
-            target=worker_main, args=(child, self.backend), name="evmkiln-statetest", daemon=True
+            target=worker_main,
+            args=(child, self.backend, self.artifacts),
+            name="evmkiln-statetest",
+            daemon=True,
         )
         with _main_module_hidden():
             process.start()

@@ -104,6 +104,26 @@ def print_report(report: RunReport, console: Console) -> None:
             console.print(f"  {result.case_id}", markup=False, highlight=False, soft_wrap=True)
     summary = report.summary()
     console.print()
+    if report.aot is not None:
+        aot = report.aot
+        console.print(
+            f"Ahead of time: {aot['contracts']} contracts, {aot['reused']} already compiled, "
+            f"{aot['compiled']} compiled, {aot['failed']} failed "
+            f"in {aot['compile_seconds']:.1f} s",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    frames = report.frames
+    if frames is not None:
+        console.print(
+            f"Frames: {frames.aot} ran from artifacts ({frames.artifacts_loaded} loaded), "
+            f"{frames.jit} on code JIT-compiled at run time ({frames.jit_codes} codes), "
+            f"{frames.interpreted} interpreted (empty code, precompiles)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(
         f"{summary['cases']} cases in {summary['files']} files: "
         f"{summary['passed']} passed, {summary['failed']} failed, "

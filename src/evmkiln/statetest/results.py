@@ -57,6 +57,34 @@ class CaseRef:
 
 
 @dataclass(frozen=True, slots=True)
+class FrameCounts:
+    """How one case's frames ran on an evmkiln backend (from the VM class's ``DispatchStats``).
+
+    With artifacts, this is what shows that the code ran from them: ``aot``
+    frames ran artifact code, ``jit`` frames ran code compiled during the case
+    (contracts created by the transaction cannot have an artifact beforehand),
+    ``jit_codes`` distinct codes were compiled for them in this worker.
+    """
+
+    aot: int = 0
+    jit: int = 0
+    interpreted: int = 0
+    """Empty code and precompiles."""
+    jit_codes: int = 0
+    artifacts_loaded: int = 0
+    """Artifacts loaded for this case (each is loaded once per worker, at first use)."""
+
+    def __add__(self, other: FrameCounts) -> FrameCounts:
+        return FrameCounts(
+            self.aot + other.aot,
+            self.jit + other.jit,
+            self.interpreted + other.interpreted,
+            self.jit_codes + other.jit_codes,
+            self.artifacts_loaded + other.artifacts_loaded,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CaseResult:
     """The verdict on one case (or on a whole file that could not be loaded)."""
 
@@ -68,6 +96,8 @@ class CaseResult:
     reason: str
     duration: float
     backend: str
+    frames: FrameCounts | None = None
+    """Set for cases run to a verdict on an evmkiln backend."""
 
     @classmethod
     def for_case(

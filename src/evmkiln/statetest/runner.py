@@ -6,6 +6,7 @@ conformance tests; it prints nothing itself (see :mod:`.report`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -14,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evmkiln.statetest.backends import PYEVM_BACKEND
+from evmkiln.statetest.backends import PYEVM_BACKEND, ArtifactsSetting
 from evmkiln.statetest.discovery import Discovery, discover
 from evmkiln.statetest.expectations import ExpectedFailures
 from evmkiln.statetest.pool import DEFAULT_MAX_CASES_PER_WORKER, CasePool
-from evmkiln.statetest.results import CaseResult, Status
+from evmkiln.statetest.results import CaseResult, FrameCounts, Status
 
 DEFAULT_TIMEOUT = 120.0
 
@@ -40,6 +41,8 @@ class RunConfig:
     timeout: float = DEFAULT_TIMEOUT
     max_cases_per_worker: int = DEFAULT_MAX_CASES_PER_WORKER
     expected_failures: ExpectedFailures = field(default_factory=ExpectedFailures)
+    artifacts: ArtifactsSetting | None = None
+    """Run the backend with code compiled ahead of time (see :mod:`.aot`)."""
 
 
 @dataclass
@@ -51,6 +54,8 @@ class RunReport:
     wall_time: float
     files: int
     expected_failures: ExpectedFailures = field(default_factory=ExpectedFailures)
+    aot: dict[str, Any] | None = None
+    """What the ahead-of-time compile step did, when the run had one (``--aot``)."""
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)
@@ -75,7 +80,14 @@ class RunReport:
     def ok(self) -> bool:
         return not self.unexpected_failures
 
+    @property
+    def frames(self) -> FrameCounts | None:
+        """Frame counts summed over the cases that have them (None on stock py-evm)."""
+        counted = [r.frames for r in self.results if r.frames is not None]
+        return sum(counted, FrameCounts()) if counted else None
+
     def summary(self) -> dict[str, Any]:
+        frames = self.frames
         return {
             "backend": self.backend,
             "files": self.files,
@@ -84,6 +96,8 @@ class RunReport:
             "unexpected_failures": len(self.unexpected_failures),
             "expected_failures_passing": len(self.unexpected_passes),
             "wall_time": round(self.wall_time, 3),
+            **({} if frames is None else {"frames": dataclasses.asdict(frames)}),
+            **({} if self.aot is None else {"aot": self.aot}),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -116,7 +130,13 @@ def run_discovered(
 ) -> RunReport:
     """Run already-discovered cases (lets a caller size a progress bar first)."""
     start = time.monotonic()
-    pool = CasePool(config.backend, config.jobs, config.timeout, config.max_cases_per_worker)
+    pool = CasePool(
+        config.backend,
+        config.jobs,
+        config.timeout,
+        config.max_cases_per_worker,
+        artifacts=config.artifacts,
+    )
     case_results = pool.run(found.cases, on_result)
     return RunReport(
         backend=config.backend,

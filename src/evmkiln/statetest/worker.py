@@ -11,6 +11,7 @@ the loop runs in a thread with a large stack and a raised recursion limit.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 from collections import OrderedDict
@@ -19,8 +20,13 @@ from typing import Any
 
 from evmkiln.fixtures.loading import FixtureError, load_state_test_file
 from evmkiln.fixtures.statetest import StateTestFile
-from evmkiln.statetest.backends import POST_FORK_KEY, BackendUnavailable, resolve_vm_class
-from evmkiln.statetest.results import CaseRef, CaseResult, Status
+from evmkiln.statetest.backends import (
+    POST_FORK_KEY,
+    ArtifactsSetting,
+    BackendUnavailable,
+    resolve_vm_class,
+)
+from evmkiln.statetest.results import CaseRef, CaseResult, FrameCounts, Status
 from evmkiln.statetest.verdict import describe_exception, run_case
 
 READY = "ready"
@@ -31,9 +37,30 @@ _STACK_SIZE = 512 * 1024 * 1024
 _RECURSION_LIMIT = 100_000
 
 
+def frame_counts(vm_class: type[Any]) -> FrameCounts | None:
+    """The running totals of an evmkiln VM class's dispatch counters; None for other VMs."""
+    stats = getattr(vm_class, "stats", None)
+    if stats is None:
+        return None
+    return FrameCounts(
+        aot=stats.frames_run_aot,
+        jit=stats.frames_run_compiled - stats.frames_run_aot,
+        interpreted=stats.frames_interpreted,
+        jit_codes=stats.frames_compiled,
+        artifacts_loaded=stats.aot_loaded,
+    )
+
+
+def _difference(after: FrameCounts, before: FrameCounts) -> FrameCounts:
+    return FrameCounts(
+        *(getattr(after, f.name) - getattr(before, f.name) for f in dataclasses.fields(after))
+    )
+
+
 class _Worker:
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, artifacts: ArtifactsSetting | None = None) -> None:
         self.backend = backend
+        self.artifacts = artifacts
         self._files: OrderedDict[str, StateTestFile | FixtureError] = OrderedDict()
         self._vm_class: type[Any] | None = None
         self._vm_error: str | None = None
@@ -56,7 +83,7 @@ class _Worker:
     def _vm(self) -> type[Any] | str:
         if self._vm_class is None and self._vm_error is None:
             try:
-                self._vm_class = resolve_vm_class(self.backend)
+                self._vm_class = resolve_vm_class(self.backend, self.artifacts)
             except BackendUnavailable as exc:
                 self._vm_error = str(exc)
             except Exception as exc:
@@ -79,11 +106,16 @@ class _Worker:
         vm_class = self._vm()
         if isinstance(vm_class, str):
             return CaseResult.for_case(ref, Status.ERRORED, vm_class, 0.0, self.backend)
-        return run_case(ref, test, cases[ref.post_index], vm_class, self.backend)
+        before = frame_counts(vm_class)
+        result = run_case(ref, test, cases[ref.post_index], vm_class, self.backend)
+        after = frame_counts(vm_class)
+        if before is None or after is None:
+            return result
+        return dataclasses.replace(result, frames=_difference(after, before))
 
 
-def _serve(conn: Connection, backend: str) -> None:
-    worker = _Worker(backend)
+def _serve(conn: Connection, backend: str, artifacts: ArtifactsSetting | None) -> None:
+    worker = _Worker(backend, artifacts)
     worker.warm_up()
     conn.send(READY)
     while True:
@@ -101,10 +133,12 @@ def _serve(conn: Connection, backend: str) -> None:
         conn.send((task_id, result))
 
 
-def worker_main(conn: Connection, backend: str) -> None:
+def worker_main(conn: Connection, backend: str, artifacts: ArtifactsSetting | None = None) -> None:
     """Entry point of a worker process."""
     sys.setrecursionlimit(_RECURSION_LIMIT)
     threading.stack_size(_STACK_SIZE)
-    thread = threading.Thread(target=_serve, args=(conn, backend), name="statetest-worker")
+    thread = threading.Thread(
+        target=_serve, args=(conn, backend, artifacts), name="statetest-worker"
+    )
     thread.start()
     thread.join()
