@@ -87,3 +87,69 @@ def test_compile_refuses_backend_without_aot(tmp_path: Path) -> None:
     result = runner.invoke(app, ["compile", CODE, "--backend", "ir", "-o", str(tmp_path)])
     assert result.exit_code != 0
     assert "cannot save or load" in result.output
+
+
+def _bench_fixture(path: Path, code: str) -> Path:
+    """A bench fixture whose one transaction calls ``code``."""
+    sender, contract = "0x" + "11" * 20, "0x" + "cc" * 20
+    account = {"balance": "0x0", "nonce": "0x1", "storage": {}}
+    fixture = {
+        "tiny": {
+            "env": {
+                "currentBaseFee": "0x0",
+                "currentCoinbase": "0x" + "00" * 20,
+                "currentGasLimit": "0x7fffffffffffffff",
+                "currentNumber": "0x1",
+                "currentTimestamp": "0x1",
+            },
+            "pre": {
+                sender: {**account, "balance": "0xffffffffffff", "code": "0x", "nonce": "0x0"},
+                contract: {**account, "code": code},
+            },
+            "transaction": [
+                {
+                    "data": "0x",
+                    "gasLimit": "0x0f4240",
+                    "gasPrice": "0x0",
+                    "nonce": "0x0",
+                    "sender": sender,
+                    "to": contract,
+                    "value": "0x0",
+                }
+            ],
+        }
+    }
+    path.write_text(json.dumps(fixture))
+    return path
+
+
+def test_run_with_artifacts_runs_from_them(tmp_path: Path) -> None:
+    fixture = _bench_fixture(tmp_path / "tiny.json", CODE)
+    out = tmp_path / "arts"
+    assert (
+        runner.invoke(app, ["compile", "--from-fixtures", str(fixture), "-o", str(out)]).exit_code
+        == 0
+    )
+    args = ["run", str(fixture), "--backend", "llvm", "--artifacts", str(out), "--strict-aot"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["status"] == "success" and data["output"] == "0x" + "00" * 31 + "2a"
+    assert data["frames"] == {
+        "aot": 1,
+        "jit": 0,
+        "interpreted": 0,
+        "jit_codes": 0,
+        "artifacts_loaded": 1,
+    }
+    assert "1 frames ran from artifacts" in runner.invoke(app, args).output
+
+
+def test_run_strict_aot_without_the_artifact_fails(tmp_path: Path) -> None:
+    fixture = _bench_fixture(tmp_path / "tiny.json", CODE + "00")
+    args = ["run", str(fixture), "--backend", "llvm", "--artifacts", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--strict-aot"])
+    assert result.exit_code == 1 and "AotRequiredError" in result.output
+    assert runner.invoke(app, ["run", str(fixture), "--strict-aot"]).exit_code == 2
+    refused = runner.invoke(app, ["run", str(fixture), "--artifacts", str(tmp_path)])
+    assert refused.exit_code == 2 and "ahead-of-time" in refused.output  # pyevm compiles nothing

@@ -3,6 +3,7 @@
 Bench fixtures carry no expected post-state; this command prints what the
 transaction did (status, gas used, output, logs) and how long applying it
 took, for comparing a backend with the ``pyevm`` baseline by eye or script.
+With ``--artifacts`` it also says how many frames ran from artifacts.
 """
 
 from __future__ import annotations
@@ -15,9 +16,20 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from evmkiln.cli.artifacts_option import (
+    ArtifactsOption,
+    StrictAotOption,
+    check_aot_backend,
+    check_strict,
+)
 from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption
 from evmkiln.fixtures.loading import FixtureError, load_bench_file
-from evmkiln.statetest.backends import PYEVM_BACKEND, BackendUnavailable, resolve_vm_class
+from evmkiln.statetest.backends import (
+    PYEVM_BACKEND,
+    ArtifactsSetting,
+    BackendUnavailable,
+    resolve_vm_class,
+)
 from evmkiln.statetest.execution import Outcome, apply_transaction
 from evmkiln.statetest.verdict import describe_exception
 
@@ -70,6 +82,17 @@ def outcome_json(name: str, backend: str, outcome: Outcome, total: float) -> dic
     }
 
 
+def _frames_json(stats: Any) -> dict[str, int]:
+    """How the frames ran, from an evmkiln VM class's ``DispatchStats``."""
+    return {
+        "aot": stats.frames_run_aot,
+        "jit": stats.frames_run_compiled - stats.frames_run_aot,
+        "interpreted": stats.frames_interpreted,
+        "jit_codes": stats.frames_compiled,
+        "artifacts_loaded": stats.aot_loaded,
+    }
+
+
 def run(
     fixture: Annotated[
         str, typer.Argument(help="Bench fixture file, or its name under --fixtures/bench.")
@@ -81,10 +104,15 @@ def run(
         ),
     ] = PYEVM_BACKEND,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    artifacts: ArtifactsOption = None,
+    strict_aot: StrictAotOption = False,
     fixtures: FixturesOption = None,
 ) -> None:
     """Run a bench fixture (single transaction) and print status, gas, output and logs."""
     console = Console(highlight=False, soft_wrap=True)
+    check_strict(strict_aot, artifacts)
+    if artifacts is not None:
+        check_aot_backend(backend)
     path = resolve_fixture_path(fixture, fixtures)
     try:
         bench = load_bench_file(path)
@@ -92,7 +120,10 @@ def run(
         console.print(f"[red]{exc}[/red]", markup=True)
         raise typer.Exit(2) from None
     try:
-        vm_class = resolve_vm_class(backend)
+        vm_class = resolve_vm_class(
+            backend,
+            None if artifacts is None else ArtifactsSetting(str(artifacts), strict=strict_aot),
+        )
     except BackendUnavailable as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -106,8 +137,13 @@ def run(
         raise typer.Exit(1) from None
     total = time.perf_counter() - start
 
+    stats = getattr(vm_class, "stats", None)
+    frames = None if artifacts is None or stats is None else _frames_json(stats)
     if as_json:
-        print(json.dumps(outcome_json(bench.name, backend, outcome, total), indent=1))
+        data = outcome_json(bench.name, backend, outcome, total)
+        if frames is not None:
+            data["frames"] = frames
+        print(json.dumps(data, indent=1))
     else:
         console.print(f"fixture    {bench.name} ({path})")
         console.print(f"backend    {backend}")
@@ -124,5 +160,11 @@ def run(
             f"time       {outcome.seconds * 1000:.3f} ms executing "
             f"({total * 1000:.3f} ms with pre-state setup)"
         )
+        if frames is not None:
+            console.print(
+                f"artifacts  {frames['aot']} frames ran from artifacts "
+                f"({frames['artifacts_loaded']} loaded from {artifacts}), "
+                f"{frames['jit']} on JIT-compiled code ({frames['jit_codes']} compiled)"
+            )
     if outcome.rejected is not None:
         raise typer.Exit(1)
