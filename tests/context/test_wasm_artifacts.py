@@ -67,6 +67,15 @@ def test_vm_runs_wasm_artifacts_without_compiling(
     assert stats.frames_compiled == 0 and stats.compile_failures == 0
 
 
+def test_lazy_loading_finds_wasm_artifacts_by_name(artifacts_dir: Path) -> None:
+    """``preload=False`` looks artifacts up as ``<hash><suffix>``: the names ``save`` writes."""
+    vm_class = make_vm_class("wasm", artifacts=artifacts_dir, preload=False, strict_aot=True)
+    stats = vm_class.stats  # type: ignore[attr-defined]
+    assert stats.aot_loaded == 0
+    assert apply_message(vm_class, ACCOUNTS) == apply_message(CancunVM, ACCOUNTS)
+    assert (stats.aot_loaded, stats.frames_run_aot, stats.frames_compiled) == (2, 2, 0)
+
+
 def test_code_without_artifact_is_still_compiled(artifacts_dir: Path) -> None:
     vm_class = make_vm_class("wasm", artifacts=artifacts_dir)
     accounts = ACCOUNTS | {B: {"code": CALLEE + b"\x00"}}
