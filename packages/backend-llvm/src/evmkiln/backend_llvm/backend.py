@@ -60,6 +60,11 @@ class LlvmExecutable:
         raise RuntimeError(f"{self.name} returned unknown status {status}")
 
 
+def instruction_count(function: Function) -> int:
+    """The size that decides how hard the code generator works (:func:`jit.codegen_level`)."""
+    return sum(len(block.insts) for block in function.blocks)
+
+
 def _cache_key(function: Function, options: CompileOptions) -> str:
     text = format_function(function)
     digest = hashlib.sha256(text.encode()).hexdigest()
@@ -92,8 +97,9 @@ class LlvmBackend:
         if cached is not None:
             return cached
         module = jit.parse(str(translate(function, options)), options.opt_level)
+        codegen = jit.codegen_level(options.opt_level, instruction_count(function))
         executable = LlvmExecutable(
-            function.name, jit.compile_module(module, function.name, options.opt_level)
+            function.name, jit.compile_module(module, function.name, codegen)
         )
         with self._lock:
             return self._cache.setdefault(key, executable)
@@ -107,7 +113,9 @@ class LlvmBackend:
         """Host assembly for ``function``."""
         options = options or CompileOptions()
         module = jit.parse(str(translate(function, options)), options.opt_level)
-        return jit.assembly(module, options.opt_level)
+        return jit.assembly(
+            module, jit.codegen_level(options.opt_level, instruction_count(function))
+        )
 
     def save(
         self,
