@@ -25,24 +25,18 @@ Crossing rules, applied by every Python entry:
   exception is parked in the run state, :data:`STATUS_ERROR` is returned, and
   :meth:`RunState.finish` re-raises it once the native frames are gone.
 
-Memory ownership: ``frame.memory`` (a ``bytearray``) is the only copy of the
-frame's memory and Python owns it.  The generated code *borrows* its buffer
-address in ``ctx.mem_ptr`` without holding a buffer export: an export (what
-``ctypes.from_buffer`` keeps) would make every resize fail, and memory grows
-inside builtins.  The borrow is sound because a bytearray's buffer moves or
-dies only when Python code resizes or replaces it, and Python code runs only
-inside a crossing; every crossing that may touch memory (the builtins flagged
-``reads_memory``/``writes_memory`` in the table, and memory expansion itself)
-re-borrows the pointer and length before returning, and the others re-check
-identity and length.  No copies are needed, memory gas is computed by
-:func:`evmkiln.builtins.memory.expand` alone, and builtins keep operating on
-the plain bytearray.
+Memory: while the frame runs, ``frame.memory`` is a
+:class:`~evmkiln.backend_llvm.frame_memory.ContextMemory`, a view of the
+native buffer the context points at, so builtins read and write the very
+bytes the generated code uses and nothing is copied around a crossing.
+Growth from either side updates ``mem_ptr``/``mem_len``/``mem_cap`` in the
+context, which the generated code reloads after every crossing.
 """
 
 from __future__ import annotations
 
 import ctypes
-from typing import Any
+from typing import Any, cast
 
 from evmkiln.backend_llvm.context_layout import (
     STACK_LIMIT,
@@ -52,6 +46,7 @@ from evmkiln.backend_llvm.context_layout import (
     RuntimeContext,
     store_word,
 )
+from evmkiln.backend_llvm.frame_memory import ContextMemory
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.builtins.impl import IMPLEMENTATIONS
@@ -90,6 +85,7 @@ class RunState:
         "frame",
         "memory",
         "returndata",
+        "saved_memory",
         "stack",
     )
 
@@ -98,7 +94,6 @@ class RunState:
         self.ctx = RuntimeContext()
         self.address = ctypes.addressof(self.ctx)
         self.error: BaseException | None = None
-        self.memory: bytearray = frame.memory
         # Stack buffers are recycled without clearing: lowering checks the stack
         # height before every load, so no slot is read before it is written.
         self.stack = (
@@ -122,7 +117,7 @@ class RunState:
         self.returndata: bytes | None = None
         self._returndata_view: Any = None
         self.borrow_returndata()
-        self.borrow_memory()
+        self.memory = ContextMemory(ctx, frame.memory)
 
     def borrow_returndata(self) -> None:
         """Point ``ctx.returndata_ptr``/``returndata_len`` at ``frame.returndata``."""
@@ -134,28 +129,16 @@ class RunState:
             self.ctx.returndata_ptr = ctypes.cast(view, ctypes.c_void_p).value
             self.ctx.returndata_len = len(returndata)
 
-    def borrow_memory(self) -> None:
-        """Point ``ctx.mem_ptr``/``mem_len`` at the current ``frame.memory``."""
-        memory = self.frame.memory
-        self.memory = memory
-        size = len(memory)
-        if size:
-            # The temporary ctypes view is dropped at once, releasing the export.  A
-            # one-byte view is enough for the address, and unlike a sized array type
-            # (``c_char * size``, a new type per size) it costs no type creation.
-            self.ctx.mem_ptr = ctypes.addressof(ctypes.c_char.from_buffer(memory))
-        else:
-            self.ctx.mem_ptr = None
-        self.ctx.mem_len = size
-
     def __enter__(self) -> RunState:
         _ACTIVE[self.address] = self
+        self.frame.memory = cast("bytearray", self.memory)  # builtins use it as one
         return self
 
     def __exit__(self, *exc: object) -> None:
         del _ACTIVE[self.address]
         _STACK_POOL.append(self.stack)
         self.frame.gas = self.ctx.gas
+        self.frame.memory = self.memory.release()
 
     def fail(self, error: BaseException) -> int:
         """Record a non-halt exception raised inside a crossing."""
@@ -181,7 +164,6 @@ def _mem_expand(ctx_address: int, offset: int, size: int) -> int:
         return state.fail(error)
     finally:
         state.ctx.gas = frame.gas
-        state.borrow_memory()
 
 
 def _make_entry(sig: BuiltinSig) -> Any:
@@ -189,7 +171,6 @@ def _make_entry(sig: BuiltinSig) -> Any:
     count = len(sig.params)
     size = count * WORD_BYTES
     returns = bool(sig.results)
-    touches_memory = sig.reads_memory or sig.writes_memory
     uses_host = sig.uses_host
 
     def entry(ctx_address: int, words: int) -> int:
@@ -215,12 +196,6 @@ def _make_entry(sig: BuiltinSig) -> Any:
             ctx.gas = frame.gas
             if uses_host:
                 state.borrow_returndata()
-            if (
-                touches_memory
-                or frame.memory is not state.memory
-                or len(state.memory) != ctx.mem_len
-            ):
-                state.borrow_memory()
 
     entry.__name__ = f"entry_{sig.name}"
     return BUILTIN_ENTRY(entry)

@@ -12,9 +12,10 @@ Fields:
 ``gas``
     Gas left.  The generated code charges against this field directly; a
     builtin crossing copies it into ``frame.gas`` and back.
-``mem_ptr`` / ``mem_len``
-    Borrowed pointer to the frame's memory bytearray and its length (see
-    :mod:`evmkiln.backend_llvm.builtin_bridge` for the ownership rules).
+``mem_ptr`` / ``mem_len`` / ``mem_cap``
+    The frame's memory: a zero-filled native buffer of ``mem_cap`` bytes of
+    which the first ``mem_len`` (msize) are addressable (see
+    :mod:`evmkiln.backend_llvm.frame_memory`).
 ``stack``
     The stack buffer: 1024 little-endian 32-byte words.
 ``calldata_ptr`` / ``calldata_len``, ``code_ptr`` / ``code_len``
@@ -51,6 +52,7 @@ FIELDS: tuple[tuple[str, FieldKind], ...] = (
     ("gas", "i64"),
     ("mem_ptr", "ptr"),
     ("mem_len", "i64"),
+    ("mem_cap", "i64"),
     ("stack", "ptr"),
     ("calldata_ptr", "ptr"),
     ("calldata_len", "i64"),
@@ -95,6 +97,7 @@ class RuntimeContext(ctypes.Structure):
     gas: int
     mem_ptr: int | None
     mem_len: int
+    mem_cap: int
     stack: int | None
     calldata_ptr: int | None
     calldata_len: int

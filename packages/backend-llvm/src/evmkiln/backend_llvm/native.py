@@ -15,6 +15,11 @@ as ``eth_hash`` computes it.  Lanes are read from memory as little-endian
 
 from __future__ import annotations
 
+from evmkiln.backend_llvm.builtin_bridge import MEM_EXPAND
+from evmkiln.backend_llvm.context_layout import FIELD_OFFSET, STATUS_HALT
+from evmkiln.builtins.halts import HaltKind
+from evmkiln.builtins.memory import MEMORY_LIMIT
+
 NATIVE_BUILTINS: frozenset[str] = frozenset(
     {
         "address",
@@ -229,7 +234,78 @@ some:
   ret void
 }"""
 
+
+def _mem_grow() -> str:
+    """``i32 @evmkiln.mem_grow(ptr ctx, i64 offset, i64 size)``: expansion without Python.
+
+    Called only when ``offset + size`` lies past msize, with both operands
+    already clamped below 2**34 by the caller (so the sum cannot wrap).  Same
+    rule and order as :func:`evmkiln.builtins.memory.expand`: the size cap,
+    then the price ``3w + w*w/512`` of the new word count minus the old (at
+    most 2**27 words, so no product overflows), then the gas check.  A new
+    size within ``mem_cap`` only raises ``mem_len`` (the spare capacity is
+    zero already); a larger one goes to the Python entry, which charges and
+    reallocates.  Returns 0 or the status to exit with.
+    """
+    f = FIELD_OFFSET
+    halt, oog = STATUS_HALT, int(HaltKind.OUT_OF_GAS)
+    return f"""define internal i32 @evmkiln.mem_grow(ptr %ctx, i64 %off, i64 %size)
+    noinline nounwind {{
+entry:
+  %end = add i64 %off, %size
+  %over = icmp ugt i64 %end, {MEMORY_LIMIT}
+  br i1 %over, label %oog, label %price
+price:
+  %lenp = getelementptr inbounds i8, ptr %ctx, i64 {f["mem_len"]}
+  %len = load i64, ptr %lenp, align 8
+  %inside = icmp ule i64 %end, %len
+  br i1 %inside, label %done, label %grow
+grow:
+  %e31 = add i64 %end, 31
+  %nw = lshr i64 %e31, 5
+  %ow = lshr i64 %len, 5
+  %nsq = mul i64 %nw, %nw
+  %nq = lshr i64 %nsq, 9
+  %n3 = mul i64 %nw, 3
+  %nc = add i64 %n3, %nq
+  %osq = mul i64 %ow, %ow
+  %oq = lshr i64 %osq, 9
+  %o3 = mul i64 %ow, 3
+  %oc = add i64 %o3, %oq
+  %cost = sub i64 %nc, %oc
+  %gasp = getelementptr inbounds i8, ptr %ctx, i64 {f["gas"]}
+  %gas = load i64, ptr %gasp, align 8
+  %short = icmp ugt i64 %cost, %gas
+  br i1 %short, label %oog, label %room
+room:
+  %newlen = shl i64 %nw, 5
+  %capp = getelementptr inbounds i8, ptr %ctx, i64 {f["mem_cap"]}
+  %cap = load i64, ptr %capp, align 8
+  %fits = icmp ule i64 %newlen, %cap
+  br i1 %fits, label %commit, label %python
+commit:
+  %left = sub i64 %gas, %cost
+  store i64 %left, ptr %gasp, align 8
+  store i64 %newlen, ptr %lenp, align 8
+  ret i32 0
+python:
+  %tablep = getelementptr inbounds i8, ptr %ctx, i64 {f["entries"]}
+  %table = load ptr, ptr %tablep, align 8
+  %fnp = getelementptr inbounds ptr, ptr %table, i64 {MEM_EXPAND}
+  %fn = load ptr, ptr %fnp, align 8
+  %status = call i32 %fn(ptr %ctx, i64 %off, i64 %size)
+  ret i32 %status
+oog:
+  %kindp = getelementptr inbounds i8, ptr %ctx, i64 {f["halt_kind"]}
+  store i64 {oog}, ptr %kindp, align 8
+  ret i32 {halt}
+done:
+  ret i32 0
+}}"""
+
+
 HELPERS: dict[str, str] = {
+    "mem_grow": _mem_grow(),
     "keccak256": _KECCAK,
     "dataload": _DATALOAD,
     "copy_padded": _COPY,

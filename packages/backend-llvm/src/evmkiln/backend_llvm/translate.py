@@ -23,7 +23,7 @@ an access inside the current memory, is an inline compare.  The builtins of
 from __future__ import annotations
 
 from evmkiln.backend_llvm import native, wordops
-from evmkiln.backend_llvm.builtin_bridge import ENTRY_INDEX, MAX_BUILTIN_WORDS, MEM_EXPAND
+from evmkiln.backend_llvm.builtin_bridge import ENTRY_INDEX, MAX_BUILTIN_WORDS
 from evmkiln.backend_llvm.context_layout import (
     FIELD_OFFSET,
     FIELDS,
@@ -327,13 +327,13 @@ class _Translator:
         return self.op(f"getelementptr i8, ptr {base}, i64 {offset}")
 
     def expand_unless(self, fits: str, offset: str, size: str) -> None:
-        """Unless ``fits``, call the expansion entry (gas and the limit are applied in Python)."""
+        """Unless ``fits``, grow memory (natively within capacity, see ``native._mem_grow``)."""
         slow = self.new_label("expand")
         cont = self.new_label("expanded")
         self.emit(f"br i1 {fits}, label %{cont}, label %{slow}, !prof !1")
         self.start(slow)
-        fnptr = self.entry_pointer(MEM_EXPAND)
-        self.cross(f"call i32 {fnptr}(ptr %ctx, i64 {offset}, i64 {size})")
+        self.need("mem_grow")
+        self.cross(f"call i32 @evmkiln.mem_grow(ptr %ctx, i64 {offset}, i64 {size})")
         self.emit(f"br label %{cont}")
         self.start(cont)
 
