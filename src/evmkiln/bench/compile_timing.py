@@ -7,6 +7,11 @@ themselves: ``lower`` is bytecode to verified IR, ``compile`` is the backend's
 IR to executable (for ``llvm``: LLVM IR generation, optimisation and MCJIT
 code emission, i.e. the JIT compile).  Both run within the first (warm-up)
 transaction, which is therefore never one of the timed samples.
+
+With an artifacts directory (``bench --artifacts``) contracts are loaded,
+not compiled: each load is timed (it happens at the contract's first frame,
+in the warm-up run as well) and the VM class's counters say how many frames
+ran from artifacts.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from evmkiln.codegen.backend import Backend, BackendCapabilities, CompileOptions, Executable
 
 if TYPE_CHECKING:
     from evmkiln.codegen.ir.function import Function
+    from evmkiln.context.code_cache import DispatchStats
 
 
 @dataclass(slots=True)
@@ -34,11 +40,22 @@ class ContractCompile:
     """``None`` when lowering failed or the backend raised (the code was then interpreted)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ArtifactLoad:
+    """One contract loaded from an artifact instead of compiled."""
+
+    code_hash: bytes
+    seconds: float
+
+
 @dataclass(slots=True)
 class CompileLog:
-    """Every compile of one VM class, in order."""
+    """Every compile (and artifact load) of one VM class, in order."""
 
     contracts: list[ContractCompile] = field(default_factory=list)
+    loads: list[ArtifactLoad] = field(default_factory=list)
+    dispatch: DispatchStats | None = None
+    """The VM class's counters, kept when it runs with artifacts (frames run from them)."""
     _pending: dict[str, ContractCompile] = field(default_factory=dict)
     _busy_since: float | None = None
     """When the lowering or compile under way started (``None`` when idle)."""
@@ -84,6 +101,10 @@ class CompileLog:
         self._pending[function.name] = entry
         return function
 
+    def record_load(self, code_hash: bytes, seconds: float) -> None:
+        """``make_vm_class(on_artifact_load=)``: an artifact was loaded at its first frame."""
+        self.loads.append(ArtifactLoad(code_hash, seconds))
+
     def record_compile(self, function_name: str, seconds: float) -> None:
         entry = self._pending.pop(function_name, None)
         if entry is None:  # compiled without going through timed_lowering
@@ -102,6 +123,13 @@ class TimedBackend:
 
     def capabilities(self) -> BackendCapabilities:
         return self.inner.capabilities()
+
+    def __getattr__(self, name: str) -> Any:
+        """The rest of the inner backend's interface: an AOT backend's ``artifact_suffix``,
+        ``save`` and ``load``, so that the wrapper is an ``AotBackend`` exactly when it is."""
+        if name == "inner":  # not set yet (copy, unpickling): do not recurse
+            raise AttributeError(name)
+        return getattr(self.inner, name)
 
     def compile(self, function: Function, options: CompileOptions | None = None) -> Executable:
         with self.log.busy() as start:

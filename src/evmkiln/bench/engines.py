@@ -23,6 +23,7 @@ from evmkiln.bench.case import BenchCase
 from evmkiln.bench.compile_timing import CompileLog, TimedBackend
 from evmkiln.bench.execution_clock import EXECUTION, ExecutionClock, with_execution_clock
 from evmkiln.bench.observation import HALT, REJECTED, REVERT, SUCCESS, Observation
+from evmkiln.statetest.backends import ArtifactsSetting
 from evmkiln.statetest.execution import LogEntry, Outcome, apply_transaction
 
 PYEVM = "pyevm"
@@ -125,11 +126,18 @@ class PyEvmEngine:
 
 
 class KilnEngine:
-    """An evmkiln backend; a fresh VM class (fresh code cache) per fixture."""
+    """An evmkiln backend; a fresh VM class (fresh code cache) per fixture.
 
-    def __init__(self, backend: str, timing: str = EXECUTION) -> None:
+    With ``artifacts``, contracts that have one are loaded from it (lazily, at
+    their first frame, timed in the compile log) instead of compiled.
+    """
+
+    def __init__(
+        self, backend: str, timing: str = EXECUTION, artifacts: ArtifactsSetting | None = None
+    ) -> None:
         self.name = backend
         self.timing = timing
+        self.artifacts = artifacts
 
     def prepare(self, case: BenchCase) -> Runner:
         from evmkiln.context import get_backend, make_vm_class
@@ -138,9 +146,19 @@ class KilnEngine:
         backend = TimedBackend(get_backend(self.name), log)
         # A benchmark must measure compiled code: a compile failure is an error here,
         # never a silent run on py-evm's interpreter.
+        aot: dict[str, Any] = {}
+        if self.artifacts is not None:
+            aot = {
+                "artifacts": self.artifacts.directory,
+                "preload": False,
+                "strict_aot": self.artifacts.strict,
+                "on_artifact_load": log.record_load,
+            }
         vm_class = make_vm_class(
-            backend, "cancun", lower=log.timed_lowering, interpret_on_compile_error=False
+            backend, "cancun", lower=log.timed_lowering, interpret_on_compile_error=False, **aot
         )
+        if self.artifacts is not None:
+            log.dispatch = vm_class.stats  # type: ignore[attr-defined]
         return PyEvmRunner.timed(vm_class, case, self.timing, log)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from evmkiln.bench.compile_timing import CompileLog
 from evmkiln.bench.engines import PYEVM, REVM
 from evmkiln.bench.execution_clock import EXECUTION
 from evmkiln.bench.measure import ERROR, OK, Measurement, Settings
@@ -127,6 +128,56 @@ def compile_table(results: list[FixtureResult]) -> Table | None:
     return table if rows else None
 
 
+AOT_LOAD_TARGET = 1e-3
+"""Seconds an artifact load should stay under: far below any contract's compile."""
+
+
+def aot_table(results: list[FixtureResult]) -> Table | None:
+    """Per-contract artifact load times (``--artifacts``), and frames run from artifacts."""
+    table = Table(
+        title="artifacts: load time per contract (first run), frames run from them",
+        caption="The first load of a process also pays the backend's one-time checks "
+        "(for llvm: hashing the compiler's sources).",
+    )
+    for header in ("fixture", "backend", "contract", "load", "frames from artifacts"):
+        table.add_column(header, justify="left" if header in ("fixture", "backend") else "right")
+    rows = 0
+    for result in results:
+        for name, m in result.measurements.items():
+            log = m.compile_log
+            if log is None or log.dispatch is None:
+                continue
+            stats = log.dispatch
+            frames = f"{stats.frames_run_aot} of {stats.frames_run_compiled}"
+            for index, load in enumerate(log.loads or [None]):
+                slow = load is not None and load.seconds >= AOT_LOAD_TARGET
+                table.add_row(
+                    result.case.name if index == 0 else "",
+                    name if index == 0 else "",
+                    "-" if load is None else "0x" + load.code_hash.hex()[:16],
+                    Text(
+                        "-" if load is None else format_seconds(load.seconds),
+                        style="red" if slow else "",
+                    ),
+                    frames if index == 0 else "",
+                )
+                rows += 1
+    return table if rows else None
+
+
+def _aot_json(log: CompileLog | None) -> dict[str, Any] | None:
+    if log is None or log.dispatch is None:
+        return None
+    return {
+        "frames_run_aot": log.dispatch.frames_run_aot,
+        "frames_run_compiled": log.dispatch.frames_run_compiled,
+        "loads": [
+            {"code_hash": "0x" + load.code_hash.hex(), "seconds": load.seconds}
+            for load in log.loads
+        ],
+    }
+
+
 def _measurement_json(result: FixtureResult, name: str, m: Measurement) -> dict[str, Any]:
     o = m.observation
     log = m.compile_log
@@ -163,6 +214,7 @@ def _measurement_json(result: FixtureResult, name: str, m: Measurement) -> dict[
                 for c in log.contracts
             ],
         },
+        "aot": _aot_json(log),
         "notes": m.notes,
         "inconsistent": m.inconsistent,
     }

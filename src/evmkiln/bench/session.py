@@ -17,6 +17,7 @@ from evmkiln.bench.engines import PYEVM, REVM, Engine, KilnEngine, PyEvmEngine, 
 from evmkiln.bench.execution_clock import EXECUTION
 from evmkiln.bench.measure import OK, Measurement, Settings, measure, skipped
 from evmkiln.bench.observation import Observation
+from evmkiln.statetest.backends import ArtifactsSetting
 
 INTERPRETER_ENGINES = frozenset({PYEVM, "ir"})
 """Engines executing in Python, hence the ones ``--skip-slow`` leaves out of heavy fixtures."""
@@ -38,13 +39,14 @@ def make_engines(
     with_pyevm: bool = True,
     with_revm: bool = True,
     timing: str = EXECUTION,
+    artifacts: ArtifactsSetting | None = None,
 ) -> list[Engine]:
     engines: list[Engine] = []
     if with_revm:
         engines.append(RevmEngine(timing))
     if with_pyevm:
         engines.append(PyEvmEngine(timing))
-    engines.extend(KilnEngine(name, timing) for name in backends)
+    engines.extend(KilnEngine(name, timing, artifacts) for name in backends)
     return engines
 
 

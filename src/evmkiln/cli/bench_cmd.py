@@ -3,7 +3,10 @@
 All engines run in this one process, one fixture at a time, so they see the
 same machine state; see :mod:`evmkiln.bench` for how runs are timed and
 checked.  The exit code is 1 when engines disagree on any fixture (or an
-engine fails), so the command doubles as a differential test.
+engine fails), so the command doubles as a differential test.  With
+``--artifacts DIR`` the evmkiln backends load contracts compiled ahead of time
+instead of compiling them, and a table shows each load's time and how many
+frames ran from artifacts.
 """
 
 from __future__ import annotations
@@ -21,8 +24,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from evmkiln.bench.execution_clock import EXECUTION, TRANSACTION
+from evmkiln.cli.artifacts_option import (
+    ArtifactsOption,
+    StrictAotOption,
+    check_aot_backend,
+    check_strict,
+)
 from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption, require_fixtures_dir
 from evmkiln.cli.run_cmd import resolve_fixture_path
+from evmkiln.statetest.backends import ArtifactsSetting
 
 FIB_FIXTURE = "fibonacci-calldata"
 
@@ -108,6 +118,8 @@ def bench(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write machine-readable results here.")
     ] = None,
+    artifacts: ArtifactsOption = None,
+    strict_aot: StrictAotOption = False,
     fixtures: FixturesOption = None,
 ) -> None:
     """Time bench fixtures on py-evm, revm and evmkiln backends; check that they agree."""
@@ -115,7 +127,7 @@ def bench(
     from evmkiln.bench.machine import machine_info
     from evmkiln.bench.measure import ERROR, Settings
     from evmkiln.bench.parameters import ParameterError, parse_override
-    from evmkiln.bench.report import compile_table, results_json, results_table
+    from evmkiln.bench.report import aot_table, compile_table, results_json, results_table
     from evmkiln.bench.session import FixtureResult, make_engines, run_fixture
     from evmkiln.fixtures.loading import FixtureError
     from evmkiln.statetest.verdict import describe_exception
@@ -148,7 +160,18 @@ def bench(
         slow_gas=slow_gas,
         timing=timing.value,
     )
-    engines = make_engines(backends, with_pyevm=pyevm, with_revm=revm, timing=timing.value)
+    check_strict(strict_aot, artifacts)
+    for name in backends if artifacts is not None else []:
+        check_aot_backend(name)
+    engines = make_engines(
+        backends,
+        with_pyevm=pyevm,
+        with_revm=revm,
+        timing=timing.value,
+        artifacts=(
+            None if artifacts is None else ArtifactsSetting(str(artifacts), strict=strict_aot)
+        ),
+    )
 
     results: list[FixtureResult] = []
     progress = Progress(
@@ -188,6 +211,9 @@ def bench(
     compiles = compile_table(results)
     if compiles is not None:
         console.print(compiles)
+    loads = aot_table(results)
+    if loads is not None:
+        console.print(loads)
 
     disagreements = [d for r in results for d in r.disagreements]
     inconsistent = [
