@@ -85,7 +85,7 @@ def _compile_ahead(
         def start(count: int) -> None:
             progress.update(task, total=count)
 
-        def done(result: CompiledArtifact) -> None:
+        def done(result: CompiledArtifact, outcome: str) -> None:
             nonlocal failed
             failed += result.path is None
             progress.update(task, advance=1, failed=failed)
@@ -99,7 +99,8 @@ def _compile_ahead(
         )
     console.print(
         f"{summary.contracts} contracts: {summary.reused} already in {directory}, "
-        f"{summary.compiled} compiled, {len(summary.failed)} failed in {summary.seconds:.1f} s",
+        f"{summary.compiled} compiled ({summary.replaced} replacing refused artifacts), "
+        f"{len(summary.failed)} failed in {summary.seconds:.1f} s",
         markup=False,
         highlight=False,
     )

@@ -11,7 +11,10 @@ be known beforehand; it is JIT-compiled and counted, not refused.
 Compiling is the slow part (for ``llvm`` an LLVM compile plus a ``cc`` link per
 contract), so it runs on a process pool, and a code whose artifact is already
 in ``DIR`` is not compiled again: a second run over the same selection only
-loads.  Nothing here depends on a particular backend beyond the
+loads.  An artifact already there is loaded once in a worker first, and
+replaced if the backend refuses it: artifacts are bound to the compiler's
+sources, and a directory left by an older build would otherwise make every
+case error.  Nothing here depends on a particular backend beyond the
 :class:`~evmkiln.codegen.backend.AotBackend` protocol.
 """
 
@@ -64,14 +67,6 @@ def selection_codes(cases: Iterable[CaseRef]) -> list[bytes]:
     return list(codes)
 
 
-def missing_codes(codes: Iterable[bytes], directory: Path, backend: AotBackend) -> list[bytes]:
-    """The codes of ``codes`` that have no artifact of ``backend`` in ``directory`` yet."""
-    from evmkiln.context.artifact_store import artifact_path, code_hash
-
-    suffix = backend.artifact_suffix
-    return [c for c in codes if not artifact_path(directory, code_hash(c), suffix).exists()]
-
-
 @dataclass(frozen=True, slots=True)
 class CompileJob:
     """What every compile worker needs besides the code (picklable)."""
@@ -92,16 +87,41 @@ def _aot_backend(name: str) -> AotBackend:
     return require_aot(get_backend(name))
 
 
-def _compile_one(job: CompileJob, code: bytes) -> CompiledArtifact:
-    """Runs in a worker process: compile one code into the artifacts directory."""
-    from evmkiln.codegen.backend import CompileOptions
-    from evmkiln.context.artifact_store import compile_artifacts
+REUSED = "reused"
+"""The artifact was in the directory and loads."""
+REPLACED = "replaced"
+"""The artifact in the directory was refused on load (stale, corrupt) and compiled anew."""
+COMPILED = "compiled"
+FAILED = "failed"
 
-    options = job.options if job.options is not None else CompileOptions()
-    (result,) = compile_artifacts(
-        _aot_backend(job.backend), [code], job.directory, fork=job.fork, options=options
+
+def _ensure_one(job: CompileJob, code: bytes) -> tuple[CompiledArtifact, str]:
+    """Runs in a worker process: make sure ``code`` has a usable artifact in the directory."""
+    from evmkiln.codegen.artifact_errors import ArtifactError
+    from evmkiln.codegen.backend import CompileOptions
+    from evmkiln.context.artifact_store import (
+        CompiledArtifact,
+        artifact_path,
+        code_hash,
+        compile_artifacts,
     )
-    return result
+
+    backend = _aot_backend(job.backend)
+    options = job.options if job.options is not None else CompileOptions()
+    digest = code_hash(code)
+    path = artifact_path(job.directory, digest, backend.artifact_suffix)
+    outcome = COMPILED
+    if path.exists():
+        try:
+            loaded = backend.load(path, fork=job.fork, options=options)
+        except ArtifactError:
+            outcome = REPLACED
+        else:
+            if loaded.code_hash == digest:
+                return CompiledArtifact(digest, path), REUSED
+            outcome = REPLACED
+    (result,) = compile_artifacts(backend, [code], job.directory, fork=job.fork, options=options)
+    return result, outcome if result.path is not None else FAILED
 
 
 @dataclass(slots=True)
@@ -111,8 +131,11 @@ class CompileSummary:
     contracts: int = 0
     """Distinct codes of the selection."""
     reused: int = 0
-    """Codes whose artifact was already in the directory."""
+    """Codes whose artifact was already in the directory (and loads)."""
+    replaced: int = 0
+    """Codes whose artifact was in the directory but refused (stale, corrupt): compiled anew."""
     compiled: int = 0
+    """Codes compiled (``replaced`` included)."""
     failed: list[tuple[bytes, str]] = field(default_factory=list)
     """Code hash and reason of each code that did not compile."""
     seconds: float = 0.0
@@ -121,38 +144,48 @@ class CompileSummary:
         return {
             "contracts": self.contracts,
             "reused": self.reused,
+            "replaced": self.replaced,
             "compiled": self.compiled,
             "failed": len(self.failed),
             "compile_seconds": round(self.seconds, 3),
         }
 
 
-def compile_in_parallel(
+_TASKS_PER_WORKER = 2000
+"""Recycle compile workers now and then: checking an artifact loads it into the worker."""
+
+
+def ensure_in_parallel(
     job: CompileJob,
     codes: list[bytes],
     jobs: int,
-    on_done: Callable[[CompiledArtifact], None] | None = None,
-) -> list[CompiledArtifact]:
-    """Compile ``codes`` into ``job.directory`` on ``jobs`` processes (results in completion order).
+    on_done: Callable[[CompiledArtifact, str], None] | None = None,
+) -> list[tuple[CompiledArtifact, str]]:
+    """Give each code a usable artifact in ``job.directory``, on ``jobs`` processes.
 
-    A code that fails to compile, or whose worker process dies, is reported
-    in its result, never raised: the run then shows what it means for the
-    cases using it.
+    Results come in completion order, each with what was done (:data:`REUSED`,
+    :data:`REPLACED`, :data:`COMPILED`, :data:`FAILED`).  A code that fails
+    to compile, or whose worker process dies, is reported, never raised: the
+    run then shows what it means for the cases using it.
     """
     from evmkiln.context.artifact_store import CompiledArtifact, code_hash
     from evmkiln.statetest.pool import _context, _main_module_hidden
 
     Path(job.directory).mkdir(parents=True, exist_ok=True)
-    results: list[CompiledArtifact] = []
+    results: list[tuple[CompiledArtifact, str]] = []
     if not codes:
         return results
-    executor = ProcessPoolExecutor(max_workers=min(jobs, len(codes)), mp_context=_context())
+    executor = ProcessPoolExecutor(
+        max_workers=min(jobs, len(codes)),
+        mp_context=_context(),
+        max_tasks_per_child=_TASKS_PER_WORKER,
+    )
     try:
         # Worker processes start on the first submit; see _main_module_hidden for why
         # they must not re-run this process's __main__.
         with _main_module_hidden():
-            pending: dict[Future[CompiledArtifact], bytes] = {
-                executor.submit(_compile_one, job, code): code for code in codes
+            pending: dict[Future[tuple[CompiledArtifact, str]], bytes] = {
+                executor.submit(_ensure_one, job, code): code for code in codes
             }
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -161,10 +194,11 @@ def compile_in_parallel(
                 try:
                     result = future.result()
                 except Exception as exc:  # the worker died (a crash in the compiler)
-                    result = CompiledArtifact(code_hash(code), None, f"{type(exc).__name__}: {exc}")
+                    error = f"{type(exc).__name__}: {exc}"
+                    result = (CompiledArtifact(code_hash(code), None, error), FAILED)
                 results.append(result)
                 if on_done is not None:
-                    on_done(result)
+                    on_done(*result)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     return results
@@ -175,23 +209,26 @@ def prepare_artifacts(
     cases: Iterable[CaseRef],
     jobs: int,
     on_start: Callable[[int], None] | None = None,
-    on_done: Callable[[CompiledArtifact], None] | None = None,
+    on_done: Callable[[CompiledArtifact, str], None] | None = None,
 ) -> CompileSummary:
-    """Compile every code of ``cases`` that has no artifact in ``job.directory`` yet.
+    """Give every code of ``cases`` a usable artifact in ``job.directory``.
 
-    ``on_start(n)`` is told how many codes will be compiled (to size a
-    progress bar), ``on_done`` is called as each finishes.
+    ``on_start(n)`` is told how many codes there are (to size a progress
+    bar), ``on_done`` is called as each is settled.
     """
     start = time.monotonic()
+    _aot_backend(job.backend)  # an unknown or non-AOT backend fails here, not in every worker
     codes = selection_codes(cases)
-    todo = missing_codes(codes, Path(job.directory), _aot_backend(job.backend))
-    summary = CompileSummary(contracts=len(codes), reused=len(codes) - len(todo))
+    summary = CompileSummary(contracts=len(codes))
     if on_start is not None:
-        on_start(len(todo))
-    for result in compile_in_parallel(job, todo, jobs, on_done):
-        if result.path is None:
+        on_start(len(codes))
+    for result, outcome in ensure_in_parallel(job, codes, jobs, on_done):
+        if outcome == FAILED:
             summary.failed.append((result.code_hash, result.error))
+        elif outcome == REUSED:
+            summary.reused += 1
         else:
             summary.compiled += 1
+            summary.replaced += outcome == REPLACED
     summary.seconds = time.monotonic() - start
     return summary

@@ -108,7 +108,8 @@ def print_report(report: RunReport, console: Console) -> None:
         aot = report.aot
         console.print(
             f"Ahead of time: {aot['contracts']} contracts, {aot['reused']} already compiled, "
-            f"{aot['compiled']} compiled, {aot['failed']} failed "
+            f"{aot['compiled']} compiled ({aot['replaced']} replacing refused artifacts), "
+            f"{aot['failed']} failed "
             f"in {aot['compile_seconds']:.1f} s",
             markup=False,
             highlight=False,
