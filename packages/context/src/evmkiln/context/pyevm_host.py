@@ -9,6 +9,16 @@ touched accounts, ``contracts_created``, snapshots and reverts exactly as
 py-evm's own CALL/CREATE opcodes leave them), and self-destructs are
 registered on the computation for the end-of-transaction sweep.
 
+Storage reads are cached for the frame's lifetime.  py-evm's account
+database decodes the account and the slot on every ``get_storage`` (about
+15 µs), and real contracts read the same slots over and over (snailtracer:
+94,000 SLOADs).  Within one frame only the frame's own SSTOREs change
+storage -- which write through the cache -- until it runs a child: a call
+or create may write any storage (a DELEGATECALL child writes this very
+account's), so each child clears the cached values.  The cache of *warm*
+slots survives children: a slot this frame warmed was warm before the
+child's snapshot, so not even a reverting child can make it cold again.
+
 py-evm is untyped here: everything crossing into it is ``Any``.
 """
 
@@ -34,12 +44,14 @@ def _minimal_bytes(value: int) -> bytes:
 class PyEvmHost:
     """:class:`~evmkiln.builtins.host.Host` backed by ``computation.state``."""
 
-    __slots__ = ("_computation", "_state", "_tx")
+    __slots__ = ("_computation", "_state", "_storage", "_tx", "_warm_slots")
 
     def __init__(self, computation: Any) -> None:
         self._computation = computation
         self._state = computation.state
         self._tx = computation.transaction_context
+        self._storage: dict[tuple[bytes, int], int] = {}
+        self._warm_slots: set[tuple[bytes, int]] = set()
 
     @property
     def computation(self) -> Any:
@@ -118,6 +130,10 @@ class PyEvmHost:
         return True
 
     def access_storage(self, address: bytes, slot: int) -> bool:
+        key = (address, slot)
+        if key in self._warm_slots:
+            return False
+        self._warm_slots.add(key)
         state = self._state
         if state.is_storage_warm(address, slot):
             return False
@@ -126,13 +142,18 @@ class PyEvmHost:
 
     # -- storage -----------------------------------------------------------
     def get_storage(self, address: bytes, slot: int) -> int:
-        return int(self._state.get_storage(address, slot))
+        key = (address, slot)
+        value = self._storage.get(key)
+        if value is None:
+            value = self._storage[key] = int(self._state.get_storage(address, slot))
+        return value
 
     def get_original_storage(self, address: bytes, slot: int) -> int:
         return int(self._state.get_storage(address, slot, from_journal=False))
 
     def set_storage(self, address: bytes, slot: int, value: int) -> None:
         self._state.set_storage(address, slot, value)
+        self._storage[(address, slot)] = value
 
     def get_transient(self, address: bytes, slot: int) -> int:
         return int.from_bytes(self._state.get_transient_storage(address, slot), "big")
@@ -169,6 +190,7 @@ class PyEvmHost:
             should_transfer_value=transfer_value,
             is_static=is_static,
         )
+        self._storage.clear()  # the child may write any storage, this account's too
         child = computation.apply_child_computation(message)
         return ChildResult(
             success=bool(child.is_success),
@@ -189,6 +211,7 @@ class PyEvmHost:
     ) -> ChildResult:
         computation = self._computation
         state = self._state
+        self._storage.clear()  # the initcode may call back into any account
         message = computation.prepare_child_message(
             gas=gas,
             to=CREATE_CONTRACT_ADDRESS,

@@ -1,0 +1,57 @@
+"""The host's per-frame storage cache never shows a value a child frame has changed.
+
+A frame caches the slots it reads; a DELEGATECALL child writes the parent's
+own storage, and a reverting child's writes are undone.  The parent reads
+the slot again after the child, and must see what py-evm's interpreter sees.
+"""
+
+from __future__ import annotations
+
+import pytest
+from eth.vm.forks.cancun import CancunVM
+from evmharness import CONTRACT_A, CONTRACT_B, execute
+
+from evmkiln.context import make_vm_class
+
+CHILD_WRITES = bytes.fromhex("600260005500")  # SSTORE(0, 2); STOP
+CHILD_WRITES_THEN_REVERTS = bytes.fromhex("600360005560006000fd")  # SSTORE(0, 3); REVERT
+
+
+def _parent(call_opcode: int) -> bytes:
+    """SSTORE(0, 1); SLOAD(0) (now cached); call B; return SLOAD(0) and the call's status."""
+    call_args = "6000" * 4  # retSize, retOffset, argsSize, argsOffset = 0
+    if call_opcode in (0xF1, 0xF2):  # CALL and CALLCODE also take a value
+        call_args += "6000"
+    return bytes.fromhex(
+        "6001600055"  # SSTORE(0, 1)
+        "60005450"  # SLOAD(0); POP
+        + call_args
+        + "73"
+        + CONTRACT_B.hex()
+        + "5a"  # GAS
+        + f"{call_opcode:02x}"
+        + "602052"  # MSTORE(32, status)
+        "600054600052"  # MSTORE(0, SLOAD(0))
+        "60406000f3"  # RETURN(0, 64)
+    )
+
+
+@pytest.mark.parametrize("backend", ["ir", "llvm", "wasm"])
+@pytest.mark.parametrize(
+    "child", [CHILD_WRITES, CHILD_WRITES_THEN_REVERTS], ids=["writes", "reverts"]
+)
+@pytest.mark.parametrize(
+    "call_opcode", [0xF4, 0xF2, 0xF1], ids=["delegatecall", "callcode", "call"]
+)
+def test_a_slot_read_after_a_child_matches_pyevm(
+    backend: str, child: bytes, call_opcode: int
+) -> None:
+    codes = {CONTRACT_A: _parent(call_opcode), CONTRACT_B: child}
+    expected = execute(CancunVM, codes)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    assert execute(vm_class, codes) == expected
+    assert expected.success
+    stored = int.from_bytes(expected.output[:32], "big")
+    # DELEGATECALL and CALLCODE children write A's storage; CALL writes B's.
+    writes_parent = call_opcode != 0xF1 and child is CHILD_WRITES
+    assert stored == (2 if writes_parent else 1)
