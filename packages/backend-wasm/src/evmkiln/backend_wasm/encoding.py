@@ -276,12 +276,35 @@ def _locals(types: list[int]) -> bytes:
     return _vec([uleb(n) + bytes([t]) for n, t in groups])
 
 
-def encode_body(func: Func) -> bytes:
-    out = bytearray(_locals(func.locals))
+def encode_body(func: Func, memo: dict[Instr, bytes] | None = None) -> bytes:
+    """The code entry of ``func``: size, locals, instructions, ``end``.
+
+    Generated code repeats a small set of instructions (``local.get 7``,
+    ``i64.store 3 32``, ...) many thousands of times, so each distinct
+    instruction is encoded once and its bytes looked up in ``memo`` after
+    that; pass one dict for every function of a module.
+    """
+    if memo is None:
+        memo = {}
+    parts = [_locals(func.locals)]
+    append = parts.append
+    lookup = memo.get
     for ins in func.body:
-        encode_instr(ins, out)
-    out.append(0x0B)
-    return uleb(len(out)) + bytes(out)
+        try:
+            code = lookup(ins)
+        except TypeError:  # unhashable immediates (br_table's label list): not memoised
+            scratch = bytearray()
+            encode_instr(ins, scratch)
+            append(bytes(scratch))
+            continue
+        if code is None:
+            scratch = bytearray()
+            encode_instr(ins, scratch)
+            code = memo[ins] = bytes(scratch)
+        append(code)
+    append(b"\x0b")
+    body = b"".join(parts)
+    return uleb(len(body)) + body
 
 
 def encode_module(module: Module) -> bytes:
@@ -308,7 +331,8 @@ def encode_module(module: Module) -> bytes:
         if f.export:
             exports.append(name_bytes(f.name) + b"\x00" + uleb(base + i))
     out += _section(7, _vec(exports))
-    out += _section(10, _vec([encode_body(f) for f in module.funcs]))
+    memo: dict[Instr, bytes] = {}
+    out += _section(10, _vec([encode_body(f, memo) for f in module.funcs]))
     if module.data:
         segs = [
             b"\x00\x41" + sleb(seg.offset) + b"\x0b" + uleb(len(seg.data)) + seg.data
