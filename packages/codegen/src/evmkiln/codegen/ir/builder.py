@@ -10,6 +10,9 @@ from evmkiln.codegen.ir.function import Block, BlockCall, Function, Inst, Value
 from evmkiln.codegen.ir.opcodes import INSTS
 from evmkiln.codegen.ir.types import TYPE_BY_NAME, Type
 
+_CONSTS = {ty: (f"const.{ty}", (1 << ty.bits) - 1) for ty in Type}
+"""Type -> (its constant instruction, its value mask): ``const`` runs for every PUSH."""
+
 
 class Builder:
     """Builds instructions at the end of one block at a time."""
@@ -58,7 +61,8 @@ class Builder:
         return self.op(opcode, *args, imms=imms).results[0]
 
     def const(self, value: int, ty: Type = Type.I256) -> Value:
-        return self.value(f"const.{ty}", imms=(value & ty.mask,))
+        opcode, mask = _CONSTS[ty]
+        return self.value(opcode, imms=(value & mask,))
 
     def call(self, builtin: str, *args: Value) -> list[Value]:
         sig = BUILTINS[builtin]

@@ -8,7 +8,7 @@ miscompiled code.
 from __future__ import annotations
 
 from evmkiln.builtins.table import BUILTINS
-from evmkiln.codegen.ir.function import Block, Function, Inst, Value
+from evmkiln.codegen.ir.function import Block, Function, Inst
 from evmkiln.codegen.ir.opcodes import INSTS
 from evmkiln.codegen.ir.printer import format_inst
 from evmkiln.codegen.ir.types import TYPE_BY_NAME, Type
@@ -59,37 +59,36 @@ def _fail(block: Block, inst: Inst | None, msg: str) -> VerifierError:
 def _verify_block(
     function: Function, block: Block, blocks: set[Block], defined_anywhere: set[int]
 ) -> None:
+    # The hot loop of every compile: membership tests inline, no per-value calls.
     local: set[int] = set()
-
-    def define(v: Value, inst: Inst | None) -> None:
-        if v.id in defined_anywhere:
-            raise _fail(block, inst, f"{v} is defined more than once")
-        defined_anywhere.add(v.id)
-        local.add(v.id)
-
-    def use(v: Value, inst: Inst) -> None:
-        if v.id not in local:
-            raise _fail(block, inst, f"{v} is not defined in this block before its use")
-
     for p in block.params:
-        define(p, None)
-    if block.term is None:
+        if p.id in defined_anywhere:
+            raise _fail(block, None, f"{p} is defined more than once")
+        defined_anywhere.add(p.id)
+        local.add(p.id)
+    term = block.term
+    if term is None:
         raise _fail(block, None, "block has no terminator")
-    for inst in [*block.insts, block.term]:
-        d = INSTS.get(inst.opcode)
+    insts = block.insts
+    last = len(insts)
+    for i in range(last + 1):
+        inst = insts[i] if i < last else term
+        opcode = inst.opcode
+        d = INSTS.get(opcode)
         if d is None:
             raise _fail(block, inst, "unknown instruction")
-        if d.terminator != (inst is block.term):
+        if d.terminator != (i == last):
             raise _fail(block, inst, "terminator in the middle of a block or missing at its end")
         if len(inst.imms) != len(d.imms):
             raise _fail(block, inst, f"expected {len(d.imms)} immediates, got {len(inst.imms)}")
         for v in inst.args:
-            use(v, inst)
-        if inst.opcode in ("jump", "brif"):
-            want_targets = 1 if inst.opcode == "jump" else 2
+            if v.id not in local:
+                raise _fail(block, inst, f"{v} is not defined in this block before its use")
+        if opcode == "jump" or opcode == "brif":
+            want_targets = 1 if opcode == "jump" else 2
             if len(inst.targets) != want_targets:
                 raise _fail(block, inst, f"expected {want_targets} targets")
-            if inst.opcode == "brif" and (len(inst.args) != 1 or inst.args[0].type is not Type.I1):
+            if opcode == "brif" and (len(inst.args) != 1 or inst.args[0].type is not Type.I1):
                 raise _fail(block, inst, "brif takes one i1 condition")
             for t in inst.targets:
                 if t.block not in blocks:
@@ -97,18 +96,25 @@ def _verify_block(
                 if [a.type for a in t.args] != [p.type for p in t.block.params]:
                     raise _fail(block, inst, f"arguments do not match the parameters of {t.block}")
                 for a in t.args:
-                    use(a, inst)
+                    if a.id not in local:
+                        raise _fail(block, inst, f"{a} is not defined in this block before its use")
         else:
-            try:
-                args, results = _expected_types(inst)
-            except ValueError as exc:
-                raise _fail(block, inst, str(exc)) from None
-            if tuple(a.type for a in inst.args) != args:
+            if opcode == "call":
+                try:
+                    args, results = _expected_types(inst)
+                except ValueError as exc:
+                    raise _fail(block, inst, str(exc)) from None
+            else:
+                args, results = d.args, d.results
+            if tuple([a.type for a in inst.args]) != args:
                 want = ", ".join(str(t) for t in args)
                 raise _fail(block, inst, f"operand types must be ({want})")
-            if tuple(r.type for r in inst.results) != results:
+            if tuple([r.type for r in inst.results]) != results:
                 raise _fail(block, inst, "result types do not match the instruction")
             if inst.targets:
                 raise _fail(block, inst, "only jump and brif have block targets")
         for r in inst.results:
-            define(r, inst)
+            if r.id in defined_anywhere:
+                raise _fail(block, inst, f"{r} is defined more than once")
+            defined_anywhere.add(r.id)
+            local.add(r.id)

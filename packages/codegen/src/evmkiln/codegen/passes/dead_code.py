@@ -18,25 +18,34 @@ def _removable(opcode: str) -> bool:
     return not (d.has_effects or d.can_halt or d.terminator or d.variadic)
 
 
+_REMOVABLE = frozenset(name for name in INSTS if _removable(name))
+
+
 class DeadCodeElimination:
     name = "dead_code"
 
     def run_pass(self, function: Function) -> bool:
         changed = False
+        removable = _REMOVABLE
         for block in function.blocks:
             used: set[int] = set()
             if block.term is not None:
-                used.update(a.id for a in block.term.args)
+                used.update([a.id for a in block.term.args])
                 for t in block.term.targets:
-                    used.update(a.id for a in t.args)
+                    used.update([a.id for a in t.args])
             kept = []
             # Backwards, so a chain of dead values disappears in one sweep.
             for inst in reversed(block.insts):
-                if _removable(inst.opcode) and not any(r.id in used for r in inst.results):
-                    changed = True
-                    continue
+                if inst.opcode in removable:
+                    for r in inst.results:
+                        if r.id in used:
+                            break
+                    else:
+                        changed = True
+                        continue
                 kept.append(inst)
-                used.update(a.id for a in inst.args)
+                for a in inst.args:
+                    used.add(a.id)
             kept.reverse()
             block.insts = kept
         return changed
