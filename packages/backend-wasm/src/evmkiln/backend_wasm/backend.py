@@ -12,12 +12,22 @@ from evmkiln.backend_wasm.translate import Translation, translate
 from evmkiln.backend_wasm.wat import to_wat
 from evmkiln.builtins.frame import Frame
 from evmkiln.codegen.backend import BackendCapabilities, CompileOptions, ExitKind
+from evmkiln.codegen.gc_pause import gc_paused
 from evmkiln.codegen.ir.function import Function
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from evmkiln.codegen.backend import LoadedArtifact
+
+
+FAST_TIER_INSTS = 2000
+"""IR functions of at least this many instructions (about 80 KB of wasm) are
+compiled for the fast tier: shared halt exits (see :mod:`.translate`) and the
+fast engine (``engine(fast=True)``: no Cranelift optimisation, single-pass
+register allocation).  Backtracking allocation of one large dispatch function
+costs 3-4x more compile time than it wins back on a transaction of a large
+contract; small functions (tight loops) keep the optimising tier."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +44,17 @@ class WasmExecutable:
 
     def __init__(self, function: Function, options: CompileOptions) -> None:
         t0 = time.perf_counter()
-        self.translation: Translation = translate(function, gas_metering=options.gas_metering)
-        t1 = time.perf_counter()
-        self.wasm = encode_module(self.translation.module)
+        self.fast_tier = function.instruction_count() >= FAST_TIER_INSTS
+        with gc_paused():
+            self.translation: Translation = translate(
+                function, gas_metering=options.gas_metering, shared_exits=self.fast_tier
+            )
+            t1 = time.perf_counter()
+            self.wasm = encode_module(self.translation.module)
         t2 = time.perf_counter()
-        self.contract = CompiledContract(self.wasm, self.translation.memory_base)
+        self.contract = CompiledContract(
+            self.wasm, self.translation.memory_base, fast=self.fast_tier
+        )
         t3 = time.perf_counter()
         self.name = function.name
         self.times = CompileTimes(t1 - t0, t2 - t1, t3 - t2)
