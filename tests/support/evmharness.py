@@ -7,8 +7,11 @@ logs and the post-state root (which covers storage, balances, nonces, code).
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
@@ -65,8 +68,13 @@ def execute(
     gas: int = 1_000_000,
     storage: dict[bytes, dict[int, int]] | None = None,
     balances: dict[bytes, int] | None = None,
+    block_gas_limit: int | None = None,
 ) -> Outcome:
-    """Apply one signed transaction from ``SENDER`` to ``to`` on a fresh genesis state."""
+    """Apply one signed transaction from ``SENDER`` to ``to`` on a fresh genesis state.
+
+    ``block_gas_limit`` raises the genesis block's gas limit (30M by default) for
+    transactions that need more gas, e.g. to nest calls 1024 deep despite 63/64.
+    """
     storage = storage or {}
     balances = balances or {}
     state: dict[bytes, dict[str, Any]] = {
@@ -82,7 +90,10 @@ def execute(
     chain_class = MiningChain.configure(
         __name__="DiffChain", vm_configuration=((0, vm_class),), chain_id=1
     )
-    chain = chain_class.from_genesis(AtomicDB(), _GENESIS, state)
+    genesis = dict(_GENESIS)
+    if block_gas_limit is not None:
+        genesis["gas_limit"] = block_gas_limit
+    chain = chain_class.from_genesis(AtomicDB(), genesis, state)
     vm = chain.get_vm()
     tx = vm.create_unsigned_transaction(
         nonce=0, gas_price=10**9, gas=gas, to=to, value=value, data=data
@@ -99,3 +110,41 @@ def execute(
         state_root=bytes(vm.state.make_state_root()),
         detail=type(computation.error).__name__ if computation.is_error else "",
     )
+
+
+_T = TypeVar("_T")
+
+DEEP_STACK_SIZE = 512 * 1024 * 1024
+DEEP_RECURSION_LIMIT = 100_000
+"""Thread stack and recursion limit for transactions that nest 1024 frames (as the
+state-test worker uses)."""
+
+
+def on_large_stack(fn: Callable[[], _T]) -> _T:
+    """Run ``fn`` on a fresh thread with a large stack and a raised recursion limit.
+
+    py-evm nests one Python call chain per EVM frame, compiled frames add a
+    native bridge each: 1024 levels need far more stack than pytest's thread
+    has.  Exceptions are re-raised in the caller.
+    """
+    result: list[_T] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(fn())
+        except BaseException as exc:
+            error.append(exc)
+
+    previous_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous_limit, DEEP_RECURSION_LIMIT))
+    previous_size = threading.stack_size(DEEP_STACK_SIZE)
+    try:
+        thread = threading.Thread(target=target, name="evmharness-deep")
+        thread.start()
+    finally:
+        threading.stack_size(previous_size)
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
