@@ -143,8 +143,6 @@ def jump_cases() -> list[Case]:
                 dynamic = asm(cond, load, jump_op, "STOP")
                 name = f"{jump_op} to {target:#x}"
                 cases.append(_case(name, static))
-                if jump_op == "JUMPI" and target == prefix_len:
-                    continue  # a taken dynamic JUMPI: test_dynamic_jump_target_...
                 cases.append(_case(f"{name} dynamic", dynamic + body, target.to_bytes(32, "big")))
     # JUMPI with a huge destination not taken: execution continues.
     for dest in EXTREMES:
@@ -157,15 +155,6 @@ def jump_cases() -> list[Case]:
     return cases
 
 
-WASM_DJUMP_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="wasm djump writes sp into the targets' parameter local before it reads the "
-    "target, which lives in that same local when it arrived as a block parameter (a "
-    "dynamic JUMPI, or a JUMP after a fall-through into a JUMPDEST): a valid dynamic "
-    "jump halts as invalid",
-)
-
-
 @pytest.mark.parametrize(
     "head",
     [
@@ -176,9 +165,10 @@ WASM_DJUMP_BUG = pytest.mark.xfail(
     ],
     ids=["JUMPDEST JUMP", "31 JUMPDESTs JUMP", "JUMPI", "JUMPDEST JUMPI"],
 )
-@pytest.mark.parametrize("backend", ["ir", "llvm", pytest.param("wasm", marks=WASM_DJUMP_BUG)])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_dynamic_jump_target_from_a_block_parameter(backend: str, head: bytes) -> None:
-    """The target of a dynamic jump comes from the previous block, as a block parameter."""
+    """The target of a dynamic jump comes from the previous block, as a block parameter
+    (a taken dynamic JUMPI, or a JUMP after falling through into a JUMPDEST)."""
     code = head + asm(Label("dest"), 1, 0, "SSTORE")
     want = compare(backend, {CONTRACT_A: code}, data=len(head).to_bytes(32, "big"))
     assert want.success

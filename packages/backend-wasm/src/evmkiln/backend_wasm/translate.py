@@ -477,7 +477,6 @@ class _Translator:
             self.depth -= 1
         elif op == "djump":
             target, sp = a
-            b += [*self.get(sp), ("local.set", POOL64)]
             b += [
                 ("local.get", self.local(target, 1)),
                 ("local.get", self.local(target, 2)),
@@ -500,8 +499,10 @@ class _Translator:
                 ("i32.const", NO_BLOCK),
                 ("i32.eq",),
                 *self.halt_if(HaltKind.INVALID_JUMP),
-                ("br", self.n - 1 - self.k),
             ]
+            # sp goes into the targets' parameter local only now: a target that arrived
+            # as a block parameter lives in that same local, and the checks above read it.
+            b += [*self.get(sp), ("local.set", POOL64), ("br", self.n - 1 - self.k)]
         elif op == "stop":
             b += self.leave(ExitKind.STOP)
         elif op in ("return", "revert"):
