@@ -47,7 +47,10 @@ class WasmExecutable:
         self.fast_tier = function.instruction_count() >= FAST_TIER_INSTS
         with gc_paused():
             self.translation: Translation = translate(
-                function, gas_metering=options.gas_metering, shared_exits=self.fast_tier
+                function,
+                gas_metering=options.gas_metering,
+                shared_exits=self.fast_tier,
+                inline_words=not self.fast_tier,
             )
             t1 = time.perf_counter()
             self.wasm = encode_module(self.translation.module)

@@ -102,7 +102,7 @@ EXIT_INDEX = {exit_: i for i, exit_ in enumerate(EXITS)}
 
 # Main-function local layout (fixed part).
 GAS = 0
-SCRATCH64 = 1  # scratch i64 locals (currently unused by the main function)
+SCRATCH64 = 1  # scratch i64 locals (the carry of inline add/sub)
 N_SCRATCH64 = 2
 POOL64 = SCRATCH64 + N_SCRATCH64
 
@@ -149,10 +149,13 @@ def _bswap64() -> Func:
 
 
 class _Translator:
-    def __init__(self, function: Function, metered: bool, shared_exits: bool) -> None:
+    def __init__(
+        self, function: Function, metered: bool, shared_exits: bool, inline_words: bool
+    ) -> None:
         self.fn = function
         self.metered = metered
         self.shared_exits = shared_exits
+        self.inline_words = inline_words
         self.k = 0
         self.depth = 0
         self.order = {b.name: i for i, b in enumerate(function.blocks)}
@@ -336,6 +339,8 @@ class _Translator:
                 b += [("i64.const", 0), ("i64.ne",), ("local.set", self.local(r[0]))]
             else:
                 b += [("i64.eqz",), ("i64.extend_i32_u",), *self._set_small(r[0])]
+        elif (op == "add" or op == "sub") and self.inline_words:
+            self._add_sub(op, a[0], a[1], r[0])
         elif op in WORD_OPS or op in SWAPPED:
             operands = [a[1], a[0]] if op in SWAPPED else a
             for v in operands:
@@ -399,6 +404,29 @@ class _Translator:
             self._builtin(str(inst.imms[0]), a, r)
         else:
             raise NotImplementedError(f"wasm backend cannot translate {op}")
+
+    def _add_sub(self, op: str, x: Value, y: Value, dest: Value) -> None:
+        """``add``/``sub`` inline, limb by limb with wide arithmetic (no routine call).
+
+        add: (0:x_i) + (0:y_i) is a 65-bit sum, then + (0:carry) gives the limb
+        and the next carry in the high half.  sub: (0:x_i) - (0:y_i) leaves the
+        borrow as a high half of 0 or -1; adding the previous borrow, sign
+        extended (bw:bw), yields the limb and the next borrow.  SCRATCH64 holds
+        the carry or borrow.
+        """
+        xs, ys, rs = self.loc[x.id], self.loc[y.id], self.loc[dest.id]
+        gets, sets = self._gets, self._sets
+        zero: Instr = ("i64.const", 0)
+        carry = gets[SCRATCH64]
+        wide: Instr = ("i64.add128",) if op == "add" else ("i64.sub128",)
+        b = self.body
+        b += [gets[xs], zero, gets[ys], zero, wide, sets[SCRATCH64], sets[rs]]
+        for i in (1, 2):
+            b += [gets[xs + i], zero, gets[ys + i], zero, wide]
+            b += [carry, zero if op == "add" else carry, ("i64.add128",)]
+            b += [sets[SCRATCH64], sets[rs + i]]
+        narrow: Instr = ("i64.add",) if op == "add" else ("i64.sub",)
+        b += [gets[xs + 3], gets[ys + 3], narrow, carry, ("i64.add",), sets[rs + 3]]
 
     def _set_small(self, dest: Value) -> list[Instr]:
         """Pop an i64 into limb 0 of ``dest`` and zero its other limbs."""
@@ -527,7 +555,15 @@ class _Translator:
 
 
 def translate(
-    function: Function, *, gas_metering: bool = True, shared_exits: bool = False
+    function: Function,
+    *,
+    gas_metering: bool = True,
+    shared_exits: bool = False,
+    inline_words: bool = True,
 ) -> Translation:
-    """Translate a verified IR function into a wasm module exporting ``run() -> status``."""
-    return _Translator(function, gas_metering, shared_exits).translate()
+    """Translate a verified IR function into a wasm module exporting ``run() -> status``.
+
+    ``shared_exits`` and ``inline_words=False`` are the fast tier's choices
+    (smaller code, quicker to compile); the defaults favour execution speed.
+    """
+    return _Translator(function, gas_metering, shared_exits, inline_words).translate()
