@@ -35,7 +35,7 @@ import ctypes
 import struct
 import threading
 from collections.abc import Callable
-from typing import cast, overload
+from typing import cast
 
 import wasmtime
 
@@ -63,6 +63,7 @@ from evmkiln.backend_wasm.translate import BUILTIN_IDS
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.builtins.impl import IMPLEMENTATIONS
+from evmkiln.builtins.memory_view import NativeMemoryView
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
 
@@ -286,16 +287,16 @@ class _Slot:
         return kind
 
 
-class LinearMemoryView:
+class LinearMemoryView(NativeMemoryView):
     """``frame.memory`` while the frame runs: EVM memory read and written in place.
 
-    Offers what builtins use of a bytearray -- ``len``, slicing (a read copies
-    just that range), slice assignment of the same length, ``extend`` (grows
-    linear memory and msize) -- so a crossing copies only the bytes the
-    builtin touches, whatever its effects declare.  Addresses are taken from
-    the slot at each access (memories never move in this engine, and growth
-    refreshes the slot's address anyway).  A view lives for one run: the run
-    closes it and hands the frame a bytearray copy, and a closed view raises.
+    A :class:`~evmkiln.builtins.memory_view.NativeMemoryView` over the slot's
+    linear memory past its control area, so a crossing copies only the bytes
+    the builtin touches, whatever its effects declare.  The address is taken
+    from the slot at each access (memories never move in this engine, and
+    growth refreshes the slot's address anyway).  A view lives for one run:
+    the run closes it and hands the frame a bytearray copy, and a closed view
+    raises.
     """
 
     __slots__ = ("_slot",)
@@ -312,59 +313,17 @@ class LinearMemoryView:
             raise RuntimeError("EVM memory view used after its run ended")
         return slot
 
+    def address(self) -> int:
+        slot = self._live()
+        return slot.addr + slot.base
+
     def __len__(self) -> int:
         return self._live()._msize()
 
-    def _range(self, key: slice) -> tuple[_Slot, int, int]:
+    def grow_to(self, size: int) -> None:
         slot = self._live()
-        start, stop, step = key.indices(slot._msize())
-        if step != 1:
-            raise ValueError("EVM memory view: only contiguous slices")
-        return slot, start, max(start, stop)
-
-    @overload
-    def __getitem__(self, key: int) -> int: ...
-    @overload
-    def __getitem__(self, key: slice) -> bytes: ...
-    def __getitem__(self, key: int | slice) -> int | bytes:
-        if isinstance(key, slice):
-            slot, start, stop = self._range(key)
-            if stop == start:
-                return b""
-            return ctypes.string_at(slot.addr + slot.base + start, stop - start)
-        slot = self._live()
-        n = slot._msize()
-        index = key + n if key < 0 else key
-        if not 0 <= index < n:
-            raise IndexError("EVM memory index out of range")
-        return int(ctypes.c_ubyte.from_address(slot.addr + slot.base + index).value)
-
-    def __setitem__(self, key: int | slice, value: int | bytes | bytearray) -> None:
-        if isinstance(key, slice):
-            slot, start, stop = self._range(key)
-            data = bytes(value) if not isinstance(value, bytes) else value
-            if len(data) != stop - start:
-                raise ValueError("EVM memory view cannot change size by assignment")
-            if data:
-                ctypes.memmove(slot.addr + slot.base + start, data, len(data))
-            return
-        slot = self._live()
-        n = slot._msize()
-        index = key + n if key < 0 else key
-        if not 0 <= index < n:
-            raise IndexError("EVM memory index out of range")
-        assert isinstance(value, int)
-        ctypes.c_ubyte.from_address(slot.addr + slot.base + index).value = value
-
-    def extend(self, data: bytes | bytearray) -> None:
-        slot = self._live()
-        n = slot._msize()
-        slot._grow_to(n + len(data))
-        if any(data):  # memory past msize is already zero
-            ctypes.memmove(slot.addr + slot.base + n, bytes(data), len(data))
-
-    def __bytes__(self) -> bytes:
-        return self[:]
+        if size > slot._msize():
+            slot._grow_to(size)
 
 
 class CompiledContract:

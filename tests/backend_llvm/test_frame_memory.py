@@ -1,0 +1,38 @@
+"""ContextMemory: the native buffer builtins and generated code share."""
+
+from __future__ import annotations
+
+import pytest
+
+from evmkiln.backend_llvm.context_layout import RuntimeContext
+from evmkiln.backend_llvm.frame_memory import INITIAL_CAPACITY, ContextMemory
+
+
+def test_growth_past_capacity_keeps_bytes_and_zero_fills() -> None:
+    ctx = RuntimeContext()
+    memory = ContextMemory(ctx, bytearray(b"\x07" * 64))
+    assert (len(memory), ctx.mem_len, ctx.mem_cap) == (64, 64, INITIAL_CAPACITY)
+    memory[32:36] = b"\x01\x02\x03\x04"
+    first_buffer = ctx.mem_ptr
+    memory.extend(bytes(INITIAL_CAPACITY))  # past the capacity: reallocated
+    assert ctx.mem_ptr != first_buffer and ctx.mem_cap >= INITIAL_CAPACITY + 64
+    assert len(memory) == ctx.mem_len == INITIAL_CAPACITY + 64
+    assert memory[30:38] == b"\x07\x07\x01\x02\x03\x04\x07\x07"
+    assert memory[64:] == bytes(INITIAL_CAPACITY)
+    memory.extend(b"\x00" * 31 + b"\x09")  # within capacity, non-zero data lands
+    assert memory[-1] == 9
+    assert memory.release() == bytearray(memory[:])
+
+
+def test_every_access_is_bounded_by_msize() -> None:
+    memory = ContextMemory(RuntimeContext())
+    assert memory[0:100] == b""  # slices clamp to msize, like a bytearray's
+    with pytest.raises(IndexError):
+        memory[0]
+    with pytest.raises(ValueError):
+        memory[0:0] = b"\x01"  # assignment never changes the size
+    memory.extend(bytes(32))
+    with pytest.raises(IndexError):
+        memory[32] = 1
+    with pytest.raises(ValueError):
+        memory[0:32:2]
