@@ -25,7 +25,6 @@ like any other code on the import path.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import subprocess
 import tempfile
@@ -35,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import llvmlite.binding as llvm
-from pydantic import ValidationError
 
 from evmkiln.backend_llvm import jit
 from evmkiln.backend_llvm.artifact_meta import (
@@ -44,23 +42,29 @@ from evmkiln.backend_llvm.artifact_meta import (
     SUFFIX_LIBRARY,
     SUFFIX_META,
     ArtifactMetadata,
-    ArtifactOptions,
     expected_fields,
 )
 from evmkiln.backend_llvm.backend import LlvmExecutable
 from evmkiln.backend_llvm.translate import translate
+from evmkiln.codegen import artifact_files
 from evmkiln.codegen.artifact_errors import (
     ArtifactCorruptError,
     ArtifactError,
     ArtifactMismatchError,
 )
+from evmkiln.codegen.artifact_files import ELF_MAGIC, ArtifactFiles, artifact_stem
 from evmkiln.codegen.backend import CompileOptions, LoadedArtifact
 from evmkiln.codegen.ir.function import Function
 
-MAX_METADATA_BYTES = 1 << 16
-"""Metadata is a few hundred bytes; anything this large is not metadata."""
-
-_ELF_MAGIC = b"\x7fELF"
+FILES = ArtifactFiles(
+    model=ArtifactMetadata,
+    format_version=FORMAT_VERSION,
+    meta_suffix=SUFFIX_META,
+    payload_suffix=SUFFIX_LIBRARY,
+    payload="library",
+    magic=ELF_MAGIC,
+    not_magic="not an ELF shared library",
+)
 
 _lock = threading.Lock()
 _machines: dict[int, Any] = {}
@@ -121,18 +125,6 @@ def build_library(function: Function, options: CompileOptions) -> bytes:
         return lib_path.read_bytes()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would keep the artifact from other users
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(
     function: Function,
     directory: Path,
@@ -141,86 +133,23 @@ def save(
     fork: str,
     options: CompileOptions,
 ) -> Path:
-    """Write ``<hash>.llvm.so`` and ``<hash>.llvm.json`` into ``directory``; return the JSON path.
-
-    The library is written first: the metadata is what loaders look for, so a
-    reader never finds metadata whose library has not been written yet.
-    """
-    if len(code_hash) != 32:
-        raise ValueError(f"code hash must be 32 bytes, got {len(code_hash)}")
+    """Write ``<hash>.llvm.so`` and ``<hash>.llvm.json`` into ``directory``; return the JSON."""
+    stem = artifact_stem(code_hash)
     library = build_library(function, options)
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = code_hash.hex()
-    lib_path = directory / f"{stem}{SUFFIX_LIBRARY}"
-    meta_path = directory / f"{stem}{SUFFIX_META}"
-    meta = ArtifactMetadata.model_validate(
-        {
-            **expected_fields(fork, options),
-            "code_hash": "0x" + stem,
-            "symbol": function.name,
-            "library": lib_path.name,
-            "library_size": len(library),
-            "library_sha256": hashlib.sha256(library).hexdigest(),
-            "linker": linker_version(),
-        }
-    )
-    _write_atomically(lib_path, library)
-    _write_atomically(meta_path, (meta.model_dump_json(indent=2) + "\n").encode())
-    return meta_path
+    fields = {**expected_fields(fork, options), "symbol": function.name, "linker": linker_version()}
+    return FILES.save(directory, stem, library, fields)
 
 
 def read_metadata(path: Path) -> ArtifactMetadata:
     """Parse and validate an artifact's metadata file (:class:`ArtifactCorruptError` if not)."""
-    try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_METADATA_BYTES + 1)
-    except OSError as exc:
-        raise ArtifactCorruptError(path, f"cannot read metadata: {exc.strerror or exc}") from None
-    if len(raw) > MAX_METADATA_BYTES:
-        raise ArtifactCorruptError(path, f"metadata larger than {MAX_METADATA_BYTES} bytes")
-    try:
-        meta = ArtifactMetadata.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "<root>"
-        raise ArtifactCorruptError(path, f"invalid metadata: {where}: {first['msg']}") from None
-    if meta.format_version != FORMAT_VERSION:
-        raise ArtifactMismatchError(path, "format_version", meta.format_version, FORMAT_VERSION)
-    return meta
+    return FILES.read_metadata(path)
 
 
 def check_compatible(
     path: Path, meta: ArtifactMetadata, fork: str, options: CompileOptions
 ) -> None:
     """Raise :class:`ArtifactMismatchError` naming the first field that differs."""
-    expected = expected_fields(fork, options)
-    for name in CHECKED_FIELDS:
-        found = getattr(meta, name)
-        want = expected[name]
-        if found != want:
-            if isinstance(found, ArtifactOptions) and isinstance(want, ArtifactOptions):
-                raise ArtifactMismatchError(path, name, found.model_dump(), want.model_dump())
-            raise ArtifactMismatchError(path, name, found, want)
-
-
-def _read_library(path: Path, meta: ArtifactMetadata) -> Path:
-    lib_path = path.parent / meta.library
-    try:
-        data = lib_path.read_bytes()
-    except OSError as exc:
-        raise ArtifactCorruptError(
-            lib_path, f"cannot read library: {exc.strerror or exc}"
-        ) from None
-    if len(data) != meta.library_size:
-        raise ArtifactCorruptError(
-            lib_path,
-            f"library is {len(data)} bytes, metadata says {meta.library_size} (truncated?)",
-        )
-    if not data.startswith(_ELF_MAGIC):
-        raise ArtifactCorruptError(lib_path, "not an ELF shared library")
-    if hashlib.sha256(data).hexdigest() != meta.library_sha256:
-        raise ArtifactCorruptError(lib_path, "library content does not match its SHA-256")
-    return lib_path
+    artifact_files.check_compatible(path, meta, expected_fields(fork, options), CHECKED_FIELDS)
 
 
 def _open(lib_path: Path, sha256: str) -> Any:
@@ -245,7 +174,7 @@ def load(path: Path, *, fork: str, options: CompileOptions) -> LoadedArtifact:
     """Check the artifact whose metadata is at ``path`` and load its code; never compiles."""
     meta = read_metadata(path)
     check_compatible(path, meta, fork, options)
-    lib_path = _read_library(path, meta)
+    lib_path, _ = FILES.read_payload(path, meta.library, meta.library_size, meta.library_sha256)
     handle = _open(lib_path, meta.library_sha256)
     try:
         address = ctypes.cast(getattr(handle, meta.symbol), ctypes.c_void_p).value

@@ -17,17 +17,22 @@ reports only: a linked library does not depend on it.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from functools import cache
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import llvmlite
 import llvmlite.binding as llvm
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import StringConstraints
 
+from evmkiln.codegen.artifact_files import (
+    ArtifactMetadataBase,
+    ArtifactOptions,
+    FileName,
+    Sha256,
+    package_version,
+    source_fingerprint,
+)
 from evmkiln.codegen.backend import CompileOptions
 
 FORMAT_VERSION = 1
@@ -51,44 +56,13 @@ CHECKED_FIELDS = (
 )
 """Fields that must equal the running process's values, in the order they are checked."""
 
-
-CodeHash = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{64}$")]
-Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-FileName = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_][0-9A-Za-z_.-]*$")]
-"""A plain name in the metadata's directory: no separators, so never a path elsewhere."""
 Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
 
 
-class ArtifactOptions(BaseModel):
-    """The :class:`CompileOptions` an artifact was compiled with."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    opt_level: int
-    gas_metering: bool
-    extra: dict[str, Any]
-
-    @classmethod
-    def of(cls, options: CompileOptions) -> ArtifactOptions:
-        return cls(
-            opt_level=options.opt_level,
-            gas_metering=options.gas_metering,
-            extra=dict(options.extra),
-        )
-
-
-class ArtifactMetadata(BaseModel):
+class ArtifactMetadata(ArtifactMetadataBase):
     """The JSON file of one artifact."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    format_version: int
     backend: Literal["llvm"]
-    code_hash: CodeHash
-    """Keccak-256 of the contract code, ``0x``-prefixed hex."""
-    fork: str
-    evmkiln_version: str
-    compiler_fingerprint: str
     llvmlite_version: str
     llvm_version: str
     target_triple: str
@@ -105,36 +79,17 @@ class ArtifactMetadata(BaseModel):
 
 
 @cache
-def _package_version(name: str) -> str:
-    """Cached: ``importlib.metadata`` scans the environment, a third of a millisecond."""
-    try:
-        return version(name)
-    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
-        return "unknown"
-
-
-@cache
 def _fingerprint() -> str:
-    """SHA-256 of the compiler's sources and of the native ABI.
-
-    The package versions only change on release; in a working tree, any edit
-    to lowering, builtins or the translator changes the generated code, so
-    the sources themselves are hashed (once per process, a few milliseconds).
-    """
+    """SHA-256 of the compiler's sources and of the native ABI (context layout, builtin table)."""
     import evmkiln.backend_llvm as backend_pkg
     import evmkiln.builtins as builtins_pkg
     import evmkiln.codegen as codegen_pkg
     from evmkiln.backend_llvm.builtin_bridge import ENTRY_NAMES, MAX_BUILTIN_WORDS
     from evmkiln.backend_llvm.context_layout import FIELDS
 
-    digest = hashlib.sha256()
-    digest.update(repr((FIELDS, ENTRY_NAMES, MAX_BUILTIN_WORDS)).encode())
-    for package in (builtins_pkg, codegen_pkg, backend_pkg):
-        root = Path(next(iter(package.__path__)))
-        for source in sorted(root.rglob("*.py")):
-            digest.update(source.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(source.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return source_fingerprint(
+        (FIELDS, ENTRY_NAMES, MAX_BUILTIN_WORDS), (builtins_pkg, codegen_pkg, backend_pkg)
+    )
 
 
 _host_lock = threading.Lock()
@@ -159,7 +114,7 @@ def expected_fields(fork: str, options: CompileOptions) -> dict[str, object]:
         "format_version": FORMAT_VERSION,
         "backend": "llvm",
         "fork": fork,
-        "evmkiln_version": _package_version("evmkiln-backend-llvm"),
+        "evmkiln_version": package_version("evmkiln-backend-llvm"),
         "compiler_fingerprint": _fingerprint(),
         **_host(),
         "options": ArtifactOptions.of(options),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import threading
-from pathlib import Path
 from typing import Any
 
 from evmkiln.backend_llvm import jit
@@ -15,10 +14,11 @@ from evmkiln.backend_llvm.translate import translate
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.codegen.backend import (
+    AotModule,
     BackendCapabilities,
     CompileOptions,
+    DelegatesArtifacts,
     ExitKind,
-    LoadedArtifact,
 )
 from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.ir.printer import format_function
@@ -71,7 +71,7 @@ def _cache_key(function: Function, options: CompileOptions) -> str:
     return f"{function.name}:{digest}:{options.opt_level}:{int(options.gas_metering)}"
 
 
-class LlvmBackend:
+class LlvmBackend(DelegatesArtifacts):
     """Translate IR to LLVM IR, optimise it and JIT it in process (MCJIT).
 
     Executables are cached by the function's printed IR and the options, so a
@@ -117,26 +117,7 @@ class LlvmBackend:
             module, jit.codegen_level(options.opt_level, instruction_count(function))
         )
 
-    def save(
-        self,
-        function: Function,
-        directory: Path,
-        *,
-        code_hash: bytes,
-        fork: str,
-        options: CompileOptions | None = None,
-    ) -> Path:
-        """Compile ``function`` to a shared library and its metadata in ``directory``."""
+    def _aot(self) -> AotModule:
         from evmkiln.backend_llvm import aot
 
-        return aot.save(
-            function, directory, code_hash=code_hash, fork=fork, options=options or CompileOptions()
-        )
-
-    def load(
-        self, path: Path, *, fork: str, options: CompileOptions | None = None
-    ) -> LoadedArtifact:
-        """Load a saved artifact without compiling; refuses stale or corrupt ones."""
-        from evmkiln.backend_llvm import aot
-
-        return aot.load(path, fork=fork, options=options or CompileOptions())
+        return aot

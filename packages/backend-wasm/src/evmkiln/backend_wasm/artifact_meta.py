@@ -24,15 +24,20 @@ the compile options.
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from functools import cache
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
+from evmkiln.codegen.artifact_files import (
+    ArtifactMetadataBase,
+    ArtifactOptions,
+    FileName,
+    Sha256,
+    package_version,
+    source_fingerprint,
+)
 from evmkiln.codegen.backend import CompileOptions
 
 FORMAT_VERSION = 1
@@ -58,34 +63,6 @@ CHECKED_FIELDS = (
 )
 """Fields that must equal the running process's values, in the order they are checked."""
 
-CodeHash = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{64}$")]
-Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-FileName = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_][0-9A-Za-z_.-]*$")]
-"""A plain name in the metadata's directory: no separators, so never a path elsewhere."""
-
-
-class ArtifactOptions(BaseModel):
-    """The :class:`CompileOptions` an artifact was compiled with.
-
-    The wasm backend only acts on ``gas_metering`` (Cranelift's level is an
-    engine setting), but all options are recorded and compared, as for every
-    backend: ``make_vm_class`` options must match the artifacts' exactly.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    opt_level: int
-    gas_metering: bool
-    extra: dict[str, Any]
-
-    @classmethod
-    def of(cls, options: CompileOptions) -> ArtifactOptions:
-        return cls(
-            opt_level=options.opt_level,
-            gas_metering=options.gas_metering,
-            extra=dict(options.extra),
-        )
-
 
 class EngineConfig(BaseModel):
     """The wasmtime engine configuration the machine code was generated under.
@@ -106,21 +83,14 @@ class EngineConfig(BaseModel):
     settings: dict[str, bool | int | str]
 
 
-class ArtifactMetadata(BaseModel):
+class ArtifactMetadata(ArtifactMetadataBase):
     """The JSON file of one artifact."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    format_version: int
     backend: Literal["wasm"]
-    code_hash: CodeHash
-    """Keccak-256 of the contract code, ``0x``-prefixed hex."""
-    fork: str
-    evmkiln_version: str
-    compiler_fingerprint: str
     wasmtime_version: str
     engine: EngineConfig
     options: ArtifactOptions
+    """All compared; the backend acts on ``gas_metering`` only (Cranelift's level: ``engine``)."""
     name: str
     """The IR function's name (for reports)."""
     code_size: int
@@ -133,15 +103,6 @@ class ArtifactMetadata(BaseModel):
     module_sha256: Sha256
     wasm_size: int
     """Size of the wasm binary the module was compiled from (reports only)."""
-
-
-@cache
-def _package_version(name: str) -> str:
-    """Cached: ``importlib.metadata`` scans the environment, a third of a millisecond."""
-    try:
-        return version(name)
-    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
-        return "unknown"
 
 
 def _abi() -> tuple[object, ...]:
@@ -159,25 +120,12 @@ def _abi() -> tuple[object, ...]:
 
 @cache
 def _fingerprint() -> str:
-    """SHA-256 of the compiler's sources and of the module ABI.
-
-    Package versions change on release only; in a working tree any edit to
-    lowering, builtins, the translator or the encoder changes the generated
-    module, so the sources themselves are hashed (once per process, a few
-    milliseconds).
-    """
+    """SHA-256 of the compiler's sources (translator and encoder included) and of the module ABI."""
     import evmkiln.backend_wasm as backend_pkg
     import evmkiln.builtins as builtins_pkg
     import evmkiln.codegen as codegen_pkg
 
-    digest = hashlib.sha256()
-    digest.update(repr(_abi()).encode())
-    for package in (builtins_pkg, codegen_pkg, backend_pkg):
-        root = Path(next(iter(package.__path__)))
-        for source in sorted(root.rglob("*.py")):
-            digest.update(source.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(source.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return source_fingerprint(_abi(), (builtins_pkg, codegen_pkg, backend_pkg))
 
 
 def _target() -> str:
@@ -201,9 +149,9 @@ def expected_fields(fork: str, options: CompileOptions) -> dict[str, object]:
         "format_version": FORMAT_VERSION,
         "backend": "wasm",
         "fork": fork,
-        "evmkiln_version": _package_version("evmkiln-backend-wasm"),
+        "evmkiln_version": package_version("evmkiln-backend-wasm"),
         "compiler_fingerprint": _fingerprint(),
-        "wasmtime_version": _package_version("wasmtime"),
+        "wasmtime_version": package_version("wasmtime"),
         "engine": engine_config(),
         "options": ArtifactOptions.of(options),
     }

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from evmkiln.backend_wasm.encoding import encode_module
 from evmkiln.backend_wasm.runtime import CompiledContract
 from evmkiln.backend_wasm.translate import Translation, translate
 from evmkiln.backend_wasm.wat import to_wat
 from evmkiln.builtins.frame import Frame
-from evmkiln.codegen.backend import BackendCapabilities, CompileOptions, ExitKind
+from evmkiln.codegen.backend import (
+    AotModule,
+    BackendCapabilities,
+    CompileOptions,
+    DelegatesArtifacts,
+    ExitKind,
+)
 from evmkiln.codegen.gc_pause import gc_paused
 from evmkiln.codegen.ir.function import Function
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    from evmkiln.codegen.backend import LoadedArtifact
-
 
 FAST_TIER_INSTS = 2000
 """IR functions of at least this many instructions (about 80 KB of wasm) are
@@ -70,7 +69,7 @@ class WasmExecutable:
         return to_wat(self.translation.module, comment=f"evmkiln wasm backend: {self.name}")
 
 
-class WasmBackend:
+class WasmBackend(DelegatesArtifacts):
     """Compiles IR to WebAssembly and runs it on wasmtime."""
 
     name = "wasm"
@@ -89,26 +88,7 @@ class WasmBackend:
         module = translate(function, gas_metering=opts.gas_metering).module
         return to_wat(module, comment=f"evmkiln wasm backend: {function.name}")
 
-    def save(
-        self,
-        function: Function,
-        directory: Path,
-        *,
-        code_hash: bytes,
-        fork: str,
-        options: CompileOptions | None = None,
-    ) -> Path:
-        """Compile ``function`` and write wasmtime's serialized module and its metadata."""
+    def _aot(self) -> AotModule:
         from evmkiln.backend_wasm import aot
 
-        return aot.save(
-            function, directory, code_hash=code_hash, fork=fork, options=options or CompileOptions()
-        )
-
-    def load(
-        self, path: Path, *, fork: str, options: CompileOptions | None = None
-    ) -> LoadedArtifact:
-        """Deserialize a saved artifact without compiling; refuses stale or corrupt ones."""
-        from evmkiln.backend_wasm import aot
-
-        return aot.load(path, fork=fork, options=options or CompileOptions())
+        return aot

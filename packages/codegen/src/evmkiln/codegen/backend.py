@@ -117,3 +117,50 @@ class AotBackend(Backend, Protocol):
     ) -> LoadedArtifact:
         """Load the artifact at ``path`` (as returned by :meth:`save`) without compiling."""
         ...
+
+
+class AotModule(Protocol):
+    """The ``save`` and ``load`` functions of a backend's artifact module (a module is one)."""
+
+    def save(
+        self,
+        function: Function,
+        directory: Path,
+        *,
+        code_hash: bytes,
+        fork: str,
+        options: CompileOptions,
+    ) -> Path: ...
+
+    def load(self, path: Path, *, fork: str, options: CompileOptions) -> LoadedArtifact: ...
+
+
+class DelegatesArtifacts:
+    """:class:`AotBackend`'s ``save`` and ``load``, for a backend class, with default options.
+
+    Both go to the module returned by :meth:`_aot`, which imports it on first
+    use: a backend used only for JIT never imports its artifact code.
+    """
+
+    def _aot(self) -> AotModule:
+        raise NotImplementedError
+
+    def save(
+        self,
+        function: Function,
+        directory: Path,
+        *,
+        code_hash: bytes,
+        fork: str,
+        options: CompileOptions | None = None,
+    ) -> Path:
+        """Compile ``function`` and write its artifact into ``directory``; return its path."""
+        return self._aot().save(
+            function, directory, code_hash=code_hash, fork=fork, options=options or CompileOptions()
+        )
+
+    def load(
+        self, path: Path, *, fork: str, options: CompileOptions | None = None
+    ) -> LoadedArtifact:
+        """Load a saved artifact without compiling; refuses stale or corrupt ones."""
+        return self._aot().load(path, fork=fork, options=options or CompileOptions())
