@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from artifact_checks import (
+    assert_corrupt_refused,
+    assert_mismatch_refused,
+    assert_other_fork_and_options_refused,
+    common_corruptions,
+    fresh_process_loads,
+    per_load_seconds,
+)
 from eth_hash.auto import keccak
 from llvm_harness import LLVM, REFERENCE, Outcome, asm, push, run
 
 from evmkiln.backend_llvm import jit
 from evmkiln.backend_llvm.aot import read_metadata
-from evmkiln.codegen.artifact_errors import ArtifactCorruptError, ArtifactMismatchError
-from evmkiln.codegen.backend import AotBackend, CompileOptions
+from evmkiln.codegen.artifact_errors import ArtifactCorruptError
+from evmkiln.codegen.backend import AotBackend
 from evmkiln.codegen.pipeline import lower_bytecode
 
 HERE = Path(__file__).resolve().parent
@@ -87,14 +90,6 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def copy_artifact(meta_path: Path, directory: Path) -> Path:
-    """A private copy of one artifact (metadata and library) to alter."""
-    meta = read_metadata(meta_path)
-    for name in (meta_path.name, meta.library):
-        (directory / name).write_bytes((meta_path.parent / name).read_bytes())
-    return directory / meta_path.name
-
-
 def test_llvm_backend_is_an_aot_backend() -> None:
     assert isinstance(LLVM, AotBackend)
     assert LLVM.capabilities().aot
@@ -125,65 +120,35 @@ def test_loaded_artifact_runs_like_jit_and_reference(name: str, artifacts: dict[
 
 LOADER = textwrap.dedent(
     """
-    import json, sys, time
-    from pathlib import Path
+    from artifact_checks import load_each
     from llvm_harness import run
     from evmkiln.backend_llvm import LlvmBackend, jit
 
     def refuse(*args, **kwargs):
         raise AssertionError("loading an artifact must not compile")
 
+    def outcome(executable, code, calldata):
+        o = run(executable, code, 100_000, calldata, b"")
+        return [o.result, o.output.hex(), o.gas, o.memory.hex(), o.refund]
+
     jit.parse = jit.compile_module = refuse
     backend = LlvmBackend()
     backend.compile = refuse
-    calldata = bytes.fromhex(sys.argv[1])
-    results, seconds = {}, []
-    for arg in sys.argv[2:]:
-        name, path, code = arg.split("=")
-        start = time.perf_counter()
-        loaded = backend.load(Path(path), fork="cancun")
-        seconds.append(time.perf_counter() - start)
-        o = run(loaded.executable, bytes.fromhex(code), 100_000, calldata, b"")
-        results[name] = [o.result, o.output.hex(), o.gas, o.memory.hex(), o.refund]
-    print(json.dumps({"results": results, "seconds": seconds}))
+    load_each(backend, outcome)
     """
 )
 
 
 def test_fresh_process_loads_without_compiling(artifacts: dict[str, Path]) -> None:
-    args = [f"{name}={artifacts[name]}={PROGRAMS[name].hex()}" for name in sorted(PROGRAMS)]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", LOADER, CALLDATA.hex(), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    results = fresh_process_loads(LOADER, artifacts, PROGRAMS, CALLDATA, HERE)
     for name, code in PROGRAMS.items():
         want = outcome(LLVM.compile(lower_bytecode(code)), code)
-        got = report["results"][name]
+        got = results[name]
         assert got == [want.result, want.output.hex(), want.gas, want.memory.hex(), want.refund]
-    # The first load also hashes the compiler's sources (once per process).
-    print(f"\nfresh-process load times (ms): {[round(s * 1e3, 3) for s in report['seconds']]}")
 
 
 def test_load_is_fast(artifacts: dict[str, Path]) -> None:
-    paths = list(artifacts.values())
-    LLVM.load(paths[0], fork="cancun")  # once-per-process work (fingerprint, host query)
-    rounds = 20
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for path in paths:
-            LLVM.load(path, fork="cancun")
-    per_load = (time.perf_counter() - start) / (rounds * len(paths))
-    print(f"\nload time per contract: {per_load * 1e3:.3f} ms")
+    per_load = per_load_seconds(LLVM, list(artifacts.values()))
     assert per_load < 0.005  # the target is 1 ms; the bound leaves room for loaded CI hosts
 
 
@@ -200,13 +165,6 @@ def test_loading_does_not_compile(
 
 
 # -- refusals ---------------------------------------------------------------------
-
-
-def edit_metadata(path: Path, **changes: Any) -> None:
-    data = json.loads(path.read_text())
-    for key, value in changes.items():
-        data[key] = value
-    path.write_text(json.dumps(data))
 
 
 @pytest.mark.parametrize(
@@ -227,64 +185,19 @@ def edit_metadata(path: Path, **changes: Any) -> None:
 def test_mismatching_metadata_names_the_field(
     field: str, value: Any, artifacts: dict[str, Path], tmp_path: Path
 ) -> None:
-    path = copy_artifact(artifacts["exp_div"], tmp_path)
-    edit_metadata(path, **{field: value})
-    with pytest.raises(ArtifactMismatchError, match=field) as info:
-        LLVM.load(path, fork="cancun")
-    assert info.value.field == field
+    assert_mismatch_refused(LLVM, artifacts["exp_div"], tmp_path, field, value)
 
 
 def test_loading_for_another_fork_or_options_is_refused(artifacts: dict[str, Path]) -> None:
-    with pytest.raises(ArtifactMismatchError) as info:
-        LLVM.load(artifacts["exp_div"], fork="prague")
-    assert info.value.field == "fork"
-    with pytest.raises(ArtifactMismatchError) as info:
-        LLVM.load(artifacts["exp_div"], fork="cancun", options=CompileOptions(gas_metering=False))
-    assert info.value.field == "options"
+    assert_other_fork_and_options_refused(LLVM, artifacts["exp_div"])
 
 
-def truncate_library(meta: Path) -> None:
-    lib = meta.parent / read_metadata(meta).library
-    lib.write_bytes(lib.read_bytes()[:1000])
-
-
-def flip_library_byte(meta: Path) -> None:
-    lib = meta.parent / read_metadata(meta).library
-    data = bytearray(lib.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    lib.write_bytes(bytes(data))
-
-
-def not_elf(meta: Path) -> None:
-    lib = meta.parent / read_metadata(meta).library
-    data = b"garbage!" + lib.read_bytes()[8:]
-    lib.write_bytes(data)
-    edit_metadata(meta, library_size=len(data))
-
-
-CORRUPTIONS = {
-    "truncated library": (truncate_library, "truncated"),
-    "altered library": (flip_library_byte, "SHA-256"),
-    "not a library": (not_elf, "ELF"),
-    "missing library": (lambda m: (m.parent / read_metadata(m).library).unlink(), "cannot read"),
-    "truncated metadata": (lambda m: m.write_bytes(m.read_bytes()[:100]), "invalid metadata"),
-    "metadata not json": (lambda m: m.write_bytes(b"\x00\xff" * 10), "invalid metadata"),
-    "library outside the directory": (
-        lambda m: edit_metadata(m, library="../../etc/passwd"),
-        "invalid metadata: library",
-    ),
-    "another backend": (lambda m: edit_metadata(m, backend="wasm"), "invalid metadata: backend"),
-    "huge metadata": (lambda m: m.write_bytes(b" " * (1 << 17)), "larger than"),
-}
+CORRUPTIONS = common_corruptions("library", "not an ELF shared library", other_backend="wasm")
 
 
 @pytest.mark.parametrize("case", sorted(CORRUPTIONS))
 def test_corrupt_artifact_is_refused(case: str, artifacts: dict[str, Path], tmp_path: Path) -> None:
-    corrupt, message = CORRUPTIONS[case]
-    path = copy_artifact(artifacts["calldata_loop"], tmp_path)
-    corrupt(path)
-    with pytest.raises(ArtifactCorruptError, match=message):
-        LLVM.load(path, fork="cancun")
+    assert_corrupt_refused(LLVM, artifacts["calldata_loop"], tmp_path, CORRUPTIONS[case])
 
 
 def test_missing_metadata_is_refused(tmp_path: Path) -> None:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import wasmtime
+from artifact_checks import (
+    assert_corrupt_refused,
+    assert_mismatch_refused,
+    assert_other_fork_and_options_refused,
+    common_corruptions,
+    copy_artifact,
+    edit_metadata,
+    fresh_process_loads,
+    per_load_seconds,
+)
 from eth_hash.auto import keccak
 from wasm_compare import FakeHost, new_frame
 
@@ -22,7 +29,7 @@ from evmkiln.backend_wasm.aot import read_metadata
 from evmkiln.backend_wasm.runtime import ENGINE_SETTINGS
 from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.codegen.artifact_errors import ArtifactCorruptError, ArtifactMismatchError
-from evmkiln.codegen.backend import AotBackend, CompileOptions, Executable
+from evmkiln.codegen.backend import AotBackend, Executable
 from evmkiln.codegen.pipeline import lower_bytecode
 from evmkiln.codegen.reference import ReferenceBackend
 
@@ -77,28 +84,12 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def copy_artifact(meta_path: Path, directory: Path) -> Path:
-    """A private copy of one artifact (metadata and module) to alter."""
-    meta = read_metadata(meta_path)
-    for name in (meta_path.name, meta.module):
-        (directory / name).write_bytes((meta_path.parent / name).read_bytes())
-    return directory / meta_path.name
-
-
 def module_file(meta: Path) -> Path:
     return meta.parent / read_metadata(meta).module
 
 
-def edit_metadata(path: Path, **changes: Any) -> None:
-    data = json.loads(path.read_text())
-    data.update(changes)
-    path.write_text(json.dumps(data))
-
-
 def replace_module(meta: Path, data: bytes) -> None:
     """Swap in other module bytes *with* matching size and hash: only wasmtime can object."""
-    import hashlib
-
     module_file(meta).write_bytes(data)
     edit_metadata(meta, module_size=len(data), module_sha256=hashlib.sha256(data).hexdigest())
 
@@ -159,77 +150,45 @@ def test_loading_does_not_compile(
 
 LOADER = textwrap.dedent(
     """
-    import json, sys, time
-    from pathlib import Path
-
     import wasmtime
+    from artifact_checks import load_each
     from wasm_compare import FakeHost, new_frame
     from evmkiln.backend_wasm import WasmBackend, aot, backend
 
     def refuse(*args, **kwargs):
         raise AssertionError("loading an artifact must not compile")
 
+    def outcome(executable, code, calldata):
+        frame = new_frame(FakeHost(wasm), code, 100_000, calldata)
+        try:
+            result = int(executable.run(frame))
+        except Exception as exc:
+            result = type(exc).__name__
+        gas = None if result == "ExceptionalHalt" else frame.gas
+        return [result, frame.output.hex(), gas]
+
     aot.translate = aot.encode_module = backend.translate = backend.encode_module = refuse
     wasmtime.Module.__init__ = refuse
     wasm = WasmBackend()
     wasm.compile = refuse
-    calldata = bytes.fromhex(sys.argv[1])
-    results, seconds = {}, []
-    for arg in sys.argv[2:]:
-        name, path, code = arg.split("=")
-        start = time.perf_counter()
-        loaded = wasm.load(Path(path), fork="cancun")
-        seconds.append(time.perf_counter() - start)
-        host = FakeHost(wasm)
-        frame = new_frame(host, bytes.fromhex(code), 100_000, calldata)
-        try:
-            result = int(loaded.executable.run(frame))
-        except Exception as exc:
-            result = type(exc).__name__
-        gas = None if result == "ExceptionalHalt" else frame.gas
-        results[name] = [result, frame.output.hex(), gas]
-    print(json.dumps({"results": results, "seconds": seconds}))
+    load_each(wasm, outcome)
     """
 )
 
 
 def test_fresh_process_loads_without_compiling(artifacts: dict[str, Path]) -> None:
-    args = [f"{name}={artifacts[name]}={PROGRAMS[name].hex()}" for name in sorted(PROGRAMS)]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", LOADER, CALLDATA.hex(), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    results = fresh_process_loads(LOADER, artifacts, PROGRAMS, CALLDATA, HERE)
     for name, code in PROGRAMS.items():
         want = outcome(WASM.compile(lower_bytecode(code)), code)
-        result, output, gas = report["results"][name]
+        result, output, gas = results[name]
         if isinstance(want[0], tuple):
             assert result == "ExceptionalHalt"
         else:
             assert [result, output, gas] == [int(want[0]), want[1].hex(), want[2]]  # type: ignore[call-overload]
-    # The first load also hashes the compiler's sources and creates the engine (once per process).
-    print(f"\nfresh-process load times (ms): {[round(s * 1e3, 3) for s in report['seconds']]}")
 
 
 def test_load_is_fast(artifacts: dict[str, Path]) -> None:
-    paths = list(artifacts.values())
-    WASM.load(paths[0], fork="cancun")  # once-per-process work (fingerprint, engine)
-    rounds = 20
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for path in paths:
-            WASM.load(path, fork="cancun")
-    per_load = (time.perf_counter() - start) / (rounds * len(paths))
-    print(f"\nload time per contract: {per_load * 1e3:.3f} ms")
+    per_load = per_load_seconds(WASM, list(artifacts.values()))
     assert per_load < 0.01  # about 0.3 ms; the bound leaves room for loaded CI hosts
 
 
@@ -254,25 +213,16 @@ def test_load_is_fast(artifacts: dict[str, Path]) -> None:
 def test_mismatching_metadata_names_the_field(
     field: str, value: Any, artifacts: dict[str, Path], tmp_path: Path
 ) -> None:
-    path = copy_artifact(artifacts["exp_div"], tmp_path)
     if field == "engine":  # change one part of the recorded engine, keep the rest
-        engine = json.loads(path.read_text())["engine"]
+        engine = json.loads(artifacts["exp_div"].read_text())["engine"]
         for key, part in value.items():
             engine[key] = {**engine[key], **part} if isinstance(part, dict) else part
         value = engine
-    edit_metadata(path, **{field: value})
-    with pytest.raises(ArtifactMismatchError, match=field) as info:
-        WASM.load(path, fork="cancun")
-    assert info.value.field == field
+    assert_mismatch_refused(WASM, artifacts["exp_div"], tmp_path, field, value)
 
 
 def test_loading_for_another_fork_or_options_is_refused(artifacts: dict[str, Path]) -> None:
-    with pytest.raises(ArtifactMismatchError) as info:
-        WASM.load(artifacts["exp_div"], fork="prague")
-    assert info.value.field == "fork"
-    with pytest.raises(ArtifactMismatchError) as info:
-        WASM.load(artifacts["exp_div"], fork="cancun", options=CompileOptions(gas_metering=False))
-    assert info.value.field == "options"
+    assert_other_fork_and_options_refused(WASM, artifacts["exp_div"])
 
 
 def test_module_from_another_engine_is_refused_by_wasmtime(
@@ -304,50 +254,18 @@ def elf_garbage(meta: Path) -> None:
     replace_module(meta, b"\x7fELF" + bytes(range(256)) * 8)
 
 
-def flip_module_byte(meta: Path) -> None:
-    module = module_file(meta)
-    data = bytearray(module.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    module.write_bytes(bytes(data))
-
-
-def not_elf(meta: Path) -> None:
-    module = module_file(meta)
-    data = b"garbage!" + module.read_bytes()[8:]
-    module.write_bytes(data)
-    edit_metadata(meta, module_size=len(data))
-
-
 CORRUPTIONS = {
-    "truncated module": (
-        lambda m: module_file(m).write_bytes(module_file(m).read_bytes()[:1000]),
-        "truncated",
-    ),
-    "altered module": (flip_module_byte, "SHA-256"),
-    "not a module": (not_elf, "not a serialized wasmtime module"),
-    "missing module": (lambda m: module_file(m).unlink(), "cannot read module"),
+    **common_corruptions("module", "not a serialized wasmtime module", other_backend="llvm"),
     "ELF that wasmtime refuses": (elf_garbage, "wasmtime refused it"),
     "module of another program": (foreign_module, "module imports"),
-    "truncated metadata": (lambda m: m.write_bytes(m.read_bytes()[:100]), "invalid metadata"),
-    "metadata not json": (lambda m: m.write_bytes(b"\x00\xff" * 10), "invalid metadata"),
-    "module outside the directory": (
-        lambda m: edit_metadata(m, module="../../etc/passwd"),
-        "invalid metadata: module",
-    ),
-    "another backend": (lambda m: edit_metadata(m, backend="llvm"), "invalid metadata: backend"),
     "unknown field": (lambda m: edit_metadata(m, library="x.so"), "invalid metadata: library"),
     "memory base off": (lambda m: edit_metadata(m, memory_base=0), "memory_base"),
-    "huge metadata": (lambda m: m.write_bytes(b" " * (1 << 17)), "larger than"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CORRUPTIONS))
 def test_corrupt_artifact_is_refused(case: str, artifacts: dict[str, Path], tmp_path: Path) -> None:
-    corrupt, message = CORRUPTIONS[case]
-    path = copy_artifact(artifacts["calldata_loop"], tmp_path)
-    corrupt(path)
-    with pytest.raises(ArtifactCorruptError, match=message):
-        WASM.load(path, fork="cancun")
+    assert_corrupt_refused(WASM, artifacts["calldata_loop"], tmp_path, CORRUPTIONS[case])
 
 
 def test_missing_metadata_is_refused(tmp_path: Path) -> None:
