@@ -32,6 +32,7 @@ from evmkiln.cli.artifacts_option import (
 )
 from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption, require_fixtures_dir
 from evmkiln.cli.run_cmd import resolve_fixture_path
+from evmkiln.deep_stack import on_deep_stack
 from evmkiln.statetest.backends import ArtifactsSetting
 
 FIB_FIXTURE = "fibonacci-calldata"
@@ -192,20 +193,25 @@ def bench(
             runs += 1
             progress.update(task, runs=runs)
 
-        for case in cases:
-            started = False
+        def run_all() -> None:
+            for case in cases:
+                started = False
 
-            def on_engine(name: str, case_name: str = case.name) -> None:
-                nonlocal started
-                if started:
-                    progress.advance(task)
-                started = True
-                progress.update(task, description=f"{case_name}: {name}")
+                def on_engine(name: str, case_name: str = case.name) -> None:
+                    nonlocal started
+                    if started:
+                        progress.advance(task)
+                    started = True
+                    progress.update(task, description=f"{case_name}: {name}")
 
-            results.append(
-                run_fixture(case, engines, settings, counted, on_engine, describe_exception)
-            )
-            progress.advance(task)
+                results.append(
+                    run_fixture(case, engines, settings, counted, on_engine, describe_exception)
+                )
+                progress.advance(task)
+
+        # Where 1024 nested frames fit, as in the state-test workers: every engine
+        # then runs each frame on this thread, with nothing handed elsewhere.
+        on_deep_stack(run_all)
 
     console.print(results_table(results, timing.value))
     compiles = compile_table(results)

@@ -23,6 +23,7 @@ from evmkiln.cli.artifacts_option import (
     check_strict,
 )
 from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption
+from evmkiln.deep_stack import on_deep_stack
 from evmkiln.fixtures.loading import FixtureError, load_bench_file
 from evmkiln.statetest.backends import (
     PYEVM_BACKEND,
@@ -131,7 +132,9 @@ def run(
     test = bench.fixture
     start = time.perf_counter()
     try:
-        outcome = apply_transaction(vm_class, test.env, test.pre, test.tx.to_spec())
+        outcome = on_deep_stack(
+            lambda: apply_transaction(vm_class, test.env, test.pre, test.tx.to_spec())
+        )
     except Exception as exc:
         console.print(f"[red]error:[/red] {describe_exception(exc)}", markup=True)
         raise typer.Exit(1) from None

@@ -12,12 +12,11 @@ the loop runs in a thread with a large stack and a raised recursion limit.
 from __future__ import annotations
 
 import dataclasses
-import sys
-import threading
 from collections import OrderedDict
 from multiprocessing.connection import Connection
 from typing import Any
 
+from evmkiln.deep_stack import on_deep_stack
 from evmkiln.fixtures.loading import FixtureError, load_state_test_file
 from evmkiln.fixtures.statetest import StateTestFile
 from evmkiln.statetest.backends import (
@@ -33,8 +32,6 @@ READY = "ready"
 """First message of a worker: start-up is done, cases may be sent (and timed)."""
 
 _CACHED_FILES = 4
-_STACK_SIZE = 512 * 1024 * 1024
-_RECURSION_LIMIT = 100_000
 
 
 def frame_counts(vm_class: type[Any]) -> FrameCounts | None:
@@ -135,10 +132,4 @@ def _serve(conn: Connection, backend: str, artifacts: ArtifactsSetting | None) -
 
 def worker_main(conn: Connection, backend: str, artifacts: ArtifactsSetting | None = None) -> None:
     """Entry point of a worker process."""
-    sys.setrecursionlimit(_RECURSION_LIMIT)
-    threading.stack_size(_STACK_SIZE)
-    thread = threading.Thread(
-        target=_serve, args=(conn, backend, artifacts), name="statetest-worker"
-    )
-    thread.start()
-    thread.join()
+    on_deep_stack(lambda: _serve(conn, backend, artifacts))

@@ -32,6 +32,7 @@ its memory once, when the run ends.
 from __future__ import annotations
 
 import ctypes
+import queue
 import struct
 import threading
 from collections.abc import Callable
@@ -134,6 +135,7 @@ class _ThreadState(threading.local):
     def __init__(self) -> None:
         self.active: list[_Slot] = []
         self.low, self.size = _native_stack()
+        self.helper: _FrameThread | None = None
 
 
 def _native_stack() -> tuple[int, int]:
@@ -159,32 +161,69 @@ def _native_stack() -> tuple[int, int]:
 _THREAD = _ThreadState()
 _SPAWN = threading.Lock()
 
+_Job = tuple[Callable[[Frame], ExitKind], Frame, threading.Event, list[object]]
 
-def _on_helper_thread(run: Callable[[Frame], ExitKind], frame: Frame) -> ExitKind:
-    """``run(frame)`` on a fresh thread with a :data:`HELPER_STACK` native stack."""
-    box: list[ExitKind] = []
-    errors: list[BaseException] = []
 
-    def target() -> None:
-        state = _THREAD
-        if not state.size:  # bounds unknown here: trust the size asked for
-            state.size = HELPER_STACK
+class _FrameThread:
+    """A long-lived thread with a :data:`HELPER_STACK` native stack that runs frames for one caller.
+
+    Starting a thread with a 64 MiB stack costs about 2 ms, more than most
+    whole transactions, so a caller whose own stack is too small hands its
+    outermost frames to this thread and waits; nested frames then run inline
+    on it.  One per calling thread (kept in the caller's thread-local state),
+    so callers never queue behind each other; when the caller's thread ends
+    its state is dropped and the helper is told to stop.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        with _SPAWN:  # threading.stack_size is process-wide
+            previous = threading.stack_size(HELPER_STACK)
+            try:
+                thread = threading.Thread(
+                    target=_serve, args=(self._jobs,), name="evmkiln-wasm-frames", daemon=True
+                )
+                thread.start()
+            finally:
+                threading.stack_size(previous)
+
+    def run(self, run: Callable[[Frame], ExitKind], frame: Frame) -> ExitKind:
+        done = threading.Event()
+        box: list[object] = []
+        self._jobs.put((run, frame, done, box))
+        done.wait()
+        result = box[0]
+        if isinstance(result, BaseException):
+            raise result
+        assert isinstance(result, ExitKind)
+        return result
+
+    def __del__(self) -> None:
+        self._jobs.put(None)
+
+
+def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    state = _THREAD
+    if not state.size:  # bounds unknown here: trust the size asked for
+        state.size = HELPER_STACK
+    while (job := jobs.get()) is not None:
+        run, frame, done, box = job
         try:
             box.append(run(frame))
         except BaseException as exc:  # handed to the caller's thread
-            errors.append(exc)
-
-    with _SPAWN:  # threading.stack_size is process-wide
-        previous = threading.stack_size(HELPER_STACK)
-        try:
-            thread = threading.Thread(target=target, name="evmkiln-wasm-frames", daemon=True)
-            thread.start()
+            box.append(exc)
         finally:
-            threading.stack_size(previous)
-    thread.join()
-    if errors:
-        raise errors[0]
-    return box[0]
+            del run, frame
+            done.set()
+
+
+def _on_helper_thread(run: Callable[[Frame], ExitKind], frame: Frame) -> ExitKind:
+    """``run(frame)`` on the calling thread's :class:`_FrameThread`."""
+    state = _THREAD
+    helper = state.helper
+    if helper is None:
+        helper = state.helper = _FrameThread()
+    return helper.run(run, frame)
 
 
 class _Slot:
