@@ -35,6 +35,7 @@ import ctypes
 import queue
 import struct
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import cast
 
@@ -231,6 +232,7 @@ class _Slot:
 
     def __init__(self, owner: CompiledContract) -> None:
         store = owner.store
+        assert store is not None  # made by CompiledContract._new_slot
         self.base = owner.memory_base
         self.frame: Frame | None = None
         self.host = HostImport(store, self._handle)
@@ -365,6 +367,21 @@ class LinearMemoryView(NativeMemoryView):
             slot._grow_to(size)
 
 
+MAX_IDLE_STORES = 256
+"""Contracts that may keep a store (and its instances) while no frame runs them.
+
+Every instance reserves its linear memory's whole range of address space up
+front (memories never move), and a store frees its instances only when it is
+dropped.  A process that meets thousands of contracts -- a node, a
+conformance run -- would otherwise keep thousands of stores and run out of
+mappings (``mmap`` failing with ENOMEM).  Beyond this many idle contracts the
+least recently used one drops its store; its next run makes a new one (an
+instance costs tens of microseconds, the compiled module is kept)."""
+
+_IDLE: OrderedDict[int, CompiledContract] = OrderedDict()
+"""Contracts with a store and no running frame, least recently used first."""
+
+
 class CompiledContract:
     """A compiled module, its store and its pool of instances."""
 
@@ -375,9 +392,11 @@ class CompiledContract:
         compiled by :func:`engine` (deserialized AOT code)."""
         owner = engine(fast=fast)
         self.module = wasm if isinstance(wasm, wasmtime.Module) else wasmtime.Module(owner, wasm)
-        self.store = wasmtime.Store(owner)
+        self._engine = owner
+        self.store: wasmtime.Store | None = None
         self.memory_base = memory_base
         self._free: list[_Slot] = []
+        self._running = 0
         self.instances = 0
 
     def run(self, frame: Frame) -> ExitKind:
@@ -392,14 +411,41 @@ class CompiledContract:
                 raise WasmStackExhaustedError(
                     f"{left} bytes of native stack left at call depth {frame.depth}"
                 )
-        slot = self._free.pop() if self._free else self._new_slot()
+        _IDLE.pop(id(self), None)  # running: not to be dropped
+        self._running += 1
+        try:
+            slot = self._free.pop() if self._free else self._new_slot()
+        except BaseException:
+            self._settle()
+            raise
         active.append(slot)
         try:
             return slot.execute(frame)
         finally:
             active.pop()
             self._free.append(slot)
+            self._settle()
+
+    def _settle(self) -> None:
+        """After a run: become idle when no frame runs us, and drop the stalest stores."""
+        self._running -= 1
+        if self._running or self.store is None:
+            return
+        _IDLE[id(self)] = self
+        while len(_IDLE) > MAX_IDLE_STORES:
+            _, stale = _IDLE.popitem(last=False)
+            stale.drop_store()
+
+    def drop_store(self) -> None:
+        """Free every instance (and its memory); the next run starts a new store."""
+        if self._running:
+            return
+        _IDLE.pop(id(self), None)
+        self._free.clear()
+        self.store = None
 
     def _new_slot(self) -> _Slot:
+        if self.store is None:
+            self.store = wasmtime.Store(self._engine)
         self.instances += 1
         return _Slot(self)

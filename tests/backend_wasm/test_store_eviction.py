@@ -1,0 +1,50 @@
+"""Idle contracts beyond MAX_IDLE_STORES give their stores back, and run again afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from evmkiln.backend_wasm import runtime
+from evmkiln.backend_wasm.backend import WasmBackend
+from evmkiln.builtins.frame import Frame
+from evmkiln.codegen.backend import ExitKind
+from evmkiln.codegen.pipeline import lower_bytecode
+
+
+def _returning(value: int) -> bytes:
+    return bytes.fromhex(f"60{value:02x}60005260206000f3")  # RETURN a word holding value
+
+
+def _run(executable: object, code: bytes) -> bytes:
+    frame = Frame(
+        host=None,  # type: ignore[arg-type]  # these programs never cross into the host
+        gas=100_000,
+        code=code,
+        calldata=b"",
+        address=b"\xcc" * 20,
+        caller=b"\x11" * 20,
+        value=0,
+        is_static=False,
+        depth=0,
+    )
+    assert executable.run(frame) is ExitKind.RETURN  # type: ignore[attr-defined]
+    return frame.output
+
+
+def test_least_recently_used_stores_are_dropped_and_rebuilt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runtime, "MAX_IDLE_STORES", 3)
+    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
+    backend = WasmBackend()
+    codes = [_returning(i) for i in range(6)]
+    executables = [backend.compile(lower_bytecode(code)) for code in codes]
+    for i, (executable, code) in enumerate(zip(executables, codes, strict=True)):
+        assert _run(executable, code) == i.to_bytes(32, "big")
+    contracts = [e.contract for e in executables]  # type: ignore[attr-defined]
+    assert [c.store is not None for c in contracts] == [False] * 3 + [True] * 3
+    assert len(runtime._IDLE) == 3
+    # A dropped contract runs again on a fresh store, and pushes out the stalest.
+    assert _run(executables[0], codes[0]) == bytes(32)
+    assert contracts[0].store is not None and contracts[3].store is None
+    assert len(runtime._IDLE) == 3
