@@ -81,3 +81,19 @@ def test_artifacts_need_an_aot_backend(fixtures_root: Path, tmp_path: Path) -> N
     assert result.exit_code == 2 and "ahead-of-time" in result.output
     result = CliRunner().invoke(app, ["statetest", *_paths(fixtures_root), "--strict-aot"])
     assert result.exit_code == 2 and "--strict-aot needs" in result.output
+
+
+def test_compiling_more_codes_than_one_pool_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers are recycled by starting fresh pools; every code still gets its artifact."""
+    from evmkiln.statetest import aot
+
+    monkeypatch.setattr(aot, "_TASKS_PER_WORKER", 2)
+    codes = [bytes.fromhex(f"60{i:02x}60005260206000f3") for i in range(7)]  # RETURN i
+    job = aot.CompileJob(backend="wasm", directory=str(tmp_path))
+    results = aot.ensure_in_parallel(job, codes, jobs=2)
+    assert sorted(outcome for _, outcome in results) == [aot.COMPILED] * 7
+    assert all(artifact.path is not None and artifact.path.exists() for artifact, _ in results)
+    again = aot.ensure_in_parallel(job, codes, jobs=2)
+    assert [outcome for _, outcome in again] == [aot.REUSED] * 7

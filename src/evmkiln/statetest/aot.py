@@ -152,7 +152,13 @@ class CompileSummary:
 
 
 _TASKS_PER_WORKER = 2000
-"""Recycle compile workers now and then: checking an artifact loads it into the worker."""
+"""Recycle compile workers now and then: checking an artifact loads it into the worker.
+
+Recycling is done by starting a fresh pool for every ``jobs * _TASKS_PER_WORKER``
+codes, not with ``max_tasks_per_child``: a pool replaces a retired worker from
+its own management thread, outside :func:`_main_module_hidden`, and on Python
+3.11 the replacement never came up and the pool waited forever once every
+first-generation worker had retired."""
 
 
 def ensure_in_parallel(
@@ -168,21 +174,31 @@ def ensure_in_parallel(
     to compile, or whose worker process dies, is reported, never raised: the
     run then shows what it means for the cases using it.
     """
+    Path(job.directory).mkdir(parents=True, exist_ok=True)
+    results: list[tuple[CompiledArtifact, str]] = []
+    batch = max(1, jobs) * _TASKS_PER_WORKER
+    for start in range(0, len(codes), batch):
+        results.extend(_ensure_batch(job, codes[start : start + batch], jobs, on_done))
+    return results
+
+
+def _ensure_batch(
+    job: CompileJob,
+    codes: list[bytes],
+    jobs: int,
+    on_done: Callable[[CompiledArtifact, str], None] | None,
+) -> list[tuple[CompiledArtifact, str]]:
+    """One pool of fresh workers for ``codes`` (see :data:`_TASKS_PER_WORKER`)."""
     from evmkiln.context.artifact_store import CompiledArtifact, code_hash
     from evmkiln.statetest.pool import _context, _main_module_hidden
 
-    Path(job.directory).mkdir(parents=True, exist_ok=True)
     results: list[tuple[CompiledArtifact, str]] = []
     if not codes:
         return results
-    executor = ProcessPoolExecutor(
-        max_workers=min(jobs, len(codes)),
-        mp_context=_context(),
-        max_tasks_per_child=_TASKS_PER_WORKER,
-    )
+    executor = ProcessPoolExecutor(max_workers=min(jobs, len(codes)), mp_context=_context())
     try:
-        # Worker processes start on the first submit; see _main_module_hidden for why
-        # they must not re-run this process's __main__.
+        # Workers start on the first submits; see _main_module_hidden for why they
+        # must not re-run this process's __main__.
         with _main_module_hidden():
             pending: dict[Future[tuple[CompiledArtifact, str]], bytes] = {
                 executor.submit(_ensure_one, job, code): code for code in codes
