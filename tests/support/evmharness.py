@@ -7,8 +7,6 @@ logs and the post-state root (which covers storage, balances, nonces, code).
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -16,6 +14,8 @@ from typing import Any, TypeVar
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth_keys import keys
+
+from evmkiln.deep_stack import on_deep_stack
 
 SENDER_KEY = keys.PrivateKey(b"\x01" * 32)
 SENDER = SENDER_KEY.public_key.to_canonical_address()
@@ -114,37 +114,7 @@ def execute(
 
 _T = TypeVar("_T")
 
-DEEP_STACK_SIZE = 512 * 1024 * 1024
-DEEP_RECURSION_LIMIT = 100_000
-"""Thread stack and recursion limit for transactions that nest 1024 frames (as the
-state-test worker uses)."""
-
 
 def on_large_stack(fn: Callable[[], _T]) -> _T:
-    """Run ``fn`` on a fresh thread with a large stack and a raised recursion limit.
-
-    py-evm nests one Python call chain per EVM frame, compiled frames add a
-    native bridge each: 1024 levels need far more stack than pytest's thread
-    has.  Exceptions are re-raised in the caller.
-    """
-    result: list[_T] = []
-    error: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(fn())
-        except BaseException as exc:
-            error.append(exc)
-
-    previous_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(previous_limit, DEEP_RECURSION_LIMIT))
-    previous_size = threading.stack_size(DEEP_STACK_SIZE)
-    try:
-        thread = threading.Thread(target=target, name="evmharness-deep")
-        thread.start()
-    finally:
-        threading.stack_size(previous_size)
-    thread.join()
-    if error:
-        raise error[0]
-    return result[0]
+    """Run ``fn`` where 1024 nested frames fit (the runners' own helper, re-exported)."""
+    return on_deep_stack(fn)
