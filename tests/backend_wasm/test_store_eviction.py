@@ -1,4 +1,4 @@
-"""Idle contracts beyond MAX_IDLE_STORES give their stores back, and run again afterwards."""
+"""Idle contracts beyond MAX_IDLE_INSTANCES give their stores back, and run again afterwards."""
 
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ def _run(executable: object, code: bytes) -> bytes:
 def test_least_recently_used_stores_are_dropped_and_rebuilt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(runtime, "MAX_IDLE_STORES", 3)
+    monkeypatch.setattr(runtime, "MAX_IDLE_INSTANCES", 3)
     monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
+    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
     backend = WasmBackend()
     codes = [_returning(i) for i in range(6)]
     executables = [backend.compile(lower_bytecode(code)) for code in codes]
@@ -47,4 +48,21 @@ def test_least_recently_used_stores_are_dropped_and_rebuilt(
     # A dropped contract runs again on a fresh store, and pushes out the stalest.
     assert _run(executables[0], codes[0]) == bytes(32)
     assert contracts[0].store is not None and contracts[3].store is None
-    assert len(runtime._IDLE) == 3
+    assert len(runtime._IDLE) == 3 and runtime._IDLE_INSTANCES == [3]
+
+
+def test_a_store_grown_by_deep_recursion_is_dropped_when_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
+    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
+    code = _returning(7)
+    executable = WasmBackend().compile(lower_bytecode(code))
+    contract = executable.contract  # type: ignore[attr-defined]
+    assert _run(executable, code) == (7).to_bytes(32, "big")
+    assert contract.store is not None and runtime._IDLE_INSTANCES == [1]
+    # What 1024 nested frames of one contract leave behind: many instances in one store.
+    contract._free.extend(contract._new_slot() for _ in range(runtime.MAX_IDLE_STORE_INSTANCES))
+    assert _run(executable, code) == (7).to_bytes(32, "big")
+    assert contract.store is None and runtime._IDLE_INSTANCES == [0] and not runtime._IDLE
+    assert _run(executable, code) == (7).to_bytes(32, "big")  # and it runs again

@@ -367,19 +367,27 @@ class LinearMemoryView(NativeMemoryView):
             slot._grow_to(size)
 
 
-MAX_IDLE_STORES = 256
-"""Contracts that may keep a store (and its instances) while no frame runs them.
+MAX_IDLE_INSTANCES = 256
+"""Instances that idle contracts may keep, all stores together.
 
 Every instance reserves its linear memory's whole range of address space up
-front (memories never move), and a store frees its instances only when it is
-dropped.  A process that meets thousands of contracts -- a node, a
-conformance run -- would otherwise keep thousands of stores and run out of
-mappings (``mmap`` failing with ENOMEM).  Beyond this many idle contracts the
-least recently used one drops its store; its next run makes a new one (an
-instance costs tens of microseconds, the compiled module is kept)."""
+front (memories never move: about 4 GiB each), and a store frees its
+instances only when it is dropped.  A process that meets thousands of
+contracts -- a node, a conformance run -- would otherwise keep every store,
+and a store that once served a 1024-deep recursion keeps 1024 instances: the
+process runs out of address space or mappings (``mmap`` failing with ENOMEM,
+then worse).  When idle contracts hold more than this many instances, the
+least recently used ones drop their stores; a contract's next run makes a
+new store (an instance costs tens of microseconds, the compiled module is
+kept)."""
+MAX_IDLE_STORE_INSTANCES = 8
+"""A contract going idle with more instances than this drops its store at once
+(only deep recursion needs many, and it is rare)."""
 
 _IDLE: OrderedDict[int, CompiledContract] = OrderedDict()
 """Contracts with a store and no running frame, least recently used first."""
+_IDLE_INSTANCES = [0]
+"""Instances held by the stores of the contracts in :data:`_IDLE`."""
 
 
 class CompiledContract:
@@ -397,7 +405,12 @@ class CompiledContract:
         self.memory_base = memory_base
         self._free: list[_Slot] = []
         self._running = 0
+        self._live = 0
+        """Instances in the current store."""
+        self._counted = 0
+        """What this contract adds to :data:`_IDLE_INSTANCES` while idle."""
         self.instances = 0
+        """Instances created over the contract's life (every store)."""
 
     def run(self, frame: Frame) -> ExitKind:
         state = _THREAD
@@ -411,7 +424,7 @@ class CompiledContract:
                 raise WasmStackExhaustedError(
                     f"{left} bytes of native stack left at call depth {frame.depth}"
                 )
-        _IDLE.pop(id(self), None)  # running: not to be dropped
+        self._leave_idle()  # running: not to be dropped
         self._running += 1
         try:
             slot = self._free.pop() if self._free else self._new_slot()
@@ -431,21 +444,32 @@ class CompiledContract:
         self._running -= 1
         if self._running or self.store is None:
             return
+        if self._live > MAX_IDLE_STORE_INSTANCES:
+            self.drop_store()
+            return
         _IDLE[id(self)] = self
-        while len(_IDLE) > MAX_IDLE_STORES:
-            _, stale = _IDLE.popitem(last=False)
-            stale.drop_store()
+        self._counted = self._live
+        _IDLE_INSTANCES[0] += self._counted
+        while _IDLE and _IDLE_INSTANCES[0] > MAX_IDLE_INSTANCES:
+            next(iter(_IDLE.values())).drop_store()
+
+    def _leave_idle(self) -> None:
+        if _IDLE.pop(id(self), None) is not None:
+            _IDLE_INSTANCES[0] -= self._counted
+            self._counted = 0
 
     def drop_store(self) -> None:
         """Free every instance (and its memory); the next run starts a new store."""
         if self._running:
             return
-        _IDLE.pop(id(self), None)
+        self._leave_idle()
         self._free.clear()
+        self._live = 0
         self.store = None
 
     def _new_slot(self) -> _Slot:
         if self.store is None:
             self.store = wasmtime.Store(self._engine)
         self.instances += 1
+        self._live += 1
         return _Slot(self)
