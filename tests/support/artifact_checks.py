@@ -115,20 +115,8 @@ def assert_other_fork_and_options_refused(backend: AotBackend, meta_path: Path) 
     assert info.value.field == "options"
 
 
-def per_load_seconds(backend: AotBackend, paths: Sequence[Path], rounds: int = 20) -> float:
-    """Mean time of one load, once the process's one-time work is done; printed too."""
-    backend.load(paths[0], fork="cancun")  # once-per-process work (fingerprint, host, engine)
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for path in paths:
-            backend.load(path, fork="cancun")
-    per_load = (time.perf_counter() - start) / (rounds * len(paths))
-    print(f"\nload time per contract: {per_load * 1e3:.3f} ms")
-    return per_load
-
-
 def run_fresh_process(
-    script: str, args: Sequence[str], import_dir: Path, timeout: float = 120
+    script: str, args: Sequence[str], import_dir: Path, timeout: float = 600
 ) -> Any:
     """Run ``script`` in a new interpreter (``import_dir`` and this module importable); its JSON.
 
