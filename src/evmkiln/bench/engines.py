@@ -143,7 +143,9 @@ class KilnEngine:
         from evmkiln.context import get_backend, make_vm_class
 
         log = CompileLog()
-        backend = TimedBackend(get_backend(self.name), log)
+        raw = get_backend(self.name)
+        _warm_up(raw)
+        backend = TimedBackend(raw, log)
         # A benchmark must measure compiled code: a compile failure is an error here,
         # never a silent run on py-evm's interpreter.
         aot: dict[str, Any] = {}
@@ -160,6 +162,22 @@ class KilnEngine:
         if self.artifacts is not None:
             log.dispatch = vm_class.stats  # type: ignore[attr-defined]
         return PyEvmRunner.timed(vm_class, case, self.timing, log)
+
+
+_WARMED: set[str] = set()
+
+
+def _warm_up(backend: Any) -> None:
+    """Once per process and backend, before any compile is timed.
+
+    A backend may offer ``warm_up()`` to pay one-time set-up (LLVM's target,
+    Cranelift's engines); without it that cost would be charged to whichever
+    fixture's contract happens to be compiled first.
+    """
+    warm = getattr(backend, "warm_up", None)
+    if callable(warm) and backend.name not in _WARMED:
+        warm()
+        _WARMED.add(backend.name)
 
 
 _OUTPUT_IN_REVERT = re.compile(r"output:\s*0x([0-9a-fA-F]*)")

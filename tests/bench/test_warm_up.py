@@ -1,0 +1,36 @@
+"""Backends' one-time set-up runs once per process, before any compile is timed."""
+
+from __future__ import annotations
+
+import pytest
+
+from evmkiln.bench import engines
+from evmkiln.codegen.pipeline import lower_bytecode
+from evmkiln.context import get_backend
+
+
+class _Counting:
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.warmed = 0
+
+    def warm_up(self) -> None:
+        self.warmed += 1
+
+
+def test_warm_up_runs_once_per_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engines, "_WARMED", set())
+    backend = _Counting()
+    engines._warm_up(backend)
+    engines._warm_up(backend)
+    assert backend.warmed == 1
+    engines._warm_up(object())  # a backend without warm_up is left alone
+
+
+@pytest.mark.parametrize("name", ["llvm", "wasm"])
+def test_a_warmed_backend_still_compiles(name: str) -> None:
+    backend = get_backend(name)
+    backend.warm_up()  # type: ignore[attr-defined]
+    executable = backend.compile(lower_bytecode(bytes.fromhex("602a60005260206000f3")))
+    assert executable is not None
