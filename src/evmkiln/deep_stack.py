@@ -38,7 +38,9 @@ def on_deep_stack(fn: Callable[[], _T]) -> _T:
 
     previous = threading.stack_size(STACK_SIZE)
     try:
-        thread = threading.Thread(target=target, name="evmkiln-deep-stack")
+        # A daemon, so that an interrupt reaching the caller's join ends the process
+        # instead of waiting for the work to finish.
+        thread = threading.Thread(target=target, name="evmkiln-deep-stack", daemon=True)
         thread.start()
     finally:
         threading.stack_size(previous)

@@ -14,6 +14,7 @@ from evmkiln.backend_llvm.translate import translate
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.codegen.backend import (
+    WARM_UP_CODE,
     AotModule,
     BackendCapabilities,
     CompileOptions,
@@ -58,10 +59,6 @@ class LlvmExecutable:
         if status == STATUS_ERROR and state.error is not None:
             raise state.error
         raise RuntimeError(f"{self.name} returned unknown status {status}")
-
-
-WARM_UP_CODE = bytes.fromhex("60003560010160005260206000f3")
-"""``RETURN(calldataload(0) + 1)``: a contract that touches a builtin, arithmetic and memory."""
 
 
 def instruction_count(function: Function) -> int:

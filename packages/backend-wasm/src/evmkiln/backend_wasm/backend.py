@@ -11,6 +11,7 @@ from evmkiln.backend_wasm.translate import Translation, translate
 from evmkiln.backend_wasm.wat import to_wat
 from evmkiln.builtins.frame import Frame
 from evmkiln.codegen.backend import (
+    WARM_UP_CODE,
     AotModule,
     BackendCapabilities,
     CompileOptions,
@@ -27,10 +28,6 @@ fast engine (``engine(fast=True)``: no Cranelift optimisation, single-pass
 register allocation).  Backtracking allocation of one large dispatch function
 costs 3-4x more compile time than it wins back on a transaction of a large
 contract; small functions (tight loops) keep the optimising tier."""
-
-
-WARM_UP_CODE = bytes.fromhex("60003560010160005260206000f3")
-"""``RETURN(calldataload(0) + 1)``: a contract that touches a builtin, arithmetic and memory."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,13 @@ class AotBackend(Backend, Protocol):
         ...
 
 
+WARM_UP_CODE = bytes.fromhex("60003560010160005260206000f3")
+"""``RETURN(calldataload(0) + 1)``: what a backend's optional ``warm_up()`` compiles.
+
+Small, but it touches a builtin, arithmetic and memory, so compiling it pays
+a code generator's one-time set-up (see docs/writing-a-backend.md)."""
+
+
 class AotModule(Protocol):
     """The ``save`` and ``load`` functions of a backend's artifact module (a module is one)."""
 
