@@ -235,6 +235,16 @@ some:
 }"""
 
 
+def _memory_price(p: str) -> str:
+    """``%<p>c = 3 * %<p>w + %<p>w * %<p>w / 512``: the price of a memory of that many words."""
+    return (
+        f"  %{p}sq = mul i64 %{p}w, %{p}w\n"
+        f"  %{p}q = lshr i64 %{p}sq, 9\n"
+        f"  %{p}3 = mul i64 %{p}w, 3\n"
+        f"  %{p}c = add i64 %{p}3, %{p}q"
+    )
+
+
 def _mem_grow() -> str:
     """``i32 @evmkiln.mem_grow(ptr ctx, i64 offset, i64 size)``: expansion without Python.
 
@@ -264,14 +274,8 @@ grow:
   %e31 = add i64 %end, 31
   %nw = lshr i64 %e31, 5
   %ow = lshr i64 %len, 5
-  %nsq = mul i64 %nw, %nw
-  %nq = lshr i64 %nsq, 9
-  %n3 = mul i64 %nw, 3
-  %nc = add i64 %n3, %nq
-  %osq = mul i64 %ow, %ow
-  %oq = lshr i64 %osq, 9
-  %o3 = mul i64 %ow, 3
-  %oc = add i64 %o3, %oq
+{_memory_price("n")}
+{_memory_price("o")}
   %cost = sub i64 %nc, %oc
   %gasp = getelementptr inbounds i8, ptr %ctx, i64 {f["gas"]}
   %gas = load i64, ptr %gasp, align 8
