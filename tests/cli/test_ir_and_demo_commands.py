@@ -30,6 +30,13 @@ def test_ir_reads_hex_files_and_rejects_garbage(tmp_path: Path) -> None:
     assert "neither a file nor hex bytecode" in bad.output
 
 
+def test_ir_takes_hex_longer_than_any_file_name() -> None:
+    # 600 bytes of JUMPDEST and a STOP: 1,200+ hex digits, past the OS's name limit.
+    result = runner.invoke(app, ["ir", "0x" + "5b" * 600 + "00", "--stats"])
+    assert result.exit_code == 0, result.output
+    assert "blocks" in result.output
+
+
 def test_ir_emits_backend_forms() -> None:
     wat = runner.invoke(app, ["ir", "0x60016001015f5260205ff3", "--emit", "wat"])
     assert wat.exit_code == 0, wat.output

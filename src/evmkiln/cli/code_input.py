@@ -10,7 +10,7 @@ import typer
 def read_code(source: str) -> bytes:
     """Bytecode from ``0x…``/hex text, or from a file holding hex text or raw bytes."""
     path = Path(source)
-    if path.is_file():
+    if _is_file(path):
         raw = path.read_bytes()
         try:
             text = raw.decode("ascii").strip()
@@ -18,6 +18,14 @@ def read_code(source: str) -> bytes:
             return raw
         return _parse_hex(text, origin=str(path))
     return _parse_hex(source.strip(), origin="argument")
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, false for text no file system accepts as a name (long hex)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _parse_hex(text: str, origin: str) -> bytes:
