@@ -72,3 +72,28 @@ def test_ternary_edge_grid(name: str) -> None:
         for b in EDGES[1::2]:
             for n in EDGES:
                 check(name, 3, [a, b, n], TERNARY[name](a, b, n))
+
+
+def _magnitude(bits: int) -> st.SearchStrategy[int]:
+    return st.integers(0, 2**bits - 1)
+
+
+def _signed(magnitude: st.SearchStrategy[int]) -> st.SearchStrategy[int]:
+    """Small magnitudes of either sign, as two's-complement words."""
+    return st.tuples(magnitude, st.booleans()).map(lambda p: (-p[0]) % 2**256 if p[1] else p[0])
+
+
+# Division takes a different native path by operand size (both under 2^64, a
+# divisor under 2^32, anything wider); each size class and the boundaries
+# between them, both signs, and the EVM's special divisors 0 and -1.
+DIVISION_OPERANDS = st.one_of(
+    *(_signed(_magnitude(bits)) for bits in (8, 31, 32, 33, 63, 64, 65, 128, 255, 256)),
+    st.sampled_from([0, 1, 2**32 - 1, 2**32, 2**64 - 1, 2**64, 2**255, 2**256 - 1]),
+)
+
+
+@pytest.mark.parametrize("name", ["div", "mod", "sdiv", "smod"])
+@settings(max_examples=150, deadline=None)
+@given(a=DIVISION_OPERANDS, b=DIVISION_OPERANDS)
+def test_division_by_operand_size(name: str, a: int, b: int) -> None:
+    check(name, 2, [a, b], BINARY[name](a, b))

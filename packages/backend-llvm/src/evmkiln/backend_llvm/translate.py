@@ -96,6 +96,8 @@ class _Translator:
         if helper not in self.helpers:
             source = wordops.HELPERS.get(helper) or native.HELPERS[helper]
             self.helpers[helper] = source
+            for dependency in wordops.REQUIRES.get(helper, ()):
+                self.need(dependency)
 
     def new_label(self, hint: str) -> str:
         self.counter += 1

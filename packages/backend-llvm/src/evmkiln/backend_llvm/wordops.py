@@ -36,7 +36,6 @@ def word(value: int, bits: int = 256) -> str:
 
 
 ALL_ONES = "-1"
-MIN_SIGNED = word(1 << 255)
 
 Emit2 = Callable[[Emitter, str, str], str]
 
@@ -153,41 +152,142 @@ def _modular(name: str, opcode: str) -> str:
 }}"""
 
 
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "div": ("udivrem",),
+    "mod": ("udivrem",),
+    "sdiv": ("udivrem",),
+    "smod": ("udivrem",),
+}
+"""Helpers that call other helpers."""
+
+
+def _udivrem_limbs() -> str:
+    """Long division of ``x`` by a divisor under 2^32, one 32-bit limb at a time.
+
+    Each step divides ``remainder << 32 | limb`` (below 2^64, since the
+    remainder is below the divisor) with one native 64-bit division.
+    """
+    lines = ["limbs:", "  %d = trunc i256 %y to i64"]
+    rem = "0"
+    quotient = "0"
+    for i in range(7, -1, -1):
+        lines += [
+            f"  %s{i} = lshr i256 %x, {32 * i}",
+            f"  %t{i} = trunc i256 %s{i} to i32",
+            f"  %l{i} = zext i32 %t{i} to i64",
+            f"  %h{i} = shl i64 {rem}, 32",
+            f"  %n{i} = or i64 %h{i}, %l{i}",
+            f"  %qd{i} = udiv i64 %n{i}, %d",
+            f"  %m{i} = mul i64 %qd{i}, %d",
+            f"  %r{i} = sub i64 %n{i}, %m{i}",
+            f"  %qw{i} = zext i64 %qd{i} to i256",
+            f"  %qs{i} = shl i256 %qw{i}, {32 * i}",
+            f"  %q{i} = or i256 {quotient}, %qs{i}",
+        ]
+        rem, quotient = f"%r{i}", f"%q{i}"
+    lines += [
+        f"  %rl = zext i64 {rem} to i256",
+        f"  %pl0 = insertvalue {{i256, i256}} undef, i256 {quotient}, 0",
+        "  %pl = insertvalue {i256, i256} %pl0, i256 %rl, 1",
+        "  ret {i256, i256} %pl",
+    ]
+    return "\n".join(lines)
+
+
+# Quotient and remainder of ``x / y`` for ``y != 0``, the core of DIV, MOD,
+# SDIV and SMOD.  LLVM legalises an i256 division into a shift-subtract loop
+# over the operands' bits, hundreds of cycles even for small numbers; Solidity
+# code mostly divides small values (fixed-point scaling, array arithmetic), so
+# operands that fit 64 bits use one native division and divisors under 2^32
+# use eight.  Only wider divisors take LLVM's generic loop.
+_UDIVREM = f"""define internal {{i256, i256}} @evmkiln.udivrem(i256 %x, i256 %y) {_NOINLINE} {{
+entry:
+  %both = or i256 %x, %y
+  %small = icmp ult i256 %both, 18446744073709551616
+  br i1 %small, label %w64, label %wide
+w64:
+  %x64 = trunc i256 %x to i64
+  %y64 = trunc i256 %y to i64
+  %q64 = udiv i64 %x64, %y64
+  %m64 = mul i64 %q64, %y64
+  %r64 = sub i64 %x64, %m64
+  %qs = zext i64 %q64 to i256
+  %rs = zext i64 %r64 to i256
+  %ps0 = insertvalue {{i256, i256}} undef, i256 %qs, 0
+  %ps = insertvalue {{i256, i256}} %ps0, i256 %rs, 1
+  ret {{i256, i256}} %ps
+wide:
+  %below = icmp ult i256 %x, %y
+  br i1 %below, label %zero, label %bydivisor
+zero:
+  %pz0 = insertvalue {{i256, i256}} undef, i256 0, 0
+  %pz = insertvalue {{i256, i256}} %pz0, i256 %x, 1
+  ret {{i256, i256}} %pz
+bydivisor:
+  %narrow = icmp ult i256 %y, 4294967296
+  br i1 %narrow, label %limbs, label %generic
+{_udivrem_limbs()}
+generic:
+  %qg = udiv i256 %x, %y
+  %mg = mul i256 %qg, %y
+  %rg = sub i256 %x, %mg
+  %pg0 = insertvalue {{i256, i256}} undef, i256 %qg, 0
+  %pg = insertvalue {{i256, i256}} %pg0, i256 %rg, 1
+  ret {{i256, i256}} %pg
+}}"""
+
+
+def _unsigned(name: str, part: int) -> str:
+    """DIV (part 0) or MOD (part 1): a divisor of 0 gives 0."""
+    return f"""define internal i256 @evmkiln.{name}(i256 %x, i256 %y) {_NOINLINE} {{
+  %z = icmp eq i256 %y, 0
+  %d = select i1 %z, i256 1, i256 %y
+  %p = call {{i256, i256}} @evmkiln.udivrem(i256 %x, i256 %d)
+  %v = extractvalue {{i256, i256}} %p, {part}
+  %r = select i1 %z, i256 0, i256 %v
+  ret i256 %r
+}}"""
+
+
 HELPERS: dict[str, str] = {
-    "div": f"""define internal i256 @evmkiln.div(i256 %x, i256 %y) {_NOINLINE} {{
-  %z = icmp eq i256 %y, 0
-  %d = select i1 %z, i256 1, i256 %y
-  %q = udiv i256 %x, %d
-  %r = select i1 %z, i256 0, i256 %q
-  ret i256 %r
-}}""",
-    "mod": f"""define internal i256 @evmkiln.mod(i256 %x, i256 %y) {_NOINLINE} {{
-  %z = icmp eq i256 %y, 0
-  %d = select i1 %z, i256 1, i256 %y
-  %q = urem i256 %x, %d
-  %r = select i1 %z, i256 0, i256 %q
-  ret i256 %r
-}}""",
-    # MIN / -1 overflows in LLVM; the EVM answer is MIN, which is also MIN / 1.
+    "udivrem": _UDIVREM,
+    "div": _unsigned("div", 0),
+    "mod": _unsigned("mod", 1),
+    # Magnitudes divided unsigned, the sign put back.  |MIN| is 2^255 as an
+    # unsigned word, so MIN / -1 comes out as -(2^255) = MIN, the EVM's answer,
+    # with no overflow case; a divisor of 0 gives 0.
     "sdiv": f"""define internal i256 @evmkiln.sdiv(i256 %x, i256 %y) {_NOINLINE} {{
   %z = icmp eq i256 %y, 0
-  %xm = icmp eq i256 %x, {MIN_SIGNED}
-  %ym = icmp eq i256 %y, -1
-  %ov = and i1 %xm, %ym
-  %bad = or i1 %z, %ov
-  %d = select i1 %bad, i256 1, i256 %y
-  %q = sdiv i256 %x, %d
-  %r = select i1 %z, i256 0, i256 %q
+  %xn = icmp slt i256 %x, 0
+  %yn = icmp slt i256 %y, 0
+  %xm = sub i256 0, %x
+  %ax = select i1 %xn, i256 %xm, i256 %x
+  %ym = sub i256 0, %y
+  %ay = select i1 %yn, i256 %ym, i256 %y
+  %d = select i1 %z, i256 1, i256 %ay
+  %p = call {{i256, i256}} @evmkiln.udivrem(i256 %ax, i256 %d)
+  %q = extractvalue {{i256, i256}} %p, 0
+  %neg = xor i1 %xn, %yn
+  %qm = sub i256 0, %q
+  %s = select i1 %neg, i256 %qm, i256 %q
+  %r = select i1 %z, i256 0, i256 %s
   ret i256 %r
 }}""",
-    # LLVM's srem takes the dividend's sign, like the EVM; x srem -1 is 0 (= x srem 1).
+    # The remainder takes the dividend's sign, like LLVM's srem.
     "smod": f"""define internal i256 @evmkiln.smod(i256 %x, i256 %y) {_NOINLINE} {{
   %z = icmp eq i256 %y, 0
-  %m = icmp eq i256 %y, -1
-  %bad = or i1 %z, %m
-  %d = select i1 %bad, i256 1, i256 %y
-  %q = srem i256 %x, %d
-  %r = select i1 %z, i256 0, i256 %q
+  %xn = icmp slt i256 %x, 0
+  %yn = icmp slt i256 %y, 0
+  %xm = sub i256 0, %x
+  %ax = select i1 %xn, i256 %xm, i256 %x
+  %ym = sub i256 0, %y
+  %ay = select i1 %yn, i256 %ym, i256 %y
+  %d = select i1 %z, i256 1, i256 %ay
+  %p = call {{i256, i256}} @evmkiln.udivrem(i256 %ax, i256 %d)
+  %m = extractvalue {{i256, i256}} %p, 1
+  %mm = sub i256 0, %m
+  %s = select i1 %xn, i256 %mm, i256 %m
+  %r = select i1 %z, i256 0, i256 %s
   ret i256 %r
 }}""",
     "addmod": _modular("addmod", "add"),
