@@ -55,3 +55,51 @@ def test_a_slot_read_after_a_child_matches_pyevm(
     # DELEGATECALL and CALLCODE children write A's storage; CALL writes B's.
     writes_parent = call_opcode != 0xF1 and child is CHILD_WRITES
     assert stored == (2 if writes_parent else 1)
+
+
+def _push32(value: int) -> str:
+    return "7f" + value.to_bytes(32, "big").hex()
+
+
+# Slots with bits in every 64-bit limb, so that the LLVM backend's table of known
+# slots sees colliding indices and grows while the frame runs.
+SLOTS = [(i * 0x9E3779B97F4A7C15_0000000000000001 << 64) + i * 7 for i in range(300)]
+
+
+def _read_all(order: list[int]) -> str:
+    return "".join(_push32(SLOTS[i]) + "5401" for i in order)  # acc += SLOAD(slot)
+
+
+def test_many_slots_read_written_and_read_again_match_pyevm_on_every_backend() -> None:
+    """300 slots read (cold), read again in reverse (known), half rewritten, read again."""
+    rewrite = "".join(_push32(i + 1000) + _push32(SLOTS[i]) + "55" for i in range(0, 300, 2))
+    code = bytes.fromhex(
+        "5f"  # acc = 0
+        + _read_all(list(range(300)))
+        + _read_all(list(reversed(range(300))))
+        + rewrite
+        + _read_all(list(range(300)))
+        + "5f5260205ff3"  # RETURN acc
+    )
+    storage = {CONTRACT_A: {slot: slot % 9973 + 1 for slot in SLOTS}}
+    codes = {CONTRACT_A: code}
+    expected = execute(CancunVM, codes, storage=storage, gas=5_000_000)
+    assert expected.success
+    for backend in ("ir", "llvm", "wasm"):
+        vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+        assert execute(vm_class, codes, storage=storage, gas=5_000_000) == expected, backend
+
+
+@pytest.mark.parametrize("backend", ["ir", "llvm", "wasm"])
+def test_a_known_slot_runs_out_of_gas_exactly_where_pyevm_does(backend: str) -> None:
+    """One cold SLOAD, then warm ones (answered natively by llvm) until the gas ends."""
+    code = bytes.fromhex("5f5450" * 40 + "00")  # (SLOAD(0); POP) x 40; STOP
+    codes = {CONTRACT_A: code}
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    cold = 21_000 + 2 + 2_100 + 2
+    endings = set()
+    for extra in [0, 1, 98, 99, 100, 101, 104, 105, 106, 500, 3_000, 4_055, 4_056, 4_100]:
+        expected = execute(CancunVM, codes, gas=cold + extra)
+        assert execute(vm_class, codes, gas=cold + extra) == expected, extra
+        endings.add(expected.success)
+    assert endings == {True, False}  # the grid straddles the last SLOAD's price

@@ -47,6 +47,7 @@ from evmkiln.backend_llvm.context_layout import (
     store_word,
 )
 from evmkiln.backend_llvm.frame_memory import ContextMemory
+from evmkiln.backend_llvm.storage_cache import StorageTable, point_at_empty
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.builtins.impl import IMPLEMENTATIONS
@@ -87,6 +88,7 @@ class RunState:
         "returndata",
         "saved_memory",
         "stack",
+        "storage",
     )
 
     def __init__(self, frame: Frame) -> None:
@@ -110,6 +112,8 @@ class RunState:
         ctx.code_ptr = ctypes.cast(code, ctypes.c_void_p).value
         ctx.code_len = len(frame.code)
         ctx.entries = ENTRY_TABLE_ADDRESS
+        point_at_empty(ctx)
+        self.storage = StorageTable(ctx)
         store_word(ctx, "value", frame.value)
         store_word(ctx, "caller", int.from_bytes(frame.caller, "big"))
         store_word(ctx, "address", int.from_bytes(frame.address, "big"))
@@ -166,12 +170,36 @@ def _mem_expand(ctx_address: int, offset: int, size: int) -> int:
         state.ctx.gas = frame.gas
 
 
+STORAGE_NEUTRAL: frozenset[str] = frozenset(
+    name
+    for name, sig in BUILTINS.items()
+    if sig.uses_host and ((sig.opcode is not None and sig.opcode < 0xF0) or name.startswith("log"))
+)
+"""Host builtins that run no other frame, so this frame's storage cannot change under them.
+
+Every other host builtin (the CALL and CREATE families, and any builtin added
+later unless listed here) makes the frame forget its known storage slots.
+"""
+
+
+def _after_storage(name: str) -> Any:
+    """What a builtin's entry does to the frame's storage table once it has succeeded."""
+    if name == "sload":
+        return lambda table, args, result: table.remember(args[0], result)
+    if name == "sstore":
+        return lambda table, args, result: table.remember(args[0], args[1])
+    if name in STORAGE_NEUTRAL or not BUILTINS[name].uses_host:
+        return None
+    return lambda table, args, result: table.forget()
+
+
 def _make_entry(sig: BuiltinSig) -> Any:
     impl = IMPLEMENTATIONS[sig.name]
     count = len(sig.params)
     size = count * WORD_BYTES
     returns = bool(sig.results)
     uses_host = sig.uses_host
+    after = _after_storage(sig.name)
 
     def entry(ctx_address: int, words: int) -> int:
         state = _ACTIVE[ctx_address]
@@ -187,6 +215,8 @@ def _make_entry(sig: BuiltinSig) -> Any:
             result = impl(frame, *args)
             if returns:
                 ctypes.memmove(words, int(result or 0).to_bytes(WORD_BYTES, "little"), WORD_BYTES)
+            if after is not None:  # a halt or error ends the frame: nothing to keep
+                after(state.storage, args, result)
             return 0
         except ExceptionalHalt as halt:
             return state.halt(halt)

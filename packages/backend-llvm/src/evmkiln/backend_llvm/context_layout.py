@@ -37,6 +37,10 @@ Fields:
 ``entries``
     The table of native entry points (builtin bridges and runtime helpers),
     indexed by :data:`evmkiln.backend_llvm.builtin_bridge.ENTRY_INDEX`.
+``sl_ptr`` / ``sl_mask`` / ``sl_gen``
+    The frame's table of known storage slots, its index mask and the
+    generation an entry must carry to be valid (see
+    :mod:`evmkiln.backend_llvm.storage_cache`).
 """
 
 from __future__ import annotations
@@ -65,6 +69,9 @@ FIELDS: tuple[tuple[str, FieldKind], ...] = (
     ("out_offset", "i64"),
     ("out_size", "i64"),
     ("entries", "ptr"),
+    ("sl_ptr", "ptr"),
+    ("sl_mask", "i64"),
+    ("sl_gen", "i64"),
     ("value", "word"),
     ("caller", "word"),
     ("address", "word"),
@@ -110,6 +117,9 @@ class RuntimeContext(ctypes.Structure):
     out_offset: int
     out_size: int
     entries: int | None
+    sl_ptr: int | None
+    sl_mask: int
+    sl_gen: int
     value: Any
     caller: Any
     address: Any

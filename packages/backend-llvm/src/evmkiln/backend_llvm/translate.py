@@ -31,8 +31,15 @@ from evmkiln.backend_llvm.context_layout import (
     STATUS_HALT,
     WORD_BYTES,
 )
+from evmkiln.backend_llvm.storage_cache import (
+    ENTRY_BYTES,
+    GENERATION_OFFSET,
+    HASH_MULTIPLIER,
+    HASH_SHIFT,
+    VALUE_OFFSET,
+)
 from evmkiln.builtins.halts import HaltKind
-from evmkiln.builtins.impl.gas import KECCAK_WORD
+from evmkiln.builtins.impl.gas import KECCAK_WORD, WARM_STORAGE_READ
 from evmkiln.builtins.memory import GAS_COPY_WORD
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import CompileOptions, ExitKind
@@ -396,6 +403,13 @@ class _Translator:
             raise ValueError(f"builtin {name} takes {len(sig.params)} words, got {len(args)}")
         if name in native.NATIVE_BUILTINS:
             return self.native(name, args)
+        if name == "sload":
+            return self.sload(args[0])
+        return self.cross_builtin(name, args)
+
+    def cross_builtin(self, name: str, args: list[str]) -> str | None:
+        """Call the builtin's Python entry with its words; its result word, if any."""
+        sig = BUILTINS[name]
         for i, arg in enumerate(args):
             slot = self.op(f"getelementptr i256, ptr %words, i64 {i}") if i else "%words"
             self.emit(f"store i256 {arg}, ptr {slot}, align 8")
@@ -404,6 +418,53 @@ class _Translator:
         if sig.results:
             return self.op("load i256, ptr %words, align 8")
         return None
+
+    def sload(self, slot: str) -> str:
+        """SLOAD: the frame's table of known slots first, the host only on a miss.
+
+        A hit is a slot this frame already read or wrote, hence warm, with the
+        value it holds (see :mod:`evmkiln.backend_llvm.storage_cache`).
+        """
+        limbs = [
+            self.op(f"trunc i256 {self.op(f'lshr i256 {slot}, {64 * i}') if i else slot} to i64")
+            for i in range(4)
+        ]
+        folded = self.op(
+            f"xor i64 {self.op(f'xor i64 {limbs[0]}, {limbs[1]}')}, "
+            f"{self.op(f'xor i64 {limbs[2]}, {limbs[3]}')}"
+        )
+        mixed = self.op(f"mul i64 {folded}, {wordops.word(HASH_MULTIPLIER, 64)}")
+        index = self.op(
+            f"and i64 {self.op(f'lshr i64 {mixed}, {HASH_SHIFT}')}, {self.load_field('sl_mask')}"
+        )
+        table = self.load_field("sl_ptr")
+        entry = self.op(
+            f"getelementptr i8, ptr {table}, i64 {self.op(f'mul i64 {index}, {ENTRY_BYTES}')}"
+        )
+        tag = self.op(
+            f"load i64, ptr {self.op(f'getelementptr i8, ptr {entry}, i64 {GENERATION_OFFSET}')}"
+            ", align 8"
+        )
+        current = self.op(f"icmp eq i64 {tag}, {self.load_field('sl_gen')}")
+        key = self.op(f"load i256, ptr {entry}, align 8")
+        same = self.op(f"icmp eq i256 {key}, {slot}")
+        hit = self.op(f"and i1 {current}, {same}")
+        on_hit, on_miss, done = (self.new_label(h) for h in ("sl_hit", "sl_miss", "sl_done"))
+        self.emit(f"br i1 {hit}, label %{on_hit}, label %{on_miss}")
+        self.start(on_hit)
+        self.charge(str(WARM_STORAGE_READ))
+        known = self.op(
+            f"load i256, ptr {self.op(f'getelementptr i8, ptr {entry}, i64 {VALUE_OFFSET}')}"
+            ", align 8"
+        )
+        hit_end = self.block
+        self.emit(f"br label %{done}")
+        self.start(on_miss)
+        loaded = self.cross_builtin("sload", [slot])
+        miss_end = self.block
+        self.emit(f"br label %{done}")
+        self.start(done)
+        return self.op(f"phi i256 [ {known}, %{hit_end} ], [ {loaded}, %{miss_end} ]")
 
     # -- native builtins -----------------------------------------------------
     def native(self, name: str, args: list[str]) -> str | None:
