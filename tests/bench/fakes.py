@@ -69,6 +69,9 @@ class FakeRunner:
             raise self.raise_on[index]
         return self.results[min(index, len(self.results) - 1)], self.seconds
 
+    def settle(self) -> None:
+        pass
+
     def notes(self) -> list[str]:
         return []
 

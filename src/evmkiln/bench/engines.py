@@ -47,6 +47,10 @@ class Runner(Protocol):
         """Anything that makes the timing unrepresentative (code left to the interpreter, ...)."""
         ...
 
+    def settle(self) -> None:
+        """After the warm-up: let background work the warm-up started finish (tier-ups)."""
+        ...
+
 
 class Engine(Protocol):
     name: str
@@ -87,15 +91,39 @@ class PyEvmRunner:
     case: BenchCase
     compile_log: CompileLog | None = None
     clock: ExecutionClock | None = None
+    backend: Any = None
+    """The evmkiln backend, for its background tier-ups (``wait_for_tier_ups``)."""
 
     @classmethod
     def timed(
-        cls, vm_class: type[Any], case: BenchCase, timing: str, log: CompileLog | None = None
+        cls,
+        vm_class: type[Any],
+        case: BenchCase,
+        timing: str,
+        log: CompileLog | None = None,
+        backend: Any = None,
     ) -> PyEvmRunner:
         if timing != EXECUTION:
-            return cls(vm_class, case, log)
+            return cls(vm_class, case, log, backend=backend)
         timed_class, clock = with_execution_clock(vm_class)
-        return cls(timed_class, case, log, clock)
+        return cls(timed_class, case, log, clock, backend)
+
+    def settle(self) -> None:
+        wait = getattr(self.backend, "wait_for_tier_ups", None)
+        if callable(wait):
+            wait()
+
+    def _tier_up_notes(self) -> list[str]:
+        queue = getattr(self.backend, "tier_ups", None)
+        if queue is None or self.compile_log is None:
+            return []
+        names = {c.function for c in self.compile_log.contracts}
+        notes = []
+        for record in queue.records:
+            if record.name in names:
+                outcome = "failed: " + record.error if record.error else "optimised"
+                notes.append(f"{record.name} {outcome} in the background ({record.seconds:.2f} s)")
+        return notes
 
     def run(self) -> tuple[Observation, float]:
         outcome = apply_transaction(self.vm_class, self.case.env, self.case.pre, self.case.spec)
@@ -104,11 +132,13 @@ class PyEvmRunner:
         return observation_of(outcome), outcome.seconds
 
     def notes(self) -> list[str]:
+        notes = self._tier_up_notes()
         stats = getattr(self.vm_class, "stats", None)
         if stats is None or not stats.compile_failures:
-            return []
+            return notes
         reasons = sorted(set(stats.failures.values()))
-        return [f"{stats.compile_failures} contract(s) interpreted, compile failed: {reasons[0]}"]
+        failed = f"{stats.compile_failures} contract(s) interpreted, compile failed: {reasons[0]}"
+        return [*notes, failed]
 
 
 class PyEvmEngine:
@@ -161,7 +191,7 @@ class KilnEngine:
         )
         if self.artifacts is not None:
             log.dispatch = vm_class.stats  # type: ignore[attr-defined]
-        return PyEvmRunner.timed(vm_class, case, self.timing, log)
+        return PyEvmRunner.timed(vm_class, case, self.timing, log, raw)
 
 
 _WARMED: set[str] = set()
@@ -300,6 +330,9 @@ class RevmRunner:
             for log in result.logs
         )
         return Observation(kind, detail, int(result.gas_used), output, logs, None)
+
+    def settle(self) -> None:
+        """revm has nothing running in the background."""
 
     def notes(self) -> list[str]:
         return []

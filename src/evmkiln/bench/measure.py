@@ -106,6 +106,9 @@ def measure(
                     result.observation, result.first_run_seconds = observation, seconds
                 if on_run:
                     on_run()
+            # A JIT that optimises hot code in the background is timed once it has:
+            # the steady state a long-running process reaches.
+            runner.settle()
             # The expected length of a repeat: the last warm-up without its compiling.
             last = max(seconds - (compiling() - compiled_before), 0.0)
             while len(result.samples) < settings.repeat or sum(result.samples) < settings.min_time:

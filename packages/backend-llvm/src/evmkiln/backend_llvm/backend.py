@@ -5,11 +5,13 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import threading
+import time
 from typing import Any
 
 from evmkiln.backend_llvm import jit
 from evmkiln.backend_llvm.builtin_bridge import RunState
 from evmkiln.backend_llvm.context_layout import STATUS_ERROR, STATUS_HALT
+from evmkiln.backend_llvm.tiering import TIER_UP_SECONDS, TierUp, TierUpQueue
 from evmkiln.backend_llvm.translate import translate
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
@@ -34,14 +36,41 @@ _EXITS = {int(k): k for k in ExitKind}
 class LlvmExecutable:
     """Native code for one IR function; ``run`` executes it on a frame."""
 
-    def __init__(self, name: str, compiled: jit.Compiled) -> None:
+    def __init__(
+        self, name: str, compiled: jit.Compiled, tier_up: tuple[TierUp, TierUpQueue] | None = None
+    ) -> None:
         self.name = name
         self._compiled = compiled  # keeps the engine, hence the code, alive
+        self._retired: list[jit.Compiled] = []
         self._entry: Any = ENTRY_PROTOTYPE(compiled.address)
+        self._tier_up = tier_up
+        if tier_up is not None:
+            tier_up[0].install = self._install
+
+    @property
+    def optimised(self) -> bool:
+        """Whether the code comes from the optimising code generator (or will never be)."""
+        return self._tier_up is None
+
+    def _install(self, compiled: jit.Compiled) -> None:
+        """Swap in tier-up code; frames already running on the old code finish on it."""
+        self._retired.append(self._compiled)
+        self._compiled = compiled
+        self._entry = ENTRY_PROTOTYPE(compiled.address)
+        self._tier_up = None
 
     def run(self, frame: Frame) -> ExitKind:
+        tier_up = self._tier_up
         with RunState(frame) as state:
-            status = int(self._entry(state.address))
+            if tier_up is None:
+                status = int(self._entry(state.address))
+            else:
+                start = time.perf_counter()
+                status = int(self._entry(state.address))
+                job, queue = tier_up
+                job.run_seconds += time.perf_counter() - start
+                if job.run_seconds >= TIER_UP_SECONDS:
+                    queue.submit(job)
         if status in _EXITS:
             kind = _EXITS[status]
             if kind is ExitKind.RETURN or kind is ExitKind.REVERT:
@@ -83,9 +112,16 @@ class LlvmBackend(DelegatesArtifacts):
     artifact_suffix = ".llvm.json"
     """Artifacts (``AotBackend``): see :mod:`evmkiln.backend_llvm.aot`."""
 
-    def __init__(self) -> None:
+    def __init__(self, tier_up: bool = True) -> None:
         self._cache: dict[str, LlvmExecutable] = {}
         self._lock = threading.Lock()
+        self.tier_up = tier_up
+        """Optimise large functions in the background once hot (:mod:`.tiering`)."""
+        self.tier_ups = TierUpQueue()
+
+    def wait_for_tier_ups(self) -> None:
+        """Block until every function queued for optimisation runs its optimised code."""
+        self.tier_ups.wait()
 
     def capabilities(self) -> BackendCapabilities:
         return BackendCapabilities(jit=True, aot=True, gas_metering_off=True, native=True)
@@ -97,10 +133,15 @@ class LlvmBackend(DelegatesArtifacts):
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        module = jit.parse(str(translate(function, options)), options.opt_level)
+        text = str(translate(function, options))
+        module = jit.parse(text, options.opt_level)
         codegen = jit.codegen_level(options.opt_level, instruction_count(function))
+        tier_up = None
+        if self.tier_up and codegen < jit.codegen_level(options.opt_level, 0):
+            job = TierUp(text, function.name, options.opt_level, install=lambda _: None)
+            tier_up = (job, self.tier_ups)
         executable = LlvmExecutable(
-            function.name, jit.compile_module(module, function.name, codegen)
+            function.name, jit.compile_module(module, function.name, codegen), tier_up
         )
         with self._lock:
             return self._cache.setdefault(key, executable)

@@ -100,10 +100,17 @@ def target_machine(codegen: int) -> Any:
         return tm
 
 
-def parse(ir_text: str, opt_level: int) -> Any:
-    """Parse, verify and optimise textual LLVM IR into a module for the host."""
-    tm = target_machine(0)  # the passes need the target's data layout, not its codegen level
-    module = llvm.parse_assembly(ir_text)
+def parse(ir_text: str, opt_level: int, context: Any = None) -> Any:
+    """Parse, verify and optimise textual LLVM IR into a module for the host.
+
+    With a ``context`` (from ``llvm.create_context()``) the module lives in it
+    and the passes get a target machine of their own: what a thread other
+    than the compiling one needs, since neither LLVM's global context nor a
+    target machine may be used by two threads at once.
+    """
+    # The passes need the target's data layout, not its codegen level.
+    tm = target_machine(0) if context is None else _new_target_machine(0)
+    module = llvm.parse_assembly(ir_text, context)
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
     module.verify()
@@ -128,17 +135,23 @@ class Compiled:
 
     engine: Any
     address: int
+    context: Any = None
+    """The module's own LLVM context, if it has one: released after the engine."""
+
+    def __del__(self) -> None:
+        self.engine = None  # the engine's module lives in the context: drop it first
+        self.context = None
 
 
-def compile_module(module: Any, name: str, codegen: int) -> Compiled:
-    """JIT ``module`` (from :func:`parse`) and return the address of ``name``."""
+def compile_module(module: Any, name: str, codegen: int, context: Any = None) -> Compiled:
+    """JIT ``module`` (from :func:`parse`, in ``context`` if it has its own) and find ``name``."""
     # The engine owns (and will delete) this target machine: a fresh one each time.
     engine = llvm.create_mcjit_compiler(module, _new_target_machine(codegen))
     engine.finalize_object()
     address = int(engine.get_function_address(name))
     if not address:
         raise RuntimeError(f"JIT did not produce {name}")
-    return Compiled(engine, address)
+    return Compiled(engine, address, context)
 
 
 def assembly(module: Any, codegen: int) -> str:
