@@ -113,7 +113,8 @@ class RunState:
         ctx.code_len = len(frame.code)
         ctx.entries = ENTRY_TABLE_ADDRESS
         point_at_empty(ctx)
-        self.storage = StorageTable(ctx)
+        ctx.static = int(frame.is_static)
+        self.storage = StorageTable(ctx, self._write_back)
         store_word(ctx, "value", frame.value)
         store_word(ctx, "caller", int.from_bytes(frame.caller, "big"))
         store_word(ctx, "address", int.from_bytes(frame.address, "big"))
@@ -138,11 +139,19 @@ class RunState:
         self.frame.memory = cast("bytearray", self.memory)  # builtins use it as one
         return self
 
+    def _write_back(self, slot: int, value: int) -> None:
+        frame = self.frame
+        frame.host.set_storage(frame.address, slot, value)
+
     def __exit__(self, *exc: object) -> None:
         del _ACTIVE[self.address]
         _STACK_POOL.append(self.stack)
-        self.frame.gas = self.ctx.gas
-        self.frame.memory = self.memory.release()
+        frame = self.frame
+        ctx = self.ctx
+        frame.gas = ctx.gas
+        frame.refund += ctx.refund
+        frame.memory = self.memory.release()
+        self.storage.write_back()
 
     def fail(self, error: BaseException) -> int:
         """Record a non-halt exception raised inside a crossing."""
@@ -182,15 +191,28 @@ later unless listed here) makes the frame forget its known storage slots.
 """
 
 
-def _after_storage(name: str) -> Any:
-    """What a builtin's entry does to the frame's storage table once it has succeeded."""
+def _remember_store(table: StorageTable, frame: Frame, args: list[int]) -> None:
+    slot = args[0]
+    table.remember(slot, args[1], frame.host.get_original_storage(frame.address, slot))
+
+
+def _storage_hooks(name: str) -> tuple[Any, Any]:
+    """What a builtin's entry does to the frame's storage table: ``(before, after)``.
+
+    ``before`` runs ahead of the builtin, ``after`` once it has succeeded (a
+    halt or error ends the frame: nothing to keep).
+    """
     if name == "sload":
-        return lambda table, args, result: table.remember(args[0], result)
+        return None, lambda table, frame, args, result: table.remember(args[0], result)
     if name == "sstore":
-        return lambda table, args, result: table.remember(args[0], args[1])
+        return None, lambda table, frame, args, result: _remember_store(table, frame, args)
     if name in STORAGE_NEUTRAL or not BUILTINS[name].uses_host:
-        return None
-    return lambda table, args, result: table.forget()
+        return None, None
+    # Another frame may run: it must see this frame's writes, and may change them.
+    return (
+        lambda table: table.write_back(),
+        lambda table, frame, args, result: table.forget(),
+    )
 
 
 def _make_entry(sig: BuiltinSig) -> Any:
@@ -199,7 +221,7 @@ def _make_entry(sig: BuiltinSig) -> Any:
     size = count * WORD_BYTES
     returns = bool(sig.results)
     uses_host = sig.uses_host
-    after = _after_storage(sig.name)
+    before, after = _storage_hooks(sig.name)
 
     def entry(ctx_address: int, words: int) -> int:
         state = _ACTIVE[ctx_address]
@@ -212,11 +234,13 @@ def _make_entry(sig: BuiltinSig) -> Any:
                 for i in range(0, size, WORD_BYTES)
             ]
             frame.gas = ctx.gas
+            if before is not None:
+                before(state.storage)
             result = impl(frame, *args)
             if returns:
                 ctypes.memmove(words, int(result or 0).to_bytes(WORD_BYTES, "little"), WORD_BYTES)
-            if after is not None:  # a halt or error ends the frame: nothing to keep
-                after(state.storage, args, result)
+            if after is not None:
+                after(state.storage, frame, args, result)
             return 0
         except ExceptionalHalt as halt:
             return state.halt(halt)

@@ -41,6 +41,11 @@ Fields:
     The frame's table of known storage slots, its index mask and the
     generation an entry must carry to be valid (see
     :mod:`evmkiln.backend_llvm.storage_cache`).
+``refund``
+    Gas refund (signed) of the SSTOREs priced in native code; added to
+    ``frame.refund`` when the run ends.
+``static``
+    1 in a static frame (native SSTORE then defers to the builtin, which halts).
 """
 
 from __future__ import annotations
@@ -72,6 +77,8 @@ FIELDS: tuple[tuple[str, FieldKind], ...] = (
     ("sl_ptr", "ptr"),
     ("sl_mask", "i64"),
     ("sl_gen", "i64"),
+    ("refund", "i64"),
+    ("static", "i64"),
     ("value", "word"),
     ("caller", "word"),
     ("address", "word"),
@@ -120,6 +127,8 @@ class RuntimeContext(ctypes.Structure):
     sl_ptr: int | None
     sl_mask: int
     sl_gen: int
+    refund: int
+    static: int
     value: Any
     caller: Any
     address: Any

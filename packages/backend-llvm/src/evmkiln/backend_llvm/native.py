@@ -18,6 +18,12 @@ from __future__ import annotations
 from evmkiln.backend_llvm.builtin_bridge import MEM_EXPAND
 from evmkiln.backend_llvm.context_layout import FIELD_OFFSET, STATUS_HALT
 from evmkiln.builtins.halts import HaltKind
+from evmkiln.builtins.impl.gas import (
+    SSTORE_CLEARS_REFUND,
+    SSTORE_RESET,
+    SSTORE_SET,
+    WARM_STORAGE_READ,
+)
 from evmkiln.builtins.memory import MEMORY_LIMIT
 
 NATIVE_BUILTINS: frozenset[str] = frozenset(
@@ -308,7 +314,43 @@ done:
 }}"""
 
 
+# EIP-2200 as amended by EIP-2929/3529, for a warm slot: ``{gas, refund}`` of
+# writing ``new`` over ``current``, whose value at the start of the transaction
+# was ``original``.  The same rules as ``_sstore_price`` in the builtins.
+_RESTORE_SET = SSTORE_SET - WARM_STORAGE_READ
+_RESTORE_RESET = SSTORE_RESET - WARM_STORAGE_READ
+_SSTORE_PRICE_SIGNATURE = (
+    "{i64, i64} @evmkiln.sstore_price(i256 %original, i256 %current, i256 %new) nounwind"
+)
+_SSTORE_PRICE = f"""define internal {_SSTORE_PRICE_SIGNATURE} {{
+  %noop = icmp eq i256 %current, %new
+  %clean = icmp eq i256 %original, %current
+  %o0 = icmp eq i256 %original, 0
+  %c0 = icmp eq i256 %current, 0
+  %n0 = icmp eq i256 %new, 0
+  %o1 = xor i1 %o0, true
+  %clean_cost = select i1 %o0, i64 {SSTORE_SET}, i64 {SSTORE_RESET}
+  %clears = and i1 %o1, %n0
+  %clean_refund = select i1 %clears, i64 {SSTORE_CLEARS_REFUND}, i64 0
+  %unclears = and i1 %o1, %c0
+  %r1 = select i1 %unclears, i64 -{SSTORE_CLEARS_REFUND}, i64 0
+  %r2 = add i64 %r1, %clean_refund
+  %back = icmp eq i256 %original, %new
+  %restore = select i1 %o0, i64 {_RESTORE_SET}, i64 {_RESTORE_RESET}
+  %r3 = select i1 %back, i64 %restore, i64 0
+  %dirty_refund = add i64 %r2, %r3
+  %cost1 = select i1 %clean, i64 %clean_cost, i64 {WARM_STORAGE_READ}
+  %cost = select i1 %noop, i64 {WARM_STORAGE_READ}, i64 %cost1
+  %refund1 = select i1 %clean, i64 %clean_refund, i64 %dirty_refund
+  %refund = select i1 %noop, i64 0, i64 %refund1
+  %p0 = insertvalue {{i64, i64}} undef, i64 %cost, 0
+  %p = insertvalue {{i64, i64}} %p0, i64 %refund, 1
+  ret {{i64, i64}} %p
+}}"""
+
+
 HELPERS: dict[str, str] = {
+    "sstore_price": _SSTORE_PRICE,
     "mem_grow": _mem_grow(),
     "keccak256": _KECCAK,
     "dataload": _DATALOAD,

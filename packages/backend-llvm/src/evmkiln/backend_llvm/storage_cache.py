@@ -1,10 +1,21 @@
 """Storage slots a frame has already read or written, kept where native code can see them.
 
 A Solidity contract reads the same slots over and over (snailtracer: 93,000
-SLOADs of a few hundred slots), and each read used to cross into Python for
-an answer the frame already knew.  Generated code now looks a slot up in this
-table first; on a hit it charges the warm-read gas itself and never leaves
-native code.  Only a miss crosses, and the crossing fills the table.
+SLOADs of a few hundred slots) and writes the same few again and again
+(erc20_transfer: 10,000 SSTOREs to two balances), and each used to cross into
+Python for an answer the frame already knew.  Generated code now looks a slot
+up in this table first.  On a hit, SLOAD charges the warm read and SSTORE
+prices the write by EIP-2200/3529 from the entry's current and original
+values, records the refund in ``ctx.refund`` and updates the entry, all
+without leaving native code.  Only a miss crosses, and the crossing fills
+the table.
+
+Native writes are held back: the entry is marked dirty and py-evm is told the
+value when it could next be observed -- before a builtin that runs another
+frame, when a dirty entry is replaced, and when the frame ends.  Only the
+last value of each slot reaches py-evm's journal; nothing can read the
+account's storage in between, and reverting the frame discards the writes
+either way.
 
 Why a hit is exact:
 
@@ -19,23 +30,30 @@ Why a hit is exact:
   since the slot was warm before the child's snapshot.
 
 Layout (what the translator's lookup reads): a direct-mapped array of
-``capacity`` entries of :data:`ENTRY_BYTES`: the key as a little-endian word,
-the value likewise, then the generation that entered it (u64).  An entry is
-valid only when its generation equals ``ctx.sl_gen``; forgetting everything
-is one increment.  A colliding slot simply replaces the entry.  The index is
-:func:`slot_index`, mirrored by the translator.
+``capacity`` entries of :data:`ENTRY_BYTES`: the key, the current value and
+the original (transaction-start) value as little-endian words, the
+generation that entered it and flags (u64 each).  An entry is valid only when
+its generation equals ``ctx.sl_gen``; forgetting everything is one increment.
+Native SSTORE needs :data:`ORIGINAL_KNOWN`, which only an SSTORE crossing
+sets.  A colliding slot replaces the entry.  The index is :func:`slot_index`,
+mirrored by the translator.
 """
 
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Any
 
 from evmkiln.backend_llvm.context_layout import RuntimeContext
 
-ENTRY_BYTES = 72
-"""Key word, value word, generation."""
-KEY_OFFSET, VALUE_OFFSET, GENERATION_OFFSET = 0, 32, 64
+ENTRY_BYTES = 112
+"""Key, value and original words; generation and flags."""
+KEY_OFFSET, VALUE_OFFSET, ORIGINAL_OFFSET, GENERATION_OFFSET, FLAGS_OFFSET = 0, 32, 64, 96, 104
+ORIGINAL_KNOWN = 1
+"""The entry's original value is filled in: native SSTORE may price a write."""
+DIRTY = 2
+"""Native SSTORE changed the value and py-evm has not been told yet."""
 HASH_MULTIPLIER = 0x9E3779B97F4A7C15
 """Fibonacci hashing: the 64-bit xor of the key's limbs times 2^64/phi, upper bits kept."""
 HASH_SHIFT = 32
@@ -56,44 +74,86 @@ def slot_index(slot: int, mask: int) -> int:
 
 def point_at_empty(ctx: RuntimeContext) -> None:
     """A fresh context: no table yet, generation 1 (the empty entry holds 0)."""
+    ctx.refund = 0
     ctx.sl_ptr = EMPTY_TABLE_ADDRESS
     ctx.sl_mask = 0
     ctx.sl_gen = 1
 
 
+WriteBack = Callable[[int, int], None]
+"""``write_back(slot, value)``: tell py-evm a slot's value (the host's ``set_storage``)."""
+
+
 class StorageTable:
     """The table behind one frame's context; allocated at its first storage crossing."""
 
-    __slots__ = ("_buffer", "_ctx", "_entered", "_mask")
+    __slots__ = ("_buffer", "_ctx", "_entered", "_mask", "_writable", "_write_back")
 
-    def __init__(self, ctx: RuntimeContext) -> None:
+    def __init__(self, ctx: RuntimeContext, write_back: WriteBack) -> None:
         self._ctx = ctx
+        self._write_back = write_back
         self._buffer: Any = None
         self._mask = 0
         self._entered = 0
+        self._writable: set[int] = set()
+        """Indices of entries entered with ORIGINAL_KNOWN: the only ones that can be dirty."""
 
-    def remember(self, slot: int, value: int) -> None:
-        """Enter ``slot``'s current value (after SLOAD, or SSTORE's new value)."""
-        if self._buffer is None or (self._entered >= self._mask and self._mask + 1 < MAX_CAPACITY):
+    def remember(self, slot: int, value: int, original: int | None = None) -> None:
+        """Enter ``slot``'s current value (after SLOAD, or SSTORE's new value).
+
+        With ``original`` (an SSTORE crossing knows it), native SSTORE may
+        price later writes to the slot.
+        """
+        full = self._entered >= self._mask and self._mask + 1 < MAX_CAPACITY
+        if self._buffer is None or full:
             self._grow()
         self._entered += 1
-        ctx = self._ctx
         index = slot_index(slot, self._mask)
+        if index in self._writable:
+            self._write_back_entry(index)
+            self._writable.discard(index)
+        flags = 0
+        if original is not None:
+            flags = ORIGINAL_KNOWN
+            self._writable.add(index)
         ctypes.memmove(
             ctypes.addressof(self._buffer) + index * ENTRY_BYTES,
             slot.to_bytes(32, "little")
             + value.to_bytes(32, "little")
-            + ctx.sl_gen.to_bytes(8, "little"),
+            + (original or 0).to_bytes(32, "little")
+            + self._ctx.sl_gen.to_bytes(8, "little")
+            + flags.to_bytes(8, "little"),
             ENTRY_BYTES,
         )
 
     def forget(self) -> None:
         """Invalidate every entry: another frame may have run."""
+        self.write_back()
         self._ctx.sl_gen += 1
         self._entered = 0
 
+    def write_back(self) -> None:
+        """Tell py-evm every value native SSTOREs have left in the table."""
+        for index in self._writable:
+            self._write_back_entry(index)
+        self._writable.clear()
+
+    def _write_back_entry(self, index: int) -> None:
+        base = ctypes.addressof(self._buffer) + index * ENTRY_BYTES
+        raw = ctypes.string_at(base, ENTRY_BYTES)
+        generation = int.from_bytes(raw[GENERATION_OFFSET:FLAGS_OFFSET], "little")
+        flags = int.from_bytes(raw[FLAGS_OFFSET:], "little")
+        if generation != self._ctx.sl_gen or not flags & DIRTY:
+            return
+        slot = int.from_bytes(raw[KEY_OFFSET:VALUE_OFFSET], "little")
+        value = int.from_bytes(raw[VALUE_OFFSET:ORIGINAL_OFFSET], "little")
+        self._write_back(slot, value)
+        ctypes.memmove(base + FLAGS_OFFSET, (flags & ~DIRTY).to_bytes(8, "little"), 8)
+
     def _grow(self) -> None:
         # Entries are not carried over: the next misses refill the bigger table.
+        if self._buffer is not None:
+            self.write_back()
         capacity = INITIAL_CAPACITY if self._buffer is None else 4 * (self._mask + 1)
         capacity = min(capacity, MAX_CAPACITY)
         self._buffer = (ctypes.c_char * (capacity * ENTRY_BYTES))()

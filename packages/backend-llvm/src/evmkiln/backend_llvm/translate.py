@@ -32,14 +32,19 @@ from evmkiln.backend_llvm.context_layout import (
     WORD_BYTES,
 )
 from evmkiln.backend_llvm.storage_cache import (
+    DIRTY,
     ENTRY_BYTES,
+    FLAGS_OFFSET,
     GENERATION_OFFSET,
     HASH_MULTIPLIER,
     HASH_SHIFT,
+    KEY_OFFSET,
+    ORIGINAL_KNOWN,
+    ORIGINAL_OFFSET,
     VALUE_OFFSET,
 )
 from evmkiln.builtins.halts import HaltKind
-from evmkiln.builtins.impl.gas import KECCAK_WORD, WARM_STORAGE_READ
+from evmkiln.builtins.impl.gas import KECCAK_WORD, SSTORE_SENTRY, WARM_STORAGE_READ
 from evmkiln.builtins.memory import GAS_COPY_WORD
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import CompileOptions, ExitKind
@@ -405,6 +410,9 @@ class _Translator:
             return self.native(name, args)
         if name == "sload":
             return self.sload(args[0])
+        if name == "sstore":
+            self.sstore(args[0], args[1])
+            return None
         return self.cross_builtin(name, args)
 
     def cross_builtin(self, name: str, args: list[str]) -> str | None:
@@ -419,20 +427,18 @@ class _Translator:
             return self.op("load i256, ptr %words, align 8")
         return None
 
-    def sload(self, slot: str) -> str:
-        """SLOAD: the frame's table of known slots first, the host only on a miss.
+    def known_slot(self, slot: str) -> tuple[str, str]:
+        """Look ``slot`` up in the frame's table: the entry's address and whether it is current.
 
-        A hit is a slot this frame already read or wrote, hence warm, with the
-        value it holds (see :mod:`evmkiln.backend_llvm.storage_cache`).
+        The entry holds ``slot`` when its generation is the context's and its
+        key matches (see :mod:`evmkiln.backend_llvm.storage_cache`).
         """
         limbs = [
             self.op(f"trunc i256 {self.op(f'lshr i256 {slot}, {64 * i}') if i else slot} to i64")
             for i in range(4)
         ]
-        folded = self.op(
-            f"xor i64 {self.op(f'xor i64 {limbs[0]}, {limbs[1]}')}, "
-            f"{self.op(f'xor i64 {limbs[2]}, {limbs[3]}')}"
-        )
+        low = self.op(f"xor i64 {limbs[0]}, {limbs[1]}")
+        folded = self.op(f"xor i64 {low}, {self.op(f'xor i64 {limbs[2]}, {limbs[3]}')}")
         mixed = self.op(f"mul i64 {folded}, {wordops.word(HASH_MULTIPLIER, 64)}")
         index = self.op(
             f"and i64 {self.op(f'lshr i64 {mixed}, {HASH_SHIFT}')}, {self.load_field('sl_mask')}"
@@ -441,22 +447,31 @@ class _Translator:
         entry = self.op(
             f"getelementptr i8, ptr {table}, i64 {self.op(f'mul i64 {index}, {ENTRY_BYTES}')}"
         )
-        tag = self.op(
-            f"load i64, ptr {self.op(f'getelementptr i8, ptr {entry}, i64 {GENERATION_OFFSET}')}"
-            ", align 8"
-        )
+        tag = self.load_at(entry, GENERATION_OFFSET, "i64")
         current = self.op(f"icmp eq i64 {tag}, {self.load_field('sl_gen')}")
-        key = self.op(f"load i256, ptr {entry}, align 8")
-        same = self.op(f"icmp eq i256 {key}, {slot}")
-        hit = self.op(f"and i1 {current}, {same}")
+        same = self.op(f"icmp eq i256 {self.load_at(entry, KEY_OFFSET, 'i256')}, {slot}")
+        return entry, self.op(f"and i1 {current}, {same}")
+
+    def load_at(self, base: str, offset: int, ty: str) -> str:
+        address = self.op(f"getelementptr i8, ptr {base}, i64 {offset}") if offset else base
+        return self.op(f"load {ty}, ptr {address}, align 8")
+
+    def store_at(self, base: str, offset: int, ty: str, value: str) -> None:
+        address = self.op(f"getelementptr i8, ptr {base}, i64 {offset}")
+        self.emit(f"store {ty} {value}, ptr {address}, align 8")
+
+    def sload(self, slot: str) -> str:
+        """SLOAD: the frame's table of known slots first, the host only on a miss.
+
+        A hit is a slot this frame already read or wrote, hence warm, with the
+        value it holds.
+        """
+        entry, hit = self.known_slot(slot)
         on_hit, on_miss, done = (self.new_label(h) for h in ("sl_hit", "sl_miss", "sl_done"))
         self.emit(f"br i1 {hit}, label %{on_hit}, label %{on_miss}")
         self.start(on_hit)
         self.charge(str(WARM_STORAGE_READ))
-        known = self.op(
-            f"load i256, ptr {self.op(f'getelementptr i8, ptr {entry}, i64 {VALUE_OFFSET}')}"
-            ", align 8"
-        )
+        known = self.load_at(entry, VALUE_OFFSET, "i256")
         hit_end = self.block
         self.emit(f"br label %{done}")
         self.start(on_miss)
@@ -465,6 +480,41 @@ class _Translator:
         self.emit(f"br label %{done}")
         self.start(done)
         return self.op(f"phi i256 [ {known}, %{hit_end} ], [ {loaded}, %{miss_end} ]")
+
+    def sstore(self, slot: str, value: str) -> None:
+        """SSTORE: priced and recorded in the table when the slot's original value is known.
+
+        Otherwise (first write of the slot in this frame, a static frame) the
+        builtin runs in Python and enters the slot with its original value.
+        The sentry (EIP-2200: halt with 2,300 gas or less) comes first, as there.
+        """
+        entry, current = self.known_slot(slot)
+        flags = self.load_at(entry, FLAGS_OFFSET, "i64")
+        priced = self.op(f"icmp ne i64 {self.op(f'and i64 {flags}, {ORIGINAL_KNOWN}')}, 0")
+        writable = self.op(f"icmp eq i64 {self.load_field('static')}, 0")
+        hit = self.op(f"and i1 {current}, {self.op(f'and i1 {priced}, {writable}')}")
+        on_hit, on_miss, done = (self.new_label(h) for h in ("ss_hit", "ss_miss", "ss_done"))
+        self.emit(f"br i1 {hit}, label %{on_hit}, label %{on_miss}")
+        self.start(on_hit)
+        sentry = self.op(f"icmp ule i64 {self.gas()}, {SSTORE_SENTRY}")
+        self.guard(sentry, self.halt_label(HaltKind.OUT_OF_GAS), "sentry_ok")
+        self.need("sstore_price")
+        original = self.load_at(entry, ORIGINAL_OFFSET, "i256")
+        old = self.load_at(entry, VALUE_OFFSET, "i256")
+        price = self.op(
+            f"call {{i64, i64}} @evmkiln.sstore_price(i256 {original}, i256 {old}, i256 {value})"
+        )
+        self.charge(self.op(f"extractvalue {{i64, i64}} {price}, 0"))
+        refund = self.op(f"extractvalue {{i64, i64}} {price}, 1")
+        total = self.op(f"add i64 {self.load_field('refund')}, {refund}")
+        self.emit(f"store i64 {total}, ptr %f.refund, align 8")
+        self.store_at(entry, VALUE_OFFSET, "i256", value)
+        self.store_at(entry, FLAGS_OFFSET, "i64", self.op(f"or i64 {flags}, {DIRTY}"))
+        self.emit(f"br label %{done}")
+        self.start(on_miss)
+        self.cross_builtin("sstore", [slot, value])
+        self.emit(f"br label %{done}")
+        self.start(done)
 
     # -- native builtins -----------------------------------------------------
     def native(self, name: str, args: list[str]) -> str | None:

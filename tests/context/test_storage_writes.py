@@ -1,0 +1,87 @@
+"""Repeated SSTOREs and SLOADs of few slots, with children in between, against py-evm.
+
+The LLVM backend prices a write to a slot whose original value it knows in
+native code (EIP-2200/3529), holds the value back from py-evm and tells it
+before a child runs and when the frame ends.  Whatever the sequence --
+clean and dirty slots, writes back to the original, zeroing and un-zeroing,
+reads of written slots, a DELEGATECALL child reading and writing the
+parent's storage, running out of gas anywhere -- gas, refunds, output and the
+state root must be py-evm's.
+"""
+
+from __future__ import annotations
+
+import pytest
+from eth.vm.forks.cancun import CancunVM
+from evmharness import CONTRACT_A, CONTRACT_B, execute
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from evmkiln.context import make_vm_class
+
+SLOTS = (0, 1, 2)
+VALUES = (0, 1, 2)
+
+# The child (run by DELEGATECALL on the parent's storage): slot 2 := slot 0 + slot 1.
+CHILD = bytes.fromhex("6001546000540160025500")
+
+Op = tuple[str, int, int]
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("store"), st.sampled_from(SLOTS), st.sampled_from(VALUES)),
+        st.tuples(st.just("load"), st.sampled_from(SLOTS), st.just(0)),
+        st.tuples(st.just("child"), st.just(0), st.just(0)),
+    ),
+    min_size=1,
+    max_size=24,
+)
+
+
+def program(sequence: list[Op]) -> bytes:
+    """The ops in order; every loaded value is stored to memory, and memory is returned."""
+    code = ""
+    loads = 0
+    for kind, slot, value in sequence:
+        if kind == "store":
+            code += f"60{value:02x}60{slot:02x}55"
+        elif kind == "load":
+            code += f"60{slot:02x}5461{32 * loads:04x}52"
+            loads += 1
+        else:  # DELEGATECALL(gas, B, 0, 0, 0, 0); POP
+            code += "5f5f5f5f73" + CONTRACT_B.hex() + "5af450"
+    return bytes.fromhex(code + f"61{32 * loads:04x}5ff3")
+
+
+ORIGINALS = st.fixed_dictionaries({slot: st.sampled_from(VALUES) for slot in SLOTS})
+
+
+@pytest.mark.parametrize("backend", ["llvm", "wasm", "ir"])
+@settings(max_examples=60, deadline=None)
+@given(sequence=ops, originals=ORIGINALS, gas=st.sampled_from([60_000, 200_000, 1_000_000]))
+# A dirty slot cleared and restored (refunds both ways), and one read by a child.
+@example([("store", 0, 0), ("store", 0, 2), ("store", 0, 1)], {0: 1, 1: 0, 2: 0}, 200_000)
+@example(
+    [("store", 0, 2), ("store", 0, 1), ("child", 0, 0), ("load", 2, 0)], {0: 0, 1: 1, 2: 0}, 200_000
+)
+def test_storage_sequences_match_pyevm(
+    backend: str, sequence: list[Op], originals: dict[int, int], gas: int
+) -> None:
+    codes = {CONTRACT_A: program(sequence), CONTRACT_B: CHILD}
+    storage = {CONTRACT_A: {slot: v for slot, v in originals.items() if v}}
+    expected = execute(CancunVM, codes, storage=storage, gas=gas)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    assert execute(vm_class, codes, storage=storage, gas=gas) == expected
+
+
+@pytest.mark.parametrize("backend", ["llvm", "wasm", "ir"])
+def test_the_sentry_halts_a_repeated_write_like_pyevm(backend: str) -> None:
+    """SSTORE(0, 1) twice, then with ever less gas left: EIP-2200's 2,300-gas sentry."""
+    code = bytes.fromhex("6001600055" * 2 + "5b" + "6002600055" * 30 + "00")
+    codes = {CONTRACT_A: code}
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    endings = set()
+    for gas in range(21_000 + 22_300, 21_000 + 22_300 + 6_000, 250):
+        expected = execute(CancunVM, codes, gas=gas)
+        assert execute(vm_class, codes, gas=gas) == expected, gas
+        endings.add(expected.success)
+    assert endings == {True, False}
