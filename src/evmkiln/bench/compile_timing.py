@@ -8,6 +8,12 @@ IR to executable (for ``llvm``: LLVM IR generation, optimisation and MCJIT
 code emission, i.e. the JIT compile).  Both run within the first (warm-up)
 transaction, which is therefore never one of the timed samples.
 
+One compile is one sample, and a first compile is noisy (page faults,
+caches, whatever else the machine does).  With ``samples`` above 1
+(``bench --compile-samples``) each contract is lowered and compiled that many
+times, the extra compiles on fresh backend instances so that no cache
+answers them, and the median is reported.
+
 With an artifacts directory (``bench --artifacts``) contracts are loaded,
 not compiled: each load is timed (it happens at the contract's first frame,
 in the warm-up run as well) and the VM class's counters say how many frames
@@ -16,8 +22,9 @@ ran from artifacts.
 
 from __future__ import annotations
 
+import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,6 +45,8 @@ class ContractCompile:
     lower_seconds: float
     compile_seconds: float | None = None
     """``None`` when lowering failed or the backend raised (the code was then interpreted)."""
+    samples: int = 1
+    """How many lowerings and compiles the two medians above are taken over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,8 @@ class CompileLog:
     loads: list[ArtifactLoad] = field(default_factory=list)
     dispatch: DispatchStats | None = None
     """The VM class's counters, kept when it runs with artifacts (frames run from them)."""
+    samples: int = 1
+    """Lowerings and compiles per contract; the median is kept."""
     _pending: dict[str, ContractCompile] = field(default_factory=dict)
     _busy_since: float | None = None
     """When the lowering or compile under way started (``None`` when idle)."""
@@ -96,7 +107,14 @@ class CompileLog:
 
         with self.busy() as start:
             function = lower_bytecode(code)
-        entry = ContractCompile(function.name, len(code), time.perf_counter() - start)
+            seconds = [time.perf_counter() - start]
+            for _ in range(self.samples - 1):
+                again = time.perf_counter()
+                lower_bytecode(code)
+                seconds.append(time.perf_counter() - again)
+        entry = ContractCompile(
+            function.name, len(code), statistics.median(seconds), samples=self.samples
+        )
         self.contracts.append(entry)
         self._pending[function.name] = entry
         return function
@@ -108,18 +126,25 @@ class CompileLog:
     def record_compile(self, function_name: str, seconds: float) -> None:
         entry = self._pending.pop(function_name, None)
         if entry is None:  # compiled without going through timed_lowering
-            entry = ContractCompile(function_name, 0, 0.0)
+            entry = ContractCompile(function_name, 0, 0.0, samples=self.samples)
             self.contracts.append(entry)
         entry.compile_seconds = seconds
 
 
 class TimedBackend:
-    """A backend that forwards to ``inner`` and logs how long each ``compile`` took."""
+    """A backend that forwards to ``inner`` and logs how long each ``compile`` took.
 
-    def __init__(self, inner: Backend, log: CompileLog) -> None:
+    ``fresh`` makes a new instance of the same backend, for the extra samples
+    of ``log.samples``: the executable run is always ``inner``'s first one.
+    """
+
+    def __init__(
+        self, inner: Backend, log: CompileLog, fresh: Callable[[], Backend] | None = None
+    ) -> None:
         self.inner = inner
         self.log = log
         self.name = inner.name
+        self.fresh = fresh
 
     def capabilities(self) -> BackendCapabilities:
         return self.inner.capabilities()
@@ -134,5 +159,12 @@ class TimedBackend:
     def compile(self, function: Function, options: CompileOptions | None = None) -> Executable:
         with self.log.busy() as start:
             executable = self.inner.compile(function, options)
-        self.log.record_compile(function.name, time.perf_counter() - start)
+            seconds = [time.perf_counter() - start]
+            for _ in range(self.log.samples - 1 if self.fresh is not None else 0):
+                assert self.fresh is not None
+                backend = self.fresh()
+                again = time.perf_counter()
+                backend.compile(function, options)
+                seconds.append(time.perf_counter() - again)
+        self.log.record_compile(function.name, statistics.median(seconds))
         return executable

@@ -163,19 +163,24 @@ class KilnEngine:
     """
 
     def __init__(
-        self, backend: str, timing: str = EXECUTION, artifacts: ArtifactsSetting | None = None
+        self,
+        backend: str,
+        timing: str = EXECUTION,
+        artifacts: ArtifactsSetting | None = None,
+        compile_samples: int = 1,
     ) -> None:
         self.name = backend
         self.timing = timing
         self.artifacts = artifacts
+        self.compile_samples = compile_samples
 
     def prepare(self, case: BenchCase) -> Runner:
         from evmkiln.context import get_backend, make_vm_class
 
-        log = CompileLog()
+        log = CompileLog(samples=self.compile_samples)
         raw = get_backend(self.name)
         _warm_up(raw)
-        backend = TimedBackend(raw, log)
+        backend = TimedBackend(raw, log, fresh=lambda: get_backend(self.name))
         # A benchmark must measure compiled code: a compile failure is an error here,
         # never a silent run on py-evm's interpreter.
         aot: dict[str, Any] = {}

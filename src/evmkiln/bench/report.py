@@ -106,7 +106,18 @@ def _notes_cell(m: Measurement) -> Text:
 
 def compile_table(results: list[FixtureResult]) -> Table | None:
     """Per-contract compile times of every evmkiln backend (lowering, then backend compile)."""
-    table = Table(title="compile time per contract (first run)")
+    samples = max(
+        (
+            c.samples
+            for r in results
+            for m in r.measurements.values()
+            if m.compile_log
+            for c in m.compile_log.contracts
+        ),
+        default=1,
+    )
+    title = "first run" if samples == 1 else f"median of {samples} fresh compiles"
+    table = Table(title=f"compile time per contract ({title})")
     for header in ("fixture", "backend", "contract", "code", "lower", "backend compile"):
         table.add_column(header, justify="left" if header in ("fixture", "backend") else "right")
     rows = 0
@@ -210,6 +221,7 @@ def _measurement_json(result: FixtureResult, name: str, m: Measurement) -> dict[
                     "code_size": c.code_size,
                     "lower_seconds": c.lower_seconds,
                     "backend_seconds": c.compile_seconds,
+                    "samples": c.samples,
                 }
                 for c in log.contracts
             ],

@@ -40,13 +40,14 @@ def make_engines(
     with_revm: bool = True,
     timing: str = EXECUTION,
     artifacts: ArtifactsSetting | None = None,
+    compile_samples: int = 1,
 ) -> list[Engine]:
     engines: list[Engine] = []
     if with_revm:
         engines.append(RevmEngine(timing))
     if with_pyevm:
         engines.append(PyEvmEngine(timing))
-    engines.extend(KilnEngine(name, timing, artifacts) for name in backends)
+    engines.extend(KilnEngine(name, timing, artifacts, compile_samples) for name in backends)
     return engines
 
 

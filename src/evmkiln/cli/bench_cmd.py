@@ -114,6 +114,14 @@ def bench(
             "or the whole transaction.",
         ),
     ] = Timing.execution,
+    compile_samples: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Lower and compile each contract this many times (fresh backends) and "
+            "report the median compile time.",
+        ),
+    ] = 1,
     pyevm: Annotated[bool, typer.Option(help="Include stock py-evm.")] = True,
     revm: Annotated[bool, typer.Option(help="Include revm (pyrevm).")] = True,
     json_out: Annotated[
@@ -172,6 +180,7 @@ def bench(
         artifacts=(
             None if artifacts is None else ArtifactsSetting(str(artifacts), strict=strict_aot)
         ),
+        compile_samples=compile_samples,
     )
 
     results: list[FixtureResult] = []
