@@ -103,3 +103,16 @@ def test_a_known_slot_runs_out_of_gas_exactly_where_pyevm_does(backend: str) -> 
         assert execute(vm_class, codes, gas=cold + extra) == expected, extra
         endings.add(expected.success)
     assert endings == {True, False}  # the grid straddles the last SLOAD's price
+
+
+@pytest.mark.parametrize("backend", ["ir", "llvm", "wasm"])
+def test_known_slots_do_not_outlive_their_frame(backend: str) -> None:
+    """One VM class (compiled code and wasm instances reused) across transactions
+    whose pre-states differ: each reads its own value of the slot, at the cold price."""
+    code = bytes.fromhex("5f545f5260205ff3")  # RETURN SLOAD(0)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    for value in (5, 9, 0, 7):
+        storage = {CONTRACT_A: {0: value} if value else {}}
+        expected = execute(CancunVM, {CONTRACT_A: code}, storage=storage)
+        assert int.from_bytes(expected.output, "big") == value
+        assert execute(vm_class, {CONTRACT_A: code}, storage=storage) == expected

@@ -179,18 +179,6 @@ def _mem_expand(ctx_address: int, offset: int, size: int) -> int:
         state.ctx.gas = frame.gas
 
 
-STORAGE_NEUTRAL: frozenset[str] = frozenset(
-    name
-    for name, sig in BUILTINS.items()
-    if sig.uses_host and ((sig.opcode is not None and sig.opcode < 0xF0) or name.startswith("log"))
-)
-"""Host builtins that run no other frame, so this frame's storage cannot change under them.
-
-Every other host builtin (the CALL and CREATE families, and any builtin added
-later unless listed here) makes the frame forget its known storage slots.
-"""
-
-
 def _remember_store(table: StorageTable, frame: Frame, args: list[int]) -> None:
     slot = args[0]
     table.remember(slot, args[1], frame.host.get_original_storage(frame.address, slot))
@@ -206,7 +194,7 @@ def _storage_hooks(name: str) -> tuple[Any, Any]:
         return None, lambda table, frame, args, result: table.remember(args[0], result)
     if name == "sstore":
         return None, lambda table, frame, args, result: _remember_store(table, frame, args)
-    if name in STORAGE_NEUTRAL or not BUILTINS[name].uses_host:
+    if not BUILTINS[name].runs_frames:
         return None, None
     # Another frame may run: it must see this frame's writes, and may change them.
     return (

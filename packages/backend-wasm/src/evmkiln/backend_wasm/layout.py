@@ -10,6 +10,10 @@ address 0:
   back (slot 0 holds the result);
 * ``DIV_U``/``DIV_V``/``DIV_Q``: the division routines' digits;
 * ``STACK``: the EVM stack buffer, 1024 words of four little-endian limbs;
+* ``SLOTS``: the frame's known storage slots, a direct-mapped table of
+  :data:`SL_CAPACITY` entries (key and value words, the generation that
+  entered it); an entry is valid while its generation is ``CTRL_SL_GEN``,
+  which every new frame and every child frame advances;
 * ``JUMPS``: the dynamic-jump table, one u16 per code byte (block index, or
   ``NO_BLOCK``);
 * from ``memory_base`` (page aligned): the EVM memory itself, big-endian bytes
@@ -27,6 +31,7 @@ CTRL_GAS = 0
 CTRL_MSIZE = 8
 CTRL_OUT_OFFSET = 16
 CTRL_OUT_SIZE = 24
+CTRL_SL_GEN = 32
 SCRATCH = 64
 """Three 32-byte words: low padding, the operand, high padding."""
 ARGS = 256
@@ -41,10 +46,24 @@ DIV_Q = 640
 STACK = 1024
 STACK_LIMIT = 1024
 STACK_BYTES = STACK_LIMIT * 32
-JUMPS = STACK + STACK_BYTES
+SLOTS = STACK + STACK_BYTES
+SL_CAPACITY = 1024
+SL_ENTRY = 80
+"""Key word, value word, generation (u64), padding."""
+SL_KEY, SL_VALUE, SL_GENERATION = 0, 32, 64
+SL_HASH_MULTIPLIER = 0x9E3779B97F4A7C15
+"""The index is ``((xor of the key's limbs) * this mod 2^64) >> 32``, masked."""
+JUMPS = SLOTS + SL_CAPACITY * SL_ENTRY
 NO_BLOCK = 0xFFFF
 MAX_PAGES = 65536
 """wasm32's limit: with the header, EVM memory tops out just below 4 GiB."""
+
+
+def slot_index(slot: int) -> int:
+    """The ``SLOTS`` entry a storage slot lives in (generated code computes the same)."""
+    mask = (1 << 64) - 1
+    folded = (slot ^ (slot >> 64) ^ (slot >> 128) ^ (slot >> 192)) & mask
+    return (((folded * SL_HASH_MULTIPLIER) & mask) >> 32) & (SL_CAPACITY - 1)
 
 
 def memory_base(code_length: int) -> int:

@@ -55,11 +55,15 @@ from evmkiln.backend_wasm.layout import (
     CTRL_MSIZE,
     CTRL_OUT_OFFSET,
     CTRL_OUT_SIZE,
+    CTRL_SL_GEN,
     PAGE,
+    SL_ENTRY,
+    SLOTS,
     STACK,
     STACK_BYTES,
     STATUS_HALT_BASE,
     STATUS_HOST_HALT,
+    slot_index,
 )
 from evmkiln.backend_wasm.translate import BUILTIN_IDS
 from evmkiln.builtins.frame import Frame
@@ -98,6 +102,9 @@ _BUILTIN_TABLE = [
     (IMPLEMENTATIONS[name], len(BUILTINS[name].params), BUILTINS[name])
     for name in sorted(BUILTIN_IDS, key=BUILTIN_IDS.__getitem__)
 ]
+_SLOAD, _SSTORE = BUILTIN_IDS["sload"], BUILTIN_IDS["sstore"]
+_RUNS_FRAMES = frozenset(BUILTIN_IDS[name] for name, sig in BUILTINS.items() if sig.runs_frames)
+"""Builtins after which the frame's known storage slots are stale (``SLOTS``)."""
 
 
 def engine(*, fast: bool = False) -> wasmtime.Engine:
@@ -280,24 +287,48 @@ class _Slot:
         assert frame is not None
         impl, arity, _ = _BUILTIN_TABLE[ident]
         frame.gas = _I64.unpack_from(header, CTRL_GAS)[0]
+        args = [self._read_word(i) for i in range(arity)]
         try:
-            result = impl(frame, *[self._read_word(i) for i in range(arity)])
+            result = impl(frame, *args)
         except ExceptionalHalt as halt:
             self.host.error = halt
             return 1
         if result is not None:
             header[ARGS : ARGS + 32] = result.to_bytes(32, "little")
         _I64.pack_into(header, CTRL_GAS, frame.gas)
+        if ident == _SLOAD:
+            assert result is not None
+            self._remember(args[0], result)
+        elif ident == _SSTORE:
+            self._remember(args[0], args[1])
+        elif ident in _RUNS_FRAMES:  # another frame may have written any storage
+            self._advance_generation()
         return 0
+
+    # -- known storage slots (read by generated SLOAD) -------------------------------
+    def _remember(self, slot: int, value: int) -> None:
+        """Enter a slot this frame read or wrote, with the value it now holds."""
+        at = SLOTS + slot_index(slot) * SL_ENTRY
+        generation = self.header[CTRL_SL_GEN : CTRL_SL_GEN + 8]
+        self.header[at : at + 72] = (
+            slot.to_bytes(32, "little") + value.to_bytes(32, "little") + generation
+        )
+
+    def _advance_generation(self) -> None:
+        """Make every entry stale: a new frame, or a child that may have written storage."""
+        _I64.pack_into(self.header, CTRL_SL_GEN, _I64.unpack_from(self.header, CTRL_SL_GEN)[0] + 1)
 
     # -- one frame ----------------------------------------------------------------------
     def execute(self, frame: Frame) -> ExitKind:
         if not 0 <= frame.gas < GAS_LIMIT:
             raise ValueError(f"gas {frame.gas} does not fit the wasm backend's i64 counter")
         addr, base = self.addr, self.base
-        # Reset whatever the previous frame left behind.
+        # Reset whatever the previous frame left behind; its known storage slots
+        # go stale with a new generation (the counter survives the reset).
+        generation = _I64.unpack_from(self.header, CTRL_SL_GEN)[0]
         ctypes.memset(addr + base, 0, self._msize())
         ctypes.memset(addr, 0, ARGS)
+        _I64.pack_into(self.header, CTRL_SL_GEN, generation + 1)
         ctypes.memset(addr + STACK, 0, STACK_BYTES)
         self._write_memory(frame.memory)
         _I64.pack_into(self.header, CTRL_GAS, frame.gas)

@@ -64,10 +64,18 @@ from evmkiln.backend_wasm.layout import (
     CTRL_MSIZE,
     CTRL_OUT_OFFSET,
     CTRL_OUT_SIZE,
+    CTRL_SL_GEN,
     JUMPS,
     MAX_PAGES,
     NO_BLOCK,
     PAGE,
+    SL_CAPACITY,
+    SL_ENTRY,
+    SL_GENERATION,
+    SL_HASH_MULTIPLIER,
+    SL_KEY,
+    SL_VALUE,
+    SLOTS,
     STACK,
     STACK_LIMIT,
     STATUS_HALT_BASE,
@@ -75,6 +83,7 @@ from evmkiln.backend_wasm.layout import (
     memory_base,
 )
 from evmkiln.builtins.halts import HaltKind
+from evmkiln.builtins.impl.gas import WARM_STORAGE_READ
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
 from evmkiln.codegen.ir.function import Block, BlockCall, Function, Inst, Value
@@ -464,7 +473,46 @@ class _Translator:
             *self.halt_if(HaltKind.OUT_OF_GAS),
         ]
 
+    def _sload(self, slot: Value, result: Value) -> None:
+        """SLOAD: the frame's table of known slots (``SLOTS``) first, the host on a miss.
+
+        A hit is a slot this frame already read or wrote, hence warm: the
+        warm read is charged and the value loaded without crossing.  The host
+        enters slots (and advances the generation around child frames).
+        """
+        b = self.body
+        key = [("local.get", self.local(slot, i)) for i in range(4)]
+        entry = ("local.get", self.tmp32)
+        b += [key[0], key[1], ("i64.xor",), key[2], ("i64.xor",), key[3], ("i64.xor",)]
+        b += [("i64.const", SL_HASH_MULTIPLIER - (1 << 64)), ("i64.mul",)]
+        b += [("i64.const", 32), ("i64.shr_u",), ("i32.wrap_i64",)]
+        b += [("i32.const", SL_CAPACITY - 1), ("i32.and",), ("i32.const", SL_ENTRY), ("i32.mul",)]
+        b += [("local.set", self.tmp32)]
+        b += [entry, ("i64.load", 3, SLOTS + SL_GENERATION)]
+        b += [("i32.const", 0), ("i64.load", 3, CTRL_SL_GEN), ("i64.eq",)]
+        for i in range(4):
+            b += [entry, ("i64.load", 3, SLOTS + SL_KEY + 8 * i), key[i], ("i64.eq",), ("i32.and",)]
+        b += [("if", None)]
+        self.depth += 1
+        gas = ("local.get", GAS)
+        price = ("i64.const", WARM_STORAGE_READ)
+        b += [gas, price, ("i64.lt_u",), *self.halt_if(HaltKind.OUT_OF_GAS)]
+        b += [gas, price, ("i64.sub",), ("local.set", GAS)]
+        for i in range(4):
+            b += [entry, ("i64.load", 3, SLOTS + SL_VALUE + 8 * i)]
+            b += [("local.set", self.local(result, i))]
+        b += [("else",)]
+        self._cross("sload", [slot], [result])
+        b += [("end",)]
+        self.depth -= 1
+
     def _builtin(self, name: str, args: list[Value], results: list[Value]) -> None:
+        if name == "sload":
+            self._sload(args[0], results[0])
+        else:
+            self._cross(name, args, results)
+
+    def _cross(self, name: str, args: list[Value], results: list[Value]) -> None:
         """Arguments into ARGS slots, gas into the control area, cross, read back."""
         b = self.body
         for slot, v in enumerate(args):

@@ -42,6 +42,9 @@ class BuiltinSig:
     """Reads the remaining gas; static gas must be settled before the call."""
     uses_host: bool = False
     """Crosses into the host (chain state, logs, sub-calls)."""
+    runs_frames: bool = False
+    """Runs other frames (calls, creates): any storage, the caller's own included,
+    may change under it, so a backend's copy of storage values is stale after it."""
     opcode: int | None = None
     """The EVM opcode this builtin implements, if any."""
 
@@ -74,6 +77,7 @@ _CALL = {
     "writes_memory": True,
     "observes_gas": True,
     "uses_host": True,
+    "runs_frames": True,
 }
 
 _ENTRIES: tuple[BuiltinSig, ...] = (
