@@ -24,6 +24,8 @@ from evmkiln.builtins.impl.gas import (
     SSTORE_SET,
     WARM_STORAGE_READ,
 )
+from evmkiln.builtins.keccak_constants import RATE as KECCAK_RATE
+from evmkiln.builtins.keccak_constants import ROTATIONS, ROUND_CONSTANTS, pi_target
 from evmkiln.builtins.memory import MEMORY_LIMIT
 
 NATIVE_BUILTINS: frozenset[str] = frozenset(
@@ -40,37 +42,6 @@ NATIVE_BUILTINS: frozenset[str] = frozenset(
     }
 )
 """Builtins the LLVM backend runs natively (the rest cross into Python)."""
-
-KECCAK_RATE = 136
-"""Bytes absorbed per permutation by Keccak-256."""
-
-
-def _round_constants() -> list[int]:
-    """The 24 iota constants, from the LFSR of the Keccak reference."""
-    constants = []
-    r = 1
-    for _ in range(24):
-        rc = 0
-        for j in range(7):
-            r = ((r << 1) ^ ((r >> 7) * 0x71)) & 0xFF
-            if r & 2:
-                rc |= 1 << ((1 << j) - 1)
-        constants.append(rc)
-    return constants
-
-
-def _rotations() -> dict[int, int]:
-    """The rho offsets by lane index ``x + 5*y``."""
-    offsets = {0: 0}
-    x, y = 1, 0
-    for t in range(24):
-        offsets[x + 5 * y] = ((t + 1) * (t + 2) // 2) % 64
-        x, y = y, (2 * x + 3 * y) % 5
-    return offsets
-
-
-ROUND_CONSTANTS = _round_constants()
-ROTATIONS = _rotations()
 
 
 def _signed64(value: int) -> str:
@@ -102,8 +73,7 @@ def _keccakf() -> str:
         out.append(f"  %t{i} = xor i64 %s{i}, %d{i % 5}")
     # rho and pi: B[y, 2x+3y] = rot(A[x, y], r[x, y])
     for i in range(25):
-        x, y = i % 5, i // 5
-        j = y + 5 * ((2 * x + 3 * y) % 5)
+        j = pi_target(i)
         rot = ROTATIONS[i]
         if rot:
             out.append(f"  %b{j} = call i64 @llvm.fshl.i64(i64 %t{i}, i64 %t{i}, i64 {rot})")

@@ -14,6 +14,7 @@ address 0:
   :data:`SL_CAPACITY` entries (key and value words, the generation that
   entered it); an entry is valid while its generation is ``CTRL_SL_GEN``,
   which every new frame and every child frame advances;
+* ``KECCAK_*``: the hash's state, its last input block and round constants;
 * ``JUMPS``: the dynamic-jump table, one u16 per code byte (block index, or
   ``NO_BLOCK``);
 * from ``memory_base`` (page aligned): the EVM memory itself, big-endian bytes
@@ -53,7 +54,13 @@ SL_ENTRY = 80
 SL_KEY, SL_VALUE, SL_GENERATION = 0, 32, 64
 SL_HASH_MULTIPLIER = 0x9E3779B97F4A7C15
 """The index is ``((xor of the key's limbs) * this mod 2^64) >> 32``, masked."""
-JUMPS = SLOTS + SL_CAPACITY * SL_ENTRY
+KECCAK_STATE = SLOTS + SL_CAPACITY * SL_ENTRY
+"""Keccak-f's 25 lanes between permutations (see :mod:`.keccak`)."""
+KECCAK_BUF = KECCAK_STATE + 200
+"""The last, padded input block (136 bytes)."""
+KECCAK_RC = KECCAK_BUF + 136
+"""The 24 round constants (a data segment)."""
+JUMPS = KECCAK_RC + 24 * 8
 NO_BLOCK = 0xFFFF
 MAX_PAGES = 65536
 """wasm32's limit: with the header, EVM memory tops out just below 4 GiB."""

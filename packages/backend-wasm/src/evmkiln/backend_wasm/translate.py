@@ -47,7 +47,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from evmkiln.backend_wasm import limbs
+from evmkiln.backend_wasm import keccak, limbs
 from evmkiln.backend_wasm.encoding import (
     I32,
     I64,
@@ -83,7 +83,7 @@ from evmkiln.backend_wasm.layout import (
     memory_base,
 )
 from evmkiln.builtins.halts import HaltKind
-from evmkiln.builtins.impl.gas import WARM_STORAGE_READ
+from evmkiln.builtins.impl.gas import KECCAK_WORD, WARM_STORAGE_READ
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
 from evmkiln.codegen.ir.function import Block, BlockCall, Function, Inst, Value
@@ -236,6 +236,11 @@ class _Translator:
                 func = limbs.region(self.routine("mem_expand"))
             elif name == "bytelen":
                 func = limbs.bytelen()
+            elif name == "keccakf":
+                func = keccak.keccakf()
+                self.module.data.append(keccak.round_constants())
+            elif name == "keccak256":
+                func = keccak.keccak256(self.base, self.routine("keccakf"), self.routine("bswap64"))
             else:
                 func = limbs.WORD_ROUTINES[name](self.routine)
             self.module.funcs.append(func)
@@ -506,9 +511,29 @@ class _Translator:
         b += [("end",)]
         self.depth -= 1
 
+    def _keccak256(self, offset: Value, size: Value, result: Value) -> None:
+        """KECCAK256 in the module: expansion, then the per-word gas, then the hash.
+
+        The same order and prices as the builtin; the hash is :mod:`.keccak`.
+        """
+        b = self.body
+        start, length = ("local.get", SCRATCH64), ("local.get", SCRATCH64 + 1)
+        b += [*self.get(offset), *self.get(size), ("local.get", GAS)]
+        b += [("call", self.routine("mem_region")), ("local.set", GAS)]
+        b += [("local.set", SCRATCH64 + 1), ("local.set", SCRATCH64)]
+        b += self._check_memory_gas()
+        words = [length, ("i64.const", 31), ("i64.add",), ("i64.const", 5), ("i64.shr_u",)]
+        price = [*words, ("i64.const", KECCAK_WORD), ("i64.mul",)]
+        b += [("local.get", GAS), *price, ("i64.lt_u",), *self.halt_if(HaltKind.OUT_OF_GAS)]
+        b += [("local.get", GAS), *price, ("i64.sub",), ("local.set", GAS)]
+        b += [start, ("i32.wrap_i64",), length, ("i32.wrap_i64",)]
+        b += [("call", self.routine("keccak256")), *self.set(result)]
+
     def _builtin(self, name: str, args: list[Value], results: list[Value]) -> None:
         if name == "sload":
             self._sload(args[0], results[0])
+        elif name == "keccak256":
+            self._keccak256(args[0], args[1], results[0])
         else:
             self._cross(name, args, results)
 

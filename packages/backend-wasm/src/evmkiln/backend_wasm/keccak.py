@@ -1,0 +1,114 @@
+"""KECCAK256 inside the module: Keccak-f[1600] on i64 lanes and the sponge over EVM memory.
+
+Each crossing into Python costs more than hashing a few words (snailtracer
+hashes 5,500 times per transaction), so the hash runs in wasm.  The state
+lives in linear memory (``KECCAK_STATE``) between permutations; the
+permutation loads it into 25 locals, runs the 24 rounds (round constants
+read from ``KECCAK_RC``, a data segment) and stores it back.  The sponge
+absorbs whole 136-byte blocks straight from EVM memory -- wasm is
+little-endian, the byte order Keccak's lanes use -- and pads the last
+partial block in ``KECCAK_BUF``.  The digest's 32 bytes are lanes 0-3; read
+as a big-endian word they are the byte-swapped lanes in reverse order.
+
+The caller has expanded memory over the input and charged its words, so
+every address here is inside the EVM memory it may read.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from evmkiln.backend_wasm.encoding import I32, I64, DataSegment, Func, FuncType, Instr
+from evmkiln.backend_wasm.layout import KECCAK_BUF, KECCAK_RC, KECCAK_STATE
+from evmkiln.builtins.keccak_constants import RATE, ROTATIONS, ROUND_CONSTANTS, ROUNDS, pi_target
+
+LANES = 25
+RATE_LANES = RATE // 8
+
+
+def round_constants() -> DataSegment:
+    """The data segment the permutation reads its iota constants from."""
+    return DataSegment(KECCAK_RC, struct.pack(f"<{ROUNDS}Q", *ROUND_CONSTANTS))
+
+
+def keccakf() -> Func:
+    """``keccakf()``: permute the state at ``KECCAK_STATE`` in place."""
+    a, c, b, rnd = 0, LANES, LANES + 5, LANES + 5 + LANES
+
+    def get(i: int) -> Instr:
+        return ("local.get", i)
+
+    def put(i: int) -> Instr:
+        return ("local.set", i)
+
+    body: list[Instr] = []
+    for i in range(LANES):
+        body += [("i32.const", 0), ("i64.load", 3, KECCAK_STATE + 8 * i), put(a + i)]
+    body += [("i32.const", 0), put(rnd), ("loop", None)]
+    # theta
+    for x in range(5):
+        body += [get(a + x), get(a + x + 5), ("i64.xor",), get(a + x + 10), ("i64.xor",)]
+        body += [get(a + x + 15), ("i64.xor",), get(a + x + 20), ("i64.xor",), put(c + x)]
+    for x in range(5):
+        d = [get(c + (x - 1) % 5), get(c + (x + 1) % 5), ("i64.const", 1), ("i64.rotl",)]
+        d += [("i64.xor",)]
+        for y in range(5):
+            body += [get(a + x + 5 * y), *d, ("i64.xor",), put(a + x + 5 * y)]
+    # rho and pi
+    for i in range(LANES):
+        body += [get(a + i)]
+        if ROTATIONS[i]:
+            body += [("i64.const", ROTATIONS[i]), ("i64.rotl",)]
+        body += [put(b + pi_target(i))]
+    # chi
+    for i in range(LANES):
+        x, y = i % 5, i // 5
+        body += [get(b + i), get(b + (x + 1) % 5 + 5 * y), ("i64.const", -1), ("i64.xor",)]
+        body += [get(b + (x + 2) % 5 + 5 * y), ("i64.and",), ("i64.xor",), put(a + i)]
+    # iota, then the next round
+    body += [get(a), get(rnd), ("i32.const", 3), ("i32.shl",), ("i64.load", 3, KECCAK_RC)]
+    body += [("i64.xor",), put(a)]
+    body += [get(rnd), ("i32.const", 1), ("i32.add",), ("local.tee", rnd)]
+    body += [("i32.const", ROUNDS), ("i32.lt_u",), ("br_if", 0), ("end",)]
+    for i in range(LANES):
+        body += [("i32.const", 0), get(a + i), ("i64.store", 3, KECCAK_STATE + 8 * i)]
+    return Func("keccakf", FuncType((), ()), [I64] * (LANES + 5 + LANES) + [I32], body)
+
+
+def _absorb(source: list[Instr], offset: int) -> list[Instr]:
+    """Xor ``RATE`` bytes at ``source`` (an i32 address expression) + ``offset`` into the state."""
+    out: list[Instr] = []
+    for i in range(RATE_LANES):
+        out += [("i32.const", 0), ("i32.const", 0), ("i64.load", 3, KECCAK_STATE + 8 * i)]
+        out += [*source, ("i64.load", 0, offset + 8 * i), ("i64.xor",)]
+        out += [("i64.store", 3, KECCAK_STATE + 8 * i)]
+    return out
+
+
+def keccak256(memory_base: int, keccakf_index: int, bswap_index: int) -> Func:
+    """``keccak256(offset: i32, size: i32) -> (l0, l1, l2, l3)`` over EVM memory."""
+    ptr, size = 0, 1
+    body: list[Instr] = [
+        ("i32.const", KECCAK_STATE), ("i32.const", 0), ("i32.const", 8 * LANES), ("memory.fill",),
+        ("local.get", ptr), ("i32.const", memory_base), ("i32.add",), ("local.set", ptr),
+        ("block", None), ("loop", None),
+        ("local.get", size), ("i32.const", RATE), ("i32.lt_u",), ("br_if", 1),
+        *_absorb([("local.get", ptr)], 0),
+        ("call", keccakf_index),
+        ("local.get", ptr), ("i32.const", RATE), ("i32.add",), ("local.set", ptr),
+        ("local.get", size), ("i32.const", RATE), ("i32.sub",), ("local.set", size),
+        ("br", 0), ("end",), ("end",),
+        # The last, partial block (possibly empty) with the 0x01 .. 0x80 padding.
+        ("i32.const", KECCAK_BUF), ("i32.const", 0), ("i32.const", RATE), ("memory.fill",),
+        ("i32.const", KECCAK_BUF), ("local.get", ptr), ("local.get", size), ("memory.copy",),
+        ("local.get", size), ("local.get", size), ("i64.load8_u", 0, KECCAK_BUF),
+        ("i64.const", 0x01), ("i64.xor",), ("i64.store8", 0, KECCAK_BUF),
+        ("i32.const", 0), ("i32.const", 0), ("i64.load8_u", 0, KECCAK_BUF + RATE - 1),
+        ("i64.const", 0x80), ("i64.xor",), ("i64.store8", 0, KECCAK_BUF + RATE - 1),
+        *_absorb([("i32.const", 0)], KECCAK_BUF),
+        ("call", keccakf_index),
+    ]  # fmt: skip
+    for lane in (3, 2, 1, 0):
+        body += [("i32.const", 0), ("i64.load", 3, KECCAK_STATE + 8 * lane)]
+        body += [("call", bswap_index)]
+    return Func("keccak256", FuncType((I32, I32), (I64,) * 4), [], body)
