@@ -249,47 +249,40 @@ def _unsigned(name: str, part: int) -> str:
 }}"""
 
 
+def _signed(name: str, part: int) -> str:
+    """SDIV (part 0) or SMOD (part 1): magnitudes divided unsigned, the sign put back.
+
+    |MIN| is 2^255 as an unsigned word, so MIN / -1 comes out as -(2^255) =
+    MIN, the EVM's answer, with no overflow case.  The quotient is negative
+    when the signs differ; the remainder takes the dividend's sign, like
+    LLVM's srem.  A divisor of 0 gives 0.
+    """
+    negative = "%neg = xor i1 %xn, %yn" if part == 0 else "%neg = or i1 %xn, false"
+    return f"""define internal i256 @evmkiln.{name}(i256 %x, i256 %y) {_NOINLINE} {{
+  %z = icmp eq i256 %y, 0
+  %xn = icmp slt i256 %x, 0
+  %yn = icmp slt i256 %y, 0
+  %xm = sub i256 0, %x
+  %ax = select i1 %xn, i256 %xm, i256 %x
+  %ym = sub i256 0, %y
+  %ay = select i1 %yn, i256 %ym, i256 %y
+  %d = select i1 %z, i256 1, i256 %ay
+  %p = call {{i256, i256}} @evmkiln.udivrem(i256 %ax, i256 %d)
+  %v = extractvalue {{i256, i256}} %p, {part}
+  {negative}
+  %vm = sub i256 0, %v
+  %s = select i1 %neg, i256 %vm, i256 %v
+  %r = select i1 %z, i256 0, i256 %s
+  ret i256 %r
+}}"""
+
+
 HELPERS: dict[str, str] = {
     "udivrem": _UDIVREM,
     "div": _unsigned("div", 0),
     "mod": _unsigned("mod", 1),
-    # Magnitudes divided unsigned, the sign put back.  |MIN| is 2^255 as an
-    # unsigned word, so MIN / -1 comes out as -(2^255) = MIN, the EVM's answer,
-    # with no overflow case; a divisor of 0 gives 0.
-    "sdiv": f"""define internal i256 @evmkiln.sdiv(i256 %x, i256 %y) {_NOINLINE} {{
-  %z = icmp eq i256 %y, 0
-  %xn = icmp slt i256 %x, 0
-  %yn = icmp slt i256 %y, 0
-  %xm = sub i256 0, %x
-  %ax = select i1 %xn, i256 %xm, i256 %x
-  %ym = sub i256 0, %y
-  %ay = select i1 %yn, i256 %ym, i256 %y
-  %d = select i1 %z, i256 1, i256 %ay
-  %p = call {{i256, i256}} @evmkiln.udivrem(i256 %ax, i256 %d)
-  %q = extractvalue {{i256, i256}} %p, 0
-  %neg = xor i1 %xn, %yn
-  %qm = sub i256 0, %q
-  %s = select i1 %neg, i256 %qm, i256 %q
-  %r = select i1 %z, i256 0, i256 %s
-  ret i256 %r
-}}""",
-    # The remainder takes the dividend's sign, like LLVM's srem.
-    "smod": f"""define internal i256 @evmkiln.smod(i256 %x, i256 %y) {_NOINLINE} {{
-  %z = icmp eq i256 %y, 0
-  %xn = icmp slt i256 %x, 0
-  %yn = icmp slt i256 %y, 0
-  %xm = sub i256 0, %x
-  %ax = select i1 %xn, i256 %xm, i256 %x
-  %ym = sub i256 0, %y
-  %ay = select i1 %yn, i256 %ym, i256 %y
-  %d = select i1 %z, i256 1, i256 %ay
-  %p = call {{i256, i256}} @evmkiln.udivrem(i256 %ax, i256 %d)
-  %m = extractvalue {{i256, i256}} %p, 1
-  %mm = sub i256 0, %m
-  %s = select i1 %xn, i256 %mm, i256 %m
-  %r = select i1 %z, i256 0, i256 %s
-  ret i256 %r
-}}""",
+    "sdiv": _signed("sdiv", 0),
+    "smod": _signed("smod", 1),
     "addmod": _modular("addmod", "add"),
     "mulmod": _modular("mulmod", "mul"),
     # Square and multiply, ``exp(base, exponent) mod 2**256`` (at most 256 rounds).
