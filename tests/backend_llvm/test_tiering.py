@@ -54,3 +54,16 @@ def test_small_functions_are_optimised_from_the_start() -> None:
     (executable,) = backend._cache.values()
     assert executable.optimised
     assert backend.tier_ups.records == []
+
+
+@pytest.mark.usefixtures("eager_tier_up")
+def test_a_closed_queue_compiles_nothing_more() -> None:
+    """What happens at interpreter exit: queued work is dropped, nothing new is accepted."""
+    backend = LlvmBackend()
+    backend.tier_ups.close()
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    assert execute(vm_class, {CONTRACT_A: LOOP}).success
+    backend.wait_for_tier_ups()
+    (executable,) = backend._cache.values()
+    assert not executable.optimised
+    assert backend.tier_ups.records == []

@@ -14,10 +14,14 @@ are compiled from the same IR, so the results are identical.
 
 The old machine code is kept alive: a frame of the same contract may still be
 running on it (a deeper frame can start on the new code meanwhile).
+
+At interpreter exit the queue is dropped and a compile under way is waited
+for: LLVM must not be torn down under a thread still using it.
 """
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 import time
@@ -62,10 +66,12 @@ class TierUpQueue:
     _queue: queue.Queue[TierUp] = field(default_factory=queue.Queue)
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _compiling: threading.Lock = field(default_factory=threading.Lock)
+    _closed: bool = False
 
     def submit(self, job: TierUp) -> None:
         with self._lock:
-            if job.queued:
+            if job.queued or self._closed:
                 return
             job.queued = True
             self._queue.put(job)
@@ -74,6 +80,20 @@ class TierUpQueue:
                     target=self._work, name="evmkiln-llvm-tier-up", daemon=True
                 )
                 self._thread.start()
+                atexit.register(self.close)
+
+    def close(self) -> None:
+        """Accept nothing more, drop what is queued, wait for the compile under way."""
+        with self._lock:
+            self._closed = True
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self._queue.task_done()
+        with self._compiling:
+            pass
 
     def wait(self) -> None:
         """Block until every queued function has been compiled (for benchmarks and tests)."""
@@ -82,16 +102,20 @@ class TierUpQueue:
     def _work(self) -> None:
         while True:
             job = self._queue.get()
-            start = time.perf_counter()
-            try:
-                context = llvm.create_context()
-                module = jit.parse(job.ir_text, job.opt_level, context)
-                job.install(jit.compile_module(module, job.name, OPTIMISING_CODEGEN, context))
-                self.records.append(TierUpRecord(job.name, time.perf_counter() - start))
-            except Exception as error:  # the fast code keeps running: correct, only slower
-                self.records.append(
-                    TierUpRecord(job.name, time.perf_counter() - start, repr(error))
-                )
-            finally:
-                job.ir_text = ""
-                self._queue.task_done()
+            with self._compiling:
+                try:
+                    if not self._closed:
+                        self._compile(job)
+                finally:
+                    job.ir_text = ""
+                    self._queue.task_done()
+
+    def _compile(self, job: TierUp) -> None:
+        start = time.perf_counter()
+        try:
+            context = llvm.create_context()
+            module = jit.parse(job.ir_text, job.opt_level, context)
+            job.install(jit.compile_module(module, job.name, OPTIMISING_CODEGEN, context))
+            self.records.append(TierUpRecord(job.name, time.perf_counter() - start))
+        except Exception as error:  # the fast code keeps running: correct, only slower
+            self.records.append(TierUpRecord(job.name, time.perf_counter() - start, repr(error)))
