@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hostless import hostless_frame
 
 from evmkiln.backend_wasm import runtime
 from evmkiln.backend_wasm.backend import WasmBackend
-from evmkiln.builtins.frame import Frame
 from evmkiln.codegen.backend import ExitKind
 from evmkiln.codegen.pipeline import lower_bytecode
 
@@ -16,17 +16,7 @@ def _returning(value: int) -> bytes:
 
 
 def _run(executable: object, code: bytes) -> bytes:
-    frame = Frame(
-        host=None,  # type: ignore[arg-type]  # these programs never cross into the host
-        gas=100_000,
-        code=code,
-        calldata=b"",
-        address=b"\xcc" * 20,
-        caller=b"\x11" * 20,
-        value=0,
-        is_static=False,
-        depth=0,
-    )
+    frame = hostless_frame(code)
     assert executable.run(frame) is ExitKind.RETURN  # type: ignore[attr-defined]
     return frame.output
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hostless import hostless_frame
 
 from evmkiln.bench import engines
-from evmkiln.builtins.frame import Frame
 from evmkiln.codegen.backend import ExitKind
 from evmkiln.codegen.pipeline import lower_bytecode
 from evmkiln.context import get_backend
@@ -35,16 +35,6 @@ def test_a_warmed_backend_still_compiles_and_runs(name: str) -> None:
     backend = get_backend(name)
     backend.warm_up()  # type: ignore[attr-defined]
     code = bytes.fromhex("602a60005260206000f3")  # RETURN a word holding 42
-    frame = Frame(
-        host=None,  # type: ignore[arg-type]  # the program never crosses into the host
-        gas=100_000,
-        code=code,
-        calldata=b"",
-        address=b"\xcc" * 20,
-        caller=b"\x11" * 20,
-        value=0,
-        is_static=False,
-        depth=0,
-    )
+    frame = hostless_frame(code)
     assert backend.compile(lower_bytecode(code)).run(frame) is ExitKind.RETURN
     assert frame.output == (42).to_bytes(32, "big")
