@@ -22,6 +22,8 @@ an access inside the current memory, is an inline compare.  The builtins of
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from evmkiln.backend_llvm import native, wordops
 from evmkiln.backend_llvm.builtin_bridge import ENTRY_INDEX, MAX_BUILTIN_WORDS
 from evmkiln.backend_llvm.context_layout import (
@@ -536,22 +538,79 @@ class _Translator:
             src = self.load_field(f"{source}_ptr")
             length = self.load_field(f"{source}_len")
             self.need("copy_padded")
-            nonempty = self.op(f"icmp ne i64 {size64}, 0")
-            copy, done = self.new_label("copy"), self.new_label("copied")
-            self.emit(f"br i1 {nonempty}, label %{copy}, label %{done}")
-            self.start(copy)
-            self.emit(
-                f"call void @evmkiln.copy_padded(ptr {dst}, ptr {src}, i64 {length}, "
-                f"i256 {offset}, i64 {size64})"
+            self.when_nonempty(
+                size64,
+                lambda: self.emit(
+                    f"call void @evmkiln.copy_padded(ptr {dst}, ptr {src}, i64 {length}, "
+                    f"i256 {offset}, i64 {size64})"
+                ),
             )
-            self.emit(f"br label %{done}")
-            self.start(done)
+            return None
+        if name == "returndatacopy":
+            self.returndatacopy(*args)
+            return None
+        if name == "mcopy":
+            self.mcopy(*args)
             return None
         if name == "keccak256":
             data, size64 = self.charged_region(args[0], args[1], KECCAK_WORD)
             self.need("keccak256")
             return self.op(f"call i256 @evmkiln.keccak256(ptr {data}, i64 {size64})")
         raise NotImplementedError(f"no native {name}")
+
+    def when_nonempty(self, size64: str, body: Callable[[], None]) -> None:
+        """Emit ``body`` in a block entered only when ``size64`` is not zero."""
+        nonempty = self.op(f"icmp ne i64 {size64}, 0")
+        copy, done = self.new_label("copy"), self.new_label("copied")
+        self.emit(f"br i1 {nonempty}, label %{copy}, label %{done}")
+        self.start(copy)
+        body()
+        self.emit(f"br label %{done}")
+        self.start(done)
+
+    def returndatacopy(self, dest: str, offset: str, size: str) -> None:
+        """EIP-211: reading past the return data halts, before any expansion, even when empty."""
+        length = self.op(f"zext i64 {self.load_field('returndata_len')} to i256")
+        past = self.op(f"icmp ugt i256 {offset}, {length}")
+        room = self.op(f"sub i256 {length}, {offset}")
+        too_long = self.op(f"icmp ugt i256 {size}, {room}")
+        self.guard(
+            self.op(f"or i1 {past}, {too_long}"),
+            self.halt_label(HaltKind.RETURNDATA_OUT_OF_BOUNDS),
+            "returndata_ok",
+        )
+        dst, size64 = self.charged_region(dest, size, GAS_COPY_WORD)
+        # Past the guard, offset + size <= returndata_len: the source fits 64 bits.
+        src = self.op(
+            f"getelementptr i8, ptr {self.load_field('returndata_ptr')}, "
+            f"i64 {self.op(f'trunc i256 {offset} to i64')}"
+        )
+        self.when_nonempty(
+            size64,
+            lambda: self.emit(
+                f"call void @llvm.memcpy.p0.p0.i64(ptr align 1 {dst}, ptr align 1 {src}, "
+                f"i64 {size64}, i1 false)"
+            ),
+        )
+
+    def mcopy(self, dest: str, src: str, size: str) -> None:
+        """EIP-5656: expand over the further range, 3 gas a word, then an overlapping copy."""
+        further = self.op(
+            f"select i1 {self.op(f'icmp ugt i256 {dest}, {src}')}, i256 {dest}, i256 {src}"
+        )
+        _, size64 = self.charged_region(further, size, GAS_COPY_WORD)
+
+        # A non-empty copy passed expansion, so both ranges lie inside memory
+        # (below 2**32); an empty one never computes an address.
+        def copy() -> None:
+            to = self.mem_addr(self.op(f"trunc i256 {dest} to i64"))
+            source = self.mem_addr(self.op(f"trunc i256 {src} to i64"))
+            self.emit(
+                f"call void @llvm.memmove.p0.p0.i64(ptr align 1 {to}, ptr align 1 {source}, "
+                f"i64 {size64}, i1 false)"
+            )
+
+        self.when_nonempty(size64, copy)
 
     def charged_region(self, offset: str, size: str, per_word: int) -> tuple[str, str]:
         """Expand over a region, charge ``per_word`` gas a word; its address and size.
