@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evmkiln.backend_llvm.context_layout import RuntimeContext
-from evmkiln.backend_llvm.frame_memory import INITIAL_CAPACITY, ContextMemory
+from evmkiln.backend_llvm.frame_memory import INITIAL_CAPACITY, KEEP_CAPACITY, ContextMemory
 
 
 def test_growth_past_capacity_keeps_bytes_and_zero_fills() -> None:
@@ -21,7 +21,28 @@ def test_growth_past_capacity_keeps_bytes_and_zero_fills() -> None:
     assert memory[64:] == bytes(INITIAL_CAPACITY)
     memory.extend(b"\x00" * 31 + b"\x09")  # within capacity, non-zero data lands
     assert memory[-1] == 9
-    assert memory.release() == bytearray(memory[:])
+    contents = memory[:]
+    assert memory.release() == bytearray(contents)
+
+
+def test_release_leaves_a_zeroed_empty_buffer_for_the_next_run() -> None:
+    ctx = RuntimeContext()
+    memory = ContextMemory(ctx, b"\x05" * 100)
+    memory[0:4] = b"\xff\xff\xff\xff"
+    assert memory.release()[:5] == bytearray(b"\xff\xff\xff\xff\x05")
+    assert ctx.mem_len == 0 and len(memory) == 0
+    memory.borrow(b"\x01")
+    memory.extend(bytes(200))
+    assert memory[:] == b"\x01" + bytes(200)  # nothing of the earlier run shows
+
+
+def test_a_buffer_grown_past_the_keep_limit_is_dropped() -> None:
+    ctx = RuntimeContext()
+    memory = ContextMemory(ctx)
+    memory.extend(bytes(KEEP_CAPACITY + 1))
+    assert ctx.mem_cap > KEEP_CAPACITY
+    assert len(memory.release()) == KEEP_CAPACITY + 1
+    assert (ctx.mem_len, ctx.mem_cap) == (0, INITIAL_CAPACITY)
 
 
 def test_every_access_is_bounded_by_msize() -> None:

@@ -124,6 +124,35 @@ def test_copies(opcode: int, calldata: bytes, dest: int, offset: int, size: int,
     compare_at_boundary(code, calldata)
 
 
+@given(returndata=data, dest=offsets, offset=offsets, size=sizes, pre=st.integers(0, 200))
+@settings(max_examples=30, deadline=None)
+def test_returndatacopy(returndata: bytes, dest: int, offset: int, size: int, pre: int) -> None:
+    # Past the end of the return data halts; offsets near the end are the interesting ones.
+    offset = offset % (len(returndata) + 2) if offset < 2**32 else offset
+    grow = asm(push(1), push(pre - 1), 0x53) if pre else b""
+    code = asm(grow, push(size), push(offset), push(dest), 0x3E, RETURN_MEMORY)
+    compare_at_boundary(code, returndata=returndata)
+
+
+@given(calldata=data, dest=offsets, src=offsets, size=sizes)
+@settings(max_examples=30, deadline=None)
+def test_mcopy(calldata: bytes, dest: int, src: int, size: int) -> None:
+    # Call data is copied to memory 0 first, so overlapping copies move real bytes.
+    fill = asm(0x36, push(0), push(0), 0x37) if calldata else b""
+    code = asm(fill, push(size), push(src), push(dest), 0x5E, RETURN_MEMORY)
+    compare_at_boundary(code, calldata)
+
+
+@pytest.mark.parametrize(("dest", "src"), [(0, 5), (5, 0), (3, 3), (40, 0), (0, 40)])
+def test_mcopy_overlap(dest: int, src: int) -> None:
+    calldata = bytes(range(1, 81))
+    code = asm(0x36, push(0), push(0), 0x37, push(45), push(src), push(dest), 0x5E, RETURN_MEMORY)
+    outcome = compare(code, calldata=calldata)
+    memory = bytearray(calldata.ljust(96, b"\0"))
+    memory[dest : dest + 45] = memory[src : src + 45]
+    assert outcome.output == bytes(memory)
+
+
 @given(
     calldata=data,
     offset=st.one_of(st.integers(0, 300), st.sampled_from(HUGE)),

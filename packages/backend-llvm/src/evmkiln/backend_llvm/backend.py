@@ -61,7 +61,8 @@ class LlvmExecutable:
 
     def run(self, frame: Frame) -> ExitKind:
         tier_up = self._tier_up
-        with RunState(frame) as state:
+        state = RunState.begin(frame)
+        try:
             if tier_up is None:
                 status = int(self._entry(state.address))
             else:
@@ -71,13 +72,19 @@ class LlvmExecutable:
                 job.run_seconds += time.perf_counter() - start
                 if job.run_seconds >= TIER_UP_SECONDS:
                     queue.submit(job)
-        if status in _EXITS:
-            kind = _EXITS[status]
+            return self._outcome(state, status)
+        finally:
+            state.end()
+
+    def _outcome(self, state: RunState, status: int) -> ExitKind:
+        """How the run ended; RETURN/REVERT data goes to ``frame.output``, halts are raised."""
+        kind = _EXITS.get(status)
+        if kind is not None:
             if kind is ExitKind.RETURN or kind is ExitKind.REVERT:
                 ctx = state.ctx
                 size = ctx.out_size
-                frame.output = (
-                    bytes(frame.memory[ctx.out_offset : ctx.out_offset + size]) if size else b""
+                state.frame.output = (
+                    state.memory[ctx.out_offset : ctx.out_offset + size] if size else b""
                 )
             return kind
         if status == STATUS_HALT:

@@ -23,7 +23,7 @@ Crossing rules, applied by every Python entry:
   caught here, its kind stored in ``ctx.halt_kind``, and :data:`STATUS_HALT`
   returned; the generated code then returns the same status.  Any other
   exception is parked in the run state, :data:`STATUS_ERROR` is returned, and
-  :meth:`RunState.finish` re-raises it once the native frames are gone.
+  the backend re-raises it once the native frames are gone.
 
 Memory: while the frame runs, ``frame.memory`` is a
 :class:`~evmkiln.backend_llvm.frame_memory.ContextMemory`, a view of the
@@ -36,7 +36,7 @@ context, which the generated code reloads after every crossing.
 from __future__ import annotations
 
 import ctypes
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from evmkiln.backend_llvm.context_layout import (
     STACK_LIMIT,
@@ -44,7 +44,7 @@ from evmkiln.backend_llvm.context_layout import (
     STATUS_HALT,
     WORD_BYTES,
     RuntimeContext,
-    store_word,
+    store_message_words,
 )
 from evmkiln.backend_llvm.frame_memory import ContextMemory
 from evmkiln.backend_llvm.storage_cache import StorageTable, point_at_empty
@@ -53,6 +53,9 @@ from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.builtins.impl import IMPLEMENTATIONS
 from evmkiln.builtins.memory import expand
 from evmkiln.builtins.table import BUILTINS, BuiltinSig
+
+if TYPE_CHECKING:
+    from evmkiln.builtins.host import Host
 
 MEM_EXPAND = 0
 """Slot of ``int32 mem_expand(ctx, uint64 offset, uint64 size)``."""
@@ -71,87 +74,102 @@ MEM_EXPAND_ENTRY = ctypes.CFUNCTYPE(
 _ACTIVE: dict[int, RunState] = {}
 """Running frames by context address: how an entry finds its frame."""
 
-_STACK_POOL: list[Any] = []
+_IDLE: list[RunState] = []
+"""Run states between runs, reused by the next frames (see :class:`RunState`)."""
+
+_NO_FRAME = Frame(
+    host=cast("Host", None),
+    gas=0,
+    code=b"",
+    calldata=b"",
+    address=bytes(20),
+    caller=bytes(20),
+    value=0,
+    is_static=False,
+    depth=0,
+)
+"""The frame of an idle run state (which no entry can reach: it is not active)."""
 
 
 class RunState:
-    """One execution of compiled code on a frame: the context and what it borrows."""
+    """One execution of compiled code on a frame: the context and what it borrows.
 
-    __slots__ = (
-        "_keep",
-        "_returndata_view",
-        "address",
-        "ctx",
-        "error",
-        "frame",
-        "memory",
-        "returndata",
-        "saved_memory",
-        "stack",
-        "storage",
-    )
+    Setting up a context -- the context itself, a 32 KiB stack, a memory
+    buffer, a storage table -- cost more than a small frame's whole native
+    run, so run states are reused: :meth:`begin` takes an idle one (or makes
+    one) and points it at the frame, :meth:`end` hands the frame its results
+    and puts the state back.  Nested frames each take their own.  Nothing
+    from an earlier run is visible to a later one: the stack is only read
+    below the height the code checked and wrote, memory is cleared on
+    release, and the storage table's generation moves on.
+    """
 
-    def __init__(self, frame: Frame) -> None:
-        self.frame = frame
+    __slots__ = ("address", "ctx", "error", "frame", "memory", "stack", "storage")
+
+    def __init__(self) -> None:
         self.ctx = RuntimeContext()
-        self.address = ctypes.addressof(self.ctx)
-        self.error: BaseException | None = None
-        # Stack buffers are recycled without clearing: lowering checks the stack
-        # height before every load, so no slot is read before it is written.
-        self.stack = (
-            _STACK_POOL.pop() if _STACK_POOL else (ctypes.c_char * (STACK_LIMIT * WORD_BYTES))()
-        )
         ctx = self.ctx
-        if frame.gas >= 1 << 63 or frame.gas < 0:
-            raise ValueError(f"gas {frame.gas} does not fit the native gas counter")
-        ctx.gas = frame.gas
+        self.address = ctypes.addressof(ctx)
+        self.stack = (ctypes.c_char * (STACK_LIMIT * WORD_BYTES))()
         ctx.stack = ctypes.addressof(self.stack)
-        calldata, code = ctypes.c_char_p(frame.calldata), ctypes.c_char_p(frame.code)
-        ctx.calldata_ptr = ctypes.cast(calldata, ctypes.c_void_p).value
-        ctx.calldata_len = len(frame.calldata)
-        ctx.code_ptr = ctypes.cast(code, ctypes.c_void_p).value
-        ctx.code_len = len(frame.code)
         ctx.entries = ENTRY_TABLE_ADDRESS
         point_at_empty(ctx)
-        ctx.static = int(frame.is_static)
+        self.memory = ContextMemory(ctx)
         self.storage = StorageTable(ctx, self._write_back)
-        store_word(ctx, "value", frame.value)
-        store_word(ctx, "caller", int.from_bytes(frame.caller, "big"))
-        store_word(ctx, "address", int.from_bytes(frame.address, "big"))
-        self._keep: tuple[Any, ...] = (calldata, code)
-        self.returndata: bytes | None = None
-        self._returndata_view: Any = None
-        self.borrow_returndata()
-        self.memory = ContextMemory(ctx, frame.memory)
+        self.error: BaseException | None = None
+        self.frame = _NO_FRAME
+
+    @classmethod
+    def begin(cls, frame: Frame) -> RunState:
+        """A run state for ``frame``, registered for the builtin entries."""
+        if frame.gas >= 1 << 63 or frame.gas < 0:
+            raise ValueError(f"gas {frame.gas} does not fit the native gas counter")
+        state = _IDLE.pop() if _IDLE else cls()
+        state.frame = frame
+        state.error = None
+        ctx = state.ctx
+        ctx.gas = frame.gas
+        calldata, code = frame.calldata, frame.code
+        ctx.calldata_ptr = calldata if type(calldata) is bytes else bytes(calldata)
+        ctx.calldata_len = len(calldata)
+        ctx.code_ptr = code if type(code) is bytes else bytes(code)
+        ctx.code_len = len(code)
+        ctx.static = int(frame.is_static)
+        ctx.status = ctx.halt_kind = ctx.out_offset = ctx.out_size = 0
+        store_message_words(state.address, frame.value, frame.caller, frame.address)
+        state.borrow_returndata()
+        state.memory.borrow(frame.memory)
+        frame.memory = cast("bytearray", state.memory)  # builtins use it as one
+        _ACTIVE[state.address] = state
+        return state
 
     def borrow_returndata(self) -> None:
         """Point ``ctx.returndata_ptr``/``returndata_len`` at ``frame.returndata``."""
         returndata = self.frame.returndata
-        if self.returndata is not returndata:
-            view = ctypes.c_char_p(returndata)
-            self.returndata = returndata
-            self._returndata_view = view
-            self.ctx.returndata_ptr = ctypes.cast(view, ctypes.c_void_p).value
-            self.ctx.returndata_len = len(returndata)
-
-    def __enter__(self) -> RunState:
-        _ACTIVE[self.address] = self
-        self.frame.memory = cast("bytearray", self.memory)  # builtins use it as one
-        return self
+        ctx = self.ctx
+        ctx.returndata_ptr = returndata if type(returndata) is bytes else bytes(returndata)
+        ctx.returndata_len = len(returndata)
 
     def _write_back(self, slot: int, value: int) -> None:
         frame = self.frame
         frame.host.set_storage(frame.address, slot, value)
 
-    def __exit__(self, *exc: object) -> None:
+    def end(self) -> None:
+        """Give the frame its gas, refund, memory and storage writes; make the state idle."""
         del _ACTIVE[self.address]
-        _STACK_POOL.append(self.stack)
         frame = self.frame
         ctx = self.ctx
-        frame.gas = ctx.gas
-        frame.refund += ctx.refund
-        frame.memory = self.memory.release()
-        self.storage.write_back()
+        try:
+            frame.gas = ctx.gas
+            frame.refund += ctx.refund
+            frame.memory = self.memory.release()
+            self.storage.write_back()
+        finally:
+            self.storage.reset()
+            self.frame = _NO_FRAME
+            self.error = None
+            ctx.calldata_ptr = ctx.code_ptr = ctx.returndata_ptr = None
+            _IDLE.append(self)
 
     def fail(self, error: BaseException) -> int:
         """Record a non-halt exception raised inside a crossing."""

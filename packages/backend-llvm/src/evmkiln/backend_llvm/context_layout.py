@@ -24,6 +24,10 @@ Fields:
 ``returndata_ptr`` / ``returndata_len``
     Read-only view of ``frame.returndata``; refreshed after every crossing
     into the host (the only builtins that replace it).
+
+    These three are ``bytes`` fields: assigning a ``bytes`` object points the
+    field at the object's own buffer and keeps the object alive for as long
+    as the field holds it, with no copy and no cast.
 ``value`` / ``caller`` / ``address``
     ``frame.value`` and the two addresses as little-endian words, for the
     native CALLVALUE, CALLER and ADDRESS.
@@ -55,7 +59,7 @@ from typing import Any, Literal
 
 from llvmlite import ir
 
-FieldKind = Literal["i64", "ptr", "word"]
+FieldKind = Literal["i64", "ptr", "bytes", "word"]
 
 FIELDS: tuple[tuple[str, FieldKind], ...] = (
     ("gas", "i64"),
@@ -63,11 +67,11 @@ FIELDS: tuple[tuple[str, FieldKind], ...] = (
     ("mem_len", "i64"),
     ("mem_cap", "i64"),
     ("stack", "ptr"),
-    ("calldata_ptr", "ptr"),
+    ("calldata_ptr", "bytes"),
     ("calldata_len", "i64"),
-    ("code_ptr", "ptr"),
+    ("code_ptr", "bytes"),
     ("code_len", "i64"),
-    ("returndata_ptr", "ptr"),
+    ("returndata_ptr", "bytes"),
     ("returndata_len", "i64"),
     ("status", "i64"),
     ("halt_kind", "i64"),
@@ -98,6 +102,7 @@ STATUS_HALT = 0xFF
 _CTYPES: dict[FieldKind, Any] = {
     "i64": ctypes.c_int64,
     "ptr": ctypes.c_void_p,
+    "bytes": ctypes.c_char_p,
     "word": ctypes.c_uint64 * 4,
 }
 
@@ -113,11 +118,11 @@ class RuntimeContext(ctypes.Structure):
     mem_len: int
     mem_cap: int
     stack: int | None
-    calldata_ptr: int | None
+    calldata_ptr: bytes | None
     calldata_len: int
-    code_ptr: int | None
+    code_ptr: bytes | None
     code_len: int
-    returndata_ptr: int | None
+    returndata_ptr: bytes | None
     returndata_len: int
     status: int
     halt_kind: int
@@ -143,11 +148,29 @@ def store_word(ctx: RuntimeContext, name: str, value: int) -> None:
     ctypes.memmove(ctypes.addressof(ctx) + FIELD_OFFSET[name], value.to_bytes(32, "little"), 32)
 
 
+def _address_word(address: bytes) -> bytes:
+    return int.from_bytes(address, "big").to_bytes(32, "little")
+
+
+if (FIELD_OFFSET["caller"], FIELD_OFFSET["address"]) != (
+    FIELD_OFFSET["value"] + 32,
+    FIELD_OFFSET["value"] + 64,
+):  # pragma: no cover - a layout edit that breaks store_message_words
+    raise RuntimeError("value, caller and address must be adjacent context words")
+
+
+def store_message_words(ctx_address: int, value: int, caller: bytes, address: bytes) -> None:
+    """Fill ``value``, ``caller`` and ``address`` (adjacent words) with one copy."""
+    words = value.to_bytes(32, "little") + _address_word(caller) + _address_word(address)
+    ctypes.memmove(ctx_address + FIELD_OFFSET["value"], words, 96)
+
+
 def llvm_context_type() -> Any:
     """The LLVM struct type with the same layout as :class:`RuntimeContext`."""
     kinds: dict[FieldKind, Any] = {
         "i64": ir.IntType(64),
         "ptr": ir.PointerType(),
+        "bytes": ir.PointerType(),
         "word": ir.ArrayType(ir.IntType(64), 4),
     }
     return ir.LiteralStructType([kinds[kind] for _, kind in FIELDS])

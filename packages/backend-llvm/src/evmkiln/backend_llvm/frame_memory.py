@@ -15,6 +15,11 @@ native growth skip clearing them.  Builtins see the same bytes through
 :class:`ContextMemory`, a :class:`~evmkiln.builtins.memory_view.NativeMemoryView`
 reading and writing the buffer in place; when the run ends the frame gets a
 ``bytearray`` copy back.
+
+A context and its memory are reused by later runs (see
+:class:`~evmkiln.backend_llvm.builtin_bridge.RunState`): releasing memory
+clears the bytes the run used, so the buffer is all zeros again, and a
+buffer grown past :data:`KEEP_CAPACITY` is dropped rather than kept.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from evmkiln.backend_llvm.context_layout import RuntimeContext
 from evmkiln.builtins.memory_view import NativeMemoryView
 
 INITIAL_CAPACITY = 4096
-"""Bytes allocated when a frame starts (most frames never need more)."""
+"""Bytes allocated for a new buffer (most frames never need more)."""
+KEEP_CAPACITY = 1 << 20
+"""Largest buffer kept for the next run; a bigger one is replaced by a new small one."""
 
 
 def _zeroed(size: int) -> Any:
@@ -40,13 +47,22 @@ class ContextMemory(NativeMemoryView):
 
     def __init__(self, ctx: RuntimeContext, initial: bytes | bytearray = b"") -> None:
         self._ctx = ctx
-        capacity = max(INITIAL_CAPACITY, len(initial))
-        self._buffer: Any = _zeroed(capacity)
-        if initial:
-            ctypes.memmove(self._buffer, bytes(initial), len(initial))
+        self._buffer: Any = None
+        self._allocate(INITIAL_CAPACITY)
+        self.borrow(initial)
+
+    def _allocate(self, capacity: int) -> None:
+        self._buffer = _zeroed(capacity)
+        ctx = self._ctx
         ctx.mem_ptr = ctypes.addressof(self._buffer)
-        ctx.mem_len = len(initial)
+        ctx.mem_len = 0
         ctx.mem_cap = capacity
+
+    def borrow(self, initial: bytes | bytearray) -> None:
+        """Start a run with ``initial`` as memory (the buffer is all zeros here)."""
+        if initial:
+            self.grow_to(len(initial))
+            ctypes.memmove(self._buffer, bytes(initial), len(initial))
 
     def address(self) -> int:
         return ctypes.addressof(self._buffer)
@@ -68,5 +84,13 @@ class ContextMemory(NativeMemoryView):
         ctx.mem_len = size
 
     def release(self) -> bytearray:
-        """The memory as a ``bytearray`` for the frame once the run is over."""
-        return bytearray(ctypes.string_at(self._buffer, self._ctx.mem_len))
+        """The memory as a ``bytearray`` for the frame; the buffer is left zeroed and empty."""
+        ctx = self._ctx
+        size = ctx.mem_len
+        memory = bytearray(memoryview(self._buffer).cast("B")[:size]) if size else bytearray()
+        if ctx.mem_cap > KEEP_CAPACITY:
+            self._allocate(INITIAL_CAPACITY)
+        else:
+            ctypes.memset(self._buffer, 0, size)
+            ctx.mem_len = 0
+        return memory

@@ -85,7 +85,11 @@ WriteBack = Callable[[int, int], None]
 
 
 class StorageTable:
-    """The table behind one frame's context; allocated at its first storage crossing."""
+    """The table behind one context; allocated at its first storage crossing.
+
+    A context serves one frame at a time and is then reused
+    (:meth:`reset`): the buffer is kept and the generation moves on.
+    """
 
     __slots__ = ("_buffer", "_ctx", "_entered", "_mask", "_writable", "_write_back")
 
@@ -125,6 +129,16 @@ class StorageTable:
             + flags.to_bytes(8, "little"),
             ENTRY_BYTES,
         )
+
+    def reset(self) -> None:
+        """Start another frame on the same context: nothing entered is valid any more.
+
+        Must follow :meth:`write_back` (nothing dirty is dropped here).
+        """
+        self._writable.clear()
+        self._entered = 0
+        self._ctx.refund = 0
+        self._ctx.sl_gen += 1
 
     def forget(self) -> None:
         """Invalidate every entry: another frame may have run."""

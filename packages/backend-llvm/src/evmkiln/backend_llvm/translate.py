@@ -62,7 +62,7 @@ offset or size to 2**33 keeps the outcome identical while fitting in 64 bits.
 SMALL = 1 << 32
 
 LLVM_TYPE: dict[Type, str] = {Type.I1: "i1", Type.I64: "i64", Type.I256: "i256"}
-_FIELD_TYPE = {"i64": "i64", "ptr": "ptr", "word": "i256"}
+_FIELD_TYPE = {"i64": "i64", "ptr": "ptr", "bytes": "ptr", "word": "i256"}
 FIELD_TYPE: dict[str, str] = {name: _FIELD_TYPE[kind] for name, kind in FIELDS}
 
 COLD = "!prof !0"

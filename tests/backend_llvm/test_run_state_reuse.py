@@ -1,0 +1,50 @@
+"""Run states are reused between frames: nothing of one run may show in the next."""
+
+from __future__ import annotations
+
+from llvm_harness import LLVM, asm, make_frame, push
+
+from evmkiln.backend_llvm import builtin_bridge
+from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
+from evmkiln.codegen.backend import CompileOptions, ExitKind
+from evmkiln.codegen.pipeline import lower_bytecode
+
+FILL = asm(0x36, push(0), push(0), 0x37, 0x59, push(0), 0xF3)
+"""Copy all the call data to memory 0 and return the memory."""
+READ = asm(push(5000), 0x51, 0x50, 0x59, push(0), 0xF3)
+"""MLOAD at 5000 (growing memory past the 4 KiB first buffer) and return the memory."""
+INVALID = asm(push(1), push(2), 0xFE)
+
+
+def _run(code: bytes, calldata: bytes = b"") -> tuple[ExitKind | str, bytes, bytearray]:
+    frame = make_frame(code, 1_000_000, calldata)
+    executable = LLVM.compile(lower_bytecode(code), CompileOptions())
+    try:
+        result: ExitKind | str = executable.run(frame)
+    except ExceptionalHalt as halt:
+        result = halt.kind.name
+    return result, frame.output, frame.memory
+
+
+def test_memory_of_an_earlier_run_reads_as_zero() -> None:
+    dirty = b"\xff" * 6000
+    assert _run(FILL, dirty)[1] == dirty + bytes(32 - 6000 % 32)
+    result, output, memory = _run(READ)
+    assert result is ExitKind.RETURN
+    assert output == bytes(5056) and memory == bytearray(5056)  # 158 words
+
+
+def test_a_halt_leaves_nothing_behind() -> None:
+    assert _run(INVALID)[0] == HaltKind.INVALID_INSTRUCTION.name
+    result, output, _ = _run(asm(push(7), push(0), 0x52, push(32), push(0), 0xF3))
+    assert (result, output) == (ExitKind.RETURN, (7).to_bytes(32, "big"))
+
+
+def test_states_are_reused_not_accumulated() -> None:
+    for _ in range(3):
+        _run(FILL, b"\x01" * 100)
+    idle = len(builtin_bridge._IDLE)
+    for _ in range(50):
+        _run(FILL, b"\x01" * 100)
+    assert len(builtin_bridge._IDLE) == idle
+    assert not builtin_bridge._ACTIVE
