@@ -39,12 +39,15 @@ import ctypes
 from typing import TYPE_CHECKING, Any, cast
 
 from evmkiln.backend_llvm.context_layout import (
+    I64,
+    MESSAGE_WORDS,
     STACK_LIMIT,
     STATUS_ERROR,
     STATUS_HALT,
     WORD_BYTES,
     RuntimeContext,
-    store_message_words,
+    int64_view,
+    message_words,
 )
 from evmkiln.backend_llvm.frame_memory import ContextMemory
 from evmkiln.backend_llvm.storage_cache import StorageTable, point_at_empty
@@ -73,6 +76,19 @@ MEM_EXPAND_ENTRY = ctypes.CFUNCTYPE(
 
 _ACTIVE: dict[int, RunState] = {}
 """Running frames by context address: how an entry finds its frame."""
+
+_GAS, _REFUND, _STATIC = I64["gas"], I64["refund"], I64["static"]
+_CALLDATA_LEN, _CODE_LEN, _RETURNDATA_LEN = (
+    I64["calldata_len"],
+    I64["code_len"],
+    I64["returndata_len"],
+)
+_STATUS, _HALT_KIND, _OUT_OFFSET, _OUT_SIZE = (
+    I64["status"],
+    I64["halt_kind"],
+    I64["out_offset"],
+    I64["out_size"],
+)
 
 _IDLE: list[RunState] = []
 """Run states between runs, reused by the next frames (see :class:`RunState`)."""
@@ -104,12 +120,14 @@ class RunState:
     release, and the storage table's generation moves on.
     """
 
-    __slots__ = ("address", "ctx", "error", "frame", "memory", "stack", "storage")
+    __slots__ = ("address", "bytes", "ctx", "error", "frame", "i64", "memory", "stack", "storage")
 
     def __init__(self) -> None:
         self.ctx = RuntimeContext()
         ctx = self.ctx
         self.address = ctypes.addressof(ctx)
+        self.i64 = int64_view(ctx)
+        self.bytes = self.i64.cast("B")
         self.stack = (ctypes.c_char * (STACK_LIMIT * WORD_BYTES))()
         ctx.stack = ctypes.addressof(self.stack)
         ctx.entries = ENTRY_TABLE_ADDRESS
@@ -121,24 +139,32 @@ class RunState:
 
     @classmethod
     def begin(cls, frame: Frame) -> RunState:
-        """A run state for ``frame``, registered for the builtin entries."""
-        if frame.gas >= 1 << 63 or frame.gas < 0:
-            raise ValueError(f"gas {frame.gas} does not fit the native gas counter")
+        """A run state for ``frame``, registered for the builtin entries.
+
+        A state a frame left keeps pointing at that frame's call data, code
+        and return data until it is reused: only bytes, never a frame.
+        """
+        gas = frame.gas
+        if gas >= 1 << 63 or gas < 0:
+            raise ValueError(f"gas {gas} does not fit the native gas counter")
+        words = message_words(frame.value, frame.caller, frame.address)
         state = _IDLE.pop() if _IDLE else cls()
         state.frame = frame
         state.error = None
-        ctx = state.ctx
-        ctx.gas = frame.gas
-        calldata, code = frame.calldata, frame.code
+        ctx, i64 = state.ctx, state.i64
+        i64[_GAS] = gas
+        calldata, code, returndata = frame.calldata, frame.code, frame.returndata
         ctx.calldata_ptr = calldata if type(calldata) is bytes else bytes(calldata)
-        ctx.calldata_len = len(calldata)
         ctx.code_ptr = code if type(code) is bytes else bytes(code)
-        ctx.code_len = len(code)
-        ctx.static = int(frame.is_static)
-        ctx.status = ctx.halt_kind = ctx.out_offset = ctx.out_size = 0
-        store_message_words(state.address, frame.value, frame.caller, frame.address)
-        state.borrow_returndata()
-        state.memory.borrow(frame.memory)
+        ctx.returndata_ptr = returndata if type(returndata) is bytes else bytes(returndata)
+        i64[_CALLDATA_LEN] = len(calldata)
+        i64[_CODE_LEN] = len(code)
+        i64[_RETURNDATA_LEN] = len(returndata)
+        i64[_STATIC] = 1 if frame.is_static else 0
+        i64[_STATUS] = i64[_HALT_KIND] = i64[_OUT_OFFSET] = i64[_OUT_SIZE] = 0
+        state.bytes[MESSAGE_WORDS] = words
+        if frame.memory:
+            state.memory.borrow(frame.memory)
         frame.memory = cast("bytearray", state.memory)  # builtins use it as one
         _ACTIVE[state.address] = state
         return state
@@ -146,9 +172,8 @@ class RunState:
     def borrow_returndata(self) -> None:
         """Point ``ctx.returndata_ptr``/``returndata_len`` at ``frame.returndata``."""
         returndata = self.frame.returndata
-        ctx = self.ctx
-        ctx.returndata_ptr = returndata if type(returndata) is bytes else bytes(returndata)
-        ctx.returndata_len = len(returndata)
+        self.ctx.returndata_ptr = returndata if type(returndata) is bytes else bytes(returndata)
+        self.i64[_RETURNDATA_LEN] = len(returndata)
 
     def _write_back(self, slot: int, value: int) -> None:
         frame = self.frame
@@ -158,17 +183,18 @@ class RunState:
         """Give the frame its gas, refund, memory and storage writes; make the state idle."""
         del _ACTIVE[self.address]
         frame = self.frame
-        ctx = self.ctx
+        i64 = self.i64
         try:
-            frame.gas = ctx.gas
-            frame.refund += ctx.refund
+            frame.gas = i64[_GAS]
+            refund = i64[_REFUND]
+            if refund:
+                frame.refund += refund
             frame.memory = self.memory.release()
             self.storage.write_back()
         finally:
             self.storage.reset()
             self.frame = _NO_FRAME
             self.error = None
-            ctx.calldata_ptr = ctx.code_ptr = ctx.returndata_ptr = None
             _IDLE.append(self)
 
     def fail(self, error: BaseException) -> int:

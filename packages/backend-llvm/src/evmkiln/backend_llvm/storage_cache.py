@@ -135,6 +135,8 @@ class StorageTable:
 
         Must follow :meth:`write_back` (nothing dirty is dropped here).
         """
+        if self._buffer is None:
+            return  # nothing entered, and only a native SSTORE (on an entry) refunds
         self._writable.clear()
         self._entered = 0
         self._ctx.refund = 0
@@ -148,6 +150,8 @@ class StorageTable:
 
     def write_back(self) -> None:
         """Tell py-evm every value native SSTOREs have left in the table."""
+        if not self._writable:
+            return
         for index in self._writable:
             self._write_back_entry(index)
         self._writable.clear()
