@@ -41,8 +41,11 @@ def test_a_halt_leaves_nothing_behind() -> None:
 
 
 def test_states_are_reused_not_accumulated() -> None:
-    for _ in range(3):
-        _run(FILL, b"\x01" * 100)
+    first = builtin_bridge.RunState.begin(make_frame(FILL, 1000))
+    first.end()
+    second = builtin_bridge.RunState.begin(make_frame(READ, 1000))
+    assert second is first  # the idle state is taken, not a new one made
+    second.end()
     idle = len(builtin_bridge._IDLE)
     for _ in range(50):
         _run(FILL, b"\x01" * 100)

@@ -10,7 +10,7 @@ from typing import Any
 
 from evmkiln.backend_llvm import jit
 from evmkiln.backend_llvm.builtin_bridge import RunState
-from evmkiln.backend_llvm.context_layout import I64, STATUS_ERROR, STATUS_HALT
+from evmkiln.backend_llvm.context_layout import STATUS_ERROR, STATUS_HALT
 from evmkiln.backend_llvm.tiering import TIER_UP_SECONDS, TierUp, TierUpQueue
 from evmkiln.backend_llvm.translate import translate
 from evmkiln.builtins.frame import Frame
@@ -81,7 +81,7 @@ class LlvmExecutable:
         kind = _EXITS.get(status)
         if kind is not None:
             if kind is ExitKind.RETURN or kind is ExitKind.REVERT:
-                state.frame.output = _returned(state)
+                state.frame.output = state.output()
             return kind
         if status == STATUS_HALT:
             error = state.error
@@ -91,15 +91,6 @@ class LlvmExecutable:
         if status == STATUS_ERROR and state.error is not None:
             raise state.error
         raise RuntimeError(f"{self.name} returned unknown status {status}")
-
-
-_OUT_OFFSET, _OUT_SIZE = I64["out_offset"], I64["out_size"]
-
-
-def _returned(state: RunState) -> bytes:
-    """The RETURN/REVERT range of memory."""
-    size = state.i64[_OUT_SIZE]
-    return state.memory.output(state.i64[_OUT_OFFSET], size) if size else b""
 
 
 def instruction_count(function: Function) -> int:

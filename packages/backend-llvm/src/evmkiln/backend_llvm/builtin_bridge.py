@@ -120,14 +120,14 @@ class RunState:
     release, and the storage table's generation moves on.
     """
 
-    __slots__ = ("address", "bytes", "ctx", "error", "frame", "i64", "memory", "stack", "storage")
+    __slots__ = ("address", "ctx", "error", "frame", "i64", "memory", "raw", "stack", "storage")
 
     def __init__(self) -> None:
         self.ctx = RuntimeContext()
         ctx = self.ctx
         self.address = ctypes.addressof(ctx)
         self.i64 = int64_view(ctx)
-        self.bytes = self.i64.cast("B")
+        self.raw = self.i64.cast("B")
         self.stack = (ctypes.c_char * (STACK_LIMIT * WORD_BYTES))()
         ctx.stack = ctypes.addressof(self.stack)
         ctx.entries = ENTRY_TABLE_ADDRESS
@@ -162,7 +162,7 @@ class RunState:
         i64[_RETURNDATA_LEN] = len(returndata)
         i64[_STATIC] = 1 if frame.is_static else 0
         i64[_STATUS] = i64[_HALT_KIND] = i64[_OUT_OFFSET] = i64[_OUT_SIZE] = 0
-        state.bytes[MESSAGE_WORDS] = words
+        state.raw[MESSAGE_WORDS] = words
         if frame.memory:
             state.memory.borrow(frame.memory)
         frame.memory = cast("bytearray", state.memory)  # builtins use it as one
@@ -174,6 +174,12 @@ class RunState:
         returndata = self.frame.returndata
         self.ctx.returndata_ptr = returndata if type(returndata) is bytes else bytes(returndata)
         self.i64[_RETURNDATA_LEN] = len(returndata)
+
+    def output(self) -> bytes:
+        """The RETURN/REVERT range of memory (``ctx.out_offset``/``out_size``)."""
+        i64 = self.i64
+        size = i64[_OUT_SIZE]
+        return self.memory.output(i64[_OUT_OFFSET], size) if size else b""
 
     def _write_back(self, slot: int, value: int) -> None:
         frame = self.frame
