@@ -54,6 +54,7 @@ from evmkiln.codegen.artifact_errors import (
 )
 from evmkiln.codegen.artifact_files import ELF_MAGIC, ArtifactFiles, artifact_stem
 from evmkiln.codegen.backend import CompileOptions, LoadedArtifact
+from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 from evmkiln.codegen.ir.function import Function
 
 FILES = ArtifactFiles(
@@ -106,12 +107,25 @@ def linker_version() -> str:
     return done.stdout.splitlines()[0] if done.stdout else "unknown"
 
 
+AOT_LIMITS = CompileLimits(seconds=900.0)
+"""Artifacts are always built with the optimising code generator: the largest
+contracts take tens of seconds, more when the machine is busy."""
+_compiler = CompilerProcess(AOT_LIMITS)
+"""LLVM runs in a compiler process here too: a crash there fails one artifact."""
+
+
+def object_code(ir_text: str, opt_level: int) -> bytes:
+    """A position-independent object for a shared library (a compiler process's job)."""
+    module = jit.parse(ir_text, opt_level)
+    tm = _aot_target_machine(opt_level)
+    with _lock:
+        return bytes(tm.emit_object(module))
+
+
 def build_library(function: Function, options: CompileOptions) -> bytes:
     """The shared library for ``function``: LLVM to an object, ``cc -shared`` to a library."""
-    module = jit.parse(str(translate(function, options)), options.opt_level)
-    tm = _aot_target_machine(options.opt_level)
-    with _lock:
-        obj = bytes(tm.emit_object(module))
+    text = str(translate(function, options))
+    obj = _compiler.call("evmkiln.backend_llvm.aot:object_code", text, options.opt_level)
     with tempfile.TemporaryDirectory(prefix="evmkiln-aot-") as tmp:
         obj_path, lib_path = Path(tmp) / "code.o", Path(tmp) / "code.so"
         obj_path.write_bytes(obj)

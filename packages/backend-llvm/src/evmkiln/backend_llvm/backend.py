@@ -23,6 +23,7 @@ from evmkiln.codegen.backend import (
     DelegatesArtifacts,
     ExitKind,
 )
+from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.ir.printer import format_function
 
@@ -104,23 +105,46 @@ def _cache_key(function: Function, options: CompileOptions) -> str:
     return f"{function.name}:{digest}:{options.opt_level}:{int(options.gas_metering)}"
 
 
+TIER_UP_LIMITS = CompileLimits(seconds=600.0)
+"""A tier-up compiles large functions with the optimising code generator: up to
+tens of seconds for the largest contracts, in the background."""
+
+
 class LlvmBackend(DelegatesArtifacts):
-    """Translate IR to LLVM IR, optimise it and JIT it in process (MCJIT).
+    """Translate IR to LLVM IR, optimise it and compile it to machine code (MCJIT).
 
     Executables are cached by the function's printed IR and the options, so a
     contract seen again (same code, hence same IR) is not recompiled.
+
+    ``isolated`` (the default): LLVM's passes and code generator run in a
+    compiler process (:mod:`evmkiln.codegen.compiler_process`) under
+    ``limits``; a crash, an assertion, memory exhaustion or a time-out there
+    is a :class:`~evmkiln.codegen.compiler_process.CompilerProcessError`
+    here, and the dispatching VM runs that code on the interpreter.  The
+    machine code comes back as an object file and is linked in this process.
+    ``isolated=False`` runs LLVM in this process, as a trusted tool may.
     """
+
+    object_code_job = "evmkiln.backend_llvm.jit:object_code"
+    """The compiler process's job: ``(ir_text, opt_level, codegen) -> object file``."""
 
     name = "llvm"
     artifact_suffix = ".llvm.json"
     """Artifacts (``AotBackend``): see :mod:`evmkiln.backend_llvm.aot`."""
 
-    def __init__(self, tier_up: bool = True) -> None:
+    def __init__(
+        self, tier_up: bool = True, isolated: bool = True, limits: CompileLimits | None = None
+    ) -> None:
         self._cache: dict[str, LlvmExecutable] = {}
         self._lock = threading.Lock()
         self.tier_up = tier_up
         """Optimise large functions in the background once hot (:mod:`.tiering`)."""
-        self.tier_ups = TierUpQueue()
+        self.compiler = CompilerProcess(limits) if isolated else None
+        """Where LLVM runs; ``None``: in this process."""
+        self.tier_ups = TierUpQueue(
+            compiler=CompilerProcess(TIER_UP_LIMITS) if isolated else None,
+            job=self.object_code_job,
+        )
 
     def wait_for_tier_ups(self) -> None:
         """Block until every function queued for optimisation runs its optimised code."""
@@ -137,17 +161,21 @@ class LlvmBackend(DelegatesArtifacts):
         if cached is not None:
             return cached
         text = str(translate(function, options))
-        module = jit.parse(text, options.opt_level)
         codegen = jit.codegen_level(options.opt_level, instruction_count(function))
+        compiled = self._machine_code(text, function.name, options.opt_level, codegen)
         tier_up = None
         if self.tier_up and codegen < jit.codegen_level(options.opt_level, 0):
             job = TierUp(text, function.name, options.opt_level, install=lambda _: None)
             tier_up = (job, self.tier_ups)
-        executable = LlvmExecutable(
-            function.name, jit.compile_module(module, function.name, codegen), tier_up
-        )
+        executable = LlvmExecutable(function.name, compiled, tier_up)
         with self._lock:
             return self._cache.setdefault(key, executable)
+
+    def _machine_code(self, text: str, name: str, opt_level: int, codegen: int) -> jit.Compiled:
+        if self.compiler is None:
+            return jit.compile_module(jit.parse(text, opt_level), name, codegen)
+        obj = self.compiler.call(self.object_code_job, text, opt_level, codegen)
+        return jit.load_object(obj, name)
 
     def warm_up(self) -> None:
         """Pay the process's one-time costs now: LLVM's set-up and both code generators.
@@ -161,20 +189,27 @@ class LlvmBackend(DelegatesArtifacts):
         tiny = lower_bytecode(WARM_UP_CODE)
         text = str(translate(tiny, CompileOptions()))
         for codegen in (0, 2):
-            jit.compile_module(jit.parse(text, CompileOptions().opt_level), tiny.name, codegen)
+            self._machine_code(text, tiny.name, CompileOptions().opt_level, codegen)
 
     def emit_llvm(self, function: Function, options: CompileOptions | None = None) -> str:
         """The optimised LLVM IR of ``function`` (unoptimised at ``opt_level=0``)."""
         options = options or CompileOptions()
-        return str(jit.parse(str(translate(function, options)), options.opt_level))
+        text = str(translate(function, options))
+        if self.compiler is None:
+            return jit.optimised_ir(text, options.opt_level)
+        return str(
+            self.compiler.call("evmkiln.backend_llvm.jit:optimised_ir", text, options.opt_level)
+        )
 
     def emit_asm(self, function: Function, options: CompileOptions | None = None) -> str:
         """Host assembly for ``function``."""
         options = options or CompileOptions()
-        module = jit.parse(str(translate(function, options)), options.opt_level)
-        return jit.assembly(
-            module, jit.codegen_level(options.opt_level, instruction_count(function))
-        )
+        text = str(translate(function, options))
+        codegen = jit.codegen_level(options.opt_level, instruction_count(function))
+        if self.compiler is None:
+            return jit.assembly_text(text, options.opt_level, codegen)
+        job = "evmkiln.backend_llvm.jit:assembly_text"
+        return str(self.compiler.call(job, text, options.opt_level, codegen))
 
     def _aot(self) -> AotModule:
         from evmkiln.backend_llvm import aot

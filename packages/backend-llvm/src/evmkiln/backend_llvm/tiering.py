@@ -16,7 +16,9 @@ The old machine code is kept alive: a frame of the same contract may still be
 running on it (a deeper frame can start on the new code meanwhile).
 
 At interpreter exit the queue is dropped and a compile under way is waited
-for: LLVM must not be torn down under a thread still using it.
+for: LLVM must not be torn down under a thread still using it.  When the
+compile runs in a compiler process (the backend's default), that process is
+killed first, so exit never waits for a long optimising compile.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 import llvmlite.binding as llvm
 
 from evmkiln.backend_llvm import jit
+from evmkiln.codegen.compiler_process import CompilerProcess
 
 TIER_UP_SECONDS = 0.05
 """Run time (seconds, summed over runs) after which a fast-compiled function is optimised."""
@@ -62,6 +65,10 @@ class TierUpRecord:
 class TierUpQueue:
     """One background thread compiling queued functions, oldest first."""
 
+    compiler: CompilerProcess | None = None
+    """Where the optimising compile runs (a process of its own, so that a long
+    tier-up never holds up first compiles); ``None``: on the thread itself."""
+    job: str = "evmkiln.backend_llvm.jit:object_code"
     records: list[TierUpRecord] = field(default_factory=list)
     _queue: queue.Queue[TierUp] = field(default_factory=queue.Queue)
     _thread: threading.Thread | None = None
@@ -92,6 +99,8 @@ class TierUpQueue:
             except queue.Empty:
                 break
             self._queue.task_done()
+        if self.compiler is not None:
+            self.compiler.kill()  # a compile under way ends now; its code is never installed
         with self._compiling:
             pass
 
@@ -114,8 +123,12 @@ class TierUpQueue:
         start = time.perf_counter()
         try:
             context = llvm.create_context()
-            module = jit.parse(job.ir_text, job.opt_level, context)
-            job.install(jit.compile_module(module, job.name, OPTIMISING_CODEGEN, context))
+            if self.compiler is None:
+                module = jit.parse(job.ir_text, job.opt_level, context)
+                job.install(jit.compile_module(module, job.name, OPTIMISING_CODEGEN, context))
+            else:
+                obj = self.compiler.call(self.job, job.ir_text, job.opt_level, OPTIMISING_CODEGEN)
+                job.install(jit.load_object(obj, job.name, context))
             self.records.append(TierUpRecord(job.name, time.perf_counter() - start))
         except Exception as error:  # the fast code keeps running: correct, only slower
             self.records.append(TierUpRecord(job.name, time.perf_counter() - start, repr(error)))

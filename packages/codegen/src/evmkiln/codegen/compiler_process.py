@@ -1,0 +1,278 @@
+"""Compiles in a child process, so that no compiler failure can take the caller down.
+
+Compiled code comes from untrusted bytecode, and the native code generators
+are C++ and Rust libraries loaded into the process: an internal assertion of
+LLVM (``abort()``), a segmentation fault or an allocation that exhausts memory
+would kill whatever process runs the compile, including the user's.  A
+:class:`CompilerProcess` runs each compile job (a module-level function named
+``"package.module:function"``, with picklable arguments and result) in a
+long-lived child Python process with limits of its own:
+
+* **memory**: the child's address space is capped (``RLIMIT_AS``), so an
+  allocation beyond it fails there, not in the caller;
+* **time**: a job that has not answered within its limit gets the child
+  killed (:class:`CompileTimeLimit`);
+* **crashes**: a child that dies while on a job (signal or exit) is reported
+  as :class:`CompilerCrashed`, with the tail of what it wrote to stderr (an
+  LLVM assertion names itself there).
+
+Each of these errors is a :class:`CompilerProcessError`, an ordinary exception:
+the dispatching VM runs such a code on the interpreter.  The next job starts
+a fresh child.
+
+Why a plain subprocess with a pipe rather than :mod:`multiprocessing`: the
+caller may itself be a worker of a ``multiprocessing`` pool (the state-test
+runner's), whose daemonic processes may not start children of their own; a
+``subprocess.Popen`` child works from any process.  The protocol is a 4-byte
+length and a pickle each way, over the child's stdin and a duplicate of its
+stdout (its own fd 1 is pointed at stderr so that nothing a library prints can
+corrupt a reply).  The child leaves when its stdin closes, so it never
+outlives the caller.  After a ``fork`` the child belongs to the parent: a
+forked process starts a child of its own on its first job.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import IO, Any
+
+_HEADER = struct.Struct("<I")
+_STDERR_TAIL = 2000
+"""Characters of the child's stderr quoted in a crash report."""
+DEFAULT_SECONDS = 60.0
+DEFAULT_MEMORY_BYTES = 4 << 30
+
+
+class CompilerProcessError(Exception):
+    """A compile job failed in the child process (any reason); the code stays interpreted."""
+
+
+class CompilerCrashed(CompilerProcessError):
+    """The child died during a job: a native crash, an abort or the kernel's OOM killer."""
+
+
+class CompileTimeLimit(CompilerProcessError):
+    """A job ran past its time limit; the child was killed."""
+
+
+class CompileJobError(CompilerProcessError):
+    """The job raised a Python exception in the child (named in the message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompileLimits:
+    """Limits of one compile job.
+
+    ``seconds``: wall time from sending the job to its answer (None: no limit).
+    ``memory_bytes``: the child's address space (``RLIMIT_AS``; None: no limit).
+    The defaults leave room for the largest contracts the codegen budget
+    admits (a few hundred MB of LLVM state) and stop a runaway compile long
+    before it threatens the machine.
+    """
+
+    seconds: float | None = DEFAULT_SECONDS
+    memory_bytes: int | None = DEFAULT_MEMORY_BYTES
+
+
+class _Child:
+    """One running child: its process, the protocol pipes and its stderr file."""
+
+    def __init__(self, limits: CompileLimits) -> None:
+        # Kept open for the child's life (closed in close()); append mode so that
+        # truncating it between jobs does not leave the child writing past the end.
+        self.stderr: IO[bytes] = tempfile.TemporaryFile(mode="a+b", buffering=0)  # noqa: SIM115
+        reply_read, reply_write = os.pipe()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        memory = "" if limits.memory_bytes is None else str(limits.memory_bytes)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "evmkiln.codegen.compiler_worker", str(reply_write), memory],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=self.stderr,
+                pass_fds=(reply_write,),
+                env=env,
+                close_fds=True,
+            )
+        finally:
+            os.close(reply_write)
+        self.replies = reply_read
+        self.pid = os.getpid()
+        """The process that started the child: only it may talk to the child."""
+        self.closed = False
+
+    def stderr_tail(self) -> str:
+        try:
+            self.stderr.seek(0, os.SEEK_END)
+            size = self.stderr.tell()
+            self.stderr.seek(max(0, size - _STDERR_TAIL))
+            return self.stderr.read().decode(errors="replace").strip()
+        except (OSError, ValueError):
+            return ""
+
+    def clear_stderr(self) -> None:
+        self.stderr.seek(0)
+        self.stderr.truncate()
+
+    def close(self, kill: bool = False) -> None:
+        if self.closed or self.pid != os.getpid():
+            return  # closed already, or a forked copy: the child is the parent's to close
+        self.closed = True
+        stdin = self.process.stdin
+        if kill:
+            self.process.kill()
+        try:
+            if stdin is not None:
+                stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.replies)
+        self.stderr.close()
+
+
+def _describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "the compiler process stopped answering"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"the compiler process was killed by {name}"
+    return f"the compiler process exited with status {returncode}"
+
+
+class CompilerProcess:
+    """A child process that runs compile jobs one at a time (thread-safe)."""
+
+    def __init__(self, limits: CompileLimits | None = None) -> None:
+        self.limits = limits or CompileLimits()
+        self._lock = threading.Lock()
+        self._child: _Child | None = None
+        self.jobs = 0
+        """Jobs answered (successfully or with a Python error)."""
+        self.restarts = 0
+        """Children started after the first (one per crash or time limit)."""
+        self._finalizer = weakref.finalize(self, CompilerProcess._close_child, [None])
+
+    @staticmethod
+    def _close_child(holder: list[_Child | None]) -> None:
+        child = holder[0]
+        if child is not None:
+            child.close()
+
+    def _running(self) -> _Child:
+        child = self._child
+        if child is not None and child.pid != os.getpid():
+            child = None  # inherited through fork: start our own
+        if child is None:
+            if self._child is not None or self.jobs:
+                self.restarts += 1
+            child = self._child = _Child(self.limits)
+            self._finalizer.detach()
+            self._finalizer = weakref.finalize(self, CompilerProcess._close_child, [child])
+        return child
+
+    def _discard(self, child: _Child, kill: bool) -> None:
+        child.close(kill=kill)
+        if self._child is child:
+            self._child = None
+
+    def call(self, target: str, *args: Any, seconds: float | None = None) -> Any:
+        """Run ``target(*args)`` in the child and return its result.
+
+        ``target`` is ``"module:function"``.  ``seconds`` overrides the time
+        limit for this job.  Raises :class:`CompilerProcessError` subclasses.
+        """
+        limit = self.limits.seconds if seconds is None else seconds
+        payload = pickle.dumps((target, args), protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            child = self._running()
+            child.clear_stderr()
+            stdin = child.process.stdin
+            assert stdin is not None
+            try:
+                stdin.write(_HEADER.pack(len(payload)))
+                stdin.write(payload)
+                stdin.flush()
+                reply = self._receive(child, limit)
+            except CompileTimeLimit:
+                self._discard(child, kill=True)
+                raise
+            except (OSError, EOFError) as exc:
+                returncode = child.process.wait()
+                tail = child.stderr_tail()
+                self._discard(child, kill=False)
+                detail = f": {tail}" if tail else ""
+                raise CompilerCrashed(
+                    f"{_describe_exit(returncode)} while running {target}{detail}"
+                ) from exc
+            self.jobs += 1
+        status, value = pickle.loads(reply)
+        if status == "ok":
+            return value
+        raise CompileJobError(f"{target}: {value}")
+
+    def _receive(self, child: _Child, limit: float | None) -> bytes:
+        deadline = None if limit is None else time.monotonic() + limit
+        header = self._read(child, _HEADER.size, deadline, limit)
+        (size,) = _HEADER.unpack(header)
+        return self._read(child, size, deadline, limit)
+
+    @staticmethod
+    def _read(child: _Child, size: int, deadline: float | None, limit: float | None) -> bytes:
+        chunks: list[bytes] = []
+        remaining = size
+        while remaining:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([child.replies], [], [], timeout)
+            if not ready:
+                raise CompileTimeLimit(f"the compile took longer than {limit:g} s")
+            chunk = os.read(child.replies, min(remaining, 1 << 20))
+            if not chunk:
+                raise EOFError("the compiler process closed its reply pipe")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def kill(self) -> None:
+        """Kill the child at once, even mid-job (from any thread): the job in flight
+        fails with :class:`CompilerCrashed`.  For shutting down without waiting."""
+        child = self._child
+        if child is not None and child.pid == os.getpid():
+            child.process.kill()
+
+    def close(self) -> None:
+        """Stop the child (a later job starts a new one)."""
+        with self._lock:
+            if self._child is not None:
+                self._discard(self._child, kill=False)
+
+
+__all__ = [
+    "DEFAULT_MEMORY_BYTES",
+    "DEFAULT_SECONDS",
+    "CompileJobError",
+    "CompileLimits",
+    "CompileTimeLimit",
+    "CompilerCrashed",
+    "CompilerProcess",
+    "CompilerProcessError",
+]

@@ -1,0 +1,75 @@
+"""The child side of :class:`evmkiln.codegen.compiler_process.CompilerProcess`.
+
+Run as ``python -m evmkiln.codegen.compiler_worker REPLY_FD [MEMORY_BYTES]``:
+reads jobs (4-byte length, pickle of ``("module:function", args)``) from
+stdin, answers each on ``REPLY_FD`` with ``("ok", result)`` or
+``("error", "Type: message")``, and exits when stdin closes.  A native crash
+simply ends the process; the parent reports it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import resource
+import signal
+import struct
+import sys
+from typing import Any, BinaryIO
+
+_HEADER = struct.Struct("<I")
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
+    data = bytearray()
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
+
+
+def _resolve(target: str) -> Any:
+    module_name, _, function_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def _limit_memory(memory: str) -> None:
+    if memory:
+        limit = int(memory)
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def serve(reply_fd: int, memory: str) -> None:
+    """Answer jobs until stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; Ctrl-C reaches it
+    os.dup2(2, 1)  # stray prints go to stderr, never into a reply
+    _limit_memory(memory)
+    requests = sys.stdin.buffer
+    with os.fdopen(reply_fd, "wb") as replies:
+        while True:
+            header = _read_exactly(requests, _HEADER.size)
+            if header is None:
+                return
+            (size,) = _HEADER.unpack(header)
+            body = _read_exactly(requests, size)
+            if body is None:
+                return
+            try:
+                target, args = pickle.loads(body)
+                reply: tuple[str, Any] = ("ok", _resolve(target)(*args))
+                payload = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # reported to the parent, which raises it there
+                payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
+            replies.write(_HEADER.pack(len(payload)))
+            replies.write(payload)
+            replies.flush()
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "")

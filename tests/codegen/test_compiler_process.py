@@ -1,0 +1,95 @@
+"""The compiler process: results come back, and no failure there reaches the caller."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from evmkiln.codegen.compiler_process import (
+    CompileJobError,
+    CompileLimits,
+    CompilerCrashed,
+    CompilerProcess,
+    CompileTimeLimit,
+)
+
+
+@pytest.fixture
+def compiler() -> CompilerProcess:
+    process = CompilerProcess(CompileLimits(seconds=20, memory_bytes=2 << 30))
+    yield process  # type: ignore[misc]
+    process.close()
+
+
+def test_a_job_runs_in_another_process(compiler: CompilerProcess) -> None:
+    assert compiler.call("math:sqrt", 16.0) == 4.0
+    child = compiler.call("compiler_jobs:pid")
+    assert child != os.getpid()
+    assert compiler.call("compiler_jobs:pid") == child  # the same child serves later jobs
+    assert compiler.call("zlib:crc32", b"x" * 3_000_000) == __import__("zlib").crc32(
+        b"x" * 3_000_000
+    )
+
+
+def test_an_abort_is_a_crash_report_and_the_next_job_gets_a_new_child(
+    compiler: CompilerProcess,
+) -> None:
+    first = compiler.call("compiler_jobs:pid")
+    with pytest.raises(CompilerCrashed, match="SIGABRT"):
+        compiler.call("compiler_jobs:abort")
+    second = compiler.call("compiler_jobs:pid")
+    assert second != first
+    assert compiler.restarts == 1
+
+
+def test_a_job_past_its_time_limit_is_killed(compiler: CompilerProcess) -> None:
+    start = time.monotonic()
+    with pytest.raises(CompileTimeLimit, match=r"longer than 0\.5 s"):
+        compiler.call("compiler_jobs:sleep", 30, seconds=0.5)
+    assert time.monotonic() - start < 10
+    assert compiler.call("math:sqrt", 9.0) == 3.0
+
+
+def test_a_python_error_in_the_job_is_reported_with_its_type(compiler: CompilerProcess) -> None:
+    with pytest.raises(CompileJobError, match="ValueError: math domain error"):
+        compiler.call("math:sqrt", -1.0)
+    with pytest.raises(CompileJobError, match="ModuleNotFoundError"):
+        compiler.call("no_such_module_here:f")
+    assert compiler.call("math:sqrt", 4.0) == 2.0
+    assert compiler.restarts == 0  # a Python error does not cost the child
+
+
+def test_memory_beyond_the_limit_fails_in_the_child(compiler: CompilerProcess) -> None:
+    with pytest.raises(CompileJobError, match="MemoryError"):
+        compiler.call("compiler_jobs:allocate", 3 << 30)
+    assert compiler.call("compiler_jobs:allocate", 1 << 20) == 1 << 20
+
+
+def test_kill_ends_a_job_in_flight(compiler: CompilerProcess) -> None:
+    compiler.call("math:sqrt", 1.0)  # the child is up
+    timer = threading.Timer(0.5, compiler.kill)
+    timer.start()
+    with pytest.raises(CompilerCrashed, match="SIGKILL"):
+        compiler.call("compiler_jobs:sleep", 30)
+    timer.join()
+    assert compiler.call("math:sqrt", 1.0) == 1.0
+
+
+def test_a_forked_process_starts_its_own_child(compiler: CompilerProcess) -> None:
+    parent_child = compiler.call("compiler_jobs:pid")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked process
+        try:
+            os.write(write, str(compiler.call("compiler_jobs:pid")).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    forked_child = int(os.read(read, 64))
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert forked_child != parent_child
+    assert compiler.call("compiler_jobs:pid") == parent_child
