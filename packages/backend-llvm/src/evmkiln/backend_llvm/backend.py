@@ -6,6 +6,7 @@ import ctypes
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from evmkiln.backend_llvm import jit
@@ -105,6 +106,12 @@ def _cache_key(function: Function, options: CompileOptions) -> str:
     return f"{function.name}:{digest}:{options.opt_level}:{int(options.gas_metering)}"
 
 
+MAX_CACHED_EXECUTABLES = 1024
+"""Functions the backend keeps compiled for a later ``compile`` of the same IR
+(least recently used dropped first).  The dispatching VM's code cache holds
+what runs; this one only saves a recompile after that cache evicted a code,
+so it is bounded too: a process that meets millions of contracts must not
+keep every one's machine code."""
 TIER_UP_LIMITS = CompileLimits(seconds=600.0)
 """A tier-up compiles large functions with the optimising code generator: up to
 tens of seconds for the largest contracts, in the background."""
@@ -133,9 +140,16 @@ class LlvmBackend(DelegatesArtifacts):
     """Artifacts (``AotBackend``): see :mod:`evmkiln.backend_llvm.aot`."""
 
     def __init__(
-        self, tier_up: bool = True, isolated: bool = True, limits: CompileLimits | None = None
+        self,
+        tier_up: bool = True,
+        isolated: bool = True,
+        limits: CompileLimits | None = None,
+        max_cached: int = MAX_CACHED_EXECUTABLES,
     ) -> None:
-        self._cache: dict[str, LlvmExecutable] = {}
+        if max_cached < 1:
+            raise ValueError("the executable cache needs room for at least one function")
+        self.max_cached = max_cached
+        self._cache: OrderedDict[str, LlvmExecutable] = OrderedDict()
         self._lock = threading.Lock()
         self.tier_up = tier_up
         """Optimise large functions in the background once hot (:mod:`.tiering`)."""
@@ -158,8 +172,9 @@ class LlvmBackend(DelegatesArtifacts):
         key = _cache_key(function, options)
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None:
-            return cached
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
         text = str(translate(function, options))
         codegen = jit.codegen_level(options.opt_level, instruction_count(function))
         compiled = self._machine_code(text, function.name, options.opt_level, codegen)
@@ -169,7 +184,10 @@ class LlvmBackend(DelegatesArtifacts):
             tier_up = (job, self.tier_ups)
         executable = LlvmExecutable(function.name, compiled, tier_up)
         with self._lock:
-            return self._cache.setdefault(key, executable)
+            executable = self._cache.setdefault(key, executable)
+            while len(self._cache) > self.max_cached:
+                self._cache.popitem(last=False)  # frames still running keep their code alive
+            return executable
 
     def _machine_code(self, text: str, name: str, opt_level: int, codegen: int) -> jit.Compiled:
         if self.compiler is None:

@@ -252,6 +252,14 @@ class CompilerProcess:
             remaining -= len(chunk)
         return b"".join(chunks)
 
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id (None before the first job or after a crash)."""
+        child = self._child
+        if child is None or child.pid != os.getpid() or child.process.poll() is not None:
+            return None
+        return child.process.pid
+
     def kill(self) -> None:
         """Kill the child at once, even mid-job (from any thread): the job in flight
         fails with :class:`CompilerCrashed`.  For shutting down without waiting."""
