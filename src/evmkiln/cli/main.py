@@ -15,6 +15,7 @@ from evmkiln.cli.compile_cmd import compile_command
 from evmkiln.cli.demo_cmd import demo
 from evmkiln.cli.ir_cmd import ir
 from evmkiln.cli.run_cmd import run
+from evmkiln.cli.soak_cmd import soak_command
 from evmkiln.cli.statetest_cmd import statetest
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.command("ir")(ir)
 app.command("demo")(demo)
 app.command("compile")(compile_command)
 app.command("bench")(bench)
+app.command("soak")(soak_command)
 
 
 if __name__ == "__main__":
