@@ -527,11 +527,22 @@ kept)."""
 MAX_IDLE_STORE_INSTANCES = 8
 """A contract going idle with more instances than this drops its store at once
 (only deep recursion needs many, and it is rare)."""
+MAX_IDLE_MEMORY = 256 << 20
+"""Bytes of linear memory that idle contracts may keep, all stores together.
+
+A memory never shrinks, and a frame that expanded EVM memory to hundreds of
+MiB leaves its instance holding them (touched, so resident; in the compact
+memory mode also address space that a process under ``RLIMIT_AS`` needs for
+the next frames).  The least recently used stores are dropped beyond this,
+as beyond :data:`MAX_IDLE_INSTANCES`; small instances (192 KiB for a small
+contract) never come near it."""
 
 _IDLE: OrderedDict[int, CompiledContract] = OrderedDict()
 """Contracts with a store and no running frame, least recently used first."""
 _IDLE_INSTANCES = [0]
 """Instances held by the stores of the contracts in :data:`_IDLE`."""
+_IDLE_MEMORY = [0]
+"""Bytes of linear memory held by the stores of the contracts in :data:`_IDLE`."""
 
 
 def _grow_refused(pages: int, error: wasmtime.WasmtimeError) -> str:
@@ -561,6 +572,8 @@ class CompiledContract:
         """Instances in the current store."""
         self._counted = 0
         """What this contract adds to :data:`_IDLE_INSTANCES` while idle."""
+        self._counted_memory = 0
+        """What this contract adds to :data:`_IDLE_MEMORY` while idle."""
         self.instances = 0
         """Instances created over the contract's life (every store)."""
 
@@ -602,13 +615,21 @@ class CompiledContract:
         _IDLE[id(self)] = self
         self._counted = self._live
         _IDLE_INSTANCES[0] += self._counted
-        while _IDLE and _IDLE_INSTANCES[0] > MAX_IDLE_INSTANCES:
+        pages = 0
+        for slot in self._free:  # idle: every instance is free
+            pages += slot.pages
+        self._counted_memory = pages * PAGE
+        _IDLE_MEMORY[0] += self._counted_memory
+        while _IDLE and (
+            _IDLE_INSTANCES[0] > MAX_IDLE_INSTANCES or _IDLE_MEMORY[0] > MAX_IDLE_MEMORY
+        ):
             next(iter(_IDLE.values())).drop_store()
 
     def _leave_idle(self) -> None:
         if _IDLE.pop(id(self), None) is not None:
             _IDLE_INSTANCES[0] -= self._counted
-            self._counted = 0
+            _IDLE_MEMORY[0] -= self._counted_memory
+            self._counted = self._counted_memory = 0
 
     def drop_store(self) -> None:
         """Free every instance (and its memory); the next run starts a new store."""
