@@ -65,6 +65,7 @@ from evmkiln.backend_wasm.layout import (
     CTRL_OUT_OFFSET,
     CTRL_OUT_SIZE,
     CTRL_SL_GEN,
+    HOST_GROW,
     JUMPS,
     MAX_PAGES,
     NO_BLOCK,
@@ -91,6 +92,7 @@ from evmkiln.codegen.ir.types import Type
 
 BUILTIN_IDS: dict[str, int] = {name: i for i, name in enumerate(sorted(BUILTINS))}
 """Builtin name -> the id passed to the host import."""
+assert HOST_GROW not in BUILTIN_IDS.values()
 WORD_OPS = frozenset(limbs.WORD_ROUTINES) - {"udivrem"}
 """IR word operations implemented by a module routine of the same name."""
 
