@@ -24,6 +24,7 @@ builds; an artifacts directory is code, to be trusted like any other code.
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
 
 import wasmtime
@@ -41,13 +42,21 @@ from evmkiln.backend_wasm.artifact_meta import (
 )
 from evmkiln.backend_wasm.encoding import encode_module
 from evmkiln.backend_wasm.layout import memory_base
-from evmkiln.backend_wasm.runtime import MEMORY_MODE, MEMORY_MODE_ENV, CompiledContract, engine
+from evmkiln.backend_wasm.runtime import (
+    COMPILE_JOB,
+    MEMORY_MODE,
+    MEMORY_MODE_ENV,
+    CompiledContract,
+    compiler_process,
+    engine,
+)
 from evmkiln.backend_wasm.translate import translate
 from evmkiln.builtins.frame import Frame
 from evmkiln.codegen import artifact_files
 from evmkiln.codegen.artifact_errors import ArtifactCorruptError, ArtifactMismatchError
 from evmkiln.codegen.artifact_files import ELF_MAGIC, ArtifactFiles, artifact_stem
 from evmkiln.codegen.backend import CompileOptions, ExitKind, LoadedArtifact
+from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 from evmkiln.codegen.ir.function import Function
 
 FILES = ArtifactFiles(
@@ -84,8 +93,17 @@ def build_module(function: Function, options: CompileOptions) -> tuple[bytes, in
     """``function`` compiled by wasmtime: (serialized module, memory base, wasm size)."""
     translation = translate(function, gas_metering=options.gas_metering)
     wasm = encode_module(translation.module)
-    module = wasmtime.Module(engine(), wasm)
-    return bytes(module.serialize()), translation.memory_base, len(wasm)
+    serialized = _compiler().call(COMPILE_JOB, wasm, False)
+    return bytes(serialized), translation.memory_base, len(wasm)
+
+
+AOT_LIMITS = CompileLimits(seconds=900.0)
+
+
+@cache
+def _compiler() -> CompilerProcess:
+    """Cranelift runs in a compiler process here too: a crash there fails one artifact."""
+    return compiler_process(AOT_LIMITS)
 
 
 def save(

@@ -92,6 +92,7 @@ from evmkiln.builtins.impl import IMPLEMENTATIONS
 from evmkiln.builtins.memory_view import NativeMemoryView
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
+from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 
 _ENGINE: wasmtime.Engine | None = None
 _FAST_ENGINE: wasmtime.Engine | None = None
@@ -204,6 +205,28 @@ def engine(*, fast: bool = False) -> wasmtime.Engine:
         else:
             _ENGINE = found
     return found
+
+
+def compile_serialized(wasm: bytes, fast: bool) -> bytes:
+    """``wasm`` compiled by this process's engine and serialized: a compiler process's job.
+
+    The compiler process runs with this process's memory mode (the backend
+    passes :data:`MEMORY_MODE_ENV`), so the code fits :func:`deserialize` here.
+    """
+    return bytes(wasmtime.Module(engine(fast=fast), wasm).serialize())
+
+
+COMPILE_JOB = "evmkiln.backend_wasm.runtime:compile_serialized"
+
+
+def compiler_process(limits: CompileLimits | None = None) -> CompilerProcess:
+    """A compiler process whose engines are this process's (same memory mode)."""
+    return CompilerProcess(limits, env={MEMORY_MODE_ENV: MEMORY_MODE})
+
+
+def deserialize(data: bytes, fast: bool) -> wasmtime.Module:
+    """A module from :func:`compile_serialized`; wasmtime refuses one built for other settings."""
+    return wasmtime.Module.deserialize(engine(fast=fast), data)
 
 
 class _ThreadState(threading.local):
