@@ -53,9 +53,9 @@ def _segment_gas(instrs: list[Instr], i: int) -> int:
 class Lowerer:
     """Lowers one analysed program into one IR function."""
 
-    def __init__(self, prog: Program, name: str) -> None:
+    def __init__(self, prog: Program, name: str, plan: VersionPlan | None = None) -> None:
         self.prog = prog
-        self.plan: VersionPlan = plan_versions(prog)
+        self.plan: VersionPlan = plan if plan is not None else plan_versions(prog)
         self.f = Function(name, code=prog.code)
         self.b = Builder(self.f)
         self.versions: dict[tuple[int, str], Block] = {}
@@ -203,8 +203,10 @@ class Lowerer:
     def exit_dynamic(self, st: StackModel, mode: str, target: Value) -> None:
         if mode == D:
             self.b.op("djump", target, st.flush())
-        else:
+        elif st.items:
             self.b.jump(self.dynamic_exit(len(st.items)), [*st.items, target])
+        else:  # nothing to spill
+            self.b.op("djump", target, st.spill_all())
 
     # -- instructions -----------------------------------------------------------
     def lower_instr(self, ins: Instr, st: StackModel, mode: str, start: int) -> bool:
@@ -346,5 +348,6 @@ class Lowerer:
         return BlockCall(self.dynamic_exit(len(st.items)), [*st.items, target])
 
 
-def lower_program(prog: Program, name: str) -> Function:
-    return Lowerer(prog, name).run()
+def lower_program(prog: Program, name: str, plan: VersionPlan | None = None) -> Function:
+    """Lower ``prog`` following ``plan`` (by default :func:`plan_versions` of it)."""
+    return Lowerer(prog, name, plan).run()
