@@ -138,6 +138,7 @@ class _Translator:
         for name, offset in FIELD_OFFSET.items():
             self.emit(f"%f.{name} = getelementptr inbounds i8, ptr %ctx, i64 {offset}")
         self.emit("%gas.slot = alloca i64, align 8")
+        self.emit("%dispatch.sp.slot = alloca i64, align 8")
         self.emit("%mem_ptr.slot = alloca ptr, align 8")
         self.emit("%mem_len.slot = alloca i64, align 8")
         self.emit(f"%words = alloca i256, i64 {MAX_BUILTIN_WORDS}, align 8")
@@ -188,17 +189,22 @@ class _Translator:
         Sharing it keeps the function linear in jump sites plus destinations;
         a switch per site would give every destination an edge from every site.
 
-        A destination that has other predecessors is reached through a landing
-        block of its own.  Its phis then never take a value from the switch
-        itself: for each such incoming value SROA counts the switch's
-        successors, which made promoting the gas slot quadratic in the size of
-        the jump table (11 s for 24 KB of JUMPDESTs behind one dynamic jump).
+        The switch enters each destination through a landing block of its own
+        that reads the stack pointer from ``%dispatch.sp.slot`` (volatile, so
+        that SROA leaves it alone).  Two of LLVM's passes are quadratic in the
+        jump table otherwise: InstCombine, when one ``sp`` value feeds the stack
+        check of every destination (for each known-bits query on it, it visits
+        every branch on it: 16 s for 24 KB of ``JUMPDEST PUSH0 PUSH0 PUSH0
+        CALLDATALOAD JUMP``), and SROA, which counts the switch's successors
+        for each phi input the switch gives (11 s for 24 KB of JUMPDESTs behind
+        one dynamic jump).
         """
         self.start("dispatch")
         targets = ", ".join(f"[ {t}, %{pred} ]" for pred, t, _ in self.dispatch_incoming)
         sps = ", ".join(f"[ {sp}, %{pred} ]" for pred, _, sp in self.dispatch_incoming)
         self.emit(f"%dispatch.target = phi i256 {targets}")
         self.emit(f"%dispatch.sp = phi i64 {sps}")
+        self.emit("store volatile i64 %dispatch.sp, ptr %dispatch.sp.slot, align 8")
         fits = self.op("icmp ult i256 %dispatch.target, 18446744073709551616")
         invalid = self.halt_label(HaltKind.INVALID_JUMP)
         self.emit(f"br i1 {fits}, label %dispatch.switch, label %{invalid}")
@@ -210,16 +216,16 @@ class _Translator:
         for pc, block in sorted(self.function.jump_table.items()):
             label = case_label.get(block.name)
             if label is None:
-                pred = self.block
-                label = self.label_of[block.name]
-                if block.name in self.incoming:
-                    pred = label = f"dispatch.to.{block.name}"
-                    landings.append(f"{pred}:\n  br label %{self.label_of[block.name]}")
-                case_label[block.name] = label
-                key = (pred, block.name)
+                label = case_label[block.name] = f"dispatch.to.{block.name}"
+                sp = f"%dispatch.sp.{block.name}"
+                landings.append(
+                    f"{label}:\n  {sp} = load volatile i64, ptr %dispatch.sp.slot, align 8\n"
+                    f"  br label %{self.label_of[block.name]}"
+                )
+                key = (label, block.name)
                 assert key not in self.edges
                 self.edges.add(key)
-                self.incoming.setdefault(block.name, []).append((pred, ["%dispatch.sp"]))
+                self.incoming.setdefault(block.name, []).append((label, [sp]))
             cases.append(f"i64 {pc}, label %{label}")
         self.emit(f"switch i64 {low}, label %{invalid} [ {' '.join(cases)} ]")
         self.lines.extend(landings)
