@@ -45,6 +45,7 @@ from evmkiln.backend_llvm.storage_cache import (
     ORIGINAL_OFFSET,
     VALUE_OFFSET,
 )
+from evmkiln.backend_llvm.text_budget import LLVM_LINES
 from evmkiln.builtins.halts import HaltKind
 from evmkiln.builtins.impl.gas import KECCAK_WORD, SSTORE_SENTRY, WARM_STORAGE_READ
 from evmkiln.builtins.memory import GAS_COPY_WORD
@@ -146,7 +147,11 @@ class _Translator:
         self.emit("%entry_table = load ptr, ptr %f.entries, align 8")
         self.reload_state()
         self.emit(f"br label %{self.label_of[fn.entry.name]}")
+        code_length = len(fn.code)
+        line_limit = LLVM_LINES.for_code(code_length)
         for blk in fn.blocks:
+            if len(self.lines) > line_limit:
+                LLVM_LINES.check(len(self.lines), code_length)
             self.start(self.label_of[blk.name])
             self.phi_slots[blk.name] = len(self.lines)
             self.lines.append("")  # the phis, written once every edge is known
@@ -160,6 +165,7 @@ class _Translator:
         if self.dispatch_incoming:
             self.fill_dispatch()
         self.exits()
+        LLVM_LINES.check(len(self.lines), code_length)
         for blk in fn.blocks:
             self.lines[self.phi_slots[blk.name]] = self.phis(blk)
         body = "\n".join(self.lines)
