@@ -195,15 +195,17 @@ class _Translator:
         Sharing it keeps the function linear in jump sites plus destinations;
         a switch per site would give every destination an edge from every site.
 
-        The switch enters each destination through a landing block of its own
-        that reads the stack pointer from ``%dispatch.sp.slot`` (volatile, so
-        that SROA leaves it alone).  Two of LLVM's passes are quadratic in the
-        jump table otherwise: InstCombine, when one ``sp`` value feeds the stack
-        check of every destination (for each known-bits query on it, it visits
-        every branch on it: 16 s for 24 KB of ``JUMPDEST PUSH0 PUSH0 PUSH0
-        CALLDATALOAD JUMP``), and SROA, which counts the switch's successors
-        for each phi input the switch gives (11 s for 24 KB of JUMPDESTs behind
-        one dynamic jump).
+        The switch enters each destination through a landing block of its own,
+        so that the destination's phis never take a value from the switch
+        itself: for each such incoming value SROA counts the switch's
+        successors, which made promoting the gas slot quadratic in the size of
+        the jump table (11 s for 24 KB of JUMPDESTs behind one dynamic jump).
+        A destination the dispatch alone enters would then receive the very
+        same ``sp`` as every other such destination, and InstCombine, for
+        each known-bits query on that value, visits every branch on it (each
+        destination's stack check): 16 s for 24 KB of ``JUMPDEST PUSH0 PUSH0
+        PUSH0 CALLDATALOAD JUMP``.  Its landing block reads ``sp`` afresh from
+        a slot SROA leaves alone (volatile) instead.
         """
         self.start("dispatch")
         targets = ", ".join(f"[ {t}, %{pred} ]" for pred, t, _ in self.dispatch_incoming)
@@ -223,11 +225,13 @@ class _Translator:
             label = case_label.get(block.name)
             if label is None:
                 label = case_label[block.name] = f"dispatch.to.{block.name}"
-                sp = f"%dispatch.sp.{block.name}"
-                landings.append(
-                    f"{label}:\n  {sp} = load volatile i64, ptr %dispatch.sp.slot, align 8\n"
-                    f"  br label %{self.label_of[block.name]}"
-                )
+                landing = [f"{label}:"]
+                sp = "%dispatch.sp"
+                if block.name not in self.incoming:
+                    sp = f"%dispatch.sp.{block.name}"
+                    landing.append(f"  {sp} = load volatile i64, ptr %dispatch.sp.slot, align 8")
+                landing.append(f"  br label %{self.label_of[block.name]}")
+                landings.append("\n".join(landing))
                 key = (label, block.name)
                 assert key not in self.edges
                 self.edges.add(key)
