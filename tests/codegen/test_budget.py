@@ -21,10 +21,10 @@ def test_a_limit_grows_with_code_length_up_to_its_cap() -> None:
     assert (raised.value.size, raised.value.limit) == (121, 120)
 
 
-def test_caps_are_the_limits_at_the_deployed_code_limit() -> None:
+def test_longer_code_gets_no_more_than_the_caps() -> None:
     for limit in budget.LIMITS:
         assert limit.for_code(budget.DEPLOYED_CODE_LIMIT) <= limit.cap
-        assert limit.for_code(10 * budget.DEPLOYED_CODE_LIMIT) == limit.cap
+        assert limit.for_code(budget.MAX_CODE_BYTES) == limit.cap
 
 
 def test_code_too_long_is_refused_before_decoding() -> None:
