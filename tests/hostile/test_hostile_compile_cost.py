@@ -10,9 +10,8 @@ Code the budget refuses must still run, on py-evm's interpreter, exactly as
 on py-evm.
 
 Shapes that LLVM's NewGVN pass handles in quadratic time (identical blocks
-meeting at the dispatch or at a loop header, long runs of crossings) need the
-size-dependent pass pipeline of ``jit.parse`` (``jit.passes_for``); until it
-is there they are skipped on the LLVM backend.
+meeting at the dispatch or at a loop header, long runs of crossings) are
+bounded because no pipeline level runs NewGVN any more.
 """
 
 from __future__ import annotations
@@ -114,9 +113,10 @@ def compile_in_child(
 
 
 def _pipeline_hook() -> bool:
+    """No level runs NewGVN (it also aborts on real code, see ``jit.PIPELINES``)."""
     from evmkiln.backend_llvm import jit
 
-    return hasattr(jit, "passes_for")
+    return all(passes is None or "new_gvn" not in passes for passes in jit.PIPELINES.values())
 
 
 def _check(backend: str, shapes: list[str], tmp_path: Any) -> None:
@@ -142,7 +142,7 @@ def test_crafted_codes_compile_within_bounds_or_are_refused(backend: str, tmp_pa
 
 def test_llvm_compiles_newgvn_shapes_within_bounds(tmp_path: Any) -> None:
     if not _pipeline_hook():
-        pytest.skip("needs jit.passes_for (no NewGVN on large functions): quadratic otherwise")
+        pytest.fail("a pipeline level runs NewGVN, which is quadratic on these shapes")
     _check("llvm", sorted(NEWGVN_SHAPES), tmp_path)
 
 
