@@ -17,9 +17,16 @@ def function_name(code: bytes) -> str:
 
 
 def lower_bytecode(
-    code: bytes, *, name: str | None = None, check: bool = True, opt_level: int = 1
+    code: bytes,
+    *,
+    name: str | None = None,
+    check: bool = True,
+    opt_level: int = 1,
+    fork: str = "cancun",
 ) -> Function:
     """Analyse and lower ``code`` into an IR function, run the level's passes, verify.
+
+    ``fork`` chooses the opcode table the code is decoded with.
 
     Unless ``check`` is off, the verifier runs on the result: after the passes,
     or right after lowering when no pass runs.  (Passes only delete
@@ -27,7 +34,7 @@ def lower_bytecode(
     been verified either way; verifying twice cost a sixth of the lowering.)
     """
     with gc_paused():
-        function = lower_program(analyze(code), name or function_name(code))
+        function = lower_program(analyze(code, fork), name or function_name(code))
         if opt_level > 0:
             run_passes(function, opt_level)
         if check:
