@@ -3,10 +3,11 @@
 The type is chosen from the fields present (see :class:`TransactionSpec`) and
 the transaction is built with the VM's own transaction builder, so a Cancun VM
 gets Cancun transaction classes and a set-code transaction (type 4) exists only
-from Prague on.  The chain id is the fixture's (``config.chainid``).
-Fixtures that give a ``secretKey`` are signed with it; bench fixtures give
-only a ``sender``, and are signed with a throwaway key and then presented
-with the fixture's sender (py-evm's spoofing wrapper), which is how py-evm itself runs calls from accounts whose key it does not hold.
+from Prague on. The chain id is the fixture's (``config.chainid``). Fixtures
+that give a ``secretKey`` are signed with it; bench fixtures give only a
+``sender``, and are signed with a throwaway key and then presented with the
+fixture's sender (py-evm's spoofing wrapper), which is how py-evm itself runs
+calls from accounts whose key it does not hold.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """The opcode tables of the supported forks, declared once as data.
 
-Every other part of the compiler (decoding, block analysis, lowering, the
-tests that compare against py-evm's own table) reads these tables instead of
-hard-coding facts about opcodes.  :data:`OPCODES` is Cancun's; a later fork's
-table (:func:`opcodes_for`) is its predecessor's plus what it added, so a
-byte that a fork does not define still decodes as an undefined opcode there.
-``static_gas`` is the part of an opcode's gas that does not depend on its
-operands or on state; whatever else it costs is charged by IR (EXP's byte cost, memory expansion of MLOAD/MSTORE) or by the
-builtin that implements it.
+Every other part of the compiler (decoding, block analysis, lowering, the tests
+that compare against py-evm's own table) reads these tables instead of hard-
+coding facts about opcodes. :data:`OPCODES` is Cancun's; a later fork's table
+(:func:`opcodes_for`) is its predecessor's plus what it added, so a byte that a
+fork does not define still decodes as an undefined opcode there. ``static_gas``
+is the part of an opcode's gas that does not depend on its operands or on
+state; whatever else it costs is charged by IR (EXP's byte cost, memory
+expansion of MLOAD/MSTORE) or by the builtin that implements it.
 """
 
 from __future__ import annotations

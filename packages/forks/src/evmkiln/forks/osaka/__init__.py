@@ -20,14 +20,16 @@ from typing import Any
 
 from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth.vm.forks.prague import PragueVM
-from eth_utils import ValidationError
+from eth_utils.exceptions import ValidationError
 
+from evmkiln.forks.blobs import BlobSchedule
 from evmkiln.forks.osaka.computation import OsakaComputation
+from evmkiln.forks.osaka.constants import OSAKA_BLOBS
 from evmkiln.forks.osaka.headers import calc_excess_blob_gas_osaka, create_osaka_header_from_parent
 from evmkiln.forks.osaka.state import OsakaState
 
 
-class OsakaVM(PragueVM):  # type: ignore[misc]
+class OsakaVM(PragueVM):
     fork = "osaka"
     _state_class = OsakaState
     create_header_from_parent = staticmethod(create_osaka_header_from_parent)
@@ -37,7 +39,7 @@ class OsakaVM(PragueVM):  # type: ignore[misc]
         from eth._utils.db import get_block_header_by_hash
 
         parent = get_block_header_by_hash(block.header.parent_hash, self.chaindb)
-        schedule = self.get_state_class().blob_schedule
+        schedule: BlobSchedule = getattr(self.get_state_class(), "blob_schedule", OSAKA_BLOBS)
         if block.header.excess_blob_gas != calc_excess_blob_gas_osaka(parent, schedule):
             raise ValidationError("Block excess blob gas was not updated correctly.")
         used = sum(get_total_blob_gas(tx) for tx in block.transactions)

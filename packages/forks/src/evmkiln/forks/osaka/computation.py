@@ -20,7 +20,7 @@ OSAKA_PRECOMPILES: dict[bytes, Any] = {
 }
 
 
-class OsakaComputation(PragueComputation):  # type: ignore[misc]
+class OsakaComputation(PragueComputation):
     """Execution of one frame under Osaka's rules."""
 
     opcodes = OSAKA_OPCODES

@@ -6,14 +6,14 @@ from typing import Any, ClassVar
 
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.prague.state import PragueState
-from eth_utils import ValidationError
+from eth_utils.exceptions import ValidationError
 
 from evmkiln.forks.blobs import BlobSchedule
 from evmkiln.forks.osaka.computation import OsakaComputation
 from evmkiln.forks.osaka.constants import MAX_BLOBS_PER_TX, OSAKA_BLOBS, TX_GAS_LIMIT_CAP
 
 
-class OsakaState(PragueState):  # type: ignore[misc]
+class OsakaState(PragueState):
     """Prague's state with Osaka's transaction validity rules.
 
     ``blob_schedule`` is a class attribute so that a chain (or a fixture's
@@ -25,7 +25,7 @@ class OsakaState(PragueState):  # type: ignore[misc]
 
     @property
     def blob_base_fee(self) -> int:
-        return self.blob_schedule.blob_base_fee(self.execution_context.excess_blob_gas)
+        return self.blob_schedule.blob_base_fee(self.execution_context.excess_blob_gas or 0)
 
     def validate_transaction(self, transaction: Any) -> None:
         if transaction.gas > TX_GAS_LIMIT_CAP:
