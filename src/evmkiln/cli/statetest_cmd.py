@@ -168,7 +168,8 @@ def statetest(
             "--paths-from",
             exists=True,
             dir_okay=False,
-            help="File listing fixture files, one per line, relative to GeneralStateTests.",
+            help="File listing fixture files, one per line, relative to GeneralStateTests "
+            "or eest/state_tests.",
         ),
     ] = None,
     expected_failures: Annotated[
@@ -218,7 +219,12 @@ def statetest(
     if not selected and not listed:
         suite = STATETESTS_SUBDIR if fork == DEFAULT_FORK else EEST_STATETESTS_SUBDIR
         selected = [require_fixtures_dir(fixtures, suite, "PATH")]
-    list_roots = [suite_root] if suite_root is not None and suite_root.is_dir() else []
+    # Listed paths are relative to GeneralStateTests or to eest/state_tests.
+    list_roots = (
+        [root for root in (suite_root, fixtures / EEST_STATETESTS_SUBDIR) if root.is_dir()]
+        if fixtures is not None and suite_root is not None
+        else []
+    )
     config = RunConfig(
         paths=selected,
         listed=listed,
