@@ -3,6 +3,7 @@ stack is a clear error, never a crash."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -125,3 +126,42 @@ def test_wasm_stack_limit_is_a_clear_error() -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["exhausted", "True"]
+
+
+def test_depth_1024_under_a_4_gib_address_space_limit() -> None:
+    """Every level keeps an instance alive: in the compact memory mode 1024 of
+    them fit a process limited to 4 GiB of address space (reserved ones take
+    4160 MiB each), on the helper thread and inline on a large stack."""
+    here = Path(__file__).parent
+    script = textwrap.dedent(
+        f"""
+        import json, resource, sys, threading
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+        sys.path.insert(0, {str(here)!r})
+        sys.setrecursionlimit(50_000)
+        from evmkiln.backend_wasm import runtime
+        import test_deep_calls
+
+        depths = [test_deep_calls._recurse().deepest]
+        previous = threading.stack_size(runtime.INLINE_STACK)
+        try:
+            thread = threading.Thread(
+                target=lambda: depths.append(test_deep_calls._recurse().deepest)
+            )
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+        thread.join()
+        with open("/proc/self/status") as f:
+            peak = next(int(l.split()[1]) << 10 for l in f if l.startswith("VmPeak"))
+        print(json.dumps([runtime.MEMORY_MODE, depths, peak]))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    mode, depths, peak = json.loads(out.stdout)
+    assert mode == "compact"
+    assert depths == [1024, 1024]
+    print(f"\npeak address space at depth 1024: {peak >> 20} MiB")

@@ -1,4 +1,5 @@
-"""Idle contracts beyond MAX_IDLE_INSTANCES give their stores back, and run again afterwards."""
+"""Idle contracts beyond MAX_IDLE_INSTANCES (or MAX_IDLE_MEMORY) give their stores back,
+and run again afterwards."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def _returning(value: int) -> bytes:
 
 
 def _run(executable: object, code: bytes) -> bytes:
-    frame = hostless_frame(code)
+    frame = hostless_frame(code, gas=100_000_000)
     assert executable.run(frame) is ExitKind.RETURN  # type: ignore[attr-defined]
     return frame.output
 
@@ -27,6 +28,7 @@ def test_least_recently_used_stores_are_dropped_and_rebuilt(
     monkeypatch.setattr(runtime, "MAX_IDLE_INSTANCES", 3)
     monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
     monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
+    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
     backend = WasmBackend()
     codes = [_returning(i) for i in range(6)]
     executables = [backend.compile(lower_bytecode(code)) for code in codes]
@@ -46,6 +48,7 @@ def test_a_store_grown_by_deep_recursion_is_dropped_when_idle(
 ) -> None:
     monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
     monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
+    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
     code = _returning(7)
     executable = WasmBackend().compile(lower_bytecode(code))
     contract = executable.contract  # type: ignore[attr-defined]
@@ -56,3 +59,29 @@ def test_a_store_grown_by_deep_recursion_is_dropped_when_idle(
     assert _run(executable, code) == (7).to_bytes(32, "big")
     assert contract.store is None and runtime._IDLE_INSTANCES == [0] and not runtime._IDLE
     assert _run(executable, code) == (7).to_bytes(32, "big")  # and it runs again
+
+
+def test_stores_holding_large_memories_are_dropped_beyond_the_memory_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runtime, "MAX_IDLE_MEMORY", 8 << 20)
+    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
+    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
+    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    backend = WasmBackend()
+    small = _returning(1)
+    # MSTORE(4 MiB, 9) then the word at 0: its memory grows past 4 MiB and stays so.
+    large = bytes.fromhex("6009" "62400000" "52") + small  # fmt: skip
+    small_exe, large_exe = (backend.compile(lower_bytecode(code)) for code in (small, large))
+    assert _run(small_exe, small) == (1).to_bytes(32, "big")
+    assert _run(large_exe, large) == (1).to_bytes(32, "big")
+    held = runtime._IDLE_MEMORY[0]
+    assert 4 << 20 < held <= 8 << 20 and len(runtime._IDLE) == 2
+    # A second large memory exceeds the budget: the least recently used store goes.
+    other = bytes.fromhex("6009" "62400000" "52") + _returning(2)  # fmt: skip
+    other_exe = backend.compile(lower_bytecode(other))
+    assert _run(other_exe, other) == (2).to_bytes(32, "big")
+    contracts = [e.contract for e in (small_exe, large_exe, other_exe)]  # type: ignore[attr-defined]
+    assert [c.store is not None for c in contracts] == [False, False, True]
+    assert runtime._IDLE_MEMORY[0] == sum(s.pages for s in contracts[2]._free) * runtime.PAGE
+    assert _run(large_exe, large) == (1).to_bytes(32, "big")  # runs again on a new store

@@ -18,6 +18,7 @@ from artifact_checks import (
     copy_artifact,
     edit_metadata,
     fresh_process_loads,
+    run_fresh_process,
 )
 from eth_hash.auto import keccak
 from wasm_compare import FakeHost, new_frame
@@ -25,7 +26,12 @@ from wasm_compare import FakeHost, new_frame
 from evmkiln.backend_wasm import WasmBackend, aot
 from evmkiln.backend_wasm import backend as backend_module
 from evmkiln.backend_wasm.aot import read_metadata
-from evmkiln.backend_wasm.runtime import ENGINE_SETTINGS
+from evmkiln.backend_wasm.runtime import (
+    ENGINE_SETTINGS,
+    MEMORY_MODE,
+    MEMORY_MODE_ENV,
+    MEMORY_MODES,
+)
 from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.codegen.artifact_errors import ArtifactCorruptError, ArtifactMismatchError
 from evmkiln.codegen.backend import AotBackend, Executable
@@ -33,6 +39,7 @@ from evmkiln.codegen.pipeline import lower_bytecode
 from evmkiln.codegen.reference import ReferenceBackend
 
 HERE = Path(__file__).resolve().parent
+OTHER_MODE = "compact" if MEMORY_MODE == "reserved" else "reserved"
 WASM = WasmBackend()
 REFERENCE = ReferenceBackend()
 
@@ -222,18 +229,72 @@ def test_loading_for_another_fork_or_options_is_refused(artifacts: dict[str, Pat
 def test_module_from_another_engine_is_refused_by_wasmtime(
     artifacts: dict[str, Path], tmp_path: Path
 ) -> None:
-    """Metadata that lies about the engine still cannot smuggle in an incompatible module."""
+    """Metadata that lies about the engine still cannot smuggle in an incompatible module:
+    here one compiled for the other memory mode (other bounds checks)."""
     config = wasmtime.Config()
-    for name, value in ENGINE_SETTINGS.items():
+    for name, value in {**ENGINE_SETTINGS, **MEMORY_MODES[OTHER_MODE]}.items():
         setattr(config, name, value)
-    config.memory_may_move = True
     wasm = WASM.compile(lower_bytecode(PROGRAMS["exp_div"])).wasm
     other = bytes(wasmtime.Module(wasmtime.Engine(config), wasm).serialize())
     path = copy_artifact(artifacts["exp_div"], tmp_path)
     replace_module(path, other)
-    with pytest.raises(ArtifactMismatchError, match="memory may move") as info:
+    with pytest.raises(ArtifactMismatchError, match="memory reservation") as info:
         WASM.load(path, fork="cancun")
     assert info.value.field == "wasmtime_engine"
+
+
+def test_artifact_of_the_other_memory_mode_is_refused_by_name(
+    artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    path = copy_artifact(artifacts["exp_div"], tmp_path)
+    engine = json.loads(path.read_text())["engine"]
+    settings = {k: v for k, v in engine["settings"].items() if not k.startswith("memory_")}
+    engine["settings"] = {**settings, **MEMORY_MODES[OTHER_MODE]}
+    edit_metadata(path, engine=engine)
+    with pytest.raises(ArtifactMismatchError, match=MEMORY_MODE_ENV) as info:
+        WASM.load(path, fork="cancun")
+    assert info.value.field == "engine.memory"
+    assert info.value.artifact_value == OTHER_MODE
+    assert str(info.value.running_value).startswith(MEMORY_MODE)
+
+
+MODE_LOADER = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from eth_hash.auto import keccak
+    from evmkiln.backend_wasm import WasmBackend, runtime
+    from evmkiln.codegen.artifact_errors import ArtifactMismatchError
+    from evmkiln.codegen.pipeline import lower_bytecode
+    from test_wasm_aot import outcome
+
+    wasm = WasmBackend()
+    try:
+        wasm.load(Path(sys.argv[1]), fork="cancun")
+        refused = None
+    except ArtifactMismatchError as exc:
+        refused = [exc.field, exc.artifact_value]
+    code = bytes.fromhex(sys.argv[2])
+    path = wasm.save(lower_bytecode(code), Path(sys.argv[3]), code_hash=keccak(code), fork="cancun")
+    loaded = wasm.load(path, fork="cancun").executable
+    print(json.dumps({
+        "mode": runtime.MEMORY_MODE,
+        "refused": refused,
+        "same": outcome(loaded, code) == outcome(wasm.compile(lower_bytecode(code)), code),
+    }))
+    """
+)
+
+
+def test_a_process_in_the_other_memory_mode_refuses_and_builds_its_own(
+    artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    """The mode follows the environment: this process's artifact is refused by a
+    process of the other mode, which saves, loads and runs artifacts of its own."""
+    env = {MEMORY_MODE_ENV: OTHER_MODE}
+    args = [str(artifacts["calldata_loop"]), PROGRAMS["calldata_loop"].hex(), str(tmp_path)]
+    report = run_fresh_process(MODE_LOADER, args, HERE, env=env)
+    assert report == {"mode": OTHER_MODE, "refused": ["engine.memory", MEMORY_MODE], "same": True}
 
 
 def foreign_module(meta: Path) -> None:

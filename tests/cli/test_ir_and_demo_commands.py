@@ -55,3 +55,13 @@ def test_demo_agrees_with_pyevm_on_every_backend() -> None:
     assert "identical results" in result.output
     for backend in ("ir", "llvm", "wasm"):
         assert f"evmkiln {backend}" in result.output
+
+
+def test_ir_says_why_code_over_budget_is_refused() -> None:
+    deep = "0x" + "5f" * 64 + "5b" * 4000  # a 64-deep stack through 4,000 JUMPDESTs
+    refused = runner.invoke(app, ["ir", deep, "--stats"])
+    assert refused.exit_code == 1
+    assert "compile budget exceeded" in refused.output and "--no-budget" in refused.output
+    lowered = runner.invoke(app, ["ir", deep, "--stats", "--no-budget"])
+    assert lowered.exit_code == 0, lowered.output
+    assert "block parameters and branch arguments" in lowered.output

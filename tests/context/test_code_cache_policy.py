@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evmkiln.codegen.backend import CompileOptions
+from evmkiln.codegen.budget import CompileBudgetExceeded
 from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.pipeline import lower_bytecode
 from evmkiln.codegen.reference import ReferenceBackend
@@ -45,3 +46,20 @@ def test_cache_needs_room() -> None:
         CodeCache(
             ReferenceBackend(), CompileOptions(), DispatchStats(), lower_bytecode, max_entries=0
         )
+
+
+def _over_budget(code: bytes) -> Function:
+    raise CompileBudgetExceeded("IR blocks", 99, 10, len(code))
+
+
+def test_code_over_budget_is_interpreted_even_when_failures_raise() -> None:
+    """A refusal is no compiler bug: interpreted, counted apart, whatever the policy."""
+    for fallback in (True, False):
+        stats = DispatchStats()
+        backend = ReferenceBackend()
+        cache = CodeCache(backend, CompileOptions(), stats, _over_budget, fallback=fallback)
+        assert cache.get(b"\x00") is None
+        assert (stats.compile_refusals, stats.compile_failures) == (1, 0)
+        assert "99 IR blocks" in stats.refusals[b"\x00"]
+        stats.reset()
+        assert stats.compile_refusals == 0 and not stats.refusals

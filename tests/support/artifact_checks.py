@@ -116,15 +116,19 @@ def assert_other_fork_and_options_refused(backend: AotBackend, meta_path: Path) 
 
 
 def run_fresh_process(
-    script: str, args: Sequence[str], import_dir: Path, timeout: float = 600
+    script: str,
+    args: Sequence[str],
+    import_dir: Path,
+    timeout: float = 600,
+    env: Mapping[str, str] | None = None,
 ) -> Any:
     """Run ``script`` in a new interpreter (``import_dir`` and this module importable); its JSON.
 
     A fresh process is the only proof that loading needs nothing the test
-    process compiled or imported earlier.
+    process compiled or imported earlier.  ``env``: variables to add.
     """
     path = [str(import_dir), str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(path)}
     done = subprocess.run(
         [sys.executable, "-c", script, *args],
         capture_output=True,

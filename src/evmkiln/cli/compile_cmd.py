@@ -93,13 +93,18 @@ def compile_command(
 
     options = CompileOptions(opt_level=opt_level, gas_metering=gas_metering)
     results = compile_artifacts(backend_obj, codes, output, fork=fork, options=options)
-    failed = 0
+    failed = refused = 0
     for result in results:
-        if result.path is None:
+        if result.refused:
+            refused += 1
+            typer.echo(f"0x{result.code_hash.hex()}  refused (interpreted): {result.error}")
+        elif result.path is None:
             failed += 1
             typer.echo(f"0x{result.code_hash.hex()}  failed: {result.error}", err=True)
         else:
             typer.echo(f"0x{result.code_hash.hex()}  {result.path}")
-    typer.echo(f"{len(results) - failed} compiled, {failed} failed -> {output}")
+    compiled = len(results) - failed - refused
+    declined = f", {refused} refused" if refused else ""
+    typer.echo(f"{compiled} compiled, {failed} failed{declined} -> {output}")
     if failed:
         raise typer.Exit(1)

@@ -19,20 +19,34 @@ def ir(
         ),
     ] = "ir",
     stats: Annotated[bool, typer.Option("--stats", help="Print block/instruction counts.")] = False,
+    budget: Annotated[
+        bool,
+        typer.Option(
+            "--budget/--no-budget",
+            help="Refuse code over its compile budget, as the VM does (off: lower it anyway).",
+        ),
+    ] = True,
 ) -> None:
     """Print the IR (or a backend's generated code) for CODE."""
+    from evmkiln.codegen.budget import CompileBudgetExceeded, IrSize
     from evmkiln.codegen.ir.printer import format_function
     from evmkiln.codegen.pipeline import lower_bytecode
 
-    function = lower_bytecode(read_code(code))
+    try:
+        function = lower_bytecode(read_code(code), within_budget=budget)
+    except CompileBudgetExceeded as exc:
+        typer.echo(f"{exc} (the VM interprets such code; --no-budget lowers it anyway)", err=True)
+        raise typer.Exit(1) from None
     if emit == "ir":
         typer.echo(format_function(function), nl=False)
     else:
         typer.echo(_emit_with_backend(function, emit), nl=False)
     if stats:
+        size = IrSize.of(function)
         typer.echo(
-            f"; {len(function.blocks)} blocks, {function.instruction_count()} instructions, "
-            f"{len(function.jump_table)} jump-table entries"
+            f"; {size.blocks} blocks, {size.instructions} instructions, "
+            f"{size.jump_table} jump-table entries, "
+            f"{size.edge_values} block parameters and branch arguments"
         )
 
 

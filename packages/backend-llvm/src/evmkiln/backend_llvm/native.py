@@ -332,6 +332,7 @@ HELPERS: dict[str, str] = {
 INTRINSICS = """declare i256 @llvm.bswap.i256(i256)
 declare i256 @llvm.ctlz.i256(i256, i1)
 declare i64 @llvm.fshl.i64(i64, i64, i64)
+declare {i64, i1} @llvm.usub.with.overflow.i64(i64, i64)
 declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
 declare void @llvm.memmove.p0.p0.i64(ptr, ptr, i64, i1)
 declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)"""

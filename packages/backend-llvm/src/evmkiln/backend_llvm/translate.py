@@ -45,6 +45,7 @@ from evmkiln.backend_llvm.storage_cache import (
     ORIGINAL_OFFSET,
     VALUE_OFFSET,
 )
+from evmkiln.backend_llvm.text_budget import LLVM_LINES
 from evmkiln.builtins.halts import HaltKind
 from evmkiln.builtins.impl.gas import KECCAK_WORD, SSTORE_SENTRY, WARM_STORAGE_READ
 from evmkiln.builtins.memory import GAS_COPY_WORD
@@ -138,6 +139,7 @@ class _Translator:
         for name, offset in FIELD_OFFSET.items():
             self.emit(f"%f.{name} = getelementptr inbounds i8, ptr %ctx, i64 {offset}")
         self.emit("%gas.slot = alloca i64, align 8")
+        self.emit("%dispatch.sp.slot = alloca i64, align 8")
         self.emit("%mem_ptr.slot = alloca ptr, align 8")
         self.emit("%mem_len.slot = alloca i64, align 8")
         self.emit(f"%words = alloca i256, i64 {MAX_BUILTIN_WORDS}, align 8")
@@ -145,7 +147,11 @@ class _Translator:
         self.emit("%entry_table = load ptr, ptr %f.entries, align 8")
         self.reload_state()
         self.emit(f"br label %{self.label_of[fn.entry.name]}")
+        code_length = len(fn.code)
+        line_limit = LLVM_LINES.for_code(code_length)
         for blk in fn.blocks:
+            if len(self.lines) > line_limit:
+                LLVM_LINES.check(len(self.lines), code_length)
             self.start(self.label_of[blk.name])
             self.phi_slots[blk.name] = len(self.lines)
             self.lines.append("")  # the phis, written once every edge is known
@@ -159,6 +165,7 @@ class _Translator:
         if self.dispatch_incoming:
             self.fill_dispatch()
         self.exits()
+        LLVM_LINES.check(len(self.lines), code_length)
         for blk in fn.blocks:
             self.lines[self.phi_slots[blk.name]] = self.phis(blk)
         body = "\n".join(self.lines)
@@ -187,29 +194,51 @@ class _Translator:
 
         Sharing it keeps the function linear in jump sites plus destinations;
         a switch per site would give every destination an edge from every site.
+
+        The switch enters each destination through a landing block of its own,
+        so that the destination's phis never take a value from the switch
+        itself: for each such incoming value SROA counts the switch's
+        successors, which made promoting the gas slot quadratic in the size of
+        the jump table (11 s for 24 KB of JUMPDESTs behind one dynamic jump).
+        A destination the dispatch alone enters would then receive the very
+        same ``sp`` as every other such destination, and InstCombine, for
+        each known-bits query on that value, visits every branch on it (each
+        destination's stack check): 16 s for 24 KB of ``JUMPDEST PUSH0 PUSH0
+        PUSH0 CALLDATALOAD JUMP``.  Its landing block reads ``sp`` afresh from
+        a slot SROA leaves alone (volatile) instead.
         """
         self.start("dispatch")
         targets = ", ".join(f"[ {t}, %{pred} ]" for pred, t, _ in self.dispatch_incoming)
         sps = ", ".join(f"[ {sp}, %{pred} ]" for pred, _, sp in self.dispatch_incoming)
         self.emit(f"%dispatch.target = phi i256 {targets}")
         self.emit(f"%dispatch.sp = phi i64 {sps}")
+        self.emit("store volatile i64 %dispatch.sp, ptr %dispatch.sp.slot, align 8")
         fits = self.op("icmp ult i256 %dispatch.target, 18446744073709551616")
         invalid = self.halt_label(HaltKind.INVALID_JUMP)
         self.emit(f"br i1 {fits}, label %dispatch.switch, label %{invalid}")
         self.start("dispatch.switch")
         low = self.op("trunc i256 %dispatch.target to i64")
         cases = []
-        done: set[str] = set()
+        case_label: dict[str, str] = {}
+        landings: list[str] = []
         for pc, block in sorted(self.function.jump_table.items()):
-            label = self.label_of[block.name]
-            if block.name not in done:
-                done.add(block.name)
-                key = (self.block, block.name)
+            label = case_label.get(block.name)
+            if label is None:
+                label = case_label[block.name] = f"dispatch.to.{block.name}"
+                landing = [f"{label}:"]
+                sp = "%dispatch.sp"
+                if block.name not in self.incoming:
+                    sp = f"%dispatch.sp.{block.name}"
+                    landing.append(f"  {sp} = load volatile i64, ptr %dispatch.sp.slot, align 8")
+                landing.append(f"  br label %{self.label_of[block.name]}")
+                landings.append("\n".join(landing))
+                key = (label, block.name)
                 assert key not in self.edges
                 self.edges.add(key)
-                self.incoming.setdefault(block.name, []).append((self.block, ["%dispatch.sp"]))
+                self.incoming.setdefault(block.name, []).append((label, [sp]))
             cases.append(f"i64 {pc}, label %{label}")
         self.emit(f"switch i64 {low}, label %{invalid} [ {' '.join(cases)} ]")
+        self.lines.extend(landings)
 
     def halt_label(self, kind: HaltKind) -> str:
         self.halt_kinds.add(kind)
@@ -332,11 +361,21 @@ class _Translator:
         self.values[value.id] = name
 
     def charge(self, amount: str) -> None:
-        """Subtract ``amount`` (i64) from gas; halt OUT_OF_GAS if there is not enough."""
+        """Subtract ``amount`` (i64) from gas; halt OUT_OF_GAS if there is not enough.
+
+        The subtraction and its check are one ``usub.with.overflow``.  Written
+        as ``icmp ugt`` and ``sub``, InstCombine folds a chain of constant
+        charges into ``gas0 - k`` and then, for every check, walks every
+        dominating check on ``gas0``: quadratic in the number of blocks in a
+        row (a contract of 24 KB of JUMPDESTs took minutes); the intrinsic
+        is left alone and compiles to the same ``sub``/``jb``.
+        """
         gas = self.gas()
-        short = self.op(f"icmp ugt i64 {amount}, {gas}")
+        charged = self.op(f"call {{i64, i1}} @llvm.usub.with.overflow.i64(i64 {gas}, i64 {amount})")
+        short = self.op(f"extractvalue {{i64, i1}} {charged}, 1")
         self.guard(short, self.halt_label(HaltKind.OUT_OF_GAS), "gas_ok")
-        self.emit(f"store i64 {self.op(f'sub i64 {gas}, {amount}')}, ptr %gas.slot, align 8")
+        left = self.op(f"extractvalue {{i64, i1}} {charged}, 0")
+        self.emit(f"store i64 {left}, ptr %gas.slot, align 8")
 
     def mem_addr(self, offset: str) -> str:
         base = self.op("load ptr, ptr %mem_ptr.slot, align 8")

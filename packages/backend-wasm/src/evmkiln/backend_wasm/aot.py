@@ -23,6 +23,8 @@ builds; an artifacts directory is code, to be trusted like any other code.
 
 from __future__ import annotations
 
+import os
+from functools import cache
 from pathlib import Path
 
 import wasmtime
@@ -36,16 +38,25 @@ from evmkiln.backend_wasm.artifact_meta import (
     SUFFIX_MODULE,
     ArtifactMetadata,
     expected_fields,
+    memory_mode_of,
 )
 from evmkiln.backend_wasm.encoding import encode_module
 from evmkiln.backend_wasm.layout import memory_base
-from evmkiln.backend_wasm.runtime import CompiledContract, engine
+from evmkiln.backend_wasm.runtime import (
+    COMPILE_JOB,
+    MEMORY_MODE,
+    MEMORY_MODE_ENV,
+    CompiledContract,
+    compiler_process,
+    engine,
+)
 from evmkiln.backend_wasm.translate import translate
 from evmkiln.builtins.frame import Frame
 from evmkiln.codegen import artifact_files
 from evmkiln.codegen.artifact_errors import ArtifactCorruptError, ArtifactMismatchError
 from evmkiln.codegen.artifact_files import ELF_MAGIC, ArtifactFiles, artifact_stem
 from evmkiln.codegen.backend import CompileOptions, ExitKind, LoadedArtifact
+from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 from evmkiln.codegen.ir.function import Function
 
 FILES = ArtifactFiles(
@@ -82,8 +93,17 @@ def build_module(function: Function, options: CompileOptions) -> tuple[bytes, in
     """``function`` compiled by wasmtime: (serialized module, memory base, wasm size)."""
     translation = translate(function, gas_metering=options.gas_metering)
     wasm = encode_module(translation.module)
-    module = wasmtime.Module(engine(), wasm)
-    return bytes(module.serialize()), translation.memory_base, len(wasm)
+    serialized = _compiler().call(COMPILE_JOB, wasm, False)
+    return bytes(serialized), translation.memory_base, len(wasm)
+
+
+AOT_LIMITS = CompileLimits(seconds=900.0)
+
+
+@cache
+def _compiler() -> CompilerProcess:
+    """Cranelift runs in a compiler process here too: a crash there fails one artifact."""
+    return compiler_process(AOT_LIMITS)
 
 
 def save(
@@ -120,8 +140,30 @@ def read_metadata(path: Path) -> ArtifactMetadata:
 def check_compatible(
     path: Path, meta: ArtifactMetadata, fork: str, options: CompileOptions
 ) -> None:
-    """Raise :class:`ArtifactMismatchError` naming the first field that differs."""
-    artifact_files.check_compatible(path, meta, expected_fields(fork, options), CHECKED_FIELDS)
+    """Raise :class:`ArtifactMismatchError` naming the first field that differs.
+
+    A different memory mode is reported as such (``engine.memory``), before
+    the rest of the engine is compared: it is the one engine difference a
+    process meets on the same machine (run with or without ``ulimit -v``).
+    """
+    expected = expected_fields(fork, options)
+    at = CHECKED_FIELDS.index("engine")
+    artifact_files.check_compatible(path, meta, expected, CHECKED_FIELDS[:at])
+    built_for = memory_mode_of(meta.engine.settings)
+    if built_for != MEMORY_MODE:
+        raise ArtifactMismatchError(path, "engine.memory", built_for, _running_mode())
+    artifact_files.check_compatible(path, meta, expected, CHECKED_FIELDS[at:])
+
+
+def _running_mode() -> str:
+    """This process's memory mode and what chose it, for a refusal's message."""
+    chosen = os.environ.get(MEMORY_MODE_ENV, "").strip()
+    if chosen and chosen.lower() != "auto":
+        why = f"{MEMORY_MODE_ENV}={chosen}"
+    else:
+        why = "address space limited" if MEMORY_MODE == "compact" else "no address-space limit"
+        why += f"; {MEMORY_MODE_ENV} overrides"
+    return f"{MEMORY_MODE} ({why})"
 
 
 def _deserialize(module_path: Path, data: bytes) -> wasmtime.Module:

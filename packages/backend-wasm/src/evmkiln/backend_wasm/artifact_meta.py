@@ -20,6 +20,13 @@ the compiler's sources and of the module ABI (linear-memory layout, builtin
 ids, the import and exports), the wasmtime version, the engine configuration
 that shapes machine code (target, features, opt level, memory settings), and
 the compile options.
+
+The memory settings follow the process's memory mode (``reserved`` without an
+address-space limit, ``compact`` with one: :func:`~.runtime.memory_mode`), and
+code compiled for one mode cannot run in the other (the bounds checks differ),
+so an artifact built without a limit is refused by a process that has one.
+That refusal names the modes (:func:`memory_mode_of`) rather than two dumps
+of engine settings.
 """
 
 from __future__ import annotations
@@ -69,7 +76,8 @@ class EngineConfig(BaseModel):
 
     ``settings`` are the ``wasmtime.Config`` attributes the runtime sets
     (:data:`evmkiln.backend_wasm.runtime.ENGINE_SETTINGS`: wasm features such
-    as wide arithmetic, ``cranelift_opt_level``, ``memory_may_move``);
+    as wide arithmetic, ``cranelift_opt_level``, the memory mode's
+    reservation, guard size and ``memory_may_move``);
     ``target`` is the host the engine compiles for (wasmtime's default, the
     native host with its detected CPU features, which wasmtime checks itself
     on deserialization); ``pulley`` is whether the engine is wasmtime's
@@ -141,6 +149,17 @@ def engine_config() -> EngineConfig:
     return EngineConfig(
         target=_target(), pulley=bool(engine().is_pulley()), settings=dict(ENGINE_SETTINGS)
     )
+
+
+def memory_mode_of(settings: dict[str, bool | int | str]) -> str:
+    """The memory mode whose settings ``settings`` carries, or a description of them."""
+    from evmkiln.backend_wasm.runtime import MEMORY_MODES
+
+    for mode, values in MEMORY_MODES.items():
+        if all(settings.get(name) == value for name, value in values.items()):
+            return mode
+    found = {name: value for name, value in settings.items() if name.startswith("memory_")}
+    return f"unknown memory settings {found}"
 
 
 def expected_fields(fork: str, options: CompileOptions) -> dict[str, object]:

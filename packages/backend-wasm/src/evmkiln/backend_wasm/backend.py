@@ -5,8 +5,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import wasmtime
+
 from evmkiln.backend_wasm.encoding import encode_module
-from evmkiln.backend_wasm.runtime import CompiledContract
+from evmkiln.backend_wasm.runtime import (
+    COMPILE_JOB,
+    CompiledContract,
+    compiler_process,
+    deserialize,
+)
 from evmkiln.backend_wasm.translate import Translation, translate
 from evmkiln.backend_wasm.wat import to_wat
 from evmkiln.builtins.frame import Frame
@@ -18,6 +25,7 @@ from evmkiln.codegen.backend import (
     DelegatesArtifacts,
     ExitKind,
 )
+from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 from evmkiln.codegen.gc_pause import gc_paused
 from evmkiln.codegen.ir.function import Function
 
@@ -43,9 +51,16 @@ class WasmExecutable:
     """A contract compiled to wasm; ``run`` may be called re-entrantly."""
 
     def __init__(
-        self, function: Function, options: CompileOptions, *, fast_tier: bool | None = None
+        self,
+        function: Function,
+        options: CompileOptions,
+        *,
+        fast_tier: bool | None = None,
+        compiler: CompilerProcess | None = None,
+        job: str = COMPILE_JOB,
     ) -> None:
-        """``fast_tier``: force a tier (``None``: by size, :data:`FAST_TIER_INSTS`)."""
+        """``fast_tier``: force a tier (``None``: by size, :data:`FAST_TIER_INSTS`).
+        ``compiler``: where Cranelift runs (``None``: in this process)."""
         t0 = time.perf_counter()
         if fast_tier is None:
             fast_tier = function.instruction_count() >= FAST_TIER_INSTS
@@ -60,9 +75,11 @@ class WasmExecutable:
             t1 = time.perf_counter()
             self.wasm = encode_module(self.translation.module)
         t2 = time.perf_counter()
-        self.contract = CompiledContract(
-            self.wasm, self.translation.memory_base, fast=self.fast_tier
-        )
+        code: bytes | wasmtime.Module = self.wasm
+        if compiler is not None:
+            serialized = compiler.call(job, self.wasm, self.fast_tier)
+            code = deserialize(serialized, self.fast_tier)
+        self.contract = CompiledContract(code, self.translation.memory_base, fast=self.fast_tier)
         t3 = time.perf_counter()
         self.name = function.name
         self.times = CompileTimes(t1 - t0, t2 - t1, t3 - t2)
@@ -76,17 +93,34 @@ class WasmExecutable:
 
 
 class WasmBackend(DelegatesArtifacts):
-    """Compiles IR to WebAssembly and runs it on wasmtime."""
+    """Compiles IR to WebAssembly and runs it on wasmtime.
+
+    ``isolated`` (the default): Cranelift compiles in a compiler process
+    (:mod:`evmkiln.codegen.compiler_process`) under ``limits`` and sends the
+    serialized machine code back; a crash or time-out there is a
+    :class:`~evmkiln.codegen.compiler_process.CompilerProcessError` here, and
+    the dispatching VM interprets that code.  Translation to wasm is Python
+    and stays in this process.
+    """
 
     name = "wasm"
     artifact_suffix = ".wasm.json"
     """Artifacts (``AotBackend``): see :mod:`evmkiln.backend_wasm.aot`."""
 
+    compile_job = COMPILE_JOB
+    """The compiler process's job: ``(wasm, fast) -> serialized module``."""
+
+    def __init__(self, isolated: bool = True, limits: CompileLimits | None = None) -> None:
+        self.compiler = compiler_process(limits) if isolated else None
+        """Where Cranelift runs; ``None``: in this process."""
+
     def capabilities(self) -> BackendCapabilities:
         return BackendCapabilities(jit=True, aot=True, gas_metering_off=True, native=True)
 
     def compile(self, function: Function, options: CompileOptions | None = None) -> WasmExecutable:
-        return WasmExecutable(function, options or CompileOptions())
+        return WasmExecutable(
+            function, options or CompileOptions(), compiler=self.compiler, job=self.compile_job
+        )
 
     def warm_up(self) -> None:
         """Pay the process's one-time costs now: both engines' first compile.
@@ -99,7 +133,9 @@ class WasmBackend(DelegatesArtifacts):
 
         tiny = lower_bytecode(WARM_UP_CODE)
         for fast in (False, True):
-            WasmExecutable(tiny, CompileOptions(), fast_tier=fast)
+            WasmExecutable(
+                tiny, CompileOptions(), fast_tier=fast, compiler=self.compiler, job=self.compile_job
+            )
 
     def emit_wat(self, function: Function, options: CompileOptions | None = None) -> str:
         """WebAssembly text for ``function`` without instantiating it."""

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+from evmkiln.backend_wasm import limits
+
 Instr = tuple[object, ...]
 """An instruction: its text name followed by its immediates."""
 
@@ -304,6 +306,7 @@ def encode_body(func: Func, memo: dict[Instr, bytes] | None = None) -> bytes:
         append(code)
     append(b"\x0b")
     body = b"".join(parts)
+    limits.check_body(len(body))
     return uleb(len(body)) + body
 
 

@@ -58,6 +58,16 @@ class WasmStackExhaustedError(RuntimeError):
     """
 
 
+class WasmMemoryError(RuntimeError):
+    """Linear memory could not grow: the process ran out of address space.
+
+    Gas bounds EVM memory, and a frame that may pay for its growth must get
+    it, so a refusal is a resource failure of the host process, like
+    :class:`WasmStackExhaustedError`, never an EVM outcome (in particular not
+    out of gas).
+    """
+
+
 def context_address(store: wasmtime.Store) -> int:
     """The store's ``wasmtime_context_t*`` as an integer."""
     return int(ctypes.cast(store._context(), ctypes.c_void_p).value or 0)
@@ -125,7 +135,7 @@ class FastCall:
 
 
 def memory_address(store: wasmtime.Store, memory: wasmtime.Memory) -> int:
-    """Base address of a linear memory (stable: the engine forbids moving memories)."""
+    """Base address of a linear memory: valid until the memory next grows (it may move)."""
     ptr = ffi.wasmtime_memory_data(store._context(), ctypes.byref(memory._memory))
     return int(ctypes.cast(ptr, ctypes.c_void_p).value or 0)
 

@@ -4,7 +4,8 @@ One instance serves one frame at a time.  Its linear memory holds, from
 address 0:
 
 * ``CTRL``: the gas counter and memory size (read and written by builtins
-  through the host bridge), and the output range of RETURN/REVERT;
+  through the host bridge), the output range of RETURN/REVERT, and the page
+  count of a growth request (:data:`HOST_GROW`);
 * ``SCRATCH``: 96 bytes the word routines use to shift and pick bytes;
 * ``ARGS``: eight 32-byte slots through which words cross into builtins and
   back (slot 0 holds the result);
@@ -33,6 +34,8 @@ CTRL_MSIZE = 8
 CTRL_OUT_OFFSET = 16
 CTRL_OUT_SIZE = 24
 CTRL_SL_GEN = 32
+CTRL_GROW = 40
+"""The page count generated code asks the host for with :data:`HOST_GROW`."""
 SCRATCH = 64
 """Three 32-byte words: low padding, the operand, high padding."""
 ARGS = 256
@@ -78,6 +81,11 @@ def memory_base(code_length: int) -> int:
     end = JUMPS + 2 * code_length
     return (end + PAGE - 1) // PAGE * PAGE
 
+
+HOST_GROW = 0xFFFF
+"""Host id (never a builtin's) asking the runtime to grow linear memory to
+``CTRL_GROW`` pages.  Growth goes through the host because the memory may
+move when it grows (see :mod:`.runtime`) and the runtime holds its address."""
 
 # Status codes returned by the generated ``run`` function.
 STATUS_HALT_BASE = 100

@@ -19,9 +19,18 @@ from collections.abc import Callable
 from evmkiln.backend_wasm import division
 from evmkiln.backend_wasm.division import Resolve
 from evmkiln.backend_wasm.encoding import I32, I64, Func, FuncType, Instr
-from evmkiln.backend_wasm.layout import CTRL_MSIZE, MAX_PAGES, PAGE, SCRATCH
+from evmkiln.backend_wasm.layout import (
+    CTRL_GROW,
+    CTRL_MSIZE,
+    HOST_GROW,
+    MAX_PAGES,
+    PAGE,
+    SCRATCH,
+)
 
 MEMORY_LIMIT = 1 << 32
+HOST_FUNC = 0
+"""Function index of the ``host`` import (the module's only import)."""
 W2 = FuncType((I64,) * 8, (I64,) * 4)
 MID = SCRATCH + 32
 """Address of the operand in the scratch area."""
@@ -314,8 +323,12 @@ def expand(memory_base: int) -> Func:
     """``expand(end, gas) -> gas'`` or -1 for out of gas; ``end`` is past ``msize``.
 
     Applies :func:`evmkiln.builtins.memory.expand`'s price (the caller has
-    already checked the 2**32 cap) and grows the linear memory in pages; a
-    failed grow (beyond wasm32's 4 GiB) is also out of gas.
+    already checked the 2**32 cap); more pages than wasm32's 4 GiB are out
+    of gas.  The pages themselves are asked of the host (:data:`HOST_GROW`):
+    the runtime grows the memory and takes note of its new address, since a
+    memory without a full 4 GiB reservation moves when it grows.  A refusal
+    (the process is out of address space) returns -1 like out of gas, and the
+    runtime raises the host's error instead of reporting that halt.
     """
     end, gas, nw, cw, cost, pages = 0, 1, 2, 3, 4, 5
     body: list[Instr] = [
@@ -360,14 +373,11 @@ def expand(memory_base: int) -> Func:
         ("i64.const", -1),
         ("return",),
         ("end",),
+        ("i32.const", 0),
         ("local.get", pages),
-        ("memory.size",),
-        ("i64.extend_i32_u",),
-        ("i64.sub",),
-        ("i32.wrap_i64",),
-        ("memory.grow",),
-        ("i32.const", -1),
-        ("i32.eq",),
+        ("i64.store", 3, CTRL_GROW),
+        ("i32.const", HOST_GROW),
+        ("call", HOST_FUNC),
         ("if", None),
         ("i64.const", -1),
         ("return",),

@@ -22,6 +22,20 @@ lives in wasmtime's trampoline frame, so its address is the depth gauge).
 Otherwise :class:`~.host_bridge.WasmStackExhaustedError` is raised -- a
 clear error, never a segfault.
 
+Memory: by default each instance reserves wasmtime's full range for a 32-bit
+linear memory (4 GiB plus 32 MiB guard regions on either side) so that
+Cranelift can drop every bounds check and the memory never moves.  A process
+with an address-space limit (``RLIMIT_AS``, ``ulimit -v``) cannot afford that:
+the first instance alone exceeds an 8 GiB limit, and nested frames keep one
+instance each.  There the engine reserves only what a memory uses
+(:data:`MEMORY_MODES`, chosen by :func:`memory_mode`), Cranelift checks every
+access explicitly, and a memory moves when it grows.  Generated code
+therefore never grows its memory itself: it asks the host (``HOST_GROW``),
+and the slot grows it -- by half again at least, so that a memory grown page
+by page is copied a logarithmic number of times -- and re-reads its address.
+A refused growth (the process is out of address space) raises
+:class:`~.host_bridge.WasmMemoryError`, never an EVM outcome.
+
 Builtins see an ordinary :class:`Frame`: around each crossing the handler
 copies the gas counter in and out, and while the frame runs ``frame.memory``
 is a :class:`LinearMemoryView` of the instance's linear memory, so a builtin
@@ -32,7 +46,9 @@ its memory once, when the run ends.
 from __future__ import annotations
 
 import ctypes
+import os
 import queue
+import resource
 import struct
 import threading
 from collections import OrderedDict
@@ -44,6 +60,7 @@ import wasmtime
 from evmkiln.backend_wasm.host_bridge import (
     FastCall,
     HostImport,
+    WasmMemoryError,
     WasmStackExhaustedError,
     address_of,
     memory_address,
@@ -52,10 +69,13 @@ from evmkiln.backend_wasm.host_bridge import (
 from evmkiln.backend_wasm.layout import (
     ARGS,
     CTRL_GAS,
+    CTRL_GROW,
     CTRL_MSIZE,
     CTRL_OUT_OFFSET,
     CTRL_OUT_SIZE,
     CTRL_SL_GEN,
+    HOST_GROW,
+    MAX_PAGES,
     PAGE,
     SL_ENTRY,
     SLOTS,
@@ -72,19 +92,69 @@ from evmkiln.builtins.impl import IMPLEMENTATIONS
 from evmkiln.builtins.memory_view import NativeMemoryView
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
+from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 
 _ENGINE: wasmtime.Engine | None = None
 _FAST_ENGINE: wasmtime.Engine | None = None
+
+MEMORY_MODE_ENV = "EVMKILN_WASM_MEMORY"
+"""Environment variable naming the memory mode: ``auto`` (the default),
+``reserved`` or ``compact`` (see :func:`memory_mode`)."""
+MEMORY_MODES: dict[str, dict[str, bool | int | str]] = {
+    # wasmtime's defaults for 32-bit memories, spelled out: the whole 4 GiB
+    # range plus guards, so every access is in bounds by construction (no
+    # checks in the code) and the memory never moves.  4160 MiB of address
+    # space per instance.
+    "reserved": {
+        "memory_reservation": 1 << 32,
+        "memory_guard_size": 32 << 20,
+        "memory_may_move": False,
+    },
+    # Only the pages in use, no guards: an instance of a small contract takes
+    # 192 KiB of address space.  Cranelift bounds-checks every load and store
+    # (with its Spectre mitigation), and growth may move the memory.
+    "compact": {
+        "memory_reservation": 0,
+        "memory_guard_size": 0,
+        "memory_reservation_for_growth": 0,
+        "memory_may_move": True,
+    },
+}
+"""The memory settings of each mode: ``wasmtime.Config`` attributes."""
+
+
+def memory_mode() -> str:
+    """The memory mode for this process: :data:`MEMORY_MODE_ENV`, else by ``RLIMIT_AS``.
+
+    ``auto`` picks ``compact`` whenever the process has an address-space
+    limit.  A reserved instance takes 4160 MiB, and a 1024-deep recursion
+    keeps 1024 of them alive beside up to :data:`MAX_IDLE_INSTANCES` idle
+    ones, more than any finite limit worth setting; without a limit the
+    reservation costs nothing and saves the bounds checks (snailtracer runs
+    about 1.5x as long with them).
+    """
+    value = os.environ.get(MEMORY_MODE_ENV, "").strip().lower() or "auto"
+    if value == "auto":
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        return "reserved" if soft == resource.RLIM_INFINITY else "compact"
+    if value not in MEMORY_MODES:
+        choices = ", ".join(["auto", *MEMORY_MODES])
+        raise ValueError(f"{MEMORY_MODE_ENV}={value!r}: expected one of {choices}")
+    return value
+
+
+MEMORY_MODE = memory_mode()
+"""This process's memory mode, decided when the module is first imported."""
 ENGINE_SETTINGS: dict[str, bool | int | str] = {
     "wasm_wide_arithmetic": True,
     "wasm_bulk_memory": True,
     "wasm_multi_value": True,
-    # The host bridge keeps raw pointers into linear memory.
-    "memory_may_move": False,
     "cranelift_opt_level": "speed",
+    **MEMORY_MODES[MEMORY_MODE],
 }
 """``wasmtime.Config`` attributes that shape the machine code: one table, so that
-AOT metadata records exactly what :func:`engine` sets."""
+AOT metadata records exactly what :func:`engine` sets (a module compiled in one
+memory mode cannot run in the other)."""
 MAX_WASM_STACK = 64 << 20
 """wasmtime's limit on wasm stack per store (host frames in between count)."""
 INLINE_STACK = 64 << 20
@@ -135,6 +205,28 @@ def engine(*, fast: bool = False) -> wasmtime.Engine:
         else:
             _ENGINE = found
     return found
+
+
+def compile_serialized(wasm: bytes, fast: bool) -> bytes:
+    """``wasm`` compiled by this process's engine and serialized: a compiler process's job.
+
+    The compiler process runs with this process's memory mode (the backend
+    passes :data:`MEMORY_MODE_ENV`), so the code fits :func:`deserialize` here.
+    """
+    return bytes(wasmtime.Module(engine(fast=fast), wasm).serialize())
+
+
+COMPILE_JOB = "evmkiln.backend_wasm.runtime:compile_serialized"
+
+
+def compiler_process(limits: CompileLimits | None = None) -> CompilerProcess:
+    """A compiler process whose engines are this process's (same memory mode)."""
+    return CompilerProcess(limits, env={MEMORY_MODE_ENV: MEMORY_MODE})
+
+
+def deserialize(data: bytes, fast: bool) -> wasmtime.Module:
+    """A module from :func:`compile_serialized`; wasmtime refuses one built for other settings."""
+    return wasmtime.Module.deserialize(engine(fast=fast), data)
 
 
 class _ThreadState(threading.local):
@@ -248,10 +340,22 @@ class _Slot:
         memory, run = exports["memory"], exports["run"]
         assert isinstance(memory, wasmtime.Memory) and isinstance(run, wasmtime.Func)
         self.memory = memory
-        self.addr = memory_address(store, self.memory)
-        self.header = memoryview((ctypes.c_ubyte * self.base).from_address(self.addr)).cast("B")
-        self.call = FastCall(store, run)
         self.store = store
+        self.pages = memory.size(store)
+        """Linear memory's size: only this slot grows it (generated code asks)."""
+        self.addr = 0
+        self.header = memoryview(b"")
+        self._locate()
+        self.call = FastCall(store, run)
+
+    def _locate(self) -> None:
+        """Take the memory's address anew: call after every growth, which may move it.
+
+        Nothing may keep an address or a view of the header across a growth:
+        a moved memory's old mapping is gone.
+        """
+        self.addr = memory_address(self.store, self.memory)
+        self.header = memoryview((ctypes.c_ubyte * self.base).from_address(self.addr)).cast("B")
 
     # -- memory ----------------------------------------------------------------
     def _msize(self) -> int:
@@ -263,12 +367,37 @@ class _Slot:
 
     def _grow_to(self, n: int) -> None:
         """Make linear memory cover ``n`` EVM bytes and set msize (new bytes are zero)."""
-        pages = (self.base + n + PAGE - 1) // PAGE
-        have = self.memory.size(self.store)
-        if pages > have:
-            self.memory.grow(self.store, pages - have)
-            self.addr = memory_address(self.store, self.memory)
+        self._ensure_pages((self.base + n + PAGE - 1) // PAGE)
         _I64.pack_into(self.header, CTRL_MSIZE, n)
+
+    def _ensure_pages(self, pages: int) -> None:
+        """Grow linear memory to at least ``pages`` pages (by half again at least).
+
+        In the compact memory mode every growth that outgrows the mapping
+        copies the memory to a new one, so growing by half again at least
+        keeps a memory grown page by page from costing quadratic time.  Pages
+        past msize cost no physical memory and are never reachable (every
+        access is checked against msize), and they stay zero: resets clear
+        memory up to msize.
+        """
+        have = self.pages
+        if pages <= have:
+            return
+        if pages > MAX_PAGES:  # generated code and expand() stop well before
+            raise WasmMemoryError(f"{pages} pages exceed wasm32's {MAX_PAGES}")
+        want = max(pages, min(MAX_PAGES, have + have // 2))
+        try:
+            self.memory.grow(self.store, want - have)
+        except wasmtime.WasmtimeError as exc:
+            if want == pages:
+                raise WasmMemoryError(_grow_refused(pages, exc)) from None
+            try:  # no room for the margin: the pages needed may still fit
+                self.memory.grow(self.store, pages - have)
+            except wasmtime.WasmtimeError as exc2:
+                raise WasmMemoryError(_grow_refused(pages, exc2)) from None
+            want = pages
+        self.pages = want
+        self._locate()
 
     def _write_memory(self, data: bytearray) -> None:
         n = len(data)
@@ -282,17 +411,20 @@ class _Slot:
 
     # -- the host import -------------------------------------------------------------
     def _handle(self, ident: int) -> int:
-        header = self.header
+        if ident == HOST_GROW:  # raising is reported by the run (see execute)
+            self._ensure_pages(_I64.unpack_from(self.header, CTRL_GROW)[0])
+            return 0
         frame = self.frame
         assert frame is not None
         impl, arity, _ = _BUILTIN_TABLE[ident]
-        frame.gas = _I64.unpack_from(header, CTRL_GAS)[0]
+        frame.gas = _I64.unpack_from(self.header, CTRL_GAS)[0]
         args = [self._read_word(i) for i in range(arity)]
         try:
             result = impl(frame, *args)
         except ExceptionalHalt as halt:
             self.host.error = halt
             return 1
+        header = self.header  # the builtin may have grown (and moved) memory
         if result is not None:
             header[ARGS : ARGS + 32] = result.to_bytes(32, "little")
         _I64.pack_into(header, CTRL_GAS, frame.gas)
@@ -343,11 +475,14 @@ class _Slot:
             self.frame = None
             view.close()
             frame.memory = self._read_memory()
-        if status == STATUS_HOST_HALT:
-            error = self.host.error
-            assert error is not None
+        error = self.host.error
+        if error is not None:
+            # A builtin raised (status STATUS_HOST_HALT), or growth was refused
+            # (generated code then exits as if out of gas): the host's error
+            # stands, not the halt.
             self.host.error = None
             raise error
+        assert status != STATUS_HOST_HALT
         frame.gas = _I64.unpack_from(self.header, CTRL_GAS)[0]
         if status >= STATUS_HALT_BASE:
             raise ExceptionalHalt(HaltKind(status - STATUS_HALT_BASE))
@@ -365,8 +500,8 @@ class LinearMemoryView(NativeMemoryView):
     A :class:`~evmkiln.builtins.memory_view.NativeMemoryView` over the slot's
     linear memory past its control area, so a crossing copies only the bytes
     the builtin touches, whatever its effects declare.  The address is taken
-    from the slot at each access (memories never move in this engine, and
-    growth refreshes the slot's address anyway).  A view lives for one run:
+    from the slot at each access: growth may move the memory, and the slot
+    takes note of the new address whenever it grows.  A view lives for one run:
     the run closes it and hands the frame a bytearray copy, and a closed view
     raises.
     """
@@ -401,9 +536,10 @@ class LinearMemoryView(NativeMemoryView):
 MAX_IDLE_INSTANCES = 256
 """Instances that idle contracts may keep, all stores together.
 
-Every instance reserves its linear memory's whole range of address space up
-front (memories never move: about 4 GiB each), and a store frees its
-instances only when it is dropped.  A process that meets thousands of
+In the reserved memory mode every instance reserves its linear memory's
+whole range of address space up front (about 4 GiB each; a compact one holds
+what its memory uses), and a store frees its instances only when it is
+dropped.  A process that meets thousands of
 contracts -- a node, a conformance run -- would otherwise keep every store,
 and a store that once served a 1024-deep recursion keeps 1024 instances: the
 process runs out of address space or mappings (``mmap`` failing with ENOMEM,
@@ -414,11 +550,30 @@ kept)."""
 MAX_IDLE_STORE_INSTANCES = 8
 """A contract going idle with more instances than this drops its store at once
 (only deep recursion needs many, and it is rare)."""
+MAX_IDLE_MEMORY = 256 << 20
+"""Bytes of linear memory that idle contracts may keep, all stores together.
+
+A memory never shrinks, and a frame that expanded EVM memory to hundreds of
+MiB leaves its instance holding them (touched, so resident; in the compact
+memory mode also address space that a process under ``RLIMIT_AS`` needs for
+the next frames).  The least recently used stores are dropped beyond this,
+as beyond :data:`MAX_IDLE_INSTANCES`; small instances (192 KiB for a small
+contract) never come near it."""
 
 _IDLE: OrderedDict[int, CompiledContract] = OrderedDict()
 """Contracts with a store and no running frame, least recently used first."""
 _IDLE_INSTANCES = [0]
 """Instances held by the stores of the contracts in :data:`_IDLE`."""
+_IDLE_MEMORY = [0]
+"""Bytes of linear memory held by the stores of the contracts in :data:`_IDLE`."""
+
+
+def _grow_refused(pages: int, error: wasmtime.WasmtimeError) -> str:
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else "refused"
+    return (
+        f"cannot grow wasm linear memory to {pages * PAGE} bytes ({MEMORY_MODE} memory mode): "
+        f"{reason}"
+    )
 
 
 class CompiledContract:
@@ -440,6 +595,8 @@ class CompiledContract:
         """Instances in the current store."""
         self._counted = 0
         """What this contract adds to :data:`_IDLE_INSTANCES` while idle."""
+        self._counted_memory = 0
+        """What this contract adds to :data:`_IDLE_MEMORY` while idle."""
         self.instances = 0
         """Instances created over the contract's life (every store)."""
 
@@ -481,13 +638,21 @@ class CompiledContract:
         _IDLE[id(self)] = self
         self._counted = self._live
         _IDLE_INSTANCES[0] += self._counted
-        while _IDLE and _IDLE_INSTANCES[0] > MAX_IDLE_INSTANCES:
+        pages = 0
+        for slot in self._free:  # idle: every instance is free
+            pages += slot.pages
+        self._counted_memory = pages * PAGE
+        _IDLE_MEMORY[0] += self._counted_memory
+        while _IDLE and (
+            _IDLE_INSTANCES[0] > MAX_IDLE_INSTANCES or _IDLE_MEMORY[0] > MAX_IDLE_MEMORY
+        ):
             next(iter(_IDLE.values())).drop_store()
 
     def _leave_idle(self) -> None:
         if _IDLE.pop(id(self), None) is not None:
             _IDLE_INSTANCES[0] -= self._counted
-            self._counted = 0
+            _IDLE_MEMORY[0] -= self._counted_memory
+            self._counted = self._counted_memory = 0
 
     def drop_store(self) -> None:
         """Free every instance (and its memory); the next run starts a new store."""

@@ -47,7 +47,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from evmkiln.backend_wasm import keccak, limbs
+from evmkiln.backend_wasm import keccak, limbs, limits
 from evmkiln.backend_wasm.encoding import (
     I32,
     I64,
@@ -65,6 +65,7 @@ from evmkiln.backend_wasm.layout import (
     CTRL_OUT_OFFSET,
     CTRL_OUT_SIZE,
     CTRL_SL_GEN,
+    HOST_GROW,
     JUMPS,
     MAX_PAGES,
     NO_BLOCK,
@@ -91,6 +92,7 @@ from evmkiln.codegen.ir.types import Type
 
 BUILTIN_IDS: dict[str, int] = {name: i for i, name in enumerate(sorted(BUILTINS))}
 """Builtin name -> the id passed to the host import."""
+assert HOST_GROW not in BUILTIN_IDS.values()
 WORD_OPS = frozenset(limbs.WORD_ROUTINES) - {"udivrem"}
 """IR word operations implemented by a module routine of the same name."""
 
@@ -169,6 +171,7 @@ class _Translator:
         self.depth = 0
         self.order = {b.name: i for i, b in enumerate(function.blocks)}
         self.n = len(function.blocks)
+        limits.check_blocks(self.n, len(function.code))
         self.base = memory_base(len(function.code))
         self.module = Module()
         self.module.imports.append(Import("evmkiln", "host", FuncType((I32,), (I32,))))
@@ -183,6 +186,7 @@ class _Translator:
         self.tmp32 = self.idx + 1
         self.pool32 = self.idx + 2
         pool32 = self.pool32
+        limits.check_locals(pool32 + self.max32, len(function.code))
         for vid, i in self.loc.items():
             if i < 0:
                 self.loc[vid] = pool32 + (-1 - i)

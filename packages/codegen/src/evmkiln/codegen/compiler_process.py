@@ -44,6 +44,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -88,13 +89,13 @@ class CompileLimits:
 class _Child:
     """One running child: its process, the protocol pipes and its stderr file."""
 
-    def __init__(self, limits: CompileLimits) -> None:
+    def __init__(self, limits: CompileLimits, env: Mapping[str, str]) -> None:
         # Kept open for the child's life (closed in close()); append mode so that
         # truncating it between jobs does not leave the child writing past the end.
         self.stderr: IO[bytes] = tempfile.TemporaryFile(mode="a+b", buffering=0)  # noqa: SIM115
         reply_read, reply_write = os.pipe()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        environment = {**os.environ, **env}
+        environment["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         memory = "" if limits.memory_bytes is None else str(limits.memory_bytes)
         try:
             self.process = subprocess.Popen(
@@ -103,7 +104,7 @@ class _Child:
                 stdout=subprocess.DEVNULL,
                 stderr=self.stderr,
                 pass_fds=(reply_write,),
-                env=env,
+                env=environment,
                 close_fds=True,
             )
         finally:
@@ -162,8 +163,13 @@ def _describe_exit(returncode: int | None) -> str:
 class CompilerProcess:
     """A child process that runs compile jobs one at a time (thread-safe)."""
 
-    def __init__(self, limits: CompileLimits | None = None) -> None:
+    def __init__(
+        self, limits: CompileLimits | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
+        """``env``: variables set for the child on top of this process's environment
+        (settings the child must share with this process, e.g. an engine's mode)."""
         self.limits = limits or CompileLimits()
+        self.env = dict(env or {})
         self._lock = threading.Lock()
         self._child: _Child | None = None
         self.jobs = 0
@@ -185,7 +191,7 @@ class CompilerProcess:
         if child is None:
             if self._child is not None or self.jobs:
                 self.restarts += 1
-            child = self._child = _Child(self.limits)
+            child = self._child = _Child(self.limits, self.env)
             self._finalizer.detach()
             self._finalizer = weakref.finalize(self, CompilerProcess._close_child, [child])
         return child

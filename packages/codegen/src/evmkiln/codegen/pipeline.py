@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from eth_hash.auto import keccak
 
+from evmkiln.codegen import budget
 from evmkiln.codegen.evm.blocks import analyze
 from evmkiln.codegen.gc_pause import gc_paused
 from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.ir.verifier import verify
 from evmkiln.codegen.lowering.lower import lower_program
+from evmkiln.codegen.lowering.versions import plan_versions
 from evmkiln.codegen.passes import run_passes
 
 
@@ -22,6 +24,7 @@ def lower_bytecode(
     name: str | None = None,
     check: bool = True,
     opt_level: int = 1,
+    within_budget: bool = True,
     fork: str = "cancun",
 ) -> Function:
     """Analyse and lower ``code`` into an IR function, run the level's passes, verify.
@@ -32,9 +35,22 @@ def lower_bytecode(
     or right after lowering when no pass runs.  (Passes only delete
     instructions whose results are unused, so whatever reaches a backend has
     been verified either way; verifying twice cost a sixth of the lowering.)
+
+    Unless ``within_budget`` is off, code whose IR would exceed its compile
+    budget raises :class:`~evmkiln.codegen.budget.CompileBudgetExceeded`:
+    checked on the code's length, on the planned block versions and on the
+    lowered function, each before the work it bounds.
     """
+    if within_budget:
+        budget.check_code(len(code))
     with gc_paused():
-        function = lower_program(analyze(code, fork), name or function_name(code))
+        program = analyze(code, fork)
+        plan = plan_versions(program)
+        if within_budget:
+            budget.check_plan(plan, len(code))
+        function = lower_program(program, name or function_name(code), plan)
+        if within_budget:
+            budget.check_function(function, len(code))
         if opt_level > 0:
             run_passes(function, opt_level)
         if check:

@@ -32,6 +32,7 @@ from eth_hash.auto import keccak
 
 from evmkiln.codegen.artifact_errors import ArtifactCorruptError
 from evmkiln.codegen.backend import AotBackend, Backend, CompileOptions, Executable
+from evmkiln.codegen.budget import CompileRefused
 
 if TYPE_CHECKING:
     from evmkiln.codegen.ir.function import Function
@@ -183,6 +184,9 @@ class CompiledArtifact:
     path: Path | None
     """The artifact written, or ``None`` if the code did not compile."""
     error: str = ""
+    refused: bool = False
+    """The compiler declined the code (over its compile budget): no failure,
+    a VM interprets it."""
 
 
 def compile_artifacts(
@@ -217,6 +221,8 @@ def compile_artifacts(
         seen.add(digest)
         try:
             path = aot.save(lower(code), out, code_hash=digest, fork=fork, options=options)
+        except CompileRefused as exc:
+            results.append(CompiledArtifact(digest, None, str(exc), refused=True))
         except Exception as exc:  # reported per contract; the rest still compile
             results.append(CompiledArtifact(digest, None, f"{type(exc).__name__}: {exc}"))
         else:

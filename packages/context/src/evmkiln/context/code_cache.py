@@ -9,6 +9,9 @@ Code that fails to lower or compile is remembered as such, counted, and run
 by the interpreter; the failure text is kept for reports.  Where such a
 fallback would hide a compiler bug (the conformance runner, the differential
 tests) it is turned off and the failure raises :class:`CompileFailedError`.
+Code the compiler declines on purpose (:class:`~evmkiln.codegen.budget.CompileRefused`,
+such as code over its compile budget) is no bug: it is always interpreted,
+and counted apart.
 
 The cache holds at most ``max_entries`` codes and drops the least recently
 used beyond that: a long-running process (a node replaying blocks, the
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable
+from evmkiln.codegen.budget import CompileRefused
 from evmkiln.context.artifact_store import AotRequiredError, code_hash
 
 if TYPE_CHECKING:
@@ -53,6 +57,10 @@ class DispatchStats:
     compile_failures: int = 0
     failures: dict[bytes, str] = field(default_factory=dict)
     """Why each code failed to compile, by code."""
+    compile_refusals: int = 0
+    """Distinct codes the compiler declined (over their compile budget): interpreted."""
+    refusals: dict[bytes, str] = field(default_factory=dict)
+    """Why each code was declined, by code."""
     aot_loaded: int = 0
     """Artifacts loaded: all of them when the VM class was made, or (``preload=False``)
     each at its code's first frame.  Kept by :meth:`reset`: they stay loaded."""
@@ -66,6 +74,8 @@ class DispatchStats:
         self.frames_interpreted = 0
         self.compile_failures = 0
         self.failures.clear()
+        self.compile_refusals = 0
+        self.refusals.clear()
 
 
 DEFAULT_MAX_ENTRIES = 4096
@@ -155,6 +165,10 @@ class CodeCache:
         executable: Executable | None
         try:
             executable = self.backend.compile(self.lower(code), self.options)
+        except CompileRefused as exc:  # declined on purpose: interpreted, never raised
+            executable = None
+            self.stats.compile_refusals += 1
+            self.stats.refusals[code] = str(exc)
         except Exception as exc:  # any compiler failure falls back to the interpreter
             executable = None
             self.stats.compile_failures += 1

@@ -185,7 +185,9 @@ def make_vm_class(
     Code that fails to compile runs on py-evm's interpreter and is counted in
     ``stats.compile_failures``; with ``interpret_on_compile_error=False`` it
     raises :class:`~evmkiln.context.code_cache.CompileFailedError` instead
-    (what conformance and differential runs want).  ``cache_size`` bounds how
+    (what conformance and differential runs want).  Code over its compile
+    budget (:mod:`evmkiln.codegen.budget`) is interpreted either way, counted
+    in ``stats.compile_refusals``.  ``cache_size`` bounds how
     many distinct codes stay compiled (least recently used dropped first).
 
     Each call returns fresh classes with their own code cache and

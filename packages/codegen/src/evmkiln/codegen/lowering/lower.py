@@ -53,15 +53,21 @@ def _segment_gas(instrs: list[Instr], i: int) -> int:
 class Lowerer:
     """Lowers one analysed program into one IR function."""
 
-    def __init__(self, prog: Program, name: str) -> None:
+    def __init__(self, prog: Program, name: str, plan: VersionPlan | None = None) -> None:
         self.prog = prog
-        self.plan: VersionPlan = plan_versions(prog)
+        self.plan: VersionPlan = plan if plan is not None else plan_versions(prog)
         self.f = Function(name, code=prog.code)
         self.b = Builder(self.f)
         self.versions: dict[tuple[int, str], Block] = {}
         self.halts: dict[HaltKind, Block] = {}
         self.consts: dict[int, int] = {}
         self.trampolines = 0
+        self.spills: dict[tuple[int, int], Block] = {}
+        """Shared known-height -> dynamic trampolines, by (successor pc, height)."""
+        self.dynamic_exits: dict[int, Block] = {}
+        """Shared blocks that spill a known stack of a height and jump dynamically."""
+        self.dynamic_branch: Block | None = None
+        """The shared ``(sp, target)`` block of a dynamic version's JUMPI."""
 
     # -- blocks ---------------------------------------------------------------
     def version(self, start: int, mode: str) -> Block:
@@ -154,12 +160,40 @@ class Lowerer:
         out = len(st.items)
         if self.plan.mode_of_edge(succ, out) == K:
             return BlockCall(self.version(succ, K), list(st.items))
-        # Known -> dynamic: spill through a trampoline taking the stack as parameters.
-        t = self.new_trampoline([Type.I256] * out)
-        with self.b.building(t):
-            sp = StackModel(self.b, list(t.params), None).spill_all()
-            self.b.jump(self.version(succ, D), [sp])
-        return BlockCall(t, list(st.items))
+        return BlockCall(self.spill_to(succ, out), list(st.items))
+
+    def spill_to(self, succ: int, height: int) -> Block:
+        """The trampoline from known height ``height`` into ``succ``'s dynamic version.
+
+        It takes the stack as parameters and spills it.  One per (successor,
+        height), shared by every edge that needs it: a trampoline per edge
+        would repeat the same stores once per jump site, up to
+        ``KNOWN_HEIGHT_LIMIT`` of them per few bytes of code.
+        """
+        key = (succ, height)
+        t = self.spills.get(key)
+        if t is None:
+            t = self.spills[key] = self.new_trampoline([Type.I256] * height)
+            with self.b.building(t):
+                sp = StackModel(self.b, list(t.params), None).spill_all()
+                self.b.jump(self.version(succ, D), [sp])
+        return t
+
+    def dynamic_exit(self, height: int) -> Block:
+        """The shared block that spills a known stack of ``height`` and jumps dynamically.
+
+        Its parameters are the stack (bottom first) and the target.  Sharing
+        it keeps a contract's spill code proportional to the heights it uses,
+        not to its number of dynamic jump sites; LLVM's NewGVN also went
+        quadratic on many identical spills meeting at the dispatch.
+        """
+        t = self.dynamic_exits.get(height)
+        if t is None:
+            t = self.dynamic_exits[height] = self.new_trampoline([Type.I256] * (height + 1))
+            with self.b.building(t):
+                sp = StackModel(self.b, list(t.params[:height]), None).spill_all()
+                self.b.op("djump", t.params[height], sp)
+        return t
 
     def exit_jump(self, st: StackModel, mode: str, succ: int) -> None:
         sp_out = st.flush() if mode == D else None
@@ -167,8 +201,12 @@ class Lowerer:
         self.b.jump(call.block, call.args)
 
     def exit_dynamic(self, st: StackModel, mode: str, target: Value) -> None:
-        sp = st.flush() if mode == D else st.spill_all()
-        self.b.op("djump", target, sp)
+        if mode == D:
+            self.b.op("djump", target, st.flush())
+        elif st.items:
+            self.b.jump(self.dynamic_exit(len(st.items)), [*st.items, target])
+        else:  # nothing to spill
+            self.b.op("djump", target, st.spill_all())
 
     # -- instructions -----------------------------------------------------------
     def lower_instr(self, ins: Instr, st: StackModel, mode: str, start: int) -> bool:
@@ -298,20 +336,18 @@ class Lowerer:
     def dynamic_trampoline(
         self, st: StackModel, mode: str, target: Value, sp_out: Value | None
     ) -> BlockCall:
-        """A block that performs the dynamic jump of a JUMPI's taken edge."""
+        """The block that performs the dynamic jump of a JUMPI's taken edge (shared)."""
         if mode == D:
             assert sp_out is not None
-            t = self.new_trampoline([Type.I64, Type.I256])
-            with self.b.building(t):
-                self.b.op("djump", t.params[1], t.params[0])
+            t = self.dynamic_branch
+            if t is None:
+                t = self.dynamic_branch = self.new_trampoline([Type.I64, Type.I256])
+                with self.b.building(t):
+                    self.b.op("djump", t.params[1], t.params[0])
             return BlockCall(t, [sp_out, target])
-        n = len(st.items)
-        t = self.new_trampoline([Type.I256] * (n + 1))
-        with self.b.building(t):
-            sp = StackModel(self.b, list(t.params[:n]), None).spill_all()
-            self.b.op("djump", t.params[n], sp)
-        return BlockCall(t, [*st.items, target])
+        return BlockCall(self.dynamic_exit(len(st.items)), [*st.items, target])
 
 
-def lower_program(prog: Program, name: str) -> Function:
-    return Lowerer(prog, name).run()
+def lower_program(prog: Program, name: str, plan: VersionPlan | None = None) -> Function:
+    """Lower ``prog`` following ``plan`` (by default :func:`plan_versions` of it)."""
+    return Lowerer(prog, name, plan).run()
