@@ -72,7 +72,7 @@ def compile_command(
     from evmkiln.codegen.backend import CompileOptions
     from evmkiln.context.artifact_store import compile_artifacts, require_aot
     from evmkiln.context.registry import get_backend
-    from evmkiln.context.vm import SUPPORTED_FORKS
+    from evmkiln.forks import SUPPORTED_FORKS
 
     if (code is None) == (from_fixtures is None):
         raise typer.BadParameter("give either CODE or --from-fixtures", param_hint="CODE")

@@ -2,7 +2,8 @@
 
 The fixtures live outside the repository (``../shared/fixtures``); commands
 take their root from ``--fixtures`` or the ``EVMKILN_FIXTURES`` environment
-variable, and locate ``statetests/GeneralStateTests`` and ``bench/`` under it.
+variable, and locate ``statetests/GeneralStateTests``, ``eest/state_tests`` and
+``bench/`` under it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ FixturesOption = Annotated[
 ]
 
 STATETESTS_SUBDIR = Path("statetests") / "GeneralStateTests"
+EEST_STATETESTS_SUBDIR = Path("eest") / "state_tests"
 BENCH_SUBDIR = Path("bench")
 
 

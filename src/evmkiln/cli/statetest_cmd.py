@@ -1,4 +1,10 @@
-"""``evmkiln statetest``: run ethereum/tests state tests on a backend and report.
+"""``evmkiln statetest``: run state tests on a backend and report.
+
+ethereum/tests (``GeneralStateTests``) and execution-spec-tests files
+(``eest/state_tests``) are read alike; ``--fork`` chooses whose ``post``
+entries run, on that fork's VM.  Without paths, the Cancun run takes the
+whole ethereum/tests suite and the later forks the whole EEST suite (the
+only one with their cases).
 
 Exit status: 0 when every failing case is listed in ``--expected-failures``,
 1 when some other case failed, errored or timed out, 2 on a usage error
@@ -33,11 +39,13 @@ from evmkiln.cli.artifacts_option import (
     check_strict,
 )
 from evmkiln.cli.fixtures_option import (
+    EEST_STATETESTS_SUBDIR,
     STATETESTS_SUBDIR,
     FixturesOption,
     require_fixtures_dir,
 )
-from evmkiln.statetest.backends import PYEVM_BACKEND, ArtifactsSetting
+from evmkiln.forks import SUPPORTED_FORKS
+from evmkiln.statetest.backends import DEFAULT_FORK, PYEVM_BACKEND, ArtifactsSetting
 from evmkiln.statetest.discovery import read_path_list
 from evmkiln.statetest.expectations import ExpectedFailures
 from evmkiln.statetest.pool import DEFAULT_MAX_CASES_PER_WORKER
@@ -59,6 +67,7 @@ _PLAIN_PROGRESS_SECONDS = 30.0
 
 def _compile_ahead(
     backend: str,
+    fork: str,
     directory: Path,
     cases: list[CaseRef],
     jobs: int,
@@ -91,7 +100,11 @@ def _compile_ahead(
             progress.update(task, advance=1, failed=failed)
 
         summary = prepare_artifacts(
-            CompileJob(backend, str(directory)), cases, jobs, on_start=start, on_done=done
+            CompileJob(backend, str(directory), fork=fork),
+            cases,
+            jobs,
+            on_start=start,
+            on_done=done,
         )
     for digest, reason in summary.failed:
         console.print(
@@ -121,6 +134,13 @@ def statetest(
             "--backend", "-b", help="pyevm (stock py-evm), an evmkiln backend, or module:VMClass."
         ),
     ] = PYEVM_BACKEND,
+    fork: Annotated[
+        str,
+        typer.Option(
+            "--fork",
+            help=f"Run this fork's post entries on its VM: {', '.join(SUPPORTED_FORKS)}.",
+        ),
+    ] = DEFAULT_FORK,
     jobs: Annotated[
         int | None,
         typer.Option("--jobs", "-j", min=1, help="Worker processes (default: number of cores)."),
@@ -148,7 +168,8 @@ def statetest(
             "--paths-from",
             exists=True,
             dir_okay=False,
-            help="File listing fixture files, one per line, relative to GeneralStateTests.",
+            help="File listing fixture files, one per line, relative to GeneralStateTests "
+            "or eest/state_tests.",
         ),
     ] = None,
     expected_failures: Annotated[
@@ -179,8 +200,13 @@ def statetest(
     strict_aot: StrictAotOption = False,
     fixtures: FixturesOption = None,
 ) -> None:
-    """Run state tests (post["Cancun"] cases) and compare post-state roots and logs."""
+    """Run state tests (one fork's post cases) and compare post-state roots and logs."""
     console = Console()
+    fork = fork.lower()
+    if fork not in SUPPORTED_FORKS:
+        raise typer.BadParameter(
+            f"{fork!r} is not one of {', '.join(SUPPORTED_FORKS)}", param_hint="--fork"
+        )
     if artifacts is not None and aot is not None:
         raise typer.BadParameter("give --artifacts or --aot, not both", param_hint="--aot")
     artifacts_dir = aot if aot is not None else artifacts
@@ -191,14 +217,21 @@ def statetest(
     listed = read_path_list(paths_from) if paths_from is not None else []
     selected = list(paths or [])
     if not selected and not listed:
-        selected = [require_fixtures_dir(fixtures, STATETESTS_SUBDIR, "PATH")]
-    list_roots = [suite_root] if suite_root is not None and suite_root.is_dir() else []
+        suite = STATETESTS_SUBDIR if fork == DEFAULT_FORK else EEST_STATETESTS_SUBDIR
+        selected = [require_fixtures_dir(fixtures, suite, "PATH")]
+    # Listed paths are relative to GeneralStateTests or to eest/state_tests.
+    list_roots = (
+        [root for root in (suite_root, fixtures / EEST_STATETESTS_SUBDIR) if root.is_dir()]
+        if fixtures is not None and suite_root is not None
+        else []
+    )
     config = RunConfig(
         paths=selected,
         listed=listed,
         list_roots=list_roots,
         filters=list(filters or []),
         backend=backend,
+        fork=fork,
         jobs=jobs or default_jobs(),
         timeout=timeout,
         max_cases_per_worker=max_cases_per_worker,
@@ -222,7 +255,7 @@ def statetest(
     compiled = (
         None
         if aot is None
-        else _compile_ahead(backend, aot, found.cases, config.jobs, console, show_progress)
+        else _compile_ahead(backend, fork, aot, found.cases, config.jobs, console, show_progress)
     )
     progress = Progress(
         TextColumn("[bold]{task.description}"),

@@ -1,8 +1,8 @@
-"""Conformance runner for ethereum/tests state tests on any evmkiln backend.
+"""Conformance runner for state tests (ethereum/tests, execution-spec-tests) on any backend.
 
-Each ``post["Cancun"]`` case runs in a worker process (with a time limit) on a
-VM built from the fixture's pre-state; the post-state root and logs hash are
-compared with the fixture's.
+Each case of the chosen fork (``post["Cancun"]`` by default) runs in a worker
+process (with a time limit) on a VM of that fork built from the fixture's
+pre-state; the post-state root and logs hash are compared with the fixture's.
 """
 
 from evmkiln.statetest.backends import (

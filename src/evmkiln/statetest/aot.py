@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evmkiln.fixtures.loading import FixtureError, load_state_test_file
-from evmkiln.statetest.backends import FORK
+from evmkiln.statetest.backends import DEFAULT_FORK
 from evmkiln.statetest.results import CaseRef
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class CompileJob:
 
     backend: str
     directory: str
-    fork: str = FORK
+    fork: str = DEFAULT_FORK
     options: CompileOptions | None = None
     """``None``: the defaults, which is what ``make_vm_class`` without options uses."""
 

@@ -1,6 +1,7 @@
 """Choosing the VM class a backend name stands for.
 
-``pyevm`` is the baseline: stock py-evm ``CancunVM`` with nothing compiled,
+``pyevm`` is the baseline: stock py-evm with nothing compiled (``CancunVM``,
+``PragueVM``, or evmkiln's ``OsakaVM`` layered on py-evm's Prague classes),
 the reference every other backend is compared against.  ``module:Class``
 names any importable VM class (a patched or instrumented VM, a test double).
 Any other name is handed to ``evmkiln.context.make_vm_class``, imported only when needed so that
@@ -19,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 PYEVM_BACKEND = "pyevm"
-FORK = "cancun"
-"""The fork every run targets; state-test post entries are read under ``"Cancun"``."""
-POST_FORK_KEY = "Cancun"
+DEFAULT_FORK = "cancun"
+"""The fork a run targets unless told otherwise (the only one of ethereum/tests)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +54,12 @@ def make_vm_class_available() -> bool:
     return callable(getattr(module, "make_vm_class", None))
 
 
-def resolve_vm_class(backend: str, artifacts: ArtifactsSetting | None = None) -> type[Any]:
-    """The py-evm VM class that runs frames through ``backend``.
+def resolve_vm_class(
+    backend: str, artifacts: ArtifactsSetting | None = None, fork: str = DEFAULT_FORK
+) -> type[Any]:
+    """The py-evm VM class of ``fork`` that runs frames through ``backend``.
+
+    A ``module:Class`` is taken as it is, whatever the fork.
 
     ``artifacts`` only applies to evmkiln backends; with ``pyevm`` or a
     ``module:Class`` it raises :class:`BackendUnavailable` rather than be ignored.
@@ -65,10 +69,12 @@ def resolve_vm_class(backend: str, artifacts: ArtifactsSetting | None = None) ->
             f"backend {backend!r} compiles nothing, so it cannot use artifacts"
         )
     if backend == PYEVM_BACKEND:
-        from eth.vm.forks.cancun import CancunVM
+        from evmkiln.forks import fork_spec
 
-        vm_class: type[Any] = CancunVM
-        return vm_class
+        try:
+            return fork_spec(fork).vm_class
+        except ValueError as exc:
+            raise BackendUnavailable(str(exc)) from None
     if ":" in backend:
         return _import_vm_class(backend)
     try:
@@ -94,11 +100,11 @@ def resolve_vm_class(backend: str, artifacts: ArtifactsSetting | None = None) ->
             }
         )
         made: type[Any] = make_vm_class(
-            backend=backend, fork=FORK, interpret_on_compile_error=False, **aot
+            backend=backend, fork=fork, interpret_on_compile_error=False, **aot
         )
     except Exception as exc:
         raise BackendUnavailable(
-            f"evmkiln.context.make_vm_class(backend={backend!r}) failed: "
+            f"evmkiln.context.make_vm_class(backend={backend!r}, fork={fork!r}) failed: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
     return made

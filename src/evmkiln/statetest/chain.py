@@ -9,6 +9,11 @@ block reward): state tests check the transaction alone.
 ``BLOCKHASH`` follows the reference state-test runner, which has no real
 ancestors and answers ``keccak256(decimal string of n)`` for the 256 previous
 block numbers.
+
+The chain id is the fixture's (``config.chainid`` of EEST files, 1 for
+ethereum/tests).  A fixture's blob schedule that differs from the fork's own
+gives a VM class whose state prices blob gas with it
+(:func:`with_blob_schedule`): a subclass, the way a chain configures py-evm.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from evmkiln.fixtures.world import Env, PreState
+from evmkiln.forks.blobs import CANCUN_BLOBS, BlobSchedule
 from evmkiln.statetest.transactions import CHAIN_ID
 
 _MAX_ANCESTORS = 256
@@ -49,6 +55,46 @@ def state_test_vm_class(vm_class: type[Any]) -> type[Any]:
             {"previous_hashes": property(_state_test_previous_hashes)},
         )
         _STATE_TEST_CLASSES[vm_class] = made
+    return made
+
+
+def blob_schedule_of(vm_class: type[Any]) -> BlobSchedule:
+    """The blob schedule ``vm_class`` runs with: its state's, else its fork's, else Cancun's."""
+    from evmkiln.forks import fork_spec
+
+    state_schedule = getattr(vm_class.get_state_class(), "blob_schedule", None)
+    if isinstance(state_schedule, BlobSchedule):
+        return state_schedule
+    try:
+        return fork_spec(str(getattr(vm_class, "fork", ""))).blob_schedule
+    except ValueError:
+        return CANCUN_BLOBS
+
+
+_SCHEDULED_CLASSES: dict[tuple[type[Any], BlobSchedule], type[Any]] = {}
+
+
+def with_blob_schedule(vm_class: type[Any], schedule: BlobSchedule) -> type[Any]:
+    """``vm_class``, or a subclass whose state prices blob gas with ``schedule``."""
+    if blob_schedule_of(vm_class) == schedule:
+        return vm_class
+    made = _SCHEDULED_CLASSES.get((vm_class, schedule))
+    if made is None:
+        state_class = vm_class.get_state_class()
+        scheduled_state = type(
+            f"{state_class.__name__}WithBlobSchedule",
+            (state_class,),
+            {
+                "blob_schedule": schedule,
+                "blob_base_fee": property(
+                    lambda state: schedule.blob_base_fee(state.execution_context.excess_blob_gas)
+                ),
+            },
+        )
+        made = type(
+            f"{vm_class.__name__}WithBlobSchedule", (vm_class,), {"_state_class": scheduled_state}
+        )
+        _SCHEDULED_CLASSES[(vm_class, schedule)] = made
     return made
 
 
@@ -88,7 +134,7 @@ def build_header(vm_class: type[Any], env: Env, state_root: bytes) -> Any:
     return header_class(**fields)
 
 
-def write_pre_state(vm_class: type[Any], db: Any, pre: PreState) -> bytes:
+def write_pre_state(vm_class: type[Any], db: Any, pre: PreState, chain_id: int = CHAIN_ID) -> bytes:
     """Write the accounts into ``db`` and return the resulting state root."""
     from eth.constants import BLANK_ROOT_HASH
     from eth.vm.chain_context import ChainContext
@@ -98,7 +144,7 @@ def write_pre_state(vm_class: type[Any], db: Any, pre: PreState) -> bytes:
         vm_class.create_execution_context(
             header_class_of(vm_class)(difficulty=0, block_number=0, gas_limit=0, timestamp=0),
             (),
-            ChainContext(CHAIN_ID),
+            ChainContext(chain_id),
         ),
         BLANK_ROOT_HASH,
     )
@@ -113,7 +159,9 @@ def write_pre_state(vm_class: type[Any], db: Any, pre: PreState) -> bytes:
     return root
 
 
-def build_vm(vm_class: type[Any], env: Env, pre: PreState) -> tuple[Any, Any, bytes]:
+def build_vm(
+    vm_class: type[Any], env: Env, pre: PreState, chain_id: int = CHAIN_ID
+) -> tuple[Any, Any, bytes]:
     """A fresh VM on the fixture's block: ``(vm, header, pre_state_root)``."""
     from eth.consensus.context import ConsensusContext
     from eth.db.atomic import AtomicDB
@@ -122,12 +170,12 @@ def build_vm(vm_class: type[Any], env: Env, pre: PreState) -> tuple[Any, Any, by
 
     cls = state_test_vm_class(vm_class)
     db = AtomicDB()
-    pre_root = write_pre_state(cls, db, pre)
+    pre_root = write_pre_state(cls, db, pre, chain_id)
     header = build_header(cls, env, pre_root)
     vm = cls(
         header=header,
         chaindb=ChainDB(db),
-        chain_context=ChainContext(CHAIN_ID),
+        chain_context=ChainContext(chain_id),
         consensus_context=ConsensusContext(db),
     )
     return vm, header, pre_root

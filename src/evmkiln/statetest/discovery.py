@@ -5,6 +5,11 @@ recursively for ``*.json``) and/or from a list file (one path per line, as the
 CI subset is kept).  Each file is parsed once here, in the parent, so that a
 malformed file becomes one *errored* result naming it, and the pool can deal
 out single cases rather than whole files.
+
+A run targets one fork: the cases of a file are the entries of its ``post``
+section under that fork's key (``Cancun``, ``Prague``, ``Osaka``).  Report
+names are relative to ``GeneralStateTests`` for ethereum/tests and to
+``eest/state_tests`` for execution-spec-tests (``prague/eip7702_set_code_tx/...``).
 """
 
 from __future__ import annotations
@@ -15,10 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evmkiln.fixtures.loading import FixtureError, load_state_test_file
-from evmkiln.statetest.backends import POST_FORK_KEY
+from evmkiln.statetest.backends import DEFAULT_FORK
 from evmkiln.statetest.results import CaseRef, CaseResult
 
 SUITE_DIR_NAME = "GeneralStateTests"
+EEST_DIR_NAMES = ("eest", "state_tests")
+"""The EEST suite's root, ``.../eest/state_tests``; its ``static/state_tests``
+folder must not be mistaken for it."""
+
+
+def post_key_of(fork: str) -> str:
+    """The ``post`` key of a fork's cases (``"prague"`` -> ``"Prague"``)."""
+    from evmkiln.forks import fork_spec
+
+    return fork_spec(fork).post_key
 
 
 @dataclass
@@ -37,6 +52,9 @@ def relative_name(path: Path, roots: Sequence[Path] = ()) -> str:
     """
     resolved = path.resolve()
     parts = resolved.parts
+    for index in range(len(parts) - 2):
+        if parts[index : index + 2] == EEST_DIR_NAMES:
+            return "/".join(parts[index + 2 :])
     if SUITE_DIR_NAME in parts:
         index = len(parts) - 1 - parts[::-1].index(SUITE_DIR_NAME)
         tail = parts[index + 1 :]
@@ -92,12 +110,13 @@ def _matches(ref: CaseRef, filters: Sequence[str]) -> bool:
     return not filters or any(f in ref.case_id or f in ref.file for f in filters)
 
 
-def cases_of_file(file: Path, rel: str) -> list[CaseRef]:
-    """All ``post["Cancun"]`` cases of a file; raises :class:`FixtureError`."""
+def cases_of_file(file: Path, rel: str, fork: str = DEFAULT_FORK) -> list[CaseRef]:
+    """All cases of ``fork`` in a file; raises :class:`FixtureError`."""
     parsed = load_state_test_file(file)
+    post_key = post_key_of(fork)
     refs = []
     for test_name, test in parsed.root.items():
-        cases = test.post.get(POST_FORK_KEY, [])
+        cases = test.post.get(post_key, [])
         seen = Counter((c.indexes.data, c.indexes.gas, c.indexes.value) for c in cases)
         for position, case in enumerate(cases):
             key = (case.indexes.data, case.indexes.gas, case.indexes.value)
@@ -123,6 +142,7 @@ def discover(
     list_roots: Sequence[Path] = (),
     filters: Iterable[str] = (),
     backend: str = "",
+    fork: str = DEFAULT_FORK,
 ) -> Discovery:
     """Expand paths and list entries into cases, keeping per-file errors."""
     filter_list = list(filters)
@@ -136,7 +156,7 @@ def discover(
     for file in files:
         rel = relative_name(file, roots)
         try:
-            refs = cases_of_file(file, rel)
+            refs = cases_of_file(file, rel, fork)
         except FixtureError as exc:
             if not filter_list or any(f in rel or f in str(file) for f in filter_list):
                 found.file_errors.append(CaseResult.for_file(rel, str(exc), backend))

@@ -14,7 +14,8 @@ from typing import Any
 
 from evmkiln.fixtures.transaction import TransactionSpec
 from evmkiln.fixtures.world import Env, PreState
-from evmkiln.statetest.chain import build_vm
+from evmkiln.forks.blobs import BlobSchedule
+from evmkiln.statetest.chain import blob_schedule_of, build_vm, with_blob_schedule
 from evmkiln.statetest.transactions import TransactionBuildError, build_transaction
 
 
@@ -64,19 +65,20 @@ def _is_rejection(exc: Exception) -> bool:
     return isinstance(exc, ValidationError)
 
 
-def block_rule_violation(transaction: Any) -> str | None:
+def block_rule_violation(transaction: Any, schedule: BlobSchedule) -> str | None:
     """A block-validity rule the transaction alone breaks, as py-evm checks at block import.
 
     py-evm enforces the per-block blob gas limit only when validating a whole
     block; a state test's block holds just this transaction, so a transaction
-    over the limit makes the block, hence the transaction, invalid.
+    over the limit (of the fork's, or the fixture's, blob schedule) makes the
+    block, hence the transaction, invalid.
     """
-    from eth.vm.forks.cancun.constants import MAX_BLOB_GAS_PER_BLOCK
     from eth.vm.forks.cancun.state import get_total_blob_gas
 
     blob_gas = get_total_blob_gas(transaction)
-    if blob_gas > MAX_BLOB_GAS_PER_BLOCK:
-        return f"blob gas {blob_gas} exceeds the block limit {MAX_BLOB_GAS_PER_BLOCK}"
+    limit = schedule.max_blob_gas_per_block
+    if blob_gas > limit:
+        return f"blob gas {blob_gas} exceeds the block limit {limit}"
     return None
 
 
@@ -88,19 +90,27 @@ def _rejected(pre_root: bytes, reason: str) -> Outcome:
 
 
 def apply_transaction(
-    vm_class: type[Any], env: Env, pre: PreState, spec: TransactionSpec
+    vm_class: type[Any],
+    env: Env,
+    pre: PreState,
+    spec: TransactionSpec,
+    blob_schedule: BlobSchedule | None = None,
 ) -> Outcome:
     """Apply ``spec`` to ``pre`` in the block ``env`` with a VM of ``vm_class``.
 
+    ``blob_schedule`` (a fixture's) replaces the fork's own when given.
     Exceptions other than py-evm's transaction validation errors propagate: they
     are bugs of the VM (or of a backend), which the caller reports as such.
     """
-    vm, header, pre_root = build_vm(vm_class, env, pre)
+    if blob_schedule is not None:
+        vm_class = with_blob_schedule(vm_class, blob_schedule)
+    schedule = blob_schedule_of(vm_class)
+    vm, header, pre_root = build_vm(vm_class, env, pre, spec.chain_id)
     try:
         transaction = build_transaction(vm_class, spec)
     except TransactionBuildError as exc:
         return _rejected(pre_root, str(exc))
-    violation = block_rule_violation(transaction)
+    violation = block_rule_violation(transaction, schedule)
     if violation is not None:
         return _rejected(pre_root, f"invalid block: {violation}")
     start = time.perf_counter()

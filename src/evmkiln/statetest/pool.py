@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from evmkiln.statetest.backends import ArtifactsSetting
+from evmkiln.statetest.backends import DEFAULT_FORK, ArtifactsSetting
 from evmkiln.statetest.results import CaseRef, CaseResult, Status
 from evmkiln.statetest.worker import READY, worker_main
 
@@ -91,6 +91,7 @@ class CasePool:
         timeout: float,
         max_cases_per_worker: int = DEFAULT_MAX_CASES_PER_WORKER,
         artifacts: ArtifactsSetting | None = None,
+        fork: str = DEFAULT_FORK,
     ) -> None:
         """``max_cases_per_worker`` of 0 keeps each worker for the whole run."""
         if jobs < 1:
@@ -104,13 +105,14 @@ class CasePool:
         self.timeout = timeout
         self.max_cases_per_worker = max_cases_per_worker
         self.artifacts = artifacts
+        self.fork = fork
         self._ctx = _context()
 
     def _start(self) -> _Slot:
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
             target=worker_main,
-            args=(child, self.backend, self.artifacts),
+            args=(child, self.backend, self.artifacts, self.fork),
             name="evmkiln-statetest",
             daemon=True,
         )

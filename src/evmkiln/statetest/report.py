@@ -62,7 +62,9 @@ def summary_table(report: RunReport) -> Table:
     for result in report.results:
         rows[directory_of(result)].add(result)
         total.add(result)
-    table = Table(title=f"State tests: backend {report.backend}", show_footer=False)
+    table = Table(
+        title=f"State tests: fork {report.fork}, backend {report.backend}", show_footer=False
+    )
     table.add_column("directory")
     for name in ("cases", "passed", "failed", "errored", "timeout", "time (s)"):
         table.add_column(name, justify="right")
@@ -126,7 +128,7 @@ def print_report(report: RunReport, console: Console) -> None:
             soft_wrap=True,
         )
     console.print(
-        f"{summary['cases']} cases in {summary['files']} files: "
+        f"{report.fork}: {summary['cases']} cases in {summary['files']} files: "
         f"{summary['passed']} passed, {summary['failed']} failed, "
         f"{summary['errored']} errored, {summary['timeout']} timed out "
         f"in {report.wall_time:.1f} s wall time; "

@@ -1,10 +1,10 @@
 """Case identities and per-case results, as the runner reports and serializes them.
 
-A case is one entry of a test's ``post["Cancun"]`` list.  Its id,
+A case is one entry of a test's ``post[<fork>]`` list.  Its id,
 ``<path>::<test>[d<data>g<gas>v<value>]`` with the path relative to
-``GeneralStateTests``, is what expected-failure lists and the JSON report use;
-the position in the post list disambiguates the rare tests that repeat an
-index selection.
+``GeneralStateTests`` (or ``eest/state_tests``), is what expected-failure
+lists and the JSON report use; the position in the post list disambiguates
+the rare tests that repeat an index selection.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evmkiln.statetest.backends import PYEVM_BACKEND, ArtifactsSetting
+from evmkiln.statetest.backends import DEFAULT_FORK, PYEVM_BACKEND, ArtifactsSetting
 from evmkiln.statetest.discovery import Discovery, discover
 from evmkiln.statetest.expectations import ExpectedFailures
 from evmkiln.statetest.pool import DEFAULT_MAX_CASES_PER_WORKER, CasePool
@@ -37,6 +37,8 @@ class RunConfig:
     list_roots: Sequence[Path] = ()
     filters: Sequence[str] = ()
     backend: str = PYEVM_BACKEND
+    fork: str = DEFAULT_FORK
+    """Whose ``post`` entries run, on that fork's VM."""
     jobs: int = field(default_factory=default_jobs)
     timeout: float = DEFAULT_TIMEOUT
     max_cases_per_worker: int = DEFAULT_MAX_CASES_PER_WORKER
@@ -53,6 +55,7 @@ class RunReport:
     results: list[CaseResult]
     wall_time: float
     files: int
+    fork: str = DEFAULT_FORK
     expected_failures: ExpectedFailures = field(default_factory=ExpectedFailures)
     aot: dict[str, Any] | None = None
     """What the ahead-of-time compile step did, when the run had one (``--aot``)."""
@@ -90,6 +93,7 @@ class RunReport:
         frames = self.frames
         return {
             "backend": self.backend,
+            "fork": self.fork,
             "files": self.files,
             "cases": len(self.results),
             **{status.value: self.count(status) for status in Status},
@@ -120,6 +124,7 @@ def discover_cases(config: RunConfig) -> Discovery:
         list_roots=config.list_roots,
         filters=config.filters,
         backend=config.backend,
+        fork=config.fork,
     )
 
 
@@ -136,6 +141,7 @@ def run_discovered(
         config.timeout,
         config.max_cases_per_worker,
         artifacts=config.artifacts,
+        fork=config.fork,
     )
     case_results = pool.run(found.cases, on_result)
     return RunReport(
@@ -143,6 +149,7 @@ def run_discovered(
         results=[*found.file_errors, *case_results],
         wall_time=time.monotonic() - start,
         files=found.files,
+        fork=config.fork,
         expected_failures=config.expected_failures,
     )
 

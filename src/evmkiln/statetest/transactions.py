@@ -1,11 +1,13 @@
 """Turning a resolved fixture transaction into a py-evm signed transaction.
 
-The type is chosen from the fee fields (see :class:`TransactionSpec`) and the
-transaction is built with the VM's own transaction builder, so a Cancun VM gets
-Cancun transaction classes.  Fixtures that give a ``secretKey`` are signed with
-it; bench fixtures give only a ``sender``, and are signed with a throwaway key
-and then presented with the fixture's sender (py-evm's spoofing wrapper), which
-is how py-evm itself runs calls from accounts whose key it does not hold.
+The type is chosen from the fields present (see :class:`TransactionSpec`) and
+the transaction is built with the VM's own transaction builder, so a Cancun VM
+gets Cancun transaction classes and a set-code transaction (type 4) exists only
+from Prague on. The chain id is the fixture's (``config.chainid``). Fixtures
+that give a ``secretKey`` are signed with it; bench fixtures give only a
+``sender``, and are signed with a throwaway key and then presented with the
+fixture's sender (py-evm's spoofing wrapper), which is how py-evm itself runs
+calls from accounts whose key it does not hold.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from typing import Any
 from evmkiln.fixtures.transaction import TransactionSpec
 
 CHAIN_ID = 1
-"""Chain id of ethereum/tests state tests (mainnet)."""
+"""Chain id of ethereum/tests state tests (mainnet), and the default of EEST ones."""
 
 _THROWAWAY_KEY = b"\x01" * 32
 
 _TYPE_ACCESS_LIST = 1
 _TYPE_DYNAMIC_FEE = 2
 _TYPE_BLOB = 3
+_TYPE_SET_CODE = 4
 
 
 class TransactionBuildError(Exception):
@@ -30,6 +33,8 @@ class TransactionBuildError(Exception):
 
 def transaction_type(spec: TransactionSpec) -> int:
     """EIP-2718 type of the transaction the fields describe (0 for legacy)."""
+    if spec.authorization_list is not None:
+        return _TYPE_SET_CODE
     if spec.blob_versioned_hashes is not None or spec.max_fee_per_blob_gas is not None:
         return _TYPE_BLOB
     if spec.max_fee_per_gas is not None:
@@ -60,7 +65,7 @@ def _unsigned(builder: Any, spec: TransactionSpec) -> Any:
         )
     if kind == _TYPE_ACCESS_LIST:
         return builder.new_unsigned_access_list_transaction(
-            chain_id=CHAIN_ID,
+            chain_id=spec.chain_id,
             nonce=spec.nonce,
             gas_price=spec.gas_price,
             gas=spec.gas_limit,
@@ -71,7 +76,7 @@ def _unsigned(builder: Any, spec: TransactionSpec) -> Any:
         )
     if kind == _TYPE_DYNAMIC_FEE:
         return builder.new_unsigned_dynamic_fee_transaction(
-            chain_id=CHAIN_ID,
+            chain_id=spec.chain_id,
             nonce=spec.nonce,
             max_priority_fee_per_gas=spec.max_priority_fee_per_gas,
             max_fee_per_gas=spec.max_fee_per_gas,
@@ -81,10 +86,35 @@ def _unsigned(builder: Any, spec: TransactionSpec) -> Any:
             data=spec.data,
             access_list=_py_evm_access_list(spec),
         )
+    if kind == _TYPE_SET_CODE:
+        if not hasattr(builder, "new_unsigned_set_code_transaction"):
+            raise TransactionBuildError("set-code transactions are not supported by this fork")
+        return builder.new_unsigned_set_code_transaction(
+            chain_id=spec.chain_id,
+            nonce=spec.nonce,
+            max_priority_fee_per_gas=spec.max_priority_fee_per_gas or 0,
+            max_fee_per_gas=spec.max_fee_per_gas if spec.max_fee_per_gas is not None else 0,
+            gas=spec.gas_limit,
+            to=to,
+            value=spec.value,
+            data=spec.data,
+            access_list=_py_evm_access_list(spec),
+            authorization_list=[
+                {
+                    "chain_id": auth.chain_id,
+                    "address": auth.address,
+                    "nonce": auth.nonce,
+                    "y_parity": auth.parity,
+                    "r": auth.r,
+                    "s": auth.s,
+                }
+                for auth in spec.authorization_list or ()
+            ],
+        )
     if not hasattr(builder, "new_unsigned_blob_transaction"):
         raise TransactionBuildError("blob transactions are not supported by this fork")
     return builder.new_unsigned_blob_transaction(
-        chain_id=CHAIN_ID,
+        chain_id=spec.chain_id,
         nonce=spec.nonce,
         max_priority_fee_per_gas=spec.max_priority_fee_per_gas or 0,
         max_fee_per_gas=spec.max_fee_per_gas if spec.max_fee_per_gas is not None else 0,

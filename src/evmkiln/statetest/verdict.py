@@ -13,6 +13,7 @@ import traceback
 from typing import Any
 
 from evmkiln.fixtures.statetest import PostCase, StateTest
+from evmkiln.forks.blobs import BlobSchedule
 from evmkiln.statetest.execution import Outcome, apply_transaction
 from evmkiln.statetest.results import CaseRef, CaseResult, Status
 
@@ -54,14 +55,28 @@ def describe_exception(exc: BaseException) -> str:
     return message
 
 
+def blob_schedule_for(test: StateTest, post_key: str) -> BlobSchedule | None:
+    """The fixture's blob schedule for the fork whose cases run, if it states one."""
+    params = test.config.blob_schedule.get(post_key)
+    if params is None:
+        return None
+    return BlobSchedule(params.target, params.max, params.base_fee_update_fraction)
+
+
 def run_case(
-    ref: CaseRef, test: StateTest, case: PostCase, vm_class: type[Any], backend: str
+    ref: CaseRef,
+    test: StateTest,
+    case: PostCase,
+    vm_class: type[Any],
+    backend: str,
+    post_key: str = "Cancun",
 ) -> CaseResult:
-    """Run ``case`` of ``test`` on ``vm_class`` and return its verdict."""
+    """Run ``case`` of ``test`` (one of its ``post[post_key]`` cases) on ``vm_class``."""
     start = time.perf_counter()
     try:
         spec = test.transaction_for(case)
-        outcome = apply_transaction(vm_class, test.env, test.pre, spec)
+        schedule = blob_schedule_for(test, post_key)
+        outcome = apply_transaction(vm_class, test.env, test.pre, spec, schedule)
     except Exception as exc:
         status, reason = Status.ERRORED, describe_exception(exc)
     else:

@@ -20,11 +20,12 @@ from evmkiln.deep_stack import on_deep_stack
 from evmkiln.fixtures.loading import FixtureError, load_state_test_file
 from evmkiln.fixtures.statetest import StateTestFile
 from evmkiln.statetest.backends import (
-    POST_FORK_KEY,
+    DEFAULT_FORK,
     ArtifactsSetting,
     BackendUnavailable,
     resolve_vm_class,
 )
+from evmkiln.statetest.discovery import post_key_of
 from evmkiln.statetest.results import CaseRef, CaseResult, FrameCounts, Status
 from evmkiln.statetest.verdict import describe_exception, run_case
 
@@ -55,9 +56,16 @@ def _difference(after: FrameCounts, before: FrameCounts) -> FrameCounts:
 
 
 class _Worker:
-    def __init__(self, backend: str, artifacts: ArtifactsSetting | None = None) -> None:
+    def __init__(
+        self,
+        backend: str,
+        artifacts: ArtifactsSetting | None = None,
+        fork: str = DEFAULT_FORK,
+    ) -> None:
         self.backend = backend
         self.artifacts = artifacts
+        self.fork = fork
+        self.post_key = post_key_of(fork)
         self._files: OrderedDict[str, StateTestFile | FixtureError] = OrderedDict()
         self._vm_class: type[Any] | None = None
         self._vm_error: str | None = None
@@ -80,7 +88,7 @@ class _Worker:
     def _vm(self) -> type[Any] | str:
         if self._vm_class is None and self._vm_error is None:
             try:
-                self._vm_class = resolve_vm_class(self.backend, self.artifacts)
+                self._vm_class = resolve_vm_class(self.backend, self.artifacts, self.fork)
             except BackendUnavailable as exc:
                 self._vm_error = str(exc)
             except Exception as exc:
@@ -96,7 +104,7 @@ class _Worker:
         if isinstance(loaded, FixtureError):
             return CaseResult.for_case(ref, Status.ERRORED, str(loaded), 0.0, self.backend)
         test = loaded.root.get(ref.test_name)
-        cases = test.post.get(POST_FORK_KEY, []) if test is not None else []
+        cases = test.post.get(self.post_key, []) if test is not None else []
         if test is None or ref.post_index >= len(cases):
             reason = f"case vanished from {ref.file} (file changed during the run?)"
             return CaseResult.for_case(ref, Status.ERRORED, reason, 0.0, self.backend)
@@ -104,15 +112,15 @@ class _Worker:
         if isinstance(vm_class, str):
             return CaseResult.for_case(ref, Status.ERRORED, vm_class, 0.0, self.backend)
         before = frame_counts(vm_class)
-        result = run_case(ref, test, cases[ref.post_index], vm_class, self.backend)
+        result = run_case(ref, test, cases[ref.post_index], vm_class, self.backend, self.post_key)
         after = frame_counts(vm_class)
         if before is None or after is None:
             return result
         return dataclasses.replace(result, frames=_difference(after, before))
 
 
-def _serve(conn: Connection, backend: str, artifacts: ArtifactsSetting | None) -> None:
-    worker = _Worker(backend, artifacts)
+def _serve(conn: Connection, backend: str, artifacts: ArtifactsSetting | None, fork: str) -> None:
+    worker = _Worker(backend, artifacts, fork)
     worker.warm_up()
     conn.send(READY)
     while True:
@@ -130,6 +138,11 @@ def _serve(conn: Connection, backend: str, artifacts: ArtifactsSetting | None) -
         conn.send((task_id, result))
 
 
-def worker_main(conn: Connection, backend: str, artifacts: ArtifactsSetting | None = None) -> None:
+def worker_main(
+    conn: Connection,
+    backend: str,
+    artifacts: ArtifactsSetting | None = None,
+    fork: str = DEFAULT_FORK,
+) -> None:
     """Entry point of a worker process."""
-    on_deep_stack(lambda: _serve(conn, backend, artifacts))
+    on_deep_stack(lambda: _serve(conn, backend, artifacts, fork))

@@ -120,6 +120,8 @@ TERNARY: dict[str, Callable[[Emitter, str, str, str], str]] = {
 UNARY: dict[str, Callable[[Emitter, str], str]] = {
     "iszero": lambda e, x: _bool(e, e.op(f"icmp eq i256 {x}, 0")),
     "not": lambda e, x: e.op(f"xor i256 {x}, -1"),
+    # EIP-7939 (Osaka): ctlz is defined for zero with the flag off, and gives 256.
+    "clz": lambda e, x: e.op(f"call i256 @llvm.ctlz.i256(i256 {x}, i1 false)"),
 }
 
 

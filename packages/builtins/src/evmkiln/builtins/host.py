@@ -121,6 +121,15 @@ class Host(Protocol):
         """Whether creating a contract at ``address`` collides with an existing one."""
         ...
 
+    def delegation_target(self, address: bytes) -> bytes | None:
+        """The account ``address``'s code delegates to (EIP-7702), or None.
+
+        From Prague on, code ``0xef0100 || target`` is a delegation
+        designation: a call to the account runs ``target``'s code.  Before
+        Prague there is no such thing and the answer is always None.
+        """
+        ...
+
     # -- EIP-2929 access lists ---------------------------------------------
     def access_account(self, address: bytes) -> bool:
         """Add ``address`` to the transaction's accessed set; return whether it was cold.
@@ -169,13 +178,17 @@ class Host(Protocol):
         data: bytes,
         transfer_value: bool,
         is_static: bool,
+        delegated: bool = False,
     ) -> ChildResult:
         """Run a message call one level deeper and return its outcome.
 
         ``gas`` is the child's full allowance (stipend included), already
         taken from the parent by the builtin.  ``to`` is the account whose
         storage and balance the child uses, ``code_address`` the account whose
-        code it runs (they differ for CALLCODE and DELEGATECALL).  The builtin
+        code it runs (they differ for CALLCODE and DELEGATECALL, and when
+        ``delegated``: the builtin has followed an EIP-7702 delegation to
+        ``code_address``, whose code runs but which is never run as a
+        precompile).  The builtin
         has already checked depth and balance, so the call always starts; the
         host snapshots state and reverts it if the child fails.
         """

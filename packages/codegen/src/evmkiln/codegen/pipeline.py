@@ -25,8 +25,11 @@ def lower_bytecode(
     check: bool = True,
     opt_level: int = 1,
     within_budget: bool = True,
+    fork: str = "cancun",
 ) -> Function:
     """Analyse and lower ``code`` into an IR function, run the level's passes, verify.
+
+    ``fork`` chooses the opcode table the code is decoded with.
 
     Unless ``check`` is off, the verifier runs on the result: after the passes,
     or right after lowering when no pass runs.  (Passes only delete
@@ -41,7 +44,7 @@ def lower_bytecode(
     if within_budget:
         budget.check_code(len(code))
     with gc_paused():
-        program = analyze(code)
+        program = analyze(code, fork)
         plan = plan_versions(program)
         if within_budget:
             budget.check_plan(plan, len(code))

@@ -205,9 +205,11 @@ def compile_artifacts(
     artifact interprets or JITs it, as it would any failure.
     """
     if lower is None:
+        import functools
+
         from evmkiln.context.code_cache import lower_with_pipeline
 
-        lower = lower_with_pipeline
+        lower = functools.partial(lower_with_pipeline, fork=fork)
     aot = require_aot(backend)
     out = Path(directory)
     results: list[CompiledArtifact] = []

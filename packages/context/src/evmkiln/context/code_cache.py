@@ -34,11 +34,15 @@ if TYPE_CHECKING:
 Lowering = Callable[[bytes], "Function"]
 
 
-def lower_with_pipeline(code: bytes) -> Function:
-    """Lower EVM bytecode to an IR function with codegen's standard pipeline."""
+def lower_with_pipeline(code: bytes, fork: str = "cancun") -> Function:
+    """Lower EVM bytecode to an IR function with codegen's standard pipeline.
+
+    ``fork`` chooses the opcode table (a byte that is an opcode in one fork
+    is undefined in an earlier one).
+    """
     from evmkiln.codegen.pipeline import lower_bytecode
 
-    return lower_bytecode(code)
+    return lower_bytecode(code, fork=fork)
 
 
 @dataclass(slots=True)

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from evmkiln.builtins.host import Host
 
 
+_DESIGNATION_PREFIX = b"\xef\x01\x00"
+_DESIGNATION_SIZE = 23
+"""EIP-7702: ``0xef0100`` followed by the 20-byte address delegated to."""
+
+
 def _minimal_bytes(value: int) -> bytes:
     # The byte form py-evm's stack gives a word (at least one byte), which is how
     # its interpreter stores transient values: keep the two interchangeable.
@@ -44,10 +49,12 @@ def _minimal_bytes(value: int) -> bytes:
 class PyEvmHost:
     """:class:`~evmkiln.builtins.host.Host` backed by ``computation.state``."""
 
-    __slots__ = ("_computation", "_state", "_storage", "_tx", "_warm_slots")
+    __slots__ = ("_computation", "_delegations", "_state", "_storage", "_tx", "_warm_slots")
 
-    def __init__(self, computation: Any) -> None:
+    def __init__(self, computation: Any, *, delegations: bool = False) -> None:
+        """``delegations``: the fork follows EIP-7702 delegation designations (Prague on)."""
         self._computation = computation
+        self._delegations = delegations
         self._state = computation.state
         self._tx = computation.transaction_context
         self._storage: dict[tuple[bytes, int], int] = {}
@@ -121,7 +128,16 @@ class PyEvmHost:
     def has_code_or_nonce(self, address: bytes) -> bool:
         return bool(self._state.has_code_or_nonce(address))
 
+    def delegation_target(self, address: bytes) -> bytes | None:
+        if not self._delegations:
+            return None
+        code = self._state.get_code(address)
+        if len(code) == _DESIGNATION_SIZE and code[:3] == _DESIGNATION_PREFIX:
+            return bytes(code[3:])
+        return None
+
     # -- EIP-2929 access lists ---------------------------------------------
+
     def access_account(self, address: bytes) -> bool:
         state = self._state
         if state.is_address_warm(address):
@@ -177,6 +193,7 @@ class PyEvmHost:
         data: bytes,
         transfer_value: bool,
         is_static: bool,
+        delegated: bool = False,
     ) -> ChildResult:
         computation = self._computation
         message = computation.prepare_child_message(
@@ -189,6 +206,7 @@ class PyEvmHost:
             code_address=code_address,
             should_transfer_value=transfer_value,
             is_static=is_static,
+            is_delegation=delegated,
         )
         self._storage.clear()  # the child may write any storage, this account's too
         child = computation.apply_child_computation(message)

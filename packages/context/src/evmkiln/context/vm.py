@@ -1,9 +1,11 @@
 """A py-evm VM whose frames run compiled code.
 
-:func:`make_vm_class` returns a subclass of py-evm's ``CancunVM`` with the
-same constructor and API.  The only seam it uses is the one py-evm itself
-offers forks: the state class's computation class, whose
-``apply_computation`` runs one message frame.  Everything around a frame
+:func:`make_vm_class` returns a subclass of the fork's py-evm VM class
+(``CancunVM``, ``PragueVM``, or evmkiln's ``OsakaVM``; see
+:mod:`evmkiln.forks`) with the same constructor and API.  The only seam it
+uses is the one py-evm itself offers forks: the state class's computation
+class, whose ``apply_computation`` runs one message frame.  The same three
+subclasses are made for every fork, from the fork's table entry.  Everything around a frame
 (transaction validation and fees, value transfer, snapshots, code deposit,
 refunds, self-destruct sweeps) stays py-evm's own, so compiled frames differ
 from interpreted ones only in how the bytecode itself executes.
@@ -12,14 +14,13 @@ from interpreted ones only in how the bytecode itself executes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eth.exceptions import Revert
 from eth.vm.forks.cancun import CancunVM
-from eth.vm.forks.cancun.computation import CancunComputation
-from eth.vm.forks.cancun.state import CancunState
 
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
@@ -35,22 +36,30 @@ from evmkiln.context.code_cache import (
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost
 from evmkiln.context.registry import get_backend
-
-SUPPORTED_FORKS = ("cancun",)
+from evmkiln.forks import ForkSpec, fork_spec
 
 _COMPILE_OPTION_FIELDS = frozenset(
     f.name for f in dataclasses.fields(CompileOptions) if f.name != "extra"
 )
 
 
-class CompiledCancunComputation(CancunComputation):
-    """Cancun computation that runs each frame's code through the class's code cache.
+if TYPE_CHECKING:
+    from eth.vm.forks.cancun.computation import CancunComputation as _ForkComputation
+else:
+    _ForkComputation = object
 
-    Configured per VM class by :func:`make_vm_class` (``code_cache`` and ``stats``).
+
+class CompiledFrames(_ForkComputation):
+    """Mixed into a fork's computation class: runs each frame's code through the code cache.
+
+    Configured per VM class by :func:`make_vm_class` (``code_cache``,
+    ``stats``, ``fork``); the fork's own computation class comes after it in
+    the bases and does everything else, interpreting included.
     """
 
     code_cache: ClassVar[CodeCache]
     stats: ClassVar[DispatchStats]
+    fork: ClassVar[ForkSpec]
 
     @classmethod
     def apply_computation(
@@ -84,11 +93,11 @@ class CompiledCancunComputation(CancunComputation):
                 computation.contracts_created = parent_computation.contracts_created
             if message.is_create:
                 computation.contracts_created.append(message.storage_address)
-            _run_frame(computation, executable)
+            _run_frame(computation, executable, cls.fork.delegations)
         return computation
 
 
-def _run_frame(computation: Any, executable: Executable) -> None:
+def _run_frame(computation: Any, executable: Executable, delegations: bool) -> None:
     """Run ``executable`` on ``computation``'s frame and leave its results where py-evm looks.
 
     Exceptional halts and REVERT are raised as py-evm's exceptions so that the
@@ -97,7 +106,7 @@ def _run_frame(computation: Any, executable: Executable) -> None:
     message = computation.msg
     start_gas = computation.get_gas_remaining()
     frame = Frame(
-        host=PyEvmHost(computation),
+        host=PyEvmHost(computation, delegations=delegations),
         gas=start_gas,
         code=message.code,
         calldata=message.data_as_bytes,
@@ -144,7 +153,12 @@ def make_vm_class(
     cache_size: int = DEFAULT_MAX_ENTRIES,
     **options: Any,
 ) -> type[CancunVM]:
-    """A ``CancunVM`` subclass whose frames run code compiled by ``backend``.
+    """A subclass of ``fork``'s VM class whose frames run code compiled by ``backend``.
+
+    ``fork`` is one of :data:`~evmkiln.forks.SUPPORTED_FORKS`; it stays
+    ``"cancun"`` by default until every backend passes the later forks'
+    conformance suites.  The fork also selects the opcode table code is
+    lowered with (CLZ exists from Osaka on).
 
     ``backend`` is a registered backend name (see
     :func:`~evmkiln.context.registry.get_backend`) or a backend object.
@@ -179,10 +193,10 @@ def make_vm_class(
     Each call returns fresh classes with their own code cache and
     :class:`DispatchStats` (``vm_class.stats``).
     """
-    if fork not in SUPPORTED_FORKS:
-        raise ValueError(
-            f"unsupported fork {fork!r}: evmkiln supports {', '.join(SUPPORTED_FORKS)}"
-        )
+    spec = fork_spec(fork)  # ValueError for a fork evmkiln does not know
+    fork = spec.name
+    if lower is lower_with_pipeline:
+        lower = functools.partial(lower_with_pipeline, fork=fork)
     backend_obj = get_backend(backend) if isinstance(backend, str) else backend
     if strict_aot and artifacts is None:
         raise ValueError("strict_aot=True needs an artifacts directory")
@@ -216,19 +230,20 @@ def make_vm_class(
     )
     label = "".join(part.capitalize() for part in backend_obj.name.replace("-", "_").split("_"))
 
+    fork_label = fork.capitalize()
     computation_class = type(
-        f"Kiln{label}CancunComputation",
-        (CompiledCancunComputation,),
-        {"code_cache": cache, "stats": stats},
+        f"Kiln{label}{fork_label}Computation",
+        (CompiledFrames, spec.computation_class),
+        {"code_cache": cache, "stats": stats, "fork": spec},
     )
     state_class = type(
-        f"Kiln{label}CancunState",
-        (CancunState,),
+        f"Kiln{label}{fork_label}State",
+        (spec.state_class,),
         {"computation_class": computation_class},
     )
     vm_class: type[CancunVM] = type(
-        f"Kiln{label}CancunVM",
-        (CancunVM,),
+        f"Kiln{label}{fork_label}VM",
+        (spec.vm_class,),
         {
             "_state_class": state_class,
             "stats": stats,

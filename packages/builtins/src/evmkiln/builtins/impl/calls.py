@@ -6,6 +6,9 @@ charge a short frame fails on):
 1. CALL with value in a static frame halts (WRITE_PROTECTION).
 2. Memory expands for the input range, then for the output range.
 3. The code account's EIP-2929 access is charged (cold 2600 / warm 100).
+   From Prague on, if that account's code is an EIP-7702 delegation
+   designation, the delegate's access is charged too, and the child runs the
+   delegate's code (never as a precompile).
 4. Extra gas: 9000 for a value transfer (CALL, CALLCODE), plus 25000 when
    CALL sends value to a dead account (EIP-161).  Halts if the frame cannot
    pay it.
@@ -40,6 +43,14 @@ if TYPE_CHECKING:
     from evmkiln.builtins.frame import Frame
 
 
+def _delegate(frame: Frame, code_address: bytes) -> bytes | None:
+    """Follow an EIP-7702 delegation of ``code_address``, paying for the delegate's access."""
+    delegate = frame.host.delegation_target(code_address)
+    if delegate is not None:
+        charge_account_access(frame, delegate)
+    return delegate
+
+
 def _run_call(
     frame: Frame,
     requested_gas: int,
@@ -54,6 +65,7 @@ def _run_call(
     extra_gas: int,
     transfer_value: bool,
     is_static: bool,
+    delegate: bytes | None,
 ) -> int:
     """Steps 4 to 7 of the module docstring; memory and access are already paid."""
     left = frame.gas
@@ -81,10 +93,11 @@ def _run_call(
         value=value,
         to=to,
         sender=sender,
-        code_address=code_address,
+        code_address=code_address if delegate is None else delegate,
         data=data,
         transfer_value=transfer_value,
         is_static=is_static,
+        delegated=delegate is not None,
     )
     output = result.output
     if out_size and output:
@@ -111,6 +124,7 @@ def call(
     expand(frame, out_offset, out_size)
     to = word_to_address(to_word)
     charge_account_access(frame, to)
+    delegate = _delegate(frame, to)
     extra = 0
     if value:
         extra = CALL_VALUE
@@ -130,6 +144,7 @@ def call(
         extra,
         True,
         frame.is_static,
+        delegate,
     )
 
 
@@ -148,6 +163,7 @@ def callcode(
     expand(frame, out_offset, out_size)
     code_address = word_to_address(code_word)
     charge_account_access(frame, code_address)
+    delegate = _delegate(frame, code_address)
     return _run_call(
         frame,
         gas,
@@ -162,6 +178,7 @@ def callcode(
         CALL_VALUE if value else 0,
         True,
         frame.is_static,
+        delegate,
     )
 
 
@@ -179,6 +196,7 @@ def delegatecall(
     expand(frame, out_offset, out_size)
     code_address = word_to_address(code_word)
     charge_account_access(frame, code_address)
+    delegate = _delegate(frame, code_address)
     return _run_call(
         frame,
         gas,
@@ -193,6 +211,7 @@ def delegatecall(
         0,
         False,
         frame.is_static,
+        delegate,
     )
 
 
@@ -209,6 +228,7 @@ def staticcall(
     expand(frame, out_offset, out_size)
     to = word_to_address(to_word)
     charge_account_access(frame, to)
+    delegate = _delegate(frame, to)
     return _run_call(
         frame,
         gas,
@@ -223,4 +243,5 @@ def staticcall(
         0,
         False,
         True,
+        delegate,
     )

@@ -135,9 +135,9 @@ def _fold_target(block: EvmBlock) -> int | None:
     return None
 
 
-def analyze(code: bytes) -> Program:
-    """Decode ``code`` and compute its blocks and their stack and control facts."""
-    instrs = decode(code)
+def analyze(code: bytes, fork: str = "cancun") -> Program:
+    """Decode ``code`` (as ``fork`` defines opcodes), compute its blocks and their facts."""
+    instrs = decode(code, fork)
     dests = jumpdests(instrs)
     blocks: dict[int, EvmBlock] = {}
     for group in _split(instrs, dests):

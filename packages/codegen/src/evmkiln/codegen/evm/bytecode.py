@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evmkiln.codegen.evm.opcodes import OPCODES, OpInfo
+from evmkiln.codegen.evm.opcodes import OPCODES, OpInfo, opcodes_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +33,15 @@ class Instr:
         return self.pc + 1 + (self.info.immediate_size if self.info is not None else 0)
 
 
-def decode(code: bytes) -> list[Instr]:
-    """Decode ``code`` into instructions in program order."""
+def decode(code: bytes, fork: str = "cancun") -> list[Instr]:
+    """Decode ``code`` into instructions in program order, with ``fork``'s opcode table."""
+    table = OPCODES if fork == "cancun" else opcodes_for(fork)
     out: list[Instr] = []
     pc = 0
     n = len(code)
     while pc < n:
         op = code[pc]
-        info = OPCODES.get(op)
+        info = table.get(op)
         if info is not None and info.immediate_size:
             size = info.immediate_size
             data = code[pc + 1 : pc + 1 + size]

@@ -1,11 +1,13 @@
-"""The Cancun opcode table, declared once as data.
+"""The opcode tables of the supported forks, declared once as data.
 
-Every other part of the compiler (decoding, block analysis, lowering, the
-tests that compare against py-evm's own table) reads this table instead of
-hard-coding facts about opcodes.  ``static_gas`` is the part of an opcode's
-gas that does not depend on its operands or on state; whatever else it costs
-is charged by IR (EXP's byte cost, memory expansion of MLOAD/MSTORE) or by the
-builtin that implements it.
+Every other part of the compiler (decoding, block analysis, lowering, the tests
+that compare against py-evm's own table) reads these tables instead of hard-
+coding facts about opcodes. :data:`OPCODES` is Cancun's; a later fork's table
+(:func:`opcodes_for`) is its predecessor's plus what it added, so a byte that a
+fork does not define still decodes as an undefined opcode there. ``static_gas``
+is the part of an opcode's gas that does not depend on its operands or on
+state; whatever else it costs is charged by IR (EXP's byte cost, memory
+expansion of MLOAD/MSTORE) or by the builtin that implements it.
 """
 
 from __future__ import annotations
@@ -167,3 +169,28 @@ OPCODES: dict[int, OpInfo] = {info.code: info for info in _TABLE}
 """Every opcode defined in Cancun; a byte not in here is an undefined opcode."""
 
 BY_NAME: dict[str, OpInfo] = {info.name: info for info in _TABLE}
+
+PRAGUE_OPCODES: dict[int, OpInfo] = dict(OPCODES)
+"""Prague added no opcode (EIP-7702 changes what calls run, not the instruction set)."""
+
+OSAKA_OPCODES: dict[int, OpInfo] = {
+    **PRAGUE_OPCODES,
+    0x1E: OpInfo(0x1E, "CLZ", 1, 1, 5, P, "clz"),  # EIP-7939
+}
+
+_BY_FORK: dict[str, dict[int, OpInfo]] = {
+    "cancun": OPCODES,
+    "prague": PRAGUE_OPCODES,
+    "osaka": OSAKA_OPCODES,
+}
+
+FORKS: tuple[str, ...] = tuple(_BY_FORK)
+"""The forks the compiler has an opcode table for, oldest first."""
+
+
+def opcodes_for(fork: str) -> dict[int, OpInfo]:
+    """The opcode table of ``fork`` (lower-case name); ``ValueError`` for an unknown fork."""
+    table = _BY_FORK.get(fork)
+    if table is None:
+        raise ValueError(f"no opcode table for fork {fork!r}: known forks {', '.join(FORKS)}")
+    return table

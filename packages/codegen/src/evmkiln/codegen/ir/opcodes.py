@@ -55,6 +55,7 @@ _d("addmod", (W, W, W), (W,))
 _d("mulmod", (W, W, W), (W,))
 _d("iszero", (W,), (W,))
 _d("not", (W,), (W,))
+_d("clz", (W,), (W,))  # EIP-7939 (Osaka): leading zero bits, 256 for zero
 
 # Conversions and i64 arithmetic (gas amounts, offsets, the stack pointer).
 _d("istrue", (W,), (C,))  # word != 0

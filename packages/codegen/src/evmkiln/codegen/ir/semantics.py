@@ -84,6 +84,7 @@ TERNARY: dict[str, Callable[[int, int, int], int]] = {
 UNARY: dict[str, Callable[[int], int]] = {
     "iszero": lambda a: int(a == 0),
     "not": lambda a: MASK ^ a,
+    "clz": lambda a: 256 - a.bit_length(),
 }
 
 
