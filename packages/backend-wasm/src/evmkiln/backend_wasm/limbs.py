@@ -290,17 +290,27 @@ def signextend() -> Func:
     return Func("w_signextend", W2, [I32], body)
 
 
-def bytelen() -> Func:
-    """Significant bytes of a word: (bit length + 7) / 8."""
+def _bit_length() -> list[Instr]:
+    """Pushes the bit length of the word in params 0-3 (nested if/else on the top limbs)."""
     body: list[Instr] = []
-    # nested if/else producing the bit length
     for i in (3, 2, 1):
         body += [_a(i), ("i64.const", 0), ("i64.ne",), ("if", I64)]
         body += [("i64.const", 64 * (i + 1)), _a(i), ("i64.clz",), ("i64.sub",), ("else",)]
     body += [("i64.const", 64), _a(0), ("i64.clz",), ("i64.sub",)]
-    body += [("end",)] * 3
-    body += [("i64.const", 7), ("i64.add",), ("i64.const", 3), ("i64.shr_u",)]
+    return body + [("end",)] * 3
+
+
+def bytelen() -> Func:
+    """Significant bytes of a word: (bit length + 7) / 8."""
+    body = [*_bit_length(), ("i64.const", 7), ("i64.add",), ("i64.const", 3), ("i64.shr_u",)]
     return Func("w_bytelen", FuncType((I64,) * 4, (I64,)), [], body)
+
+
+def clz() -> Func:
+    """CLZ (EIP-7939): leading zero bits of a word, 256 for zero (256 - bit length)."""
+    body: list[Instr] = [("i64.const", 256), *_bit_length(), ("i64.sub",)]
+    body += [("i64.const", 0)] * 3
+    return Func("w_clz", FuncType((I64,) * 4, (I64,) * 4), [], body)
 
 
 # -- memory expansion ------------------------------------------------------------
@@ -502,6 +512,7 @@ WORD_ROUTINES: dict[str, Callable[[Resolve], Func]] = {
     "sar": lambda _: shr(True),
     "byte": lambda _: byte(),
     "signextend": lambda _: signextend(),
+    "clz": lambda _: clz(),
     **division.ROUTINES,
 }
 """Routine name -> generator of the routine (given a resolver of the routines it
