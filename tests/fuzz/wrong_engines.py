@@ -1,0 +1,52 @@
+"""Engines that are wrong on purpose, loaded by the fuzzer as ``wrong_engines:<Class>``.
+
+The fuzzer's own tests need engines that disagree with py-evm (to follow a
+mismatch from detection to replay) and that kill their process (to follow a
+crash); these are py-evm itself with one thing broken.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.cancun.computation import CancunComputation
+from eth.vm.forks.cancun.state import CancunState
+from eth.vm.opcode import as_opcode
+
+from evmkiln.fuzz.generate import generate
+
+CRASH_SEED = 11
+CRASH_INDEX = 5
+"""The program AbortingVM dies on (chosen by the tests: its calldata is not empty)."""
+
+
+def _wrong_xor(computation: Any) -> None:
+    a, b = computation.stack_pop_ints(2)
+    computation.stack_push_int(a ^ b ^ 1)
+
+
+class _XorComputation(CancunComputation):  # type: ignore[misc]
+    opcodes: ClassVar[dict[int, Any]] = {
+        **CancunComputation.opcodes,
+        0x18: as_opcode(_wrong_xor, "XOR", 3),
+    }
+
+
+WrongXorVM = CancunVM.configure(
+    __name__="WrongXorVM",
+    _state_class=CancunState.configure(computation_class=_XorComputation),
+)
+"""py-evm whose XOR flips the lowest bit of its result."""
+
+_CRASH = generate(CRASH_SEED, CRASH_INDEX)
+
+
+class AbortingVM(CancunVM):  # type: ignore[misc]
+    """py-evm that aborts its process on one program's transaction, as a crashing backend would."""
+
+    def apply_transaction(self, header: Any, transaction: Any) -> Any:
+        if (transaction.gas, bytes(transaction.data)) == (_CRASH.gas, _CRASH.calldata):
+            os.abort()
+        return super().apply_transaction(header, transaction)
