@@ -4,7 +4,8 @@ Differential checks (the fuzzer and the differential tests) run the same
 transaction on stock py-evm and on an evmkiln VM class and require identical
 outcomes: status, halt category, gas used, output, logs and the post-state
 root (which covers storage, balances, nonces and code).  Every run starts from
-its own genesis, so nothing leaks from one program into the next.
+its own genesis, so nothing leaks from one program into the next, and its
+block has a fixed timestamp, so a run today and a run tomorrow agree.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ SENDER_BALANCE = 10**24
 CONTRACT_BALANCE = 10**18
 GAS_PRICE = 10**9
 BLOCK_GAS_LIMIT = 30_000_000
+BLOCK_INTERVAL = 12
+"""Seconds between the genesis and the block the transaction is in (fixed, not the clock's)."""
 
 _GENESIS: dict[str, Any] = {
     "difficulty": 0,
@@ -111,11 +114,16 @@ def execute(
     if block_gas_limit is not None:
         genesis["gas_limit"] = block_gas_limit
     chain = chain_class.from_genesis(AtomicDB(), genesis, state)
-    vm = chain.get_vm()
+    # py-evm dates a new block by the wall clock: two runs a second apart would see
+    # different TIMESTAMPs.
+    header = chain.create_header_from_parent(
+        chain.get_canonical_head(), timestamp=genesis["timestamp"] + BLOCK_INTERVAL
+    )
+    vm = chain.get_vm(header)
     tx = vm.create_unsigned_transaction(
         nonce=0, gas_price=GAS_PRICE, gas=gas, to=Address(to), value=value, data=data
     ).as_signed_transaction(SENDER_KEY)
-    receipt, computation = vm.apply_transaction(vm.get_header(), tx)
+    receipt, computation = vm.apply_transaction(header, tx)
     return Outcome(
         success=bool(computation.is_success),
         error=halt_category(computation.error if computation.is_error else None),
