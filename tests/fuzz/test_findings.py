@@ -54,6 +54,24 @@ def test_a_wrong_engine_is_caught_shrunk_and_replayed(tmp_path: Path) -> None:
     assert "MATCH" in output
 
 
+def test_a_second_run_of_the_same_code_is_checked_too(tmp_path: Path) -> None:
+    """An engine that goes wrong only on code it has run before (a stale cache, state
+    kept between transactions) passes one run per program and fails the second."""
+    args = ["--backend", "wrong_engines:WarmXorVM", "--programs", "4", "--seed", "1"]
+    args += ["--jobs", "1", "--out", str(tmp_path), "--max-shrinks", "1"]
+    code, output = _fuzz(*args, "--runs", "1")
+    assert code == 0, output
+    code, output = _fuzz(*args)
+    assert code == 1, output
+    assert "run 2, code already compiled" in output.replace("\n", " ")
+    path = sorted(tmp_path.glob("mismatch-*.json"))[0]
+    reproducer = load_reproducer(path)
+    assert reproducer.runs == 2
+    assert reproducer.size is not None and reproducer.size <= 12
+    code, output = _fuzz("--replay", str(path))
+    assert code == 1 and "MISMATCH" in output
+
+
 def test_a_crashing_worker_is_reported_and_the_run_completes(tmp_path: Path) -> None:
     assert generate(CRASH_SEED, CRASH_INDEX).calldata  # what AbortingVM recognises it by
     programs = 16

@@ -40,6 +40,40 @@ WrongXorVM = CancunVM.configure(
 )
 """py-evm whose XOR flips the lowest bit of its result."""
 
+_warm: set[bytes] = set()
+"""Codes this process has run before."""
+
+
+def _xor_wrong_when_warm(computation: Any) -> None:
+    a, b = computation.stack_pop_ints(2)
+    warm = bytes(computation.msg.code) in _warm
+    computation.stack_push_int(a ^ b ^ 1 if warm else a ^ b)
+
+
+class _WarmXorComputation(CancunComputation):  # type: ignore[misc]
+    opcodes: ClassVar[dict[int, Any]] = {
+        **CancunComputation.opcodes,
+        0x18: as_opcode(_xor_wrong_when_warm, "XOR", 3),
+    }
+
+    @classmethod
+    def apply_computation(
+        cls, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None
+    ) -> Any:
+        try:
+            return super().apply_computation(
+                state, message, transaction_context, parent_computation
+            )
+        finally:
+            _warm.add(bytes(message.code))
+
+
+WarmXorVM = CancunVM.configure(
+    __name__="WarmXorVM",
+    _state_class=CancunState.configure(computation_class=_WarmXorComputation),
+)
+"""py-evm whose XOR goes wrong in code it has run before, as a stale cache would."""
+
 _CRASH = generate(CRASH_SEED, CRASH_INDEX)
 
 

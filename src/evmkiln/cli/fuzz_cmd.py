@@ -243,6 +243,15 @@ def fuzz(
             show_default=False,
         ),
     ] = None,
+    runs: Annotated[
+        int,
+        typer.Option(
+            "--runs",
+            min=1,
+            help="Runs of each program per backend in one VM: the first compiles its code, "
+            "later ones reuse it; each must match the reference.",
+        ),
+    ] = 2,
     replay_file: Annotated[
         Path | None,
         typer.Option(
@@ -280,6 +289,7 @@ def fuzz(
         shrink_seconds=shrink_seconds,
         max_shrinks=max_shrinks,
         opt_level=opt_level,
+        runs=runs,
     )
     console = Console()
     display = _Display(console, config, quiet)

@@ -58,9 +58,13 @@ class CampaignConfig:
     shrink_seconds: float = 60.0
     max_shrinks: int = 10
     opt_level: int | None = None
+    runs: int = 2
+    """Runs of each program on each backend: the first compiles, later ones reuse."""
 
     def spec(self) -> WorkerSpec:
-        return WorkerSpec(self.reference, self.backends, self.seed, self.families, self.opt_level)
+        return WorkerSpec(
+            self.reference, self.backends, self.seed, self.families, self.opt_level, self.runs
+        )
 
 
 @dataclass
@@ -174,17 +178,17 @@ def _tasks(config: CampaignConfig) -> Iterator[Task]:
         n += 1
 
 
-def _finding_from(report: CandidateReport, parent: ProgramReport, index: int | None) -> Finding:
+def _finding_from(
+    report: CandidateReport, parent: ProgramReport, index: int | None, program: Program
+) -> Finding:
+    """The finding a candidate's MISMATCH or ERROR verdict stands for."""
     kind = FindingKind.MISMATCH if report.verdict is Verdict.MISMATCH else FindingKind.ERROR
-    detail = report.error
-    if kind is FindingKind.MISMATCH and parent.expected is not None and report.outcome:
-        detail = "differs in " + ", ".join(parent.expected.differences(report.outcome))
     return Finding(
         kind=kind,
         backend=report.engine,
         index=index,
-        program=Program(codes={}),  # filled in by the caller
-        detail=detail,
+        program=program,
+        detail=report.describe(parent.expected),
         expected=parent.expected,
         actual=report.outcome,
     )
@@ -209,9 +213,8 @@ class Campaign:
         if isinstance(reply, ProgramReport):
             self.stats.add(reply)
             for candidate in reply.failed():
-                finding = _finding_from(candidate, reply, task.index)
-                finding.program = self._program(task.index)
-                self.findings.append(finding)
+                program = self._program(task.index)
+                self.findings.append(_finding_from(candidate, reply, task.index, program))
         elif isinstance(reply, Died):
             self.stats.programs += 1
             self.stats.crashed_workers += 1
@@ -248,6 +251,7 @@ class Campaign:
             actual=finding.actual,
             detail=finding.detail,
             original_size=finding.original_size or finding.program.size(),
+            runs=self.config.runs,
         )
 
     def _next_id(self) -> int:
@@ -268,10 +272,10 @@ class Campaign:
                     if isinstance(reply, Died):
                         culprits.append(Finding(kind, backend, task.index, program, reply.reason))
                     elif isinstance(reply, ProgramReport):
-                        for candidate in reply.failed():
-                            finding = _finding_from(candidate, reply, task.index)
-                            finding.program = program
-                            culprits.append(finding)
+                        culprits += [
+                            _finding_from(candidate, reply, task.index, program)
+                            for candidate in reply.failed()
+                        ]
             if not culprits:  # a single candidate, or the crash needs them all
                 backend = ",".join(self.config.backends)
                 culprits.append(Finding(kind, backend, task.index, program, died.reason))
@@ -332,13 +336,16 @@ class Campaign:
         reply = pool.run_one(Task(self._next_id(), program=finding.program, engines=engines))
         if not isinstance(reply, ProgramReport):
             return
+        if crash:
+            finding.expected = reply.expected
+            return
+        failed = reply.failed()
+        if not failed:
+            finding.detail += " (the shrunk program did not fail again when re-run)"
+            return
         finding.expected = reply.expected
-        for candidate in reply.failed():
-            finding.actual = candidate.outcome
-            finding.detail = candidate.error
-            if reply.expected is not None and candidate.outcome is not None:
-                differs = reply.expected.differences(candidate.outcome)
-                finding.detail = "differs in " + ", ".join(differs)
+        finding.actual = failed[0].outcome
+        finding.detail = failed[0].describe(reply.expected)
 
 
 def _same_error(error: str, recorded: str, kind: FindingKind) -> bool:

@@ -42,32 +42,41 @@ def judge(reference: EngineRun, candidate: EngineRun) -> Verdict:
     return Verdict.MATCH if candidate.outcome == reference.outcome else Verdict.MISMATCH
 
 
+def _candidate(
+    name: str, vm_class: Any, program: Program, expected: EngineRun, runs: int
+) -> CandidateReport:
+    """``runs`` runs of ``program`` on one VM class, stopping at the first that does not match."""
+    seconds = 0.0
+    for number in range(1, runs + 1):
+        run = run_engine(vm_class, program)
+        seconds += run.seconds
+        verdict = judge(expected, run)
+        if verdict is not Verdict.MATCH:
+            return CandidateReport(name, verdict, seconds, run.outcome, run.error, number)
+    return CandidateReport(name, Verdict.MATCH, seconds)
+
+
 def compare_program(
     program: Program,
     reference: Any,
     candidates: Mapping[str, Any],
     observation: Observation | None = None,
+    runs: int = 1,
 ) -> ProgramReport:
-    """Run ``program`` on ``reference`` then each candidate VM class; the report of it all."""
+    """Run ``program`` on ``reference``, then ``runs`` times on each candidate VM class.
+
+    Runs after the first find the program's code compiled already (one VM
+    class, one code cache) and whatever else an engine keeps between
+    transactions; each must still match the reference's single run.
+    """
     if observation is not None:
         observation.reset()
     expected = run_engine(reference, program)
     executed = frozenset(observation.opcodes) if observation is not None else frozenset()
     halts = tuple(sorted(observation.halts.items())) if observation is not None else ()
-    reports = []
-    for name, vm_class in candidates.items():
-        run = run_engine(vm_class, program)
-        verdict = judge(expected, run)
-        keep = verdict is not Verdict.MATCH
-        reports.append(
-            CandidateReport(
-                engine=name,
-                verdict=verdict,
-                seconds=run.seconds,
-                outcome=run.outcome if keep else None,
-                error=run.error,
-            )
-        )
+    reports = [
+        _candidate(name, vm_class, program, expected, runs) for name, vm_class in candidates.items()
+    ]
     differs = any(r.verdict is not Verdict.MATCH for r in reports)
     top = expected.outcome.detail if expected.outcome is not None else ""
     return ProgramReport(

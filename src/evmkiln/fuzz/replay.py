@@ -15,7 +15,7 @@ from evmkiln.fuzz.engines import load_reference, vm_class
 from evmkiln.fuzz.execute import Outcome
 from evmkiln.fuzz.pool import DEFAULT_TIMEOUT, Died, WorkerPool
 from evmkiln.fuzz.reproducer import Reproducer
-from evmkiln.fuzz.results import ProgramReport, Verdict
+from evmkiln.fuzz.results import ProgramReport
 from evmkiln.fuzz.worker import Task, WorkerSpec
 
 
@@ -49,13 +49,13 @@ def replay(
     program = reproducer.program()
     name = ",".join(engines)
     if isolated:
-        spec = WorkerSpec(against, engines, opt_level=opt_level)
+        spec = WorkerSpec(against, engines, opt_level=opt_level, runs=reproducer.runs)
         with WorkerPool(spec, jobs=1, timeout=timeout) as pool:
             reply = pool.run_one(Task(0, program=program))
     else:
         reference_vm, observation = load_reference(against, opt_level)
         candidates = {engine: vm_class(engine, opt_level) for engine in engines}
-        reply = compare_program(program, reference_vm, candidates, observation)
+        reply = compare_program(program, reference_vm, candidates, observation, reproducer.runs)
     if isinstance(reply, Died):
         return ReplayResult(
             name, against, "timeout" if reply.timed_out else "crash", detail=reply.reason
@@ -64,18 +64,13 @@ def replay(
         return ReplayResult(name, against, "error", detail=reply)
     if reply.reference_error:
         return ReplayResult(name, against, "invalid", detail=reply.reference_error)
-    for candidate in reply.candidates:
-        if candidate.verdict is Verdict.MATCH:
-            continue
-        detail = candidate.error
-        if reply.expected is not None and candidate.outcome is not None:
-            detail = "differs in " + ", ".join(reply.expected.differences(candidate.outcome))
+    for candidate in reply.failed():
         return ReplayResult(
             candidate.engine,
             against,
             candidate.verdict.value,
             reply.expected,
             candidate.outcome,
-            detail,
+            candidate.describe(reply.expected),
         )
     return ReplayResult(name, against, "match")

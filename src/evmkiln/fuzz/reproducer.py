@@ -109,6 +109,9 @@ class Reproducer(_Model):
     index: int | None = None
     family: str = ""
     transaction: TransactionModel
+    runs: int = Field(default=1, ge=1)
+    """Runs of the transaction on the backend, each on a fresh chain with the same VM class
+    (later runs find the code compiled); every run is compared with the reference."""
     codes: dict[Address, HexBytes]
     storage: dict[Address, dict[HexInt, HexInt]] = {}
     expected: OutcomeModel | None = None
@@ -143,6 +146,7 @@ class Reproducer(_Model):
         actual: Outcome | None = None,
         detail: str = "",
         original_size: int | None = None,
+        runs: int = 1,
     ) -> Reproducer:
         return cls.model_validate(
             {
@@ -158,6 +162,7 @@ class Reproducer(_Model):
                     "value": program.value,
                     "gas": program.gas,
                 },
+                "runs": runs,
                 "codes": {_hex(a): _hex(code) for a, code in program.codes.items()},
                 "storage": {
                     _hex(a): {hex(k): hex(v) for k, v in slots.items()}

@@ -40,6 +40,15 @@ class CandidateReport:
     outcome: Outcome | None = None
     """Kept only when the verdict is not MATCH."""
     error: str = ""
+    run: int = 0
+    """Which run of the program (1: the first, with its code compiled anew) did not match."""
+
+    def describe(self, expected: Outcome | None) -> str:
+        """What went wrong, for people: the fields that differ, or the exception."""
+        what = self.error
+        if self.verdict is Verdict.MISMATCH and expected is not None and self.outcome is not None:
+            what = "differs in " + ", ".join(expected.differences(self.outcome))
+        return f"{what} (run {self.run}, code already compiled)" if self.run > 1 else what
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ class WorkerSpec:
     families: tuple[str, ...] | None = None
     opt_level: int | None = None
     """Compile with this ``CompileOptions.opt_level`` (None: each backend's default)."""
+    runs: int = 2
+    """Runs of each program per candidate (see :func:`~evmkiln.fuzz.compare.compare_program`)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class _Engines:
         chosen = self.candidates
         if task.engines is not None:
             chosen = {name: self.candidates[name] for name in task.engines}
-        return compare_program(program, self.reference, chosen, self.observation)
+        return compare_program(program, self.reference, chosen, self.observation, self.spec.runs)
 
 
 def _serve(conn: Connection, spec: WorkerSpec) -> None:
