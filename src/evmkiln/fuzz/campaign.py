@@ -281,10 +281,11 @@ class Campaign:
                 culprits.append(Finding(kind, backend, task.index, program, died.reason))
             for finding in culprits:
                 totals = self.stats.engines.get(finding.backend)
-                if totals is not None and finding.kind is FindingKind.CRASH:
-                    totals.crashes += 1
-                elif totals is not None and finding.kind is FindingKind.TIMEOUT:
-                    totals.timeouts += 1
+                if totals is not None:
+                    totals.crashes += finding.kind is FindingKind.CRASH
+                    totals.timeouts += finding.kind is FindingKind.TIMEOUT
+                    totals.mismatches += finding.kind is FindingKind.MISMATCH
+                    totals.errors += finding.kind is FindingKind.ERROR
                 if self.listener.on_item is not None:
                     self.listener.on_item(finding)
             self.findings.extend(culprits)

@@ -437,24 +437,25 @@ def exit_frame(w: Writer) -> None:
 def fault(w: Writer) -> None:
     """Break a rule on purpose: a bad jump, a stack underflow or overflow, an invalid opcode."""
     rng = w.rng
-    kind = rng.randrange(7)
+    kind = rng.randrange(8)
     height = w.height
-    if kind == 0:  # a target that is not a JUMPDEST: inside PUSH data, past the end, huge
-        mark = w.fresh("mark")
-        w.push(rng.choice([0xFFFF, 2**32, values.MAX_WORD, 1, 3]))
+    if kind == 0:  # into PUSH data: a 0x5b byte that is not a JUMPDEST
+        mark = w.fresh("data")
+        w.ref(mark)
         w.op("JUMP")
+        w.raw(b"\x61")
         w.items.append(Mark(mark))
-        w.raw(b"\x61\x5b\x5b\x50", 0)  # PUSH2 0x5b5b POP: JUMPDEST bytes that are data
+        w.raw(b"\x5b\x5b\x50")  # the PUSH2's data, then POP
     elif kind == 1:  # JUMPI to a bad target that is not taken: no halt
         w.emit(0, rng.choice([0xFFFF, values.MAX_WORD, 2**32 + 1]))
         w.op("JUMPI")
         return
-    elif kind == 2:  # a jump to a non-JUMPDEST instruction of this code
+    elif kind == 2:  # to an instruction that is not a JUMPDEST
         mark = w.fresh("mark")
         w.ref(mark)
         w.op("JUMP")
         w.items.append(Mark(mark))
-        w.raw(b"\x5f\x50", 0)
+        w.raw(b"\x5f\x50")
     elif kind == 3:  # underflow: an operation needing more values than the frame has
         if w.in_function:  # the caller's values lie below: pop far past them
             w.raw(b"\x50" * 64)
@@ -472,6 +473,9 @@ def fault(w: Writer) -> None:
         w.items.append("JUMP")
     elif kind == 5:  # 1025 pushes in straight-line code
         w.raw(b"\x5f" * 1025)
+    elif kind == 6:  # past the end of the code, or a word no code reaches
+        w.push(rng.choice([0xFFFF, 2**32, 2**64 + 2, values.MAX_WORD]))
+        w.op("JUMP")
     else:
         w.raw(bytes([rng.choice([0xFE, 0x0C, 0x0D, 0x1E, 0x2F, 0x4C, 0xB0, 0xEF, 0xF7])]))
     w.height = height
