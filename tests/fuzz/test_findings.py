@@ -96,6 +96,42 @@ def test_a_crashing_worker_is_reported_and_the_run_completes(tmp_path: Path) -> 
     assert "CRASH" in output
 
 
+def test_a_hanging_program_is_a_timeout_and_the_run_completes(tmp_path: Path) -> None:
+    code, output = _fuzz(
+        "--backend", "wrong_engines:HangingVM", "--programs", "7", "--seed", str(CRASH_SEED),
+        "--jobs", "2", "--timeout", "10", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 1, output
+    assert f"timeout on wrong_engines:HangingVM, program {CRASH_INDEX}" in output
+    assert "7 (from index 0)" in output
+    (path,) = tmp_path.glob("timeout-*.json")
+    assert load_reproducer(path).kind == "timeout"
+
+
+def test_findings_beyond_the_limit_are_counted_not_kept(tmp_path: Path) -> None:
+    args = ["--backend", "wrong_engines:WrongXorVM", "--programs", "40", "--seed", "1"]
+    args += ["--jobs", "2", "--no-shrink"]
+    code, output = _fuzz(*args, "--out", str(tmp_path / "all"))
+    every = sorted(load_reproducer(p).index or 0 for p in (tmp_path / "all").glob("*.json"))
+    assert code == 1 and len(every) >= 2, output
+    code, output = _fuzz(*args, "--out", str(tmp_path / "one"), "--max-findings", "1")
+    assert code == 1, output
+    assert "findings not kept" in output
+    (path,) = (tmp_path / "one").glob("*.json")
+    assert load_reproducer(path).index == every[0]  # the lowest index is the one kept
+
+
+def test_two_backends_against_each_other(tmp_path: Path) -> None:
+    code, output = _fuzz(
+        "--backend", "ir", "--against", "wasm", "--programs", "12", "--seed", "3",
+        "--jobs", "2", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, output
+    assert "against wasm" in output
+    assert "opcodes executed" not in output  # only the interpreter is observed
+    assert "opcodes present" in output
+
+
 def test_a_corrupt_reproducer_is_a_clear_error(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"kind": "mismatch", "backend": "ir"')

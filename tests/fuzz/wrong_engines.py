@@ -8,6 +8,7 @@ crash); these are py-evm itself with one thing broken.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, ClassVar
 
 from eth.vm.forks.cancun import CancunVM
@@ -19,7 +20,8 @@ from evmkiln.fuzz.generate import generate
 
 CRASH_SEED = 11
 CRASH_INDEX = 5
-"""The program AbortingVM dies on (chosen by the tests: its calldata is not empty)."""
+"""The program AbortingVM and HangingVM fail on (chosen by the tests: its calldata is
+not empty)."""
 
 
 def _wrong_xor(computation: Any) -> None:
@@ -77,10 +79,23 @@ WarmXorVM = CancunVM.configure(
 _CRASH = generate(CRASH_SEED, CRASH_INDEX)
 
 
+def _is_chosen(transaction: Any) -> bool:
+    return (transaction.gas, bytes(transaction.data)) == (_CRASH.gas, _CRASH.calldata)
+
+
 class AbortingVM(CancunVM):  # type: ignore[misc]
     """py-evm that aborts its process on one program's transaction, as a crashing backend would."""
 
     def apply_transaction(self, header: Any, transaction: Any) -> Any:
-        if (transaction.gas, bytes(transaction.data)) == (_CRASH.gas, _CRASH.calldata):
+        if _is_chosen(transaction):
             os.abort()
+        return super().apply_transaction(header, transaction)
+
+
+class HangingVM(CancunVM):  # type: ignore[misc]
+    """py-evm that hangs on the same program, as a backend stuck in a loop would."""
+
+    def apply_transaction(self, header: Any, transaction: Any) -> Any:
+        if _is_chosen(transaction):
+            time.sleep(3600)
         return super().apply_transaction(header, transaction)

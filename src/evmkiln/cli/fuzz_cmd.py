@@ -220,6 +220,15 @@ def fuzz(
             help="Shrink at most this many findings (the rest are written as found).",
         ),
     ] = 10,
+    max_findings: Annotated[
+        int,
+        typer.Option(
+            "--max-findings",
+            min=1,
+            help="Keep (triage, shrink, write) at most this many findings, those of the lowest "
+            "program indices; the rest are counted.",
+        ),
+    ] = 100,
     timeout: Annotated[
         float,
         typer.Option("--timeout", min=0.001, help="Per-program time limit (a hang is a finding)."),
@@ -288,6 +297,7 @@ def fuzz(
         shrink=shrink,
         shrink_seconds=shrink_seconds,
         max_shrinks=max_shrinks,
+        max_findings=max_findings,
         opt_level=opt_level,
         runs=runs,
     )

@@ -57,6 +57,9 @@ class CampaignConfig:
     shrink: bool = True
     shrink_seconds: float = 60.0
     max_shrinks: int = 10
+    max_findings: int = 100
+    """Findings kept (those of the lowest program indices): a bug that fails every
+    program must not fill the memory and the disk of a 100,000-program run."""
     opt_level: int | None = None
     runs: int = 2
     """Runs of each program on each backend: the first compiles, later ones reuse."""
@@ -116,6 +119,8 @@ class CampaignStats:
     """Programs the reference itself could not run (nothing was compared)."""
     worker_errors: list[str] = field(default_factory=list)
     crashed_workers: int = 0
+    unkept: int = 0
+    """Findings counted but not kept (over ``max_findings``)."""
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -155,7 +160,7 @@ class CampaignResult:
 
     @property
     def failed(self) -> bool:
-        return bool(self.findings or self.stats.worker_errors)
+        return bool(self.findings or self.stats.worker_errors or self.stats.unkept)
 
 
 @dataclass
@@ -214,11 +219,15 @@ class Campaign:
             self.stats.add(reply)
             for candidate in reply.failed():
                 program = self._program(task.index)
-                self.findings.append(_finding_from(candidate, reply, task.index, program))
+                self._keep(_finding_from(candidate, reply, task.index, program))
         elif isinstance(reply, Died):
             self.stats.programs += 1
             self.stats.crashed_workers += 1
             self._died.append((task, reply))
+            if len(self._died) > 2 * self.config.max_findings:
+                self._died.sort(key=lambda item: item[0].index or 0)
+                self.stats.unkept += len(self._died) - self.config.max_findings
+                del self._died[self.config.max_findings :]
         else:
             self.stats.programs += 1
             self.stats.worker_errors.append(f"program {task.index}: {reply}")
@@ -232,7 +241,7 @@ class Campaign:
             pool.run(_tasks(self.config), self._on_reply)
             self.stats.finished = time.monotonic()
             self._triage(pool)
-            self.findings.sort(key=lambda f: (f.backend, f.index if f.index is not None else -1))
+            self._trim()
             if self.config.shrink:
                 self._shrink_all(pool)
         for finding in self.findings:
@@ -253,6 +262,17 @@ class Campaign:
             original_size=finding.original_size or finding.program.size(),
             runs=self.config.runs,
         )
+
+    def _keep(self, finding: Finding) -> None:
+        self.findings.append(finding)
+        if len(self.findings) > 2 * self.config.max_findings:
+            self._trim()
+
+    def _trim(self) -> None:
+        """Keep the ``max_findings`` findings of the lowest indices, in a stable order."""
+        self.findings.sort(key=lambda f: (f.index if f.index is not None else -1, f.backend))
+        self.stats.unkept += max(0, len(self.findings) - self.config.max_findings)
+        del self.findings[self.config.max_findings :]
 
     def _next_id(self) -> int:
         self._ids += 1

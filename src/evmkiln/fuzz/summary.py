@@ -67,6 +67,12 @@ def overview_table(result: CampaignResult) -> Table:
         table.add_row("not compared", f"{stats.invalid} (the reference raised)")
     if stats.worker_errors:
         table.add_row("worker errors", _nonzero(len(stats.worker_errors)))
+    if stats.unkept:
+        table.add_row(
+            "findings not kept",
+            f"[red]{stats.unkept}[/red] (only the {config.max_findings} of the lowest "
+            "program indices are shrunk and written)",
+        )
     return table
 
 
@@ -114,9 +120,9 @@ def print_summary(result: CampaignResult, console: Console) -> None:
     for finding in result.findings:
         console.print(f"[red]FOUND[/red] {_finding_line(finding)}", highlight=False)
     if result.failed:
+        count = len(result.findings) + result.stats.unkept
         console.print(
-            f"[red]{len(result.findings)} finding(s)[/red]; replay one with "
-            "`evmkiln fuzz --replay FILE`",
+            f"[red]{count} finding(s)[/red]; replay one with `evmkiln fuzz --replay FILE`",
             highlight=False,
         )
     else:
