@@ -161,7 +161,7 @@ def fuzz(
             "--backend",
             "-b",
             help="Comma-separated engines to test: backends, or module:VMClass "
-            f"[default: {_DEFAULT_BACKEND}; with --replay: the reproducer's].",
+            f"(default: {_DEFAULT_BACKEND}; with --replay: the reproducer's).",
             show_default=False,
         ),
     ] = None,
@@ -169,8 +169,8 @@ def fuzz(
         str | None,
         typer.Option(
             "--against",
-            help=f"Reference engine the backends are compared with [default: {REFERENCE}, "
-            "stock py-evm].",
+            help=f"Reference engine the backends are compared with (default: {REFERENCE}, "
+            "stock py-evm).",
             show_default=False,
         ),
     ] = None,
@@ -180,7 +180,7 @@ def fuzz(
             "--programs",
             "-n",
             min=1,
-            help=f"Programs to run [default: {_DEFAULT_PROGRAMS} unless --seconds is given].",
+            help=f"Programs to run (default: {_DEFAULT_PROGRAMS} unless --seconds is given).",
             show_default=False,
         ),
     ] = None,
@@ -248,7 +248,7 @@ def fuzz(
             "--opt-level",
             min=0,
             max=3,
-            help="Compile with this CompileOptions.opt_level [default: each backend's own].",
+            help="Compile with this CompileOptions.opt_level (default: each backend's own).",
             show_default=False,
         ),
     ] = None,
