@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from eth.vm.forks.cancun import CancunVM
-from evmharness import CONTRACT_A, execute
 
 from evmkiln.backend_llvm import backend as llvm_backend
 from evmkiln.backend_llvm import jit
 from evmkiln.backend_llvm.backend import LlvmBackend
 from evmkiln.context import make_vm_class
+from evmkiln.fuzz.execute import CONTRACT_A, execute
 
 # A loop summing i * i for i in 1..200 into storage slot 0 and returning the sum.
 # PUSH1 200 (i); PUSH0 (acc); JUMPDEST(3); DUP2 DUP1 MUL ADD (acc += i*i);

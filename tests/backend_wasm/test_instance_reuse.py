@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from eth.vm.forks.cancun import CancunVM
-from evmharness import CONTRACT_A, execute
 from wasm_compare import ADDRESS, REFERENCE, WASM, FakeHost, new_frame
 
 from evmkiln.backend_wasm.layout import ARGS, CTRL_MSIZE, CTRL_SL_GEN, PAGE, STACK, STACK_BYTES
@@ -29,6 +28,7 @@ from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.codegen.backend import Executable
 from evmkiln.codegen.pipeline import lower_bytecode
 from evmkiln.context import make_vm_class
+from evmkiln.fuzz.execute import CONTRACT_A, execute
 
 OPS = {
     "STOP": 0x00, "ADD": 0x01, "SUB": 0x03, "EQ": 0x14, "ISZERO": 0x15, "SHR": 0x1C,

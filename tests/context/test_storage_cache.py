@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 from eth.vm.forks.cancun import CancunVM
-from evmharness import CONTRACT_A, CONTRACT_B, execute
 
 from evmkiln.context import make_vm_class
+from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B, execute
 
 CHILD_WRITES = bytes.fromhex("600260005500")  # SSTORE(0, 2); STOP
 CHILD_WRITES_THEN_REVERTS = bytes.fromhex("600360005560006000fd")  # SSTORE(0, 3); REVERT

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import pytest
 from eth.vm.forks.cancun import CancunVM
-from evmharness import CONTRACT_A, CONTRACT_B, execute
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from evmkiln.context import make_vm_class
+from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B, execute
 
 SLOTS = (0, 1, 2)
 VALUES = (0, 1, 2)

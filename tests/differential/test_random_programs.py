@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from bytecode_gen import assemble, programs
 from eth.vm.forks.cancun import CancunVM
-from evmharness import CONTRACT_A, CONTRACT_B, execute
 from hypothesis import given
 from hypothesis import strategies as st
 
 from evmkiln.context import make_vm_class
+from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B, execute
 
 BACKENDS = ["ir", "llvm", "wasm"]
 

@@ -1,8 +1,9 @@
-"""A tiny assembler and the comparison helper for the hostile-bytecode tests.
+"""The comparison helpers of the hostile-bytecode tests, and the assembler they use.
 
-Programs are written as sequences of items: an ``int`` is pushed (shortest
-PUSH, PUSH0 for zero), ``bytes`` are emitted as they are, and a ``str`` is an
-opcode mnemonic.  ``Label``/``Ref`` give jump targets resolved after layout.
+Programs are written with :mod:`evmkiln.fuzz.asm` (re-exported here): an
+``int`` is pushed (shortest PUSH, PUSH0 for zero), ``bytes`` are emitted as
+they are, a ``str`` is an opcode mnemonic, and ``Label``/``Ref`` give jump
+targets resolved after layout.
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth.vm.forks.cancun import CancunVM
-from evmharness import Outcome, execute
 
+from evmkiln.codegen.evm.opcodes import BY_NAME
 from evmkiln.context import make_vm_class
+from evmkiln.fuzz.asm import Item as Item
+from evmkiln.fuzz.asm import Label as Label
+from evmkiln.fuzz.asm import Ref as Ref
+from evmkiln.fuzz.asm import asm as asm
+from evmkiln.fuzz.asm import push as push
+from evmkiln.fuzz.execute import Outcome, execute
 
 BACKENDS = ["ir", "llvm", "wasm"]
 
@@ -34,118 +41,8 @@ EXTREMES = [
 ]
 """Offsets and sizes around every width a backend might truncate a word to."""
 
-OPCODES: dict[str, int] = {
-    "STOP": 0x00,
-    "ADD": 0x01,
-    "MUL": 0x02,
-    "SUB": 0x03,
-    "MOD": 0x06,
-    "LT": 0x10,
-    "GT": 0x11,
-    "EQ": 0x14,
-    "ISZERO": 0x15,
-    "NOT": 0x19,
-    "KECCAK256": 0x20,
-    "ADDRESS": 0x30,
-    "CALLDATALOAD": 0x35,
-    "CALLDATASIZE": 0x36,
-    "CALLDATACOPY": 0x37,
-    "CODESIZE": 0x38,
-    "CODECOPY": 0x39,
-    "EXTCODESIZE": 0x3B,
-    "EXTCODECOPY": 0x3C,
-    "RETURNDATASIZE": 0x3D,
-    "RETURNDATACOPY": 0x3E,
-    "POP": 0x50,
-    "MLOAD": 0x51,
-    "MSTORE": 0x52,
-    "MSTORE8": 0x53,
-    "SLOAD": 0x54,
-    "SSTORE": 0x55,
-    "JUMP": 0x56,
-    "JUMPI": 0x57,
-    "PC": 0x58,
-    "MSIZE": 0x59,
-    "GAS": 0x5A,
-    "JUMPDEST": 0x5B,
-    "TLOAD": 0x5C,
-    "TSTORE": 0x5D,
-    "MCOPY": 0x5E,
-    "PUSH0": 0x5F,
-    "DUP1": 0x80,
-    "DUP2": 0x81,
-    "DUP16": 0x8F,
-    "SWAP1": 0x90,
-    "SWAP16": 0x9F,
-    "LOG0": 0xA0,
-    "LOG1": 0xA1,
-    "LOG2": 0xA2,
-    "LOG3": 0xA3,
-    "LOG4": 0xA4,
-    "CREATE": 0xF0,
-    "CALL": 0xF1,
-    "CALLCODE": 0xF2,
-    "RETURN": 0xF3,
-    "DELEGATECALL": 0xF4,
-    "CREATE2": 0xF5,
-    "STATICCALL": 0xFA,
-    "REVERT": 0xFD,
-    "INVALID": 0xFE,
-    "SELFDESTRUCT": 0xFF,
-}
-
-
-@dataclass(frozen=True)
-class Label:
-    name: str
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A PUSH2 of a label's pc."""
-
-    name: str
-
-
-Item = int | bytes | str | Label | Ref
-
-
-def push(value: int) -> bytes:
-    assert 0 <= value < 2**256
-    if value == 0:
-        return b"\x5f"
-    n = (value.bit_length() + 7) // 8
-    return bytes([0x5F + n]) + value.to_bytes(n, "big")
-
-
-def asm(*items: Item | Iterable[Item]) -> bytes:
-    flat: list[Item] = []
-    for item in items:
-        if isinstance(item, int | bytes | str | Label | Ref):
-            flat.append(item)
-        else:
-            flat.extend(item)
-
-    def emit(labels: dict[str, int], final: bool) -> bytes:
-        out = bytearray()
-        for item in flat:
-            if isinstance(item, Label):
-                labels[item.name] = len(out)
-                out.append(0x5B)
-            elif isinstance(item, Ref):
-                pc = labels[item.name] if final else 0
-                out += b"\x61" + pc.to_bytes(2, "big")
-            elif isinstance(item, str):
-                out.append(OPCODES[item])
-            elif isinstance(item, bytes):
-                out += item
-            else:
-                out += push(item)
-        return bytes(out)
-
-    labels: dict[str, int] = {}
-    emit(labels, final=False)  # first pass: label pcs (Refs are fixed-width)
-    return emit(labels, final=True)
+OPCODES: dict[str, int] = {name: info.code for name, info in BY_NAME.items()}
+"""Mnemonic -> opcode byte, from codegen's Cancun table."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 from eth.vm.forks.cancun import CancunVM
-from evmharness import CONTRACT_A, CONTRACT_B
 from hostile_asm import (
     BACKENDS,
     EXTREMES,
@@ -25,6 +24,8 @@ from hostile_asm import (
     mismatches,
     push,
 )
+
+from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B
 
 CONTRACT_C = bytes.fromhex("cc" * 20)
 B = int.from_bytes(CONTRACT_B, "big")

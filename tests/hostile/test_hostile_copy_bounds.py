@@ -10,8 +10,9 @@ compared without wrapping at any width.
 from __future__ import annotations
 
 import pytest
-from evmharness import CONTRACT_A, CONTRACT_B
 from hostile_asm import BACKENDS, Arg, Case, asm, build, expected, mismatches
+
+from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B
 
 B = int.from_bytes(CONTRACT_B, "big")
 NOBODY = 0xDEAD  # an address without code

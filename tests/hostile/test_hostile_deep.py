@@ -4,14 +4,16 @@ A contract calls (or creates) itself until the 1025th nested frame is refused:
 that CALL/CREATE fails softly and pushes 0, and every level's result travels
 back up the chain.  Each level also writes storage and logs, so the state root
 and the logs check that every level's effects are kept.  1024 nested frames
-need a raised recursion limit and a large thread stack (``on_large_stack``).
+need a raised recursion limit and a large thread stack (``on_deep_stack``).
 """
 
 from __future__ import annotations
 
 import pytest
-from evmharness import CONTRACT_A, Outcome, execute, on_large_stack
 from hostile_asm import BACKENDS, Label, Ref, asm, vm_class
+
+from evmkiln.deep_stack import on_deep_stack
+from evmkiln.fuzz.execute import CONTRACT_A, Outcome, execute
 
 DEEP_GAS = 10**14
 """With 63/64 forwarded per level, the frame at depth 1024 still has enough for its SSTORE."""
@@ -54,7 +56,7 @@ def _creator(opcode: str) -> bytes:
 
 
 def _deep(backend: str, code: bytes, gas: int) -> Outcome:
-    return on_large_stack(
+    return on_deep_stack(
         lambda: execute(vm_class(backend), {CONTRACT_A: code}, gas=gas, block_gas_limit=BLOCK_GAS)
     )
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from evmharness import CONTRACT_A, CONTRACT_B
 from hostile_asm import BACKENDS, EXTREMES, Item, Label, Ref, asm, compare, expected
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B
 
 B = int.from_bytes(CONTRACT_B, "big")
 ECHO = asm("CALLDATASIZE", 0, 0, "CALLDATACOPY", "CALLDATASIZE", 0, "RETURN")

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from evmharness import CONTRACT_A, CONTRACT_B, execute
 from hostile_asm import (
     BACKENDS,
     EXTREMES,
@@ -26,6 +25,8 @@ from hostile_asm import (
     mismatches,
     vm_class,
 )
+
+from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B, execute
 
 SIZES = [0, 33, 2**32, 2**64 - 1, 2**256 - 1]
 """Sizes for the region under test (0 must be free at any offset)."""

@@ -1,7 +1,7 @@
 """The ``evmkiln`` command: one typer app, one module per subcommand.
 
 Subcommands live in ``cli/<name>_cmd.py`` and are registered here, so adding
-one (``ir``, ``compile``, ``bench``, ``demo``) touches this file by one line.
+one (``ir``, ``compile``, ``bench``, ``demo``, ``fuzz``) touches this file by one line.
 Heavy imports (py-evm, backends) stay inside the command functions' modules'
 call paths, so ``evmkiln --help`` is fast.
 """
@@ -13,6 +13,7 @@ import typer
 from evmkiln.cli.bench_cmd import bench
 from evmkiln.cli.compile_cmd import compile_command
 from evmkiln.cli.demo_cmd import demo
+from evmkiln.cli.fuzz_cmd import fuzz
 from evmkiln.cli.ir_cmd import ir
 from evmkiln.cli.run_cmd import run
 from evmkiln.cli.soak_cmd import soak_command
@@ -33,6 +34,7 @@ app.command("demo")(demo)
 app.command("compile")(compile_command)
 app.command("bench")(bench)
 app.command("soak")(soak_command)
+app.command("fuzz")(fuzz)
 
 
 if __name__ == "__main__":

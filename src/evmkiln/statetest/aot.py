@@ -156,9 +156,10 @@ _TASKS_PER_WORKER = 2000
 
 Recycling is done by starting a fresh pool for every ``jobs * _TASKS_PER_WORKER``
 codes, not with ``max_tasks_per_child``: a pool replaces a retired worker from
-its own management thread, outside :func:`_main_module_hidden`, and on Python
-3.11 the replacement never came up and the pool waited forever once every
-first-generation worker had retired."""
+its own management thread, outside
+:func:`~evmkiln.worker_processes.main_module_hidden`, and on Python 3.11 the
+replacement never came up and the pool waited forever once every first-generation
+worker had retired."""
 
 
 def ensure_in_parallel(
@@ -190,16 +191,17 @@ def _ensure_batch(
 ) -> list[tuple[CompiledArtifact, str]]:
     """One pool of fresh workers for ``codes`` (see :data:`_TASKS_PER_WORKER`)."""
     from evmkiln.context.artifact_store import CompiledArtifact, code_hash
-    from evmkiln.statetest.pool import _context, _main_module_hidden
+    from evmkiln.statetest.pool import _context
+    from evmkiln.worker_processes import main_module_hidden
 
     results: list[tuple[CompiledArtifact, str]] = []
     if not codes:
         return results
     executor = ProcessPoolExecutor(max_workers=min(jobs, len(codes)), mp_context=_context())
     try:
-        # Workers start on the first submits; see _main_module_hidden for why they
+        # Workers start on the first submits; see main_module_hidden for why they
         # must not re-run this process's __main__.
-        with _main_module_hidden():
+        with main_module_hidden():
             pending: dict[Future[tuple[CompiledArtifact, str]], bytes] = {
                 executor.submit(_ensure_one, job, code): code for code in codes
             }

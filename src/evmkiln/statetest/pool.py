@@ -12,13 +12,9 @@ caches) stays bounded over a 16,000-case run.
 
 from __future__ import annotations
 
-import multiprocessing
-import sys
 import time
-import types
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -26,6 +22,7 @@ from typing import Any
 from evmkiln.statetest.backends import DEFAULT_FORK, ArtifactsSetting
 from evmkiln.statetest.results import CaseRef, CaseResult, Status
 from evmkiln.statetest.worker import READY, worker_main
+from evmkiln.worker_processes import main_module_hidden, worker_context
 
 _WORKER_MODULE = "evmkiln.statetest.worker"
 _PRELOADED = [_WORKER_MODULE, "eth.vm.forks.cancun"]
@@ -35,39 +32,7 @@ DEFAULT_MAX_CASES_PER_WORKER = 500
 
 
 def _context() -> Any:
-    """Forkserver: workers start from a clean, pre-imported interpreter.
-
-    Forking the parent directly would copy its threads' locks (the progress bar
-    runs a refresh thread), and spawning would re-import py-evm for every
-    replacement worker.
-    """
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_PRELOADED)
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-@contextmanager
-def _main_module_hidden() -> Iterator[None]:
-    """Start processes without making them re-run the parent's ``__main__``.
-
-    Non-fork start methods re-execute the parent's main script in each child
-    (to find functions defined there).  Workers need nothing from it: their
-    entry point lives in :mod:`evmkiln.statetest.worker`.  Re-running the
-    ``evmkiln`` script would import the whole CLI in every worker, and break
-    every worker start if a CLI module changed after the run began; scripts
-    driving the pool would need a ``__main__`` guard.  While a worker starts,
-    ``__main__`` is a bare module, so there is nothing to re-run.
-    """
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
+    return worker_context(_PRELOADED)
 
 
 @dataclass
@@ -116,7 +81,7 @@ class CasePool:
             name="evmkiln-statetest",
             daemon=True,
         )
-        with _main_module_hidden():
+        with main_module_hidden():
             process.start()
         child.close()
         return _Slot(process=process, conn=parent)
