@@ -16,9 +16,7 @@ from typing import Any
 
 from evmkiln.fuzz.coverage import Observation, observed_reference
 from evmkiln.statetest.backends import (
-    DEFAULT_FORK as FORK,
-)
-from evmkiln.statetest.backends import (
+    DEFAULT_FORK,
     PYEVM_BACKEND,
     BackendUnavailable,
     resolve_vm_class,
@@ -49,7 +47,7 @@ def vm_class(name: str, opt_level: int | None = None) -> type[Any]:
     try:
         made: type[Any] = make_vm_class(
             backend=name,
-            fork=FORK,
+            fork=DEFAULT_FORK,
             interpret_on_compile_error=False,
             cache_size=CACHE_SIZE,
             **options,
