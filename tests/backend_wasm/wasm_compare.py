@@ -18,6 +18,9 @@ from evmkiln.codegen.backend import Backend, CompileOptions, Executable
 from evmkiln.codegen.pipeline import lower_bytecode
 from evmkiln.codegen.reference import ReferenceBackend
 
+LOWERING_FORK = "osaka"
+"""Both backends run the same IR, so the newest fork's opcode table (a superset
+of the older ones: CLZ) lets every IR word operation be reached from bytecode."""
 ADDRESS = b"\x11" * 20
 CALLER = b"\x22" * 20
 
@@ -77,6 +80,9 @@ class FakeHost:
     def access_account(self, address: bytes) -> bool:
         return True
 
+    def delegation_target(self, address: bytes) -> bytes | None:
+        return None  # a Cancun host: no EIP-7702 delegations
+
     def access_storage(self, address: bytes, slot: int) -> bool:
         cold = (address, slot) not in self.warm
         self.warm.add((address, slot))
@@ -112,7 +118,7 @@ class FakeHost:
     def call(self, **kw: Any) -> ChildResult:
         code = self.codes.get(kw["code_address"], b"")
         if code not in self.compiled:
-            self.compiled[code] = self.backend.compile(lower_bytecode(code))
+            self.compiled[code] = self.backend.compile(lower_bytecode(code, fork=LOWERING_FORK))
         child = Frame(
             host=self, gas=kw["gas"], code=code, calldata=kw["data"], address=kw["to"],
             caller=kw["sender"], value=kw.get("value", 0), is_static=kw["is_static"],
@@ -144,7 +150,7 @@ def _compiled(backend: Backend, code: bytes, options: CompileOptions | None) -> 
     """Compile once per (backend, code, options): runs must not depend on earlier runs."""
     key = (backend.name, code, repr(options))
     if key not in _CACHE:
-        _CACHE[key] = backend.compile(lower_bytecode(code), options)
+        _CACHE[key] = backend.compile(lower_bytecode(code, fork=LOWERING_FORK), options)
     return _CACHE[key]
 
 
