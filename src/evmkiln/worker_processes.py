@@ -49,3 +49,23 @@ def main_module_hidden() -> Iterator[None]:
     finally:
         if main is not None:
             sys.modules["__main__"] = main
+
+
+def stop_worker(process: Any, conn: Any, *, kill: bool) -> None:
+    """End a pool worker: ask it to leave (``None`` on its pipe) or kill it; reap it.
+
+    A worker that does not leave within 5 s is killed.  ``conn`` is closed.
+    """
+    if process.exitcode is None:
+        if kill:
+            process.kill()
+        else:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                process.kill()
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+    conn.close()

@@ -29,7 +29,7 @@ from typing import Any
 
 from evmkiln.fuzz.results import ProgramReport
 from evmkiln.fuzz.worker import FAILED, READY, Task, WorkerSpec, worker_main
-from evmkiln.worker_processes import main_module_hidden, worker_context
+from evmkiln.worker_processes import main_module_hidden, stop_worker, worker_context
 
 _PRELOADED = ["evmkiln.fuzz.worker", "eth.vm.forks.cancun", "evmkiln.context"]
 _POLL_SECONDS = 1.0
@@ -123,19 +123,7 @@ class WorkerPool:
 
     @staticmethod
     def _stop(slot: _Slot, kill: bool) -> None:
-        if slot.process.exitcode is None:
-            if kill:
-                slot.process.kill()
-            else:
-                try:
-                    slot.conn.send(None)
-                except (BrokenPipeError, OSError):
-                    slot.process.kill()
-            slot.process.join(timeout=5)
-            if slot.process.is_alive():
-                slot.process.kill()
-                slot.process.join()
-        slot.conn.close()
+        stop_worker(slot.process, slot.conn, kill=kill)
 
     def run(self, tasks: Iterable[Task], on_reply: Callable[[Task, Reply], None]) -> None:
         """Run ``tasks`` (pulled lazily, so the iterable may decide when to stop)."""

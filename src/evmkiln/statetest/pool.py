@@ -22,7 +22,7 @@ from typing import Any
 from evmkiln.statetest.backends import DEFAULT_FORK, ArtifactsSetting
 from evmkiln.statetest.results import CaseRef, CaseResult, Status
 from evmkiln.statetest.worker import READY, worker_main
-from evmkiln.worker_processes import main_module_hidden, worker_context
+from evmkiln.worker_processes import main_module_hidden, stop_worker, worker_context
 
 _WORKER_MODULE = "evmkiln.statetest.worker"
 _PRELOADED = [_WORKER_MODULE, "eth.vm.forks.cancun"]
@@ -92,18 +92,7 @@ class CasePool:
 
     @staticmethod
     def _stop(slot: _Slot, kill: bool) -> None:
-        if kill:
-            slot.process.kill()
-        else:
-            try:
-                slot.conn.send(None)
-            except (BrokenPipeError, OSError):
-                slot.process.kill()
-        slot.process.join(timeout=5)
-        if slot.process.is_alive():
-            slot.process.kill()
-            slot.process.join()
-        slot.conn.close()
+        stop_worker(slot.process, slot.conn, kill=kill)
 
     def run(
         self,

@@ -51,6 +51,21 @@ def _py_evm_access_list(spec: TransactionSpec) -> list[tuple[bytes, list[int]]]:
     ]
 
 
+def _dynamic_fee_fields(spec: TransactionSpec, to: bytes) -> dict[str, Any]:
+    """The fields set-code and blob transactions share with dynamic-fee ones (absent fees: 0)."""
+    return {
+        "chain_id": spec.chain_id,
+        "nonce": spec.nonce,
+        "max_priority_fee_per_gas": spec.max_priority_fee_per_gas or 0,
+        "max_fee_per_gas": spec.max_fee_per_gas if spec.max_fee_per_gas is not None else 0,
+        "gas": spec.gas_limit,
+        "to": to,
+        "value": spec.value,
+        "data": spec.data,
+        "access_list": _py_evm_access_list(spec),
+    }
+
+
 def _unsigned(builder: Any, spec: TransactionSpec) -> Any:
     to = spec.to if spec.to is not None else b""
     kind = transaction_type(spec)
@@ -90,15 +105,7 @@ def _unsigned(builder: Any, spec: TransactionSpec) -> Any:
         if not hasattr(builder, "new_unsigned_set_code_transaction"):
             raise TransactionBuildError("set-code transactions are not supported by this fork")
         return builder.new_unsigned_set_code_transaction(
-            chain_id=spec.chain_id,
-            nonce=spec.nonce,
-            max_priority_fee_per_gas=spec.max_priority_fee_per_gas or 0,
-            max_fee_per_gas=spec.max_fee_per_gas if spec.max_fee_per_gas is not None else 0,
-            gas=spec.gas_limit,
-            to=to,
-            value=spec.value,
-            data=spec.data,
-            access_list=_py_evm_access_list(spec),
+            **_dynamic_fee_fields(spec, to),
             authorization_list=[
                 {
                     "chain_id": auth.chain_id,
@@ -114,15 +121,7 @@ def _unsigned(builder: Any, spec: TransactionSpec) -> Any:
     if not hasattr(builder, "new_unsigned_blob_transaction"):
         raise TransactionBuildError("blob transactions are not supported by this fork")
     return builder.new_unsigned_blob_transaction(
-        chain_id=spec.chain_id,
-        nonce=spec.nonce,
-        max_priority_fee_per_gas=spec.max_priority_fee_per_gas or 0,
-        max_fee_per_gas=spec.max_fee_per_gas if spec.max_fee_per_gas is not None else 0,
-        gas=spec.gas_limit,
-        to=to,
-        value=spec.value,
-        data=spec.data,
-        access_list=_py_evm_access_list(spec),
+        **_dynamic_fee_fields(spec, to),
         max_fee_per_blob_gas=spec.max_fee_per_blob_gas or 0,
         blob_versioned_hashes=list(spec.blob_versioned_hashes or ()),
     )
