@@ -20,10 +20,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from evmkiln.fixtures.hexfields import Address, Hash32, HexBytes, HexInt
-from evmkiln.fixtures.loading import describe_validation_error
+from evmkiln.fixtures.loading import load_json_model
 from evmkiln.fuzz.execute import Outcome
 from evmkiln.fuzz.program import Program
 
@@ -182,21 +182,7 @@ class Reproducer(_Model):
 
 def load_reproducer(path: Path | str) -> Reproducer:
     """Read and validate a reproducer; any problem raises :class:`ReproducerError`."""
-    path = Path(path)
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise ReproducerError(path, f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        raw = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReproducerError(path, f"invalid JSON: {exc}") from None
-    try:
-        return Reproducer.model_validate(raw)
-    except ValidationError as exc:
-        raise ReproducerError(
-            path, f"invalid reproducer: {describe_validation_error(exc)}"
-        ) from None
+    return load_json_model(Path(path), Reproducer, ReproducerError, "reproducer")
 
 
 def reproducer_name(kind: str, backend: str, seed: int | None, index: int | None) -> str:
