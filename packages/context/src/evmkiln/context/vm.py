@@ -33,9 +33,11 @@ from evmkiln.context.code_cache import (
     Lowering,
     lower_with_pipeline,
 )
+from evmkiln.context.flat_state import flat_account_db_class
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost
 from evmkiln.context.registry import get_backend
+from evmkiln.context.state_layers import StateLayers
 from evmkiln.forks import ForkSpec, fork_spec
 
 _COMPILE_OPTION_FIELDS = frozenset(
@@ -151,6 +153,8 @@ def make_vm_class(
     strict_aot: bool = False,
     interpret_on_compile_error: bool = True,
     cache_size: int = DEFAULT_MAX_ENTRIES,
+    flat_state: bool = True,
+    state_layers: StateLayers | None = None,
     **options: Any,
 ) -> type[CancunVM]:
     """A subclass of ``fork``'s VM class whose frames run code compiled by ``backend``.
@@ -189,6 +193,12 @@ def make_vm_class(
     budget (:mod:`evmkiln.codegen.budget`) is interpreted either way, counted
     in ``stats.compile_refusals``.  ``cache_size`` bounds how
     many distinct codes stay compiled (least recently used dropped first).
+
+    ``flat_state`` (on by default) gives the state class evmkiln's flat,
+    journaled account database (:mod:`evmkiln.context.flat_state`) over the
+    fork's own; ``state_layers`` is where it remembers the state by root
+    across state objects (new and private to the class by default, bounded;
+    ``vm_class.state_layers``).  Off, the state is py-evm's own.
 
     Each call returns fresh classes with their own code cache and
     :class:`DispatchStats` (``vm_class.stats``).
@@ -236,11 +246,15 @@ def make_vm_class(
         (CompiledFrames, spec.computation_class),
         {"code_cache": cache, "stats": stats, "fork": spec},
     )
-    state_class = type(
-        f"Kiln{label}{fork_label}State",
-        (spec.state_class,),
-        {"computation_class": computation_class},
-    )
+    state_attributes: dict[str, Any] = {"computation_class": computation_class}
+    if flat_state:
+        layers = state_layers if state_layers is not None else StateLayers()
+        state_attributes["account_db_class"] = flat_account_db_class(
+            spec.state_class.get_account_db_class(), layers
+        )
+    else:
+        layers = None
+    state_class = type(f"Kiln{label}{fork_label}State", (spec.state_class,), state_attributes)
     vm_class: type[CancunVM] = type(
         f"Kiln{label}{fork_label}VM",
         (spec.vm_class,),
@@ -249,6 +263,7 @@ def make_vm_class(
             "stats": stats,
             "code_cache": cache,
             "backend": backend_obj,
+            "state_layers": layers,
         },
     )
     return vm_class

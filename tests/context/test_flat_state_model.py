@@ -1,0 +1,193 @@
+"""The flat account database against py-evm's, operation by operation.
+
+Hypothesis drives both databases with the same random program of reads,
+writes, wipes, deletions, warm marks, checkpoints (recorded, discarded,
+committed), transaction boundaries (``lock_changes``), state roots and
+persists, and new state objects over the persisted root (which share the
+flat database's layers).  Every read must answer the same, every state root
+must be the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.constants import BLANK_ROOT_HASH
+from eth.db.account import AccountDB
+from eth.db.atomic import AtomicDB
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evmkiln.context.flat_state import flat_account_db_class
+from evmkiln.context.state_layers import StateLayers
+
+ADDRESSES = [bytes([0x10 + i]) * 20 for i in range(4)]
+SLOTS = [0, 1, 2**255]
+VALUES = [0, 1, 7, 2**256 - 1]
+CODES = [b"", b"\x60\x00", b"\xfe" * 40]
+
+address = st.sampled_from(ADDRESSES)
+slot = st.sampled_from(SLOTS)
+value = st.sampled_from(VALUES)
+
+operation = st.one_of(
+    st.tuples(st.just("get_storage"), address, slot, st.booleans()),
+    st.tuples(st.just("set_storage"), address, slot, value),
+    st.tuples(st.just("delete_storage"), address),
+    st.tuples(st.just("set_balance"), address, value),
+    st.tuples(st.just("set_nonce"), address, st.sampled_from([0, 1, 5])),
+    st.tuples(st.just("increment_nonce"), address),
+    st.tuples(st.just("set_code"), address, st.sampled_from(CODES)),
+    st.tuples(st.just("delete_code"), address),
+    st.tuples(st.just("delete_account"), address),
+    st.tuples(st.just("touch_account"), address),
+    st.tuples(st.just("read_account"), address),
+    st.tuples(st.just("mark_address_warm"), address),
+    st.tuples(st.just("mark_storage_warm"), address, slot),
+    st.tuples(st.just("warm"), address, slot),
+    st.tuples(st.just("record")),
+    st.tuples(st.just("discard")),
+    st.tuples(st.just("commit")),
+    st.tuples(st.just("lock_changes")),
+    st.tuples(st.just("make_state_root")),
+    st.tuples(st.just("persist_and_reopen")),
+)
+
+
+def _read_account(db: Any, address: bytes) -> tuple[Any, ...]:
+    return (
+        db.account_exists(address),
+        db.get_balance(address),
+        db.get_nonce(address),
+        db.get_code_hash(address),
+        db.get_code(address),
+        db.account_is_empty(address),
+        db.account_has_code_or_nonce(address),
+    )
+
+
+class _Pair:
+    """The same program on py-evm's AccountDB and on the flat one."""
+
+    def __init__(self, layers: StateLayers) -> None:
+        self.flat_class = flat_account_db_class(AccountDB, layers)
+        self.stock_db, self.flat_db = AtomicDB(), AtomicDB()
+        self.stock: Any = AccountDB(self.stock_db, BLANK_ROOT_HASH)
+        self.flat: Any = self.flat_class(self.flat_db, BLANK_ROOT_HASH)
+        self.checkpoints: list[tuple[Any, Any]] = []
+        self.wiped_under_checkpoint: set[bytes] = set()
+        """py-evm reverts across at most one wipe of an account's storage (the EVM
+        wipes only at a create and at the end of a transaction): programs
+        that would need more are not run."""
+
+    def apply(self, op: tuple[Any, ...]) -> None:
+        name, *args = op
+        stock, flat = self.stock, self.flat
+        if name in ("delete_storage", "delete_account") and self.checkpoints:
+            if args[0] in self.wiped_under_checkpoint:
+                return
+            self.wiped_under_checkpoint.add(args[0])
+        if name == "read_account":
+            assert _read_account(flat, args[0]) == _read_account(stock, args[0]), op
+        elif name == "get_storage":
+            assert flat.get_storage(*args) == stock.get_storage(*args), op
+        elif name == "warm":
+            a, s = args
+            assert flat.is_address_warm(a) == stock.is_address_warm(a), op
+            assert flat.is_storage_warm(a, s) == stock.is_storage_warm(a, s), op
+        elif name == "record":
+            self.checkpoints.append((stock.record(), flat.record()))
+        elif name in ("discard", "commit"):
+            if self.checkpoints:
+                mark_stock, mark_flat = self.checkpoints.pop()
+                getattr(stock, name)(mark_stock)
+                getattr(flat, name)(mark_flat)
+                if not self.checkpoints:
+                    self.wiped_under_checkpoint.clear()
+        elif name == "lock_changes":
+            # A transaction boundary: py-evm never locks inside a snapshot.
+            self._close_checkpoints()
+            stock.lock_changes()
+            flat.lock_changes()
+        elif name == "make_state_root":
+            self._close_checkpoints()
+            assert flat.make_state_root() == stock.make_state_root()
+        elif name == "persist_and_reopen":
+            self._close_checkpoints()
+            stock.persist()
+            flat.persist()
+            assert flat.state_root == stock.state_root
+            self.stock = AccountDB(self.stock_db, stock.state_root)
+            self.flat = self.flat_class(self.flat_db, flat.state_root)
+        else:
+            getattr(stock, name)(*args)
+            getattr(flat, name)(*args)
+
+    def _close_checkpoints(self) -> None:
+        while self.checkpoints:
+            mark_stock, mark_flat = self.checkpoints.pop()
+            self.stock.commit(mark_stock)
+            self.flat.commit(mark_flat)
+        self.wiped_under_checkpoint.clear()
+
+    def finish(self) -> None:
+        self._close_checkpoints()
+        assert self.flat.make_state_root() == self.stock.make_state_root()
+        for a in ADDRESSES:
+            assert _read_account(self.flat, a) == _read_account(self.stock, a)
+            for s in SLOTS:
+                assert self.flat.get_storage(a, s) == self.stock.get_storage(a, s)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(operation, max_size=60))
+def test_flat_database_matches_pyevm(program: list[tuple[Any, ...]]) -> None:
+    pair = _Pair(StateLayers())
+    for op in program:
+        pair.apply(op)
+    pair.finish()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(operation, max_size=30), min_size=2, max_size=4))
+def test_layers_shared_between_databases_stay_true(programs: list[list[tuple[Any, ...]]]) -> None:
+    """Several histories share one set of layers, as the states of one VM class do.
+
+    A later history may start at a root an earlier one reached and read from
+    its layers; what it reads must still be what py-evm reads from the trie.
+    """
+    layers = StateLayers(max_roots=4)
+    for program in programs:
+        pair = _Pair(layers)
+        for op in program:
+            pair.apply(op)
+        pair.finish()
+
+
+def test_a_capped_layer_stops_caching_reads_but_stays_correct() -> None:
+    layers = StateLayers(max_entries=2)
+    pair = _Pair(layers)
+    for i, a in enumerate(ADDRESSES):
+        pair.apply(("set_storage", a, 1, i + 1))
+        pair.apply(("set_balance", a, i + 1))
+    pair.apply(("persist_and_reopen",))
+    for a in ADDRESSES:
+        pair.apply(("read_account", a))
+        pair.apply(("get_storage", a, 1, True))
+        pair.apply(("get_storage", a, 2, True))
+    pair.finish()
+    assert len(layers) <= layers.max_roots
+
+
+def test_roots_beyond_the_cap_are_forgotten_oldest_first() -> None:
+    layers = StateLayers(max_roots=2)
+    pair = _Pair(layers)
+    roots = []
+    for i in range(4):
+        pair.apply(("set_balance", ADDRESSES[0], i + 1))
+        pair.apply(("persist_and_reopen",))
+        roots.append(pair.flat.state_root)
+    assert len(layers) == 2
+    # The newest root is remembered with what its history wrote.
+    code_hash = pair.flat.get_code_hash(ADDRESSES[0])
+    assert layers.at(roots[-1]).account(ADDRESSES[0]) == (0, 4, code_hash)
