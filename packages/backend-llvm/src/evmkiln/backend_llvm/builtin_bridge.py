@@ -50,6 +50,7 @@ from evmkiln.backend_llvm.context_layout import (
     message_words,
 )
 from evmkiln.backend_llvm.frame_memory import ContextMemory
+from evmkiln.backend_llvm.log_buffer import LogBuffer
 from evmkiln.backend_llvm.storage_cache import StorageTable, point_at_empty
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
@@ -65,6 +66,8 @@ MEM_EXPAND = 0
 
 ENTRY_NAMES: tuple[str, ...] = ("mem.expand", *BUILTINS)
 ENTRY_INDEX: dict[str, int] = {name: i for i, name in enumerate(ENTRY_NAMES)}
+
+LOG_BUILTINS = frozenset(f"log{n}" for n in range(5))
 
 MAX_BUILTIN_WORDS = max(max(len(s.params), len(s.results)) for s in BUILTINS.values())
 """Size, in words, of the argument area every function reserves for calls."""
@@ -120,7 +123,18 @@ class RunState:
     release, and the storage table's generation moves on.
     """
 
-    __slots__ = ("address", "ctx", "error", "frame", "i64", "memory", "raw", "stack", "storage")
+    __slots__ = (
+        "address",
+        "ctx",
+        "error",
+        "frame",
+        "i64",
+        "logs",
+        "memory",
+        "raw",
+        "stack",
+        "storage",
+    )
 
     def __init__(self) -> None:
         self.ctx = RuntimeContext()
@@ -134,6 +148,7 @@ class RunState:
         point_at_empty(ctx)
         self.memory = ContextMemory(ctx)
         self.storage = StorageTable(ctx, self._write_back)
+        self.logs = LogBuffer(ctx)
         self.error: BaseException | None = None
         self.frame = _NO_FRAME
 
@@ -181,6 +196,15 @@ class RunState:
         size = i64[_OUT_SIZE]
         return self.memory.output(i64[_OUT_OFFSET], size) if size else b""
 
+    def emit_logs(self) -> None:
+        """Hand the logs buffered by native code to the host, in order."""
+        if not self.ctx.lg_len:
+            return
+        frame = self.frame
+        emit, address = frame.host.emit_log, frame.address
+        for topics, data in self.logs.drain():
+            emit(address, topics, data)
+
     def _write_back(self, slot: int, value: int) -> None:
         frame = self.frame
         frame.host.set_storage(frame.address, slot, value)
@@ -197,8 +221,10 @@ class RunState:
                 frame.refund += refund
             frame.memory = self.memory.release()
             self.storage.write_back()
+            self.emit_logs()
         finally:
             self.storage.reset()
+            self.logs.reset()
             self.frame = _NO_FRAME
             self.error = None
             _IDLE.append(self)
@@ -260,6 +286,8 @@ def _make_entry(sig: BuiltinSig) -> Any:
     returns = bool(sig.results)
     uses_host = sig.uses_host
     before, after = _storage_hooks(sig.name)
+    # Logs buffered natively come before any log this builtin emits or lets a frame emit.
+    emits_logs = sig.runs_frames or sig.name in LOG_BUILTINS
 
     def entry(ctx_address: int, words: int) -> int:
         state = _ACTIVE[ctx_address]
@@ -272,6 +300,8 @@ def _make_entry(sig: BuiltinSig) -> Any:
                 for i in range(0, size, WORD_BYTES)
             ]
             frame.gas = ctx.gas
+            if emits_logs:
+                state.emit_logs()
             if before is not None:
                 before(state.storage)
             result = impl(frame, *args)

@@ -50,6 +50,9 @@ Fields:
     ``frame.refund`` when the run ends.
 ``static``
     1 in a static frame (native SSTORE then defers to the builtin, which halts).
+``lg_ptr`` / ``lg_len`` / ``lg_cap``
+    The frame's buffer of logs not yet handed to the host: ``lg_len`` of its
+    ``lg_cap`` bytes are used (see :mod:`evmkiln.backend_llvm.log_buffer`).
 """
 
 from __future__ import annotations
@@ -83,6 +86,9 @@ FIELDS: tuple[tuple[str, FieldKind], ...] = (
     ("sl_gen", "i64"),
     ("refund", "i64"),
     ("static", "i64"),
+    ("lg_ptr", "ptr"),
+    ("lg_len", "i64"),
+    ("lg_cap", "i64"),
     ("value", "word"),
     ("caller", "word"),
     ("address", "word"),
@@ -134,6 +140,9 @@ class RuntimeContext(ctypes.Structure):
     sl_gen: int
     refund: int
     static: int
+    lg_ptr: int | None
+    lg_len: int
+    lg_cap: int
     value: Any
     caller: Any
     address: Any

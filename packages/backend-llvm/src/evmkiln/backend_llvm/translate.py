@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from evmkiln.backend_llvm import native, wordops
-from evmkiln.backend_llvm.builtin_bridge import ENTRY_INDEX, MAX_BUILTIN_WORDS
+from evmkiln.backend_llvm.builtin_bridge import ENTRY_INDEX, LOG_BUILTINS, MAX_BUILTIN_WORDS
 from evmkiln.backend_llvm.context_layout import (
     FIELD_OFFSET,
     FIELDS,
@@ -33,6 +33,7 @@ from evmkiln.backend_llvm.context_layout import (
     STATUS_HALT,
     WORD_BYTES,
 )
+from evmkiln.backend_llvm.log_buffer import HEADER_BYTES, SIZE_SHIFT, TOPIC_BYTES
 from evmkiln.backend_llvm.storage_cache import (
     DIRTY,
     ENTRY_BYTES,
@@ -47,7 +48,13 @@ from evmkiln.backend_llvm.storage_cache import (
 )
 from evmkiln.backend_llvm.text_budget import LLVM_LINES
 from evmkiln.builtins.halts import HaltKind
-from evmkiln.builtins.impl.gas import KECCAK_WORD, SSTORE_SENTRY, WARM_STORAGE_READ
+from evmkiln.builtins.impl.gas import (
+    KECCAK_WORD,
+    LOG_DATA_BYTE,
+    LOG_TOPIC,
+    SSTORE_SENTRY,
+    WARM_STORAGE_READ,
+)
 from evmkiln.builtins.memory import GAS_COPY_WORD
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import CompileOptions, ExitKind
@@ -449,6 +456,9 @@ class _Translator:
             raise ValueError(f"builtin {name} takes {len(sig.params)} words, got {len(args)}")
         if name in native.NATIVE_BUILTINS:
             return self.native(name, args)
+        if name in LOG_BUILTINS:
+            self.log(args[0], args[1], args[2:])
+            return None
         if name == "sload":
             return self.sload(args[0])
         if name == "sstore":
@@ -554,6 +564,50 @@ class _Translator:
         self.emit(f"br label %{done}")
         self.start(on_miss)
         self.cross_builtin("sstore", [slot, value])
+        self.emit(f"br label %{done}")
+        self.start(done)
+
+    def log(self, offset: str, size: str, topics: list[str]) -> None:
+        """LOG0..LOG4: appended to the frame's log buffer when it fits, else the builtin.
+
+        Whether the entry fits is decided before anything is charged, so that
+        the builtin's path, which charges for itself, is taken whole.  The
+        native path checks, charges and expands in the builtin's order (see
+        :mod:`evmkiln.builtins.impl.logs`, :mod:`evmkiln.backend_llvm.log_buffer`).
+        """
+        count = len(topics)
+        size64 = self.op(f"trunc i256 {size} to i64")
+        small = self.op(f"icmp ult i256 {size}, {SMALL}")
+        padded = self.op(f"and i64 {self.op(f'add i64 {size64}, 7')}, -8")
+        need = self.op(f"add i64 {padded}, {HEADER_BYTES + TOPIC_BYTES * count}")
+        room = self.op(f"sub i64 {self.load_field('lg_cap')}, {self.load_field('lg_len')}")
+        fits = self.op(f"and i1 {small}, {self.op(f'icmp ule i64 {need}, {room}')}")
+        native_path, slow, done = (self.new_label(h) for h in ("log_native", "log_slow", "logged"))
+        self.emit(f"br i1 {fits}, label %{native_path}, label %{slow}")
+        self.start(slow)
+        self.cross_builtin(f"log{count}", [offset, size, *topics])
+        self.emit(f"br label %{done}")
+        self.start(native_path)
+        static = self.op(f"icmp ne i64 {self.load_field('static')}, 0")
+        self.guard(static, self.halt_label(HaltKind.WRITE_PROTECTION), "log_writable")
+        per_bytes = self.op(f"mul i64 {size64}, {LOG_DATA_BYTE}")
+        self.charge(self.op(f"add i64 {per_bytes}, {LOG_TOPIC * count}"))
+        off64, data_size = self.mem_region(offset, size)
+        used = self.load_field("lg_len")
+        entry = self.op(f"getelementptr i8, ptr {self.load_field('lg_ptr')}, i64 {used}")
+        header = self.op(f"or i64 {self.op(f'shl i64 {data_size}, {SIZE_SHIFT}')}, {count}")
+        self.emit(f"store i64 {header}, ptr {entry}, align 8")
+        for i, topic in enumerate(topics):
+            self.store_at(entry, HEADER_BYTES + TOPIC_BYTES * i, "i256", topic)
+        data = self.op(f"getelementptr i8, ptr {entry}, i64 {HEADER_BYTES + TOPIC_BYTES * count}")
+        self.when_nonempty(
+            data_size,
+            lambda: self.emit(
+                f"call void @llvm.memcpy.p0.p0.i64(ptr align 1 {data}, "
+                f"ptr align 1 {self.mem_addr(off64)}, i64 {data_size}, i1 false)"
+            ),
+        )
+        self.emit(f"store i64 {self.op(f'add i64 {used}, {need}')}, ptr %f.lg_len, align 8")
         self.emit(f"br label %{done}")
         self.start(done)
 

@@ -49,7 +49,15 @@ def _minimal_bytes(value: int) -> bytes:
 class PyEvmHost:
     """:class:`~evmkiln.builtins.host.Host` backed by ``computation.state``."""
 
-    __slots__ = ("_computation", "_delegations", "_state", "_storage", "_tx", "_warm_slots")
+    __slots__ = (
+        "_add_log",
+        "_computation",
+        "_delegations",
+        "_state",
+        "_storage",
+        "_tx",
+        "_warm_slots",
+    )
 
     def __init__(self, computation: Any, *, delegations: bool = False) -> None:
         """``delegations``: the fork follows EIP-7702 delegation designations (Prague on)."""
@@ -59,6 +67,10 @@ class PyEvmHost:
         self._tx = computation.transaction_context
         self._storage: dict[tuple[bytes, int], int] = {}
         self._warm_slots: set[tuple[bytes, int]] = set()
+        # Compiled frames' computations take logs without re-validating them.
+        self._add_log: Any = getattr(computation, "add_checked_log_entry", None) or getattr(
+            computation, "add_log_entry", None
+        )
 
     @property
     def computation(self) -> Any:
@@ -179,7 +191,7 @@ class PyEvmHost:
 
     # -- logs --------------------------------------------------------------
     def emit_log(self, address: bytes, topics: tuple[int, ...], data: bytes) -> None:
-        self._computation.add_log_entry(address, topics, data)
+        self._add_log(address, topics, data)
 
     # -- child frames ------------------------------------------------------
     def call(
