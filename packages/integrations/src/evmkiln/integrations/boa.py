@@ -32,8 +32,9 @@ What a compiled frame cannot show titanoboa, and what is done about it:
   that fails after running compiled code is run again on the interpreter
   from the same state (its first outcome is dropped), so errors come with
   titanoboa's full trace and successful calls run compiled;
-- ``patch_opcode``, gas profiling (a gas meter with ``_set_code``), coverage
-  (line or branch): frames run on the interpreter while any is active.
+- ``patch_opcode`` (for frames whose code holds a patched opcode's byte),
+  gas profiling (a gas meter with ``_set_code``), coverage (line or branch):
+  frames run on the interpreter while any is active.
 
 Each interpreted frame is counted by reason in ``vm_class.stats.interpreted_for``
 (``enable`` returns the VM class).  ``disable`` puts the environment back on
@@ -70,6 +71,16 @@ def _tracer_types() -> tuple[type, ...]:
     )
 
 
+def _tolerated(trace_preimages: bool) -> tuple[type, ...]:
+    """titanoboa's always-on tracers that compiled frames may run under.
+
+    The SSTORE tracer's record is reproduced (:meth:`BoaFrames.storage_write_hook`);
+    the KECCAK256 preimage tracer's is not, and is tolerated unless asked for.
+    """
+    names = ["SstoreTracer"] + ([] if trace_preimages else ["Sha3PreimageTracer"])
+    return tuple(getattr(boa_py_evm, name) for name in names if hasattr(boa_py_evm, name))
+
+
 def _unwrapped(fn: Any) -> Any:
     """The py-evm opcode under titanoboa's tracer wrappers (they keep it as an attribute)."""
     tracers = _tracer_types()
@@ -86,21 +97,20 @@ class BoaFrames(CompiledFrames):
 
     env: ClassVar[Any]
     _gas_meter_class: ClassVar[Any]
-    trace_preimages: ClassVar[bool] = False
     _replaying: ClassVar[bool] = False
 
     @classmethod
     def interpret_reason(cls, message: Any) -> str | None:
         if cls._replaying:
             return REPLAY_REASON
-        if boa_py_evm._opcode_overrides:
+        overrides = boa_py_evm._opcode_overrides
+        # titanoboa itself patches 0xA6 (its breakpoint); only opcodes the code holds matter.
+        if overrides and any(bytes((op,)) in message.code for op in overrides):
             return "titanoboa patch_opcode"
         if hasattr(cls._gas_meter_class, "_set_code"):
             return "titanoboa gas profiling (per-pc gas)"
         if getattr(cls.env, "_coverage", None) is not None:
             return "titanoboa coverage"
-        if cls.trace_preimages and isinstance(cls.opcodes.get(0x20), _tracer_types()):
-            return "titanoboa KECCAK256 preimage tracing"
         return super().interpret_reason(message)
 
     @classmethod
@@ -159,7 +169,7 @@ def _boa_vm_class(vm_class: type[CancunVM], trace_preimages: bool) -> type[Cancu
     computation = type(
         kiln_computation.__name__,
         (BoaFrames, kiln_computation),
-        {"opcodes": opcodes, "trace_preimages": trace_preimages},
+        {"opcodes": opcodes, "tolerated_opcodes": _tolerated(trace_preimages)},
     )
     state = type(kiln_state.__name__, (kiln_state,), {"computation_class": computation})
     boa_vm: type[CancunVM] = type(vm_class.__name__, (vm_class,), {"_state_class": state})
