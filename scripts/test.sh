@@ -12,6 +12,6 @@ uv run --frozen ruff check .
 uv run --frozen ruff format --check .
 echo "== mypy (strict)"
 uv run --frozen mypy packages/builtins/src packages/codegen/src packages/context/src packages/forks/src \
-  packages/backend-llvm/src packages/backend-wasm/src src
+  packages/backend-llvm/src packages/backend-wasm/src packages/integrations/src src
 echo "== pytest (fixtures: ${EVMKILN_FIXTURES:-none})"
 uv run --frozen pytest -n auto "$@"

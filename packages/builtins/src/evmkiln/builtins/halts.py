@@ -28,9 +28,16 @@ class HaltKind(enum.IntEnum):
 
 
 class ExceptionalHalt(Exception):
-    """Raised to stop the current frame with an exceptional halt."""
+    """Raised to stop the current frame with an exceptional halt.
 
-    def __init__(self, kind: HaltKind, detail: str = "") -> None:
+    ``facts`` are the values behind the halt where the raising code knows them
+    (``needed``, ``remaining`` and ``reason`` for out of gas; ``offset``,
+    ``size`` and ``available`` for a return-data read): the context words
+    py-evm's own message from them.  Halts raised by generated code carry none.
+    """
+
+    def __init__(self, kind: HaltKind, detail: str = "", **facts: int | str) -> None:
         super().__init__(f"{kind.name}{': ' + detail if detail else ''}")
         self.kind = kind
         self.detail = detail
+        self.facts = facts

@@ -73,7 +73,13 @@ def _grow(frame: Frame, memory: bytearray, current: int, end: int) -> None:
     # ``current`` is always a whole number of words.
     cost = memory_cost(new_words) - memory_cost(current >> 5)
     if cost > frame.gas:
-        raise ExceptionalHalt(HaltKind.OUT_OF_GAS, "memory expansion")
+        raise ExceptionalHalt(
+            HaltKind.OUT_OF_GAS,
+            "memory expansion",
+            needed=cost,
+            remaining=frame.gas,
+            reason=f"Expanding memory {current} -> {new_words << 5}",
+        )
     frame.gas -= cost
     memory.extend(bytes((new_words << 5) - current))
 

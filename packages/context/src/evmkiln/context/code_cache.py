@@ -53,7 +53,11 @@ class DispatchStats:
     """Distinct codes compiled successfully."""
     frames_run_compiled: int = 0
     frames_interpreted: int = 0
-    """Frames left to py-evm: empty code, precompiles, and code that failed to compile."""
+    """Frames left to py-evm: empty code, precompiles, code that failed to compile, and
+    frames the computation class wants interpreted (``interpreted_for``)."""
+    interpreted_for: dict[str, int] = field(default_factory=dict)
+    """Frames with compiled code that ran on the interpreter because the computation
+    class asked for it (a patched opcode, a tracer), by reason."""
     compile_failures: int = 0
     failures: dict[bytes, str] = field(default_factory=dict)
     """Why each code failed to compile, by code."""
@@ -72,6 +76,7 @@ class DispatchStats:
         self.frames_run_compiled = 0
         self.frames_run_aot = 0
         self.frames_interpreted = 0
+        self.interpreted_for.clear()
         self.compile_failures = 0
         self.failures.clear()
         self.compile_refusals = 0

@@ -1,14 +1,33 @@
-"""Exceptional halts as py-evm exceptions.
+"""Exceptional halts as py-evm exceptions, worded as py-evm words them.
 
 A compiled frame reports an exceptional halt as a :class:`HaltKind`; the
 context re-raises it as the exception py-evm's interpreter would have raised
 at the same point, inside the computation's ``with`` block, so py-evm's own
 ``__exit__`` burns the frame's gas, erases its return data and records the
 error exactly as it does for interpreted frames.
+
+The message follows py-evm's text too, because test suites match on it
+(eth-tester passes ``str(computation.error)`` on as ``TransactionFailed``;
+``pytest.raises(..., match="Out of gas")`` is common).  Where py-evm's text
+holds a value that compiled code does not know, the shape is kept and the
+value is ``?``:
+
+- the program counter (``Invalid opcode 0xfe @ ?``): generated code halts by
+  kind and keeps no position, so the counter is given only when the code
+  holds exactly one instruction that can halt that way (then it is that one);
+- out-of-gas amounts when a segment's static gas is short (generated code
+  charges a segment's static gas at once, see docs/gas.md); builtins report
+  what they needed and what the frame had, where ``Remaining`` may be lower
+  than the interpreter's by static gas charged ahead within the segment (it is
+  exact for the gas observers: calls, creates, SSTORE);
+- which instruction underflowed the stack (checked once per block).
+
+docs/integrations.md lists every halt with both texts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container
 from types import MappingProxyType
 from typing import Any
 
@@ -45,7 +64,118 @@ PYEVM_ERROR_FOR_HALT: MappingProxyType[HaltKind, Any] = MappingProxyType(
 )
 """The py-evm exception class raised for each halt kind."""
 
+STATIC_CONTEXT_MESSAGE = "Cannot modify state while inside of a STATICCALL context"
+"""py-evm's one text for every write in a static frame (SSTORE, TSTORE, LOG,
+CREATE, CALL with value, SELFDESTRUCT)."""
 
-def pyevm_error(halt: ExceptionalHalt) -> Any:
-    """The py-evm exception instance to raise for ``halt``."""
-    return PYEVM_ERROR_FOR_HALT[halt.kind](str(halt))
+_EIP170_LIMIT = 24576
+_EIP3860_LIMIT = 2 * _EIP170_LIMIT
+_INVALID = 0xFE
+_PUSH1, _PUSH32 = 0x60, 0x7F
+
+
+def _out_of_gas(facts: dict[str, int | str]) -> tuple[Any, ...]:
+    if "sentry" in facts:
+        # py-evm passes the gas left as a second argument: str() shows the tuple.
+        return ("Net-metered SSTORE always fails below 2300 gas, per EIP-2200", facts["sentry"])
+    if "initcode_size" in facts:
+        return (
+            f"Contract code size exceeds EIP-3860 limit of {_EIP3860_LIMIT}. "
+            f"Got code of size: {facts['initcode_size']}",
+        )
+    if "code_size" in facts:
+        return (
+            f"Contract code size exceeds EIP170 limit of {_EIP170_LIMIT}."
+            f"  Got code of size: {facts['code_size']}",
+        )
+    needed = facts.get("needed", "?")
+    remaining = facts.get("remaining", "?")
+    reason = facts.get("reason", "compiled code")
+    return (f"Out of gas: Needed {needed} - Remaining {remaining} - Reason: {reason}",)
+
+
+def _instruction_positions(code: bytes, halts_here: Callable[[int], bool]) -> list[int]:
+    """Program counters of instructions (not PUSH data) whose opcode satisfies ``halts_here``."""
+    found = []
+    pc = 0
+    n = len(code)
+    while pc < n:
+        op = code[pc]
+        if halts_here(op):
+            found.append(pc)
+        pc += 1 + (op - _PUSH1 + 1 if _PUSH1 <= op <= _PUSH32 else 0)
+    return found
+
+
+def _invalid_opcode(kind: HaltKind, code: bytes | None, defined: Container[int] | None) -> str:
+    """py-evm's ``Invalid opcode 0x.. @ pc``, with ``?`` for what the halt does not determine."""
+    if code is None:
+        return (
+            "Invalid opcode 0x?? @ ?"
+            if kind is HaltKind.INVALID_OPCODE
+            else "Invalid opcode 0xfe @ ?"
+        )
+    if kind is HaltKind.INVALID_INSTRUCTION:
+        positions = _instruction_positions(code, lambda op: op == _INVALID)
+    elif defined is not None:
+        positions = _instruction_positions(code, lambda op: op != _INVALID and op not in defined)
+    else:
+        positions = []
+    values = {code[pc] for pc in positions}
+    value = f"{values.pop():x}" if len(values) == 1 else "??"
+    where = str(positions[0]) if len(positions) == 1 else "?"
+    return f"Invalid opcode 0x{value} @ {where}"
+
+
+def pyevm_error(
+    halt: ExceptionalHalt,
+    code: bytes | None = None,
+    defined_opcodes: Container[int] | None = None,
+) -> Any:
+    """The py-evm exception instance to raise for ``halt``, worded as py-evm's interpreter.
+
+    ``code`` is the halted frame's code and ``defined_opcodes`` the opcodes
+    the fork defines (the computation's ``opcodes`` table); with them an
+    invalid-opcode halt names the opcode and its position when the code
+    leaves only one candidate.
+    """
+    kind = halt.kind
+    cls = PYEVM_ERROR_FOR_HALT[kind]
+    facts = halt.facts
+    args: tuple[Any, ...]
+    if kind is HaltKind.OUT_OF_GAS:
+        args = _out_of_gas(facts)
+    elif kind is HaltKind.CODE_SIZE_LIMIT:
+        args = _out_of_gas({"code_size": facts.get("code_size", "?")})
+    elif kind is HaltKind.STACK_UNDERFLOW:
+        # py-evm names the instruction ("... for SWAP1", "Wanted 2 stack items, only had 1");
+        # compiled code checks a whole block's stack needs at its entry.
+        args = ("Insufficient stack items",)
+    elif kind is HaltKind.STACK_OVERFLOW:
+        args = ("Stack limit reached",)
+    elif kind in (HaltKind.INVALID_OPCODE, HaltKind.INVALID_INSTRUCTION):
+        args = (_invalid_opcode(kind, code, defined_opcodes),)
+    elif kind is HaltKind.INVALID_JUMP:
+        args = ("Invalid Jump Destination",)
+    elif kind is HaltKind.WRITE_PROTECTION:
+        args = (STATIC_CONTEXT_MESSAGE,)
+    elif kind is HaltKind.RETURNDATA_OUT_OF_BOUNDS:
+        offset = facts.get("offset", "?")
+        size = facts.get("size", "?")
+        end = offset + size if isinstance(offset, int) and isinstance(size, int) else "?"
+        args = (
+            "Return data length is not sufficient to satisfy request.  Asked "
+            f"for data from index {offset} to {end}.  "
+            f"Return data is {facts.get('available', '?')} bytes in length.",
+        )
+    elif kind is HaltKind.CREATE_COLLISION:
+        address = facts.get("address")
+        args = (
+            "Address collision while creating contract"
+            + (f": {address}" if address is not None else ""),
+        )
+    elif kind is HaltKind.INVALID_CODE_PREFIX:
+        args = ("Contract code begins with EIP3541 reserved byte '0xEF'.",)
+    else:  # pragma: no cover - every kind is handled above
+        args = (str(halt),)
+    return cls(*args)

@@ -24,10 +24,11 @@ py-evm is untyped here: everything crossing into it is ``Any``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.vm.computation import BaseComputation
 
 from evmkiln.builtins.host import ChildResult
 
@@ -40,10 +41,38 @@ _DESIGNATION_SIZE = 23
 """EIP-7702: ``0xef0100`` followed by the 20-byte address delegated to."""
 
 
+def gas_remaining(computation: Any) -> int:
+    """The gas a computation has left, also under gas meters that keep no count.
+
+    titanoboa's ``disable_gas_metering()`` installs a meter with no
+    ``gas_remaining`` (nor ``start_gas``): py-evm's ``get_gas_remaining`` then
+    raises ``AttributeError``.  Such a meter charges nothing, so the gas the
+    message was given is what is left.
+    """
+    try:
+        return int(computation.get_gas_remaining())
+    except AttributeError:
+        return 0 if computation.is_error else int(computation.msg.gas)
+
+
 def _minimal_bytes(value: int) -> bytes:
     # The byte form py-evm's stack gives a word (at least one byte), which is how
     # its interpreter stores transient values: keep the two interchangeable.
     return value.to_bytes(max(1, (value.bit_length() + 7) >> 3), "big")
+
+
+def _log_method(computation: Any) -> Any:
+    """How to record a log on ``computation``.
+
+    Compiled frames' computations take logs without validating them again
+    (``add_checked_log_entry``), unless a subclass (a tool's tracer) overrides
+    ``add_log_entry``: then every log goes through that override.
+    """
+    cls = type(computation)
+    checked = getattr(cls, "add_checked_log_entry", None)
+    if checked is not None and cls.add_log_entry is BaseComputation.add_log_entry:
+        return computation.add_checked_log_entry
+    return computation.add_log_entry
 
 
 class PyEvmHost:
@@ -53,24 +82,34 @@ class PyEvmHost:
         "_add_log",
         "_computation",
         "_delegations",
+        "_on_storage_write",
         "_state",
         "_storage",
         "_tx",
         "_warm_slots",
     )
 
-    def __init__(self, computation: Any, *, delegations: bool = False) -> None:
-        """``delegations``: the fork follows EIP-7702 delegation designations (Prague on)."""
+    def __init__(
+        self,
+        computation: Any,
+        *,
+        delegations: bool = False,
+        on_storage_write: Callable[[bytes, int], None] | None = None,
+    ) -> None:
+        """``delegations``: the fork follows EIP-7702 delegation designations (Prague on).
+
+        ``on_storage_write(address, slot)`` is called before each SSTORE is
+        applied: what a tool's SSTORE tracer would have seen (titanoboa records
+        the slots written, for its storage dumps).
+        """
         self._computation = computation
         self._delegations = delegations
+        self._on_storage_write = on_storage_write
         self._state = computation.state
         self._tx = computation.transaction_context
         self._storage: dict[tuple[bytes, int], int] = {}
         self._warm_slots: set[tuple[bytes, int]] = set()
-        # Compiled frames' computations take logs without re-validating them.
-        self._add_log: Any = getattr(computation, "add_checked_log_entry", None) or getattr(
-            computation, "add_log_entry", None
-        )
+        self._add_log: Any = _log_method(computation)
 
     @property
     def computation(self) -> Any:
@@ -180,6 +219,8 @@ class PyEvmHost:
         return int(self._state.get_storage(address, slot, from_journal=False))
 
     def set_storage(self, address: bytes, slot: int, value: int) -> None:
+        if self._on_storage_write is not None:
+            self._on_storage_write(address, slot)
         self._state.set_storage(address, slot, value)
         self._storage[(address, slot)] = value
 
@@ -225,7 +266,7 @@ class PyEvmHost:
         return ChildResult(
             success=bool(child.is_success),
             output=bytes(child.output),
-            gas_left=int(child.get_gas_remaining()),
+            gas_left=gas_remaining(child),
             returndata=bytes(computation.return_data),
         )
 
@@ -267,7 +308,7 @@ class PyEvmHost:
         return ChildResult(
             success=success,
             output=b"" if success else bytes(child.output),
-            gas_left=int(child.get_gas_remaining()),
+            gas_left=gas_remaining(child),
             returndata=bytes(computation.return_data),
         )
 

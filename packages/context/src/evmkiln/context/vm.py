@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from eth.abc import OpcodeAPI
 from eth.exceptions import Revert
 from eth_typing import Address
 from eth.vm.forks.cancun import CancunVM
@@ -36,7 +37,7 @@ from evmkiln.context.code_cache import (
 )
 from evmkiln.context.flat_state import flat_account_db_class
 from evmkiln.context.halt_map import pyevm_error
-from evmkiln.context.pyevm_host import PyEvmHost
+from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
 from evmkiln.context.registry import get_backend
 from evmkiln.context.state_layers import StateLayers
 from evmkiln.forks import ForkSpec, fork_spec
@@ -52,17 +53,74 @@ else:
     _ForkComputation = object
 
 
+_opcode_verdicts: dict[int, tuple[list[Any], str | None]] = {}
+
+
+def _pyevm_opcode(fn: Any) -> bool:
+    if isinstance(fn, OpcodeAPI):
+        return True
+    module = getattr(fn, "__module__", None) or ""
+    return module.startswith(("eth.", "evmkiln."))
+
+
+def patched_opcode(opcodes: Mapping[int, Any], tolerated: tuple[type, ...] = ()) -> str | None:
+    """Why a computation class with this opcode table must interpret, or None.
+
+    py-evm's own opcodes are :class:`~eth.abc.OpcodeAPI` objects or functions
+    of py-evm's modules (Cancun's deprecated SELFDESTRUCT); anything else in
+    the table was put there by a tool (titanoboa's tracers and
+    ``patch_opcode``), and compiled code would silently skip it.  Instances of
+    ``tolerated`` types are ones whose effect the caller reproduces or accepts.
+    Tools patch the table in place, so the verdict is cached per table and
+    recomputed whenever its entries change.
+    """
+    values = list(opcodes.values())
+    cached = _opcode_verdicts.get(id(opcodes))
+    if cached is not None and cached[0] == values:
+        return cached[1]
+    verdict = None
+    for value, fn in sorted(opcodes.items()):
+        if not _pyevm_opcode(fn) and not isinstance(fn, tolerated):
+            verdict = f"opcode 0x{value:02x} patched ({type(fn).__name__})"
+            break
+    _opcode_verdicts[id(opcodes)] = (values, verdict)
+    return verdict
+
+
 class CompiledFrames(_ForkComputation):
     """Mixed into a fork's computation class: runs each frame's code through the code cache.
 
     Configured per VM class by :func:`make_vm_class` (``code_cache``,
     ``stats``, ``fork``); the fork's own computation class comes after it in
     the bases and does everything else, interpreting included.
+
+    Tools subclass the computation class a state carries (titanoboa does);
+    compiled frames are still built as ``cls(...)``, so such a subclass's
+    constructor, gas meter and attributes apply to them.  What compiled code
+    cannot honour -- opcodes the subclass replaced, a program-counter trace --
+    sends the frame to the interpreter instead: :meth:`interpret_reason`
+    decides, and ``stats.interpreted_for`` counts the frames by reason.
     """
 
     code_cache: ClassVar[CodeCache]
     stats: ClassVar[DispatchStats]
     fork: ClassVar[ForkSpec]
+    tolerated_opcodes: ClassVar[tuple[type, ...]] = ()
+    """Types of patched opcodes that do not stop frames compiling (see :func:`patched_opcode`)."""
+
+    @classmethod
+    def interpret_reason(cls, message: Any) -> str | None:
+        """Why ``message``'s frame must run on the interpreter although its code compiled.
+
+        The default looks for patched opcodes in the class's table;
+        integrations extend it with what their tool observes.
+        """
+        return patched_opcode(cls.opcodes, cls.tolerated_opcodes)
+
+    @classmethod
+    def storage_write_hook(cls) -> Callable[[bytes, int], None] | None:
+        """Called with ``(address, slot)`` before each SSTORE of a compiled frame, or None."""
+        return None
 
     @classmethod
     def apply_computation(
@@ -76,6 +134,12 @@ class CompiledFrames(_ForkComputation):
         executable: Executable | None = None
         if code and message.code_address not in cls.get_precompiles():
             executable = cls.code_cache.get(code)
+            if executable is not None:
+                reason = cls.interpret_reason(message)
+                if reason is not None:
+                    executable = None
+                    counts = cls.stats.interpreted_for
+                    counts[reason] = counts.get(reason, 0) + 1
         if executable is None:
             cls.stats.frames_interpreted += 1
             return super().apply_computation(
@@ -96,7 +160,7 @@ class CompiledFrames(_ForkComputation):
                 computation.contracts_created = parent_computation.contracts_created
             if message.is_create:
                 computation.contracts_created.append(message.storage_address)
-            _run_frame(computation, executable, cls.fork.delegations)
+            _run_frame(computation, executable, cls.fork.delegations, cls.storage_write_hook())
         return computation
 
     def add_checked_log_entry(self, account: bytes, topics: tuple[int, ...], data: bytes) -> None:
@@ -112,16 +176,25 @@ class CompiledFrames(_ForkComputation):
         )
 
 
-def _run_frame(computation: Any, executable: Executable, delegations: bool) -> None:
+def _run_frame(
+    computation: Any,
+    executable: Executable,
+    delegations: bool,
+    on_storage_write: Callable[[bytes, int], None] | None = None,
+) -> None:
     """Run ``executable`` on ``computation``'s frame and leave its results where py-evm looks.
 
-    Exceptional halts and REVERT are raised as py-evm's exceptions so that the
-    computation's ``__exit__`` settles them exactly as for interpreted code.
+    Exceptional halts and REVERT are raised as py-evm's exceptions, worded as
+    py-evm's interpreter words them, so that the computation's ``__exit__``
+    settles them exactly as for interpreted code.  The gas comes from the
+    computation's gas meter; a meter that keeps no count (titanoboa's
+    ``NoGasMeter``) gives the frame the message's gas, and charging it is a
+    no-op, as for interpreted frames.
     """
     message = computation.msg
-    start_gas = computation.get_gas_remaining()
+    start_gas = gas_remaining(computation)
     frame = Frame(
-        host=PyEvmHost(computation, delegations=delegations),
+        host=PyEvmHost(computation, delegations=delegations, on_storage_write=on_storage_write),
         gas=start_gas,
         code=message.code,
         calldata=message.data_as_bytes,
@@ -134,7 +207,7 @@ def _run_frame(computation: Any, executable: Executable, delegations: bool) -> N
     try:
         exit_kind = executable.run(frame)
     except ExceptionalHalt as halt:
-        raise pyevm_error(halt) from None
+        raise pyevm_error(halt, message.code, computation.opcodes) from None
 
     used = start_gas - frame.gas
     if used > 0:

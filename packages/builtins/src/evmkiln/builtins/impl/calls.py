@@ -70,7 +70,12 @@ def _run_call(
     """Steps 4 to 7 of the module docstring; memory and access are already paid."""
     left = frame.gas
     if left < extra_gas:
-        raise ExceptionalHalt(HaltKind.OUT_OF_GAS, f"call needs {extra_gas}, had {left}")
+        raise ExceptionalHalt(
+            HaltKind.OUT_OF_GAS,
+            f"call needs {extra_gas}, had {left}",
+            needed=extra_gas,
+            remaining=left,
+        )
     child_gas = all_but_one_64th(left - extra_gas)
     if requested_gas < child_gas:
         child_gas = requested_gas

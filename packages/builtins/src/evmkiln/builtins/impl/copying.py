@@ -39,6 +39,9 @@ def returndatacopy(frame: Frame, dest: int, offset: int, size: int) -> None:
         raise ExceptionalHalt(
             HaltKind.RETURNDATA_OUT_OF_BOUNDS,
             f"{offset}+{size} > {len(frame.returndata)}",
+            offset=offset,
+            size=size,
+            available=len(frame.returndata),
         )
     expand(frame, dest, size)
     charge(frame, copy_words_gas(size))

@@ -69,7 +69,9 @@ def _create(frame: Frame, value: int, offset: int, size: int, salt: int | None) 
         return 0
     if len(initcode) > MAX_INITCODE_SIZE:
         raise ExceptionalHalt(
-            HaltKind.OUT_OF_GAS, f"initcode of {len(initcode)} bytes exceeds EIP-3860's limit"
+            HaltKind.OUT_OF_GAS,
+            f"initcode of {len(initcode)} bytes exceeds EIP-3860's limit",
+            initcode_size=len(initcode),
         )
 
     result = host.create(

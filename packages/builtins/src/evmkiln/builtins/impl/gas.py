@@ -47,10 +47,17 @@ MAX_NONCE = 2**64 - 1  # EIP-2681
 SELFDESTRUCT_NEW_ACCOUNT = 25000
 
 
-def charge(frame: Frame, amount: int) -> None:
-    """Take ``amount`` gas from the frame or halt with OUT_OF_GAS, leaving gas unchanged."""
+def charge(frame: Frame, amount: int, reason: str = "") -> None:
+    """Take ``amount`` gas from the frame or halt with OUT_OF_GAS, leaving gas unchanged.
+
+    ``reason`` is what py-evm's interpreter names the charge in its out-of-gas
+    message, where a builtin knows it.
+    """
     if amount > frame.gas:
-        raise ExceptionalHalt(HaltKind.OUT_OF_GAS, f"needed {amount}, had {frame.gas}")
+        facts: dict[str, int | str] = {"needed": amount, "remaining": frame.gas}
+        if reason:
+            facts["reason"] = reason
+        raise ExceptionalHalt(HaltKind.OUT_OF_GAS, f"needed {amount}, had {frame.gas}", **facts)
     frame.gas -= amount
 
 

@@ -57,13 +57,23 @@ def sstore(frame: Frame, slot: int, value: int) -> None:
     if frame.is_static:
         raise ExceptionalHalt(HaltKind.WRITE_PROTECTION, "SSTORE in a static frame")
     if frame.gas <= SSTORE_SENTRY:
-        raise ExceptionalHalt(HaltKind.OUT_OF_GAS, "SSTORE needs more than 2300 gas")
+        raise ExceptionalHalt(
+            HaltKind.OUT_OF_GAS, "SSTORE needs more than 2300 gas", sentry=frame.gas
+        )
     host = frame.host
     address = frame.address
     current = host.get_storage(address, slot)
     original = host.get_original_storage(address, slot)
     cost, refund = _sstore_price(original, current, value)
-    charge(frame, cost)
+    if cost > frame.gas:
+        # py-evm's wording, formatted only on the way out.
+        charge(
+            frame,
+            cost,
+            f"SSTORE: 0x{address.hex()}[{slot}] -> {value} "
+            f"(current: {current} / original: {original})",
+        )
+    frame.gas -= cost
     frame.refund += refund
     host.set_storage(address, slot, value)
     if host.access_storage(address, slot):

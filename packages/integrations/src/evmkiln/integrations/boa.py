@@ -1,0 +1,227 @@
+"""titanoboa on evmkiln: ``enable()`` puts an environment's VM on compiled code.
+
+::
+
+    import boa
+    from evmkiln.integrations import boa as kiln_boa
+
+    kiln_boa.enable()          # boa.env now runs frames compiled (llvm, boa's fork)
+    counter = boa.loads(source)
+
+How it fits titanoboa.  titanoboa builds its computation class by subclassing
+whatever computation class the VM's state carries, and patches opcodes of that
+class for its tracers (``boa/vm/py_evm.py``).  ``enable`` hands titanoboa a VM
+whose state carries evmkiln's computation class and lets titanoboa's own VM
+set-up (``PyEVM._init_vm``) build on it, so every frame -- compiled or not --
+is an instance of titanoboa's class, with its gas meter, precompiles and
+contract registry.  The state (accounts, code, storage, block values patched
+through ``boa.env.evm.patch``) is carried over to the new VM: contracts
+deployed before ``enable`` keep working.
+
+What a compiled frame cannot show titanoboa, and what is done about it:
+
+- SSTORE tracing (``env.sstore_trace``, for storage dumps): reproduced -- the
+  compiled frame reports each slot it writes;
+- KECCAK256 preimages (``env.sha3_trace``, to name hash-map keys in storage
+  dumps): not recorded for compiled frames; ``contract._storage`` then lists a
+  hash-map entry written by compiled code under its hashed slot only.  Pass
+  ``trace_preimages=True`` to interpret every frame that titanoboa's tracer
+  would see;
+- the program-counter trace, from which titanoboa builds revert reasons,
+  source-level stack traces and ``boa.reverts(dev=...)``: a top-level call
+  that fails after running compiled code is run again on the interpreter
+  from the same state (its first outcome is dropped), so errors come with
+  titanoboa's full trace and successful calls run compiled;
+- ``patch_opcode`` (for frames whose code holds a patched opcode's byte),
+  gas profiling (a gas meter with ``_set_code``), coverage (line or branch):
+  frames run on the interpreter while any is active.
+
+Each interpreted frame is counted by reason in ``vm_class.stats.interpreted_for``
+(``enable`` returns the VM class).  ``disable`` puts the environment back on
+stock py-evm, state included.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+try:
+    import boa
+    from boa.vm import py_evm as boa_py_evm
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError("evmkiln.integrations.boa needs titanoboa: pip install titanoboa") from error
+
+from eth.chains.base import Chain
+from eth.vm.forks.cancun import CancunVM
+
+from evmkiln.context import make_vm_class
+from evmkiln.context.vm import CompiledFrames
+from evmkiln.forks import fork_spec
+from evmkiln.integrations import backend_from_environment
+
+REPLAY_REASON = "replaying a failed call on the interpreter for titanoboa's trace"
+_NEWEST_FIRST = ("osaka", "prague", "cancun")
+
+
+def _tracer_types() -> tuple[type, ...]:
+    return tuple(
+        getattr(boa_py_evm, name)
+        for name in ("Sha3PreimageTracer", "SstoreTracer", "JumpiTracer")
+        if hasattr(boa_py_evm, name)
+    )
+
+
+def _tolerated(trace_preimages: bool) -> tuple[type, ...]:
+    """titanoboa's always-on tracers that compiled frames may run under.
+
+    The SSTORE tracer's record is reproduced (:meth:`BoaFrames.storage_write_hook`);
+    the KECCAK256 preimage tracer's is not, and is tolerated unless asked for.
+    """
+    names = ["SstoreTracer"] + ([] if trace_preimages else ["Sha3PreimageTracer"])
+    return tuple(getattr(boa_py_evm, name) for name in names if hasattr(boa_py_evm, name))
+
+
+def _unwrapped(fn: Any) -> Any:
+    """The py-evm opcode under titanoboa's tracer wrappers (they keep it as an attribute)."""
+    tracers = _tracer_types()
+    while isinstance(fn, tracers):
+        fn = next(getattr(fn, name) for name in ("sha3", "sstore", "jumpi") if hasattr(fn, name))
+    return fn
+
+
+class BoaFrames(CompiledFrames):
+    """evmkiln's frames as titanoboa needs them; titanoboa's computation class subclasses this.
+
+    ``env`` and ``_gas_meter_class`` come from titanoboa's subclass.
+    """
+
+    env: ClassVar[Any]
+    _gas_meter_class: ClassVar[Any]
+    _replaying: ClassVar[bool] = False
+
+    @classmethod
+    def interpret_reason(cls, message: Any) -> str | None:
+        if cls._replaying:
+            return REPLAY_REASON
+        overrides = boa_py_evm._opcode_overrides
+        # titanoboa itself patches 0xA6 (its breakpoint); only opcodes the code holds matter.
+        if overrides and any(bytes((op,)) in message.code for op in overrides):
+            return "titanoboa patch_opcode"
+        if hasattr(cls._gas_meter_class, "_set_code"):
+            return "titanoboa gas profiling (per-pc gas)"
+        if getattr(cls.env, "_coverage", None) is not None:
+            return "titanoboa coverage"
+        return super().interpret_reason(message)
+
+    @classmethod
+    def storage_write_hook(cls) -> Any:
+        env = cls.env
+        address_type = boa_py_evm.Address
+
+        def record(address: bytes, slot: int) -> None:
+            # What titanoboa's SstoreTracer records for an interpreted SSTORE.
+            env.sstore_trace.setdefault(address_type(address), set()).add(slot)
+
+        return record
+
+    @classmethod
+    def apply_message(
+        cls,
+        state: Any,
+        message: Any,
+        transaction_context: Any,
+        parent_computation: Any = None,
+    ) -> Any:
+        """A failed top-level call that ran compiled frames runs again, interpreted."""
+        if parent_computation is not None or cls._replaying:
+            return super().apply_message(state, message, transaction_context, parent_computation)
+        snapshot = state.snapshot()
+        compiled_before = cls.stats.frames_run_compiled
+        computation = super().apply_message(state, message, transaction_context)
+        if not computation.is_error or cls.stats.frames_run_compiled == compiled_before:
+            state.commit(snapshot)
+            return computation
+        state.revert(snapshot)
+        cls._replaying = True
+        try:
+            return super().apply_message(state, message, transaction_context)
+        finally:
+            cls._replaying = False
+
+
+def _fork_of(vm: Any) -> str:
+    for name in _NEWEST_FIRST:
+        if isinstance(vm, fork_spec(name).vm_class):
+            return name
+    raise ValueError(f"titanoboa runs {type(vm).__name__}; evmkiln runs {_NEWEST_FIRST}")
+
+
+def _boa_vm_class(vm_class: type[CancunVM], trace_preimages: bool) -> type[CancunVM]:
+    """``vm_class`` with :class:`BoaFrames` in its computation class and its own opcode table.
+
+    titanoboa patches the table of the class it subclasses in place; an own
+    copy, cleared of tracers an earlier environment left in py-evm's shared
+    table, keeps those patches to this VM.
+    """
+    kiln_state = vm_class.get_state_class()
+    kiln_computation: Any = kiln_state.computation_class
+    opcodes = {value: _unwrapped(fn) for value, fn in kiln_computation.opcodes.items()}
+    computation = type(
+        kiln_computation.__name__,
+        (BoaFrames, kiln_computation),
+        {"opcodes": opcodes, "tolerated_opcodes": _tolerated(trace_preimages)},
+    )
+    state = type(kiln_state.__name__, (kiln_state,), {"computation_class": computation})
+    boa_vm: type[CancunVM] = type(vm_class.__name__, (vm_class,), {"_state_class": state})
+    return boa_vm
+
+
+def _move_to(env: Any, vm_class: type[Any]) -> None:
+    """Rebuild ``env``'s VM as ``vm_class`` through titanoboa's own set-up, keeping the state."""
+    evm = env.evm
+    old_state = evm.vm.state
+    chain_class: Any = type(evm.chain).configure(
+        __name__=f"{type(evm.chain).__name__}On{vm_class.__name__}",
+        vm_configuration=((0, vm_class),),
+    )
+    evm.chain.__class__ = chain_class
+    assert issubclass(chain_class, Chain)
+    evm._init_vm(type(old_state._account_db))
+    state = evm.vm.state
+    state._account_db = old_state._account_db
+    state.execution_context = old_state.execution_context
+    # The patcher holds the execution context it was built with.
+    evm.patch = boa_py_evm.VMPatcher(evm.vm)
+
+
+def enable(
+    backend: str | None = None,
+    fork: str | None = None,
+    *,
+    env: Any = None,
+    trace_preimages: bool = False,
+    **options: Any,
+) -> type[CancunVM]:
+    """Run ``env`` (default: ``boa.env``) on evmkiln; return the VM class (``.stats``).
+
+    ``backend`` defaults to ``$EVMKILN_BACKEND``, then ``"llvm"``; ``fork`` to
+    the fork titanoboa's VM already runs (Prague for titanoboa 0.2).
+    ``options`` go to :func:`~evmkiln.context.make_vm_class`.
+    """
+    env = boa.env if env is None else env
+    fork = fork or _fork_of(env.evm.vm)
+    vm_class = make_vm_class(backend_from_environment(backend), fork, **options)
+    boa_vm = _boa_vm_class(vm_class, trace_preimages)
+    _move_to(env, boa_vm)
+    return boa_vm
+
+
+def disable(*, env: Any = None) -> None:
+    """Put ``env`` (default: ``boa.env``) back on stock py-evm, state included."""
+    env = boa.env if env is None else env
+    vm = env.evm.vm
+    if not isinstance(vm.state.computation_class, type) or not issubclass(
+        vm.state.computation_class, BoaFrames
+    ):
+        return
+    _move_to(env, fork_spec(_fork_of(vm)).vm_class)

@@ -1,0 +1,101 @@
+"""An eth-tester chain backend whose frames run compiled code.
+
+:class:`KilnBackend` is eth-tester's ``PyEVMBackend`` with the VM classes made
+by :func:`evmkiln.context.make_vm_class`.  Three ways in::
+
+    EthereumTester(KilnBackend())                       # eth-tester
+    Web3(EthereumTesterProvider(EthereumTester(KilnBackend())))   # web3.py
+    ETHEREUM_TESTER_CHAIN_BACKEND=evmkiln.integrations.eth_tester.KilnBackend
+
+The last is how eth-tester picks a backend when given none (it imports the
+class at that dotted path and calls it with no arguments), and so how web3.py's
+``EthereumTesterProvider()`` and Ape's local network pick it up with no code
+change; ``EVMKILN_BACKEND`` and ``EVMKILN_FORK`` then choose the backend and
+fork.
+
+eth-tester rebuilds its chain in ``reset_to_genesis()`` (also on
+construction), with its default VM class unless it is given a VM
+configuration: the backend passes its own every time, so evmkiln's VM class
+survives resets.  The default fork is eth-tester's own default, Prague.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from eth_tester import PyEVMBackend
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "evmkiln.integrations.eth_tester needs eth-tester with py-evm: "
+        "pip install 'eth-tester[py-evm]'"
+    ) from error
+
+from evmkiln.context import make_vm_class
+from evmkiln.context.code_cache import DispatchStats
+from evmkiln.integrations import backend_from_environment, fork_from_environment
+
+ETH_TESTER_DEFAULT_FORK = "prague"
+"""The fork of eth-tester's default VM configuration (``PragueVM`` from genesis)."""
+
+
+class KilnBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is untyped
+    """eth-tester's py-evm backend, with evmkiln's VM class from genesis on.
+
+    ``backend`` and ``fork`` default to ``$EVMKILN_BACKEND`` / ``$EVMKILN_FORK``,
+    then to ``"llvm"`` and eth-tester's default fork; ``options`` go to
+    :func:`~evmkiln.context.make_vm_class` (``artifacts=``, ``opt_level=``, ...).
+    The other parameters are ``PyEVMBackend``'s.  An explicit
+    ``vm_configuration`` is used as given (e.g. to run evmkiln on some blocks
+    only).
+    """
+
+    def __init__(
+        self,
+        backend: str | None = None,
+        fork: str | None = None,
+        genesis_parameters: Any = None,
+        genesis_state: Any = None,
+        vm_configuration: Any = None,
+        mnemonic: str | None = None,
+        hd_path: str | None = None,
+        **options: Any,
+    ) -> None:
+        self.vm_class = make_vm_class(
+            backend_from_environment(backend),
+            fork_from_environment(fork, ETH_TESTER_DEFAULT_FORK),
+            **options,
+        )
+        self.kiln_vm_configuration = ((0, self.vm_class),)
+        super().__init__(
+            genesis_parameters=genesis_parameters,
+            genesis_state=genesis_state,
+            vm_configuration=vm_configuration,
+            mnemonic=mnemonic,
+            hd_path=hd_path,
+        )
+
+    def reset_to_genesis(
+        self,
+        genesis_params: Any = None,
+        genesis_state: Any = None,
+        num_accounts: int | None = None,
+        vm_configuration: Any = None,
+        mnemonic: str | None = None,
+        hd_path: str | None = None,
+    ) -> None:
+        """eth-tester's reset, with evmkiln's VM configuration unless one is given."""
+        super().reset_to_genesis(
+            genesis_params,
+            genesis_state,
+            num_accounts,
+            vm_configuration or self.kiln_vm_configuration,
+            mnemonic,
+            hd_path,
+        )
+
+    @property
+    def stats(self) -> DispatchStats:
+        """How this backend's frames ran: compiled, interpreted, compile failures."""
+        stats: DispatchStats = self.vm_class.stats  # type: ignore[attr-defined]
+        return stats

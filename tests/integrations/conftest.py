@@ -1,0 +1,1 @@
+"""Integration tests need the tools; each module skips when its tool is missing."""
