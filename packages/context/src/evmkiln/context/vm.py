@@ -36,6 +36,13 @@ from evmkiln.context.code_cache import (
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost
 from evmkiln.context.registry import get_backend
+from evmkiln.context.runtime import (
+    BLOCKING,
+    CompilationCallback,
+    RuntimePolicy,
+    Tier,
+    TieredCodeCache,
+)
 from evmkiln.forks import ForkSpec, fork_spec
 
 _COMPILE_OPTION_FIELDS = frozenset(
@@ -57,9 +64,11 @@ class CompiledFrames(_ForkComputation):
     the bases and does everything else, interpreting included.
     """
 
-    code_cache: ClassVar[CodeCache]
+    code_cache: ClassVar[CodeCache | TieredCodeCache]
     stats: ClassVar[DispatchStats]
     fork: ClassVar[ForkSpec]
+    counts_gas: ClassVar[bool] = False
+    """Report each frame's gas to the code cache (``charge``): a tiered runtime's hotness."""
 
     @classmethod
     def apply_computation(
@@ -71,13 +80,18 @@ class CompiledFrames(_ForkComputation):
     ) -> Any:
         code = message.code
         executable: Executable | None = None
+        counted = False
         if code and message.code_address not in cls.get_precompiles():
             executable = cls.code_cache.get(code)
+            counted = cls.counts_gas
         if executable is None:
             cls.stats.frames_interpreted += 1
-            return super().apply_computation(
+            interpreted = super().apply_computation(
                 state, message, transaction_context, parent_computation
             )
+            if counted:
+                cls.code_cache.charge(code, message.gas - interpreted.get_gas_remaining())
+            return interpreted
 
         cls.stats.frames_run_compiled += 1
         if code in cls.code_cache.aot_codes:
@@ -94,6 +108,8 @@ class CompiledFrames(_ForkComputation):
             if message.is_create:
                 computation.contracts_created.append(message.storage_address)
             _run_frame(computation, executable, cls.fork.delegations)
+        if counted:
+            cls.code_cache.charge(code, message.gas - computation.get_gas_remaining())
         return computation
 
 
@@ -140,6 +156,19 @@ def _compile_options(options: dict[str, Any]) -> CompileOptions:
     return CompileOptions(**known, extra=extra)
 
 
+def _tiers(policy: RuntimePolicy, backend: Backend, options: CompileOptions) -> list[Tier]:
+    """The compiled tiers of ``policy`` under ``backend``, lowest first."""
+    names = policy.tier_backends(backend.name)
+    if len(names) == 1:
+        return [Tier(backend, options)]
+    fast_name = names[0]
+    fast_backend = backend if fast_name == backend.name else get_backend(fast_name)
+    fast_options = options
+    if policy.fast_tier_opt_level is not None:
+        fast_options = dataclasses.replace(options, opt_level=policy.fast_tier_opt_level)
+    return [Tier(fast_backend, fast_options), Tier(backend, options)]
+
+
 def make_vm_class(
     backend: str | Backend = "ir",
     fork: str = "cancun",
@@ -151,6 +180,8 @@ def make_vm_class(
     strict_aot: bool = False,
     interpret_on_compile_error: bool = True,
     cache_size: int = DEFAULT_MAX_ENTRIES,
+    runtime: RuntimePolicy | None = None,
+    on_compilation: CompilationCallback | None = None,
     **options: Any,
 ) -> type[CancunVM]:
     """A subclass of ``fork``'s VM class whose frames run code compiled by ``backend``.
@@ -190,12 +221,29 @@ def make_vm_class(
     in ``stats.compile_refusals``.  ``cache_size`` bounds how
     many distinct codes stay compiled (least recently used dropped first).
 
+    ``runtime`` chooses when code is compiled (:mod:`evmkiln.context.runtime`).
+    Without one (or with ``mode="blocking"``) every code is compiled by
+    ``backend`` on first sight, before it runs, in the caller's thread: what
+    tests, conformance runs and steady-state benchmarks want.  Applications
+    should pass ``runtime=RuntimePolicy()``: code is interpreted until hot,
+    then compiled in compiler processes in the background, by a fast tier
+    first (``wasm`` under ``llvm``) and by ``backend`` once hotter; a
+    workload of many contracts run a few times each is then never slower
+    than the interpreter.  ``vm_class.code_cache`` is then a
+    :class:`~evmkiln.context.runtime.TieredCodeCache` (``snapshot()``,
+    ``wait_idle()``, ``close()``), and ``on_compilation(event)`` is called
+    after each compile, on the thread that ran it.  ``cache_size`` and
+    ``interpret_on_compile_error`` apply to blocking mode only: the tiered
+    cache is bounded by the policy's ``cache_bytes``, and a failed
+    background compile always leaves the code on its lower tier.
+
     Each call returns fresh classes with their own code cache and
     :class:`DispatchStats` (``vm_class.stats``).
     """
     spec = fork_spec(fork)  # ValueError for a fork evmkiln does not know
     fork = spec.name
-    if lower is lower_with_pipeline:
+    standard_lowering = lower is lower_with_pipeline
+    if standard_lowering:
         lower = functools.partial(lower_with_pipeline, fork=fork)
     backend_obj = get_backend(backend) if isinstance(backend, str) else backend
     if strict_aot and artifacts is None:
@@ -218,23 +266,44 @@ def make_vm_class(
         loaded = LazyArtifacts(
             backend_obj, artifacts, fork=fork, options=compile_options, on_load=count_load
         )
-    cache = CodeCache(
-        backend_obj,
-        compile_options,
-        stats,
-        lower,
-        artifacts=loaded,
-        strict=strict_aot,
-        fallback=interpret_on_compile_error,
-        max_entries=cache_size,
-    )
+    policy = runtime or BLOCKING
+    cache: CodeCache | TieredCodeCache
+    if policy.mode == "blocking":
+        if on_compilation is not None:
+            raise ValueError("on_compilation needs a tiered runtime policy")
+        cache = CodeCache(
+            backend_obj,
+            compile_options,
+            stats,
+            lower,
+            artifacts=loaded,
+            strict=strict_aot,
+            fallback=interpret_on_compile_error,
+            max_entries=cache_size,
+        )
+    else:
+        cache = TieredCodeCache(
+            _tiers(policy, backend_obj, compile_options),
+            policy,
+            stats,
+            fork=fork,
+            lower=None if standard_lowering else lower,
+            artifacts=loaded,
+            strict=strict_aot,
+            on_compilation=on_compilation,
+        )
     label = "".join(part.capitalize() for part in backend_obj.name.replace("-", "_").split("_"))
 
     fork_label = fork.capitalize()
     computation_class = type(
         f"Kiln{label}{fork_label}Computation",
         (CompiledFrames, spec.computation_class),
-        {"code_cache": cache, "stats": stats, "fork": spec},
+        {
+            "code_cache": cache,
+            "stats": stats,
+            "fork": spec,
+            "counts_gas": isinstance(cache, TieredCodeCache),
+        },
     )
     state_class = type(
         f"Kiln{label}{fork_label}State",
@@ -249,6 +318,7 @@ def make_vm_class(
             "stats": stats,
             "code_cache": cache,
             "backend": backend_obj,
+            "runtime": policy,
         },
     )
     return vm_class
