@@ -345,9 +345,14 @@ class TieredCodeCache:
             if self._sync_compiler is None:
                 self._sync_compiler = self._new_compiler()
             compiler = self._sync_compiler
+        before = entry.tier
         self._run(job, compiler)
         with self._lock:
-            return entry.executable if entry.tier == tier else None
+            if entry.tier != tier:
+                return None
+            self._hits[before] -= 1  # the frame that promoted it runs on the new tier
+            self._hits[tier] += 1
+            return entry.executable
 
     def _new_compiler(self) -> CompilerProcess | None:
         """A compiler process for whole compiles, if any tier can use one (lock held)."""
