@@ -558,6 +558,13 @@ class TieredCodeCache:
             entry = self._entries.get(code)
             return 0 if entry is None else entry.tier
 
+    def settled(self) -> bool:
+        """Whether every tracked code is on the highest tier it may reach, nothing pending."""
+        with self._lock:
+            return not self._pending and all(
+                entry.tier >= entry.ceiling for entry in self._entries.values()
+            )
+
     def snapshot(self) -> RuntimeStats:
         """The counters now."""
         with self._lock:
