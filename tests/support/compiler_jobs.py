@@ -44,3 +44,14 @@ def new_gvn_object_code(ir_text: str, opt_level: int, codegen: int) -> bytes:
         getattr(manager, f"add_{name}_pass")()
     manager.run(module, builder)
     return bytes(jit.target_machine(codegen).emit_object(module))
+
+
+def slow_compile(code: bytes, fork: str, options: object) -> bytes:
+    """A background compile job that never finishes in time (its limit kills it)."""
+    time.sleep(60)
+    return code
+
+
+def failing_compile(code: bytes, fork: str, options: object) -> bytes:
+    """A background compile job whose compiler fails (an exception in the compiler process)."""
+    raise RuntimeError(f"cannot compile {len(code)} bytes for {fork}")

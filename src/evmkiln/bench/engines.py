@@ -79,6 +79,10 @@ def observation_of(outcome: Outcome) -> Observation:
     )
 
 
+SETTLE_RUNS = 256
+"""Most runs a tiered engine gets to reach its steady state before it is timed."""
+
+
 @dataclass(slots=True)
 class PyEvmRunner:
     """Runs through a py-evm VM class: stock, or an evmkiln dispatching subclass.
@@ -109,9 +113,26 @@ class PyEvmRunner:
         return cls(timed_class, case, log, clock, backend)
 
     def settle(self) -> None:
+        cache = getattr(self.vm_class, "code_cache", None)
+        if callable(getattr(cache, "wait_idle", None)):
+            self._settle_tiers(cache)
         wait = getattr(self.backend, "wait_for_tier_ups", None)
         if callable(wait):
             wait()
+
+    def _settle_tiers(self, cache: Any) -> None:
+        """With a tiered runtime: run until every code is on the highest tier it can reach.
+
+        Each run makes code hotter; waiting for its compiles and running again
+        reaches the tiers a long-running process would be on (at most
+        :data:`SETTLE_RUNS` runs).
+        """
+        for _ in range(SETTLE_RUNS):
+            cache.wait_idle(None)
+            if cache.settled():
+                return
+            self.run()
+        cache.wait_idle(None)
 
     def _tier_up_notes(self) -> list[str]:
         queue = getattr(self.backend, "tier_ups", None)
@@ -168,35 +189,48 @@ class KilnEngine:
         timing: str = EXECUTION,
         artifacts: ArtifactsSetting | None = None,
         compile_samples: int = 1,
+        runtime: Any = None,
     ) -> None:
+        """``runtime``: a :class:`~evmkiln.context.runtime.RuntimePolicy` (``None``: blocking).
+        With one, compiles are the runtime's, in the background: none is timed here."""
         self.name = backend
         self.timing = timing
         self.artifacts = artifacts
         self.compile_samples = compile_samples
+        self.runtime = runtime
 
     def prepare(self, case: BenchCase) -> Runner:
         from evmkiln.context import get_backend, make_vm_class
 
+        if self.runtime is not None:
+            tiered = make_vm_class(self.name, "cancun", runtime=self.runtime, **self._aot(None))
+            backend = getattr(tiered, "backend", None)
+            return PyEvmRunner.timed(tiered, case, self.timing, None, backend)
         log = CompileLog(samples=self.compile_samples)
         raw = get_backend(self.name)
         _warm_up(raw)
         backend = TimedBackend(raw, log, fresh=lambda: get_backend(self.name))
         # A benchmark must measure compiled code: a compile failure is an error here,
         # never a silent run on py-evm's interpreter.
-        aot: dict[str, Any] = {}
-        if self.artifacts is not None:
-            aot = {
-                "artifacts": self.artifacts.directory,
-                "preload": False,
-                "strict_aot": self.artifacts.strict,
-                "on_artifact_load": log.record_load,
-            }
+        aot = self._aot(log)
         vm_class = make_vm_class(
             backend, "cancun", lower=log.timed_lowering, interpret_on_compile_error=False, **aot
         )
         if self.artifacts is not None:
             log.dispatch = vm_class.stats  # type: ignore[attr-defined]
         return PyEvmRunner.timed(vm_class, case, self.timing, log, raw)
+
+    def _aot(self, log: CompileLog | None) -> dict[str, Any]:
+        if self.artifacts is None:
+            return {}
+        aot: dict[str, Any] = {
+            "artifacts": self.artifacts.directory,
+            "preload": False,
+            "strict_aot": self.artifacts.strict,
+        }
+        if log is not None:
+            aot["on_artifact_load"] = log.record_load
+        return aot
 
 
 _WARMED: set[str] = set()

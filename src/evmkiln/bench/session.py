@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from evmkiln.bench.agreement import Disagreement, check_agreement
 from evmkiln.bench.case import BenchCase
@@ -41,13 +42,16 @@ def make_engines(
     timing: str = EXECUTION,
     artifacts: ArtifactsSetting | None = None,
     compile_samples: int = 1,
+    runtime: Any = None,
 ) -> list[Engine]:
     engines: list[Engine] = []
     if with_revm:
         engines.append(RevmEngine(timing))
     if with_pyevm:
         engines.append(PyEvmEngine(timing))
-    engines.extend(KilnEngine(name, timing, artifacts, compile_samples) for name in backends)
+    engines.extend(
+        KilnEngine(name, timing, artifacts, compile_samples, runtime) for name in backends
+    )
     return engines
 
 

@@ -32,6 +32,13 @@ from evmkiln.cli.artifacts_option import (
 )
 from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption, require_fixtures_dir
 from evmkiln.cli.run_cmd import resolve_fixture_path
+from evmkiln.cli.runtime_option import (
+    HotCallsOption,
+    JitWorkersOption,
+    RuntimeMode,
+    RuntimeOption,
+    runtime_policy,
+)
 from evmkiln.deep_stack import on_deep_stack
 from evmkiln.statetest.backends import ArtifactsSetting
 
@@ -130,8 +137,16 @@ def bench(
     artifacts: ArtifactsOption = None,
     strict_aot: StrictAotOption = False,
     fixtures: FixturesOption = None,
+    runtime: RuntimeOption = RuntimeMode.blocking,
+    hot_calls: HotCallsOption = None,
+    jit_workers: JitWorkersOption = None,
 ) -> None:
-    """Time bench fixtures on py-evm, revm and evmkiln backends; check that they agree."""
+    """Time bench fixtures on py-evm, revm and evmkiln backends; check that they agree.
+
+    With ``--runtime tiered`` each engine is timed once its runs stop promoting
+    code (the steady state of a long-running process), and no compile is timed.
+    """
+    policy = runtime_policy(runtime, hot_calls, jit_workers)
     from evmkiln.bench.case import load_case
     from evmkiln.bench.machine import machine_info
     from evmkiln.bench.measure import ERROR, Settings
@@ -181,6 +196,7 @@ def bench(
             None if artifacts is None else ArtifactsSetting(str(artifacts), strict=strict_aot)
         ),
         compile_samples=compile_samples,
+        runtime=policy,
     )
 
     results: list[FixtureResult] = []

@@ -23,6 +23,13 @@ from evmkiln.cli.artifacts_option import (
     check_strict,
 )
 from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption
+from evmkiln.cli.runtime_option import (
+    HotCallsOption,
+    JitWorkersOption,
+    RuntimeMode,
+    RuntimeOption,
+    runtime_policy,
+)
 from evmkiln.deep_stack import on_deep_stack
 from evmkiln.fixtures.loading import FixtureError, load_bench_file
 from evmkiln.statetest.backends import (
@@ -108,10 +115,14 @@ def run(
     artifacts: ArtifactsOption = None,
     strict_aot: StrictAotOption = False,
     fixtures: FixturesOption = None,
+    runtime: RuntimeOption = RuntimeMode.blocking,
+    hot_calls: HotCallsOption = None,
+    jit_workers: JitWorkersOption = None,
 ) -> None:
     """Run a bench fixture (single transaction) and print status, gas, output and logs."""
     console = Console(highlight=False, soft_wrap=True)
     check_strict(strict_aot, artifacts)
+    policy = runtime_policy(runtime, hot_calls, jit_workers)
     if artifacts is not None:
         check_aot_backend(backend)
     path = resolve_fixture_path(fixture, fixtures)
@@ -124,6 +135,7 @@ def run(
         vm_class = resolve_vm_class(
             backend,
             None if artifacts is None else ArtifactsSetting(str(artifacts), strict=strict_aot),
+            runtime=policy,
         )
     except BackendUnavailable as exc:
         console.print(f"[red]{exc}[/red]")
@@ -142,10 +154,14 @@ def run(
 
     stats = getattr(vm_class, "stats", None)
     frames = None if artifacts is None or stats is None else _frames_json(stats)
+    cache = getattr(vm_class, "code_cache", None)
+    snapshot = cache.snapshot() if policy is not None and cache is not None else None
     if as_json:
         data = outcome_json(bench.name, backend, outcome, total)
         if frames is not None:
             data["frames"] = frames
+        if snapshot is not None:
+            data["runtime"] = snapshot.as_dict()
         print(json.dumps(data, indent=1))
     else:
         console.print(f"fixture    {bench.name} ({path})")
@@ -169,5 +185,13 @@ def run(
                 f"({frames['artifacts_loaded']} loaded from {artifacts}), "
                 f"{frames['jit']} on JIT-compiled code ({frames['jit_codes']} compiled)"
             )
+        if snapshot is not None:
+            hits = ", ".join(f"{n} {h}" for n, h in zip(snapshot.tiers, snapshot.hits, strict=True))
+            console.print(
+                f"runtime    frames by tier: {hits}; compiles queued {snapshot.queued}, "
+                f"done {snapshot.done}, pending {snapshot.pending}"
+            )
+    if cache is not None and policy is not None:
+        cache.close()
     if outcome.rejected is not None:
         raise typer.Exit(1)

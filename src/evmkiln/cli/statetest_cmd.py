@@ -44,6 +44,13 @@ from evmkiln.cli.fixtures_option import (
     FixturesOption,
     require_fixtures_dir,
 )
+from evmkiln.cli.runtime_option import (
+    HotCallsOption,
+    JitWorkersOption,
+    RuntimeMode,
+    RuntimeOption,
+    runtime_policy,
+)
 from evmkiln.forks import SUPPORTED_FORKS
 from evmkiln.statetest.backends import DEFAULT_FORK, PYEVM_BACKEND, ArtifactsSetting
 from evmkiln.statetest.discovery import read_path_list
@@ -199,9 +206,13 @@ def statetest(
     ] = None,
     strict_aot: StrictAotOption = False,
     fixtures: FixturesOption = None,
+    runtime: RuntimeOption = RuntimeMode.blocking,
+    hot_calls: HotCallsOption = None,
+    jit_workers: JitWorkersOption = None,
 ) -> None:
     """Run state tests (one fork's post cases) and compare post-state roots and logs."""
     console = Console()
+    policy = runtime_policy(runtime, hot_calls, jit_workers)
     fork = fork.lower()
     if fork not in SUPPORTED_FORKS:
         raise typer.BadParameter(
@@ -245,6 +256,7 @@ def statetest(
             if artifacts_dir is None
             else ArtifactsSetting(str(artifacts_dir), preload=False, strict=strict_aot)
         ),
+        runtime=policy,
     )
     found = discover_cases(config)
     if not found.cases and not found.file_errors:

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evmkiln.context.runtime import RuntimePolicy
 
 PYEVM_BACKEND = "pyevm"
 DEFAULT_FORK = "cancun"
@@ -55,11 +58,15 @@ def make_vm_class_available() -> bool:
 
 
 def resolve_vm_class(
-    backend: str, artifacts: ArtifactsSetting | None = None, fork: str = DEFAULT_FORK
+    backend: str,
+    artifacts: ArtifactsSetting | None = None,
+    fork: str = DEFAULT_FORK,
+    runtime: RuntimePolicy | None = None,
 ) -> type[Any]:
     """The py-evm VM class of ``fork`` that runs frames through ``backend``.
 
-    A ``module:Class`` is taken as it is, whatever the fork.
+    A ``module:Class`` is taken as it is, whatever the fork.  ``runtime`` is
+    the evmkiln backend's runtime policy (``None``: compile before running).
 
     ``artifacts`` only applies to evmkiln backends; with ``pyevm`` or a
     ``module:Class`` it raises :class:`BackendUnavailable` rather than be ignored.
@@ -100,7 +107,7 @@ def resolve_vm_class(
             }
         )
         made: type[Any] = make_vm_class(
-            backend=backend, fork=fork, interpret_on_compile_error=False, **aot
+            backend=backend, fork=fork, interpret_on_compile_error=False, runtime=runtime, **aot
         )
     except Exception as exc:
         raise BackendUnavailable(

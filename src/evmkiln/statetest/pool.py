@@ -57,8 +57,10 @@ class CasePool:
         max_cases_per_worker: int = DEFAULT_MAX_CASES_PER_WORKER,
         artifacts: ArtifactsSetting | None = None,
         fork: str = DEFAULT_FORK,
+        runtime: Any = None,
     ) -> None:
-        """``max_cases_per_worker`` of 0 keeps each worker for the whole run."""
+        """``max_cases_per_worker`` of 0 keeps each worker for the whole run;
+        ``runtime`` is a picklable runtime policy for the workers' VM class."""
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         if timeout <= 0:
@@ -71,13 +73,14 @@ class CasePool:
         self.max_cases_per_worker = max_cases_per_worker
         self.artifacts = artifacts
         self.fork = fork
+        self.runtime = runtime
         self._ctx = _context()
 
     def _start(self) -> _Slot:
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
             target=worker_main,
-            args=(child, self.backend, self.artifacts, self.fork),
+            args=(child, self.backend, self.artifacts, self.fork, self.runtime),
             name="evmkiln-statetest",
             daemon=True,
         )

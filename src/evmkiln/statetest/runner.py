@@ -45,6 +45,9 @@ class RunConfig:
     expected_failures: ExpectedFailures = field(default_factory=ExpectedFailures)
     artifacts: ArtifactsSetting | None = None
     """Run the backend with code compiled ahead of time (see :mod:`.aot`)."""
+    runtime: Any = None
+    """The backend's :class:`~evmkiln.context.runtime.RuntimePolicy` (``None``:
+    compile every code before it runs)."""
 
 
 @dataclass
@@ -142,6 +145,7 @@ def run_discovered(
         config.max_cases_per_worker,
         artifacts=config.artifacts,
         fork=config.fork,
+        runtime=config.runtime,
     )
     case_results = pool.run(found.cases, on_result)
     return RunReport(

@@ -61,8 +61,10 @@ class _Worker:
         backend: str,
         artifacts: ArtifactsSetting | None = None,
         fork: str = DEFAULT_FORK,
+        runtime: Any = None,
     ) -> None:
         self.backend = backend
+        self.runtime = runtime
         self.artifacts = artifacts
         self.fork = fork
         self.post_key = post_key_of(fork)
@@ -88,7 +90,9 @@ class _Worker:
     def _vm(self) -> type[Any] | str:
         if self._vm_class is None and self._vm_error is None:
             try:
-                self._vm_class = resolve_vm_class(self.backend, self.artifacts, self.fork)
+                self._vm_class = resolve_vm_class(
+                    self.backend, self.artifacts, self.fork, self.runtime
+                )
             except BackendUnavailable as exc:
                 self._vm_error = str(exc)
             except Exception as exc:
@@ -119,8 +123,14 @@ class _Worker:
         return dataclasses.replace(result, frames=_difference(after, before))
 
 
-def _serve(conn: Connection, backend: str, artifacts: ArtifactsSetting | None, fork: str) -> None:
-    worker = _Worker(backend, artifacts, fork)
+def _serve(
+    conn: Connection,
+    backend: str,
+    artifacts: ArtifactsSetting | None,
+    fork: str,
+    runtime: Any = None,
+) -> None:
+    worker = _Worker(backend, artifacts, fork, runtime)
     worker.warm_up()
     conn.send(READY)
     while True:
@@ -143,6 +153,7 @@ def worker_main(
     backend: str,
     artifacts: ArtifactsSetting | None = None,
     fork: str = DEFAULT_FORK,
+    runtime: Any = None,
 ) -> None:
     """Entry point of a worker process."""
-    on_deep_stack(lambda: _serve(conn, backend, artifacts, fork))
+    on_deep_stack(lambda: _serve(conn, backend, artifacts, fork, runtime))

@@ -7,7 +7,11 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
+
+import llvmlite.binding as llvm
 
 from evmkiln.backend_llvm import jit
 from evmkiln.backend_llvm.builtin_bridge import RunState
@@ -24,6 +28,7 @@ from evmkiln.codegen.backend import (
     DelegatesArtifacts,
     ExitKind,
 )
+from evmkiln.codegen.background import CompiledCode
 from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.ir.printer import format_function
@@ -134,6 +139,10 @@ class LlvmBackend(DelegatesArtifacts):
 
     object_code_job = "evmkiln.backend_llvm.jit:object_code"
     """The compiler process's job: ``(ir_text, opt_level, codegen) -> object file``."""
+    background_job = "evmkiln.backend_llvm.background:compile_code"
+    """Bytecode to object file in one job, lowering included
+    (:mod:`evmkiln.codegen.background`)."""
+    compiler_env: Mapping[str, str] = MappingProxyType({})
 
     name = "llvm"
     artifact_suffix = ".llvm.json"
@@ -188,6 +197,22 @@ class LlvmBackend(DelegatesArtifacts):
             while len(self._cache) > self.max_cached:
                 self._cache.popitem(last=False)  # frames still running keep their code alive
             return executable
+
+    def load_compiled(self, compiled: CompiledCode) -> LlvmExecutable:
+        """Link the object file of a :attr:`background_job` into an engine of its own.
+
+        The engine gets an LLVM context of its own, so this may run on any
+        thread.  A function compiled with the fast code generator gets the
+        backend's tier-up, as after :meth:`compile`.
+        """
+        code = jit.load_object(compiled.payload, compiled.name, llvm.create_context())
+        tier_up = None
+        text = compiled.meta.get("ir_text")
+        opt_level = compiled.meta.get("opt_level")
+        if self.tier_up and isinstance(text, str) and isinstance(opt_level, int):
+            job = TierUp(text, compiled.name, opt_level, install=lambda _: None)
+            tier_up = (job, self.tier_ups)
+        return LlvmExecutable(compiled.name, code, tier_up)
 
     def _machine_code(self, text: str, name: str, opt_level: int, codegen: int) -> jit.Compiled:
         if self.compiler is None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import wasmtime
 
 from evmkiln.backend_wasm.encoding import encode_module
 from evmkiln.backend_wasm.runtime import (
     COMPILE_JOB,
+    MEMORY_MODE,
+    MEMORY_MODE_ENV,
     CompiledContract,
     compiler_process,
     deserialize,
@@ -23,8 +27,10 @@ from evmkiln.codegen.backend import (
     BackendCapabilities,
     CompileOptions,
     DelegatesArtifacts,
+    Executable,
     ExitKind,
 )
+from evmkiln.codegen.background import CompiledCode
 from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 from evmkiln.codegen.gc_pause import gc_paused
 from evmkiln.codegen.ir.function import Function
@@ -109,6 +115,11 @@ class WasmBackend(DelegatesArtifacts):
 
     compile_job = COMPILE_JOB
     """The compiler process's job: ``(wasm, fast) -> serialized module``."""
+    background_job = "evmkiln.backend_wasm.background:compile_code"
+    """Bytecode to serialized module in one job, lowering included
+    (:mod:`evmkiln.codegen.background`)."""
+    compiler_env: Mapping[str, str] = MappingProxyType({MEMORY_MODE_ENV: MEMORY_MODE})
+    """The compiler process builds code for this process's memory mode."""
 
     def __init__(self, isolated: bool = True, limits: CompileLimits | None = None) -> None:
         self.compiler = compiler_process(limits) if isolated else None
@@ -121,6 +132,18 @@ class WasmBackend(DelegatesArtifacts):
         return WasmExecutable(
             function, options or CompileOptions(), compiler=self.compiler, job=self.compile_job
         )
+
+    def load_compiled(self, compiled: CompiledCode) -> Executable:
+        """Deserialize the module of a :attr:`background_job` (any thread); never compiles."""
+        from evmkiln.backend_wasm.aot import WasmArtifactExecutable
+
+        fast = bool(compiled.meta["fast"])
+        base = compiled.meta["memory_base"]
+        if not isinstance(base, int):
+            raise TypeError(f"memory_base {base!r} is not an int")
+        module = deserialize(compiled.payload, fast)
+        contract = CompiledContract(module, base, fast=fast)
+        return WasmArtifactExecutable(compiled.name, contract)
 
     def warm_up(self) -> None:
         """Pay the process's one-time costs now: both engines' first compile.

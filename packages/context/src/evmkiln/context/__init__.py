@@ -5,6 +5,7 @@ from evmkiln.builtins.host import ChildResult, Host
 from evmkiln.context.code_cache import DispatchStats
 from evmkiln.context.pyevm_host import PyEvmHost
 from evmkiln.context.registry import available_backends, get_backend
+from evmkiln.context.runtime import RuntimePolicy, RuntimeStats, Threshold
 from evmkiln.context.vm import make_vm_class
 
 __all__ = [
@@ -13,6 +14,9 @@ __all__ = [
     "Frame",
     "Host",
     "PyEvmHost",
+    "RuntimePolicy",
+    "RuntimeStats",
+    "Threshold",
     "available_backends",
     "get_backend",
     "make_vm_class",

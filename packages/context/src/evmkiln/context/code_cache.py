@@ -139,8 +139,14 @@ class CodeCache:
         """Codes whose executable came from an artifact."""
         self._entries: dict[bytes, Executable | None] = {}
 
+    counts_gas = False
+    """Blocking mode compiles on first sight: frames' gas decides nothing."""
+
     def __len__(self) -> int:
         return len(self._entries)
+
+    def charge(self, code: bytes, gas: int) -> None:
+        """Nothing: only a tiered cache counts gas (the VM does not call this one)."""
 
     def get(self, code: bytes) -> Executable | None:
         """The executable for ``code``, compiling it on first sight; None if it cannot compile."""
@@ -167,6 +173,16 @@ class CodeCache:
                     f"no artifact for code 0x{code_hash(code).hex()} ({len(code)} bytes) "
                     "and strict_aot forbids compiling it"
                 )
+        executable = self.compile_code(code)
+        self._entries[code] = executable
+        return executable
+
+    def compile_code(self, code: bytes) -> Executable | None:
+        """Lower and compile ``code``: the one way code becomes an executable here.
+
+        Failures are counted and give ``None`` (interpret), or raise
+        :class:`CompileFailedError` when the fallback is off.
+        """
         executable: Executable | None
         try:
             executable = self.backend.compile(self.lower(code), self.options)
@@ -186,5 +202,4 @@ class CodeCache:
                 ) from exc
         else:
             self.stats.frames_compiled += 1
-        self._entries[code] = executable
         return executable

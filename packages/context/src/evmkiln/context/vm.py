@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from eth.abc import OpcodeAPI
 from eth.exceptions import Revert
-from eth_typing import Address
 from eth.vm.forks.cancun import CancunVM
+from eth_typing import Address
 
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
@@ -39,6 +39,13 @@ from evmkiln.context.flat_state import flat_account_db_class
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
 from evmkiln.context.registry import get_backend
+from evmkiln.context.runtime import (
+    BLOCKING,
+    CompilationCallback,
+    RuntimePolicy,
+    Tier,
+    TieredCodeCache,
+)
 from evmkiln.context.state_layers import StateLayers
 from evmkiln.forks import ForkSpec, fork_spec
 
@@ -102,7 +109,7 @@ class CompiledFrames(_ForkComputation):
     decides, and ``stats.interpreted_for`` counts the frames by reason.
     """
 
-    code_cache: ClassVar[CodeCache]
+    code_cache: ClassVar[CodeCache | TieredCodeCache]
     stats: ClassVar[DispatchStats]
     fork: ClassVar[ForkSpec]
     tolerated_opcodes: ClassVar[tuple[type, ...]] = ()
@@ -122,6 +129,9 @@ class CompiledFrames(_ForkComputation):
         """Called with ``(address, slot)`` before each SSTORE of a compiled frame, or None."""
         return None
 
+    counts_gas: ClassVar[bool] = False
+    """Report each frame's gas to the code cache (``charge``): a tiered runtime's hotness."""
+
     @classmethod
     def apply_computation(
         cls,
@@ -132,6 +142,7 @@ class CompiledFrames(_ForkComputation):
     ) -> Any:
         code = message.code
         executable: Executable | None = None
+        counted = False
         if code and message.code_address not in cls.get_precompiles():
             executable = cls.code_cache.get(code)
             if executable is not None:
@@ -140,11 +151,15 @@ class CompiledFrames(_ForkComputation):
                     executable = None
                     counts = cls.stats.interpreted_for
                     counts[reason] = counts.get(reason, 0) + 1
+            counted = cls.counts_gas
         if executable is None:
             cls.stats.frames_interpreted += 1
-            return super().apply_computation(
+            interpreted = super().apply_computation(
                 state, message, transaction_context, parent_computation
             )
+            if counted:
+                cls.code_cache.charge(code, message.gas - gas_remaining(interpreted))
+            return interpreted
 
         cls.stats.frames_run_compiled += 1
         if code in cls.code_cache.aot_codes:
@@ -161,6 +176,8 @@ class CompiledFrames(_ForkComputation):
             if message.is_create:
                 computation.contracts_created.append(message.storage_address)
             _run_frame(computation, executable, cls.fork.delegations, cls.storage_write_hook())
+        if counted:
+            cls.code_cache.charge(code, message.gas - gas_remaining(computation))
         return computation
 
     def add_checked_log_entry(self, account: bytes, topics: tuple[int, ...], data: bytes) -> None:
@@ -228,6 +245,19 @@ def _compile_options(options: dict[str, Any]) -> CompileOptions:
     return CompileOptions(**known, extra=extra)
 
 
+def _tiers(policy: RuntimePolicy, backend: Backend, options: CompileOptions) -> list[Tier]:
+    """The compiled tiers of ``policy`` under ``backend``, lowest first."""
+    names = policy.tier_backends(backend.name)
+    if len(names) == 1:
+        return [Tier(backend, options)]
+    fast_name = names[0]
+    fast_backend = backend if fast_name == backend.name else get_backend(fast_name)
+    fast_options = options
+    if policy.fast_tier_opt_level is not None:
+        fast_options = dataclasses.replace(options, opt_level=policy.fast_tier_opt_level)
+    return [Tier(fast_backend, fast_options), Tier(backend, options)]
+
+
 def make_vm_class(
     backend: str | Backend = "ir",
     fork: str = "cancun",
@@ -241,6 +271,8 @@ def make_vm_class(
     cache_size: int = DEFAULT_MAX_ENTRIES,
     flat_state: bool = True,
     state_layers: StateLayers | None = None,
+    runtime: RuntimePolicy | None = None,
+    on_compilation: CompilationCallback | None = None,
     **options: Any,
 ) -> type[CancunVM]:
     """A subclass of ``fork``'s VM class whose frames run code compiled by ``backend``.
@@ -286,12 +318,29 @@ def make_vm_class(
     across state objects (new and private to the class by default, bounded;
     ``vm_class.state_layers``).  Off, the state is py-evm's own.
 
+    ``runtime`` chooses when code is compiled (:mod:`evmkiln.context.runtime`).
+    Without one (or with ``mode="blocking"``) every code is compiled by
+    ``backend`` on first sight, before it runs, in the caller's thread: what
+    tests, conformance runs and steady-state benchmarks want.  Applications
+    should pass ``runtime=RuntimePolicy()``: code is interpreted until hot,
+    then compiled in compiler processes in the background, by a fast tier
+    first (``wasm`` under ``llvm``) and by ``backend`` once hotter; a
+    workload of many contracts run a few times each is then never slower
+    than the interpreter.  ``vm_class.code_cache`` is then a
+    :class:`~evmkiln.context.runtime.TieredCodeCache` (``snapshot()``,
+    ``wait_idle()``, ``close()``), and ``on_compilation(event)`` is called
+    after each compile, on the thread that ran it.  ``cache_size`` and
+    ``interpret_on_compile_error`` apply to blocking mode only: the tiered
+    cache is bounded by the policy's ``cache_bytes``, and a failed
+    background compile always leaves the code on its lower tier.
+
     Each call returns fresh classes with their own code cache and
     :class:`DispatchStats` (``vm_class.stats``).
     """
     spec = fork_spec(fork)  # ValueError for a fork evmkiln does not know
     fork = spec.name
-    if lower is lower_with_pipeline:
+    standard_lowering = lower is lower_with_pipeline
+    if standard_lowering:
         lower = functools.partial(lower_with_pipeline, fork=fork)
     backend_obj = get_backend(backend) if isinstance(backend, str) else backend
     if strict_aot and artifacts is None:
@@ -314,23 +363,44 @@ def make_vm_class(
         loaded = LazyArtifacts(
             backend_obj, artifacts, fork=fork, options=compile_options, on_load=count_load
         )
-    cache = CodeCache(
-        backend_obj,
-        compile_options,
-        stats,
-        lower,
-        artifacts=loaded,
-        strict=strict_aot,
-        fallback=interpret_on_compile_error,
-        max_entries=cache_size,
-    )
+    policy = runtime or BLOCKING
+    cache: CodeCache | TieredCodeCache
+    if policy.mode == "blocking":
+        if on_compilation is not None:
+            raise ValueError("on_compilation needs a tiered runtime policy")
+        cache = CodeCache(
+            backend_obj,
+            compile_options,
+            stats,
+            lower,
+            artifacts=loaded,
+            strict=strict_aot,
+            fallback=interpret_on_compile_error,
+            max_entries=cache_size,
+        )
+    else:
+        cache = TieredCodeCache(
+            _tiers(policy, backend_obj, compile_options),
+            policy,
+            stats,
+            fork=fork,
+            lower=None if standard_lowering else lower,
+            artifacts=loaded,
+            strict=strict_aot,
+            on_compilation=on_compilation,
+        )
     label = "".join(part.capitalize() for part in backend_obj.name.replace("-", "_").split("_"))
 
     fork_label = fork.capitalize()
     computation_class = type(
         f"Kiln{label}{fork_label}Computation",
         (CompiledFrames, spec.computation_class),
-        {"code_cache": cache, "stats": stats, "fork": spec},
+        {
+            "code_cache": cache,
+            "stats": stats,
+            "fork": spec,
+            "counts_gas": isinstance(cache, TieredCodeCache),
+        },
     )
     state_attributes: dict[str, Any] = {"computation_class": computation_class}
     if flat_state:
@@ -350,6 +420,7 @@ def make_vm_class(
             "code_cache": cache,
             "backend": backend_obj,
             "state_layers": layers,
+            "runtime": policy,
         },
     )
     return vm_class
