@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable
 from evmkiln.codegen.budget import CompileRefused
@@ -66,6 +66,14 @@ class DispatchStats:
     each at its code's first frame.  Kept by :meth:`reset`: they stay loaded."""
     frames_run_aot: int = 0
     """Frames run by code loaded from an artifact (also counted in ``frames_run_compiled``)."""
+    cache_loaded: int = 0
+    """Codes loaded from the persistent code cache instead of being compiled."""
+    cache_stored: int = 0
+    """Codes written to the persistent code cache."""
+    cache_rejected: int = 0
+    """Persistent cache entries refused on load (corrupt or mismatched): recompiled."""
+    cache_store_failures: int = 0
+    """Writes to the persistent code cache that failed (the code still ran compiled)."""
 
     def reset(self) -> None:
         self.frames_compiled = 0
@@ -76,9 +84,25 @@ class DispatchStats:
         self.failures.clear()
         self.compile_refusals = 0
         self.refusals.clear()
+        self.cache_loaded = 0
+        self.cache_stored = 0
+        self.cache_rejected = 0
+        self.cache_store_failures = 0
 
 
 DEFAULT_MAX_ENTRIES = 4096
+
+
+class PersistentCode(Protocol):
+    """Compiled code kept across processes (:class:`~evmkiln.context.disk_cache.DiskCache`)."""
+
+    def lookup(self, code: bytes) -> Executable | None:
+        """Code compiled by an earlier process, or ``None``; never raises for a bad entry."""
+        ...
+
+    def store(self, code: bytes, function: Function) -> None:
+        """Keep ``code`` (lowered to ``function``, just compiled) for later processes."""
+        ...
 
 
 class CompileFailedError(Exception):
@@ -104,6 +128,7 @@ class CodeCache:
         "lower",
         "max_entries",
         "options",
+        "persistent",
         "stats",
         "strict",
     )
@@ -119,6 +144,7 @@ class CodeCache:
         strict: bool = False,
         fallback: bool = True,
         max_entries: int = DEFAULT_MAX_ENTRIES,
+        persistent: PersistentCode | None = None,
     ) -> None:
         self.backend = backend
         self.options = options
@@ -133,6 +159,8 @@ class CodeCache:
         self.aot_codes: set[bytes] = set()
         """Codes whose executable came from an artifact."""
         self._entries: dict[bytes, Executable | None] = {}
+        self.persistent = persistent
+        """Consulted before compiling, given what compiled (see :class:`PersistentCode`)."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -162,9 +190,15 @@ class CodeCache:
                     f"no artifact for code 0x{code_hash(code).hex()} ({len(code)} bytes) "
                     "and strict_aot forbids compiling it"
                 )
+        if self.persistent is not None:
+            cached = self.persistent.lookup(code)
+            if cached is not None:
+                self._entries[code] = cached
+                return cached
         executable: Executable | None
         try:
-            executable = self.backend.compile(self.lower(code), self.options)
+            function = self.lower(code)
+            executable = self.backend.compile(function, self.options)
         except CompileRefused as exc:  # declined on purpose: interpreted, never raised
             executable = None
             self.stats.compile_refusals += 1
@@ -181,5 +215,7 @@ class CodeCache:
                 ) from exc
         else:
             self.stats.frames_compiled += 1
+            if self.persistent is not None:
+                self.persistent.store(code, function)
         self._entries[code] = executable
         return executable

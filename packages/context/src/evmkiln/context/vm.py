@@ -33,6 +33,7 @@ from evmkiln.context.code_cache import (
     Lowering,
     lower_with_pipeline,
 )
+from evmkiln.context.disk_cache import open_disk_cache
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost
 from evmkiln.context.registry import get_backend
@@ -151,6 +152,9 @@ def make_vm_class(
     strict_aot: bool = False,
     interpret_on_compile_error: bool = True,
     cache_size: int = DEFAULT_MAX_ENTRIES,
+    persistent_cache: bool | None = None,
+    code_cache_dir: Path | str | None = None,
+    code_cache_bytes: int | None = None,
     **options: Any,
 ) -> type[CancunVM]:
     """A subclass of ``fork``'s VM class whose frames run code compiled by ``backend``.
@@ -190,12 +194,28 @@ def make_vm_class(
     in ``stats.compile_refusals``.  ``cache_size`` bounds how
     many distinct codes stay compiled (least recently used dropped first).
 
+    Compiled code is also kept across processes in a persistent code cache
+    (:mod:`evmkiln.context.disk_cache`): a later process loads it instead of
+    compiling (``stats.cache_loaded``; a corrupt or mismatched entry is
+    refused, counted in ``stats.cache_rejected`` and recompiled).  It is on
+    by default for backends that can write artifacts (``llvm``, ``wasm``),
+    with the standard lowering, unless ``EVMKILN_CACHE=off``;
+    ``persistent_cache=False`` turns it off, ``True`` turns it on whatever
+    the environment says (and with a custom ``lower``, whose output the
+    cache's key does not describe: the caller vouches for it).  The
+    directory is ``code_cache_dir``, else ``EVMKILN_CACHE_DIR``, else the
+    per-user cache directory; ``code_cache_bytes`` caps it (else
+    ``EVMKILN_CACHE_MAX_BYTES``, else 512 MiB).  Writes happen in the
+    background: ``vm_class.disk_cache.flush()`` waits for them
+    (``vm_class.disk_cache`` is ``None`` when the cache is off).
+
     Each call returns fresh classes with their own code cache and
     :class:`DispatchStats` (``vm_class.stats``).
     """
     spec = fork_spec(fork)  # ValueError for a fork evmkiln does not know
     fork = spec.name
-    if lower is lower_with_pipeline:
+    standard_lowering = lower is lower_with_pipeline
+    if standard_lowering:
         lower = functools.partial(lower_with_pipeline, fork=fork)
     backend_obj = get_backend(backend) if isinstance(backend, str) else backend
     if strict_aot and artifacts is None:
@@ -218,6 +238,17 @@ def make_vm_class(
         loaded = LazyArtifacts(
             backend_obj, artifacts, fork=fork, options=compile_options, on_load=count_load
         )
+    if persistent_cache is None and not standard_lowering:
+        persistent_cache = False  # the cache's key does not describe another lowering
+    disk = open_disk_cache(
+        backend_obj,
+        fork=fork,
+        options=compile_options,
+        stats=stats,
+        enabled=persistent_cache,
+        directory=code_cache_dir,
+        max_bytes=code_cache_bytes,
+    )
     cache = CodeCache(
         backend_obj,
         compile_options,
@@ -227,6 +258,7 @@ def make_vm_class(
         strict=strict_aot,
         fallback=interpret_on_compile_error,
         max_entries=cache_size,
+        persistent=disk,
     )
     label = "".join(part.capitalize() for part in backend_obj.name.replace("-", "_").split("_"))
 
@@ -248,6 +280,7 @@ def make_vm_class(
             "_state_class": state_class,
             "stats": stats,
             "code_cache": cache,
+            "disk_cache": disk,
             "backend": backend_obj,
         },
     )
