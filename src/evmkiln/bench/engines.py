@@ -191,8 +191,14 @@ class KilnEngine:
                 "strict_aot": self.artifacts.strict,
                 "on_artifact_load": log.record_load,
             }
+        # No persistent cache: the bench times compiles (or the artifacts it is given).
         vm_class = make_vm_class(
-            backend, "cancun", lower=log.timed_lowering, interpret_on_compile_error=False, **aot
+            backend,
+            "cancun",
+            lower=log.timed_lowering,
+            interpret_on_compile_error=False,
+            persistent_cache=False,
+            **aot,
         )
         if self.artifacts is not None:
             log.dispatch = vm_class.stats  # type: ignore[attr-defined]
