@@ -74,12 +74,13 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import platformdirs
 from pydantic import BaseModel
 
 from evmkiln.codegen.artifact_errors import ArtifactError
+from evmkiln.codegen.artifact_files import MAX_METADATA_BYTES
 from evmkiln.codegen.backend import (
     AotBackend,
     Backend,
@@ -320,6 +321,90 @@ def evict(root: Path, max_bytes: int, low_water: float = LOW_WATER) -> tuple[int
             removed += 1
         total -= entry.size
     return removed, total
+
+
+EntryStatus = Literal["ok", "stale", "bad"]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryCheck:
+    """What :func:`verify_entry` found.
+
+    ``ok``: this process loads it.  ``stale``: built for another evmkiln,
+    compiler, machine or engine setting (its key is not this process's for
+    its options), or by a backend not installed here: never looked up, not
+    an error, evicted in time.  ``bad``: under this process's key, yet
+    refused by the loader (corrupt), or unreadable.
+    """
+
+    entry: CacheEntry
+    status: EntryStatus
+    message: str = ""
+
+
+def _recorded_options(meta_path: Path) -> CompileOptions:
+    """The compile options an entry's metadata records (``ValueError`` if it cannot be read)."""
+    try:
+        with meta_path.open("rb") as f:
+            raw = json.loads(f.read(MAX_METADATA_BYTES + 1))
+        options = raw["options"]
+        extra = options["extra"]
+        if not isinstance(extra, dict):
+            raise TypeError("options.extra is not an object")
+        return CompileOptions(
+            opt_level=int(options["opt_level"]),
+            gas_metering=bool(options["gas_metering"]),
+            extra=extra,
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{meta_path}: cannot read the options it was built with: {exc}") from None
+
+
+def verify_entry(entry: CacheEntry) -> EntryCheck:
+    """Load ``entry`` as a VM of this process with the options it records would; never raises."""
+    from evmkiln.context.registry import get_backend
+
+    try:
+        backend = get_backend(entry.backend)
+    except Exception as exc:  # not installed, or fails to start: nothing here can load it
+        return EntryCheck(entry, "stale", f"backend {entry.backend!r} unavailable: {exc}")
+    if not isinstance(backend, AotBackend):
+        return EntryCheck(entry, "bad", f"backend {entry.backend!r} cannot load artifacts")
+    meta = entry.path / f"{entry.code_hash.hex()}{backend.artifact_suffix}"
+    try:
+        options = _recorded_options(meta)
+        key = key_of(key_fields(backend, entry.fork, options))
+    except Exception as exc:
+        return EntryCheck(entry, "bad", str(exc))
+    if key != entry.key:
+        return EntryCheck(entry, "stale", f"built for another build or machine (this one: {key})")
+    try:
+        load_artifact(backend, meta, entry.code_hash, fork=entry.fork, options=options)
+    except Exception as exc:
+        text = str(exc) if isinstance(exc, ArtifactError) else f"{type(exc).__name__}: {exc}"
+        return EntryCheck(entry, "bad", text)
+    return EntryCheck(entry, "ok")
+
+
+def clear(root: Path) -> tuple[int, int]:
+    """Remove every entry and leftover temporary directory under ``root``; (entries, bytes).
+
+    Only the cache's own layout is touched (see :func:`scan`); directories
+    left empty are removed too.
+    """
+    entries = scan(root)
+    removed = sum(1 for entry in entries if remove_entry(entry.path))
+    remove_stale_temporaries(root, older_than=0.0)
+    for backend in _subdirs(root):
+        for fork in _subdirs(Path(backend.path)):
+            for key in _subdirs(Path(fork.path)):
+                with contextlib.suppress(OSError):
+                    os.rmdir(key.path)
+            with contextlib.suppress(OSError):
+                os.rmdir(fork.path)
+        with contextlib.suppress(OSError):
+            os.rmdir(backend.path)
+    return removed, sum(e.size for e in entries)
 
 
 @dataclass(slots=True)
