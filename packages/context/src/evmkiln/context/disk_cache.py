@@ -39,11 +39,12 @@ process has mapped must not change under it.
 Writing costs a second compile: the JIT's machine code lives in memory, in a
 form (MCJIT's large code model; wasmtime's fast tier) that is not the
 artifact's.  So writes run on a background thread, one compile at a time,
-and never delay the frame that asked for the code.  Queued writes are
-finished at interpreter exit for at most :data:`EXIT_WAIT_SECONDS`; what is
-left is written by a later process.  The artifact is built by the
-optimising code generator, as ``evmkiln compile`` builds it: a later process
-loads better code than the JIT's first tier.
+and never delay the frame that asked for the code.  Queued writes go on
+after the main thread has finished, for at most :data:`EXIT_WAIT_SECONDS`
+(plus the write under way); what is left is written by a later process.
+The artifact is built by the optimising code generator, as ``evmkiln
+compile`` builds it: a later process loads better code than the JIT's first
+tier.
 
 Size.  The directory is capped (:data:`DEFAULT_MAX_BYTES`,
 ``EVMKILN_CACHE_MAX_BYTES``); after writes the least recently used entries are
@@ -59,7 +60,6 @@ directory is ``platformdirs.user_cache_dir("evmkiln")/code``
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import hashlib
 import json
@@ -69,7 +69,6 @@ import shutil
 import tempfile
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -531,16 +530,29 @@ class DiskCache:
         """Start a writer thread (with the lock held); it ends when the queue is empty.
 
         Also after a ``fork``, whose child has the queue but not the thread.
+        Not a daemon: the interpreter waits for it at exit, before ``atexit``
+        handlers and finalizers close the compiler processes a write needs;
+        the thread itself gives up :data:`EXIT_WAIT_SECONDS` after the main
+        thread has finished.
         """
         self._thread = threading.Thread(
-            target=self._work, name="evmkiln-code-cache-writer", daemon=True
+            target=self._work, name="evmkiln-code-cache-writer", daemon=False
         )
         self._thread.start()
-        _LIVE.add(self)
 
     def _work(self) -> None:
+        exit_deadline: float | None = None
         while True:
             with self._lock:
+                if self._queue and not threading.main_thread().is_alive():
+                    now = time.monotonic()
+                    if exit_deadline is None:
+                        exit_deadline = now + EXIT_WAIT_SECONDS
+                    elif now > exit_deadline:
+                        log.info("code cache: %d writes left for a later process", len(self._queue))
+                        self._pending -= len(self._queue)
+                        self._queue.clear()
+                        self._done.notify_all()
                 if not self._queue:
                     self._thread = None  # idle: no thread left waiting; store starts another
                     return
@@ -623,17 +635,6 @@ class DiskCache:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-
-
-_LIVE: weakref.WeakSet[DiskCache] = weakref.WeakSet()
-
-
-@atexit.register
-def _finish_writes() -> None:
-    """Give queued writes :data:`EXIT_WAIT_SECONDS` in all at exit, then drop the rest."""
-    deadline = time.monotonic() + EXIT_WAIT_SECONDS
-    for cache in list(_LIVE):
-        cache.close(max(0.0, deadline - time.monotonic()))
 
 
 def open_disk_cache(
