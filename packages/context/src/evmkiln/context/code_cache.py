@@ -3,7 +3,9 @@
 The cache is keyed by the code bytes themselves: the bytes are at hand for
 every frame and hashing them is what a dict does anyway, while a keccak would
 cost a second pass.  Anything persistent (artifacts written to disk, shared
-between processes) must key by the keccak code hash instead.
+between processes) must key by the keccak code hash instead.  The persistent
+code cache (:mod:`evmkiln.context.disk_cache`) is one optional collaborator,
+:class:`PersistentCode`, asked before compiling and told after a compile.
 
 Code that fails to lower or compile is remembered as such, counted, and run
 by the interpreter; the failure text is kept for reports.  Where such a
