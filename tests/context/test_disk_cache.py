@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import shutil
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,10 @@ from evmkiln.context import make_vm_class
 from evmkiln.context.artifact_store import code_hash
 from evmkiln.context.code_cache import lower_with_pipeline
 from evmkiln.context.disk_cache import (
+    CACHE_BYTES_ENV,
     CACHE_DIR_ENV,
     CACHE_ENV,
+    MAX_PENDING_WRITES,
     DiskCache,
     evict,
     scan,
@@ -326,3 +329,48 @@ def test_environment_and_arguments_decide(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(ValueError, match="cannot write compiled code"):
         make_vm_class("ir", persistent_cache=True)
     assert not (tmp_path / "from-env").exists()  # nothing compiled, nothing written
+
+
+def test_pending_writes_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("evmkiln.backend_wasm")
+    aot = get_backend("wasm")
+    assert isinstance(aot, AotBackend)
+    cache = DiskCache(aot, tmp_path, fork="cancun", options=CompileOptions())
+    release = threading.Event()
+    written: list[bytes] = []
+
+    def slow_write(digest: bytes, function: object) -> None:
+        release.wait(timeout=60)
+        written.append(digest)
+
+    monkeypatch.setattr(cache, "_write", slow_write)
+    function = lower_with_pipeline(THIRD)
+    codes = [i.to_bytes(4, "big") for i in range(MAX_PENDING_WRITES + 10)]
+    for code in codes:
+        cache.store(code, function)
+    assert 9 <= cache.dropped <= 10  # the writer may have taken the first job off the queue
+    release.set()
+    assert cache.flush(timeout=60)
+    assert len(written) == len(codes) - cache.dropped
+
+
+def test_a_cache_nobody_asked_for_never_breaks_the_vm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("evmkiln.backend_wasm")
+    monkeypatch.setenv(CACHE_ENV, "on")
+    monkeypatch.setenv(CACHE_BYTES_ENV, "-5")
+    with caplog.at_level("WARNING", logger="evmkiln.cache"):
+        vm_class = make_vm_class("wasm", code_cache_dir=tmp_path)
+    assert vm_class.disk_cache is None  # type: ignore[attr-defined]
+    assert "persistent code cache off" in caplog.text
+    with pytest.raises(ValueError, match=CACHE_BYTES_ENV):
+        make_vm_class("wasm", code_cache_dir=tmp_path, persistent_cache=True)
+    # Unwritable directory: the VM runs, the write is counted as failed.
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.delenv(CACHE_BYTES_ENV)
+    vm_class = make_vm_class("wasm", code_cache_dir=blocked / "cache")
+    assert apply_message(vm_class, ACCOUNTS, value=3) == apply_message(CancunVM, ACCOUNTS, value=3)
+    assert vm_class.disk_cache.flush(timeout=300)  # type: ignore[attr-defined]
+    assert vm_class.stats.cache_store_failures == 2  # type: ignore[attr-defined]

@@ -110,6 +110,12 @@ RESCAN_EVERY = 32
 """Writes between two scans of the directory's size (other processes write too)."""
 EXIT_WAIT_SECONDS = 30.0
 """How long interpreter exit waits for queued writes before leaving them to a later process."""
+MAX_PENDING_WRITES = 64
+"""Writes queued at most; more are dropped (a later process compiles and writes them).
+Each holds a lowered IR function: a burst of new contracts must not hold them all."""
+MAX_REMEMBERED = 1 << 16
+"""Codes remembered as written or queued, to skip a second write; forgotten past this
+(a second write then costs one ``stat``: the entry is found on disk)."""
 STALE_TEMP_SECONDS = 3600.0
 """A temporary directory this old belongs to a writer that died; eviction removes it."""
 _OFF = frozenset({"off", "0", "false", "no"})
@@ -452,6 +458,8 @@ class DiskCache:
         """Time spent in successful loads."""
         self.rejections: deque[str] = deque(maxlen=32)
         self.evicted = 0
+        self.dropped = 0
+        """Writes not queued because :data:`MAX_PENDING_WRITES` were pending."""
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
         self._queue: deque[_Write] = deque()
@@ -517,6 +525,11 @@ class DiskCache:
         with self._lock:
             if digest in self._seen or self._closed:
                 return
+            if self.background and len(self._queue) >= MAX_PENDING_WRITES:
+                self.dropped += 1
+                return
+            if len(self._seen) >= MAX_REMEMBERED:
+                self._seen.clear()
             self._seen.add(digest)
             if self.background:
                 self._queue.append(_Write(digest, function))
@@ -654,17 +667,25 @@ def open_disk_cache(
     ``ValueError``.  ``directory`` and ``max_bytes`` default to
     :func:`default_directory` and :func:`default_max_bytes`.
     """
+    by_default = enabled is None
     if enabled is None:
         enabled = enabled_by_environment() and isinstance(backend, AotBackend)
     if not enabled:
         return None
     if not isinstance(backend, AotBackend):
         raise ValueError(f"the {backend.name} backend cannot write compiled code to a cache")
-    return DiskCache(
-        backend,
-        directory if directory is not None else default_directory(),
-        fork=fork,
-        options=options,
-        stats=stats,
-        max_bytes=max_bytes if max_bytes is not None else default_max_bytes(),
-    )
+    try:
+        return DiskCache(
+            backend,
+            directory if directory is not None else default_directory(),
+            fork=fork,
+            options=options,
+            stats=stats,
+            max_bytes=max_bytes if max_bytes is not None else default_max_bytes(),
+        )
+    except Exception as exc:
+        if not by_default:
+            raise
+        # A cache nobody asked for must not keep a VM from being made.
+        log.warning("persistent code cache off: %s: %s", type(exc).__name__, exc)
+        return None
