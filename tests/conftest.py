@@ -1,4 +1,4 @@
-"""Shared pytest configuration: fixture location and the slow-suite switch."""
+"""Shared pytest configuration: fixture location, the slow-suite switch, no user code cache."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from evmkiln.fixtures import FIXTURES_ENV_VAR
+
+# Tests never read or write the user's persistent code cache (every process the
+# tests start inherits this); the cache's own tests pass a directory and turn it on.
+os.environ["EVMKILN_CACHE"] = "off"
 
 # Profiles for the generated-program tests: "default" in the test command,
 # "deep" for long differential runs (HYPOTHESIS_PROFILE=deep).

@@ -203,7 +203,9 @@ class KilnEngine:
         from evmkiln.context import get_backend, make_vm_class
 
         if self.runtime is not None:
-            tiered = make_vm_class(self.name, "cancun", runtime=self.runtime, **self._aot(None))
+            tiered = make_vm_class(
+                self.name, "cancun", runtime=self.runtime, persistent_cache=False, **self._aot(None)
+            )
             backend = getattr(tiered, "backend", None)
             return PyEvmRunner.timed(tiered, case, self.timing, None, backend)
         log = CompileLog(samples=self.compile_samples)
@@ -214,7 +216,12 @@ class KilnEngine:
         # never a silent run on py-evm's interpreter.
         aot = self._aot(log)
         vm_class = make_vm_class(
-            backend, "cancun", lower=log.timed_lowering, interpret_on_compile_error=False, **aot
+            backend,
+            "cancun",
+            lower=log.timed_lowering,
+            interpret_on_compile_error=False,
+            persistent_cache=False,
+            **aot,
         )
         if self.artifacts is not None:
             log.dispatch = vm_class.stats  # type: ignore[attr-defined]

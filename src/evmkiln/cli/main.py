@@ -1,7 +1,7 @@
 """The ``evmkiln`` command: one typer app, one module per subcommand.
 
 Subcommands live in ``cli/<name>_cmd.py`` and are registered here, so adding
-one (``ir``, ``compile``, ``bench``, ``demo``, ``fuzz``) touches this file by one line.
+one (``ir``, ``compile``, ``bench``, ``demo``, ``fuzz``, ``cache``) touches this file by one line.
 Heavy imports (py-evm, backends) stay inside the command functions' modules'
 call paths, so ``evmkiln --help`` is fast.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from evmkiln.cli.bench_cmd import bench
+from evmkiln.cli.cache_cmd import cache_app
 from evmkiln.cli.compile_cmd import compile_command
 from evmkiln.cli.demo_cmd import demo
 from evmkiln.cli.fuzz_cmd import fuzz
@@ -35,6 +36,7 @@ app.command("compile")(compile_command)
 app.command("bench")(bench)
 app.command("soak")(soak_command)
 app.command("fuzz")(fuzz)
+app.add_typer(cache_app, name="cache")
 
 
 if __name__ == "__main__":

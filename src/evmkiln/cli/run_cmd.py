@@ -101,6 +101,24 @@ def _frames_json(stats: Any) -> dict[str, int]:
     }
 
 
+def _cache_json(vm_class: Any) -> dict[str, Any] | None:
+    """What the persistent code cache did, once its writes are done; ``None`` if it is off."""
+    disk = getattr(vm_class, "disk_cache", None)
+    if disk is None:
+        return None
+    disk.flush()  # a one-transaction run: writing the cache is most of what is left to do
+    stats = vm_class.stats
+    return {
+        "directory": str(disk.root),
+        "loaded": stats.cache_loaded,
+        "stored": stats.cache_stored,
+        "rejected": stats.cache_rejected,
+        "store_failures": stats.cache_store_failures,
+        "compiled": stats.frames_compiled,
+        "load_ms": round(disk.load_seconds * 1000, 3),
+    }
+
+
 def run(
     fixture: Annotated[
         str, typer.Argument(help="Bench fixture file, or its name under --fixtures/bench.")
@@ -118,6 +136,14 @@ def run(
     runtime: RuntimeOption = RuntimeMode.blocking,
     hot_calls: HotCallsOption = None,
     jit_workers: JitWorkersOption = None,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Load and keep compiled code in the persistent code cache "
+            "(EVMKILN_CACHE_DIR; EVMKILN_CACHE=off also turns it off).",
+        ),
+    ] = True,
 ) -> None:
     """Run a bench fixture (single transaction) and print status, gas, output and logs."""
     console = Console(highlight=False, soft_wrap=True)
@@ -136,6 +162,7 @@ def run(
             backend,
             None if artifacts is None else ArtifactsSetting(str(artifacts), strict=strict_aot),
             runtime=policy,
+            persistent_cache=None if cache else False,
         )
     except BackendUnavailable as exc:
         console.print(f"[red]{exc}[/red]")
@@ -154,14 +181,17 @@ def run(
 
     stats = getattr(vm_class, "stats", None)
     frames = None if artifacts is None or stats is None else _frames_json(stats)
-    cache = getattr(vm_class, "code_cache", None)
-    snapshot = cache.snapshot() if policy is not None and cache is not None else None
+    code_cache = getattr(vm_class, "code_cache", None)
+    snapshot = code_cache.snapshot() if policy is not None and code_cache is not None else None
+    cached = _cache_json(vm_class)
     if as_json:
         data = outcome_json(bench.name, backend, outcome, total)
         if frames is not None:
             data["frames"] = frames
         if snapshot is not None:
             data["runtime"] = snapshot.as_dict()
+        if cached is not None:
+            data["code_cache"] = cached
         print(json.dumps(data, indent=1))
     else:
         console.print(f"fixture    {bench.name} ({path})")
@@ -185,13 +215,19 @@ def run(
                 f"({frames['artifacts_loaded']} loaded from {artifacts}), "
                 f"{frames['jit']} on JIT-compiled code ({frames['jit_codes']} compiled)"
             )
+        if cached is not None:
+            console.print(
+                f"code cache {cached['loaded']} loaded ({cached['load_ms']} ms), "
+                f"{cached['compiled']} compiled, {cached['stored']} stored, "
+                f"{cached['rejected']} refused ({cached['directory']})"
+            )
         if snapshot is not None:
             hits = ", ".join(f"{n} {h}" for n, h in zip(snapshot.tiers, snapshot.hits, strict=True))
             console.print(
                 f"runtime    frames by tier: {hits}; compiles queued {snapshot.queued}, "
                 f"done {snapshot.done}, pending {snapshot.pending}"
             )
-    if cache is not None and policy is not None:
-        cache.close()
+    if code_cache is not None and policy is not None:
+        code_cache.close()
     if outcome.rejected is not None:
         raise typer.Exit(1)

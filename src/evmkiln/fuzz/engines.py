@@ -50,6 +50,7 @@ def vm_class(name: str, opt_level: int | None = None) -> type[Any]:
             fork=DEFAULT_FORK,
             interpret_on_compile_error=False,
             cache_size=CACHE_SIZE,
+            persistent_cache=False,  # random programs: nothing a later process will meet
             **options,
         )
     except Exception as exc:

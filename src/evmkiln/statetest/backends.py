@@ -62,11 +62,18 @@ def resolve_vm_class(
     artifacts: ArtifactsSetting | None = None,
     fork: str = DEFAULT_FORK,
     runtime: RuntimePolicy | None = None,
+    *,
+    persistent_cache: bool | None = False,
 ) -> type[Any]:
     """The py-evm VM class of ``fork`` that runs frames through ``backend``.
 
     A ``module:Class`` is taken as it is, whatever the fork.  ``runtime`` is
     the evmkiln backend's runtime policy (``None``: compile before running).
+
+    ``persistent_cache`` goes to ``make_vm_class``.  It is off here by default:
+    conformance and fuzz runs compile thousands of throw-away contracts, must
+    not fill (and evict) the user's code cache, and test the compiler, not
+    the cache.  ``None`` follows ``EVMKILN_CACHE`` (what ``evmkiln run`` uses).
 
     ``artifacts`` only applies to evmkiln backends; with ``pyevm`` or a
     ``module:Class`` it raises :class:`BackendUnavailable` rather than be ignored.
@@ -107,7 +114,12 @@ def resolve_vm_class(
             }
         )
         made: type[Any] = make_vm_class(
-            backend=backend, fork=fork, interpret_on_compile_error=False, runtime=runtime, **aot
+            backend=backend,
+            fork=fork,
+            interpret_on_compile_error=False,
+            runtime=runtime,
+            persistent_cache=persistent_cache,
+            **aot,
         )
     except Exception as exc:
         raise BackendUnavailable(

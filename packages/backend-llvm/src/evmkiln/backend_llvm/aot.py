@@ -204,6 +204,7 @@ __all__ = [
     "LinkerUnavailableError",
     "build_library",
     "check_compatible",
+    "expected_fields",
     "linker_version",
     "load",
     "read_metadata",

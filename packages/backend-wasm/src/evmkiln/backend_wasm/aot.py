@@ -216,6 +216,7 @@ __all__ = [
     "WasmArtifactExecutable",
     "build_module",
     "check_compatible",
+    "expected_fields",
     "load",
     "read_metadata",
     "save",

@@ -141,6 +141,25 @@ class AotModule(Protocol):
 
     def load(self, path: Path, *, fork: str, options: CompileOptions) -> LoadedArtifact: ...
 
+    def expected_fields(self, fork: str, options: CompileOptions) -> dict[str, object]: ...
+
+
+@runtime_checkable
+class KeyedArtifacts(Protocol):
+    """An :class:`AotBackend` that can say what its artifacts are keyed by, without building one.
+
+    Optional.  The persistent code cache (:mod:`evmkiln.context.disk_cache`)
+    files artifacts under a digest of these fields so that code built for
+    another fork, compiler, option set or CPU is simply another key, never
+    found, rather than a refusal at every lookup.
+    """
+
+    def artifact_fields(
+        self, fork: str, options: CompileOptions | None = None
+    ) -> dict[str, object]:
+        """The metadata fields an artifact built here must carry to be loadable here."""
+        ...
+
 
 class DelegatesArtifacts:
     """:class:`AotBackend`'s ``save`` and ``load``, for a backend class, with default options.
@@ -171,3 +190,9 @@ class DelegatesArtifacts:
     ) -> LoadedArtifact:
         """Load a saved artifact without compiling; refuses stale or corrupt ones."""
         return self._aot().load(path, fork=fork, options=options or CompileOptions())
+
+    def artifact_fields(
+        self, fork: str, options: CompileOptions | None = None
+    ) -> dict[str, object]:
+        """What :meth:`load` compares with this process (:class:`KeyedArtifacts`)."""
+        return self._aot().expected_fields(fork, options or CompileOptions())

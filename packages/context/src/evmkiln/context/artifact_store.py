@@ -78,6 +78,24 @@ def artifact_path(directory: Path | str, digest: bytes, suffix: str) -> Path:
     return Path(directory) / f"{digest.hex()}{suffix}"
 
 
+def load_artifact(
+    backend: AotBackend, path: Path, digest: bytes, *, fork: str, options: CompileOptions
+) -> Executable:
+    """The executable of the artifact at ``path``, which must hold the code hashing to ``digest``.
+
+    The one way code is loaded by hash, for artifacts directories and the
+    persistent code cache alike.  An artifact whose own code hash differs
+    from the one it was looked up by is corrupt (:class:`ArtifactCorruptError`):
+    the VM would run the wrong code.
+    """
+    artifact = backend.load(path, fork=fork, options=options)
+    if artifact.code_hash != digest:
+        raise ArtifactCorruptError(
+            path, f"holds code 0x{artifact.code_hash.hex()}, not the code its name says"
+        )
+    return artifact.executable
+
+
 LoadCallback = Callable[[bytes, float], None]
 """Called after each lazy load with the code hash and the seconds it took."""
 
@@ -145,16 +163,12 @@ class LazyArtifacts(Mapping[bytes, Executable]):
             return executable
         path = self._paths[digest]  # KeyError: no artifact for this code
         start = time.perf_counter()
-        artifact = self.backend.load(path, fork=self.fork, options=self.options)
+        executable = load_artifact(self.backend, path, digest, fork=self.fork, options=self.options)
         seconds = time.perf_counter() - start
-        if artifact.code_hash != digest:
-            raise ArtifactCorruptError(
-                path, f"holds code 0x{artifact.code_hash.hex()}, not the code its name says"
-            )
-        self._loaded[digest] = artifact.executable
+        self._loaded[digest] = executable
         if self.on_load is not None:
             self.on_load(digest, seconds)
-        return artifact.executable
+        return executable
 
     def get(self, digest: bytes, default: Executable | None = None) -> Executable | None:  # type: ignore[override]
         """Like ``Mapping.get``, except that only a missing file means "no artifact".

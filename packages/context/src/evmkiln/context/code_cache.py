@@ -3,7 +3,9 @@
 The cache is keyed by the code bytes themselves: the bytes are at hand for
 every frame and hashing them is what a dict does anyway, while a keccak would
 cost a second pass.  Anything persistent (artifacts written to disk, shared
-between processes) must key by the keccak code hash instead.
+between processes) must key by the keccak code hash instead.  The persistent
+code cache (:mod:`evmkiln.context.disk_cache`) is one optional collaborator,
+:class:`PersistentCode`, asked before compiling and told after a compile.
 
 Code that fails to lower or compile is remembered as such, counted, and run
 by the interpreter; the failure text is kept for reports.  Where such a
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable
 from evmkiln.codegen.budget import CompileRefused
@@ -70,6 +72,14 @@ class DispatchStats:
     each at its code's first frame.  Kept by :meth:`reset`: they stay loaded."""
     frames_run_aot: int = 0
     """Frames run by code loaded from an artifact (also counted in ``frames_run_compiled``)."""
+    cache_loaded: int = 0
+    """Codes loaded from the persistent code cache instead of being compiled."""
+    cache_stored: int = 0
+    """Codes written to the persistent code cache."""
+    cache_rejected: int = 0
+    """Persistent cache entries refused on load (corrupt or mismatched): recompiled."""
+    cache_store_failures: int = 0
+    """Writes to the persistent code cache that failed (the code still ran compiled)."""
 
     def reset(self) -> None:
         self.frames_compiled = 0
@@ -81,9 +91,25 @@ class DispatchStats:
         self.failures.clear()
         self.compile_refusals = 0
         self.refusals.clear()
+        self.cache_loaded = 0
+        self.cache_stored = 0
+        self.cache_rejected = 0
+        self.cache_store_failures = 0
 
 
 DEFAULT_MAX_ENTRIES = 4096
+
+
+class PersistentCode(Protocol):
+    """Compiled code kept across processes (:class:`~evmkiln.context.disk_cache.DiskCache`)."""
+
+    def lookup(self, code: bytes) -> Executable | None:
+        """Code compiled by an earlier process, or ``None``; never raises for a bad entry."""
+        ...
+
+    def store(self, code: bytes, function: Function) -> None:
+        """Keep ``code`` (lowered to ``function``, just compiled) for later processes."""
+        ...
 
 
 class CompileFailedError(Exception):
@@ -109,6 +135,7 @@ class CodeCache:
         "lower",
         "max_entries",
         "options",
+        "persistent",
         "stats",
         "strict",
     )
@@ -124,6 +151,7 @@ class CodeCache:
         strict: bool = False,
         fallback: bool = True,
         max_entries: int = DEFAULT_MAX_ENTRIES,
+        persistent: PersistentCode | None = None,
     ) -> None:
         self.backend = backend
         self.options = options
@@ -138,6 +166,8 @@ class CodeCache:
         self.aot_codes: set[bytes] = set()
         """Codes whose executable came from an artifact."""
         self._entries: dict[bytes, Executable | None] = {}
+        self.persistent = persistent
+        """Consulted before compiling, given what compiled (see :class:`PersistentCode`)."""
 
     counts_gas = False
     """Blocking mode compiles on first sight: frames' gas decides nothing."""
@@ -173,6 +203,11 @@ class CodeCache:
                     f"no artifact for code 0x{code_hash(code).hex()} ({len(code)} bytes) "
                     "and strict_aot forbids compiling it"
                 )
+        if self.persistent is not None:
+            cached = self.persistent.lookup(code)
+            if cached is not None:
+                self._entries[code] = cached
+                return cached
         executable = self.compile_code(code)
         self._entries[code] = executable
         return executable
@@ -185,7 +220,8 @@ class CodeCache:
         """
         executable: Executable | None
         try:
-            executable = self.backend.compile(self.lower(code), self.options)
+            function = self.lower(code)
+            executable = self.backend.compile(function, self.options)
         except CompileRefused as exc:  # declined on purpose: interpreted, never raised
             executable = None
             self.stats.compile_refusals += 1
@@ -202,4 +238,6 @@ class CodeCache:
                 ) from exc
         else:
             self.stats.frames_compiled += 1
+            if self.persistent is not None:
+                self.persistent.store(code, function)
         return executable

@@ -35,6 +35,7 @@ from evmkiln.context.code_cache import (
     Lowering,
     lower_with_pipeline,
 )
+from evmkiln.context.disk_cache import open_disk_cache
 from evmkiln.context.flat_state import flat_account_db_class
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
@@ -273,6 +274,9 @@ def make_vm_class(
     state_layers: StateLayers | None = None,
     runtime: RuntimePolicy | None = None,
     on_compilation: CompilationCallback | None = None,
+    persistent_cache: bool | None = None,
+    code_cache_dir: Path | str | None = None,
+    code_cache_bytes: int | None = None,
     **options: Any,
 ) -> type[CancunVM]:
     """A subclass of ``fork``'s VM class whose frames run code compiled by ``backend``.
@@ -334,6 +338,21 @@ def make_vm_class(
     cache is bounded by the policy's ``cache_bytes``, and a failed
     background compile always leaves the code on its lower tier.
 
+    Compiled code is also kept across processes in a persistent code cache
+    (:mod:`evmkiln.context.disk_cache`): a later process loads it instead of
+    compiling (``stats.cache_loaded``; a corrupt or mismatched entry is
+    refused, counted in ``stats.cache_rejected`` and recompiled).  It is on
+    by default for backends that can write artifacts (``llvm``, ``wasm``),
+    with the standard lowering, unless ``EVMKILN_CACHE=off``;
+    ``persistent_cache=False`` turns it off, ``True`` turns it on whatever
+    the environment says (and with a custom ``lower``, whose output the
+    cache's key does not describe: the caller vouches for it).  The
+    directory is ``code_cache_dir``, else ``EVMKILN_CACHE_DIR``, else the
+    per-user cache directory; ``code_cache_bytes`` caps it (else
+    ``EVMKILN_CACHE_MAX_BYTES``, else 512 MiB).  Writes happen in the
+    background: ``vm_class.disk_cache.flush()`` waits for them
+    (``vm_class.disk_cache`` is ``None`` when the cache is off).
+
     Each call returns fresh classes with their own code cache and
     :class:`DispatchStats` (``vm_class.stats``).
     """
@@ -363,6 +382,17 @@ def make_vm_class(
         loaded = LazyArtifacts(
             backend_obj, artifacts, fork=fork, options=compile_options, on_load=count_load
         )
+    if persistent_cache is None and not standard_lowering:
+        persistent_cache = False  # the cache's key does not describe another lowering
+    disk = open_disk_cache(
+        backend_obj,
+        fork=fork,
+        options=compile_options,
+        stats=stats,
+        enabled=persistent_cache,
+        directory=code_cache_dir,
+        max_bytes=code_cache_bytes,
+    )
     policy = runtime or BLOCKING
     cache: CodeCache | TieredCodeCache
     if policy.mode == "blocking":
@@ -377,6 +407,7 @@ def make_vm_class(
             strict=strict_aot,
             fallback=interpret_on_compile_error,
             max_entries=cache_size,
+            persistent=disk,
         )
     else:
         cache = TieredCodeCache(
@@ -418,6 +449,7 @@ def make_vm_class(
             "_state_class": state_class,
             "stats": stats,
             "code_cache": cache,
+            "disk_cache": disk,
             "backend": backend_obj,
             "state_layers": layers,
             "runtime": policy,
