@@ -38,3 +38,17 @@ def test_bench_one_fixture_all_engines(fixtures_root: Path, tmp_path: Path) -> N
     gas = {e["result"]["gas_used"] for e in engines.values()}
     assert len(gas) == 1
     assert engines["ir"]["compile"]["contracts"]
+
+
+def test_bench_pyevm_on_the_flat_state_agrees(fixtures_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(
+        app,
+        ["bench", "weth", "--fixtures", str(fixtures_root), "--repeat", "2"]
+        + ["-b", "pyevm-flat", "--json", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    engines = json.loads(out.read_text())["fixtures"][0]["engines"]
+    assert {"pyevm", "pyevm-flat", "revm"} == set(engines)
+    assert engines["pyevm-flat"]["state"] == "ok"
+    assert engines["pyevm-flat"]["result"] == engines["pyevm"]["result"]

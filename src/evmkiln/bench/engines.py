@@ -27,6 +27,8 @@ from evmkiln.statetest.backends import ArtifactsSetting
 from evmkiln.statetest.execution import LogEntry, Outcome, apply_transaction
 
 PYEVM = "pyevm"
+PYEVM_FLAT = "pyevm-flat"
+"""py-evm's interpreter on evmkiln's flat state: what the state alone gains."""
 REVM = "revm"
 
 
@@ -163,17 +165,22 @@ class PyEvmRunner:
 
 
 class PyEvmEngine:
-    """Stock py-evm: nothing compiled."""
+    """py-evm's interpreter, nothing compiled: stock, or on evmkiln's flat state (``flat``)."""
 
-    name = PYEVM
-
-    def __init__(self, timing: str = EXECUTION) -> None:
+    def __init__(self, timing: str = EXECUTION, *, flat: bool = False) -> None:
         self.timing = timing
+        self.flat = flat
+        self.name = PYEVM_FLAT if flat else PYEVM
 
     def prepare(self, case: BenchCase) -> Runner:
         from eth.vm.forks.cancun import CancunVM
 
-        return PyEvmRunner.timed(CancunVM, case, self.timing)
+        if not self.flat:
+            return PyEvmRunner.timed(CancunVM, case, self.timing)
+        from evmkiln.context.flat_state import with_flat_state
+
+        # A fresh VM class per fixture, as for the evmkiln backends (fresh state layers).
+        return PyEvmRunner.timed(with_flat_state(CancunVM), case, self.timing)
 
 
 class KilnEngine:

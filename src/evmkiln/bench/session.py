@@ -14,13 +14,21 @@ from typing import Any
 
 from evmkiln.bench.agreement import Disagreement, check_agreement
 from evmkiln.bench.case import BenchCase
-from evmkiln.bench.engines import PYEVM, REVM, Engine, KilnEngine, PyEvmEngine, RevmEngine
+from evmkiln.bench.engines import (
+    PYEVM,
+    PYEVM_FLAT,
+    REVM,
+    Engine,
+    KilnEngine,
+    PyEvmEngine,
+    RevmEngine,
+)
 from evmkiln.bench.execution_clock import EXECUTION
 from evmkiln.bench.measure import OK, Measurement, Settings, measure, skipped
 from evmkiln.bench.observation import Observation
 from evmkiln.statetest.backends import ArtifactsSetting
 
-INTERPRETER_ENGINES = frozenset({PYEVM, "ir"})
+INTERPRETER_ENGINES = frozenset({PYEVM, PYEVM_FLAT, "ir"})
 """Engines executing in Python, hence the ones ``--skip-slow`` leaves out of heavy fixtures."""
 
 
@@ -49,9 +57,11 @@ def make_engines(
         engines.append(RevmEngine(timing))
     if with_pyevm:
         engines.append(PyEvmEngine(timing))
-    engines.extend(
-        KilnEngine(name, timing, artifacts, compile_samples, runtime) for name in backends
-    )
+    for name in backends:
+        if name == PYEVM_FLAT:
+            engines.append(PyEvmEngine(timing, flat=True))
+        else:
+            engines.append(KilnEngine(name, timing, artifacts, compile_samples, runtime))
     return engines
 
 

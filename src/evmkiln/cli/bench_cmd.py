@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from evmkiln.bench.engines import PYEVM_FLAT
 from evmkiln.bench.execution_clock import EXECUTION, TRANSACTION
 from evmkiln.cli.artifacts_option import (
     ArtifactsOption,
@@ -57,7 +58,7 @@ def _backends(option: str | None) -> list[str]:
     if option is None:
         return installed
     chosen = [name.strip() for name in option.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in installed]
+    unknown = [name for name in chosen if name not in installed and name != PYEVM_FLAT]
     if unknown:
         raise typer.BadParameter(
             f"unknown backend(s) {', '.join(unknown)}; installed: {', '.join(installed)}",
@@ -83,7 +84,10 @@ def bench(
     backend: Annotated[
         str | None,
         typer.Option(
-            "--backend", "-b", help="Comma-separated evmkiln backends; default: all installed."
+            "--backend",
+            "-b",
+            help="Comma-separated evmkiln backends (or pyevm-flat: py-evm's interpreter on "
+            "evmkiln's flat state); default: all installed.",
         ),
     ] = None,
     repeat: Annotated[int, typer.Option(min=1, help="Timed runs per engine (at least).")] = 5,

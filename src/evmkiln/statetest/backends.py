@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from evmkiln.context.runtime import RuntimePolicy
 
 PYEVM_BACKEND = "pyevm"
+PYEVM_FLAT_BACKEND = "pyevm-flat"
+"""py-evm's interpreter on evmkiln's flat state (nothing compiled)."""
 DEFAULT_FORK = "cancun"
 """The fork a run targets unless told otherwise (the only one of ethereum/tests)."""
 
@@ -78,17 +80,22 @@ def resolve_vm_class(
     ``artifacts`` only applies to evmkiln backends; with ``pyevm`` or a
     ``module:Class`` it raises :class:`BackendUnavailable` rather than be ignored.
     """
-    if artifacts is not None and (backend == PYEVM_BACKEND or ":" in backend):
+    if artifacts is not None and (backend in (PYEVM_BACKEND, PYEVM_FLAT_BACKEND) or ":" in backend):
         raise BackendUnavailable(
             f"backend {backend!r} compiles nothing, so it cannot use artifacts"
         )
-    if backend == PYEVM_BACKEND:
+    if backend in (PYEVM_BACKEND, PYEVM_FLAT_BACKEND):
         from evmkiln.forks import fork_spec
 
         try:
-            return fork_spec(fork).vm_class
+            stock = fork_spec(fork).vm_class
         except ValueError as exc:
             raise BackendUnavailable(str(exc)) from None
+        if backend == PYEVM_BACKEND:
+            return stock
+        from evmkiln.context.flat_state import with_flat_state
+
+        return with_flat_state(stock)
     if ":" in backend:
         return _import_vm_class(backend)
     try:

@@ -3,6 +3,7 @@
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.host import ChildResult, Host
 from evmkiln.context.code_cache import DispatchStats
+from evmkiln.context.flat_state import FlatAccountDB, with_flat_state
 from evmkiln.context.pyevm_host import PyEvmHost
 from evmkiln.context.registry import available_backends, get_backend
 from evmkiln.context.runtime import RuntimePolicy, RuntimeStats, Threshold
@@ -11,6 +12,7 @@ from evmkiln.context.vm import make_vm_class
 __all__ = [
     "ChildResult",
     "DispatchStats",
+    "FlatAccountDB",
     "Frame",
     "Host",
     "PyEvmHost",
@@ -20,4 +22,5 @@ __all__ = [
     "available_backends",
     "get_backend",
     "make_vm_class",
+    "with_flat_state",
 ]

@@ -460,3 +460,18 @@ def flat_account_db_class(
             "__slots__": (),
         },
     )
+
+
+def with_flat_state(vm_class: type[Any], layers: StateLayers | None = None) -> type[Any]:
+    """``vm_class`` (any py-evm VM class) with its state on a :class:`FlatAccountDB`.
+
+    Nothing else changes: every frame still runs on py-evm's interpreter.
+    This is how plain py-evm users, and the ``pyevm-flat`` bench engine, get
+    the flat state without compiling anything.
+    """
+    state_class = vm_class.get_state_class()
+    flat_db = flat_account_db_class(state_class.get_account_db_class(), layers)
+    flat_state_class = type(
+        f"Flat{state_class.__name__}", (state_class,), {"account_db_class": flat_db}
+    )
+    return type(f"Flat{vm_class.__name__}", (vm_class,), {"_state_class": flat_state_class})
