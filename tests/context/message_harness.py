@@ -31,6 +31,16 @@ B = addr(0xBBBB)
 C = addr(0xCCCC)
 CHAIN_ID = 1
 
+# A: SSTORE(0, 2**(CALLVALUE+5)), CALL B, return B's output.  B: return 40 bytes.
+CALLEE = bytes.fromhex("7f" + bytes(range(0xA0, 0xC0)).hex() + "5f52 6028 5ff3".replace(" ", ""))
+CALLER = bytes.fromhex(
+    (
+        "34600501 6002 0a 5f55"  # SSTORE(0, 2 ** (CALLVALUE + 5))
+        "5f5f5f5f 5f 73" + B.hex() + " 5a f1 50"  # CALL(gas, B, 0, 0, 0, 0, 0); POP
+        "3d5f5f3e 3d5ff3"  # RETURNDATACOPY; RETURN(0, RETURNDATASIZE)
+    ).replace(" ", "")
+)
+
 
 @dataclass(frozen=True)
 class Observed:

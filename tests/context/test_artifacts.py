@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from artifact_checks import run_fresh_process
 from eth.vm.forks.cancun import CancunVM
-from message_harness import SENDER, A, B, apply_message
+from message_harness import CALLEE, CALLER, SENDER, A, B, apply_message
 
 from evmkiln.codegen.artifact_errors import ArtifactCorruptError, ArtifactMismatchError
 from evmkiln.codegen.backend import CompileOptions
@@ -20,15 +20,6 @@ HERE = Path(__file__).resolve().parent
 AOT_BACKENDS = ("llvm", "wasm")
 SUFFIXES = {"llvm": ".llvm.json", "wasm": ".wasm.json"}
 
-# A: SSTORE(0, 2**(CALLVALUE+5)), CALL B, return B's output.  B: return 40 bytes.
-CALLEE = bytes.fromhex("7f" + bytes(range(0xA0, 0xC0)).hex() + "5f52 6028 5ff3".replace(" ", ""))
-CALLER = bytes.fromhex(
-    (
-        "34600501 6002 0a 5f55"  # SSTORE(0, 2 ** (CALLVALUE + 5))
-        "5f5f5f5f 5f 73" + B.hex() + " 5a f1 50"  # CALL(gas, B, 0, 0, 0, 0, 0); POP
-        "3d5f5f3e 3d5ff3"  # RETURNDATACOPY; RETURN(0, RETURNDATASIZE)
-    ).replace(" ", "")
-)
 ACCOUNTS = {SENDER: {"balance": 10**18}, A: {"code": CALLER}, B: {"code": CALLEE}}
 
 
@@ -162,7 +153,7 @@ FRESH = textwrap.dedent(
     """
     import json, sys
     from eth.vm.forks.cancun import CancunVM
-    from message_harness import SENDER, A, B, apply_message
+    from message_harness import CALLEE, CALLER, SENDER, A, B, apply_message
     from evmkiln.context import make_vm_class
 
     vm_class = make_vm_class(sys.argv[1], artifacts=sys.argv[2], strict_aot=True)
