@@ -93,3 +93,18 @@ def test_a_forked_process_starts_its_own_child(compiler: CompilerProcess) -> Non
     os.waitpid(pid, 0)
     assert forked_child != parent_child
     assert compiler.call("compiler_jobs:pid") == parent_child
+
+
+def test_backends_with_the_same_limits_share_one_child() -> None:
+    from evmkiln.codegen.compiler_process import shared_compiler
+    from evmkiln.context.registry import get_backend
+
+    limits = CompileLimits(seconds=30)
+    assert shared_compiler(limits) is shared_compiler(CompileLimits(seconds=30))
+    assert shared_compiler(limits) is not shared_compiler(limits, env={"X": "1"})
+    assert shared_compiler(limits) is not shared_compiler(CompileLimits(seconds=31))
+    first, second = get_backend("llvm"), get_backend("llvm")
+    assert first.compiler is second.compiler  # type: ignore[attr-defined]
+    wasm_a, wasm_b = get_backend("wasm"), get_backend("wasm")
+    assert wasm_a.compiler is wasm_b.compiler  # type: ignore[attr-defined]
+    assert wasm_a.compiler is not first.compiler  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ from evmkiln.codegen.backend import (
     ExitKind,
 )
 from evmkiln.codegen.background import CompiledCode
-from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
+from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess, shared_compiler
 from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.ir.printer import format_function
 
@@ -162,8 +162,8 @@ class LlvmBackend(DelegatesArtifacts):
         self._lock = threading.Lock()
         self.tier_up = tier_up
         """Optimise large functions in the background once hot (:mod:`.tiering`)."""
-        self.compiler = CompilerProcess(limits) if isolated else None
-        """Where LLVM runs; ``None``: in this process."""
+        self.compiler = shared_compiler(limits) if isolated else None
+        """Where LLVM runs (shared by backends with the same limits); ``None``: in this process."""
         self.tier_ups = TierUpQueue(
             compiler=CompilerProcess(TIER_UP_LIMITS) if isolated else None,
             job=self.object_code_job,

@@ -92,7 +92,7 @@ from evmkiln.builtins.impl import IMPLEMENTATIONS
 from evmkiln.builtins.memory_view import NativeMemoryView
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
-from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
+from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess, shared_compiler
 
 _ENGINE: wasmtime.Engine | None = None
 _FAST_ENGINE: wasmtime.Engine | None = None
@@ -220,8 +220,12 @@ COMPILE_JOB = "evmkiln.backend_wasm.runtime:compile_serialized"
 
 
 def compiler_process(limits: CompileLimits | None = None) -> CompilerProcess:
-    """A compiler process whose engines are this process's (same memory mode)."""
-    return CompilerProcess(limits, env={MEMORY_MODE_ENV: MEMORY_MODE})
+    """The compiler process whose engines are this process's (same memory mode).
+
+    Shared by every caller with the same limits (see
+    :func:`~evmkiln.codegen.compiler_process.shared_compiler`).
+    """
+    return shared_compiler(limits, env={MEMORY_MODE_ENV: MEMORY_MODE})
 
 
 def deserialize(data: bytes, fast: bool) -> wasmtime.Module:

@@ -280,6 +280,31 @@ class CompilerProcess:
                 self._discard(self._child, kill=False)
 
 
+_SHARED: dict[tuple[CompileLimits, tuple[tuple[str, str], ...]], CompilerProcess] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_compiler(
+    limits: CompileLimits | None = None, env: Mapping[str, str] | None = None
+) -> CompilerProcess:
+    """This process's compiler process for ``limits`` and ``env``, made on first use.
+
+    Starting a child costs about 0.2 s (a Python interpreter importing LLVM or
+    Cranelift), twenty times the compile of a small contract, and a backend
+    is made for every VM class (each bench fixture, each test chain, each
+    tool that builds its own).  Backends with the same limits share one child
+    instead; it runs their jobs one at a time, as it would for one backend's
+    threads.  A crash, a time limit or ``close`` costs every sharer only the
+    job in flight: the next job starts a new child.
+    """
+    key = (limits or CompileLimits(), tuple(sorted((env or {}).items())))
+    with _SHARED_LOCK:
+        compiler = _SHARED.get(key)
+        if compiler is None:
+            compiler = _SHARED[key] = CompilerProcess(key[0], dict(key[1]))
+        return compiler
+
+
 __all__ = [
     "DEFAULT_MEMORY_BYTES",
     "DEFAULT_SECONDS",
@@ -289,4 +314,5 @@ __all__ = [
     "CompilerCrashed",
     "CompilerProcess",
     "CompilerProcessError",
+    "shared_compiler",
 ]
