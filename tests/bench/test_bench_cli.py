@@ -44,8 +44,10 @@ def test_bench_pyevm_on_the_flat_state_agrees(fixtures_root: Path, tmp_path: Pat
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(
         app,
-        ["bench", "weth", "--fixtures", str(fixtures_root), "--repeat", "2"]
-        + ["-b", "pyevm-flat", "--json", str(out)],
+        [
+            *["bench", "weth", "--fixtures", str(fixtures_root), "--repeat", "2"],
+            *["-b", "pyevm-flat", "--json", str(out)],
+        ],
     )
     assert result.exit_code == 0, result.output
     engines = json.loads(out.read_text())["fixtures"][0]["engines"]
