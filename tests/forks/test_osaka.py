@@ -190,21 +190,24 @@ def test_excess_blob_gas_follows_eip_7918() -> None:
     assert calc_excess_blob_gas_osaka(_Parent(0, target - 1, 10**9)) == 0
 
 
-def test_transaction_rules_py_evm_leaves_out() -> None:
-    """EIP-3860, EIP-1559, EIP-3607 and the value in the up-front balance: Osaka rejects.
+@pytest.mark.parametrize("fork", ["prague", "osaka"])
+def test_transaction_rules_py_evm_leaves_out(fork: str) -> None:
+    """EIP-3860, EIP-1559, EIP-3607 and the value in the up-front balance.
 
-    Each transaction here passes py-evm's own Prague validation.
+    Each rejected transaction here passes stock py-evm's Prague validation;
+    evmkiln's Prague and Osaka reject it.
     """
+    kiln = fork_spec(fork).vm_class
     from eth.constants import CREATE_CONTRACT_ADDRESS
     from eth_utils.exceptions import ValidationError
 
     rich = {SENDER: {"balance": 10**20}}
-    state = make_state(OsakaVM, rich)
+    state = make_state(kiln, rich)
     prague = make_state(PragueVM, rich)
     cases = [
-        (_signed(OsakaVM, gas=100_000, tip=101), "exceeds max fee"),
+        (_signed(kiln, gas=100_000, tip=101), "exceeds max fee"),
         (
-            _signed(OsakaVM, gas=10_000_000, to=CREATE_CONTRACT_ADDRESS, data=bytes(49_153)),
+            _signed(kiln, gas=10_000_000, to=CREATE_CONTRACT_ADDRESS, data=bytes(49_153)),
             "initcode of 49153 bytes",
         ),
     ]
@@ -213,29 +216,34 @@ def test_transaction_rules_py_evm_leaves_out() -> None:
         with pytest.raises(ValidationError, match=reason):
             state.validate_transaction(transaction)
     state.validate_transaction(
-        _signed(OsakaVM, gas=10_000_000, to=CREATE_CONTRACT_ADDRESS, data=bytes(49_152))
+        _signed(kiln, gas=10_000_000, to=CREATE_CONTRACT_ADDRESS, data=bytes(49_152))
     )
 
     # The balance must cover gas at the max fee *plus* the value.
     gas_cost = 100_000 * 100
     poor = {SENDER: {"balance": gas_cost + 5}}
-    make_state(OsakaVM, poor).validate_transaction(_signed(OsakaVM, gas=100_000, value=5))
-    too_much = _signed(OsakaVM, gas=100_000, value=6)
+    make_state(kiln, poor).validate_transaction(_signed(kiln, gas=100_000, value=5))
+    too_much = _signed(kiln, gas=100_000, value=6)
     make_state(PragueVM, poor).validate_transaction(too_much)
     with pytest.raises(ValidationError, match="up-front cost"):
-        make_state(OsakaVM, poor).validate_transaction(too_much)
+        make_state(kiln, poor).validate_transaction(too_much)
 
     # A sender with code is no EOA, unless the code is a delegation designation.
     contract = {SENDER: {"balance": 10**20, "code": b"\x00"}}
     with pytest.raises(ValidationError, match="not an externally owned account"):
-        make_state(OsakaVM, contract).validate_transaction(_signed(OsakaVM, gas=100_000))
+        make_state(kiln, contract).validate_transaction(_signed(kiln, gas=100_000))
     delegated = {SENDER: {"balance": 10**20, "code": bytes.fromhex("ef0100") + A}}
-    make_state(OsakaVM, delegated).validate_transaction(_signed(OsakaVM, gas=100_000))
+    make_state(kiln, delegated).validate_transaction(_signed(kiln, gas=100_000))
 
 
-def test_storage_alone_is_a_collision_under_osaka_only() -> None:
+def test_storage_alone_is_a_collision_for_evmkilns_forks() -> None:
     """EIP-7610 on the state's collision question, which py-evm's CREATE opcodes ask."""
     accounts = {A: {"storage": {0: 1}}}
-    assert make_state(OsakaVM, accounts, persisted=True).has_code_or_nonce(A)
+    for fork in ("prague", "osaka"):
+        kiln = fork_spec(fork).vm_class
+        assert make_state(kiln, accounts, persisted=True).has_code_or_nonce(A)
+        assert not make_state(kiln, {A: {"storage": {0: 0}}}, persisted=True).has_code_or_nonce(A)
     assert not make_state(PragueVM, accounts, persisted=True).has_code_or_nonce(A)
-    assert not make_state(OsakaVM, {A: {"storage": {0: 0}}}, persisted=True).has_code_or_nonce(A)
+    assert not make_state(fork_spec("cancun").vm_class, accounts, persisted=True).has_code_or_nonce(
+        A
+    )

@@ -1,20 +1,34 @@
-"""Osaka's state class: its transaction validity rules and EIP-7610's collision rule."""
+"""Osaka's state class: EIP-7825's and EIP-7594's transaction limits, schedule-driven blob fee."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from eth.vm.forks.prague.state import PragueState
+from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
+from eth_utils.exceptions import ValidationError
 
 from evmkiln.forks.blobs import BlobSchedule
 from evmkiln.forks.osaka.computation import OsakaComputation
-from evmkiln.forks.osaka.constants import OSAKA_BLOBS
-from evmkiln.forks.osaka.validation import validate_osaka_transaction
-from evmkiln.forks.storage import account_has_storage
+from evmkiln.forks.osaka.constants import MAX_BLOBS_PER_TX, OSAKA_BLOBS, TX_GAS_LIMIT_CAP
+from evmkiln.forks.prague import KilnPragueState
 
 
-class OsakaState(PragueState):
-    """Prague's state with Osaka's transaction validity rules.
+def validate_osaka_limits(transaction: Any) -> None:
+    """Osaka's own limits: EIP-7825's gas cap and EIP-7594's blobs per transaction."""
+    if transaction.gas > TX_GAS_LIMIT_CAP:
+        raise ValidationError(
+            f"transaction gas limit {transaction.gas} exceeds the cap {TX_GAS_LIMIT_CAP}"
+        )
+    if transaction.type_id == BLOB_TX_TYPE:
+        blobs = len(transaction.blob_versioned_hashes)
+        if blobs > MAX_BLOBS_PER_TX:
+            raise ValidationError(
+                f"blob transaction has {blobs} blobs, at most {MAX_BLOBS_PER_TX} allowed"
+            )
+
+
+class OsakaState(KilnPragueState):
+    """evmkiln's Prague state with Osaka's transaction validity rules.
 
     ``blob_schedule`` is a class attribute so that a chain (or a fixture's
     ``config``) with other blob parameters is a subclass, not a patch.
@@ -28,23 +42,6 @@ class OsakaState(PragueState):
         return self.blob_schedule.blob_base_fee(self.execution_context.excess_blob_gas or 0)
 
     def validate_transaction(self, transaction: Any) -> None:
-        """Osaka's rules and those py-evm leaves out (:mod:`~evmkiln.forks.osaka.validation`),
-        then Prague's."""
-        validate_osaka_transaction(self, transaction)
+        """Osaka's limits, then Prague's rules (evmkiln's, then py-evm's)."""
+        validate_osaka_limits(transaction)
         super().validate_transaction(transaction)
-
-    def has_storage(self, address: Any) -> bool:
-        """Whether ``address`` has a non-zero storage slot."""
-        return account_has_storage(self._account_db, address)
-
-    def has_code_or_nonce(self, address: Any) -> bool:
-        """Whether creating a contract at ``address`` collides (EIP-7610 included).
-
-        py-evm asks exactly this question, under this name, where it decides a
-        collision: the CREATE and CREATE2 opcodes and a creation transaction
-        (its ``build_computation``), and evmkiln's builtins ask it through the
-        host.  EIP-7610 adds a third condition to code and nonce: non-empty
-        storage, which an address can hold without either (storage left by
-        a pre-EIP-161 self-destruct, or put in place by genesis).
-        """
-        return bool(super().has_code_or_nonce(address)) or self.has_storage(address)

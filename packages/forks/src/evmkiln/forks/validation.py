@@ -1,10 +1,10 @@
-"""Transaction validity under Osaka: what Prague's rules say and py-evm 0.12 leaves out.
+"""Transaction validity rules of Prague and earlier forks that py-evm 0.12 leaves out.
 
 py-evm validates a transaction in its state's ``validate_transaction``
 (py-evm's ``validate_*_transaction`` functions, one per fork that changed
-the rules).  Osaka adds two rules of its own (EIP-7825, EIP-7594), and the
-fork being evmkiln's, it also carries the rules of earlier forks that py-evm
-never checked, which execution-spec-tests fill for every fork since theirs:
+the rules).  These rules are older than Prague, and execution-spec-tests
+fill them for every fork; evmkiln's own Prague and Osaka states check them
+(py-evm's Cancun, which the ethereum/tests suite runs as it is, does not):
 
 * EIP-3860: a creation transaction's initcode is at most 49152 bytes.
   py-evm checks the size only once the create message runs and then raises
@@ -30,22 +30,6 @@ from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 from eth_utils.exceptions import ValidationError
-
-from evmkiln.forks.osaka.constants import MAX_BLOBS_PER_TX, TX_GAS_LIMIT_CAP
-
-
-def validate_osaka_limits(transaction: Any) -> None:
-    """Osaka's own limits: EIP-7825's gas cap and EIP-7594's blobs per transaction."""
-    if transaction.gas > TX_GAS_LIMIT_CAP:
-        raise ValidationError(
-            f"transaction gas limit {transaction.gas} exceeds the cap {TX_GAS_LIMIT_CAP}"
-        )
-    if transaction.type_id == BLOB_TX_TYPE:
-        blobs = len(transaction.blob_versioned_hashes)
-        if blobs > MAX_BLOBS_PER_TX:
-            raise ValidationError(
-                f"blob transaction has {blobs} blobs, at most {MAX_BLOBS_PER_TX} allowed"
-            )
 
 
 def validate_initcode_size(transaction: Any) -> None:
@@ -92,9 +76,8 @@ def validate_upfront_balance(state: Any, transaction: Any) -> None:
         )
 
 
-def validate_osaka_transaction(state: Any, transaction: Any) -> None:
-    """Every rule above; Prague's own (py-evm's) run after these in ``OsakaState``."""
-    validate_osaka_limits(transaction)
+def validate_rules_pyevm_leaves_out(state: Any, transaction: Any) -> None:
+    """Every rule above; py-evm's own run after these in evmkiln's states."""
     validate_initcode_size(transaction)
     validate_fee_caps(transaction)
     validate_sender_is_eoa(state, transaction)
