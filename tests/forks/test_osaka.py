@@ -192,7 +192,7 @@ def test_excess_blob_gas_follows_eip_7918() -> None:
 
 @pytest.mark.parametrize("fork", ["prague", "osaka"])
 def test_transaction_rules_py_evm_leaves_out(fork: str) -> None:
-    """EIP-3860, EIP-1559, EIP-3607 and the value in the up-front balance.
+    """EIP-4844, EIP-3860, EIP-1559, EIP-3607 and the value in the up-front balance.
 
     Each rejected transaction here passes stock py-evm's Prague validation;
     evmkiln's Prague and Osaka reject it.
@@ -209,6 +209,10 @@ def test_transaction_rules_py_evm_leaves_out(fork: str) -> None:
         (
             _signed(kiln, gas=10_000_000, to=CREATE_CONTRACT_ADDRESS, data=bytes(49_153)),
             "initcode of 49153 bytes",
+        ),
+        (
+            _signed(kiln, gas=100_000, blobs=1, to=CREATE_CONTRACT_ADDRESS),
+            "type 3 cannot create a contract",
         ),
     ]
     for transaction, reason in cases:

@@ -6,6 +6,8 @@ the rules).  These rules are older than Prague, and execution-spec-tests
 fill them for every fork; evmkiln's own Prague and Osaka states check them
 (py-evm's Cancun, which the ethereum/tests suite runs as it is, does not):
 
+* EIP-4844 and EIP-7702: a blob or set-code transaction cannot create a
+  contract (it must have a ``to``); py-evm builds and runs one as a creation.
 * EIP-3860: a creation transaction's initcode is at most 49152 bytes.
   py-evm checks the size only once the create message runs and then raises
   ``OutOfGas`` out of ``apply_transaction``, after charging the sender.
@@ -28,8 +30,19 @@ from eth._utils.state import code_is_delegation_designation
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.cancun.state import get_total_blob_gas
+from eth.vm.forks.prague.constants import SET_CODE_TRANSACTION_TYPE
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 from eth_utils.exceptions import ValidationError
+
+
+def validate_no_creation(transaction: Any) -> None:
+    """EIP-4844 and EIP-7702: blob and set-code transactions need a recipient."""
+    if transaction.type_id in (BLOB_TX_TYPE, SET_CODE_TRANSACTION_TYPE) and (
+        transaction.to == CREATE_CONTRACT_ADDRESS
+    ):
+        raise ValidationError(
+            f"a transaction of type {transaction.type_id} cannot create a contract"
+        )
 
 
 def validate_initcode_size(transaction: Any) -> None:
@@ -78,6 +91,7 @@ def validate_upfront_balance(state: Any, transaction: Any) -> None:
 
 def validate_rules_pyevm_leaves_out(state: Any, transaction: Any) -> None:
     """Every rule above; py-evm's own run after these in evmkiln's states."""
+    validate_no_creation(transaction)
     validate_initcode_size(transaction)
     validate_fee_caps(transaction)
     validate_sender_is_eoa(state, transaction)
