@@ -69,8 +69,14 @@ def execution_context() -> ExecutionContext:
     )
 
 
-def make_state(vm_class: Any, accounts: dict[bytes, dict[str, Any]]) -> Any:
-    """A fresh state of ``vm_class`` holding ``accounts`` (balance/nonce/code/storage)."""
+def make_state(
+    vm_class: Any, accounts: dict[bytes, dict[str, Any]], *, persisted: bool = False
+) -> Any:
+    """A fresh state of ``vm_class`` holding ``accounts`` (balance/nonce/code/storage).
+
+    ``persisted`` also computes the state root, as a block's pre-state has it:
+    py-evm's account database only then records the accounts' storage roots.
+    """
     state = vm_class.get_state_class()(AtomicDB(), execution_context(), BLANK_ROOT_HASH)
     for address, fields in accounts.items():
         state.set_balance(address, fields.get("balance", 0))
@@ -79,6 +85,8 @@ def make_state(vm_class: Any, accounts: dict[bytes, dict[str, Any]]) -> Any:
         for slot, value in fields.get("storage", {}).items():
             state.set_storage(address, slot, value)
     state.lock_changes()
+    if persisted:
+        state.make_state_root()
     return state
 
 
@@ -91,9 +99,10 @@ def apply_message(
     value: int = 0,
     gas: int = 1_000_000,
     initcode: bytes | None = None,
+    persisted: bool = False,
 ) -> Observed:
     """Run one top-level message (a call to ``to``, or a create with ``initcode``)."""
-    state = make_state(vm_class, accounts)
+    state = make_state(vm_class, accounts, persisted=persisted)
     computation_class = state.computation_class
     tx_context = CancunTransactionContext(gas_price=10, origin=SENDER)
     with warnings.catch_warnings():

@@ -191,3 +191,24 @@ def test_roots_beyond_the_cap_are_forgotten_oldest_first() -> None:
     # The newest root is remembered with what its history wrote.
     code_hash = pair.flat.get_code_hash(ADDRESSES[0])
     assert layers.at(roots[-1]).account(ADDRESSES[0]) == (0, 4, code_hash)
+
+
+def test_storage_for_the_collision_rule_agrees_with_pyevm() -> None:
+    """EIP-7610's question (any storage?) on both databases, across roots and wipes."""
+    from evmkiln.forks.storage import account_has_storage
+
+    x, y = b"\x11" * 20, b"\x22" * 20
+    pair = _Pair(StateLayers())
+    for db in (pair.stock, pair.flat):
+        db.set_storage(x, 1, 5)
+        db.set_storage(y, 1, 0)
+        db.make_state_root()
+    for db in (pair.stock, pair.flat):
+        assert account_has_storage(db, x) and not account_has_storage(db, y)
+        db.delete_account(x)
+        assert not account_has_storage(db, x)
+    # Pending (not yet persisted) writes count on the flat database.
+    pair.flat.set_storage(y, 2, 7)
+    assert account_has_storage(pair.flat, y)
+    pair.flat.lock_changes()
+    assert account_has_storage(pair.flat, y)

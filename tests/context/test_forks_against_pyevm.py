@@ -132,3 +132,34 @@ def test_clz_of_a_runtime_value_on_every_backend(backend: str, value: int) -> No
     assert apply_message(vm, {A: {"code": CLZ_OF_CALLDATA}}, data=data) == expected
     assert int.from_bytes(expected.output, "big") == 256 - value.bit_length()
     assert vm.stats.frames_run_compiled == 1
+
+
+# CREATE2(0, 0, 0, salt 0) of empty initcode; return its result (the address, or 0).
+CREATE2_EMPTY = bytes.fromhex("5f5f5f5ff55f5260205ff3")
+
+
+def _create2_address(creator: bytes, salt: int, initcode: bytes) -> bytes:
+    from eth_hash.auto import keccak
+
+    return keccak(b"\xff" + creator + salt.to_bytes(32, "big") + keccak(initcode))[12:]
+
+
+@pytest.mark.parametrize("backend", ["ir", "llvm", "wasm"])
+@pytest.mark.parametrize("fork", ["prague", "osaka"])
+def test_create_into_an_address_with_only_storage(backend: str, fork: str) -> None:
+    """EIP-7610 (evmkiln's Prague and Osaka): storage alone makes the address a collision.
+
+    The builtins ask the host, which asks the fork's state: compiled CREATE2
+    must fail exactly where the fork's interpreter does.  (Cancun is py-evm's
+    own, without the rule: see tests/statetest/pyevm_known_failures.txt.)
+    """
+    if backend not in available_backends():
+        pytest.skip(f"backend {backend} is not installed")
+    target = _create2_address(A, 0, b"")
+    accounts = {A: {"code": CREATE2_EMPTY}, target: {"storage": {1: 1}}}
+    vm = make_vm_class(backend, fork=fork, interpret_on_compile_error=False)
+    expected = apply_message(fork_spec(fork).vm_class, accounts, persisted=True)
+    assert apply_message(vm, accounts, persisted=True) == expected
+    created = int.from_bytes(expected.output, "big")
+    assert created == 0
+    assert vm.stats.frames_run_compiled == 1

@@ -126,17 +126,26 @@ def test_p256verify_accepts_a_valid_signature_and_nothing_else() -> None:
     assert 1_000_000 - short.get_gas_remaining() == 6900
 
 
-def _signed(vm_class: Any, *, gas: int, blobs: int = 0) -> Any:
+def _signed(
+    vm_class: Any,
+    *,
+    gas: int,
+    blobs: int = 0,
+    tip: int = 1,
+    to: bytes = A,
+    value: int = 0,
+    data: bytes = b"",
+) -> Any:
     builder = vm_class.get_transaction_builder()
     common: dict[str, Any] = {
         "chain_id": 1,
         "nonce": 0,
-        "max_priority_fee_per_gas": 1,
+        "max_priority_fee_per_gas": tip,
         "max_fee_per_gas": 100,
         "gas": gas,
-        "to": A,
-        "value": 0,
-        "data": b"",
+        "to": to,
+        "value": value,
+        "data": data,
         "access_list": (),
     }
     if blobs:
@@ -179,3 +188,66 @@ def test_excess_blob_gas_follows_eip_7918() -> None:
     # Execution gas dear and blobs nearly free: the excess grows by a third of the use.
     assert calc_excess_blob_gas_osaka(_Parent(target, full, 10**9)) == target + full // 3
     assert calc_excess_blob_gas_osaka(_Parent(0, target - 1, 10**9)) == 0
+
+
+@pytest.mark.parametrize("fork", ["prague", "osaka"])
+def test_transaction_rules_py_evm_leaves_out(fork: str) -> None:
+    """EIP-4844, EIP-3860, EIP-1559, EIP-3607 and the value in the up-front balance.
+
+    Each rejected transaction here passes stock py-evm's Prague validation;
+    evmkiln's Prague and Osaka reject it.
+    """
+    kiln = fork_spec(fork).vm_class
+    from eth.constants import CREATE_CONTRACT_ADDRESS
+    from eth_utils.exceptions import ValidationError
+
+    rich = {SENDER: {"balance": 10**20}}
+    state = make_state(kiln, rich)
+    prague = make_state(PragueVM, rich)
+    cases = [
+        (_signed(kiln, gas=100_000, tip=101), "exceeds max fee"),
+        (
+            _signed(kiln, gas=10_000_000, to=CREATE_CONTRACT_ADDRESS, data=bytes(49_153)),
+            "initcode of 49153 bytes",
+        ),
+        (
+            _signed(kiln, gas=100_000, blobs=1, to=CREATE_CONTRACT_ADDRESS),
+            "type 3 cannot create a contract",
+        ),
+    ]
+    for transaction, reason in cases:
+        prague.validate_transaction(transaction)
+        with pytest.raises(ValidationError, match=reason):
+            state.validate_transaction(transaction)
+    state.validate_transaction(
+        _signed(kiln, gas=10_000_000, to=CREATE_CONTRACT_ADDRESS, data=bytes(49_152))
+    )
+
+    # The balance must cover gas at the max fee *plus* the value.
+    gas_cost = 100_000 * 100
+    poor = {SENDER: {"balance": gas_cost + 5}}
+    make_state(kiln, poor).validate_transaction(_signed(kiln, gas=100_000, value=5))
+    too_much = _signed(kiln, gas=100_000, value=6)
+    make_state(PragueVM, poor).validate_transaction(too_much)
+    with pytest.raises(ValidationError, match="up-front cost"):
+        make_state(kiln, poor).validate_transaction(too_much)
+
+    # A sender with code is no EOA, unless the code is a delegation designation.
+    contract = {SENDER: {"balance": 10**20, "code": b"\x00"}}
+    with pytest.raises(ValidationError, match="not an externally owned account"):
+        make_state(kiln, contract).validate_transaction(_signed(kiln, gas=100_000))
+    delegated = {SENDER: {"balance": 10**20, "code": bytes.fromhex("ef0100") + A}}
+    make_state(kiln, delegated).validate_transaction(_signed(kiln, gas=100_000))
+
+
+def test_storage_alone_is_a_collision_for_evmkilns_forks() -> None:
+    """EIP-7610 on the state's collision question, which py-evm's CREATE opcodes ask."""
+    accounts = {A: {"storage": {0: 1}}}
+    for fork in ("prague", "osaka"):
+        kiln = fork_spec(fork).vm_class
+        assert make_state(kiln, accounts, persisted=True).has_code_or_nonce(A)
+        assert not make_state(kiln, {A: {"storage": {0: 0}}}, persisted=True).has_code_or_nonce(A)
+    assert not make_state(PragueVM, accounts, persisted=True).has_code_or_nonce(A)
+    assert not make_state(fork_spec("cancun").vm_class, accounts, persisted=True).has_code_or_nonce(
+        A
+    )

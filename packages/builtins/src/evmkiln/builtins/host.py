@@ -118,7 +118,13 @@ class Host(Protocol):
         ...
 
     def has_code_or_nonce(self, address: bytes) -> bool:
-        """Whether creating a contract at ``address`` collides with an existing one."""
+        """Whether creating a contract at ``address`` collides with an existing one.
+
+        Named after py-evm's state method, which decides the same question for
+        the interpreter; the answer is the fork's: code or a nonce, and from
+        EIP-7610 on (evmkiln's Osaka) non-empty storage too.  Compiled CREATE
+        and CREATE2 ask only this, so every backend follows the fork's rule.
+        """
         ...
 
     def delegation_target(self, address: bytes) -> bytes | None:

@@ -52,6 +52,7 @@ from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
 from evmkiln.context.state_layers import MISSING, AccountRecord, StateLayer, StateLayers
+from evmkiln.forks.storage import account_has_storage
 
 _BLANK_ACCOUNT: AccountRecord = (0, 0, EMPTY_SHA3)
 
@@ -211,6 +212,27 @@ class FlatAccountDB(AccountDatabaseAPI):
     def account_has_code_or_nonce(self, address: Address) -> bool:
         record = self._account(address)
         return record is not None and (record[0] != 0 or record[2] != EMPTY_SHA3)
+
+    def account_has_storage(self, address: Address) -> bool:
+        """Whether the account has a non-zero slot: EIP-7610's third kind of collision.
+
+        Writes of the running and earlier transactions count first, down to
+        the newest wipe; below it, the trie's storage root (through the wrapped
+        database, which holds the storage as of the last write).  A trie slot
+        zeroed by a pending write still counts: only code can write storage,
+        and an account with code is a collision anyway, so the question is
+        never asked of such an account.
+        """
+        for slots, cleared in (
+            (self._current, self._current_cleared),
+            (self._locked, self._locked_cleared),
+        ):
+            written = slots.get(address)
+            if written and any(written.values()):
+                return True
+            if address in cleared:
+                return False
+        return account_has_storage(self._inner, address)
 
     def account_exists(self, address: Address) -> bool:
         return self._account(address) is not None

@@ -177,6 +177,8 @@ class PyEvmHost:
         return bool(self._state.account_is_empty(address))
 
     def has_code_or_nonce(self, address: bytes) -> bool:
+        # The state's own answer, so a fork's collision rule (Osaka's EIP-7610
+        # storage check) holds for compiled code exactly as for py-evm's opcodes.
         return bool(self._state.has_code_or_nonce(address))
 
     def delegation_target(self, address: bytes) -> bytes | None:

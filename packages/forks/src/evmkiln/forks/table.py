@@ -48,9 +48,10 @@ def _cancun() -> ForkSpec:
 
 
 def _prague() -> ForkSpec:
-    from eth.vm.forks.prague import PragueVM
+    # py-evm's Prague with native BLS12-381 precompiles (evmkiln.forks.prague).
+    from evmkiln.forks.prague import KilnPragueVM
 
-    return ForkSpec("prague", "Prague", PragueVM, PRAGUE_BLOBS, delegations=True)
+    return ForkSpec("prague", "Prague", KilnPragueVM, PRAGUE_BLOBS, delegations=True)
 
 
 def _osaka() -> ForkSpec:

@@ -150,6 +150,11 @@ class BoaFrames(CompiledFrames):
 
 
 def _fork_of(vm: Any) -> str:
+    # py-evm's own fork name first: titanoboa's stock PragueVM is no instance of
+    # evmkiln's Prague class (py-evm's with native BLS precompiles), only of Cancun's.
+    name = str(getattr(vm, "fork", "")).lower()
+    if name in _NEWEST_FIRST:
+        return name
     for name in _NEWEST_FIRST:
         if isinstance(vm, fork_spec(name).vm_class):
             return name
@@ -217,7 +222,11 @@ def enable(
 
 
 def disable(*, env: Any = None) -> None:
-    """Put ``env`` (default: ``boa.env``) back on stock py-evm, state included."""
+    """Put ``env`` (default: ``boa.env``) back on py-evm's interpreter, state included.
+
+    That is the fork's class from :mod:`evmkiln.forks`: for Prague, py-evm's with
+    native BLS12-381 precompiles.
+    """
     env = boa.env if env is None else env
     vm = env.evm.vm
     if not isinstance(vm.state.computation_class, type) or not issubclass(

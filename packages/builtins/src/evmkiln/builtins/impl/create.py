@@ -9,8 +9,9 @@ The static 32000 is charged by the IR.  Here, in py-evm's Cancun order:
    return data is cleared, the result is 0 (nothing else is charged).
 4. All but 1/64th of the gas left goes to the child.  The creator's nonce
    is bumped, the new address derived and warmed (EIP-2929).
-5. A collision (code or nonce already at the address) fails with 0 and
-   keeps the child's gas: it is burnt.
+5. A collision (code or nonce already at the address, or under EIP-7610
+   storage: the host answers by the fork's rule) fails with 0 and keeps the
+   child's gas: it is burnt.
 6. Initcode longer than EIP-3860's limit halts the *creating* frame.
 7. The host runs the initcode; unused gas comes back, the return data is the
    child's revert output (empty on success), the result is the new address.

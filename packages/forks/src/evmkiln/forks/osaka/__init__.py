@@ -1,7 +1,9 @@
-"""Osaka, as a py-evm fork layered on py-evm's Prague.
+"""Osaka, as a py-evm fork layered on evmkiln's Prague (py-evm's, corrected).
 
 py-evm 0.12 stops at Prague.  Each class here subclasses its Prague
-counterpart and overrides only what Osaka changed, the way py-evm adds forks:
+counterpart (:mod:`evmkiln.forks.prague`, which carries the rules py-evm
+gets wrong: transaction validity, EIP-7610 collisions, native BLS12-381
+precompiles) and overrides only what Osaka changed, the way py-evm adds forks:
 
 * :class:`OsakaComputation` -- CLZ (EIP-7939) in the opcode table, MODEXP's
   bounds and price (EIP-7823, EIP-7883), P256VERIFY at 0x100 (EIP-7951);
@@ -19,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 from eth.vm.forks.cancun.state import get_total_blob_gas
-from eth.vm.forks.prague import PragueVM
 from eth_utils.exceptions import ValidationError
 
 from evmkiln.forks.blobs import BlobSchedule
@@ -27,9 +28,10 @@ from evmkiln.forks.osaka.computation import OsakaComputation
 from evmkiln.forks.osaka.constants import OSAKA_BLOBS
 from evmkiln.forks.osaka.headers import calc_excess_blob_gas_osaka, create_osaka_header_from_parent
 from evmkiln.forks.osaka.state import OsakaState
+from evmkiln.forks.prague import KilnPragueVM
 
 
-class OsakaVM(PragueVM):
+class OsakaVM(KilnPragueVM):
     fork = "osaka"
     _state_class = OsakaState
     create_header_from_parent = staticmethod(create_osaka_header_from_parent)

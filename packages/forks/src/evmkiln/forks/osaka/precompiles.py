@@ -11,6 +11,8 @@ from typing import Any
 
 from eth.exceptions import VMError
 
+from evmkiln.forks.modexp import modexp_lengths, modexp_output
+from evmkiln.forks.modexp import read_padded as _read
 from evmkiln.forks.osaka.constants import (
     MODEXP_MAX_INPUT_LENGTH,
     MODEXP_MIN_GAS,
@@ -22,15 +24,6 @@ P256_P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 P256_A = P256_P - 3
 P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
-
-
-def _read(data: bytes, start: int, size: int) -> bytes:
-    """``size`` bytes of ``data`` from ``start``, zero-padded past its end."""
-    return data[start : start + size].ljust(size, b"\0")
-
-
-def _word(data: bytes, start: int) -> int:
-    return int.from_bytes(_read(data, start, 32), "big")
 
 
 def modexp_gas(base_length: int, exponent_length: int, modulus_length: int, head: int) -> int:
@@ -48,9 +41,7 @@ def modexp_gas(base_length: int, exponent_length: int, modulus_length: int, head
 def modexp(computation: Any) -> Any:
     """MODEXP with EIP-7823's 1024-byte operand bound and EIP-7883's price."""
     data = bytes(computation.msg.data_as_bytes)
-    base_length = _word(data, 0)
-    exponent_length = _word(data, 32)
-    modulus_length = _word(data, 64)
+    base_length, exponent_length, modulus_length = modexp_lengths(data)
     if max(base_length, exponent_length, modulus_length) > MODEXP_MAX_INPUT_LENGTH:
         raise VMError("MODEXP operand longer than 1024 bytes (EIP-7823)")
     exponent_start = 96 + base_length
@@ -58,14 +49,7 @@ def modexp(computation: Any) -> Any:
     computation.consume_gas(
         modexp_gas(base_length, exponent_length, modulus_length, head), reason="MODEXP"
     )
-    if base_length == 0 and modulus_length == 0:
-        computation.output = b""
-        return computation
-    base = int.from_bytes(_read(data, 96, base_length), "big")
-    exponent = int.from_bytes(_read(data, exponent_start, exponent_length), "big")
-    modulus = int.from_bytes(_read(data, exponent_start + exponent_length, modulus_length), "big")
-    result = 0 if modulus == 0 else pow(base, exponent, modulus)
-    computation.output = result.to_bytes(modulus_length, "big")
+    computation.output = modexp_output(data)
     return computation
 
 
