@@ -60,8 +60,8 @@ def _print_report(console: Console, report: WorkloadReport) -> None:
     )
     rows = summarize(report)
     table = Table(title="workload: median seconds per configuration, each in a fresh process")
-    columns = ("configuration", "runs", "process", "setup", "stream", "EVM", "stream x",
-               "EVM x", "compiled", "compile s", "agree")  # fmt: skip
+    columns = ("configuration", "runs", "process", "setup", "stream", "CPU", "compiler CPU",
+               "EVM", "stream x", "EVM x", "compiled", "agree")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "configuration" else "right")
     for row in rows:
@@ -71,16 +71,20 @@ def _print_report(console: Console, report: WorkloadReport) -> None:
             _seconds(row.process_seconds),
             _seconds(row.setup_seconds),
             _seconds(row.stream_seconds),
+            _seconds(row.stream_cpu_seconds),
+            _seconds(row.compiler_cpu_seconds),
             _seconds(row.evm_seconds),
             _ratio(row.stream_speedup),
             _ratio(row.evm_speedup),
             "-" if row.codes_compiled is None else f"{row.codes_compiled:,}",
-            _seconds(row.compile_seconds),
             "yes" if row.mismatches == 0 else f"[red]{row.mismatches} differ[/red]",
         )
     console.print(table)
     console.print(
-        "x: stock py-evm's median over the configuration's (above 1: faster).  "
+        "Seconds: process = start to exit; stream = the blocks (wall), CPU = this "
+        "process's CPU over them, compiler CPU = its compiler processes'; EVM = message "
+        "execution within the stream.  x: stock py-evm's median over the "
+        "configuration's (above 1: faster).  "
         + "; ".join(f"{row.configuration}: {row.label}" for row in rows),
         style="dim",
     )

@@ -12,7 +12,10 @@ what the driver starts once per configuration.  In order, each timed apart:
    **EVM** time is the transaction executor's ``build_computation`` summed
    over transactions: the message and every nested frame, compiles in the
    caller's thread included (what a backend can change); the rest is
-   py-evm's bookkeeping, the same for all.
+   py-evm's bookkeeping, the same for all.  The CPU time of this process
+   over the stream is recorded too: a stream whose wall time is well above
+   its CPU time was waiting for a core (background compiles on a busy
+   machine), not working.
 
 Each transaction's outcome (success, gas used, output, logs, error class)
 and each block's state root are written to ``OUT`` with the timings and the
@@ -43,6 +46,8 @@ BLOCK_SECONDS = 12
 @dataclasses.dataclass(slots=True)
 class _Clock:
     total: float = 0.0
+    each: list[float] = dataclasses.field(default_factory=list)
+    """Per transaction, in stream order (for a per-contract breakdown)."""
 
 
 def _timed_vm_class(vm_class: type[Any]) -> tuple[type[Any], _Clock]:
@@ -57,7 +62,9 @@ def _timed_vm_class(vm_class: type[Any]) -> tuple[type[Any], _Clock]:
             try:
                 return super().build_computation(message, transaction)
             finally:
-                clock.total += time.perf_counter() - start
+                took = time.perf_counter() - start
+                clock.total += took
+                clock.each.append(took)
 
     timed_state = state_class.configure(transaction_executor_class=TimedExecutor)
     timed: type[Any] = vm_class.configure(_state_class=timed_state)
@@ -176,6 +183,28 @@ def _time_blocking_compiles() -> Callable[[], float]:
     return lambda: seconds[0]
 
 
+def _close_and_measure_children(vm_class: type[Any]) -> float:
+    """CPU seconds of this process's ended children: the compiler processes, once closed.
+
+    A tiered runtime's compiles run in compiler processes; closing the cache
+    (what exit would do) ends them, and their CPU time becomes readable.
+    Blocking mode compiles in a compiler process too (llvm), kept by the
+    backend; it is counted when the backend exposes it (``compiler``).
+    """
+    import resource
+
+    cache = getattr(vm_class, "code_cache", None)
+    close = getattr(cache, "close", None)
+    if callable(close):
+        close()
+    compiler = getattr(getattr(vm_class, "backend", None), "compiler", None)
+    shutdown = getattr(compiler, "close", None)
+    if callable(shutdown):
+        shutdown()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return float(usage.ru_utime + usage.ru_stime)
+
+
 def run(spec_path: Path, config_name: str, cache_dir: Path | None) -> dict[str, Any]:
     """Run the stream of ``spec_path`` on configuration ``config_name``; the result as JSON data."""
     from evmkiln.workload.configurations import CONFIGURATIONS, make_configuration_vm
@@ -190,6 +219,7 @@ def run(spec_path: Path, config_name: str, cache_dir: Path | None) -> dict[str, 
     chain = _chain(spec, vm_class)
     transactions = _transactions(spec, vm_class)
     setup_done = time.perf_counter()
+    cpu_start = time.process_time()
 
     outcomes: list[dict[str, Any]] = []
     roots: list[str] = []
@@ -211,8 +241,10 @@ def run(spec_path: Path, config_name: str, cache_dir: Path | None) -> dict[str, 
             cumulative = receipt.gas_used
         roots.append(bytes(result.imported_block.header.state_root).hex())
     stream_done = time.perf_counter()
+    stream_cpu = time.process_time() - cpu_start
 
     counters = _counters(base_vm)
+    children_cpu = _close_and_measure_children(base_vm)
     if compile_seconds is not None:
         counters["compile_seconds"] = compile_seconds()
     return {
@@ -221,6 +253,9 @@ def run(spec_path: Path, config_name: str, cache_dir: Path | None) -> dict[str, 
         "setup_seconds": setup_done - _STARTED,
         "stream_seconds": stream_done - setup_done,
         "evm_seconds": clock.total,
+        "stream_cpu_seconds": stream_cpu,
+        "compiler_cpu_seconds": children_cpu,
+        "evm_seconds_each": clock.each,
         "transactions": len(outcomes),
         "blocks": len(roots),
         "outcomes": outcomes,

@@ -25,6 +25,10 @@ class ConfigurationSummary:
     process_seconds: float
     setup_seconds: float
     stream_seconds: float
+    stream_cpu_seconds: float
+    """CPU time of the process over the stream (all its threads)."""
+    compiler_cpu_seconds: float
+    """CPU time of its compiler processes (those ended by the end of the run)."""
     evm_seconds: float
     stream_speedup: float
     """Stock py-evm's stream time over this one's (above 1: faster than py-evm)."""
@@ -57,7 +61,7 @@ def summarize(report: WorkloadReport) -> list[ConfigurationSummary]:
     for run in report.runs:
         if run.round >= 0 and run.configuration not in names:
             names.append(run.configuration)
-    medians: dict[str, tuple[float, float, float, float]] = {}
+    medians: dict[str, tuple[float, float, float, float, float, float]] = {}
     rows = []
     for name in names:
         runs = [r for r in report.runs if r.configuration == name and r.round >= 0 and r.result]
@@ -67,10 +71,12 @@ def summarize(report: WorkloadReport) -> list[ConfigurationSummary]:
             _median([float(r["setup_seconds"]) for r in results]),
             _median([float(r["stream_seconds"]) for r in results]),
             _median([float(r["evm_seconds"]) for r in results]),
+            _median([float(r.get("stream_cpu_seconds", "nan")) for r in results]),
+            _median([float(r.get("compiler_cpu_seconds", "nan")) for r in results]),
         )
-    ref = medians.get(REFERENCE, (float("nan"),) * 4)
+    ref = medians.get(REFERENCE, (float("nan"),) * 6)
     for name in names:
-        process, setup, stream, evm = medians[name]
+        process, setup, stream, evm, stream_cpu, compiler_cpu = medians[name]
         last = next(
             (r.result for r in reversed(report.runs) if r.configuration == name and r.result),
             None,
@@ -86,6 +92,8 @@ def summarize(report: WorkloadReport) -> list[ConfigurationSummary]:
                 process_seconds=process,
                 setup_seconds=setup,
                 stream_seconds=stream,
+                stream_cpu_seconds=stream_cpu,
+                compiler_cpu_seconds=compiler_cpu,
                 evm_seconds=evm,
                 stream_speedup=ref[2] / stream if stream else float("nan"),
                 evm_speedup=ref[3] / evm if evm else float("nan"),
@@ -151,7 +159,7 @@ def report_json(report: WorkloadReport, command: str) -> dict[str, Any]:
                     else {
                         k: v
                         for k, v in run.result.items()
-                        if k not in ("outcomes", "state_roots", "schema")
+                        if k not in ("outcomes", "state_roots", "schema", "evm_seconds_each")
                     }
                 ),
             }
