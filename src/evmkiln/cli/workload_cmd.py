@@ -30,7 +30,7 @@ from evmkiln.workload.plan import (
     DEFAULT_ZIPF,
     build_spec,
 )
-from evmkiln.workload.summary import report_json, summarize, targets
+from evmkiln.workload.summary import contract_breakdown, report_json, summarize, targets
 
 
 def _seconds(value: float | None) -> str:
@@ -88,6 +88,21 @@ def _print_report(console: Console, report: WorkloadReport) -> None:
         + "; ".join(f"{row.configuration}: {row.label}" for row in rows),
         style="dim",
     )
+    breakdown = contract_breakdown(report)
+    if breakdown:
+        names = list(breakdown[0]["evm_seconds"])
+        top = Table(title="where stock py-evm's EVM time goes: top contracts (EVM seconds)")
+        top.add_column("contract")
+        top.add_column("txs", justify="right")
+        for name in names:
+            top.add_column(name, justify="right")
+        for item in breakdown:
+            top.add_row(
+                str(item["contract"])[:40],
+                str(item["transactions"]),
+                *(f"{item['evm_seconds'][name]:.2f}" for name in names),
+            )
+        console.print(top)
     for name, reason in report.unavailable.items():
         console.print(f"{name}: not run, {reason}", style="yellow")
     for target, met in targets(rows).items():

@@ -107,6 +107,42 @@ def summarize(report: WorkloadReport) -> list[ConfigurationSummary]:
     return rows
 
 
+def contract_breakdown(report: WorkloadReport, top: int = 10) -> list[dict[str, Any]]:
+    """The ``top`` contracts by stock py-evm's EVM time, with seconds per configuration.
+
+    Where the time of a workload goes decides what can speed it up: a
+    contract whose time is py-evm's precompiles or bookkeeping gains nothing
+    from compiling.  Seconds are the first timed run's of each configuration.
+    """
+    spec = report.spec
+    firsts: dict[str, list[float]] = {}
+    for run in report.runs:
+        if run.round == 0 and run.result and run.configuration not in firsts:
+            each = run.result.get("evm_seconds_each")
+            if isinstance(each, list) and len(each) == len(spec.transactions):
+                firsts[run.configuration] = [float(x) for x in each]
+    if REFERENCE not in firsts:
+        return []
+    per: dict[str, list[float]] = {name: [0.0] * len(spec.contracts) for name in firsts}
+    calls = [0] * len(spec.contracts)
+    for position, (index, _) in enumerate(spec.transactions):
+        calls[index] += 1
+        for name, each in firsts.items():
+            per[name][index] += each[position]
+    reference = per[REFERENCE]
+    order = sorted(range(len(spec.contracts)), key=lambda i: -reference[i])[:top]
+    return [
+        {
+            "contract": spec.contracts[i].name,
+            "source": spec.contracts[i].source,
+            "code_size": spec.contracts[i].code_size,
+            "transactions": calls[i],
+            "evm_seconds": {name: per[name][i] for name in per},
+        }
+        for i in order
+    ]
+
+
 def targets(rows: list[ConfigurationSummary]) -> dict[str, bool | None]:
     """Whether each of the issue's targets is met (``None``: its configuration did not run)."""
     by_name = {row.configuration: row for row in rows}
@@ -145,6 +181,7 @@ def report_json(report: WorkloadReport, command: str) -> dict[str, Any]:
         },
         "summary": [asdict(row) for row in rows],
         "targets": targets(rows),
+        "top_contracts": contract_breakdown(report, top=25),
         "unavailable": report.unavailable,
         "mismatches": [asdict(m) for m in report.mismatches],
         "runs": [
