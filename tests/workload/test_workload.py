@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from evmkiln.cli.main import app
 from evmkiln.workload.contracts import relocate
-from evmkiln.workload.driver import compare, run_workload
+from evmkiln.workload.driver import Run, WorkloadReport, compare, run_workload
 from evmkiln.workload.plan import build_spec, draw, pack_blocks
 from evmkiln.workload.spec import Call, Contract, GenesisAccount, WorkloadSpec
-from evmkiln.workload.summary import summarize, targets
+from evmkiln.workload.summary import contract_breakdown, summarize, targets
 
 
 def test_draw_is_seeded_and_zipf_shaped() -> None:
@@ -62,6 +62,7 @@ def small_spec(fixtures_root: Path) -> WorkloadSpec:
     return build_spec(fixtures_root, contracts=16, transactions=40, seed=5)
 
 
+@pytest.mark.fixtures
 def test_spec_is_deterministic_and_round_trips(fixtures_root: Path, tmp_path: Path) -> None:
     spec = build_spec(fixtures_root, contracts=16, transactions=40, seed=5)
     again = build_spec(fixtures_root, contracts=16, transactions=40, seed=5)
@@ -77,6 +78,7 @@ def test_spec_is_deterministic_and_round_trips(fixtures_root: Path, tmp_path: Pa
         assert all(genesis[a.address] == a for a in contract.accounts)
 
 
+@pytest.mark.fixtures
 def test_evmkiln_agrees_with_stock_pyevm_in_fresh_processes(small_spec: WorkloadSpec) -> None:
     report = run_workload(small_spec, ["tiered", "blocking-wasm"])
     assert [r.configuration for r in report.runs] == ["pyevm", "tiered", "blocking-wasm"]
@@ -89,6 +91,7 @@ def test_evmkiln_agrees_with_stock_pyevm_in_fresh_processes(small_spec: Workload
     assert set(targets(list(rows.values())).values()) <= {True, False, None}
 
 
+@pytest.mark.fixtures
 def test_a_difference_is_reported(small_spec: WorkloadSpec) -> None:
     outcome = {"success": True, "gas": 21_000, "output": "", "logs": [], "error": ""}
     reference = {"outcomes": [outcome, outcome], "state_roots": ["aa", "bb"]}
@@ -99,12 +102,14 @@ def test_a_difference_is_reported(small_spec: WorkloadSpec) -> None:
     assert problems[1].startswith("block 2: state root cc")
 
 
+@pytest.mark.fixtures
 def test_warm_cache_without_a_cache_is_reported_not_run(small_spec: WorkloadSpec) -> None:
     report = run_workload(small_spec, ["warm-cache"], cache_dir=None)
     assert "warm-cache" in report.unavailable
     assert [r.configuration for r in report.runs] == ["pyevm"]
 
 
+@pytest.mark.fixtures
 def test_cli_writes_json(fixtures_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "w.json"
     result = CliRunner().invoke(
@@ -124,3 +129,37 @@ def test_cli_rejects_an_unknown_configuration(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["workload", "--fixtures", str(tmp_path), "-c", "nope"])
     assert result.exit_code != 0
     assert "unknown configuration" in result.output
+
+
+def _synthetic_report() -> WorkloadReport:
+    call = Call("keyed", b"\x01" * 20, b"", 0, 100_000)
+    contracts = tuple(
+        Contract(name, "statetest", (GenesisAccount(b"\x01" * 20, b"\x00"),), (call,))
+        for name in ("hot", "cold")
+    )
+    spec = WorkloadSpec(contracts, ((0, 0), (1, 0), (0, 0)), (3,), 1, 1.1, 30_000_000, 1)
+
+    def result(stream: float, each: list[float]) -> dict[str, object]:
+        return {"setup_seconds": 1.0, "stream_seconds": stream, "evm_seconds": sum(each),
+                "stream_cpu_seconds": stream, "compiler_cpu_seconds": 0.0,
+                "evm_seconds_each": each, "counters": {}}  # fmt: skip
+
+    report = WorkloadReport(spec)
+    report.runs += [
+        Run("pyevm", 0, 5.0, result(4.0, [1.0, 0.5, 1.0])),
+        Run("tiered", 0, 4.0, result(2.0, [1.0, 0.5, 0.2])),
+    ]
+    return report
+
+
+def test_summary_ratios_targets_and_breakdown() -> None:
+    report = _synthetic_report()
+    rows = {row.configuration: row for row in summarize(report)}
+    assert rows["tiered"].stream_speedup == 2.0
+    assert rows["tiered"].evm_speedup == 2.5 / 1.7
+    met = targets(list(rows.values()))
+    assert list(met.values()) == [True, None]
+    top = contract_breakdown(report)
+    assert [item["contract"] for item in top] == ["hot", "cold"]
+    assert top[0]["transactions"] == 2
+    assert top[0]["evm_seconds"] == {"pyevm": 2.0, "tiered": 1.2}
