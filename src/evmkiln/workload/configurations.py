@@ -22,8 +22,9 @@ class Configuration:
     backend: str | None
     """evmkiln backend (``None``: stock py-evm)."""
     runtime: str | None
-    """``tiered`` (``RuntimePolicy()``'s defaults), ``dispatch`` (tiered, never promoting:
-    the dispatch path's overhead alone), or ``None`` (blocking)."""
+    """``tiered`` (``RuntimePolicy()``'s defaults), ``tiered-same-priority`` (the same with
+    ``compiler_nice=0``: compiles compete with the frames, for contrast), ``dispatch``
+    (tiered, never promoting: the dispatch path's overhead alone), or ``None`` (blocking)."""
     persistent: bool = False
     """Uses the persistent code cache (needs a cache directory)."""
 
@@ -33,6 +34,12 @@ CONFIGURATIONS: dict[str, Configuration] = {
     for c in (
         Configuration("pyevm", "stock py-evm", None, None),
         Configuration("tiered", "evmkiln default policy (llvm, wasm fast tier)", "llvm", "tiered"),
+        Configuration(
+            "tiered-same-priority",
+            "evmkiln default policy, compiles at the frames' priority",
+            "llvm",
+            "tiered-same-priority",
+        ),
         Configuration("blocking-llvm", "evmkiln blocking llvm", "llvm", None),
         Configuration("blocking-wasm", "evmkiln blocking wasm", "wasm", None),
         Configuration("dispatch", "evmkiln dispatch only (never compiles)", "llvm", "dispatch"),
@@ -64,6 +71,8 @@ def make_configuration_vm(config: Configuration, cache_dir: Path | None) -> type
     kwargs: dict[str, Any] = {}
     if config.runtime == "tiered":
         kwargs["runtime"] = RuntimePolicy()
+    elif config.runtime == "tiered-same-priority":
+        kwargs["runtime"] = RuntimePolicy(compiler_nice=0)
     elif config.runtime == "dispatch":
         never = Threshold(calls=None, gas=None)
         kwargs["runtime"] = RuntimePolicy(thresholds=(never,))
