@@ -7,7 +7,7 @@ discovery order.  Each transaction picks rank *k* (1-based) with probability
 proportional to ``1 / k**zipf`` (Zipf's law, as contract popularity on
 mainnet roughly follows), and one of that contract's calls uniformly.  With
 the defaults (300 contracts, 3,000 transactions, exponent 1.1) the hottest
-contract gets about 550 transactions, the tenth about 45, and most of the
+contract gets about 700 transactions, the tenth about 55, and most of the
 tail one or none: a few contracts called many times, most called a few.
 Everything is drawn from one ``random.Random(seed)``: the same arguments give
 the same stream.
