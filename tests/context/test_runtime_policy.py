@@ -8,6 +8,8 @@ about the queue and the compiler process use background workers and
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -305,6 +307,18 @@ def test_compile_failing_in_the_compiler_process_is_counted(vms: list[Any]) -> N
     stats = vm.code_cache.snapshot()
     assert (stats.failed, stats.queued) == (1, 1)
     assert "cannot compile 14 bytes for cancun" in vm.stats.failures[INCREMENT]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+@pytest.mark.parametrize("increment", [0, 5])
+def test_background_compiles_run_at_a_lower_priority(vms: list[Any], increment: int) -> None:
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    policy = RuntimePolicy(thresholds=calls_only(1), compiler_nice=increment)
+    vm = make(vms, ChildBackend("compiler_jobs:nice_reporting_compile"), runtime=policy)
+    call(vm)
+    assert vm.code_cache.wait_idle(30)
+    assert f"compiler nice {min(19, base + increment)}" in vm.stats.failures[INCREMENT]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the frames' thread keeps its priority
 
 
 def test_frames_report_gas_to_the_tiered_cache_only(vms: list[Any]) -> None:

@@ -55,3 +55,8 @@ def slow_compile(code: bytes, fork: str, options: object) -> bytes:
 def failing_compile(code: bytes, fork: str, options: object) -> bytes:
     """A background compile job whose compiler fails (an exception in the compiler process)."""
     raise RuntimeError(f"cannot compile {len(code)} bytes for {fork}")
+
+
+def nice_reporting_compile(code: bytes, fork: str, options: object) -> bytes:
+    """A background compile job that fails with the compiler process's nice value."""
+    raise RuntimeError(f"compiler nice {os.getpriority(os.PRIO_PROCESS, 0)}")

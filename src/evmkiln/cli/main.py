@@ -19,6 +19,7 @@ from evmkiln.cli.ir_cmd import ir
 from evmkiln.cli.run_cmd import run
 from evmkiln.cli.soak_cmd import soak_command
 from evmkiln.cli.statetest_cmd import statetest
+from evmkiln.cli.workload_cmd import workload
 
 app = typer.Typer(
     name="evmkiln",
@@ -37,6 +38,7 @@ app.command("bench")(bench)
 app.command("soak")(soak_command)
 app.command("fuzz")(fuzz)
 app.add_typer(cache_app, name="cache")
+app.command("workload")(workload)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import atexit
 import functools
+import os
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -382,7 +384,7 @@ class TieredCodeCache:
         compiler = self._new_compiler()
         worker = threading.Thread(
             target=_work,
-            args=(weakref.ref(self), self._jobs, compiler),
+            args=(weakref.ref(self), self._jobs, compiler, self.policy.compiler_nice),
             name=f"evmkiln-jit-{len(alive)}",
             daemon=True,
         )
@@ -639,17 +641,38 @@ _WORKER_IDLE_SECONDS = 1.0
 """How often an idle worker checks whether its cache still exists."""
 
 
+def lower_thread_priority(increment: int) -> bool:
+    """Raise the calling thread's nice value by ``increment`` (at most to 19).
+
+    Linux only: there the nice value belongs to the thread, and a process the
+    thread starts (the compiler process, spawned on the worker's first job)
+    inherits it.  Elsewhere ``setpriority`` would lower the whole process,
+    frames included, so nothing is done.  Returns whether it was lowered.
+    """
+    if increment <= 0 or not sys.platform.startswith("linux"):
+        return False
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, min(19, current + increment))
+    except OSError:  # pragma: no cover - lowering one's own priority is always allowed
+        return False
+    return True
+
+
 def _work(
     cache_ref: weakref.ref[TieredCodeCache],
     jobs: queue.SimpleQueue[_Job | None],
     compiler: CompilerProcess | None,
+    nice: int = 0,
 ) -> None:
     """A worker: take jobs until told to stop or the cache is gone.
 
     It holds the cache only while a job runs, so an unused VM class (and its
     cache) can be collected; the worker then ends and its compiler process
-    with it.
+    with it.  The worker and the compiler process it starts run ``nice``
+    below this process (``RuntimePolicy.compiler_nice``).
     """
+    lower_thread_priority(nice)
     try:
         while True:
             try:
