@@ -27,14 +27,27 @@ TIMINGS = (EXECUTION, TRANSACTION)
 
 @dataclass(slots=True)
 class ExecutionClock:
-    """Seconds the last transaction spent executing its message."""
+    """Seconds the transactions spent executing their messages."""
 
     last: float = 0.0
+    """The last transaction's."""
+    total: float = 0.0
+    """Every transaction's, added up."""
+    each: list[float] | None = None
+    """Every transaction's, in order, when kept (``with_execution_clock(keep_each=True)``)."""
+
+    def record(self, seconds: float) -> None:
+        self.last = seconds
+        self.total += seconds
+        if self.each is not None:
+            self.each.append(seconds)
 
 
-def with_execution_clock(vm_class: type[Any]) -> tuple[type[Any], ExecutionClock]:
+def with_execution_clock(
+    vm_class: type[Any], *, keep_each: bool = False
+) -> tuple[type[Any], ExecutionClock]:
     """A subclass of ``vm_class`` whose executor times ``build_computation`` into a clock."""
-    clock = ExecutionClock()
+    clock = ExecutionClock(each=[] if keep_each else None)
     state_class: Any = vm_class.get_state_class()
     executor: Any = state_class.transaction_executor_class
 
@@ -44,7 +57,7 @@ def with_execution_clock(vm_class: type[Any]) -> tuple[type[Any], ExecutionClock
             try:
                 return super().build_computation(message, transaction)
             finally:
-                clock.last = time.perf_counter() - start
+                clock.record(time.perf_counter() - start)
 
     timed_state = state_class.configure(transaction_executor_class=TimedExecutor)
     timed_vm: type[Any] = vm_class.configure(_state_class=timed_state)

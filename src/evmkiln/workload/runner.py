@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from evmkiln.bench.execution_clock import with_execution_clock
 from evmkiln.workload.spec import BENCH_SENDER, STATE_TEST_KEY, STATE_TEST_SENDER, WorkloadSpec
 
 _STARTED = time.perf_counter()
@@ -41,34 +42,6 @@ SENDER_BALANCE = 10**30
 GENESIS_BASE_FEE = 10**9
 GENESIS_TIMESTAMP = 1_700_000_000
 BLOCK_SECONDS = 12
-
-
-@dataclasses.dataclass(slots=True)
-class _Clock:
-    total: float = 0.0
-    each: list[float] = dataclasses.field(default_factory=list)
-    """Per transaction, in stream order (for a per-contract breakdown)."""
-
-
-def _timed_vm_class(vm_class: type[Any]) -> tuple[type[Any], _Clock]:
-    """``vm_class`` whose executor adds each ``build_computation``'s time to a clock."""
-    clock = _Clock()
-    state_class: Any = vm_class.get_state_class()
-    executor: Any = state_class.transaction_executor_class
-
-    class TimedExecutor(executor):  # type: ignore[misc]
-        def build_computation(self, message: Any, transaction: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return super().build_computation(message, transaction)
-            finally:
-                took = time.perf_counter() - start
-                clock.total += took
-                clock.each.append(took)
-
-    timed_state = state_class.configure(transaction_executor_class=TimedExecutor)
-    timed: type[Any] = vm_class.configure(_state_class=timed_state)
-    return timed, clock
 
 
 def _chain(spec: WorkloadSpec, vm_class: type[Any]) -> Any:
@@ -215,7 +188,7 @@ def run(spec_path: Path, config_name: str, cache_dir: Path | None) -> dict[str, 
     if config.backend is not None and config.runtime is None:
         compile_seconds = _time_blocking_compiles()
     base_vm = make_configuration_vm(config, cache_dir)
-    vm_class, clock = _timed_vm_class(base_vm)
+    vm_class, clock = with_execution_clock(base_vm, keep_each=True)
     chain = _chain(spec, vm_class)
     transactions = _transactions(spec, vm_class)
     setup_done = time.perf_counter()
@@ -261,7 +234,7 @@ def run(spec_path: Path, config_name: str, cache_dir: Path | None) -> dict[str, 
         "evm_seconds": clock.total,
         "stream_cpu_seconds": stream_cpu,
         "compiler_cpu_seconds": children_cpu,
-        "evm_seconds_each": clock.each,
+        "evm_seconds_each": clock.each or [],
         "transactions": len(outcomes),
         "blocks": len(roots),
         "outcomes": outcomes,

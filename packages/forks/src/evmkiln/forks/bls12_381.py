@@ -124,32 +124,53 @@ def _scalars(data: bytes, pair_size: int, point_size: int) -> list[Scalar]:
     ]
 
 
-def g1_msm(computation: Any) -> Any:
+def _msm(
+    computation: Any,
+    name: str,
+    point_size: int,
+    base_gas: int,
+    discounts: Any,
+    max_discount: int,
+    decode: Any,
+    multiexp: Any,
+) -> Any:
+    """G1MSM and G2MSM: the same rule over points of ``point_size`` bytes."""
     data = _data(computation)
-    pair = G1_SIZE + SCALAR_SIZE
+    pair = point_size + SCALAR_SIZE
     if not data or len(data) % pair:
-        raise VMError("BLS12_G1MSM takes a positive multiple of 160 bytes")
-    k = len(data) // pair
-    gas = _msm_gas(k, BLS12_G1_MSM_GAS, G1_MSM_DISCOUNTS, G1_MSM_MAX_DISCOUNT)
-    computation.consume_gas(gas, reason="BLS12_G1MSM")
-    points = [_g1(data[i : i + G1_SIZE], subgroup=True) for i in range(0, len(data), pair)]
-    total = G1Point.multiexp_unchecked(points, _scalars(data, pair, G1_SIZE))
+        raise VMError(f"BLS12_{name} takes a positive multiple of {pair} bytes")
+    gas = _msm_gas(len(data) // pair, base_gas, discounts, max_discount)
+    computation.consume_gas(gas, reason=f"BLS12_{name}")
+    points = [decode(data[i : i + point_size], subgroup=True) for i in range(0, len(data), pair)]
+    total = multiexp(points, _scalars(data, pair, point_size))
     computation.output = _encode(total.to_xy_bytes_be())
     return computation
+
+
+def g1_msm(computation: Any) -> Any:
+    return _msm(
+        computation,
+        "G1MSM",
+        G1_SIZE,
+        BLS12_G1_MSM_GAS,
+        G1_MSM_DISCOUNTS,
+        G1_MSM_MAX_DISCOUNT,
+        _g1,
+        G1Point.multiexp_unchecked,
+    )
 
 
 def g2_msm(computation: Any) -> Any:
-    data = _data(computation)
-    pair = G2_SIZE + SCALAR_SIZE
-    if not data or len(data) % pair:
-        raise VMError("BLS12_G2MSM takes a positive multiple of 288 bytes")
-    k = len(data) // pair
-    gas = _msm_gas(k, BLS12_G2_MSM_GAS, G2_MSM_DISCOUNTS, G2_MSM_MAX_DISCOUNT)
-    computation.consume_gas(gas, reason="BLS12_G2MSM")
-    points = [_g2(data[i : i + G2_SIZE], subgroup=True) for i in range(0, len(data), pair)]
-    total = G2Point.multiexp_unchecked(points, _scalars(data, pair, G2_SIZE))
-    computation.output = _encode(total.to_xy_bytes_be())
-    return computation
+    return _msm(
+        computation,
+        "G2MSM",
+        G2_SIZE,
+        BLS12_G2_MSM_GAS,
+        G2_MSM_DISCOUNTS,
+        G2_MSM_MAX_DISCOUNT,
+        _g2,
+        G2Point.multiexp_unchecked,
+    )
 
 
 def pairing_check(computation: Any) -> Any:
