@@ -147,6 +147,18 @@ def parse(ir_text: str, opt_level: int, context: Any = None) -> Any:
     return module
 
 
+_CONTEXTS: dict[int, Any] = {}
+"""The LLVM contexts of live :class:`Compiled` objects, by ``id``.
+
+An engine's module lives in its context, so the context must be disposed
+after the engine.  References alone do not guarantee that: when the garbage
+collector frees a cycle that holds both (a cache entry that refers back to
+its owner is enough), it runs their finalizers in no particular order, and
+an engine disposed after its context frees the module twice (a segmentation
+fault, seen in a long test run).  Held here, the context stays reachable
+until :meth:`Compiled.__del__` has closed the engine itself."""
+
+
 @dataclass(slots=True)
 class Compiled:
     """Machine code of one module and the engine that owns it."""
@@ -156,9 +168,18 @@ class Compiled:
     context: Any = None
     """The module's own LLVM context, if it has one: released after the engine."""
 
+    def __post_init__(self) -> None:
+        if self.context is not None:
+            _CONTEXTS[id(self)] = self.context
+
     def __del__(self) -> None:
-        self.engine = None  # the engine's module lives in the context: drop it first
-        self.context = None
+        engine, self.engine = self.engine, None
+        if isinstance(engine, llvm.ExecutionEngine):  # not an AOT library's handle
+            engine.close()  # idempotent: the collector may have finalized the engine already
+        del engine
+        if self.context is not None:
+            self.context = None
+            _CONTEXTS.pop(id(self), None)
 
 
 def compile_module(module: Any, name: str, codegen: int, context: Any = None) -> Compiled:
