@@ -365,3 +365,85 @@ def test_a_cache_nobody_asked_for_never_breaks_the_vm(
     assert apply_message(vm_class, ACCOUNTS, value=3) == apply_message(CancunVM, ACCOUNTS, value=3)
     assert vm_class.disk_cache.flush(timeout=300)  # type: ignore[attr-defined]
     assert vm_class.stats.cache_store_failures == 2  # type: ignore[attr-defined]
+
+
+# -- the tiered runtime ------------------------------------------------------------------
+
+
+def _tiered_policy() -> Any:
+    from evmkiln.context.runtime import RuntimePolicy, Threshold
+
+    # wasm after 2 calls, llvm after 4; compiles on the caller's thread: deterministic.
+    return RuntimePolicy(
+        background=False,
+        fast_tier="wasm",
+        thresholds=(Threshold(calls=2, gas=None), Threshold(calls=4, gas=None)),
+    )
+
+
+INCREMENT = bytes.fromhex("60003560010160005260206000f3")  # RETURN(calldataload(0) + 1)
+COLD = bytes.fromhex("60026000526020601ff3")  # called once: never compiled, never written
+
+
+def _run_tiered(vm_class: Any, calls: int) -> None:
+    accounts = {A: {"code": INCREMENT}, B: {"code": COLD}}
+    word = (41).to_bytes(32, "big")
+    for _ in range(calls):
+        expected = apply_message(CancunVM, accounts, data=word)
+        assert apply_message(vm_class, accounts, data=word) == expected
+    assert apply_message(vm_class, accounts, to=B) == apply_message(CancunVM, accounts, to=B)
+
+
+def test_a_tiered_runtime_starts_a_code_on_the_tier_an_earlier_process_compiled(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("evmkiln.backend_llvm")
+    pytest.importorskip("evmkiln.backend_wasm")
+    first = cached_vm("llvm", tmp_path, runtime=_tiered_policy())
+    try:
+        _run_tiered(first, calls=5)
+        before = first.code_cache.snapshot()
+        assert before.hits == (1 + 1, 2, 2)  # INCREMENT: 1, 2, 2 frames; COLD interpreted once
+        assert before.done == 2 and before.loaded == (0, 0, 0)
+        for cache in first.code_cache.persistent:
+            assert cache is not None and cache.flush(timeout=300)
+    finally:
+        first.code_cache.close()
+    assert first.stats.cache_stored == 2  # INCREMENT on wasm and on llvm; COLD never
+    assert first.stats.cache_store_failures == 0
+
+    second = cached_vm("llvm", tmp_path, runtime=_tiered_policy())
+    try:
+        _run_tiered(second, calls=3)
+        after = second.code_cache.snapshot()
+        # INCREMENT runs on llvm from its first frame, loaded; nothing is compiled.
+        assert after.loaded == (0, 0, 1)
+        assert after.hits == (1, 0, 3)
+        assert after.queued == after.done == 0
+        assert second.stats.frames_compiled == 0
+    finally:
+        second.code_cache.close()
+
+
+def test_a_tiered_runtime_recompiles_past_a_corrupt_entry(tmp_path: Path) -> None:
+    pytest.importorskip("evmkiln.backend_llvm")
+    pytest.importorskip("evmkiln.backend_wasm")
+    first = cached_vm("llvm", tmp_path, runtime=_tiered_policy())
+    try:
+        _run_tiered(first, calls=5)
+        for cache in first.code_cache.persistent:
+            assert cache is not None and cache.flush(timeout=300)
+    finally:
+        first.code_cache.close()
+    top = first.code_cache.persistent[-1]
+    library = next(p for p in top.entry_path(code_hash(INCREMENT)).iterdir() if p.suffix == ".so")
+    library.write_bytes(b"\x7fELF" + b"\0" * 64)  # truncated: fails the size and hash checks
+
+    second = cached_vm("llvm", tmp_path, runtime=_tiered_policy())
+    try:
+        _run_tiered(second, calls=1)
+        # The llvm entry is refused; the wasm one loads, and the code runs on it.
+        assert second.stats.cache_rejected == 1
+        assert second.code_cache.snapshot().loaded == (0, 1, 0)
+    finally:
+        second.code_cache.close()

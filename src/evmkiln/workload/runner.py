@@ -117,6 +117,10 @@ def _outcome(receipt: Any, computation: Any, gas_used: int) -> dict[str, Any]:
     }
 
 
+FILL_WAIT_SECONDS = 600.0
+"""How long a run waits, untimed, for its compiles and cache writes to finish."""
+
+
 def _counters(vm_class: type[Any]) -> dict[str, Any]:
     stats = getattr(vm_class, "stats", None)
     if stats is None:
@@ -218,11 +222,18 @@ def run(spec_path: Path, config_name: str, cache_dir: Path | None) -> dict[str, 
 
     counters = _counters(base_vm)
     # A persistent code cache writes in the background; finish (untimed) so that
-    # the run that fills it leaves every entry for the warm runs after it.
+    # the run that fills it leaves every entry for the warm runs after it: the
+    # compiles still under way first (a tiered runtime stores what they make),
+    # then every tier's writes.
     disk_cache = getattr(base_vm, "disk_cache", None)
-    flush = getattr(disk_cache, "flush", None)
-    if callable(flush):
-        flush()
+    if disk_cache is not None:
+        code_cache = getattr(base_vm, "code_cache", None)
+        wait_idle = getattr(code_cache, "wait_idle", None)
+        if callable(wait_idle):
+            wait_idle(FILL_WAIT_SECONDS)
+        caches = [*getattr(code_cache, "persistent", ()), disk_cache]
+        for cache in {id(c): c for c in caches if c is not None}.values():
+            cache.flush(FILL_WAIT_SECONDS)
     children_cpu = _close_and_measure_children(base_vm)
     if compile_seconds is not None:
         counters["compile_seconds"] = compile_seconds()

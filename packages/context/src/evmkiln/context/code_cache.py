@@ -107,8 +107,12 @@ class PersistentCode(Protocol):
         """Code compiled by an earlier process, or ``None``; never raises for a bad entry."""
         ...
 
-    def store(self, code: bytes, function: Function) -> None:
-        """Keep ``code`` (lowered to ``function``, just compiled) for later processes."""
+    def store(self, code: bytes, function: Function | Callable[[], Function]) -> None:
+        """Keep ``code`` (lowered to ``function``, just compiled) for later processes.
+
+        ``function`` may be a callable that lowers the code when it is needed,
+        for a caller that compiled without lowering in this process.
+        """
         ...
 
 

@@ -70,10 +70,10 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel
@@ -87,11 +87,9 @@ from evmkiln.codegen.backend import (
     Executable,
     KeyedArtifacts,
 )
+from evmkiln.codegen.ir.function import Function
 from evmkiln.context.artifact_store import code_hash, load_artifact
 from evmkiln.context.code_cache import DispatchStats
-
-if TYPE_CHECKING:
-    from evmkiln.codegen.ir.function import Function
 
 log = logging.getLogger("evmkiln.cache")
 
@@ -415,7 +413,8 @@ def clear(root: Path) -> tuple[int, int]:
 @dataclass(slots=True)
 class _Write:
     digest: bytes
-    function: Function
+    function: Function | Callable[[], Function]
+    """The lowered code, or how to lower it (on the writer thread)."""
 
 
 class DiskCache:
@@ -519,8 +518,12 @@ class DiskCache:
 
     # ------------------------------------------------------------------ store
 
-    def store(self, code: bytes, function: Function) -> None:
-        """Write ``code``'s artifact (from ``function``, its lowering), now or in the background."""
+    def store(self, code: bytes, function: Function | Callable[[], Function]) -> None:
+        """Write ``code``'s artifact (from ``function``, its lowering), now or in the background.
+
+        ``function`` may be a callable that lowers the code; it is called only
+        if the entry is written, on the thread that writes it.
+        """
         digest = code_hash(code)
         with self._lock:
             if digest in self._seen or self._closed:
@@ -596,12 +599,13 @@ class DiskCache:
             self._queue.clear()
             self._done.notify_all()
 
-    def _write(self, digest: bytes, function: Function) -> None:
+    def _write(self, digest: bytes, function: Function | Callable[[], Function]) -> None:
         entry = self.entry_path(digest)
         if self.meta_path(digest).is_file():
             return  # another process wrote it meanwhile
         try:
-            size = self._build(digest, function, entry)
+            lowered = function if isinstance(function, Function) else function()
+            size = self._build(digest, lowered, entry)
         except Exception as exc:  # the code runs compiled all the same; a later process retries
             name = type(exc).__name__
             log.info("code cache: could not write 0x%s: %s: %s", digest.hex(), name, exc)

@@ -26,7 +26,7 @@ from eth_typing import Address
 
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
-from evmkiln.codegen.backend import Backend, CompileOptions, Executable, ExitKind
+from evmkiln.codegen.backend import AotBackend, Backend, CompileOptions, Executable, ExitKind
 from evmkiln.context.artifact_store import LazyArtifacts, LoadCallback, load_artifacts
 from evmkiln.context.code_cache import (
     DEFAULT_MAX_ENTRIES,
@@ -351,7 +351,10 @@ def make_vm_class(
     per-user cache directory; ``code_cache_bytes`` caps it (else
     ``EVMKILN_CACHE_MAX_BYTES``, else 512 MiB).  Writes happen in the
     background: ``vm_class.disk_cache.flush()`` waits for them
-    (``vm_class.disk_cache`` is ``None`` when the cache is off).
+    (``vm_class.disk_cache`` is ``None`` when the cache is off).  Under a
+    tiered ``runtime`` each compiled tier has its cache: a code an earlier
+    process compiled starts on that tier at first sight, and only what got
+    hot enough to be compiled is written.
 
     Each call returns fresh classes with their own code cache and
     :class:`DispatchStats` (``vm_class.stats``).
@@ -410,8 +413,25 @@ def make_vm_class(
             persistent=disk,
         )
     else:
+        tiers = _tiers(policy, backend_obj, compile_options)
+        # Each tier keeps its own entries (the key holds backend and options); the
+        # top tier is this VM class's backend and options, whose cache is ``disk``.
+        persistent = [
+            open_disk_cache(
+                tier.backend,
+                fork=fork,
+                options=tier.options,
+                stats=stats,
+                enabled=persistent_cache,
+                directory=code_cache_dir,
+                max_bytes=code_cache_bytes,
+            )
+            if disk is not None and tier is not tiers[-1] and isinstance(tier.backend, AotBackend)
+            else (disk if tier is tiers[-1] else None)
+            for tier in tiers
+        ]
         cache = TieredCodeCache(
-            _tiers(policy, backend_obj, compile_options),
+            tiers,
             policy,
             stats,
             fork=fork,
@@ -419,6 +439,7 @@ def make_vm_class(
             artifacts=loaded,
             strict=strict_aot,
             on_compilation=on_compilation,
+            persistent=persistent,
         )
     label = "".join(part.capitalize() for part in backend_obj.name.replace("-", "_").split("_"))
 

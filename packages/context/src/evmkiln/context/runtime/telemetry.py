@@ -73,6 +73,9 @@ class RuntimeStats:
     phase_seconds: Mapping[str, float]
     """Seconds per compile phase, summed over finished compiles, plus ``total``
     (promotion to installation, wall time)."""
+    loaded: tuple[int, ...] = ()
+    """Codes put on each tier at first sight from the persistent code cache, by tier
+    (tier 0 always 0): compiled by an earlier process, not compiled here."""
 
     def as_dict(self) -> dict[str, object]:
         """The snapshot as plain JSON-able values."""
@@ -94,5 +97,8 @@ class RuntimeStats:
             "evicted": {"bytes": self.evicted_bytes, "idle": self.evicted_idle},
             "cached": {"codes": self.cached_codes, "bytes": self.cached_bytes},
             "tracked": self.tracked,
+            "loaded": dict(
+                zip(self.tiers[1:], (self.loaded or (0,) * len(self.tiers))[1:], strict=True)
+            ),
             "phase_seconds": {k: round(v, 6) for k, v in self.phase_seconds.items()},
         }

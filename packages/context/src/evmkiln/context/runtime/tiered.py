@@ -28,9 +28,17 @@ it: no compile, no frame, no callback.  A frame that started on a tier
 finishes on it (it holds its executable); the next frame of the code gets
 whatever is installed by then.
 
-The one path from bytecode to executable is :meth:`TieredCodeCache.compile_code`:
-a persistent cache plugs in there (look up on disk before compiling, store
-after).
+The one path from bytecode to executable is :meth:`TieredCodeCache.compile_code`.
+
+Across processes.  Each compiled tier may have a persistent code cache
+(:class:`~evmkiln.context.code_cache.PersistentCode`, the on-disk cache of
+:mod:`evmkiln.context.disk_cache`).  A code seen for the first time is looked
+up there, highest tier first, before it runs: found, it starts on that tier
+with nothing to compile (``RuntimeStats.loaded``), so a process that meets
+what an earlier one made hot runs it compiled from its first frame.  A code
+compiled here is handed to its tier's cache, whose writer thread lowers and
+saves it off the frame's path.  A code that never got hot is never written,
+and is interpreted again, as the policy wants.
 """
 
 from __future__ import annotations
@@ -57,7 +65,12 @@ from evmkiln.codegen.compiler_process import (
     CompileTimeLimit,
 )
 from evmkiln.context.artifact_store import AotRequiredError, code_hash
-from evmkiln.context.code_cache import DispatchStats, Lowering, lower_with_pipeline
+from evmkiln.context.code_cache import (
+    DispatchStats,
+    Lowering,
+    PersistentCode,
+    lower_with_pipeline,
+)
 from evmkiln.context.runtime.policy import RuntimePolicy
 from evmkiln.context.runtime.telemetry import (
     CompilationCallback,
@@ -180,7 +193,8 @@ class TieredCodeCache:
     is implicit).  ``lower`` is ``None`` for codegen's pipeline (which then
     runs in the compiler process for backends that can), or a stand-in.
     ``artifacts`` (by code hash, as for :class:`~evmkiln.context.code_cache.CodeCache`)
-    put a code on the top tier at first sight.
+    put a code on the top tier at first sight.  ``persistent`` holds each
+    compiled tier's cross-process cache (lowest first, ``None`` for none).
     """
 
     counts_gas = True
@@ -197,9 +211,12 @@ class TieredCodeCache:
         artifacts: Mapping[bytes, Executable] | None = None,
         strict: bool = False,
         on_compilation: CompilationCallback | None = None,
+        persistent: Sequence[PersistentCode | None] = (),
     ) -> None:
         if not tiers:
             raise ValueError("a tiered code cache needs at least one compiled tier")
+        if len(persistent) > len(tiers):
+            raise ValueError("more persistent caches than compiled tiers")
         self.tiers = tuple(tiers)
         self.policy = policy
         self.stats = stats
@@ -210,6 +227,12 @@ class TieredCodeCache:
         self.artifacts: Mapping[bytes, Executable] = artifacts or {}
         self.strict = strict
         self.on_compilation = on_compilation
+        self.persistent: tuple[PersistentCode | None, ...] = (
+            *persistent,
+            *(None,) * (len(self.tiers) - len(persistent)),
+        )
+        """Each compiled tier's cross-process cache, lowest first (``None``: none)."""
+        self._any_persistent = any(p is not None for p in self.persistent)
         self.aot_codes: set[bytes] = set()
         """Codes whose executable came from an artifact."""
         self._thresholds = tuple(policy.threshold(k) for k in range(1, len(self.tiers) + 1))
@@ -224,6 +247,7 @@ class TieredCodeCache:
         self._pending = 0
         self._hits = [0] * (len(self.tiers) + 1)
         self._promotions = [0] * (len(self.tiers) + 1)
+        self._loaded = [0] * (len(self.tiers) + 1)
         self._counters = _Counters(phases=dict.fromkeys((*PHASES, "total"), 0.0))
         self._swept = time.monotonic()
         self._sweep_every = (
@@ -247,6 +271,7 @@ class TieredCodeCache:
         with self._lock:
             entries = self._entries
             entry = entries.pop(code, None)
+            fresh = entry is None
             if entry is None:
                 entry = self._track(code)
             entries[code] = entry  # most recently seen last
@@ -261,6 +286,10 @@ class TieredCodeCache:
             every = self._sweep_every
             if every is not None and now - self._swept > every:
                 self._evict_idle(now)
+        if fresh and self._any_persistent and entry.tier < entry.ceiling:
+            loaded = self._load_persistent(code, entry)
+            if loaded is not None:
+                return loaded
         if target:
             promoted = self._promote(code, entry, target)
             if promoted is not None:
@@ -306,6 +335,38 @@ class TieredCodeCache:
                     "and strict_aot forbids compiling it"
                 )
         return entry
+
+    def _load_persistent(self, code: bytes, entry: _Entry) -> Executable | None:
+        """Put a new code on the highest tier an earlier process left it compiled for.
+
+        The lookups (a ``stat`` per tier on a miss, a load on a hit) run
+        outside the lock.  The frame that asked runs on the loaded tier.
+        """
+        for tier in range(entry.ceiling, 0, -1):
+            persistent = self.persistent[tier - 1]
+            if persistent is None:
+                continue
+            executable = persistent.lookup(code)  # never raises
+            if executable is None:
+                continue
+            nbytes = getattr(executable, "nbytes", None)
+            if not isinstance(nbytes, int):
+                nbytes = ESTIMATED_BYTES_PER_CODE_BYTE * len(code)
+            with self._lock:
+                if self._closed or self._entries.get(code) is not entry or entry.tier >= tier:
+                    return None
+                self._forget(code, entry)
+                self._hits[entry.tier] -= 1  # the frame that asked runs on the loaded tier
+                self._hits[tier] += 1
+                entry.tier = tier
+                entry.executable = executable
+                entry.nbytes = nbytes
+                self._compiled[code] = entry
+                self._bytes += nbytes
+                self._loaded[tier] += 1
+                self._evict_bytes(keep=code)
+            return executable
+        return None
 
     def _forget(self, code: bytes, entry: _Entry) -> None:
         """Drop ``entry``'s compiled code from the byte count (lock held)."""
@@ -446,6 +507,10 @@ class TieredCodeCache:
         with self._lock:
             outcome = self._install(job, result, outcome, error)
             self._counters.phases["total"] += seconds
+        persistent = self.persistent[job.tier - 1]
+        if outcome == "done" and persistent is not None:
+            # Lowered again on the cache's writer thread, only if it writes.
+            persistent.store(job.code, functools.partial(self.lower, job.code))
         callback = self.on_compilation
         if callback is not None:
             callback(
@@ -589,6 +654,7 @@ class TieredCodeCache:
                 cached_codes=len(self._compiled),
                 cached_bytes=self._bytes,
                 tracked=len(self._entries),
+                loaded=tuple(self._loaded),
                 phase_seconds=dict(c.phases),
             )
 
