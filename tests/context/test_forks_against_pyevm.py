@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from message_harness import A, B, C, addr, apply_message
 
 from evmkiln.context import available_backends, make_vm_class
@@ -52,9 +54,17 @@ def fork(request: pytest.FixtureRequest) -> str:
     return name
 
 
+@pytest.fixture(scope="module", params=["ir", "llvm", "wasm"])
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name not in available_backends():
+        pytest.skip(f"backend {name} is not installed")
+    return name
+
+
 @pytest.fixture(scope="module")
-def kiln(fork: str) -> type[Any]:
-    return make_vm_class("ir", fork=fork, interpret_on_compile_error=False)
+def kiln(fork: str, backend: str) -> type[Any]:
+    return make_vm_class(backend, fork=fork, interpret_on_compile_error=False)
 
 
 def test_classes_build_on_the_forks_own(fork: str, kiln: type[Any]) -> None:
@@ -64,7 +74,7 @@ def test_classes_build_on_the_forks_own(fork: str, kiln: type[Any]) -> None:
     computation = kiln.get_state_class().computation_class
     assert issubclass(computation, spec.computation_class)
     assert computation.opcodes is spec.computation_class.opcodes
-    assert kiln.__name__ == f"KilnIr{fork.capitalize()}VM"
+    assert kiln.__name__.startswith("Kiln") and kiln.__name__.endswith(f"{fork.capitalize()}VM")
 
 
 @pytest.mark.parametrize(
@@ -90,6 +100,70 @@ def test_a_delegation_to_a_precompile_runs_no_precompile(fork: str, kiln: type[A
     expected = apply_message(fork_spec(fork).vm_class, accounts, gas=200_000)
     assert apply_message(kiln, accounts, gas=200_000) == expected
     assert int.from_bytes(expected.output[:32], "big") == 1
+
+
+D = addr(0xDDDD)
+EMPTY = addr(0xE0E0)
+
+# What a designation can point at: code, a precompile, the account itself, another
+# delegated account (not followed: its designator runs as code), nothing.
+DELEGATES = [C, IDENTITY, B, D, EMPTY]
+
+# One step of the caller, each leaving one word on the stack for the result.
+_STEPS = {
+    "size": lambda target: _push20(target) + "3b",  # EXTCODESIZE
+    "hash": lambda target: _push20(target) + "3f",  # EXTCODEHASH
+    # EXTCODECOPY(dest 0, offset 1, size 30), then MLOAD(0)
+    "copy": lambda target: "601e60015f" + _push20(target) + "3c5f51",
+    "call": lambda target: "5f5f5f5f6001" + _push20(target) + "5a" + "f1",
+    "dcall": lambda target: "5f5f5f5f" + _push20(target) + "5a" + "f4",
+    "scall": lambda target: "5f5f5f5f" + _push20(target) + "5a" + "fa",
+    "returndata": lambda target: "3d",  # RETURNDATASIZE
+}
+
+
+def _observer(steps: list[tuple[str, bytes]]) -> bytes:
+    """Run ``steps`` and return the words they produced, in order."""
+    body = ""
+    for i, (step, target) in enumerate(steps):
+        body += _STEPS[step](target) + _push_word(32 * i) + "52"  # MSTORE(32 i, result)
+    return bytes.fromhex(body + _push_word(32 * len(steps)) + "5ff3")
+
+
+def _push_word(value: int) -> str:
+    return "61" + value.to_bytes(2, "big").hex()
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    delegate=st.sampled_from(DELEGATES),
+    steps=st.lists(
+        st.tuples(st.sampled_from(sorted(_STEPS)), st.sampled_from([B, C, D, EMPTY])),
+        min_size=1,
+        max_size=6,
+    ),
+    gas=st.integers(min_value=3_000, max_value=120_000),
+)
+def test_delegation_designators_match_pyevm(
+    fork: str, kiln: type[Any], delegate: bytes, steps: list[tuple[str, bytes]], gas: int
+) -> None:
+    """EXTCODE* of a delegated account read its designator; calls run the delegate's code.
+
+    Random mixes of the two, at gas limits that run out anywhere, against the
+    fork's interpreter on every backend.
+    """
+    accounts = {
+        A: {"code": _observer(steps), "balance": 10},
+        B: {"code": DESIGNATION + delegate, "nonce": 1},
+        C: {"code": STORE_AND_LOG},
+        D: {"code": DESIGNATION + C, "nonce": 1},
+    }
+    expected = apply_message(fork_spec(fork).vm_class, accounts, gas=gas)
+    assert apply_message(kiln, accounts, gas=gas) == expected
 
 
 def test_cancun_runs_a_designation_as_code() -> None:

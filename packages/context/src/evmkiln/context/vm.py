@@ -49,6 +49,7 @@ from evmkiln.context.runtime import (
 )
 from evmkiln.context.state_layers import StateLayers
 from evmkiln.forks import ForkSpec, fork_spec
+from evmkiln.forks.precompiles import with_native_precompiles
 
 _COMPILE_OPTION_FIELDS = frozenset(
     f.name for f in dataclasses.fields(CompileOptions) if f.name != "extra"
@@ -452,6 +453,8 @@ def make_vm_class(
             "stats": stats,
             "fork": spec,
             "counts_gas": isinstance(cache, TieredCodeCache),
+            # py-evm's precompiles, with evmkiln's versions of the slow ones (same results).
+            "_precompiles": with_native_precompiles(spec.computation_class._precompiles),
         },
     )
     state_attributes: dict[str, Any] = {"computation_class": computation_class}

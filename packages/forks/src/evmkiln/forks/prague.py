@@ -28,6 +28,7 @@ from eth.vm.forks.prague.state import PragueState
 
 from evmkiln.forks.bls12_381 import bls12_381_precompiles
 from evmkiln.forks.modexp import modexp_output
+from evmkiln.forks.precompiles import with_native_precompiles
 from evmkiln.forks.storage import account_has_storage
 from evmkiln.forks.validation import validate_rules_pyevm_leaves_out
 
@@ -41,7 +42,7 @@ def modexp(computation: Any) -> Any:
 
 
 KILN_PRAGUE_PRECOMPILES: dict[bytes, Any] = {
-    **PRAGUE_PRECOMPILES,
+    **with_native_precompiles(PRAGUE_PRECOMPILES),
     **bls12_381_precompiles(),
     force_bytes_to_address(b"\x05"): modexp,
 }
