@@ -10,8 +10,13 @@ long-lived child Python process with limits of its own:
 
 * **memory**: the child's address space is capped (``RLIMIT_AS``), so an
   allocation beyond it fails there, not in the caller;
-* **time**: a job that has not answered within its limit gets the child
-  killed (:class:`CompileTimeLimit`);
+* **time**: a job may use its limit in CPU time, enforced by the kernel in
+  the child (``RLIMIT_CPU``, see :mod:`evmkiln.codegen.compiler_worker`), and
+  :data:`WALL_FACTOR` times as much wall time, after which the child is
+  killed; either way the job fails with :class:`CompileTimeLimit`.  CPU time,
+  because a compiler process runs niced beside the caller's frames: on a busy
+  machine a cheap compile can wait long for a core, and must not be judged
+  too expensive (and its code kept interpreted for good) for that;
 * **crashes**: a child that dies while on a job (signal or exit) is reported
   as :class:`CompilerCrashed`, with the tail of what it wrote to stderr (an
   LLVM assertion names itself there).
@@ -52,6 +57,9 @@ _HEADER = struct.Struct("<I")
 _STDERR_TAIL = 2000
 """Characters of the child's stderr quoted in a crash report."""
 DEFAULT_SECONDS = 60.0
+WALL_FACTOR = 10.0
+"""A job's wall-time backstop, in multiples of its CPU-time limit: catches a job
+that stops making progress without computing (a deadlock, a stopped child)."""
 DEFAULT_MEMORY_BYTES = 4 << 30
 
 
@@ -75,7 +83,8 @@ class CompileJobError(CompilerProcessError):
 class CompileLimits:
     """Limits of one compile job.
 
-    ``seconds``: wall time from sending the job to its answer (None: no limit).
+    ``seconds``: CPU time of the job in the child, and :data:`WALL_FACTOR` times
+    as much wall time from sending it to its answer (None: no limit).
     ``memory_bytes``: the child's address space (``RLIMIT_AS``; None: no limit).
     The defaults leave room for the largest contracts the codegen budget
     admits (a few hundred MB of LLVM state) and stop a runaway compile long
@@ -208,7 +217,7 @@ class CompilerProcess:
         limit for this job.  Raises :class:`CompilerProcessError` subclasses.
         """
         limit = self.limits.seconds if seconds is None else seconds
-        payload = pickle.dumps((target, args), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((target, args, limit), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             child = self._running()
             child.clear_stderr()
@@ -226,6 +235,10 @@ class CompilerProcess:
                 returncode = child.process.wait()
                 tail = child.stderr_tail()
                 self._discard(child, kill=False)
+                if returncode == -signal.SIGXCPU and limit is not None:
+                    raise CompileTimeLimit(
+                        f"the compile used more than {limit:g} s of CPU time"
+                    ) from exc
                 detail = f": {tail}" if tail else ""
                 raise CompilerCrashed(
                     f"{_describe_exit(returncode)} while running {target}{detail}"
@@ -237,10 +250,11 @@ class CompilerProcess:
         raise CompileJobError(f"{target}: {value}")
 
     def _receive(self, child: _Child, limit: float | None) -> bytes:
-        deadline = None if limit is None else time.monotonic() + limit
-        header = self._read(child, _HEADER.size, deadline, limit)
+        wall = None if limit is None else limit * WALL_FACTOR
+        deadline = None if wall is None else time.monotonic() + wall
+        header = self._read(child, _HEADER.size, deadline, wall)
         (size,) = _HEADER.unpack(header)
-        return self._read(child, size, deadline, limit)
+        return self._read(child, size, deadline, wall)
 
     @staticmethod
     def _read(child: _Child, size: int, deadline: float | None, limit: float | None) -> bytes:

@@ -1,15 +1,23 @@
 """The child side of :class:`evmkiln.codegen.compiler_process.CompilerProcess`.
 
 Run as ``python -m evmkiln.codegen.compiler_worker REPLY_FD [MEMORY_BYTES]``:
-reads jobs (4-byte length, pickle of ``("module:function", args)``) from
-stdin, answers each on ``REPLY_FD`` with ``("ok", result)`` or
+reads jobs (4-byte length, pickle of ``("module:function", args, cpu_seconds)``)
+from stdin, answers each on ``REPLY_FD`` with ``("ok", result)`` or
 ``("error", "Type: message")``, and exits when stdin closes.  A native crash
 simply ends the process; the parent reports it.
+
+A job's time limit is CPU time, enforced here by the kernel: the soft
+``RLIMIT_CPU`` is set to what the process has used so far plus the job's
+allowance (whole seconds, rounded up), so a job that computes past it gets
+``SIGXCPU`` and the process ends; the parent reports the limit.  Time spent
+waiting for a core -- the process runs at a lower priority than the
+caller's frames, on a machine that may be busy -- does not count.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import pickle
 import resource
@@ -45,6 +53,20 @@ def _limit_memory(memory: str) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+def _cpu_used() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _limit_cpu(seconds: float | None) -> None:
+    """Allow the next job ``seconds`` of CPU time (``None``: no limit)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = hard if seconds is None else math.ceil(_cpu_used() + seconds)
+    if hard != resource.RLIM_INFINITY and soft != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
 def serve(reply_fd: int, memory: str) -> None:
     """Answer jobs until stdin closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; Ctrl-C reaches it
@@ -61,8 +83,12 @@ def serve(reply_fd: int, memory: str) -> None:
             if body is None:
                 return
             try:
-                target, args = pickle.loads(body)
-                reply: tuple[str, Any] = ("ok", _resolve(target)(*args))
+                target, args, cpu_seconds = pickle.loads(body)
+                _limit_cpu(cpu_seconds)
+                try:
+                    reply: tuple[str, Any] = ("ok", _resolve(target)(*args))
+                finally:
+                    _limit_cpu(None)
                 payload = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as exc:  # reported to the parent, which raises it there
                 payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))

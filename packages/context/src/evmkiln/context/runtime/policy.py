@@ -134,8 +134,10 @@ class RuntimePolicy(BaseModel):
     """Longer code is never compiled (EIP-3860's initcode limit: deployed code
     is at most half of it)."""
     compile_seconds: float = Field(default=10.0, gt=0)
-    """Compile-time budget of one compile: past it the compiler process is
-    killed and the code stays on its lower tier for good (remembered)."""
+    """Compile-time budget of one compile, in CPU seconds of the compiler
+    process (waiting for a core does not count; ten times as much wall time is
+    the backstop): past it the compiler process is killed and the code stays
+    on its lower tier for good (remembered)."""
     compile_memory_bytes: int | None = Field(default=4 << 30, ge=1 << 26)
     """Address-space limit of a compiler process (``None``: none)."""
     compiler_nice: int = Field(default=10, ge=0, le=19)
