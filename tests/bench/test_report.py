@@ -75,3 +75,35 @@ def test_format_ratio() -> None:
     assert format_ratio(None) == "-"
     assert format_ratio(123.4) == "123.4×"
     assert format_ratio(0.00123) == "0.0012×"
+
+
+def test_compile_spread_per_kib_over_contracts_of_a_kib_or_more() -> None:
+    from types import SimpleNamespace
+
+    from evmkiln.bench.compile_timing import CompileLog, ContractCompile
+    from evmkiln.bench.report import compile_spread, compile_table
+
+    def log(*contracts: ContractCompile) -> SimpleNamespace:
+        return SimpleNamespace(compile_log=CompileLog(contracts=list(contracts)))
+
+    results = [
+        SimpleNamespace(
+            case=SimpleNamespace(name="a"),
+            measurements={
+                "llvm": log(
+                    ContractCompile("evm_1", 2048, 0.1, 0.9),  # 0.5 s per KiB
+                    ContractCompile("evm_2", 100, 0.0, 5.0),  # under a KiB: left out
+                    ContractCompile("evm_3", 4096, 0.2, None),  # failed: left out
+                ),
+                "pyevm": SimpleNamespace(compile_log=None),
+            },
+        ),
+        SimpleNamespace(
+            case=SimpleNamespace(name="b"),
+            measurements={"llvm": log(ContractCompile("evm_4", 1024, 0.5, 1.5))},  # 2 s per KiB
+        ),
+    ]
+    spread = compile_spread(results)  # type: ignore[arg-type]
+    assert spread == {"llvm": (0.5, 2.0)}
+    text = _render(compile_table(results))  # type: ignore[arg-type]
+    assert "per KiB" in text and "llvm 4.0x" in text

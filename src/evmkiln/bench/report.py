@@ -104,8 +104,42 @@ def _notes_cell(m: Measurement) -> Text:
     return Text("; ".join(parts), style=style)
 
 
+MIN_KIB_FOR_SPREAD = 1.0
+"""Contracts smaller than this are left out of the per-KiB spread: fixed costs
+(a process round trip, loading the code) dominate their compile time."""
+
+
+def per_kib(seconds: float, code_size: int) -> float:
+    """Compile seconds per KiB of bytecode."""
+    return seconds / (max(code_size, 1) / 1024)
+
+
+def compile_spread(results: list[FixtureResult]) -> dict[str, tuple[float, float]]:
+    """Per backend: (fastest, slowest) lowering-plus-compile seconds per KiB.
+
+    Over the contracts of at least :data:`MIN_KIB_FOR_SPREAD` that compiled,
+    each once (a contract in several fixtures counts once).
+    """
+    seen: dict[str, dict[str, float]] = {}
+    for result in results:
+        for name, m in result.measurements.items():
+            if m.compile_log is None:
+                continue
+            for c in m.compile_log.contracts:
+                if c.compile_seconds is None or c.code_size < MIN_KIB_FOR_SPREAD * 1024:
+                    continue
+                rate = per_kib(c.lower_seconds + c.compile_seconds, c.code_size)
+                seen.setdefault(name, {})[c.function] = rate
+    return {name: (min(r.values()), max(r.values())) for name, r in seen.items() if r}
+
+
 def compile_table(results: list[FixtureResult]) -> Table | None:
-    """Per-contract compile times of every evmkiln backend (lowering, then backend compile)."""
+    """Per-contract compile times of every evmkiln backend (lowering, then backend compile).
+
+    With the time per KiB of code, and the spread of that figure per backend
+    (slowest over fastest) in the caption: compile time should grow with
+    code size and nothing else.
+    """
     samples = max(
         (
             c.samples
@@ -118,7 +152,8 @@ def compile_table(results: list[FixtureResult]) -> Table | None:
     )
     title = "first run" if samples == 1 else f"median of {samples} fresh compiles"
     table = Table(title=f"compile time per contract ({title})")
-    for header in ("fixture", "backend", "contract", "code", "lower", "backend compile"):
+    headers = ("fixture", "backend", "contract", "code", "lower", "backend compile", "per KiB")
+    for header in headers:
         table.add_column(header, justify="left" if header in ("fixture", "backend") else "right")
     rows = 0
     for result in results:
@@ -127,6 +162,7 @@ def compile_table(results: list[FixtureResult]) -> Table | None:
                 continue
             for contract in m.compile_log.contracts:
                 compiled = contract.compile_seconds
+                total = None if compiled is None else contract.lower_seconds + compiled
                 table.add_row(
                     result.case.name,
                     name,
@@ -134,8 +170,15 @@ def compile_table(results: list[FixtureResult]) -> Table | None:
                     f"{contract.code_size} B",
                     format_seconds(contract.lower_seconds),
                     format_seconds(compiled) if compiled is not None else "failed",
+                    "" if total is None else format_seconds(per_kib(total, contract.code_size)),
                 )
                 rows += 1
+    spread = compile_spread(results)
+    if spread:
+        table.caption = "per KiB, contracts of 1 KiB or more, slowest / fastest: " + ", ".join(
+            f"{name} {slow / fast:.1f}x ({format_seconds(fast)} to {format_seconds(slow)})"
+            for name, (fast, slow) in spread.items()
+        )
     return table if rows else None
 
 
@@ -255,6 +298,10 @@ def results_json(
             "timing": settings.timing,
         },
         "agree": all(r.agree() for r in results),
+        "compile_seconds_per_kib": {
+            name: {"fastest": fast, "slowest": slow, "spread": slow / fast}
+            for name, (fast, slow) in compile_spread(results).items()
+        },
         "fixtures": [
             {
                 "name": r.case.name,
