@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from evmkiln.builtins.halts import HaltKind
 from evmkiln.builtins.table import BUILTINS
-from evmkiln.codegen.evm.blocks import Exit, Program
+from evmkiln.codegen.evm.blocks import STACK_LIMIT, Exit, Program
 from evmkiln.codegen.evm.bytecode import Instr
 from evmkiln.codegen.evm.opcodes import Kind
 from evmkiln.codegen.ir.builder import Builder
@@ -48,6 +48,20 @@ def _segment_gas(instrs: list[Instr], i: int) -> int:
         if _is_observer(ins):
             break
     return total
+
+
+def _first_stack_failure(instrs: list[Instr], height: int) -> tuple[int, HaltKind]:
+    """The index of the first instruction whose stack fails from ``height``, and how."""
+    for i, ins in enumerate(instrs):
+        info = ins.info
+        if info is None:
+            break
+        if height < info.pops:
+            return i, HaltKind.STACK_UNDERFLOW
+        height += info.pushes - info.pops
+        if height > STACK_LIMIT:
+            return i, HaltKind.STACK_OVERFLOW
+    raise AssertionError("the block's stack does not fail from this height")
 
 
 class Lowerer:
@@ -115,12 +129,9 @@ class Lowerer:
         b.pc = start
         self.consts = {}
         if mode == K:
-            if statically_halts(self.prog, start, self.plan.height_of(start)):
-                over = self.plan.height_of(start) >= blk.min_height
-                b.op(
-                    "halt",
-                    imms=(int(HaltKind.STACK_OVERFLOW if over else HaltKind.STACK_UNDERFLOW),),
-                )
+            height = self.plan.height_of(start)
+            if statically_halts(self.prog, start, height):
+                self.lower_until_stack_halt(irb, start, height)
                 return
             st = StackModel(b, list(irb.params), None)
         else:
@@ -141,6 +152,30 @@ class Lowerer:
             self.exit_jump(st, mode, blk.end)
         else:
             b.op("stop")
+
+    def lower_until_stack_halt(self, irb: Block, start: int, height: int) -> None:
+        """A known-height version whose stack fails: the instructions before the failing
+        one, then its halt.
+
+        The interpreter runs those instructions and charges the failing one's
+        static gas before it finds the stack short (or full), so running out
+        of gas, or another halt, on the way comes first: an OutOfGas, not a
+        stack error, is what it reports then.  Only the gas up to and
+        including the failing instruction is charged.
+        """
+        blk = self.prog.blocks[start]
+        failing, kind = _first_stack_failure(blk.instrs, height)
+        instrs = blk.instrs[: failing + 1]
+        st = StackModel(self.b, list(irb.params), None)
+        self._charge(_segment_gas(instrs, 0))
+        for i, ins in enumerate(instrs[:failing]):
+            self.b.pc = ins.pc
+            if self.lower_instr(ins, st, K, blk.start):
+                return  # pragma: no cover - terminators end blocks, and the failing one is last
+            if _is_observer(ins):
+                self._charge(_segment_gas(instrs, i + 1))
+        self.b.pc = instrs[failing].pc
+        self.b.op("halt", imms=(int(kind),))
 
     def _charge(self, amount: int) -> None:
         if amount:
