@@ -15,3 +15,7 @@ uv run --frozen mypy packages/builtins/src packages/codegen/src packages/context
   packages/backend-llvm/src packages/backend-wasm/src packages/integrations/src src
 echo "== pytest (fixtures: ${EVMKILN_FIXTURES:-none})"
 uv run --frozen pytest -n auto "$@"
+if [ "${CI:-}" = "true" ] || [ -n "${EVMKILN_EXTERNAL_SUITES:-}" ]; then
+  echo "== external suites: eth-tester's and web3.py's own tests, stock py-evm against evmkiln"
+  uv run --frozen python scripts/external_suites.py --suite eth-tester --suite web3
+fi

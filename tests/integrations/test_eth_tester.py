@@ -129,3 +129,20 @@ def test_selected_by_environment_variable(monkeypatch: pytest.MonkeyPatch) -> No
     counter = deploy(tester, COUNTER)
     assert call(tester, counter) == "0x" + (1).to_bytes(32, "big").hex()
     assert backend.stats.frames_run_compiled > 0
+
+
+def test_the_default_runtime_is_tiered_and_the_environment_can_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from evmkiln.context.code_cache import CodeCache
+    from evmkiln.context.runtime import TieredCodeCache
+
+    monkeypatch.delenv("EVMKILN_RUNTIME")
+    tiered = KilnBackend("ir")
+    assert isinstance(tiered.vm_class.code_cache, TieredCodeCache)
+    assert scenario(EthereumTester(tiered)) == scenario(EthereumTester(PyEVMBackend()))
+    monkeypatch.setenv("EVMKILN_RUNTIME", "blocking")
+    assert isinstance(KilnBackend("ir").vm_class.code_cache, CodeCache)
+    monkeypatch.setenv("EVMKILN_RUNTIME", "eager")
+    with pytest.raises(ValueError, match="EVMKILN_RUNTIME"):
+        KilnBackend("ir")

@@ -15,6 +15,7 @@ docs/integrations.md says what works and what differs.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 DEFAULT_BACKEND = "llvm"
 """The backend used when neither an argument nor ``EVMKILN_BACKEND`` names one."""
@@ -33,3 +34,28 @@ def backend_from_environment(backend: str | None) -> str:
 def fork_from_environment(fork: str | None, default: str) -> str:
     """``fork``, else ``$EVMKILN_FORK``, else the tool's own default ``default``."""
     return fork or os.environ.get("EVMKILN_FORK") or default
+
+
+RUNTIME_ENV = "EVMKILN_RUNTIME"
+"""``tiered`` (the default) or ``blocking``: how an integration's VM class compiles."""
+
+
+def runtime_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``make_vm_class`` options with the runtime policy an integration runs under.
+
+    A test suite or a notebook meets many contracts a few times each, where
+    compiling every code before it runs costs more than interpreting it, so
+    integrations use the tiered runtime's default policy (interpret, compile
+    what gets hot, in the background).  ``$EVMKILN_RUNTIME=blocking`` compiles
+    every code first; an explicit ``runtime=`` option wins over both.
+    """
+    if "runtime" in options:
+        return options
+    mode = os.environ.get(RUNTIME_ENV, "tiered").strip().lower()
+    if mode == "blocking":
+        return {**options, "runtime": None}
+    if mode != "tiered":
+        raise ValueError(f"{RUNTIME_ENV}={mode!r}: expected 'tiered' or 'blocking'")
+    from evmkiln.context.runtime import RuntimePolicy
+
+    return {**options, "runtime": RuntimePolicy()}

@@ -57,7 +57,7 @@ from eth.vm.forks.cancun import CancunVM
 from evmkiln.context import make_vm_class
 from evmkiln.context.vm import CompiledFrames
 from evmkiln.forks import fork_spec
-from evmkiln.integrations import backend_from_environment
+from evmkiln.integrations import backend_from_environment, runtime_options
 
 REPLAY_REASON = "replaying a failed call on the interpreter for titanoboa's trace"
 _NEWEST_FIRST = ("osaka", "prague", "cancun")
@@ -215,7 +215,7 @@ def enable(
     """
     env = boa.env if env is None else env
     fork = fork or _fork_of(env.evm.vm)
-    vm_class = make_vm_class(backend_from_environment(backend), fork, **options)
+    vm_class = make_vm_class(backend_from_environment(backend), fork, **runtime_options(options))
     boa_vm = _boa_vm_class(vm_class, trace_preimages)
     _move_to(env, boa_vm)
     return boa_vm

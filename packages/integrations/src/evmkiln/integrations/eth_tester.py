@@ -33,10 +33,38 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from evmkiln.context import make_vm_class
 from evmkiln.context.code_cache import DispatchStats
-from evmkiln.integrations import backend_from_environment, fork_from_environment
+from evmkiln.integrations import (
+    backend_from_environment,
+    fork_from_environment,
+    runtime_options,
+)
 
 ETH_TESTER_DEFAULT_FORK = "prague"
 """The fork of eth-tester's default VM configuration (``PragueVM`` from genesis)."""
+
+
+SHARED_VM_CLASSES: dict[tuple[str, str, str], type[Any]] = {}
+"""VM classes by (backend, fork, runtime policy), for backends made without other options."""
+
+
+def shared_vm_class(backend: str, fork: str, options: dict[str, Any]) -> type[Any]:
+    """The VM class for ``backend`` and ``fork``, shared by every backend of this process
+    made with the same runtime policy and no other option.
+
+    A test suite makes a fresh chain (a new ``EthereumTester()``, hence a new
+    backend) for nearly every test, and runs the same contracts in each: with
+    a VM class per backend every test would compile them again.  Shared, the
+    code cache (and the tiered runtime's counts) carry over from test to
+    test; chains never share state, which lives in each chain's database.
+    Any other option (``artifacts=``, ``opt_level=``, ...) gets a class of its own.
+    """
+    if set(options) - {"runtime"}:
+        return make_vm_class(backend, fork, **options)
+    key = (backend, fork, repr(options.get("runtime")))
+    vm_class = SHARED_VM_CLASSES.get(key)
+    if vm_class is None:
+        vm_class = SHARED_VM_CLASSES[key] = make_vm_class(backend, fork, **options)
+    return vm_class
 
 
 class KilnBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is untyped
@@ -44,7 +72,11 @@ class KilnBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is untyped
 
     ``backend`` and ``fork`` default to ``$EVMKILN_BACKEND`` / ``$EVMKILN_FORK``,
     then to ``"llvm"`` and eth-tester's default fork; ``options`` go to
-    :func:`~evmkiln.context.make_vm_class` (``artifacts=``, ``opt_level=``, ...).
+    :func:`~evmkiln.context.make_vm_class` (``artifacts=``, ``opt_level=``,
+    ``runtime=``, ...); without ``runtime=`` the tiered default policy runs
+    (``$EVMKILN_RUNTIME=blocking`` compiles every code first).  Backends made
+    with no option but ``runtime`` share their VM class (:func:`shared_vm_class`),
+    so that compiled code outlives a test's chain.
     The other parameters are ``PyEVMBackend``'s.  An explicit
     ``vm_configuration`` is used as given (e.g. to run evmkiln on some blocks
     only).
@@ -61,10 +93,10 @@ class KilnBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is untyped
         hd_path: str | None = None,
         **options: Any,
     ) -> None:
-        self.vm_class = make_vm_class(
+        self.vm_class = shared_vm_class(
             backend_from_environment(backend),
             fork_from_environment(fork, ETH_TESTER_DEFAULT_FORK),
-            **options,
+            runtime_options(options),
         )
         self.kiln_vm_configuration = ((0, self.vm_class),)
         super().__init__(
@@ -97,5 +129,5 @@ class KilnBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is untyped
     @property
     def stats(self) -> DispatchStats:
         """How this backend's frames ran: compiled, interpreted, compile failures."""
-        stats: DispatchStats = self.vm_class.stats  # type: ignore[attr-defined]
+        stats: DispatchStats = self.vm_class.stats
         return stats

@@ -1,0 +1,22 @@
+"""A pytest plugin that makes eth-tester's ``PyEVMBackend`` evmkiln's ``KilnBackend``.
+
+eth-tester's own backend tests (``tests/backends`` of its source
+distribution) build ``PyEVMBackend()`` by name.  To run them on evmkiln
+unchanged, load this plugin (``pytest -p evmkiln.integrations.pytest_pyevm_backend``):
+before the test modules are imported, the name ``eth_tester.PyEVMBackend``
+is bound to :class:`~evmkiln.integrations.eth_tester.KilnBackend`, a subclass
+that takes the same parameters.  Only that name changes; eth-tester's and
+py-evm's code stay as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def pytest_configure(config: Any) -> None:
+    import eth_tester
+
+    from evmkiln.integrations.eth_tester import KilnBackend
+
+    eth_tester.PyEVMBackend = KilnBackend
