@@ -70,3 +70,21 @@ def test_default_provider_picks_the_backend_from_the_environment(
     tx = w3.eth.send_transaction({"from": sender, "data": initcode(COUNTER)})
     counter = w3.eth.wait_for_transaction_receipt(tx)["contractAddress"]
     assert int.from_bytes(w3.eth.call({"from": sender, "to": counter}), "big") == 1
+
+
+def test_the_example_runs_and_agrees() -> None:
+    """examples/web3_and_titanoboa.py, small: both halves check their answers."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "web3_and_titanoboa.py"
+    env = {**os.environ, "EXAMPLE_N": "50", "EXAMPLE_CALLS": "2", "EVMKILN_CACHE": "off"}
+    done = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["web3.py", "titanoboa"]
+    assert all(line.rstrip().endswith("x") for line in lines)
