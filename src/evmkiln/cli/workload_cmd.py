@@ -33,6 +33,15 @@ from evmkiln.workload.plan import (
 from evmkiln.workload.summary import contract_breakdown, report_json, summarize, targets
 
 
+def _loaded(codes: int | None, seconds: float | None) -> str:
+    """Codes loaded from the persistent cache, and the mean load time of one."""
+    if not codes:
+        return "-"
+    if seconds is None:
+        return f"{codes:,}"
+    return f"{codes:,} ({seconds / codes * 1e3:.2f} ms each)"
+
+
 def _seconds(value: float | None) -> str:
     if value is None or value != value:
         return "-"
@@ -61,7 +70,7 @@ def _print_report(console: Console, report: WorkloadReport) -> None:
     rows = summarize(report)
     table = Table(title="workload: median seconds per configuration, each in a fresh process")
     columns = ("configuration", "runs", "process", "setup", "stream", "CPU", "compiler CPU",
-               "EVM", "stream x", "EVM x", "compiled", "agree")  # fmt: skip
+               "EVM", "stream x", "EVM x", "compiled", "loaded", "agree")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "configuration" else "right")
     for row in rows:
@@ -77,6 +86,7 @@ def _print_report(console: Console, report: WorkloadReport) -> None:
             _ratio(row.stream_speedup),
             _ratio(row.evm_speedup),
             "-" if row.codes_compiled is None else f"{row.codes_compiled:,}",
+            _loaded(row.codes_loaded, row.load_seconds),
             "yes" if row.mismatches == 0 else f"[red]{row.mismatches} differ[/red]",
         )
     console.print(table)
@@ -84,7 +94,8 @@ def _print_report(console: Console, report: WorkloadReport) -> None:
         "Seconds: process = start to exit; stream = the blocks (wall), CPU = this "
         "process's CPU over them, compiler CPU = its compiler processes'; EVM = message "
         "execution within the stream.  x: stock py-evm's median over the "
-        "configuration's (above 1: faster).  "
+        "configuration's (above 1: faster).  compiled: codes compiled in the run; "
+        "loaded: codes loaded from the persistent code cache instead.  "
         + "; ".join(f"{row.configuration}: {row.label}" for row in rows),
         style="dim",
     )

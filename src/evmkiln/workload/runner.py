@@ -136,6 +136,11 @@ def _counters(vm_class: type[Any]) -> dict[str, Any]:
         if hasattr(stats, name):
             counters[name] = getattr(stats, name)
     cache = getattr(vm_class, "code_cache", None)
+    tiers = getattr(cache, "persistent", None)  # a tiered runtime's caches, one per tier
+    disks = [*(tiers if isinstance(tiers, tuple) else ()), getattr(vm_class, "disk_cache", None)]
+    unique = {id(d): d for d in disks if d is not None}.values()
+    if unique:
+        counters["cache_load_seconds"] = sum(getattr(d, "load_seconds", 0.0) for d in unique)
     snapshot = getattr(cache, "snapshot", None)
     if callable(snapshot):
         counters["runtime"] = dataclasses.asdict(snapshot())
@@ -231,7 +236,8 @@ def run(spec_path: Path, config_name: str, cache_dir: Path | None) -> dict[str, 
         wait_idle = getattr(code_cache, "wait_idle", None)
         if callable(wait_idle):
             wait_idle(FILL_WAIT_SECONDS)
-        caches = [*getattr(code_cache, "persistent", ()), disk_cache]
+        tiers = getattr(code_cache, "persistent", None)
+        caches = [*(tiers if isinstance(tiers, tuple) else ()), disk_cache]
         for cache in {id(c): c for c in caches if c is not None}.values():
             cache.flush(FILL_WAIT_SECONDS)
     children_cpu = _close_and_measure_children(base_vm)

@@ -39,6 +39,10 @@ class ConfigurationSummary:
     frames_compiled: int | None
     frames_interpreted: int | None
     mismatches: int
+    codes_loaded: int | None = None
+    """Codes loaded from the persistent code cache instead of compiled."""
+    load_seconds: float | None = None
+    """Time spent loading them."""
 
 
 def _median(values: list[float]) -> float:
@@ -102,6 +106,8 @@ def summarize(report: WorkloadReport) -> list[ConfigurationSummary]:
                 frames_compiled=counters.get("frames_run_compiled"),
                 frames_interpreted=counters.get("frames_interpreted"),
                 mismatches=sum(1 for m in report.mismatches if m.configuration == name),
+                codes_loaded=counters.get("cache_loaded"),
+                load_seconds=counters.get("cache_load_seconds"),
             )
         )
     return rows
