@@ -40,7 +40,7 @@ class AbortingLlvm(LlvmBackend):
 
 
 def test_a_crashed_compile_leaves_the_code_interpreted() -> None:
-    vm_class = make_vm_class(backend=AbortingLlvm(), interpret_on_compile_error=True)
+    vm_class = make_vm_class(backend=AbortingLlvm(), interpret_on_compile_error=True, fork="cancun")
     codes = {CONTRACT_A: VYPER_CONTRACT}
     for data in CALLS:
         assert execute(vm_class, codes, data=data) == execute(CancunVM, codes, data=data)
@@ -52,7 +52,9 @@ def test_a_crashed_compile_leaves_the_code_interpreted() -> None:
 
 
 def test_a_crashed_compile_without_fallback_is_an_error_not_a_crash() -> None:
-    vm_class = make_vm_class(backend=AbortingLlvm(), interpret_on_compile_error=False)
+    vm_class = make_vm_class(
+        backend=AbortingLlvm(), interpret_on_compile_error=False, fork="cancun"
+    )
     with pytest.raises(CompileFailedError, match="SIGABRT"):
         execute(vm_class, {CONTRACT_A: VYPER_CONTRACT}, data=CALLS[0])
 
@@ -60,7 +62,7 @@ def test_a_crashed_compile_without_fallback_is_an_error_not_a_crash() -> None:
 def test_in_process_compiles_give_the_same_results() -> None:
     backend = LlvmBackend(isolated=False)
     assert backend.compiler is None
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     codes = {CONTRACT_A: VYPER_CONTRACT}
     for data in CALLS[:3]:
         assert execute(vm_class, codes, data=data) == execute(CancunVM, codes, data=data)

@@ -16,7 +16,7 @@ from evmkiln.backend_llvm.log_buffer import CAPACITY, entry_bytes
 from evmkiln.context import make_vm_class
 from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B, execute
 
-KILN = make_vm_class("llvm", interpret_on_compile_error=False)
+KILN = make_vm_class("llvm", interpret_on_compile_error=False, fork="cancun")
 
 
 def _asm(text: str) -> bytes:

@@ -20,7 +20,10 @@ def test_no_level_runs_new_gvn() -> None:
 @pytest.mark.parametrize("opt_level", [0, 1, 2, 3])
 def test_the_vyper_contract_compiles_and_matches_pyevm(opt_level: int) -> None:
     vm_class = make_vm_class(
-        backend=LlvmBackend(), interpret_on_compile_error=False, opt_level=opt_level
+        backend=LlvmBackend(),
+        interpret_on_compile_error=False,
+        opt_level=opt_level,
+        fork="cancun",
     )
     codes = {CONTRACT_A: VYPER_EXPERIMENTAL}
     for data in VYPER_EXPERIMENTAL_CALLS:

@@ -29,7 +29,7 @@ def test_a_hot_large_function_is_optimised_and_agrees_before_and_after() -> None
     expected = execute(CancunVM, {CONTRACT_A: LOOP})
     assert int.from_bytes(expected.output, "big") == sum(i * i for i in range(1, 201))
     backend = LlvmBackend()
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     assert execute(vm_class, {CONTRACT_A: LOOP}) == expected  # fast code, queues the tier-up
     (executable,) = backend._cache.values()
     backend.wait_for_tier_ups()
@@ -41,7 +41,7 @@ def test_a_hot_large_function_is_optimised_and_agrees_before_and_after() -> None
 @pytest.mark.usefixtures("eager_tier_up")
 def test_tier_up_can_be_turned_off() -> None:
     backend = LlvmBackend(tier_up=False)
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     assert execute(vm_class, {CONTRACT_A: LOOP}).success
     backend.wait_for_tier_ups()
     assert backend.tier_ups.records == []
@@ -49,7 +49,7 @@ def test_tier_up_can_be_turned_off() -> None:
 
 def test_small_functions_are_optimised_from_the_start() -> None:
     backend = LlvmBackend()
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     assert execute(vm_class, {CONTRACT_A: LOOP}).success
     (executable,) = backend._cache.values()
     assert executable.optimised
@@ -61,7 +61,7 @@ def test_a_closed_queue_compiles_nothing_more() -> None:
     """What happens at interpreter exit: queued work is dropped, nothing new is accepted."""
     backend = LlvmBackend()
     backend.tier_ups.close()
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     assert execute(vm_class, {CONTRACT_A: LOOP}).success
     backend.wait_for_tier_ups()
     (executable,) = backend._cache.values()

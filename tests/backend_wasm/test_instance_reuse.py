@@ -270,7 +270,7 @@ def test_transactions_and_calls_through_pyevm_match_the_interpreter() -> None:
     """One VM class (one code cache, hence one instance pool per contract) over many
     transactions, each ending differently, interleaved with observations and with
     transactions whose frames reuse an instance (mode 6)."""
-    kiln = make_vm_class("wasm")
+    kiln = make_vm_class("wasm", fork="cancun")
     codes = {CONTRACT_A: CONTRACT}
     for n in [1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 6]:
         gas = 80_000 if n == 4 else 1_000_000

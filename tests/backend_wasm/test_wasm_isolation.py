@@ -23,7 +23,7 @@ def test_compiles_run_in_a_child_with_this_process_memory_mode() -> None:
     backend.compile(lower_bytecode(bytes.fromhex("600160020160005260206000f3")))
     child = backend.compiler.pid
     assert child is not None and child != os.getpid()
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     codes = {CONTRACT_A: VYPER_EXPERIMENTAL}
     for data in VYPER_EXPERIMENTAL_CALLS:
         assert execute(vm_class, codes, data=data) == execute(CancunVM, codes, data=data)
@@ -37,7 +37,7 @@ class AbortingWasm(WasmBackend):
 
 
 def test_a_crashed_compile_leaves_the_code_interpreted() -> None:
-    vm_class = make_vm_class(backend=AbortingWasm(), interpret_on_compile_error=True)
+    vm_class = make_vm_class(backend=AbortingWasm(), interpret_on_compile_error=True, fork="cancun")
     codes = {CONTRACT_A: VYPER_EXPERIMENTAL}
     for data in VYPER_EXPERIMENTAL_CALLS:
         assert execute(vm_class, codes, data=data) == execute(CancunVM, codes, data=data)
@@ -47,7 +47,9 @@ def test_a_crashed_compile_leaves_the_code_interpreted() -> None:
 
 
 def test_a_crashed_compile_without_fallback_is_an_error() -> None:
-    vm_class = make_vm_class(backend=AbortingWasm(), interpret_on_compile_error=False)
+    vm_class = make_vm_class(
+        backend=AbortingWasm(), interpret_on_compile_error=False, fork="cancun"
+    )
     with pytest.raises(CompileFailedError, match="SIGABRT"):
         execute(vm_class, {CONTRACT_A: VYPER_EXPERIMENTAL}, data=VYPER_EXPERIMENTAL_CALLS[0])
 
@@ -55,7 +57,7 @@ def test_a_crashed_compile_without_fallback_is_an_error() -> None:
 def test_in_process_compiles_still_work() -> None:
     backend = WasmBackend(isolated=False)
     assert backend.compiler is None
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     codes = {CONTRACT_A: VYPER_EXPERIMENTAL}
     data = VYPER_EXPERIMENTAL_CALLS[0]
     assert execute(vm_class, codes, data=data) == execute(CancunVM, codes, data=data)

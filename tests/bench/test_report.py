@@ -107,3 +107,19 @@ def test_compile_spread_per_kib_over_contracts_of_a_kib_or_more() -> None:
     assert spread == {"llvm": (0.5, 2.0)}
     text = _render(compile_table(results))  # type: ignore[arg-type]
     assert "per KiB" in text and "llvm 4.0x" in text
+
+
+def test_a_case_is_fitted_to_its_fork() -> None:
+    import dataclasses
+
+    from fakes import case as fake_case
+
+    from evmkiln.bench.case import fit_to_fork
+
+    spec = dataclasses.replace(fake_case().spec, gas_limit=2**63 - 1)
+    same, note = fit_to_fork(spec, "cancun")
+    assert same is spec and note is None
+    capped, note = fit_to_fork(spec, "osaka")
+    assert capped.gas_limit == 2**24 and note is not None and "EIP-7825" in note
+    small = dataclasses.replace(spec, gas_limit=1_000_000)
+    assert fit_to_fork(small, "osaka") == (small, None)

@@ -179,3 +179,33 @@ def test_statetest_without_fixtures_is_a_usage_error(monkeypatch: pytest.MonkeyP
     result = runner.invoke(app, ["statetest"])
     assert result.exit_code == 2
     assert "EVMKILN_FIXTURES" in result.output
+
+
+# CLZ(0x100) = 247, returned: an Osaka instruction, undefined before.
+CLZ_RETURN = "0x6101001e5f5260205ff3"
+
+
+@pytest.mark.parametrize("backend", ["pyevm", "ir"])
+def test_run_on_a_chosen_fork(tmp_path: Path, backend: str) -> None:
+    fixture = _write(tmp_path / "clz.json", _bench(CLZ_RETURN))
+    osaka = runner.invoke(app, ["run", str(fixture), "--backend", backend, "--fork", "osaka"])
+    assert osaka.exit_code == 0, osaka.output
+    assert "fork       osaka" in osaka.output
+    assert "status     success" in osaka.output
+    assert "output     0x" + (247).to_bytes(32, "big").hex() in osaka.output
+    cancun = runner.invoke(app, ["run", str(fixture), "--backend", backend])
+    assert "fork       cancun" in cancun.output
+    assert "status     halt" in cancun.output  # 0x1e is not an instruction before Osaka
+    bad = runner.invoke(app, ["run", str(fixture), "--fork", "frontier"])
+    assert bad.exit_code == 2 and "--fork" in bad.output
+
+
+def test_run_caps_the_gas_limit_where_the_fork_does(tmp_path: Path) -> None:
+    bench = _bench(EMIT_AND_RETURN)
+    (name,) = bench
+    bench[name]["transaction"][0]["gasLimit"] = "0x7fffffffffffffff"
+    fixture = _write(tmp_path / "huge_gas.json", bench)
+    result = runner.invoke(app, ["run", str(fixture), "--fork", "osaka"])
+    assert result.exit_code == 0, result.output
+    assert "capped at osaka's 16,777,216 (EIP-7825)" in result.output
+    assert "status     success" in result.output

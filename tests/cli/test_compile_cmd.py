@@ -28,7 +28,7 @@ def test_compile_hex_writes_library_and_metadata(tmp_path: Path) -> None:
     assert meta["code_hash"] == "0x" + stem and meta["options"]["opt_level"] == 1
     assert (out / meta["library"]).is_file()
     assert "1 compiled, 0 failed" in result.output
-    vm_class = make_vm_class("llvm", artifacts=out, opt_level=1)
+    vm_class = make_vm_class("llvm", artifacts=out, opt_level=1, fork="cancun")
     assert vm_class.stats.aot_loaded == 1  # type: ignore[attr-defined]
 
 
@@ -59,7 +59,7 @@ def test_compile_wasm_writes_module_and_metadata(tmp_path: Path) -> None:
     assert meta["backend"] == "wasm" and meta["code_hash"] == "0x" + stem
     assert meta["module"] == f"{stem}.wasm.cwasm" and (out / meta["module"]).is_file()
     assert "1 compiled, 0 failed" in result.output
-    vm_class = make_vm_class("wasm", artifacts=out, strict_aot=True)
+    vm_class = make_vm_class("wasm", artifacts=out, strict_aot=True, fork="cancun")
     assert vm_class.stats.aot_loaded == 1  # type: ignore[attr-defined]
     assert not list(out.glob("*.llvm.*"))
 

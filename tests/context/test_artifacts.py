@@ -54,7 +54,7 @@ def copy_dir(source: Path, target: Path) -> Path:
 def test_vm_runs_artifacts_without_compiling(
     backend: str, artifacts_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    vm_class = make_vm_class(backend, artifacts=artifacts_dir)
+    vm_class = make_vm_class(backend, artifacts=artifacts_dir, fork="cancun")
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("compiled")
@@ -64,7 +64,7 @@ def test_vm_runs_artifacts_without_compiling(
     assert stats.aot_loaded == 2
     actual = apply_message(vm_class, ACCOUNTS, value=3)
     assert actual == apply_message(CancunVM, ACCOUNTS, value=3)
-    assert actual == apply_message(make_vm_class(backend), ACCOUNTS, value=3)
+    assert actual == apply_message(make_vm_class(backend, fork="cancun"), ACCOUNTS, value=3)
     # A second transaction runs the loaded contracts again (the wasm backend's instances reused).
     assert apply_message(vm_class, ACCOUNTS, value=4) == apply_message(CancunVM, ACCOUNTS, value=4)
     assert stats.frames_run_aot == stats.frames_run_compiled == 4
@@ -72,7 +72,7 @@ def test_vm_runs_artifacts_without_compiling(
 
 
 def test_code_without_artifact_is_still_compiled(backend: str, artifacts_dir: Path) -> None:
-    vm_class = make_vm_class(backend, artifacts=artifacts_dir)
+    vm_class = make_vm_class(backend, artifacts=artifacts_dir, fork="cancun")
     accounts = ACCOUNTS | {B: {"code": CALLEE + b"\x00"}}
     assert apply_message(vm_class, accounts) == apply_message(CancunVM, accounts)
     stats = vm_class.stats  # type: ignore[attr-defined]
@@ -80,7 +80,7 @@ def test_code_without_artifact_is_still_compiled(backend: str, artifacts_dir: Pa
 
 
 def test_strict_mode_refuses_to_compile(backend: str, artifacts_dir: Path) -> None:
-    vm_class = make_vm_class(backend, artifacts=artifacts_dir, strict_aot=True)
+    vm_class = make_vm_class(backend, artifacts=artifacts_dir, strict_aot=True, fork="cancun")
     assert apply_message(vm_class, ACCOUNTS) == apply_message(CancunVM, ACCOUNTS)
     other = CALLEE + b"\x00"
     with pytest.raises(AotRequiredError, match=code_hash(other).hex()):
@@ -92,13 +92,15 @@ def test_artifacts_built_with_other_options_are_refused(
     backend: str, artifacts_dir: Path, options: dict[str, object]
 ) -> None:
     with pytest.raises(ArtifactMismatchError) as info:
-        make_vm_class(backend, artifacts=artifacts_dir, **options)  # type: ignore[arg-type]
+        make_vm_class(backend, artifacts=artifacts_dir, fork="cancun", **options)  # type: ignore[arg-type]
     assert info.value.field == "options"
 
 
 def test_lazy_loading_finds_artifacts_by_name(backend: str, artifacts_dir: Path) -> None:
     """``preload=False`` looks artifacts up as ``<hash><suffix>``: the names ``save`` writes."""
-    vm_class = make_vm_class(backend, artifacts=artifacts_dir, preload=False, strict_aot=True)
+    vm_class = make_vm_class(
+        backend, artifacts=artifacts_dir, preload=False, strict_aot=True, fork="cancun"
+    )
     stats = vm_class.stats  # type: ignore[attr-defined]
     assert stats.aot_loaded == 0
     assert apply_message(vm_class, ACCOUNTS) == apply_message(CancunVM, ACCOUNTS)
@@ -115,7 +117,7 @@ def test_lazy_loading_refuses_a_truncated_payload_at_first_use(
         if not path.name.endswith(SUFFIXES[backend])
     )
     payload.write_bytes(payload.read_bytes()[:100])
-    vm_class = make_vm_class(backend, artifacts=tmp_path, preload=False)
+    vm_class = make_vm_class(backend, artifacts=tmp_path, preload=False, fork="cancun")
     with pytest.raises(ArtifactCorruptError, match="truncated"):
         apply_message(vm_class, ACCOUNTS)
     stats = vm_class.stats  # type: ignore[attr-defined]
@@ -130,23 +132,23 @@ def test_other_backends_files_are_left_alone(
     for other, suffix in SUFFIXES.items():
         if other != backend:
             (tmp_path / f"{code_hash(CALLER).hex()}{suffix}").write_text(f"not {backend} metadata")
-    vm_class = make_vm_class(backend, artifacts=tmp_path)
+    vm_class = make_vm_class(backend, artifacts=tmp_path, fork="cancun")
     assert vm_class.stats.aot_loaded == 2  # type: ignore[attr-defined]
 
 
 def test_strict_mode_needs_artifacts() -> None:
     with pytest.raises(ValueError, match="artifacts"):
-        make_vm_class("llvm", strict_aot=True)
+        make_vm_class("llvm", strict_aot=True, fork="cancun")
 
 
 def test_backend_without_aot_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="ir backend cannot"):
-        make_vm_class("ir", artifacts=tmp_path)
+        make_vm_class("ir", artifacts=tmp_path, fork="cancun")
 
 
 def test_missing_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        make_vm_class("llvm", artifacts=tmp_path / "nowhere")
+        make_vm_class("llvm", artifacts=tmp_path / "nowhere", fork="cancun")
 
 
 FRESH = textwrap.dedent(
@@ -156,7 +158,7 @@ FRESH = textwrap.dedent(
     from message_harness import CALLEE, CALLER, SENDER, A, B, apply_message
     from evmkiln.context import make_vm_class
 
-    vm_class = make_vm_class(sys.argv[1], artifacts=sys.argv[2], strict_aot=True)
+    vm_class = make_vm_class(sys.argv[1], artifacts=sys.argv[2], strict_aot=True, fork="cancun")
     accounts = {
         SENDER: {"balance": 10**18},
         A: {"code": bytes.fromhex(sys.argv[3])},

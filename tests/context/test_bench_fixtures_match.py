@@ -30,7 +30,7 @@ def _bench_files(fixtures_root: Path) -> list[Path]:
 def test_bench_fixtures_match_pyevm(fixtures_root: Path, backend: str) -> None:
     files = _bench_files(fixtures_root)
     assert files, "no bench fixtures found"
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     checked = []
     for path in files:
         expected = _outcome(CancunVM, path)

@@ -52,7 +52,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def cached_vm(backend: str, directory: Path, **kwargs: Any) -> Any:
-    return make_vm_class(backend, persistent_cache=True, code_cache_dir=directory, **kwargs)
+    return make_vm_class(
+        backend, persistent_cache=True, code_cache_dir=directory, **{"fork": "cancun", **kwargs}
+    )
 
 
 def refuse_compiles(vm_class: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,7 +119,8 @@ FRESH_PROCESS = textwrap.dedent(
     from test_disk_cache import ACCOUNTS
     from evmkiln.context import make_vm_class
 
-    vm_class = make_vm_class(sys.argv[1], code_cache_dir=sys.argv[2])  # EVMKILN_CACHE decides
+    # EVMKILN_CACHE decides
+    vm_class = make_vm_class(sys.argv[1], code_cache_dir=sys.argv[2], fork="cancun")
     result = apply_message(vm_class, ACCOUNTS, value=3)
     stats = vm_class.stats
     print(json.dumps({
@@ -304,21 +307,21 @@ def test_writes_keep_the_cache_under_its_cap(tmp_path: Path) -> None:
 def test_environment_and_arguments_decide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("evmkiln.backend_llvm")
     monkeypatch.setenv(CACHE_ENV, "off")
-    assert make_vm_class("llvm", code_cache_dir=tmp_path).disk_cache is None  # type: ignore[attr-defined]
-    forced = make_vm_class("llvm", code_cache_dir=tmp_path, persistent_cache=True)
+    assert make_vm_class("llvm", code_cache_dir=tmp_path, fork="cancun").disk_cache is None  # type: ignore[attr-defined]
+    forced = make_vm_class("llvm", code_cache_dir=tmp_path, persistent_cache=True, fork="cancun")
     assert forced.disk_cache.root == tmp_path  # type: ignore[attr-defined]
 
     monkeypatch.delenv(CACHE_ENV)
     monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "from-env"))
-    on = make_vm_class("llvm")
+    on = make_vm_class("llvm", fork="cancun")
     assert on.disk_cache.root == tmp_path / "from-env"  # type: ignore[attr-defined]
-    assert make_vm_class("llvm", persistent_cache=False).disk_cache is None  # type: ignore[attr-defined]
+    assert make_vm_class("llvm", persistent_cache=False, fork="cancun").disk_cache is None  # type: ignore[attr-defined]
     # Another lowering is not what the key describes; a backend without artifacts has none.
-    custom = make_vm_class("llvm", lower=lambda code: lower_with_pipeline(code))
+    custom = make_vm_class("llvm", lower=lambda code: lower_with_pipeline(code), fork="cancun")
     assert custom.disk_cache is None  # type: ignore[attr-defined]
-    assert make_vm_class("ir").disk_cache is None  # type: ignore[attr-defined]
+    assert make_vm_class("ir", fork="cancun").disk_cache is None  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="cannot write compiled code"):
-        make_vm_class("ir", persistent_cache=True)
+        make_vm_class("ir", persistent_cache=True, fork="cancun")
     assert not (tmp_path / "from-env").exists()  # nothing compiled, nothing written
 
 
@@ -352,16 +355,16 @@ def test_a_cache_nobody_asked_for_never_breaks_the_vm(
     monkeypatch.setenv(CACHE_ENV, "on")
     monkeypatch.setenv(CACHE_BYTES_ENV, "-5")
     with caplog.at_level("WARNING", logger="evmkiln.cache"):
-        vm_class = make_vm_class("wasm", code_cache_dir=tmp_path)
+        vm_class = make_vm_class("wasm", code_cache_dir=tmp_path, fork="cancun")
     assert vm_class.disk_cache is None  # type: ignore[attr-defined]
     assert "persistent code cache off" in caplog.text
     with pytest.raises(ValueError, match=CACHE_BYTES_ENV):
-        make_vm_class("wasm", code_cache_dir=tmp_path, persistent_cache=True)
+        make_vm_class("wasm", code_cache_dir=tmp_path, persistent_cache=True, fork="cancun")
     # Unwritable directory: the VM runs, the write is counted as failed.
     blocked = tmp_path / "file"
     blocked.write_text("")
     monkeypatch.delenv(CACHE_BYTES_ENV)
-    vm_class = make_vm_class("wasm", code_cache_dir=blocked / "cache")
+    vm_class = make_vm_class("wasm", code_cache_dir=blocked / "cache", fork="cancun")
     assert apply_message(vm_class, ACCOUNTS, value=3) == apply_message(CancunVM, ACCOUNTS, value=3)
     assert vm_class.disk_cache.flush(timeout=300)  # type: ignore[attr-defined]
     assert vm_class.stats.cache_store_failures == 2  # type: ignore[attr-defined]

@@ -56,7 +56,7 @@ def _identity_lowering(code: bytes) -> Any:
 
 def _vm(bodies: dict[bytes, Body], **options: Any) -> tuple[Any, StubBackend]:
     backend = StubBackend(bodies)
-    return make_vm_class(backend, lower=_identity_lowering, **options), backend
+    return make_vm_class(backend, lower=_identity_lowering, fork="cancun", **options), backend
 
 
 def _accounts(code: bytes) -> dict[bytes, dict[str, Any]]:
@@ -154,7 +154,7 @@ def test_compile_failure_falls_back_to_the_interpreter() -> None:
     def failing_lowering(code: bytes) -> Any:
         raise NotImplementedError("cannot lower this")
 
-    vm = make_vm_class(StubBackend({}), lower=failing_lowering)
+    vm = make_vm_class(StubBackend({}), lower=failing_lowering, fork="cancun")
     expected = apply_message(CancunVM, _accounts(RETURN_ONE))
     assert apply_message(vm, _accounts(RETURN_ONE)) == expected
     assert apply_message(vm, _accounts(RETURN_ONE)) == expected

@@ -124,7 +124,7 @@ def _run(vm_class: Any, blocks: list[list[tuple[bytes, int, int]]]) -> list[Any]
     return seen
 
 
-KILN = make_vm_class("ir", interpret_on_compile_error=False)
+KILN = make_vm_class("ir", interpret_on_compile_error=False, fork="cancun")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -136,7 +136,7 @@ def test_blocks_match_pyevm_after_every_block(blocks: list[list[tuple[bytes, int
 @pytest.mark.parametrize("backend", ["llvm", "wasm"])
 def test_every_contract_in_successive_blocks_matches_pyevm(backend: str) -> None:
     blocks = [[(to, 1, 400_000)] for to in TARGETS] + [[(to, 0, 400_000) for to in TARGETS[:3]]]
-    vm_class = make_vm_class(backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend, interpret_on_compile_error=False, fork="cancun")
     assert _run(vm_class, blocks) == _run(CancunVM, blocks)
     # The later blocks' states started from what the earlier ones wrote.
     assert vm_class.state_layers is not None and len(vm_class.state_layers) > len(blocks)

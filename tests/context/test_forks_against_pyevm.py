@@ -237,3 +237,14 @@ def test_create_into_an_address_with_only_storage(backend: str, fork: str) -> No
     created = int.from_bytes(expected.output, "big")
     assert created == 0
     assert vm.stats.frames_run_compiled == 1
+
+
+def test_the_default_fork_is_osaka() -> None:
+    from evmkiln.forks import DEFAULT_FORK, SUPPORTED_FORKS
+    from evmkiln.forks.osaka import OsakaVM
+
+    assert DEFAULT_FORK == SUPPORTED_FORKS[-1] == "osaka"
+    vm = make_vm_class("ir")
+    assert issubclass(vm, OsakaVM)
+    code = bytes.fromhex("60011e5f5260205ff3")  # CLZ(1): an Osaka instruction
+    assert int.from_bytes(apply_message(vm, {A: {"code": code}}).output, "big") == 255

@@ -108,7 +108,7 @@ def test_halt_matches_pyevm(
 ) -> None:
     gas = GAS.get(name, 100_000)
     stock = error_of(CancunVM, code, gas=gas, static=static)
-    kiln_vm = make_vm_class(backend, interpret_on_compile_error=False)
+    kiln_vm = make_vm_class(backend, interpret_on_compile_error=False, fork="cancun")
     compiled = error_of(kiln_vm, code, gas=gas, static=static)
     assert kiln_vm.stats.frames_run_compiled >= 1
     assert type(compiled) is type(stock)
@@ -142,7 +142,7 @@ def test_out_of_gas_in_generated_code_keeps_pyevm_shape(
 ) -> None:
     """Generated code does not know the amounts: ``?`` where py-evm has numbers."""
     stock = error_of(CancunVM, code, gas=gas)
-    compiled = error_of(make_vm_class(backend), code, gas=gas)
+    compiled = error_of(make_vm_class(backend, fork="cancun"), code, gas=gas)
     assert type(compiled) is type(stock)
     assert str(compiled) == UNKNOWN_AMOUNTS
     assert _fits("Out of gas: Needed ? - Remaining ? - Reason: ?", str(stock))
@@ -153,7 +153,7 @@ def test_memory_expansion_out_of_gas(backend: str) -> None:
     """Builtins that grow memory report py-evm's amounts; native memory growth does not."""
     code = asm("6001 630fffffff 52")
     stock = error_of(CancunVM, code)
-    compiled = error_of(make_vm_class(backend), code)
+    compiled = error_of(make_vm_class(backend, fork="cancun"), code)
     assert type(compiled) is type(stock)
     assert str(compiled) in (str(stock), UNKNOWN_AMOUNTS)
     if backend == "ir":
@@ -167,7 +167,7 @@ def test_oversized_initcode_in_create(backend: str) -> None:
     # CREATE(0, 0, size): memory is zeros, so the initcode is 49153 STOPs.
     code = asm(f"62{size:06x} 5f 5f f0 00")
     stock = error_of(CancunVM, code, gas=1_000_000)
-    compiled = error_of(make_vm_class(backend), code, gas=1_000_000)
+    compiled = error_of(make_vm_class(backend, fork="cancun"), code, gas=1_000_000)
     assert type(compiled) is type(stock)
     assert str(compiled) == str(stock)
 
@@ -178,7 +178,7 @@ def test_code_deposit_errors_stay_pyevm_own() -> None:
     too_big = asm("616001 5f f3")
     for initcode in (starts_with_ef, too_big):
         stock = create_error_of(CancunVM, initcode)
-        compiled = create_error_of(make_vm_class("ir"), initcode)
+        compiled = create_error_of(make_vm_class("ir", fork="cancun"), initcode)
         assert (type(compiled), str(compiled)) == (type(stock), str(stock))
 
 

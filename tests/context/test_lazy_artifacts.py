@@ -99,6 +99,7 @@ def test_artifacts_load_when_their_code_first_runs(artifacts: Path) -> None:
         artifacts=artifacts,
         preload=False,
         on_artifact_load=lambda digest, seconds: timed.append(digest),
+        fork="cancun",
     )
     stats = vm_class.stats  # type: ignore[attr-defined]
     assert backend.loads == [] and stats.aot_loaded == 0
@@ -114,12 +115,14 @@ def test_artifacts_load_when_their_code_first_runs(artifacts: Path) -> None:
 
 def test_code_without_artifact_is_compiled_or_refused(artifacts: Path) -> None:
     accounts = ACCOUNTS | {B: {"code": CALLEE + b"\x00"}}
-    lazy = make_vm_class(FakeAotBackend(), artifacts=artifacts, preload=False)
+    lazy = make_vm_class(FakeAotBackend(), artifacts=artifacts, preload=False, fork="cancun")
     assert apply_message(lazy, accounts) == apply_message(CancunVM, accounts)
     stats = lazy.stats  # type: ignore[attr-defined]
     assert (stats.frames_run_aot, stats.frames_compiled, stats.aot_loaded) == (1, 1, 1)
 
-    strict = make_vm_class(FakeAotBackend(), artifacts=artifacts, preload=False, strict_aot=True)
+    strict = make_vm_class(
+        FakeAotBackend(), artifacts=artifacts, preload=False, strict_aot=True, fork="cancun"
+    )
     with pytest.raises(Exception, match="strict_aot forbids"):
         apply_message(strict, accounts)
 
@@ -127,18 +130,20 @@ def test_code_without_artifact_is_compiled_or_refused(artifacts: Path) -> None:
 def test_corrupt_artifact_raises_at_first_use_and_every_use_after(artifacts: Path) -> None:
     artifact_path(artifacts, code_hash(CALLEE), SUFFIX).write_text("{not json")
     backend = FakeAotBackend()
-    vm_class = make_vm_class(backend, artifacts=artifacts, preload=False)  # only lists the files
+    vm_class = make_vm_class(
+        backend, artifacts=artifacts, preload=False, fork="cancun"
+    )  # only lists the files
     for _ in range(2):  # never skipped, so never silently recompiled
         with pytest.raises(ArtifactCorruptError, match="invalid JSON"):
             apply_message(vm_class, ACCOUNTS)
     assert vm_class.stats.frames_compiled == 0  # type: ignore[attr-defined]
     with pytest.raises(ArtifactCorruptError):  # the eager loader refuses the whole directory
-        make_vm_class(backend, artifacts=artifacts)
+        make_vm_class(backend, artifacts=artifacts, fork="cancun")
 
 
 def test_mismatched_artifact_raises_at_first_use(artifacts: Path) -> None:
     write_artifact(artifacts, CALLEE, fork="prague")
-    vm_class = make_vm_class(FakeAotBackend(), artifacts=artifacts, preload=False)
+    vm_class = make_vm_class(FakeAotBackend(), artifacts=artifacts, preload=False, fork="cancun")
     with pytest.raises(ArtifactMismatchError) as info:
         apply_message(vm_class, ACCOUNTS)
     assert info.value.field == "fork"
@@ -147,7 +152,7 @@ def test_mismatched_artifact_raises_at_first_use(artifacts: Path) -> None:
 def test_artifact_holding_other_code_than_its_name_says(artifacts: Path) -> None:
     path = artifact_path(artifacts, code_hash(CALLEE), SUFFIX)
     path.write_text(json.dumps({"code": (CALLEE + b"\x00").hex(), "fork": "cancun"}))
-    vm_class = make_vm_class(FakeAotBackend(), artifacts=artifacts, preload=False)
+    vm_class = make_vm_class(FakeAotBackend(), artifacts=artifacts, preload=False, fork="cancun")
     with pytest.raises(ArtifactCorruptError, match="not the code its name says"):
         apply_message(vm_class, ACCOUNTS)
 
@@ -168,4 +173,4 @@ def test_a_key_error_inside_load_is_not_taken_for_a_missing_artifact(artifacts: 
 
 def test_load_callback_needs_lazy_loading(artifacts: Path) -> None:
     with pytest.raises(ValueError, match="preload=False"):
-        make_vm_class(FakeAotBackend(), artifacts=artifacts, on_artifact_load=print)
+        make_vm_class(FakeAotBackend(), artifacts=artifacts, on_artifact_load=print, fork="cancun")

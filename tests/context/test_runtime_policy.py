@@ -52,7 +52,7 @@ def vms() -> Iterator[list[Any]]:
 
 
 def make(vms: list[Any], backend: Any = "ir", **kwargs: Any) -> Any:
-    vm = make_vm_class(backend, **kwargs)
+    vm = make_vm_class(backend, **{"fork": "cancun", **kwargs})
     vms.append(vm)
     return vm
 
@@ -87,7 +87,9 @@ def test_without_a_runtime_the_vm_compiles_before_running(vms: list[Any]) -> Non
     blocking = make(vms, runtime=RuntimePolicy(mode="blocking"))
     assert isinstance(blocking.code_cache, CodeCache)
     with pytest.raises(ValueError, match="tiered"):
-        make_vm_class("ir", runtime=RuntimePolicy(mode="blocking"), on_compilation=print)
+        make_vm_class(
+            "ir", runtime=RuntimePolicy(mode="blocking"), on_compilation=print, fork="cancun"
+        )
 
 
 def test_code_is_promoted_at_its_threshold_call(vms: list[Any]) -> None:

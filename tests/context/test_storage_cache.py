@@ -48,7 +48,7 @@ def test_a_slot_read_after_a_child_matches_pyevm(
 ) -> None:
     codes = {CONTRACT_A: _parent(call_opcode), CONTRACT_B: child}
     expected = execute(CancunVM, codes)
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     assert execute(vm_class, codes) == expected
     assert expected.success
     stored = int.from_bytes(expected.output[:32], "big")
@@ -86,7 +86,7 @@ def test_many_slots_read_written_and_read_again_match_pyevm_on_every_backend() -
     expected = execute(CancunVM, codes, storage=storage, gas=5_000_000)
     assert expected.success
     for backend in ("ir", "llvm", "wasm"):
-        vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+        vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
         assert execute(vm_class, codes, storage=storage, gas=5_000_000) == expected, backend
 
 
@@ -95,7 +95,7 @@ def test_a_known_slot_runs_out_of_gas_exactly_where_pyevm_does(backend: str) -> 
     """One cold SLOAD, then warm ones (answered natively by llvm) until the gas ends."""
     code = bytes.fromhex("5f5450" * 40 + "00")  # (SLOAD(0); POP) x 40; STOP
     codes = {CONTRACT_A: code}
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     cold = 21_000 + 2 + 2_100 + 2
     endings = set()
     for extra in [0, 1, 98, 99, 100, 101, 104, 105, 106, 500, 3_000, 4_055, 4_056, 4_100]:
@@ -110,7 +110,7 @@ def test_known_slots_do_not_outlive_their_frame(backend: str) -> None:
     """One VM class (compiled code and wasm instances reused) across transactions
     whose pre-states differ: each reads its own value of the slot, at the cold price."""
     code = bytes.fromhex("5f545f5260205ff3")  # RETURN SLOAD(0)
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     for value in (5, 9, 0, 7):
         storage = {CONTRACT_A: {0: value} if value else {}}
         expected = execute(CancunVM, {CONTRACT_A: code}, storage=storage)

@@ -69,7 +69,7 @@ def test_storage_sequences_match_pyevm(
     codes = {CONTRACT_A: program(sequence), CONTRACT_B: CHILD}
     storage = {CONTRACT_A: {slot: v for slot, v in originals.items() if v}}
     expected = execute(CancunVM, codes, storage=storage, gas=gas)
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     assert execute(vm_class, codes, storage=storage, gas=gas) == expected
 
 
@@ -78,7 +78,7 @@ def test_the_sentry_halts_a_repeated_write_like_pyevm(backend: str) -> None:
     """SSTORE(0, 1) twice, then with ever less gas left: EIP-2200's 2,300-gas sentry."""
     code = bytes.fromhex("6001600055" * 2 + "5b" + "6002600055" * 30 + "00")
     codes = {CONTRACT_A: code}
-    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     endings = set()
     for gas in range(21_000 + 22_300, 21_000 + 22_300 + 6_000, 250):
         expected = execute(CancunVM, codes, gas=gas)

@@ -68,7 +68,11 @@ def test_bench_fixtures_run_from_artifacts_like_pyevm(
 ) -> None:
     directory, files = bench_artifacts
     vm_class = make_vm_class(
-        "wasm", artifacts=directory, strict_aot=True, interpret_on_compile_error=False
+        "wasm",
+        artifacts=directory,
+        strict_aot=True,
+        interpret_on_compile_error=False,
+        fork="cancun",
     )
     stats = vm_class.stats  # type: ignore[attr-defined]
     for path in files:
@@ -96,7 +100,7 @@ FRESH = textwrap.dedent(
     aot.translate = backend.translate = wasmtime.Module.__init__ = refuse
     backend.WasmBackend.compile = refuse
     start = time.perf_counter()
-    vm_class = make_vm_class("wasm", artifacts=sys.argv[1], strict_aot=True)
+    vm_class = make_vm_class("wasm", artifacts=sys.argv[1], strict_aot=True, fork="cancun")
     seconds = time.perf_counter() - start
     same = []
     for path in sys.argv[2:]:

@@ -79,7 +79,7 @@ def build(parts: Iterable[Part], *, dynamic: bool, tail: bytes = b"") -> tuple[b
 def vm_class(backend: str) -> Any:
     if backend == "pyevm":
         return CancunVM
-    return make_vm_class(backend=backend, interpret_on_compile_error=False)
+    return make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
 
 
 @functools.cache

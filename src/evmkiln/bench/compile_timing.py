@@ -101,16 +101,17 @@ class CompileLog:
         finally:
             self._busy_since = None
 
-    def timed_lowering(self, code: bytes) -> Function:
-        """``lower_bytecode`` with its duration recorded under the function's name."""
+    def timed_lowering(self, code: bytes, fork: str = "cancun") -> Function:
+        """``lower_bytecode`` (for ``fork``'s opcodes) with its duration recorded under the
+        function's name."""
         from evmkiln.codegen.pipeline import lower_bytecode
 
         with self.busy() as start:
-            function = lower_bytecode(code)
+            function = lower_bytecode(code, fork=fork)
             seconds = [time.perf_counter() - start]
             for _ in range(self.samples - 1):
                 again = time.perf_counter()
-                lower_bytecode(code)
+                lower_bytecode(code, fork=fork)
                 seconds.append(time.perf_counter() - again)
         entry = ContractCompile(
             function.name, len(code), statistics.median(seconds), samples=self.samples

@@ -13,6 +13,7 @@ compiled code (one VM class per fixture and backend, hence one code cache).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 import time
@@ -173,14 +174,15 @@ class PyEvmEngine:
         self.name = PYEVM_FLAT if flat else PYEVM
 
     def prepare(self, case: BenchCase) -> Runner:
-        from eth.vm.forks.cancun import CancunVM
+        from evmkiln.forks import fork_spec
 
+        stock = fork_spec(case.fork).vm_class
         if not self.flat:
-            return PyEvmRunner.timed(CancunVM, case, self.timing)
+            return PyEvmRunner.timed(stock, case, self.timing)
         from evmkiln.context.flat_state import with_flat_state
 
         # A fresh VM class per fixture, as for the evmkiln backends (fresh state layers).
-        return PyEvmRunner.timed(with_flat_state(CancunVM), case, self.timing)
+        return PyEvmRunner.timed(with_flat_state(stock), case, self.timing)
 
 
 class KilnEngine:
@@ -211,7 +213,11 @@ class KilnEngine:
 
         if self.runtime is not None:
             tiered = make_vm_class(
-                self.name, "cancun", runtime=self.runtime, persistent_cache=False, **self._aot(None)
+                self.name,
+                case.fork,
+                runtime=self.runtime,
+                persistent_cache=False,
+                **self._aot(None),
             )
             backend = getattr(tiered, "backend", None)
             return PyEvmRunner.timed(tiered, case, self.timing, None, backend)
@@ -224,8 +230,8 @@ class KilnEngine:
         aot = self._aot(log)
         vm_class = make_vm_class(
             backend,
-            "cancun",
-            lower=log.timed_lowering,
+            case.fork,
+            lower=functools.partial(log.timed_lowering, fork=case.fork),
             interpret_on_compile_error=False,
             persistent_cache=False,
             **aot,
@@ -314,7 +320,8 @@ class RevmRunner:
             excess_blob_gas=env.excess_blob_gas,
         )
         evm = pyrevm.EVM(
-            env=pyrevm.Env(cfg=pyrevm.CfgEnv(chain_id=CHAIN_ID), block=block), spec_id="CANCUN"
+            env=pyrevm.Env(cfg=pyrevm.CfgEnv(chain_id=CHAIN_ID), block=block),
+            spec_id=self.case.fork.upper(),
         )
         for address, account in self.case.pre.items():
             evm.insert_account_info(

@@ -296,6 +296,7 @@ def results_json(
             "skip_slow": settings.skip_slow,
             "slow_gas": settings.slow_gas,
             "timing": settings.timing,
+            "fork": results[0].case.fork if results else None,
         },
         "agree": all(r.agree() for r in results),
         "compile_seconds_per_kib": {

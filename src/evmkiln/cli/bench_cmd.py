@@ -32,6 +32,7 @@ from evmkiln.cli.artifacts_option import (
     check_strict,
 )
 from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption, require_fixtures_dir
+from evmkiln.cli.fork_option import BENCH_FORK, ForkOption, checked_fork
 from evmkiln.cli.run_cmd import resolve_fixture_path
 from evmkiln.cli.runtime_option import (
     HotCallsOption,
@@ -144,6 +145,7 @@ def bench(
     runtime: RuntimeOption = RuntimeMode.blocking,
     hot_calls: HotCallsOption = None,
     jit_workers: JitWorkersOption = None,
+    fork: ForkOption = BENCH_FORK,
 ) -> None:
     """Time bench fixtures on py-evm, revm and evmkiln backends; check that they agree.
 
@@ -151,6 +153,7 @@ def bench(
     code (the steady state of a long-running process), and no compile is timed.
     """
     policy = runtime_policy(runtime, hot_calls, jit_workers)
+    fork = checked_fork(fork)
     from evmkiln.bench.case import load_case
     from evmkiln.bench.machine import machine_info
     from evmkiln.bench.measure import ERROR, Settings
@@ -175,10 +178,15 @@ def bench(
 
     backends = _backends(backend)
     try:
-        cases = [load_case(path, overrides) for path in _fixture_paths(fixture_names, fixtures)]
+        cases = [
+            load_case(path, overrides, fork) for path in _fixture_paths(fixture_names, fixtures)
+        ]
     except FixtureError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    for case in cases:
+        for note in case.notes:
+            console.print(f"{case.name}: {note}", style="dim")
     settings = Settings(
         repeat=repeat,
         warmup=warmup,

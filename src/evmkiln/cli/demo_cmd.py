@@ -56,7 +56,7 @@ def demo(
     data = n.to_bytes(32, "big")
     results = {"py-evm": _run(CancunVM, data)}
     for name in names:
-        vm_class = make_vm_class(backend=name, interpret_on_compile_error=False)
+        vm_class = make_vm_class(backend=name, interpret_on_compile_error=False, fork="cancun")
         _run(vm_class, data)  # first run compiles; time the second
         results[f"evmkiln {name}"] = _run(vm_class, data)
     table = Table(title=f"fib({n}) mod 2**256 on py-evm and evmkiln (compiled on first run)")

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from evmkiln.bench.case import fit_to_fork
 from evmkiln.cli.artifacts_option import (
     ArtifactsOption,
     StrictAotOption,
@@ -23,6 +24,7 @@ from evmkiln.cli.artifacts_option import (
     check_strict,
 )
 from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption
+from evmkiln.cli.fork_option import BENCH_FORK, ForkOption, checked_fork
 from evmkiln.cli.runtime_option import (
     HotCallsOption,
     JitWorkersOption,
@@ -144,9 +146,11 @@ def run(
             "(EVMKILN_CACHE_DIR; EVMKILN_CACHE=off also turns it off).",
         ),
     ] = True,
+    fork: ForkOption = BENCH_FORK,
 ) -> None:
     """Run a bench fixture (single transaction) and print status, gas, output and logs."""
     console = Console(highlight=False, soft_wrap=True)
+    fork = checked_fork(fork)
     check_strict(strict_aot, artifacts)
     policy = runtime_policy(runtime, hot_calls, jit_workers)
     if artifacts is not None:
@@ -161,6 +165,7 @@ def run(
         vm_class = resolve_vm_class(
             backend,
             None if artifacts is None else ArtifactsSetting(str(artifacts), strict=strict_aot),
+            fork=fork,
             runtime=policy,
             persistent_cache=None if cache else False,
         )
@@ -169,11 +174,12 @@ def run(
         raise typer.Exit(2) from None
 
     test = bench.fixture
+    spec, note = fit_to_fork(test.tx.to_spec(), fork)
+    if note is not None and not as_json:
+        console.print(f"note       {note}")
     start = time.perf_counter()
     try:
-        outcome = on_deep_stack(
-            lambda: apply_transaction(vm_class, test.env, test.pre, test.tx.to_spec())
-        )
+        outcome = on_deep_stack(lambda: apply_transaction(vm_class, test.env, test.pre, spec))
     except Exception as exc:
         console.print(f"[red]error:[/red] {describe_exception(exc)}", markup=True)
         raise typer.Exit(1) from None
@@ -196,6 +202,7 @@ def run(
     else:
         console.print(f"fixture    {bench.name} ({path})")
         console.print(f"backend    {backend}")
+        console.print(f"fork       {fork}")
         console.print(f"status     {status_of(outcome)}")
         console.print(f"gas used   {outcome.gas_used}")
         console.print(f"output     0x{outcome.output.hex()}")

@@ -152,7 +152,9 @@ def soak(
         raise ValueError(f"a soak run needs at least {len(FAMILIES)} contracts and 1 transaction")
     backend_obj = get_backend(backend)
     # No persistent cache: the soak measures compiles and the in-memory cache's eviction.
-    vm_class = make_vm_class(backend_obj, cache_size=cache_size, persistent_cache=False)
+    vm_class = make_vm_class(
+        backend_obj, cache_size=cache_size, persistent_cache=False, fork="cancun"
+    )
     world = _World(vm_class, contracts)
     reference = _World(CancunVM, contracts)
     result = SoakResult(backend, contracts, transactions, cache_size)

@@ -84,5 +84,5 @@ def make_configuration_vm(config: Configuration, cache_dir: Path | None) -> type
         raise RuntimeError(
             "this evmkiln has no persistent code cache (make_vm_class(persistent_cache=...))"
         )
-    vm_class: type[Any] = make_vm_class(config.backend, **kwargs)
+    vm_class: type[Any] = make_vm_class(config.backend, "cancun", **kwargs)  # the chain is Cancun
     return vm_class

@@ -48,7 +48,7 @@ from evmkiln.context.runtime import (
     TieredCodeCache,
 )
 from evmkiln.context.state_layers import StateLayers
-from evmkiln.forks import ForkSpec, fork_spec
+from evmkiln.forks import DEFAULT_FORK, ForkSpec, fork_spec
 from evmkiln.forks.precompiles import with_native_precompiles
 
 _COMPILE_OPTION_FIELDS = frozenset(
@@ -262,7 +262,7 @@ def _tiers(policy: RuntimePolicy, backend: Backend, options: CompileOptions) -> 
 
 def make_vm_class(
     backend: str | Backend = "ir",
-    fork: str = "cancun",
+    fork: str = DEFAULT_FORK,
     *,
     lower: Lowering = lower_with_pipeline,
     artifacts: Path | str | None = None,
@@ -282,10 +282,10 @@ def make_vm_class(
 ) -> type[CancunVM]:
     """A subclass of ``fork``'s VM class whose frames run code compiled by ``backend``.
 
-    ``fork`` is one of :data:`~evmkiln.forks.SUPPORTED_FORKS`; it stays
-    ``"cancun"`` by default until every backend passes the later forks'
-    conformance suites.  The fork also selects the opcode table code is
-    lowered with (CLZ exists from Osaka on).
+    ``fork`` is one of :data:`~evmkiln.forks.SUPPORTED_FORKS`, by default
+    :data:`~evmkiln.forks.DEFAULT_FORK` (Osaka, the latest mainnet fork).  The
+    fork also selects the opcode table code is lowered with (CLZ exists from
+    Osaka on).
 
     ``backend`` is a registered backend name (see
     :func:`~evmkiln.context.registry.get_backend`) or a backend object.

@@ -29,6 +29,8 @@ class ForkSpec:
     delegations: bool
     """EIP-7702: calls to an account whose code is a delegation designation run
     the delegate's code (and pay for accessing it)."""
+    tx_gas_cap: int | None = None
+    """EIP-7825: the largest gas limit a transaction may have (``None``: no cap)."""
 
     @property
     def state_class(self) -> type[Any]:
@@ -56,9 +58,11 @@ def _prague() -> ForkSpec:
 
 def _osaka() -> ForkSpec:
     from evmkiln.forks.osaka import OsakaVM
-    from evmkiln.forks.osaka.constants import OSAKA_BLOBS
+    from evmkiln.forks.osaka.constants import OSAKA_BLOBS, TX_GAS_LIMIT_CAP
 
-    return ForkSpec("osaka", "Osaka", OsakaVM, OSAKA_BLOBS, delegations=True)
+    return ForkSpec(
+        "osaka", "Osaka", OsakaVM, OSAKA_BLOBS, delegations=True, tx_gas_cap=TX_GAS_LIMIT_CAP
+    )
 
 
 _MAKERS = {"cancun": _cancun, "prague": _prague, "osaka": _osaka}
@@ -66,6 +70,9 @@ _MADE: dict[str, ForkSpec] = {}
 
 SUPPORTED_FORKS: tuple[str, ...] = tuple(_MAKERS)
 """Oldest first."""
+DEFAULT_FORK = "osaka"
+"""The latest mainnet fork evmkiln supports: what ``make_vm_class`` and
+``evmkiln compile`` use unless told otherwise."""
 
 
 def fork_spec(name: str) -> ForkSpec:
