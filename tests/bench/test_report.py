@@ -123,3 +123,20 @@ def test_a_case_is_fitted_to_its_fork() -> None:
     assert capped.gas_limit == 2**24 and note is not None and "EIP-7825" in note
     small = dataclasses.replace(spec, gas_limit=1_000_000)
     assert fit_to_fork(small, "osaka") == (small, None)
+
+
+def test_revm_is_timed_but_not_compared_after_cancun() -> None:
+    """pyrevm's revm predates Prague's and Osaka's rules: on them it is only timed."""
+    import dataclasses
+
+    from evmkiln.bench.session import REVM_NOT_COMPARED
+
+    engines: list[Engine] = [
+        FakeEngine("revm", observation(gas=12_345, root=None), seconds=0.0001),
+        FakeEngine("pyevm", observation(), seconds=0.1),
+    ]
+    osaka = run_fixture(dataclasses.replace(case(), fork="osaka"), engines, Settings(repeat=1))
+    assert osaka.agree()
+    assert any(REVM_NOT_COMPARED in note for note in osaka.measurements["revm"].notes)
+    cancun = run_fixture(case(), engines, Settings(repeat=1))
+    assert [(d.engine, d.field) for d in cancun.disagreements] == [("revm", "gas used")]
