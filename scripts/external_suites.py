@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -131,8 +132,6 @@ def fetch_sdist(distribution: str, root: Path) -> Path:
         if not extracted.is_dir():
             raise SystemExit(f"{url}: the archive has no {extracted.name}/")
         if target.exists():
-            import shutil
-
             shutil.rmtree(target)
         extracted.rename(target)
     (target / ".complete").write_text(digest)

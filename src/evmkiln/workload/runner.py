@@ -121,6 +121,14 @@ FILL_WAIT_SECONDS = 600.0
 """How long a run waits, untimed, for its compiles and cache writes to finish."""
 
 
+def _disk_caches(vm_class: type[Any]) -> list[Any]:
+    """The VM class's persistent code caches, each once: a tiered runtime's, one per
+    tier (the top one is also ``disk_cache``), or the blocking cache's."""
+    tiers = getattr(getattr(vm_class, "code_cache", None), "persistent", None)
+    caches = [*(tiers if isinstance(tiers, tuple) else ()), getattr(vm_class, "disk_cache", None)]
+    return list({id(c): c for c in caches if c is not None}.values())
+
+
 def _counters(vm_class: type[Any]) -> dict[str, Any]:
     stats = getattr(vm_class, "stats", None)
     if stats is None:
@@ -136,11 +144,9 @@ def _counters(vm_class: type[Any]) -> dict[str, Any]:
         if hasattr(stats, name):
             counters[name] = getattr(stats, name)
     cache = getattr(vm_class, "code_cache", None)
-    tiers = getattr(cache, "persistent", None)  # a tiered runtime's caches, one per tier
-    disks = [*(tiers if isinstance(tiers, tuple) else ()), getattr(vm_class, "disk_cache", None)]
-    unique = {id(d): d for d in disks if d is not None}.values()
-    if unique:
-        counters["cache_load_seconds"] = sum(getattr(d, "load_seconds", 0.0) for d in unique)
+    disks = _disk_caches(vm_class)
+    if disks:
+        counters["cache_load_seconds"] = sum(getattr(d, "load_seconds", 0.0) for d in disks)
     snapshot = getattr(cache, "snapshot", None)
     if callable(snapshot):
         counters["runtime"] = dataclasses.asdict(snapshot())
@@ -236,9 +242,7 @@ def run(spec_path: Path, config_name: str, cache_dir: Path | None) -> dict[str, 
         wait_idle = getattr(code_cache, "wait_idle", None)
         if callable(wait_idle):
             wait_idle(FILL_WAIT_SECONDS)
-        tiers = getattr(code_cache, "persistent", None)
-        caches = [*(tiers if isinstance(tiers, tuple) else ()), disk_cache]
-        for cache in {id(c): c for c in caches if c is not None}.values():
+        for cache in _disk_caches(base_vm):
             cache.flush(FILL_WAIT_SECONDS)
     children_cpu = _close_and_measure_children(base_vm)
     if compile_seconds is not None:

@@ -415,8 +415,9 @@ def make_vm_class(
         )
     else:
         tiers = _tiers(policy, backend_obj, compile_options)
-        # Each tier keeps its own entries (the key holds backend and options); the
-        # top tier is this VM class's backend and options, whose cache is ``disk``.
+        # Each tier keeps its own entries (the key holds backend and options).  The top
+        # tier is this VM class's backend and options, whose cache is ``disk``; a lower
+        # tier has one when the cache is on and its backend can write artifacts.
         persistent = [
             open_disk_cache(
                 tier.backend,
@@ -427,10 +428,11 @@ def make_vm_class(
                 directory=code_cache_dir,
                 max_bytes=code_cache_bytes,
             )
-            if disk is not None and tier is not tiers[-1] and isinstance(tier.backend, AotBackend)
-            else (disk if tier is tiers[-1] else None)
-            for tier in tiers
+            if disk is not None and isinstance(tier.backend, AotBackend)
+            else None
+            for tier in tiers[:-1]
         ]
+        persistent.append(disk)
         cache = TieredCodeCache(
             tiers,
             policy,

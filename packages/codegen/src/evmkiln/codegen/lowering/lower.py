@@ -139,14 +139,8 @@ class Lowerer:
             if blk.min_height or blk.max_growth:
                 b.op("stack.check", sp, imms=(blk.min_height, blk.max_growth))
             st = StackModel(b, [], sp)
-        instrs = blk.instrs
-        self._charge(_segment_gas(instrs, 0))
-        for i, ins in enumerate(instrs):
-            b.pc = ins.pc
-            if self.lower_instr(ins, st, mode, blk.start):
-                return
-            if _is_observer(ins) and i + 1 < len(instrs):
-                self._charge(_segment_gas(instrs, i + 1))
+        if self.lower_segments(blk.instrs, len(blk.instrs), st, mode, blk.start):
+            return
         # No terminator: fall into the next block, or off the end of the code.
         if blk.exit is Exit.FALLTHROUGH:
             self.exit_jump(st, mode, blk.end)
@@ -167,15 +161,28 @@ class Lowerer:
         failing, kind = _first_stack_failure(blk.instrs, height)
         instrs = blk.instrs[: failing + 1]
         st = StackModel(self.b, list(irb.params), None)
-        self._charge(_segment_gas(instrs, 0))
-        for i, ins in enumerate(instrs[:failing]):
-            self.b.pc = ins.pc
-            if self.lower_instr(ins, st, K, blk.start):
-                return  # pragma: no cover - terminators end blocks, and the failing one is last
-            if _is_observer(ins):
-                self._charge(_segment_gas(instrs, i + 1))
+        if self.lower_segments(instrs, failing, st, K, blk.start):
+            return  # pragma: no cover - terminators end blocks, and the failing one is last
         self.b.pc = instrs[failing].pc
         self.b.op("halt", imms=(int(kind),))
+
+    def lower_segments(
+        self, instrs: list[Instr], count: int, st: StackModel, mode: str, start: int
+    ) -> bool:
+        """Lower the first ``count`` of ``instrs``, each gas segment charged at its start.
+
+        Segments are measured over all of ``instrs`` (a version that halts at
+        ``instrs[count]`` still charges that instruction's static gas first).
+        True when an instruction ended the block.
+        """
+        self._charge(_segment_gas(instrs, 0))
+        for i, ins in enumerate(instrs[:count]):
+            self.b.pc = ins.pc
+            if self.lower_instr(ins, st, mode, start):
+                return True
+            if _is_observer(ins) and i + 1 < len(instrs):
+                self._charge(_segment_gas(instrs, i + 1))
+        return False
 
     def _charge(self, amount: int) -> None:
         if amount:

@@ -85,6 +85,12 @@ executable does not say its size (measured machine code: LLVM objects 25-50,
 wasm modules 70-130 bytes per byte of code)."""
 
 
+def _machine_code_bytes(executable: Executable, code: bytes) -> int:
+    """What ``executable`` counts against ``cache_bytes``: its own size, else an estimate."""
+    nbytes = getattr(executable, "nbytes", None)
+    return nbytes if isinstance(nbytes, int) else ESTIMATED_BYTES_PER_CODE_BYTE * len(code)
+
+
 @dataclass(frozen=True, slots=True)
 class Tier:
     """One compiled tier: a backend and the options it compiles with."""
@@ -349,9 +355,7 @@ class TieredCodeCache:
             executable = persistent.lookup(code)  # never raises
             if executable is None:
                 continue
-            nbytes = getattr(executable, "nbytes", None)
-            if not isinstance(nbytes, int):
-                nbytes = ESTIMATED_BYTES_PER_CODE_BYTE * len(code)
+            nbytes = _machine_code_bytes(executable, code)
             with self._lock:
                 if self._closed or self._entries.get(code) is not entry or entry.tier >= tier:
                     return None
@@ -475,9 +479,7 @@ class TieredCodeCache:
         lowered = time.perf_counter()
         executable = backend.compile(function, spec.options)
         done = time.perf_counter()
-        nbytes = getattr(executable, "nbytes", None)
-        if not isinstance(nbytes, int):
-            nbytes = ESTIMATED_BYTES_PER_CODE_BYTE * len(code)
+        nbytes = _machine_code_bytes(executable, code)
         phases = {"lowering": lowered - start, "backend": done - lowered}
         return Compiled(executable, nbytes, phases)
 
