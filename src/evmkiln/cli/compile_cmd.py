@@ -69,17 +69,14 @@ def compile_command(
     ] = True,
 ) -> None:
     """Compile CODE (or a fixture's contracts) to native artifacts in OUTPUT (llvm or wasm)."""
+    from evmkiln.cli.fork_option import checked_fork
     from evmkiln.codegen.backend import CompileOptions
     from evmkiln.context.artifact_store import compile_artifacts, require_aot
     from evmkiln.context.registry import get_backend
-    from evmkiln.forks import SUPPORTED_FORKS
 
     if (code is None) == (from_fixtures is None):
         raise typer.BadParameter("give either CODE or --from-fixtures", param_hint="CODE")
-    if fork not in SUPPORTED_FORKS:
-        raise typer.BadParameter(
-            f"supported forks: {', '.join(SUPPORTED_FORKS)}", param_hint="--fork"
-        )
+    fork = checked_fork(fork)
     try:
         backend_obj = require_aot(get_backend(backend))
     except (LookupError, TypeError) as exc:

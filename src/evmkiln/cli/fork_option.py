@@ -1,9 +1,11 @@
-"""The ``--fork`` option of the commands that run bench fixtures (``bench``, ``run``).
+"""The ``--fork`` option of the commands that run bench fixtures (``bench``, ``run``),
+and the check every ``--fork`` shares.
 
 Their fixtures are revmc's single transactions from before Prague, so the
 default is Cancun; ``--fork prague`` or ``--fork osaka`` runs the same
-transactions on that fork's VM classes (stock py-evm's or evmkiln's, and revm
-with the same spec), the gas limit capped where the fork caps it.
+transactions on that fork's VM classes, the gas limit capped where the fork
+caps it (revm stays on Cancun's rules and is timed only: see
+:func:`evmkiln.bench.session.run_fixture`).
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from evmkiln.cli.fixtures_option import (
     FixturesOption,
     require_fixtures_dir,
 )
+from evmkiln.cli.fork_option import checked_fork
 from evmkiln.cli.runtime_option import (
     HotCallsOption,
     JitWorkersOption,
@@ -213,11 +214,7 @@ def statetest(
     """Run state tests (one fork's post cases) and compare post-state roots and logs."""
     console = Console()
     policy = runtime_policy(runtime, hot_calls, jit_workers)
-    fork = fork.lower()
-    if fork not in SUPPORTED_FORKS:
-        raise typer.BadParameter(
-            f"{fork!r} is not one of {', '.join(SUPPORTED_FORKS)}", param_hint="--fork"
-        )
+    fork = checked_fork(fork)
     if artifacts is not None and aot is not None:
         raise typer.BadParameter("give --artifacts or --aot, not both", param_hint="--aot")
     artifacts_dir = aot if aot is not None else artifacts
