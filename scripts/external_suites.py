@@ -3,7 +3,7 @@
 Usage (from the checkout; installs nothing, needs network access to PyPI once)::
 
     uv run --frozen python scripts/external_suites.py [--suite eth-tester] [--suite web3]
-        [--jobs 2] [--json out/external.json]
+        [--jobs 2] [--repeat 3] [--json out/external.json]
 
 For each suite, the source distribution of the *installed* version is
 downloaded from PyPI (checked against the index's SHA-256) into a cache
@@ -25,9 +25,14 @@ which ``ETHEREUM_TESTER_CHAIN_BACKEND`` selects; eth-tester's own backend
 tests name ``PyEVMBackend``, which the plugin
 ``evmkiln.integrations.pytest_pyevm_backend`` rebinds to ``KilnBackend``.
 
+With ``--repeat N`` the three configurations run in N interleaved rounds
+(stock, evmkiln, warm; stock, evmkiln, warm; ...), so that a change in the
+machine's load falls on all of them alike, and the wall time reported is
+each configuration's median; every round's outcomes are checked.
+
 The report gives, per suite and configuration, tests passed / failed /
 skipped and the wall time, and lists every test that passes on stock py-evm
-but not on evmkiln; the exit status is 1 if there is any that is not in
+but not on evmkiln (in any round); the exit status is 1 if there is any that is not in
 ``KNOWN_DIFFERENCES`` (which docs/integrations.md explains).
 """
 
@@ -39,6 +44,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -59,18 +65,28 @@ class Suite:
     paths: tuple[str, ...]
     kiln_args: tuple[str, ...] = ()
     kiln_env: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    """Given in every configuration."""
 
+
+WITHOUT_TITANOBOA = ("-p", "no:boa_test")
+"""titanoboa registers a pytest plugin, so pytest imports it in every test process
+where it is installed, and importing it patches tracers into py-evm's shared
+Prague opcode table (stock py-evm then runs them in every VM of that fork).  The
+eth-tester and web3.py suites run as their users run them: without titanoboa."""
 
 SUITES = {
     "eth-tester": Suite(
         "eth-tester",
         ("tests/backends",),
         kiln_args=("-p", "evmkiln.integrations.pytest_pyevm_backend"),
+        args=WITHOUT_TITANOBOA,
     ),
     "web3": Suite(
         "web3",
         ("tests/integration/test_ethereum_tester.py",),
         kiln_env={"ETHEREUM_TESTER_CHAIN_BACKEND": KILN_BACKEND},
+        args=WITHOUT_TITANOBOA,
     ),
     # Not in titanoboa's source distribution: give a checkout of its repository at the
     # installed version's tag with --titanoboa-source.  Jupyter's tests are left out.
@@ -157,6 +173,8 @@ def outcomes(junit: Path) -> dict[str, str]:
 class Run:
     seconds: float
     tests: dict[str, str]
+    rounds: list[float] = field(default_factory=list)
+    """Every round's wall time (``seconds`` is their median)."""
 
     def count(self, outcome: str) -> int:
         return sum(1 for v in self.tests.values() if v == outcome)
@@ -165,6 +183,7 @@ class Run:
 def run(suite: Suite, source: Path, config: str, jobs: int, cache: Path) -> Run:
     env = {**os.environ, "EVMKILN_CACHE": "off"}
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(jobs)]
+    args += list(suite.args)
     if config != "pyevm":
         env.update(suite.kiln_env)
         args += list(suite.kiln_args)
@@ -188,10 +207,24 @@ def run(suite: Suite, source: Path, config: str, jobs: int, cache: Path) -> Run:
         return Run(seconds, outcomes(junit))
 
 
+def combine(each: list[Run]) -> Run:
+    """One configuration's rounds: the median wall time; a test passes only if it passed in all."""
+    times = sorted(r.seconds for r in each)
+    tests: dict[str, str] = {}
+    for r in each:
+        for test, outcome in r.tests.items():
+            if tests.get(test, "passed") == "passed" or outcome == "failed":
+                tests[test] = outcome
+    return Run(statistics.median(times), tests, [r.seconds for r in each])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--suite", action="append", choices=sorted(SUITES))
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="interleaved rounds; wall times are medians"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument(
         "--titanoboa-source",
@@ -212,15 +245,21 @@ def main() -> int:
         else:
             source = fetch_sdist(suite.distribution, root)
         with tempfile.TemporaryDirectory() as code_cache:
-            runs: dict[str, Run] = {}
-            for config in CONFIGURATIONS:
-                if config == "evmkiln-warm":  # fill the cache first (not reported)
-                    run(suite, source, config, args.jobs, Path(code_cache))
-                r = runs[config] = run(suite, source, config, args.jobs, Path(code_cache))
+            rounds: dict[str, list[Run]] = {config: [] for config in CONFIGURATIONS}
+            # Fill the warm configuration's cache first (not reported).
+            run(suite, source, "evmkiln-warm", args.jobs, Path(code_cache))
+            for _ in range(args.repeat):
+                for config in CONFIGURATIONS:
+                    rounds[config].append(run(suite, source, config, args.jobs, Path(code_cache)))
+            runs = {config: combine(each) for config, each in rounds.items()}
+            for config, r in runs.items():
+                spread = ""
+                if len(r.rounds) > 1:
+                    spread = f"  (rounds {', '.join(f'{t:.1f}' for t in r.rounds)})"
                 print(
                     f"{name} {version(suite.distribution)} {config:13} "
                     f"passed {r.count('passed'):4}  failed {r.count('failed'):3}  "
-                    f"skipped {r.count('skipped'):3}  {r.seconds:7.1f} s",
+                    f"skipped {r.count('skipped'):3}  {r.seconds:7.1f} s{spread}",
                     flush=True,
                 )
         for config in CONFIGURATIONS[1:]:
@@ -236,7 +275,12 @@ def main() -> int:
         report[name] = {
             "version": version(suite.distribution),
             "runs": {
-                c: {"seconds": r.seconds, "passed": r.count("passed"), "tests": r.tests}
+                c: {
+                    "seconds": r.seconds,
+                    "rounds": r.rounds,
+                    "passed": r.count("passed"),
+                    "tests": r.tests,
+                }
                 for c, r in runs.items()
             },
         }

@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from eth.abc import OpcodeAPI
 from eth.exceptions import Revert
 from eth.vm.forks.cancun import CancunVM
 from eth_typing import Address
@@ -49,6 +48,7 @@ from evmkiln.context.runtime import (
 )
 from evmkiln.context.state_layers import StateLayers
 from evmkiln.forks import DEFAULT_FORK, ForkSpec, fork_spec
+from evmkiln.forks.opcode_table import OpcodeTable, is_pyevm_opcode, own_table
 from evmkiln.forks.precompiles import with_native_precompiles
 
 _COMPILE_OPTION_FIELDS = frozenset(
@@ -65,13 +65,6 @@ else:
 _opcode_verdicts: dict[int, tuple[list[Any], str | None]] = {}
 
 
-def _pyevm_opcode(fn: Any) -> bool:
-    if isinstance(fn, OpcodeAPI):
-        return True
-    module = getattr(fn, "__module__", None) or ""
-    return module.startswith(("eth.", "evmkiln."))
-
-
 def patched_opcode(opcodes: Mapping[int, Any], tolerated: tuple[type, ...] = ()) -> str | None:
     """Why a computation class with this opcode table must interpret, or None.
 
@@ -80,16 +73,23 @@ def patched_opcode(opcodes: Mapping[int, Any], tolerated: tuple[type, ...] = ())
     the table was put there by a tool (titanoboa's tracers and
     ``patch_opcode``), and compiled code would silently skip it.  Instances of
     ``tolerated`` types are ones whose effect the caller reproduces or accepts.
-    Tools patch the table in place, so the verdict is cached per table and
-    recomputed whenever its entries change.
+    Tools patch the table in place: an :class:`~evmkiln.forks.opcode_table.OpcodeTable`
+    (every evmkiln VM class has one) knows its foreign entries at no cost;
+    another table's verdict is cached and recomputed whenever its entries
+    change.
     """
+    if isinstance(opcodes, OpcodeTable):
+        for value, fn in opcodes.foreign():
+            if not isinstance(fn, tolerated):
+                return f"opcode 0x{value:02x} patched ({type(fn).__name__})"
+        return None
     values = list(opcodes.values())
     cached = _opcode_verdicts.get(id(opcodes))
     if cached is not None and cached[0] == values:
         return cached[1]
     verdict = None
     for value, fn in sorted(opcodes.items()):
-        if not _pyevm_opcode(fn) and not isinstance(fn, tolerated):
+        if not is_pyevm_opcode(fn) and not isinstance(fn, tolerated):
             verdict = f"opcode 0x{value:02x} patched ({type(fn).__name__})"
             break
     _opcode_verdicts[id(opcodes)] = (values, verdict)
@@ -455,6 +455,9 @@ def make_vm_class(
             "stats": stats,
             "fork": spec,
             "counts_gas": isinstance(cache, TieredCodeCache),
+            # A table of its own: what tools patch into py-evm's shared table (or into
+            # another VM class's) does not reach this class, nor the other way round.
+            "opcodes": own_table(spec.computation_class.opcodes),
             # py-evm's precompiles, with evmkiln's versions of the slow ones (same results).
             "_precompiles": with_native_precompiles(spec.computation_class._precompiles),
         },

@@ -59,3 +59,16 @@ def runtime_options(options: dict[str, Any]) -> dict[str, Any]:
     from evmkiln.context.runtime import RuntimePolicy
 
     return {**options, "runtime": RuntimePolicy()}
+
+
+def runs_tests(config: Any) -> bool:
+    """Whether this pytest process runs tests (is not pytest-xdist's controller).
+
+    With ``-n N`` the controller only hands tests to its workers.  A plugin
+    that sets evmkiln up there would import the tool, py-evm and evmkiln and
+    build VM classes (about a second) on the path to the first test, for
+    nothing; the workers set themselves up.
+    """
+    if hasattr(config, "workerinput"):
+        return True
+    return getattr(config.option, "dist", "no") == "no"

@@ -57,18 +57,11 @@ from eth.vm.forks.cancun import CancunVM
 from evmkiln.context import make_vm_class
 from evmkiln.context.vm import CompiledFrames
 from evmkiln.forks import fork_spec
+from evmkiln.forks.opcode_table import own_table
 from evmkiln.integrations import backend_from_environment, runtime_options
 
 REPLAY_REASON = "replaying a failed call on the interpreter for titanoboa's trace"
 _NEWEST_FIRST = ("osaka", "prague", "cancun")
-
-
-def _tracer_types() -> tuple[type, ...]:
-    return tuple(
-        getattr(boa_py_evm, name)
-        for name in ("Sha3PreimageTracer", "SstoreTracer", "JumpiTracer")
-        if hasattr(boa_py_evm, name)
-    )
 
 
 def _tolerated(trace_preimages: bool) -> tuple[type, ...]:
@@ -79,14 +72,6 @@ def _tolerated(trace_preimages: bool) -> tuple[type, ...]:
     """
     names = ["SstoreTracer"] + ([] if trace_preimages else ["Sha3PreimageTracer"])
     return tuple(getattr(boa_py_evm, name) for name in names if hasattr(boa_py_evm, name))
-
-
-def _unwrapped(fn: Any) -> Any:
-    """The py-evm opcode under titanoboa's tracer wrappers (they keep it as an attribute)."""
-    tracers = _tracer_types()
-    while isinstance(fn, tracers):
-        fn = next(getattr(fn, name) for name in ("sha3", "sstore", "jumpi") if hasattr(fn, name))
-    return fn
 
 
 class BoaFrames(CompiledFrames):
@@ -170,7 +155,7 @@ def _boa_vm_class(vm_class: type[CancunVM], trace_preimages: bool) -> type[Cancu
     """
     kiln_state = vm_class.get_state_class()
     kiln_computation: Any = kiln_state.computation_class
-    opcodes = {value: _unwrapped(fn) for value, fn in kiln_computation.opcodes.items()}
+    opcodes = own_table(kiln_computation.opcodes)
     computation = type(
         kiln_computation.__name__,
         (BoaFrames, kiln_computation),

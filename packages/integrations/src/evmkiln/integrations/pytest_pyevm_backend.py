@@ -6,15 +6,20 @@ unchanged, load this plugin (``pytest -p evmkiln.integrations.pytest_pyevm_backe
 before the test modules are imported, the name ``eth_tester.PyEVMBackend``
 is bound to :class:`~evmkiln.integrations.eth_tester.KilnBackend`, a subclass
 that takes the same parameters.  Only that name changes; eth-tester's and
-py-evm's code stay as they are.
+py-evm's code stay as they are.  Under pytest-xdist only the workers do this
+(:func:`~evmkiln.integrations.runs_tests`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from evmkiln.integrations import runs_tests
+
 
 def pytest_configure(config: Any) -> None:
+    if not runs_tests(config):
+        return
     import eth_tester
 
     from evmkiln.integrations.eth_tester import KilnBackend

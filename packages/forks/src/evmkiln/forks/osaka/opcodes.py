@@ -12,6 +12,7 @@ from typing import Any
 from eth.vm.forks.prague.opcodes import PRAGUE_OPCODES
 from eth.vm.opcode import as_opcode
 
+from evmkiln.forks.opcode_table import own_table
 from evmkiln.forks.osaka.constants import CLZ_GAS, CLZ_OPCODE
 
 
@@ -22,6 +23,7 @@ def clz(computation: Any) -> None:
 
 
 OSAKA_OPCODES: dict[int, Any] = {
-    **copy.deepcopy(PRAGUE_OPCODES),
+    # py-evm's shared Prague table may carry another tool's wrappers (see opcode_table).
+    **copy.deepcopy(own_table(PRAGUE_OPCODES)),
     CLZ_OPCODE: as_opcode(logic_fn=clz, mnemonic="CLZ", gas_cost=CLZ_GAS),
 }
