@@ -234,18 +234,50 @@ def test_background_compile_keeps_the_frame_interpreted_and_respects_max_pending
     cache = vm.code_cache
     for code in codes:
         call(vm, code)  # each promotes at its first frame, which runs interpreted
+    call(vm, codes[2])  # deferred: its frames do not ask again
     stats = cache.snapshot()
-    assert (stats.queued, stats.pending) == (2, 2)
-    assert stats.rejected >= 1  # at the third code's frame, and again when it ended
-    assert vm.stats.frames_interpreted == 3
+    assert (stats.queued, stats.pending, stats.backlog) == (2, 2, 1)
+    assert stats.rejected == 1
+    assert vm.stats.frames_interpreted == 4
     assert not cache.wait_idle(0.05)
     backend.gate.set()
+    # The deferred promotion is queued when a compile ends, with no frame of its code.
     assert cache.wait_idle(30)
-    assert [cache.tier_of(code) for code in codes] == [1, 1, 0]
-    call(vm, codes[2])  # the rejected promotion is retried at the next frame
-    assert cache.wait_idle(30)
-    assert cache.tier_of(codes[2]) == 1
-    assert cache.snapshot().done == 3
+    assert [cache.tier_of(code) for code in codes] == [1, 1, 1]
+    stats = cache.snapshot()
+    assert (stats.done, stats.backlog, stats.pending) == (3, 0, 0)
+
+
+def test_a_burst_of_promotions_is_compiled_whole(vms: list[Any]) -> None:
+    """Twenty codes hot at once, one compile at a time: every one ends compiled.
+
+    Before the backlog, a promotion beyond ``max_pending`` was retried only at
+    the code's next frame, so codes that did not run again stayed interpreted
+    (and a second process found nothing of them in the persistent cache).
+    """
+    backend = GatedBackend()
+    codes = [INCREMENT[:-1] + b"\xf3" + bytes([i]) for i in range(20)]
+    vm = make(vms, backend, runtime=RuntimePolicy(thresholds=calls_only(1), max_pending=1))
+    for code in codes:
+        call(vm, code)
+    backend.gate.set()
+    assert vm.code_cache.wait_idle(60)
+    assert [vm.code_cache.tier_of(code) for code in codes] == [1] * 20
+    assert vm.code_cache.snapshot().rejected == 19
+
+
+def test_close_drops_the_backlog(vms: list[Any]) -> None:
+    backend = GatedBackend()
+    vm = make(vms, backend, runtime=RuntimePolicy(thresholds=calls_only(1), max_pending=1))
+    cache = vm.code_cache
+    for i in range(3):
+        call(vm, INCREMENT[:-1] + b"\xf3" + bytes([i]))
+    assert cache.snapshot().backlog == 2
+    backend.gate.set()
+    cache.close()
+    stats = cache.snapshot()
+    assert (stats.pending, stats.backlog) == (0, 0)
+    assert stats.done + stats.abandoned == 1
 
 
 def test_close_abandons_queued_compiles(vms: list[Any]) -> None:

@@ -128,8 +128,10 @@ class RuntimePolicy(BaseModel):
     workers: int = Field(default_factory=default_workers, ge=1)
     """Compiler processes (each driven by a thread of this process)."""
     max_pending: int = Field(default=64, ge=1)
-    """Compiles queued or running at once; a promotion beyond it is retried at the
-    code's next frame (counted as ``rejected``)."""
+    """Compiles queued or running at once.  A promotion beyond it waits in a backlog
+    (oldest first, at most ``max_tracked`` codes) and is queued as compiles end
+    (counted as ``rejected``); without ``background``, it is retried at the
+    code's next frame."""
     max_code_size: int = Field(default=49_152, ge=1)
     """Longer code is never compiled (EIP-3860's initcode limit: deployed code
     is at most half of it)."""

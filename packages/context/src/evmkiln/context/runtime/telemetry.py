@@ -59,9 +59,13 @@ class RuntimeStats:
     timed_out: int
     abandoned: int
     rejected: int
-    """Promotions not queued because ``max_pending`` compiles were under way (retried later)."""
+    """Promotions that came while ``max_pending`` compiles were under way: deferred to
+    the backlog (queued when a compile ends), or, without ``background``, retried
+    at the code's next frame."""
     pending: int
     """Compiles queued or running now."""
+    backlog: int
+    """Deferred promotions waiting for room in the queue now."""
     evicted_bytes: int
     """Compiled codes dropped to keep the cache within ``cache_bytes``."""
     evicted_idle: int
@@ -92,6 +96,7 @@ class RuntimeStats:
                 "timed_out": self.timed_out,
                 "abandoned": self.abandoned,
                 "rejected": self.rejected,
+                "backlog": self.backlog,
                 "pending": self.pending,
             },
             "evicted": {"bytes": self.evicted_bytes, "idle": self.evicted_idle},

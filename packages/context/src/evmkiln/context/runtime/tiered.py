@@ -249,6 +249,8 @@ class TieredCodeCache:
         """Entries holding compiled code, least recently used first."""
         self._ceilings: dict[bytes, int] = {}
         """Codes held below the top tier by a failed compile (oldest first, bounded)."""
+        self._backlog: OrderedDict[bytes, int] = OrderedDict()
+        """Promotions that came beyond ``max_pending``, oldest first (see :meth:`_defer`)."""
         self._bytes = 0
         self._pending = 0
         self._hits = [0] * (len(self.tiers) + 1)
@@ -398,13 +400,12 @@ class TieredCodeCache:
             if self._entries.get(code) is not entry:
                 return None  # forgotten meanwhile
             if self._pending >= self.policy.max_pending:
-                self._counters.rejected += 1
+                if self.policy.background:
+                    self._defer(code, entry, tier)
+                else:  # compiles on the callers' threads: retried at the next frame
+                    self._counters.rejected += 1
                 return None
-            entry.pending = tier
-            self._pending += 1
-            self._counters.queued += 1
-            self._promotions[tier] += 1
-            job = _Job(code, entry, tier, time.perf_counter())
+            job = self._queue(code, entry, tier)
             if self.policy.background:
                 self._jobs.put(job)
                 self._start_worker()
@@ -420,6 +421,49 @@ class TieredCodeCache:
             self._hits[before] -= 1  # the frame that promoted it runs on the new tier
             self._hits[tier] += 1
             return entry.executable
+
+    def _queue(self, code: bytes, entry: _Entry, tier: int) -> _Job:
+        """A job for ``code``'s compile to ``tier``, counted as pending (lock held)."""
+        entry.pending = tier
+        self._pending += 1
+        self._counters.queued += 1
+        self._promotions[tier] += 1
+        return _Job(code, entry, tier, time.perf_counter())
+
+    def _defer(self, code: bytes, entry: _Entry, tier: int) -> None:
+        """Keep a promotion beyond ``max_pending`` in the backlog (lock held).
+
+        The code counts as pending from now on (its frames do not try again);
+        :meth:`_drain_backlog` queues it, oldest first, when a compile ends.
+        Without the backlog a code whose promotion came while the queue was
+        full, and that then ran no more, was never compiled: a burst of new
+        hot code (a process's start) lost its promotions, and the next
+        process, finding nothing in the persistent cache, compiled it again.
+        """
+        self._counters.rejected += 1
+        entry.pending = tier
+        backlog = self._backlog
+        backlog[code] = tier
+        if len(backlog) > self.policy.max_tracked:
+            oldest, _ = backlog.popitem(last=False)
+            dropped = self._entries.get(oldest)
+            if dropped is not None and dropped.tier < dropped.pending:
+                dropped.pending = 0  # promotable again at its next frame
+
+    def _drain_backlog(self) -> None:
+        """Queue deferred promotions while there is room (lock held; background only)."""
+        backlog = self._backlog
+        while backlog and self._pending < self.policy.max_pending and not self._closed:
+            code, tier = backlog.popitem(last=False)
+            entry = self._entries.get(code)
+            if entry is None or entry.tier >= entry.ceiling:
+                continue
+            entry.pending = 0
+            tier = min(max(tier, entry.target()), entry.ceiling)
+            if tier <= entry.tier:
+                continue
+            self._jobs.put(self._queue(code, entry, tier))
+            self._start_worker()
 
     def _new_compiler(self) -> CompilerProcess | None:
         """A compiler process for whole compiles, if any tier can use one (lock held)."""
@@ -574,6 +618,8 @@ class TieredCodeCache:
             return outcome
         finally:
             self._pending -= 1
+            if self._backlog:
+                self._drain_backlog()
             self._idle.notify_all()
 
     # -- eviction ------------------------------------------------------------------
@@ -651,6 +697,7 @@ class TieredCodeCache:
                 abandoned=c.abandoned,
                 rejected=c.rejected,
                 pending=self._pending,
+                backlog=len(self._backlog),
                 evicted_bytes=c.evicted_bytes,
                 evicted_idle=c.evicted_idle,
                 cached_codes=len(self._compiled),
@@ -679,6 +726,7 @@ class TieredCodeCache:
             if self._closed:
                 return
             self._closed = True
+            self._backlog.clear()
             workers = list(self._workers)
             compilers = list(self._compilers)
         _LIVE.discard(self)
