@@ -62,8 +62,23 @@ def test_programs_match_pyevm_while_compiles_race(
     assert racing_vm.stats.compile_failures == 0, racing_vm.stats.failures
 
 
+# B returns the word 1; A calls B with all its gas and stops.
+CALLEE = bytes.fromhex("600160005260206000f3")
+CALLER = bytes.fromhex("5f5f5f5f5f73") + CONTRACT_B + bytes.fromhex("5af100")
+
+
 def test_the_races_reached_every_tier(racing_vm: Any) -> None:
-    """Runs after the property test (same module fixture): every tier ran frames."""
+    """Every tier ran frames, and the results stayed py-evm's on each.
+
+    A fixed caller and callee, run with the compiles settled in between, so
+    that this holds whatever ran before on the module's VM class (or on
+    another worker).
+    """
+    codes = {CONTRACT_A: CALLER, CONTRACT_B: CALLEE}
+    expected = execute(CancunVM, codes, data=b"", gas=100_000)
+    for _ in range(3):
+        assert execute(racing_vm, codes, data=b"", gas=100_000) == expected
+        assert racing_vm.code_cache.wait_idle(60)
     stats = racing_vm.code_cache.snapshot()
     assert stats.done > 0
     assert all(hits > 0 for hits in stats.hits), stats

@@ -266,6 +266,23 @@ def test_a_burst_of_promotions_is_compiled_whole(vms: list[Any]) -> None:
     assert vm.code_cache.snapshot().rejected == 19
 
 
+def test_a_code_that_got_hotter_during_its_compile_goes_on_to_the_next_tier(
+    vms: list[Any],
+) -> None:
+    """Its frames do not ask while a compile is pending; the install asks for them."""
+    backend = GatedBackend()
+    policy = RuntimePolicy(fast_tier="ir", fast_tier_opt_level=0, thresholds=calls_only(1, 2))
+    vm = make(vms, backend, runtime=policy)
+    cache = vm.code_cache
+    call(vm)  # promoted to tier 1, compile held at the gate
+    call(vm)  # hot enough for tier 2 now, but tier 1 is pending
+    assert cache.snapshot().queued == 1
+    backend.gate.set()
+    assert cache.wait_idle(60)
+    assert cache.tier_of(INCREMENT) == 2  # with no further frame
+    assert cache.snapshot().promotions == (0, 1, 1)
+
+
 def test_close_drops_the_backlog(vms: list[Any]) -> None:
     backend = GatedBackend()
     vm = make(vms, backend, runtime=RuntimePolicy(thresholds=calls_only(1), max_pending=1))

@@ -450,6 +450,25 @@ class TieredCodeCache:
             if dropped is not None and dropped.tier < dropped.pending:
                 dropped.pending = 0  # promotable again at its next frame
 
+    def _promote_further(self, code: bytes, entry: _Entry) -> None:
+        """Queue the next tier of a code that got hot enough for it meanwhile (lock held).
+
+        While a compile is under way the code's frames do not ask for another
+        (it is pending), so a code that crossed the next threshold during its
+        compile, and then ran no more, would stay below that tier; a later
+        process loading it from the persistent cache would then compile it.
+        """
+        if not self.policy.background or self._closed or self._entries.get(code) is not entry:
+            return
+        tier = entry.target() if entry.tier < entry.ceiling else 0
+        if not tier:
+            return
+        if self._pending >= self.policy.max_pending:
+            self._defer(code, entry, tier)
+            return
+        self._jobs.put(self._queue(code, entry, tier))
+        self._start_worker()
+
     def _drain_backlog(self) -> None:
         """Queue deferred promotions while there is room (lock held; background only)."""
         backlog = self._backlog
@@ -599,6 +618,7 @@ class TieredCodeCache:
                 self.stats.frames_compiled += 1
                 self._evict_bytes(keep=code)
                 counters.done += 1
+                self._promote_further(code, entry)
             elif outcome == "abandoned":
                 counters.abandoned += 1
             else:
