@@ -23,7 +23,7 @@ from eth.vm.forks.cancun import CancunVM
 from message_harness import CALLEE, CALLER, SENDER, A, B, apply_message
 
 from evmkiln.codegen.backend import AotBackend, CompileOptions
-from evmkiln.context import make_vm_class
+from evmkiln.context import disk_cache, make_vm_class
 from evmkiln.context.artifact_store import code_hash
 from evmkiln.context.code_cache import lower_with_pipeline
 from evmkiln.context.disk_cache import (
@@ -346,6 +346,38 @@ def test_pending_writes_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     release.set()
     assert cache.flush(timeout=60)
     assert len(written) == len(codes) - cache.dropped
+
+
+def test_writes_that_lower_later_are_capped_by_code_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of promotions hands over many more codes than lowered functions fit.
+
+    Such a write holds only the bytecode; losing it makes the next process
+    compile the code again.
+    """
+    pytest.importorskip("evmkiln.backend_wasm")
+    aot = get_backend("wasm")
+    assert isinstance(aot, AotBackend)
+    cache = DiskCache(aot, tmp_path, fork="cancun", options=CompileOptions())
+    release = threading.Event()
+    written: list[bytes] = []
+
+    def slow_write(digest: bytes, function: object) -> None:
+        release.wait(timeout=60)
+        written.append(digest)
+
+    monkeypatch.setattr(cache, "_write", slow_write)
+    monkeypatch.setattr(disk_cache, "MAX_PENDING_LOWERINGS_BYTES", 40 * 1024)
+    codes = [i.to_bytes(2, "big") * 512 for i in range(50)]  # 1 KiB each
+    for code in codes:
+        cache.store(code, lambda: lower_with_pipeline(THIRD))
+    assert cache.dropped <= 11  # 40 KiB queued (and one the writer may hold)
+    assert cache.dropped >= 9
+    release.set()
+    assert cache.flush(timeout=60)
+    assert len(written) == len(codes) - cache.dropped
+    assert cache._lowered_queued == cache._deferred_bytes == 0  # all counted out again
 
 
 def test_a_cache_nobody_asked_for_never_breaks_the_vm(

@@ -109,8 +109,15 @@ RESCAN_EVERY = 32
 EXIT_WAIT_SECONDS = 30.0
 """How long interpreter exit waits for queued writes before leaving them to a later process."""
 MAX_PENDING_WRITES = 64
-"""Writes queued at most; more are dropped (a later process compiles and writes them).
-Each holds a lowered IR function: a burst of new contracts must not hold them all."""
+"""Writes of lowered IR functions queued at most; more are dropped (a later process
+compiles and writes them): a burst of new contracts must not hold them all."""
+MAX_PENDING_LOWERINGS_BYTES = 32 << 20
+"""Code queued for writes that lower it on the writer thread, in bytes at most.
+
+Such a write holds only the bytecode (the tiered runtime hands over its
+compiles this way), so many more fit: a burst of promotions (a process's
+start, a backlog draining) must not lose writes, or the next process compiles
+those codes again."""
 MAX_REMEMBERED = 1 << 16
 """Codes remembered as written or queued, to skip a second write; forgotten past this
 (a second write then costs one ``stat``: the entry is found on disk)."""
@@ -415,6 +422,8 @@ class _Write:
     digest: bytes
     function: Function | Callable[[], Function]
     """The lowered code, or how to lower it (on the writer thread)."""
+    deferred_bytes: int
+    """The code's length when ``function`` lowers it on the writer thread, else 0."""
 
 
 class DiskCache:
@@ -462,6 +471,10 @@ class DiskCache:
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
         self._queue: deque[_Write] = deque()
+        self._lowered_queued = 0
+        """Queued writes holding a lowered function (at most ``MAX_PENDING_WRITES``)."""
+        self._deferred_bytes = 0
+        """Bytes of code queued for lowering on the writer thread."""
         self._pending = 0
         self._seen: set[bytes] = set()
         self._thread: threading.Thread | None = None
@@ -528,14 +541,20 @@ class DiskCache:
         with self._lock:
             if digest in self._seen or self._closed:
                 return
-            if self.background and len(self._queue) >= MAX_PENDING_WRITES:
+            deferred = 0 if isinstance(function, Function) else len(code)
+            if self.background and (
+                self._deferred_bytes + deferred > MAX_PENDING_LOWERINGS_BYTES
+                if deferred
+                else self._lowered_queued >= MAX_PENDING_WRITES
+            ):
                 self.dropped += 1
                 return
             if len(self._seen) >= MAX_REMEMBERED:
                 self._seen.clear()
             self._seen.add(digest)
             if self.background:
-                self._queue.append(_Write(digest, function))
+                self._queue.append(_Write(digest, function, deferred))
+                self._account(deferred, +1)
                 self._pending += 1
                 if self._thread is None or not self._thread.is_alive():
                     self._start_writer()
@@ -567,18 +586,30 @@ class DiskCache:
                     elif now > exit_deadline:
                         log.info("code cache: %d writes left for a later process", len(self._queue))
                         self._pending -= len(self._queue)
-                        self._queue.clear()
+                        self._clear_queue()
                         self._done.notify_all()
                 if not self._queue:
                     self._thread = None  # idle: no thread left waiting; store starts another
                     return
                 job = self._queue.popleft()
+                self._account(job.deferred_bytes, -1)
             try:
                 self._write(job.digest, job.function)
             finally:
                 with self._lock:
                     self._pending -= 1
                     self._done.notify_all()
+
+    def _account(self, deferred_bytes: int, sign: int) -> None:
+        """Count a queued write in or out (lock held)."""
+        if deferred_bytes:
+            self._deferred_bytes += sign * deferred_bytes
+        else:
+            self._lowered_queued += sign
+
+    def _clear_queue(self) -> None:
+        self._queue.clear()
+        self._deferred_bytes = self._lowered_queued = 0
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued write is done; ``False`` if ``timeout`` ran out first."""
@@ -596,7 +627,7 @@ class DiskCache:
         self.flush(timeout)
         with self._lock:
             self._closed = True
-            self._queue.clear()
+            self._clear_queue()
             self._done.notify_all()
 
     def _write(self, digest: bytes, function: Function | Callable[[], Function]) -> None:

@@ -253,6 +253,8 @@ class TieredCodeCache:
         """Promotions that came beyond ``max_pending``, oldest first (see :meth:`_defer`)."""
         self._bytes = 0
         self._pending = 0
+        self._storing = 0
+        """Finished compiles not yet handed to their persistent cache."""
         self._hits = [0] * (len(self.tiers) + 1)
         self._promotions = [0] * (len(self.tiers) + 1)
         self._loaded = [0] * (len(self.tiers) + 1)
@@ -575,7 +577,12 @@ class TieredCodeCache:
         persistent = self.persistent[job.tier - 1]
         if outcome == "done" and persistent is not None:
             # Lowered again on the cache's writer thread, only if it writes.
-            persistent.store(job.code, functools.partial(self.lower, job.code))
+            try:
+                persistent.store(job.code, functools.partial(self.lower, job.code))
+            finally:
+                with self._lock:
+                    self._storing -= 1
+                    self._idle.notify_all()
         callback = self.on_compilation
         if callback is not None:
             callback(
@@ -618,6 +625,8 @@ class TieredCodeCache:
                 self.stats.frames_compiled += 1
                 self._evict_bytes(keep=code)
                 counters.done += 1
+                if self.persistent[job.tier - 1] is not None:
+                    self._storing += 1  # until handed to the persistent cache (see wait_idle)
                 self._promote_further(code, entry)
             elif outcome == "abandoned":
                 counters.abandoned += 1
@@ -728,9 +737,13 @@ class TieredCodeCache:
             )
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until no compile is queued or running; False if ``timeout`` passed first."""
+        """Wait until no compile is queued or running; False if ``timeout`` passed first.
+
+        A finished compile counts until it is handed to its tier's persistent
+        cache, so that a ``flush`` of that cache afterwards covers its write.
+        """
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+            return self._idle.wait_for(lambda: self._pending == 0 and not self._storing, timeout)
 
     def drain(self) -> None:
         """Wait for every queued compile to be installed (or to fail)."""
