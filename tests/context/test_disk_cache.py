@@ -325,27 +325,37 @@ def test_environment_and_arguments_decide(tmp_path: Path, monkeypatch: pytest.Mo
     assert not (tmp_path / "from-env").exists()  # nothing compiled, nothing written
 
 
+class HeldWrites:
+    """A wasm cache whose writer holds every write until ``release`` is set."""
+
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        pytest.importorskip("evmkiln.backend_wasm")
+        aot = get_backend("wasm")
+        assert isinstance(aot, AotBackend)
+        self.cache = DiskCache(aot, tmp_path, fork="cancun", options=CompileOptions())
+        self.release = threading.Event()
+        self.written: list[bytes] = []
+        monkeypatch.setattr(self.cache, "_write", self._slow_write)
+
+    def _slow_write(self, digest: bytes, function: object) -> None:
+        self.release.wait(timeout=60)
+        self.written.append(digest)
+
+    def finish(self, stored: int) -> None:
+        """Let the writes through; every write not dropped was written."""
+        self.release.set()
+        assert self.cache.flush(timeout=60)
+        assert len(self.written) == stored - self.cache.dropped
+
+
 def test_pending_writes_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("evmkiln.backend_wasm")
-    aot = get_backend("wasm")
-    assert isinstance(aot, AotBackend)
-    cache = DiskCache(aot, tmp_path, fork="cancun", options=CompileOptions())
-    release = threading.Event()
-    written: list[bytes] = []
-
-    def slow_write(digest: bytes, function: object) -> None:
-        release.wait(timeout=60)
-        written.append(digest)
-
-    monkeypatch.setattr(cache, "_write", slow_write)
+    held = HeldWrites(tmp_path, monkeypatch)
     function = lower_with_pipeline(THIRD)
     codes = [i.to_bytes(4, "big") for i in range(MAX_PENDING_WRITES + 10)]
     for code in codes:
-        cache.store(code, function)
-    assert 9 <= cache.dropped <= 10  # the writer may have taken the first job off the queue
-    release.set()
-    assert cache.flush(timeout=60)
-    assert len(written) == len(codes) - cache.dropped
+        held.cache.store(code, function)
+    assert 9 <= held.cache.dropped <= 10  # the writer may have taken the first job off the queue
+    held.finish(len(codes))
 
 
 def test_writes_that_lower_later_are_capped_by_code_bytes(
@@ -356,28 +366,14 @@ def test_writes_that_lower_later_are_capped_by_code_bytes(
     Such a write holds only the bytecode; losing it makes the next process
     compile the code again.
     """
-    pytest.importorskip("evmkiln.backend_wasm")
-    aot = get_backend("wasm")
-    assert isinstance(aot, AotBackend)
-    cache = DiskCache(aot, tmp_path, fork="cancun", options=CompileOptions())
-    release = threading.Event()
-    written: list[bytes] = []
-
-    def slow_write(digest: bytes, function: object) -> None:
-        release.wait(timeout=60)
-        written.append(digest)
-
-    monkeypatch.setattr(cache, "_write", slow_write)
+    held = HeldWrites(tmp_path, monkeypatch)
     monkeypatch.setattr(disk_cache, "MAX_PENDING_LOWERINGS_BYTES", 40 * 1024)
     codes = [i.to_bytes(2, "big") * 512 for i in range(50)]  # 1 KiB each
     for code in codes:
-        cache.store(code, lambda: lower_with_pipeline(THIRD))
-    assert cache.dropped <= 11  # 40 KiB queued (and one the writer may hold)
-    assert cache.dropped >= 9
-    release.set()
-    assert cache.flush(timeout=60)
-    assert len(written) == len(codes) - cache.dropped
-    assert cache._lowered_queued == cache._deferred_bytes == 0  # all counted out again
+        held.cache.store(code, lambda: lower_with_pipeline(THIRD))
+    assert 9 <= held.cache.dropped <= 11  # 40 KiB queued (and one the writer may hold)
+    held.finish(len(codes))
+    assert held.cache._lowered_queued == held.cache._deferred_bytes == 0  # counted out again
 
 
 def test_a_cache_nobody_asked_for_never_breaks_the_vm(
