@@ -133,9 +133,13 @@ class PyEvmRunner:
         for _ in range(SETTLE_RUNS):
             cache.wait_idle(None)
             if cache.settled():
-                return
+                break
             self.run()
         cache.wait_idle(None)
+        # One run on the settled tiers, as blocking mode's first run on its compiled
+        # code: a long one queues the backend's own tier-up (LLVM's optimising code
+        # generator for large functions), which ``settle`` then waits for.
+        self.run()
 
     def _tier_up_notes(self) -> list[str]:
         queue = getattr(self.backend, "tier_ups", None)
