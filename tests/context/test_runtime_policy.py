@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +21,10 @@ from pydantic import ValidationError
 
 from evmkiln.codegen.backend import BackendCapabilities, CompileOptions, Executable
 from evmkiln.codegen.background import CompiledCode
+from evmkiln.codegen.budget import CompileBudgetExceeded
 from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.reference import ReferenceBackend
-from evmkiln.context import RuntimePolicy, Threshold, make_vm_class
+from evmkiln.context import RuntimePolicy, Threshold, disk_cache, make_vm_class
 from evmkiln.context.code_cache import CodeCache
 from evmkiln.context.runtime import CompilationEvent, TieredCodeCache
 
@@ -174,6 +176,47 @@ def test_failed_compile_leaves_the_code_interpreted_and_is_remembered(vms: list[
     stats = vm.code_cache.snapshot()
     assert (stats.queued, stats.failed, stats.hits) == (1, 1, (3, 0))
     assert "lowering exploded" in vm.stats.failures[INCREMENT]
+
+
+def _refusing_lowering(code: bytes) -> Function:
+    raise CompileBudgetExceeded("IR instructions", 10**6, 1_000, len(code))
+
+
+def test_a_refused_compile_is_remembered_across_processes(vms: list[Any], tmp_path: Path) -> None:
+    """A later VM class with the same persistent cache does not try the code again."""
+    pytest.importorskip("evmkiln.backend_wasm")
+    policy = deterministic(thresholds=calls_only(1))
+    options: dict[str, Any] = {
+        "runtime": policy,
+        "persistent_cache": True,
+        "code_cache_dir": tmp_path,
+    }
+    expected = call(make(vms))
+    first = make(vms, "wasm", lower=_refusing_lowering, **options)
+    assert call(first) == expected
+    assert first.code_cache.snapshot().refused == 1
+    # A new process, whose lowering would work: the code stays interpreted.
+    events: list[CompilationEvent] = []
+    second = make(vms, "wasm", on_compilation=events.append, **options)
+    for _ in range(3):
+        assert call(second) == expected
+    stats = second.code_cache.snapshot()
+    assert events == []
+    assert (stats.queued, stats.remembered_refusals, stats.hits) == (0, 1, (3, 0))
+    assert "compile budget exceeded" in second.stats.refusals[INCREMENT]
+    # Clearing the cache forgets it.
+    disk_cache.clear(tmp_path)
+    cleared = make(vms, "wasm", **options)
+    call(cleared)
+    assert cleared.code_cache.snapshot().done == 1
+    # A failure that may not recur is not remembered.
+    broken = make(
+        vms, "wasm", lower=_broken_lowering, **{**options, "code_cache_dir": tmp_path / "b"}
+    )
+    call(broken)
+    third = make(vms, "wasm", **{**options, "code_cache_dir": tmp_path / "b"})
+    call(third)
+    assert third.code_cache.snapshot().done == 1
 
 
 def test_byte_cap_evicts_least_recently_used_code(vms: list[Any]) -> None:

@@ -115,6 +115,14 @@ class PersistentCode(Protocol):
         """
         ...
 
+    def refusal(self, code: bytes) -> str | None:
+        """Why an earlier process gave up compiling ``code`` for good, or ``None``."""
+        ...
+
+    def remember_refusal(self, code: bytes, reason: str) -> None:
+        """Keep for later processes that compiling ``code`` is given up (never raises)."""
+        ...
+
 
 class CompileFailedError(Exception):
     """Code could not be lowered or compiled and the interpreter fallback is off."""

@@ -118,6 +118,10 @@ Such a write holds only the bytecode (the tiered runtime hands over its
 compiles this way), so many more fit: a burst of promotions (a process's
 start, a backlog draining) must not lose writes, or the next process compiles
 those codes again."""
+REFUSED_DIR = ".refused"
+"""Under a key directory: compiles given up for good (see ``DiskCache.refusals_path``)."""
+MAX_REFUSAL_TEXT = 2_000
+"""Characters of a remembered refusal's reason kept."""
 MAX_REMEMBERED = 1 << 16
 """Codes remembered as written or queued, to skip a second write; forgotten past this
 (a second write then costs one ``stat``: the entry is found on disk)."""
@@ -397,7 +401,8 @@ def verify_entry(entry: CacheEntry) -> EntryCheck:
 
 
 def clear(root: Path) -> tuple[int, int]:
-    """Remove every entry and leftover temporary directory under ``root``; (entries, bytes).
+    """Remove every entry, remembered refusal and leftover temporary directory under
+    ``root``; (entries, bytes).
 
     Only the cache's own layout is touched (see :func:`scan`); directories
     left empty are removed too.
@@ -408,6 +413,7 @@ def clear(root: Path) -> tuple[int, int]:
     for backend in _subdirs(root):
         for fork in _subdirs(Path(backend.path)):
             for key in _subdirs(Path(fork.path)):
+                shutil.rmtree(Path(key.path) / REFUSED_DIR, ignore_errors=True)
                 with contextlib.suppress(OSError):
                     os.rmdir(key.path)
             with contextlib.suppress(OSError):
@@ -528,6 +534,44 @@ class DiskCache:
         with self._lock:
             self.stats.cache_rejected += 1
             self.rejections.append(message)
+
+    # -------------------------------------------------------------- refusals
+
+    @property
+    def refusals_path(self) -> Path:
+        """Where compiles given up for good are remembered, one small file per code.
+
+        A dot directory: :func:`scan`, eviction and ``evmkiln cache verify``
+        see entries only.  It lives under the key directory, so a refusal
+        holds for this backend's version, options and CPU alone: a newer
+        compiler tries the code again.
+        """
+        return self.directory / REFUSED_DIR
+
+    def refusal(self, code: bytes) -> str | None:
+        """Why an earlier process gave up compiling ``code`` (one ``stat`` on a miss)."""
+        path = self.refusals_path / code_hash(code).hex()
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")[:MAX_REFUSAL_TEXT]
+        except OSError:
+            return None
+
+    def remember_refusal(self, code: bytes, reason: str) -> None:
+        """Keep that compiling ``code`` is given up: it was refused or ran out of time.
+
+        A failure that may not recur (a crash, memory) is not remembered.
+        Written whole or not at all; an error only means a later process tries
+        again.
+        """
+        directory = self.refusals_path
+        target = directory / code_hash(code).hex()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            tmp = directory / f".tmp-{target.name}-{os.getpid()}-{threading.get_ident()}"
+            tmp.write_text(reason[:MAX_REFUSAL_TEXT], encoding="utf-8")
+            os.replace(tmp, target)
+        except OSError as exc:
+            log.info("code cache: refusal not remembered: %s", exc)
 
     # ------------------------------------------------------------------ store
 

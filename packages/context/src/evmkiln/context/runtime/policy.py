@@ -139,7 +139,8 @@ class RuntimePolicy(BaseModel):
     """Compile-time budget of one compile, in CPU seconds of the compiler
     process (waiting for a core does not count; ten times as much wall time is
     the backstop): past it the compiler process is killed and the code stays
-    on its lower tier for good (remembered)."""
+    on its lower tier for good (remembered, and with a persistent code cache
+    remembered by later processes too)."""
     compile_memory_bytes: int | None = Field(default=4 << 30, ge=1 << 26)
     """Address-space limit of a compiler process (``None``: none)."""
     compiler_nice: int = Field(default=10, ge=0, le=19)

@@ -66,6 +66,9 @@ class RuntimeStats:
     """Compiles queued or running now."""
     backlog: int
     """Deferred promotions waiting for room in the queue now."""
+    remembered_refusals: int
+    """Codes capped below a tier at first sight because an earlier process's
+    compile for it was refused or timed out (its persistent cache says so)."""
     evicted_bytes: int
     """Compiled codes dropped to keep the cache within ``cache_bytes``."""
     evicted_idle: int
@@ -97,6 +100,7 @@ class RuntimeStats:
                 "abandoned": self.abandoned,
                 "rejected": self.rejected,
                 "backlog": self.backlog,
+                "remembered_refusals": self.remembered_refusals,
                 "pending": self.pending,
             },
             "evicted": {"bytes": self.evicted_bytes, "idle": self.evicted_idle},

@@ -161,6 +161,7 @@ class _Counters:
     timed_out: int = 0
     abandoned: int = 0
     rejected: int = 0
+    remembered_refusals: int = 0
     evicted_bytes: int = 0
     evicted_idle: int = 0
     phases: dict[str, float] = field(default_factory=dict)
@@ -358,6 +359,9 @@ class TieredCodeCache:
                 continue
             executable = persistent.lookup(code)  # never raises
             if executable is None:
+                refused = persistent.refusal(code)
+                if refused is not None:
+                    self._refused_before(code, entry, tier, refused)
                 continue
             nbytes = _machine_code_bytes(executable, code)
             with self._lock:
@@ -375,6 +379,15 @@ class TieredCodeCache:
                 self._evict_bytes(keep=code)
             return executable
         return None
+
+    def _refused_before(self, code: bytes, entry: _Entry, tier: int, reason: str) -> None:
+        """An earlier process gave up compiling ``code`` for ``tier``: cap it below."""
+        with self._lock:
+            if entry.ceiling >= tier:
+                entry.ceiling = tier - 1
+                self._remember_ceiling(code, entry.ceiling)
+                self._counters.remembered_refusals += 1
+                self.stats.refusals[code] = f"an earlier process: {reason}"
 
     def _forget(self, code: bytes, entry: _Entry) -> None:
         """Drop ``entry``'s compiled code from the byte count (lock held)."""
@@ -397,6 +410,7 @@ class TieredCodeCache:
         Returns the new executable when it was compiled right here.
         """
         with self._lock:
+            tier = min(tier, entry.ceiling)  # lowered meanwhile (a remembered refusal)
             if self._closed or entry.pending or entry.tier >= tier:
                 return None
             if self._entries.get(code) is not entry:
@@ -575,6 +589,9 @@ class TieredCodeCache:
             outcome = self._install(job, result, outcome, error)
             self._counters.phases["total"] += seconds
         persistent = self.persistent[job.tier - 1]
+        if outcome in ("refused", "timed_out") and persistent is not None:
+            # Given up for good here; later processes need not spend the budget again.
+            persistent.remember_refusal(job.code, f"{outcome}: {error}")
         if outcome == "done" and persistent is not None:
             # Lowered again on the cache's writer thread, only if it writes.
             try:
@@ -727,6 +744,7 @@ class TieredCodeCache:
                 rejected=c.rejected,
                 pending=self._pending,
                 backlog=len(self._backlog),
+                remembered_refusals=c.remembered_refusals,
                 evicted_bytes=c.evicted_bytes,
                 evicted_idle=c.evicted_idle,
                 cached_codes=len(self._compiled),
