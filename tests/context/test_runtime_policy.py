@@ -26,7 +26,7 @@ from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.reference import ReferenceBackend
 from evmkiln.context import RuntimePolicy, Threshold, disk_cache, make_vm_class
 from evmkiln.context.code_cache import CodeCache
-from evmkiln.context.runtime import CompilationEvent, TieredCodeCache
+from evmkiln.context.runtime import TEST_SUITE, CompilationEvent, TieredCodeCache
 
 # RETURN(calldataload(0) + 1)
 INCREMENT = bytes.fromhex("60003560010160005260206000f3")
@@ -138,6 +138,20 @@ def test_a_code_hot_enough_for_the_top_tier_skips_the_fast_one(vms: list[Any]) -
     call(vm, LOOP)
     assert vm.code_cache.tier_of(LOOP) == 2
     assert vm.code_cache.snapshot().promotions == (0, 0, 1)
+
+
+def test_the_test_suite_policy_compiles_only_what_spends_gas(vms: list[Any]) -> None:
+    """Cheap frames called again and again stay interpreted; a loop gets compiled."""
+    policy = TEST_SUITE.model_copy(update={"background": False, "fast_tier": None})
+    vm = make(vms, runtime=policy)
+    for _ in range(50):
+        call(vm)  # INCREMENT: a few dozen gas per frame
+    assert vm.code_cache.tier_of(INCREMENT) == 0
+    frames = 0
+    while vm.code_cache.tier_of(LOOP) == 0 and frames < 100:
+        call(vm, LOOP)  # about 6,000 gas per frame
+        frames += 1
+    assert 10 <= frames <= 14  # 63,000 gas (60,000 + 250 per byte) at 5,000-6,300 a frame
 
 
 def test_gas_threshold_grows_with_code_size(vms: list[Any]) -> None:

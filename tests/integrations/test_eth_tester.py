@@ -135,11 +135,14 @@ def test_the_default_runtime_is_tiered_and_the_environment_can_block(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from evmkiln.context.code_cache import CodeCache
-    from evmkiln.context.runtime import TieredCodeCache
+    from evmkiln.context.runtime import TEST_SUITE, TieredCodeCache
 
     monkeypatch.delenv("EVMKILN_RUNTIME")
     tiered = KilnBackend("ir")
     assert isinstance(tiered.vm_class.code_cache, TieredCodeCache)
+    # The gas rule alone: a contract called often but cheaply is not compiled.
+    assert tiered.vm_class.runtime == TEST_SUITE
+    assert all(t.calls is None and t.gas is not None for t in TEST_SUITE.thresholds)
     assert scenario(EthereumTester(tiered)) == scenario(EthereumTester(PyEVMBackend()))
     monkeypatch.setenv("EVMKILN_RUNTIME", "blocking")
     assert isinstance(KilnBackend("ir").vm_class.code_cache, CodeCache)

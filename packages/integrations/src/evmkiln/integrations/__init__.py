@@ -45,9 +45,11 @@ def runtime_options(options: dict[str, Any]) -> dict[str, Any]:
 
     A test suite or a notebook meets many contracts a few times each, where
     compiling every code before it runs costs more than interpreting it, so
-    integrations use the tiered runtime's default policy (interpret, compile
-    what gets hot, in the background).  ``$EVMKILN_RUNTIME=blocking`` compiles
-    every code first; an explicit ``runtime=`` option wins over both.
+    integrations use the tiered runtime (interpret, compile what gets hot, in
+    the background) with the gas rule alone
+    (:data:`~evmkiln.context.runtime.TEST_SUITE`: a contract called often
+    but cheaply is not worth a compile there).  ``$EVMKILN_RUNTIME=blocking``
+    compiles every code first; an explicit ``runtime=`` option wins over both.
     """
     if "runtime" in options:
         return options
@@ -56,9 +58,9 @@ def runtime_options(options: dict[str, Any]) -> dict[str, Any]:
         return {**options, "runtime": None}
     if mode != "tiered":
         raise ValueError(f"{RUNTIME_ENV}={mode!r}: expected 'tiered' or 'blocking'")
-    from evmkiln.context.runtime import RuntimePolicy
+    from evmkiln.context.runtime import TEST_SUITE
 
-    return {**options, "runtime": RuntimePolicy()}
+    return {**options, "runtime": TEST_SUITE}
 
 
 def runs_tests(config: Any) -> bool:

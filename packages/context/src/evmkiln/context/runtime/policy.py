@@ -179,5 +179,23 @@ class RuntimePolicy(BaseModel):
         return (fast, backend)
 
 
+TEST_SUITE = RuntimePolicy(
+    thresholds=(
+        FAST_THRESHOLD.model_copy(update={"calls": None}),
+        OPTIMISING_THRESHOLD.model_copy(update={"calls": None}),
+    )
+)
+"""The default policy with the gas rule alone: what the tool integrations use.
+
+A test suite calls small contracts a few dozen times each, every call
+spending little gas: the call-count rule compiles them (seven to ten codes
+per pytest worker in web3.py's eth-tester suite, 1-2.5 s of compiler CPU
+per worker on a machine whose cores the workers already fill), and their
+compiled frames, which cost about as much as interpreted ones for such short
+calls, pay none of it back.  The gas rule alone compiles only code that has
+spent the interpreter time its compile costs (the ski-rental bound), so a
+suite that runs no heavy code compiles nothing and one that does compiles
+what pays."""
+
 BLOCKING = RuntimePolicy(mode="blocking")
 """Compile before running, one backend: what ``make_vm_class`` does without a policy."""
