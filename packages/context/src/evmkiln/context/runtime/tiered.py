@@ -415,17 +415,13 @@ class TieredCodeCache:
                 return None
             if self._entries.get(code) is not entry:
                 return None  # forgotten meanwhile
+            if self.policy.background:
+                self._submit_or_defer(code, entry, tier)
+                return None
             if self._pending >= self.policy.max_pending:
-                if self.policy.background:
-                    self._defer(code, entry, tier)
-                else:  # compiles on the callers' threads: retried at the next frame
-                    self._counters.rejected += 1
+                self._counters.rejected += 1  # compiles on the callers' threads: retried later
                 return None
             job = self._queue(code, entry, tier)
-            if self.policy.background:
-                self._jobs.put(job)
-                self._start_worker()
-                return None
             if self._sync_compiler is None:
                 self._sync_compiler = self._new_compiler()
             compiler = self._sync_compiler
@@ -446,6 +442,18 @@ class TieredCodeCache:
         self._promotions[tier] += 1
         return _Job(code, entry, tier, time.perf_counter())
 
+    def _submit(self, code: bytes, entry: _Entry, tier: int) -> None:
+        """Hand ``code``'s compile to ``tier`` to the background workers (lock held)."""
+        self._jobs.put(self._queue(code, entry, tier))
+        self._start_worker()
+
+    def _submit_or_defer(self, code: bytes, entry: _Entry, tier: int) -> None:
+        """:meth:`_submit`, or :meth:`_defer` while ``max_pending`` compiles are under way."""
+        if self._pending >= self.policy.max_pending:
+            self._defer(code, entry, tier)
+        else:
+            self._submit(code, entry, tier)
+
     def _defer(self, code: bytes, entry: _Entry, tier: int) -> None:
         """Keep a promotion beyond ``max_pending`` in the backlog (lock held).
 
@@ -463,8 +471,8 @@ class TieredCodeCache:
         if len(backlog) > self.policy.max_tracked:
             oldest, _ = backlog.popitem(last=False)
             dropped = self._entries.get(oldest)
-            if dropped is not None and dropped.tier < dropped.pending:
-                dropped.pending = 0  # promotable again at its next frame
+            if dropped is not None:
+                dropped.pending = 0  # no job was queued: promotable again at its next frame
 
     def _promote_further(self, code: bytes, entry: _Entry) -> None:
         """Queue the next tier of a code that got hot enough for it meanwhile (lock held).
@@ -477,13 +485,8 @@ class TieredCodeCache:
         if not self.policy.background or self._closed or self._entries.get(code) is not entry:
             return
         tier = entry.target() if entry.tier < entry.ceiling else 0
-        if not tier:
-            return
-        if self._pending >= self.policy.max_pending:
-            self._defer(code, entry, tier)
-            return
-        self._jobs.put(self._queue(code, entry, tier))
-        self._start_worker()
+        if tier:
+            self._submit_or_defer(code, entry, tier)
 
     def _drain_backlog(self) -> None:
         """Queue deferred promotions while there is room (lock held; background only)."""
@@ -495,10 +498,8 @@ class TieredCodeCache:
                 continue
             entry.pending = 0
             tier = min(max(tier, entry.target()), entry.ceiling)
-            if tier <= entry.tier:
-                continue
-            self._jobs.put(self._queue(code, entry, tier))
-            self._start_worker()
+            if tier > entry.tier:
+                self._submit(code, entry, tier)
 
     def _new_compiler(self) -> CompilerProcess | None:
         """A compiler process for whole compiles, if any tier can use one (lock held)."""
