@@ -54,6 +54,8 @@ def test_wrappers_come_off_and_everything_else_stays() -> None:
     assert own[CALLVALUE] is opaque  # not a wrapper: kept, and it still counts as a patch
     assert all(own[op] is original[op] for op in original if op != CALLVALUE)
     assert own.foreign() == ((CALLVALUE, opaque),)
+    assert own.taken_off == ((KECCAK, "Tracer"), (SSTORE, "Tracer"))  # visible, not silent
+    assert own_table(original).taken_off == ()
     assert unwrapped(opaque) is opaque
     assert is_pyevm_opcode(original[KECCAK]) and not is_pyevm_opcode(table[KECCAK])
 

@@ -23,12 +23,14 @@ table (or a subclass's) still send the frames concerned to the interpreter.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from eth.abc import OpcodeAPI
 
 _PYEVM_MODULES = ("eth.", "evmkiln.")
+log = logging.getLogger("evmkiln.forks")
 
 
 def is_pyevm_opcode(fn: Any) -> bool:
@@ -86,11 +88,13 @@ class OpcodeTable(dict[int, Any]):
     dictionary's own, as fast as py-evm's table.
     """
 
-    __slots__ = ("_foreign",)
+    __slots__ = ("_foreign", "taken_off")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._foreign: tuple[tuple[int, Any], ...] | None = None
+        self.taken_off: tuple[tuple[int, str], ...] = ()
+        """``(opcode, wrapper type)`` of the foreign wrappers :func:`own_table` took off."""
 
     def foreign(self) -> tuple[tuple[int, Any], ...]:
         """``(opcode, entry)`` for every entry that is not py-evm's, by opcode."""
@@ -139,5 +143,18 @@ class OpcodeTable(dict[int, Any]):
 
 
 def own_table(table: Mapping[int, Any]) -> OpcodeTable:
-    """A new table with ``table``'s opcodes, foreign wrappers taken off (see the module)."""
-    return OpcodeTable((value, unwrapped(fn)) for value, fn in table.items())
+    """A new table with ``table``'s opcodes, foreign wrappers taken off (see the module).
+
+    What was taken off is kept in ``taken_off`` and logged, so that a wrapper
+    someone put in py-evm's shared table on purpose is not dropped unseen.
+    """
+    own = OpcodeTable((value, unwrapped(fn)) for value, fn in table.items())
+    own.taken_off = tuple(
+        (value, type(fn).__name__) for value, fn in table.items() if own[value] is not fn
+    )
+    if own.taken_off:
+        log.info(
+            "opcode table: took off wrappers left in a shared py-evm table: %s",
+            ", ".join(f"0x{value:02x} {name}" for value, name in own.taken_off),
+        )
+    return own
