@@ -66,13 +66,19 @@ def _log_method(computation: Any) -> Any:
 
     Compiled frames' computations take logs without validating them again
     (``add_checked_log_entry``), unless a subclass (a tool's tracer) overrides
-    ``add_log_entry``: then every log goes through that override.
+    ``add_log_entry``: then every log goes through that override.  Decided
+    once per class (a host is made for every compiled frame).
     """
     cls = type(computation)
-    checked = getattr(cls, "add_checked_log_entry", None)
-    if checked is not None and cls.add_log_entry is BaseComputation.add_log_entry:
-        return computation.add_checked_log_entry
-    return computation.add_log_entry
+    name = cls.__dict__.get("_kiln_log_method")
+    if name is None:
+        checked = getattr(cls, "add_checked_log_entry", None)
+        if checked is not None and cls.add_log_entry is BaseComputation.add_log_entry:
+            name = "add_checked_log_entry"
+        else:
+            name = "add_log_entry"
+        cls._kiln_log_method = name
+    return getattr(computation, name)
 
 
 class PyEvmHost:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from eth.exceptions import Revert
 from eth.vm.forks.cancun import CancunVM
+from eth.vm.gas_meter import GasMeter
 from eth_typing import Address
 
 from evmkiln.builtins.frame import Frame
@@ -35,7 +36,7 @@ from evmkiln.context.code_cache import (
     lower_with_pipeline,
 )
 from evmkiln.context.disk_cache import open_disk_cache
-from evmkiln.context.flat_state import flat_account_db_class
+from evmkiln.context.flat_state import flat_state_class
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
 from evmkiln.context.registry import get_backend
@@ -211,7 +212,9 @@ def _run_frame(
     no-op, as for interpreted frames.
     """
     message = computation.msg
-    start_gas = gas_remaining(computation)
+    meter = computation._gas_meter
+    # A fresh frame is not burning gas: py-evm's meter holds what it has left.
+    start_gas = meter.gas_remaining if type(meter) is GasMeter else gas_remaining(computation)
     frame = Frame(
         host=PyEvmHost(computation, delegations=delegations, on_storage_write=on_storage_write),
         gas=start_gas,
@@ -319,9 +322,10 @@ def make_vm_class(
 
     ``flat_state`` (on by default) gives the state class evmkiln's flat,
     journaled account database (:mod:`evmkiln.context.flat_state`) over the
-    fork's own; ``state_layers`` is where it remembers the state by root
-    across state objects (new and private to the class by default, bounded;
-    ``vm_class.state_layers``).  Off, the state is py-evm's own.
+    fork's own, and its transient storage
+    (:mod:`evmkiln.context.transient_storage`); ``state_layers`` is where it
+    remembers the state by root across state objects (new and private to the
+    class by default, bounded; ``vm_class.state_layers``).  Off, the state is py-evm's own.
 
     ``runtime`` chooses when code is compiled (:mod:`evmkiln.context.runtime`).
     Without one (or with ``mode="blocking"``) every code is compiled by
@@ -462,15 +466,17 @@ def make_vm_class(
             "_precompiles": with_native_precompiles(spec.computation_class._precompiles),
         },
     )
-    state_attributes: dict[str, Any] = {"computation_class": computation_class}
+    state_name = f"Kiln{label}{fork_label}State"
+    layers: StateLayers | None = None
     if flat_state:
         layers = state_layers if state_layers is not None else StateLayers()
-        state_attributes["account_db_class"] = flat_account_db_class(
-            spec.state_class.get_account_db_class(), layers
+        state_class = flat_state_class(
+            spec.state_class, layers, state_name, computation_class=computation_class
         )
     else:
-        layers = None
-    state_class = type(f"Kiln{label}{fork_label}State", (spec.state_class,), state_attributes)
+        state_class = type(
+            state_name, (spec.state_class,), {"computation_class": computation_class}
+        )
     vm_class: type[CancunVM] = type(
         f"Kiln{label}{fork_label}VM",
         (spec.vm_class,),

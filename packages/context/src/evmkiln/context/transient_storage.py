@@ -1,0 +1,95 @@
+"""EIP-1153 transient storage in a dict with an undo journal.
+
+py-evm keeps a transaction's transient storage in a ``JournalDB`` over a
+``MemoryDB``, and every message frame records, then commits or discards, a
+checkpoint in it: a few microseconds per frame, paid by every call whether
+or not it uses TSTORE (most do not).  This class is the state class's
+``_transient_storage_class`` in evmkiln's VM classes (py-evm's own seam):
+the same API and the same results, with checkpoints that cost a list append
+and commits that cost a list pop.
+
+Values are kept as py-evm keeps them (big-endian ``bytes``, ``b""`` for
+zero), so interpreted and compiled frames read each other's writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.abc import TransientStorageAPI
+from eth.typing import JournalDBCheckpoint
+from eth.validation import validate_canonical_address, validate_is_bytes, validate_uint256
+from eth_typing import Address
+
+EMPTY_VALUE = b""
+_UNSET: Any = object()
+
+
+class JournaledTransientStorage(TransientStorageAPI):
+    """Transient storage of one state: values by ``(address, slot)``, an undo journal.
+
+    The journal only grows while a checkpoint is open (during a message);
+    closing the outermost checkpoint empties it.
+    """
+
+    __slots__ = ("_checkpoints", "_journal", "_values")
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[bytes, int], bytes] = {}
+        self._journal: list[tuple[tuple[bytes, int], bytes]] = []
+        """``(key, value before the write)``; ``_UNSET`` when the key had none."""
+        self._checkpoints: list[tuple[JournalDBCheckpoint, int]] = []
+        """``(checkpoint, journal length when recorded)``, oldest first."""
+
+    def get_transient_storage(self, address: Address, slot: int) -> bytes:
+        validate_canonical_address(address)
+        validate_uint256(slot)
+        return self._values.get((address, slot), EMPTY_VALUE)
+
+    def set_transient_storage(self, address: Address, slot: int, value: bytes) -> None:
+        validate_canonical_address(address)
+        validate_uint256(slot)
+        validate_is_bytes(value)
+        key = (address, slot)
+        values = self._values
+        if self._checkpoints:
+            self._journal.append((key, values.get(key, _UNSET)))
+        values[key] = value
+
+    def record(self, checkpoint: JournalDBCheckpoint) -> None:
+        # Checkpoints come from py-evm's global counter, shared with the account
+        # database's checkpoint of the same snapshot: each is recorded once.
+        self._checkpoints.append((checkpoint, len(self._journal)))
+
+    def _pop_to(self, checkpoint: JournalDBCheckpoint) -> int:
+        checkpoints = self._checkpoints
+        for index in range(len(checkpoints) - 1, -1, -1):
+            if checkpoints[index][0] == checkpoint:
+                position = checkpoints[index][1]
+                del checkpoints[index:]
+                return position
+        raise ValueError(f"checkpoint {checkpoint} is not active")
+
+    def commit(self, checkpoint: JournalDBCheckpoint) -> None:
+        self._pop_to(checkpoint)
+        if not self._checkpoints:
+            self._journal.clear()  # nothing can be undone past this point any more
+
+    def discard(self, checkpoint: JournalDBCheckpoint) -> None:
+        position = self._pop_to(checkpoint)
+        journal, values = self._journal, self._values
+        while len(journal) > position:
+            key, previous = journal.pop()
+            if previous is _UNSET:
+                del values[key]
+            else:
+                values[key] = previous
+
+    def clear(self) -> None:
+        # Journaled as py-evm's is: discarding a checkpoint recorded before the
+        # clear brings the values back (eth-tester's calls snapshot the state,
+        # run a whole transaction, whose end clears, and revert).
+        values = self._values
+        if self._checkpoints:
+            self._journal.extend(values.items())
+        values.clear()
