@@ -486,17 +486,17 @@ def flat_account_db_class(
 
 
 class FlatStateCheckpoints:
-    """Mixed into a state class whose account database is a :class:`FlatAccountDB`.
+    """Mixed into evmkiln's state classes: snapshots that reach both journals directly.
 
     py-evm's Cancun state takes a snapshot through three layers of methods
-    and a walk to the trie's root hash, and keeps transient storage in a
-    journal of its own; a snapshot is taken and closed for every message.
-    Here both journals are reached directly.  The snapshot is the same pair
-    py-evm's is (the trie's root, one checkpoint shared by both journals),
-    so ``revert`` and ``commit`` accept either.
+    and keeps transient storage in a journal of its own; a snapshot is taken
+    and closed for every message.  The snapshot is the same pair py-evm's is
+    (the account database's root, one checkpoint shared by both journals),
+    taken and settled in the same order, so it holds for any account
+    database a state carries (a tool may swap in its own, as titanoboa does).
     """
 
-    _account_db: FlatAccountDB
+    _account_db: AccountDatabaseAPI
     transient_storage: Any
 
     def snapshot(self) -> tuple[Hash32, JournalDBCheckpoint]:
