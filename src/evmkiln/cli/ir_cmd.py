@@ -48,6 +48,10 @@ def ir(
             f"{size.jump_table} jump-table entries, "
             f"{size.edge_values} block parameters and branch arguments"
         )
+        typer.echo(
+            f"; {size.known_versions} known-height and {size.dynamic_versions} dynamic "
+            f"block versions, {size.stack_loads} stack loads, {size.stack_stores} stack stores"
+        )
 
 
 _EMITTERS = {

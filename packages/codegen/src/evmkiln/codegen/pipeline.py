@@ -6,6 +6,7 @@ from eth_hash.auto import keccak
 
 from evmkiln.codegen import budget
 from evmkiln.codegen.evm.blocks import analyze
+from evmkiln.codegen.evm.jump_analysis import direct_contexts
 from evmkiln.codegen.gc_pause import gc_paused
 from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.ir.verifier import verify
@@ -39,14 +40,20 @@ def lower_bytecode(
     Unless ``within_budget`` is off, code whose IR would exceed its compile
     budget raises :class:`~evmkiln.codegen.budget.CompileBudgetExceeded`:
     checked on the code's length, on the planned block versions and on the
-    lowered function, each before the work it bounds.
+    lowered function, each before the work it bounds.  A plan over budget is
+    first retried without jump resolution (one known height per block, every
+    other jump through the jump table).
     """
     if within_budget:
         budget.check_code(len(code))
     with gc_paused():
         program = analyze(code, fork)
         plan = plan_versions(program)
-        if within_budget:
+        if within_budget and not budget.plan_fits(plan, len(code)):
+            # Resolved jumps can multiply the versions of a block (one per
+            # height); fall back to direct edges and the jump table before
+            # refusing the code.
+            plan = plan_versions(program, direct_contexts(program, max_heights=1))
             budget.check_plan(plan, len(code))
         function = lower_program(program, name or function_name(code), plan)
         if within_budget:
