@@ -139,7 +139,7 @@ def test_dynamic_return_halts_like_pyevm(backend: str, dest: int) -> None:
     code = assemble_labels(
         [PUSH0, CALLDATALOAD, 0x60, 5, ("push", "f"), JUMP, "r", STOP, *FUNCTION]
     )
-    vm = make_vm_class(backend=backend, interpret_on_compile_error=False)
+    vm = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     data = dest.to_bytes(32, "big")
     codes = {CONTRACT_A: code}
     assert execute(vm, codes, data=data, gas=100_000) == execute(
