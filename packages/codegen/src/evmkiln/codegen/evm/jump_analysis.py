@@ -283,9 +283,13 @@ class _Analysis:
 
     def step(self, ctx: Context, blk: EvmBlock, entry: Stack) -> None:
         """Interpret one alternative of ``ctx`` and propagate its exit stack."""
-        stack = list(entry)
-        target = self.interpret(blk, stack)
-        out = tuple(stack)
+        if self.track:
+            stack = list(entry)
+            target = self.interpret(blk, stack)
+            out = tuple(stack)
+        else:  # every value unknown: only the height changes, by the block's net effect
+            target = None
+            out = (None,) * (len(entry) + blk.delta)
         if blk.exit is Exit.FALLTHROUGH:
             self.enter(blk.end, out)
             return
@@ -384,9 +388,11 @@ def analyze_jumps(prog: Program) -> JumpFacts:
 def direct_contexts(prog: Program, max_heights: int = MAX_HEIGHTS_PER_BLOCK) -> JumpFacts:
     """The contexts reached along direct edges only: every value unknown, nothing resolved.
 
-    Unknown values never change a state, so each context is visited once:
-    the work is at most the code's length times ``max_heights``, with no cap
-    needed.  ``complete`` is false.
+    Unknown values never change a state, so each context is visited once, and
+    a visit does not interpret the block: the exit height is the entry height
+    plus the block's net effect.  The work is at most the number of blocks
+    times ``max_heights`` times the stack height, with no cap needed.
+    ``complete`` is false.
     """
     facts = _Analysis(prog, False, sys.maxsize, max_heights).run()
     facts.complete = False
