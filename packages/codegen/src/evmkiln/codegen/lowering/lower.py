@@ -24,7 +24,7 @@ from evmkiln.codegen.ir.function import Block, BlockCall, Function, Value
 from evmkiln.codegen.ir.semantics import BINARY, TERNARY, UNARY, bytelen
 from evmkiln.codegen.ir.types import Type
 from evmkiln.codegen.lowering.stack_model import StackModel
-from evmkiln.codegen.lowering.versions import D, K, VersionPlan, plan_versions, statically_halts
+from evmkiln.codegen.lowering.versions import D, K, VersionPlan, choose_plan, statically_halts
 
 GAS_OPCODE = 0x5A
 EXP_BYTE_GAS = 50
@@ -69,7 +69,7 @@ class Lowerer:
 
     def __init__(self, prog: Program, name: str, plan: VersionPlan | None = None) -> None:
         self.prog = prog
-        self.plan: VersionPlan = plan if plan is not None else plan_versions(prog)
+        self.plan: VersionPlan = plan if plan is not None else choose_plan(prog).plan
         self.f = Function(name, code=prog.code)
         self.b = Builder(self.f)
         self.versions: dict[tuple[int, str, int], Block] = {}
@@ -464,5 +464,5 @@ class Lowerer:
 
 
 def lower_program(prog: Program, name: str, plan: VersionPlan | None = None) -> Function:
-    """Lower ``prog`` following ``plan`` (by default :func:`plan_versions` of it)."""
+    """Lower ``prog`` following ``plan`` (by default the one :func:`choose_plan` picks)."""
     return Lowerer(prog, name, plan).run()
