@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bytecode_gen import Asm, assemble_labels
 from typer.testing import CliRunner
 
 from evmkiln.cli.main import app
@@ -17,6 +18,26 @@ def test_ir_prints_parsable_ir_with_jump_table() -> None:
     assert "jumptable 0x4 -> d4" in result.output
     assert "djump" in result.output
     assert "2 blocks" in result.output
+    # Jump resolution cannot help a jump to calldata: both plans are the same.
+    assert "; resolved plan: 2 versions (1 dynamic), no more than the direct plan's 2" in (
+        result.output
+    )
+    assert "; lowered in " in result.output
+
+
+def test_ir_stats_say_when_the_direct_plan_is_used() -> None:
+    # f ([ret, x] -> x + 1, returning through the stack) called at 20 stack heights:
+    # past 16 heights the calls go to f's dynamic version, and the resolved plan
+    # would keep the jump table and add known-height copies of f on top.
+    items: Asm = []
+    for i in range(20):
+        items += [0x5F] * i + [("push", f"r{i}"), 0x60, i, ("push", "f"), 0x56]
+        items += [f"r{i}", 0x60, i, 0x55] + [0x50] * i
+    items += [0x00, "f", 0x60, 1, 0x01, 0x90, 0x56]
+    code = assemble_labels(items)
+    result = runner.invoke(app, ["ir", "0x" + code.hex(), "--stats"])
+    assert result.exit_code == 0, result.output
+    assert "; direct plan: the resolved plan keeps" in result.output
 
 
 def test_ir_reads_hex_files_and_rejects_garbage(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 import pytest
-from bytecode_gen import assemble, programs
+from bytecode_gen import assemble, internal_call_programs, programs
 from eth.vm.forks.cancun import CancunVM
 from hypothesis import given
 from hypothesis import strategies as st
@@ -68,4 +68,23 @@ def test_arbitrary_bytes_match_pyevm(
     codes = {CONTRACT_A: code, CONTRACT_B: code[::-1]}
     expected = execute(CancunVM, codes, data=data, gas=gas)
     actual = execute(vm_class, codes, data=data, gas=gas)
+    assert actual == expected, code.hex()
+
+
+@given(
+    code=internal_call_programs(),
+    gas=st.integers(min_value=60_000, max_value=300_000),
+    data=st.binary(max_size=36),
+    value=st.sampled_from([0, 0, 1]),
+)
+def test_internal_calls_match_pyevm(
+    backend_vm: tuple[str, Any], code: bytes, gas: int, data: bytes, value: int
+) -> None:
+    """Calls and returns through the stack (resolved jumps), recursion, bad and runtime
+    return addresses, function pointers: every outcome as on py-evm."""
+    _, vm_class = backend_vm
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 100_000))
+    codes = {CONTRACT_A: code, CONTRACT_B: b""}
+    expected = execute(CancunVM, codes, data=data, value=value, gas=gas)
+    actual = execute(vm_class, codes, data=data, value=value, gas=gas)
     assert actual == expected, code.hex()

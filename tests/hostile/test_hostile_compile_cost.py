@@ -53,6 +53,8 @@ EXPECTED: dict[str, str] = {
     "dispatch_stores": COMPILED,
     "sstore_loop": COMPILED,
     "crossings": COMPILED,
+    "return_calls": COMPILED,
+    "stacked_calls": COMPILED,
 }
 """What becomes of each shape at 24,576 bytes (the wasm backend refuses
 ``crossings``: one block of 8,192 calls needs more than wasmtime's 50,000 locals)."""

@@ -35,6 +35,26 @@ def _calldatasize_jumpis(length: int, targets: int = 64) -> bytes:
     return body + b"\x5b\x00" * targets
 
 
+def _return_calls(length: int, push_first: bool = False) -> bytes:
+    """Internal calls of one shared function: ``[PUSH0] PUSH2 ret PUSH2 f JUMP ret: JUMPDEST``
+    repeated, then ``STOP`` and ``f: JUMPDEST JUMP``, which returns through the stack.
+
+    The function's return jump has as many destinations as there are calls
+    (jump resolution gives up past its bound); with ``push_first`` every call
+    is one slot deeper, so the function is entered at ever more heights.
+    """
+    unit = 9 if push_first else 8
+    units = max(1, (length - 3) // unit)
+    f = units * unit + 1
+    out = bytearray()
+    for _ in range(units):
+        if push_first:
+            out += PUSH0
+        ret = len(out) + 7
+        out += bytes([0x61, ret >> 8, ret & 0xFF, 0x61, f >> 8, f & 0xFF, 0x56]) + JUMPDEST
+    return bytes(out) + b"\x00\x5b\x56"
+
+
 SHAPES: dict[str, Callable[[int], bytes]] = {
     # PUSH1 1, then JUMPDESTs: stQuadraticComplexityTest's Call20KbytesContract50_2.
     "jumpdests": lambda n: _fill(b"\x60\x01", JUMPDEST, n),
@@ -62,6 +82,10 @@ SHAPES: dict[str, Callable[[int], bytes]] = {
     "sstore_loop": lambda n: _fill(JUMPDEST, b"\x5f\x5f\x55\x36\x5f\x57", n),
     # (CALLDATASIZE PUSH2 t JUMPI)*: a conditional branch on the same word every 5 bytes.
     "calldatasize_jumpis": _calldatasize_jumpis,
+    # (PUSH2 ret PUSH2 f JUMP JUMPDEST)*, f: JUMPDEST JUMP: a return jump with thousands of sites.
+    "return_calls": _return_calls,
+    # The same with a PUSH0 before each call: the function entered at every height.
+    "stacked_calls": lambda n: _return_calls(n, push_first=True),
 }
 """Shape name -> code of the given length (about: some shapes round down to a whole unit)."""
 

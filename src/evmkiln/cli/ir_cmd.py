@@ -28,12 +28,18 @@ def ir(
     ] = True,
 ) -> None:
     """Print the IR (or a backend's generated code) for CODE."""
+    import time
+
     from evmkiln.codegen.budget import CompileBudgetExceeded, IrSize
     from evmkiln.codegen.ir.printer import format_function
+    from evmkiln.codegen.lowering.versions import PlanChoice
     from evmkiln.codegen.pipeline import lower_bytecode
 
+    choices: list[PlanChoice] = []
     try:
-        function = lower_bytecode(read_code(code), within_budget=budget)
+        started = time.perf_counter()
+        function = lower_bytecode(read_code(code), within_budget=budget, on_plan=choices.append)
+        lowering = time.perf_counter() - started
     except CompileBudgetExceeded as exc:
         typer.echo(f"{exc} (the VM interprets such code; --no-budget lowers it anyway)", err=True)
         raise typer.Exit(1) from None
@@ -48,6 +54,12 @@ def ir(
             f"{size.jump_table} jump-table entries, "
             f"{size.edge_values} block parameters and branch arguments"
         )
+        typer.echo(
+            f"; {size.known_versions} known-height and {size.dynamic_versions} dynamic "
+            f"block versions, {size.stack_loads} stack loads, {size.stack_stores} stack stores"
+        )
+        typer.echo(f"; {choices[0]}")
+        typer.echo(f"; lowered in {lowering * 1e3:.1f} ms (analysis, lowering, passes, verifier)")
 
 
 _EMITTERS = {

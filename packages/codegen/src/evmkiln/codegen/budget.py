@@ -113,38 +113,74 @@ def check_code(code_length: int) -> None:
         raise CompileBudgetExceeded("bytes of code", code_length, MAX_CODE_BYTES, code_length)
 
 
+def plan_fits(plan: VersionPlan, code_length: int) -> bool:
+    """Whether :func:`check_plan` would accept ``plan``."""
+    try:
+        check_plan(plan, code_length)
+    except CompileBudgetExceeded:
+        return False
+    return True
+
+
 def check_plan(plan: VersionPlan, code_length: int) -> None:
     """Refuse, before lowering, a plan whose blocks or entry stacks are already over budget.
 
     Each planned version is a block, and a known-height version takes its
     whole stack as parameters: both are lower bounds of the function's size.
     """
-    from evmkiln.codegen.lowering.versions import K
-
     BLOCKS.check(len(plan.versions), code_length)
-    params = sum(plan.height_of(start) for start, mode in plan.versions if mode == K)
+    params = sum(height for _, height in plan.known_versions())
     EDGE_VALUES.check(params, code_length)
 
 
 @dataclass(frozen=True, slots=True)
 class IrSize:
-    """The measures of a function the budget limits (and jump-table entries, for reports)."""
+    """The measures of a function the budget limits, and what reports show besides.
+
+    Versions of EVM blocks are told apart by their parameters: a dynamic
+    version takes only ``sp: i64``, a known-height one only stack words.
+    """
 
     instructions: int
     blocks: int
     edge_values: int
     jump_table: int
+    known_versions: int = 0
+    dynamic_versions: int = 0
+    stack_loads: int = 0
+    stack_stores: int = 0
 
     @classmethod
     def of(cls, function: Function) -> IrSize:
-        instructions = edge_values = 0
+        from evmkiln.codegen.ir.types import Type
+
+        instructions = edge_values = known = dynamic = loads = stores = 0
         for block in function.blocks:
             instructions += len(block.insts) + 1
             edge_values += len(block.params)
+            if block.pc >= 0:
+                if [p.type for p in block.params] == [Type.I64]:
+                    dynamic += 1
+                else:
+                    known += 1
+            for inst in block.insts:
+                if inst.opcode == "stack.load":
+                    loads += 1
+                elif inst.opcode == "stack.store":
+                    stores += 1
             if block.term is not None:
                 for target in block.term.targets:
                     edge_values += len(target.args)
-        return cls(instructions, len(function.blocks), edge_values, len(function.jump_table))
+        return cls(
+            instructions,
+            len(function.blocks),
+            edge_values,
+            len(function.jump_table),
+            known,
+            dynamic,
+            loads,
+            stores,
+        )
 
 
 def check_function(function: Function, code_length: int) -> IrSize:

@@ -24,7 +24,7 @@ from evmkiln.codegen.ir.function import Block, BlockCall, Function, Value
 from evmkiln.codegen.ir.semantics import BINARY, TERNARY, UNARY, bytelen
 from evmkiln.codegen.ir.types import Type
 from evmkiln.codegen.lowering.stack_model import StackModel
-from evmkiln.codegen.lowering.versions import D, K, VersionPlan, plan_versions, statically_halts
+from evmkiln.codegen.lowering.versions import D, K, VersionPlan, choose_plan, statically_halts
 
 GAS_OPCODE = 0x5A
 EXP_BYTE_GAS = 50
@@ -69,10 +69,10 @@ class Lowerer:
 
     def __init__(self, prog: Program, name: str, plan: VersionPlan | None = None) -> None:
         self.prog = prog
-        self.plan: VersionPlan = plan if plan is not None else plan_versions(prog)
+        self.plan: VersionPlan = plan if plan is not None else choose_plan(prog).plan
         self.f = Function(name, code=prog.code)
         self.b = Builder(self.f)
-        self.versions: dict[tuple[int, str], Block] = {}
+        self.versions: dict[tuple[int, str, int], Block] = {}
         self.halts: dict[HaltKind, Block] = {}
         self.consts: dict[int, int] = {}
         self.trampolines = 0
@@ -82,17 +82,21 @@ class Lowerer:
         """Shared blocks that spill a known stack of a height and jump dynamically."""
         self.dynamic_branch: Block | None = None
         """The shared ``(sp, target)`` block of a dynamic version's JUMPI."""
+        self.switches: dict[tuple[tuple[int, ...], bool, int], Block] = {}
+        """Shared compare chains of resolved jumps, by (destinations, halts otherwise, height)."""
+        self.height = 0
+        """Entry height of the known-height version being lowered."""
 
     # -- blocks ---------------------------------------------------------------
-    def version(self, start: int, mode: str) -> Block:
-        key = (start, mode)
+    def version(self, start: int, mode: str, height: int = 0) -> Block:
+        key = (start, mode, height)
         blk = self.versions.get(key)
         if blk is None:
+            name = self.plan.name(start, mode, height)
             if mode == K:
-                params = [Type.I256] * self.plan.height_of(start)
-                blk = self.f.new_block(f"k{start:x}", params, pc=start)
+                blk = self.f.new_block(name, [Type.I256] * height, pc=start)
             else:
-                blk = self.f.new_block(f"d{start:x}", [Type.I64], pc=start)
+                blk = self.f.new_block(name, [Type.I64], pc=start)
             self.versions[key] = blk
         return blk
 
@@ -110,27 +114,27 @@ class Lowerer:
         return self.f.new_block(f"t{self.trampolines}", params)
 
     def run(self) -> Function:
-        for start, mode in self.plan.versions:
-            self.version(start, mode)
-        for start, mode in self.plan.versions:
-            self.lower_version(start, mode)
-        if self.prog.has_dynamic_jumps:
+        for start, mode, height in self.plan.versions:
+            self.version(start, mode, height)
+        for start, mode, height in self.plan.versions:
+            self.lower_version(start, mode, height)
+        if self.plan.uses_jump_table:
             for j in sorted(self.prog.jumpdests):
-                self.f.jump_table[j] = self.versions[(j, D)]
+                self.f.jump_table[j] = self.versions[(j, D, 0)]
         self.f.blocks.extend(self.halts.values())
         return self.f
 
     # -- one block version ----------------------------------------------------
-    def lower_version(self, start: int, mode: str) -> None:
+    def lower_version(self, start: int, mode: str, height: int) -> None:
         blk = self.prog.blocks[start]
-        irb = self.versions[(start, mode)]
+        irb = self.versions[(start, mode, height)]
         b = self.b
         b.at(irb)
         b.pc = start
         self.consts = {}
+        self.height = height
         if mode == K:
-            height = self.plan.height_of(start)
-            if statically_halts(self.prog, start, height):
+            if statically_halts(blk, height):
                 self.lower_until_stack_halt(irb, start, height)
                 return
             st = StackModel(b, list(irb.params), None)
@@ -199,10 +203,14 @@ class Lowerer:
         if mode == D:
             assert sp_out is not None
             return BlockCall(self.version(succ, D), [sp_out])
-        out = len(st.items)
+        return self.known_edge(st.items, succ)
+
+    def known_edge(self, items: list[Value], succ: int) -> BlockCall:
+        """The block call from a known stack ``items`` into ``succ``."""
+        out = len(items)
         if self.plan.mode_of_edge(succ, out) == K:
-            return BlockCall(self.version(succ, K), list(st.items))
-        return BlockCall(self.spill_to(succ, out), list(st.items))
+            return BlockCall(self.version(succ, K, out), list(items))
+        return BlockCall(self.spill_to(succ, out), list(items))
 
     def spill_to(self, succ: int, height: int) -> Block:
         """The trampoline from known height ``height`` into ``succ``'s dynamic version.
@@ -350,11 +358,19 @@ class Lowerer:
         else:  # pragma: no cover
             raise AssertionError(f"no special lowering for {ins.name}")
 
+    def resolved(self, mode: str, start: int) -> frozenset[int] | None:
+        """The destinations jump resolution found for this version's non-static jump."""
+        return self.plan.targets(start, self.height) if mode == K else None
+
     def lower_jump(self, st: StackModel, mode: str, start: int) -> None:
         blk = self.prog.blocks[start]
         target = st.pop()
         if blk.static_target is None:
-            self.exit_dynamic(st, mode, target)
+            targets = self.resolved(mode, start)
+            if targets is None:
+                self.exit_dynamic(st, mode, target)
+            else:
+                self.branch_to(list(st.items), target, *self._split_targets(targets))
         elif blk.invalid_static_target:
             self.b.op("halt", imms=(int(HaltKind.INVALID_JUMP),))
         else:
@@ -367,13 +383,70 @@ class Lowerer:
         sp_out = st.flush() if mode == D else None
         fall = self.edge(st, mode, blk.end, sp_out)
         if blk.static_target is None:
-            taken = self.dynamic_trampoline(st, mode, target, sp_out)
+            targets = self.resolved(mode, start)
+            if targets is None:
+                taken = self.dynamic_trampoline(st, mode, target, sp_out)
+            else:
+                taken = self.switch_call(list(st.items), target, *self._split_targets(targets))
         elif blk.invalid_static_target:
             taken = BlockCall(self.halt_block(HaltKind.INVALID_JUMP), [])
         else:
             taken = self.edge(st, mode, blk.static_target, sp_out)
         cond = b.value("istrue", cond_word)
         b.brif(cond, taken.block, taken.args, fall.block, fall.args)
+
+    # -- resolved jumps -----------------------------------------------------------
+    def _split_targets(self, targets: frozenset[int]) -> tuple[tuple[int, ...], bool]:
+        """The valid destinations, in order, and whether some value is not one."""
+        valid = tuple(sorted(t for t in targets if t in self.prog.jumpdests))
+        return valid, len(valid) < len(targets)
+
+    def switch_call(
+        self, items: list[Value], target: Value, valid: tuple[int, ...], invalid: bool
+    ) -> BlockCall:
+        """A block call that continues at ``target``, one of ``valid`` (or halts if ``invalid``).
+
+        Without a compare when there is only one place to go; otherwise into
+        the shared compare chain.
+        """
+        if not valid:
+            return BlockCall(self.halt_block(HaltKind.INVALID_JUMP), [])
+        if len(valid) == 1 and not invalid:
+            return self.known_edge(items, valid[0])
+        return BlockCall(self.switch_block(valid, invalid, len(items)), [*items, target])
+
+    def branch_to(
+        self, items: list[Value], target: Value, valid: tuple[int, ...], invalid: bool
+    ) -> None:
+        """End the current block by going to ``target``, known to be one of the values.
+
+        The analysis proved the target is one of ``valid`` or, if ``invalid``,
+        some value that is not a JUMPDEST; so the last destination needs no
+        compare, and a target matching none of ``valid`` halts as a bad jump.
+        """
+        if len(valid) <= 1 and not (valid and invalid):
+            call = self.switch_call(items, target, valid, invalid)
+            self.b.jump(call.block, call.args)
+            return
+        first = self.known_edge(items, valid[0])
+        other = self.switch_call(items, target, valid[1:], invalid)
+        cond = self.b.value("istrue", self.b.value("eq", target, self.b.const(valid[0])))
+        self.b.brif(cond, first.block, first.args, other.block, other.args)
+
+    def switch_block(self, valid: tuple[int, ...], invalid: bool, height: int) -> Block:
+        """The compare chain over ``valid`` for a known stack of ``height`` (shared).
+
+        Its parameters are the stack and the target.  Jumps that share their
+        destinations and height (a function's several return paths) share
+        the chain, so its size follows the distinct destination sets.
+        """
+        key = (valid, invalid, height)
+        t = self.switches.get(key)
+        if t is None:
+            t = self.switches[key] = self.new_trampoline([Type.I256] * (height + 1))
+            with self.b.building(t):
+                self.branch_to(list(t.params[:height]), t.params[height], valid, invalid)
+        return t
 
     def dynamic_trampoline(
         self, st: StackModel, mode: str, target: Value, sp_out: Value | None
@@ -391,5 +464,5 @@ class Lowerer:
 
 
 def lower_program(prog: Program, name: str, plan: VersionPlan | None = None) -> Function:
-    """Lower ``prog`` following ``plan`` (by default :func:`plan_versions` of it)."""
+    """Lower ``prog`` following ``plan`` (by default the one :func:`choose_plan` picks)."""
     return Lowerer(prog, name, plan).run()
