@@ -30,6 +30,13 @@ With ``--repeat N`` the three configurations run in N interleaved rounds
 machine's load falls on all of them alike, and the wall time reported is
 each configuration's median; every round's outcomes are checked.
 
+Before timing anything, every installed module and evmkiln's own sources are
+compiled to bytecode (``compileall``), as ``pip install`` leaves a package;
+otherwise a process run with ``PYTHONDONTWRITEBYTECODE`` (as some CI
+machines and containers set) compiles every module it imports from source,
+a fixed cost per pytest worker that is larger for the configuration that
+imports more.  ``--no-bytecode`` skips that step.
+
 The report gives, per suite and configuration, tests passed / failed /
 skipped and the wall time, and lists every test that passes on stock py-evm
 but not on evmkiln (in any round); the exit status is 1 if there is any that is not in
@@ -185,6 +192,24 @@ class Run:
         return sum(1 for v in self.tests.values() if v == outcome)
 
 
+def compile_bytecode() -> float:
+    """Compile the installed packages and the workspace's sources to bytecode; the seconds taken.
+
+    Idempotent: modules whose bytecode is current are skipped.
+    """
+    import compileall
+    import sysconfig
+
+    start = time.perf_counter()
+    checkout = Path(__file__).resolve().parent.parent
+    paths = {Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}
+    paths |= {checkout / "src", *checkout.glob("packages/*/src")}
+    for path in sorted(paths):
+        if path.is_dir():
+            compileall.compile_dir(path, quiet=1, workers=0)
+    return time.perf_counter() - start
+
+
 def run(suite: Suite, source: Path, config: str, jobs: int, cache: Path) -> Run:
     env = {**os.environ, "EVMKILN_CACHE": "off"}
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(jobs)]
@@ -236,7 +261,14 @@ def main() -> int:
         type=Path,
         help="a checkout of titanoboa at the installed version's tag (its tests are not on PyPI)",
     )
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="do not compile the installed modules to bytecode before timing",
+    )
     args = parser.parse_args()
+    if not args.no_bytecode:
+        print(f"bytecode compiled in {compile_bytecode():.1f} s", flush=True)
     root = cache_root()
     report: dict[str, object] = {}
     unexpected: list[str] = []
