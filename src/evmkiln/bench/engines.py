@@ -183,7 +183,7 @@ class PyEvmEngine:
         stock = fork_spec(case.fork).vm_class
         if not self.flat:
             return PyEvmRunner.timed(stock, case, self.timing)
-        from evmkiln.context.flat_state import with_flat_state
+        from evmkiln.context.state_class import with_flat_state
 
         # A fresh VM class per fixture, as for the evmkiln backends (fresh state layers).
         return PyEvmRunner.timed(with_flat_state(stock), case, self.timing)

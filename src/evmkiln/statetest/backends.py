@@ -93,7 +93,7 @@ def resolve_vm_class(
             raise BackendUnavailable(str(exc)) from None
         if backend == PYEVM_BACKEND:
             return stock
-        from evmkiln.context.flat_state import with_flat_state
+        from evmkiln.context.state_class import with_flat_state
 
         return with_flat_state(stock)
     if ":" in backend:

@@ -52,7 +52,6 @@ from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
 from evmkiln.context.state_layers import MISSING, AccountRecord, StateLayer, StateLayers
-from evmkiln.context.transient_storage import JournaledTransientStorage
 from evmkiln.forks.storage import account_has_storage
 
 _BLANK_ACCOUNT: AccountRecord = (0, 0, EMPTY_SHA3)
@@ -483,67 +482,3 @@ def flat_account_db_class(
             "__slots__": (),
         },
     )
-
-
-class FlatStateCheckpoints:
-    """Mixed into evmkiln's state classes: snapshots that reach both journals directly.
-
-    py-evm's Cancun state takes a snapshot through three layers of methods
-    and keeps transient storage in a journal of its own; a snapshot is taken
-    and closed for every message.  The snapshot is the same pair py-evm's is
-    (the account database's root, one checkpoint shared by both journals),
-    taken and settled in the same order, so it holds for any account
-    database a state carries (a tool may swap in its own, as titanoboa does).
-    """
-
-    _account_db: AccountDatabaseAPI
-    transient_storage: Any
-
-    def snapshot(self) -> tuple[Hash32, JournalDBCheckpoint]:
-        db = self._account_db
-        checkpoint = db.record()
-        self.transient_storage.record(checkpoint)
-        return db.state_root, checkpoint
-
-    def commit(self, snapshot: tuple[Hash32, JournalDBCheckpoint]) -> None:
-        checkpoint = snapshot[1]
-        self._account_db.commit(checkpoint)
-        self.transient_storage.commit(checkpoint)
-
-    def revert(self, snapshot: tuple[Hash32, JournalDBCheckpoint]) -> None:
-        state_root, checkpoint = snapshot
-        db = self._account_db
-        db.state_root = state_root
-        db.discard(checkpoint)
-        self.transient_storage.discard(checkpoint)
-
-
-def flat_state_class(
-    state_class: type[Any],
-    layers: StateLayers | None = None,
-    name: str | None = None,
-    **attributes: Any,
-) -> type[Any]:
-    """``state_class`` on a :class:`FlatAccountDB` (over its own account database),
-    with :class:`~evmkiln.context.transient_storage.JournaledTransientStorage`
-    and the direct checkpoints of :class:`FlatStateCheckpoints`; ``attributes``
-    are set on the new class too."""
-    flat_db = flat_account_db_class(state_class.get_account_db_class(), layers)
-    namespace = {
-        "account_db_class": flat_db,
-        "_transient_storage_class": JournaledTransientStorage,
-        **attributes,
-    }
-    bases = (FlatStateCheckpoints, state_class)
-    return type(name or f"Flat{state_class.__name__}", bases, namespace)
-
-
-def with_flat_state(vm_class: type[Any], layers: StateLayers | None = None) -> type[Any]:
-    """``vm_class`` (any py-evm VM class) with its state on a :class:`FlatAccountDB`.
-
-    Nothing else changes: every frame still runs on py-evm's interpreter.
-    This is how plain py-evm users, and the ``pyevm-flat`` bench engine, get
-    the flat state without compiling anything.
-    """
-    state = flat_state_class(vm_class.get_state_class(), layers)
-    return type(f"Flat{vm_class.__name__}", (vm_class,), {"_state_class": state})

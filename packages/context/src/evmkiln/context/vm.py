@@ -36,7 +36,6 @@ from evmkiln.context.code_cache import (
     lower_with_pipeline,
 )
 from evmkiln.context.disk_cache import open_disk_cache
-from evmkiln.context.flat_state import flat_state_class
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
 from evmkiln.context.registry import get_backend
@@ -47,6 +46,7 @@ from evmkiln.context.runtime import (
     Tier,
     TieredCodeCache,
 )
+from evmkiln.context.state_class import flat_state_class
 from evmkiln.context.state_layers import StateLayers
 from evmkiln.forks import DEFAULT_FORK, ForkSpec, fork_spec
 from evmkiln.forks.opcode_table import OpcodeTable, is_pyevm_opcode, own_table

@@ -1,0 +1,101 @@
+"""The state classes evmkiln makes: py-evm's fork state on the flat state, with shortcuts.
+
+Every message frame takes a snapshot and settles it, and every transaction
+asks its state for a logger a few times; py-evm pays more for each than the
+work needs.  :func:`flat_state_class` subclasses a fork's state class at
+py-evm's own seams (``account_db_class``, ``_transient_storage_class``, and
+methods of the state itself) and :func:`with_flat_state` puts any VM class
+on such a state.  Everything py-evm computes from the state is unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.abc import AccountDatabaseAPI
+from eth.typing import JournalDBCheckpoint
+from eth_typing import Hash32
+from eth_utils.logging import ExtendedDebugLogger, get_extended_debug_logger
+
+from evmkiln.context.flat_state import flat_account_db_class
+from evmkiln.context.state_layers import StateLayers
+from evmkiln.context.transient_storage import JournaledTransientStorage
+
+
+class StateShortcuts:
+    """Mixed into evmkiln's state classes: direct snapshots and a logger made once.
+
+    py-evm's Cancun state takes a snapshot through three layers of methods
+    and keeps transient storage in a journal of its own; a snapshot is taken
+    and closed for every message.  Here both journals are reached directly.
+    The snapshot is the same pair py-evm's is (the account database's root,
+    one checkpoint shared by both journals), taken and settled in the same
+    order, so it holds for any account database a state carries (a tool may
+    swap in its own, as titanoboa does).
+
+    py-evm's ``logger`` property looks its logger up by name on every use,
+    under the logging module's lock (about 10 µs; three uses per
+    transaction): the same logger is kept on the class.
+    """
+
+    _account_db: AccountDatabaseAPI
+    transient_storage: Any
+
+    def snapshot(self) -> tuple[Hash32, JournalDBCheckpoint]:
+        db = self._account_db
+        checkpoint = db.record()
+        self.transient_storage.record(checkpoint)
+        return db.state_root, checkpoint
+
+    def commit(self, snapshot: tuple[Hash32, JournalDBCheckpoint]) -> None:
+        checkpoint = snapshot[1]
+        self._account_db.commit(checkpoint)
+        self.transient_storage.commit(checkpoint)
+
+    def revert(self, snapshot: tuple[Hash32, JournalDBCheckpoint]) -> None:
+        state_root, checkpoint = snapshot
+        db = self._account_db
+        db.state_root = state_root
+        db.discard(checkpoint)
+        self.transient_storage.discard(checkpoint)
+
+    @property
+    def logger(self) -> ExtendedDebugLogger:
+        cls = type(self)
+        logger: ExtendedDebugLogger | None = cls.__dict__.get("_kiln_logger")
+        if logger is None:
+            # py-evm's name for it, so logging configuration applies as before.
+            logger = get_extended_debug_logger(f"eth.vm.state.{cls.__name__}")
+            cls._kiln_logger = logger  # type: ignore[attr-defined]
+        return logger
+
+
+def flat_state_class(
+    state_class: type[Any],
+    layers: StateLayers | None = None,
+    name: str | None = None,
+    **attributes: Any,
+) -> type[Any]:
+    """``state_class`` on a :class:`~evmkiln.context.flat_state.FlatAccountDB` (over
+    its own account database), with
+    :class:`~evmkiln.context.transient_storage.JournaledTransientStorage` and
+    :class:`StateShortcuts`; ``attributes`` are set on the new class too."""
+    flat_db = flat_account_db_class(state_class.get_account_db_class(), layers)
+    namespace = {
+        "account_db_class": flat_db,
+        "_transient_storage_class": JournaledTransientStorage,
+        **attributes,
+    }
+    bases = (StateShortcuts, state_class)
+    return type(name or f"Flat{state_class.__name__}", bases, namespace)
+
+
+def with_flat_state(vm_class: type[Any], layers: StateLayers | None = None) -> type[Any]:
+    """``vm_class`` (any py-evm VM class) with its state on the flat state.
+
+    Nothing else changes: every frame still runs on py-evm's interpreter.
+    This is how plain py-evm users, and the ``pyevm-flat`` bench engine, get
+    the flat state without compiling anything.
+    """
+    state = flat_state_class(vm_class.get_state_class(), layers)
+    return type(f"Flat{vm_class.__name__}", (vm_class,), {"_state_class": state})
