@@ -38,6 +38,7 @@ from evmkiln.context.code_cache import (
 from evmkiln.context.disk_cache import open_disk_cache
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
+from evmkiln.context.receipts import FastBloomReceipts
 from evmkiln.context.registry import get_backend
 from evmkiln.context.runtime import (
     BLOCKING,
@@ -479,7 +480,7 @@ def make_vm_class(
         )
     vm_class: type[CancunVM] = type(
         f"Kiln{label}{fork_label}VM",
-        (spec.vm_class,),
+        (FastBloomReceipts, spec.vm_class),
         {
             "_state_class": state_class,
             "stats": stats,

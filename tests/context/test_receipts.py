@@ -1,0 +1,129 @@
+"""Receipts from evmkiln's VM classes are py-evm's, byte for byte, for every transaction type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from eth.rlp.logs import Log
+from eth.vm.forks.prague import PragueVM
+from eth.vm.spoof import SpoofTransaction
+from eth_bloom import BloomFilter
+from eth_keys import keys
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evmkiln.context import make_vm_class
+from evmkiln.context.receipts import logs_bloom
+
+KEY = keys.PrivateKey(b"\x11" * 32)
+TO = b"\x22" * 20
+CHAIN_ID = 1
+
+addresses = st.binary(min_size=20, max_size=20)
+topics = st.lists(st.integers(0, 2**256 - 1), max_size=4)
+entries = st.lists(st.tuples(addresses, topics, st.binary(max_size=40)), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries)
+def test_logs_bloom_is_eth_blooms(log_entries: list[tuple[bytes, list[int], bytes]]) -> None:
+    items = (item for a, t, d in log_entries for item in Log(a, tuple(t), d).bloomables)
+    assert logs_bloom(log_entries) == int(BloomFilter.from_iterable(items))
+
+
+@dataclass
+class Finished:
+    """What ``make_receipt`` reads of a computation."""
+
+    log_entries: tuple[tuple[bytes, tuple[int, ...], bytes], ...]
+    is_error: bool
+    gas_remaining: int = 30_000
+    refund: int = 4_800
+    data_floor_gas: int = 0
+
+    def get_log_entries(self) -> tuple[tuple[bytes, tuple[int, ...], bytes], ...]:
+        return self.log_entries
+
+    def get_gas_remaining(self) -> int:
+        return self.gas_remaining
+
+    def get_gas_refund(self) -> int:
+        return self.refund
+
+
+@dataclass
+class Header:
+    gas_used: int
+
+
+def _transactions() -> dict[str, Any]:
+    builder = PragueVM.get_transaction_builder()
+    common: dict[str, Any] = {"nonce": 3, "gas": 100_000, "to": TO, "value": 5, "data": b"\x01"}
+    fees = {"max_priority_fee_per_gas": 2, "max_fee_per_gas": 9}
+    access = [(TO, [1, 2])]
+    unsigned = {
+        "legacy": builder.create_unsigned_transaction(gas_price=9, **common),
+        "access list": builder.new_unsigned_access_list_transaction(
+            chain_id=CHAIN_ID, gas_price=9, access_list=access, **common
+        ),
+        "dynamic fee": builder.new_unsigned_dynamic_fee_transaction(
+            chain_id=CHAIN_ID, access_list=access, **fees, **common
+        ),
+        "blob": builder.new_unsigned_blob_transaction(
+            chain_id=CHAIN_ID,
+            access_list=access,
+            max_fee_per_blob_gas=7,
+            blob_versioned_hashes=[b"\x01" + b"\x00" * 31],
+            **fees,
+            **common,
+        ),
+        "set code": builder.new_unsigned_set_code_transaction(
+            chain_id=CHAIN_ID,
+            access_list=access,
+            authorization_list=[],
+            **fees,
+            **common,
+        ),
+    }
+    return {name: tx.as_signed_transaction(KEY, chain_id=CHAIN_ID) for name, tx in unsigned.items()}
+
+
+TRANSACTIONS = _transactions()
+LOGS = (
+    (TO, (1, 2**255), b"data"),
+    (b"\x33" * 20, (), b""),
+    (TO, (1, 7, 8, 9), b"\x00" * 64),
+)
+
+
+@pytest.mark.parametrize("name", sorted(TRANSACTIONS))
+@pytest.mark.parametrize("is_error", [False, True])
+@pytest.mark.parametrize("logs", [(), LOGS], ids=["no logs", "logs"])
+@pytest.mark.parametrize("spoofed", [False, True], ids=["signed", "spoofed"])
+def test_receipt_is_pyevms(name: str, is_error: bool, logs: tuple[Any, ...], spoofed: bool) -> None:
+    kiln = make_vm_class("ir", "prague", persistent_cache=False)
+    transaction = TRANSACTIONS[name]
+    if spoofed:  # how eth-tester and the state-test runner send unsigned transactions
+        transaction = SpoofTransaction(transaction)
+    computation = Finished(logs, is_error)
+    header = Header(gas_used=21_000)
+    want = PragueVM.make_receipt(header, transaction, computation, None)  # type: ignore[arg-type]
+    got = kiln.make_receipt(header, transaction, computation, None)  # type: ignore[arg-type]
+    assert type(got) is type(want)
+    assert got.encode() == want.encode()
+    assert got.bloom == want.bloom
+
+
+def test_a_transaction_class_with_its_own_receipts_keeps_them() -> None:
+    transaction = TRANSACTIONS["legacy"]
+
+    class OwnReceipts(type(transaction)):  # type: ignore[misc]
+        def make_receipt(self, status: bytes, gas_used: int, log_entries: Any) -> Any:
+            return ("own", status, gas_used)
+
+    own = OwnReceipts(*transaction)
+    kiln = make_vm_class("ir", "prague", persistent_cache=False)
+    receipt = kiln.make_receipt(Header(0), own, Finished((), False), None)  # type: ignore[arg-type]
+    assert receipt[0] == "own"
