@@ -73,13 +73,17 @@ def test_same_reads_and_contents_as_pyevm(operations: list[tuple[Any, ...]]) -> 
         assert _contents(ours) == _contents(theirs)
 
 
-def test_closing_an_unknown_checkpoint_is_refused() -> None:
+def test_closing_an_unknown_checkpoint_is_refused_and_closes_nothing() -> None:
     storage = JournaledTransientStorage()
-    storage.record(get_next_checkpoint())
+    open_one = get_next_checkpoint()
+    storage.record(open_one)
+    storage.set_transient_storage(ADDRESSES[0], 1, b"\x07")
     with pytest.raises(ValueError, match="not active"):
         storage.commit(get_next_checkpoint())
     with pytest.raises(ValueError, match="not active"):
         storage.discard(get_next_checkpoint())
+    storage.discard(open_one)  # still open: the write is undone
+    assert storage.get_transient_storage(ADDRESSES[0], 1) == b""
 
 
 def test_invalid_keys_and_values_are_refused_as_pyevm_refuses_them() -> None:

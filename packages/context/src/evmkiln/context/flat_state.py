@@ -51,6 +51,7 @@ from eth.validation import validate_uint64, validate_uint256
 from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
+from evmkiln.context.journal_checkpoints import Checkpoints, close_checkpoint
 from evmkiln.context.state_layers import MISSING, AccountRecord, StateLayer, StateLayers
 from evmkiln.forks.storage import account_has_storage
 
@@ -102,7 +103,7 @@ class FlatAccountDB(AccountDatabaseAPI):
         self._warm_addresses: set[bytes] = set()
         self._warm_slots: set[tuple[bytes, int]] = set()
         self._journal: list[tuple[Any, ...]] = []
-        self._checkpoints: list[tuple[JournalDBCheckpoint, int]] = []
+        self._checkpoints: Checkpoints = []
         """(checkpoint, journal length when it was recorded), oldest first."""
 
     @property
@@ -326,21 +327,13 @@ class FlatAccountDB(AccountDatabaseAPI):
     # -- checkpoints -------------------------------------------------------
     def record(self) -> JournalDBCheckpoint:
         # py-evm's counter: the state records its transient storage under the
-        # same checkpoint, and that journal refuses an identifier twice.
+        # same checkpoint, so the identifier must be unique across journals.
         checkpoint = get_next_checkpoint()
         self._checkpoints.append((checkpoint, len(self._journal)))
         return checkpoint
 
-    def _pop_to(self, checkpoint: int) -> int:
-        checkpoints = self._checkpoints
-        while checkpoints:
-            recorded, position = checkpoints.pop()
-            if recorded == checkpoint:
-                return position
-        raise ValueError(f"checkpoint {checkpoint} is not active")
-
     def discard(self, checkpoint: JournalDBCheckpoint) -> None:
-        position = self._pop_to(checkpoint)
+        position = close_checkpoint(self._checkpoints, checkpoint)
         journal = self._journal
         accounts = self._accounts
         current = self._current
@@ -374,7 +367,7 @@ class FlatAccountDB(AccountDatabaseAPI):
                 self._warm_slots.discard(entry[1])
 
     def commit(self, checkpoint: JournalDBCheckpoint) -> None:
-        self._pop_to(checkpoint)
+        close_checkpoint(self._checkpoints, checkpoint)
         if not self._checkpoints:
             self._journal.clear()  # nothing can be reverted past this point any more
 

@@ -21,6 +21,8 @@ from eth.typing import JournalDBCheckpoint
 from eth.validation import validate_canonical_address, validate_is_bytes, validate_uint256
 from eth_typing import Address
 
+from evmkiln.context.journal_checkpoints import Checkpoints, close_checkpoint
+
 EMPTY_VALUE = b""
 _UNSET: Any = object()
 
@@ -38,8 +40,7 @@ class JournaledTransientStorage(TransientStorageAPI):
         self._values: dict[tuple[bytes, int], bytes] = {}
         self._journal: list[tuple[tuple[bytes, int], bytes]] = []
         """``(key, value before the write)``; ``_UNSET`` when the key had none."""
-        self._checkpoints: list[tuple[JournalDBCheckpoint, int]] = []
-        """``(checkpoint, journal length when recorded)``, oldest first."""
+        self._checkpoints: Checkpoints = []
 
     def get_transient_storage(self, address: Address, slot: int) -> bytes:
         validate_canonical_address(address)
@@ -61,22 +62,13 @@ class JournaledTransientStorage(TransientStorageAPI):
         # database's checkpoint of the same snapshot: each is recorded once.
         self._checkpoints.append((checkpoint, len(self._journal)))
 
-    def _pop_to(self, checkpoint: JournalDBCheckpoint) -> int:
-        checkpoints = self._checkpoints
-        for index in range(len(checkpoints) - 1, -1, -1):
-            if checkpoints[index][0] == checkpoint:
-                position = checkpoints[index][1]
-                del checkpoints[index:]
-                return position
-        raise ValueError(f"checkpoint {checkpoint} is not active")
-
     def commit(self, checkpoint: JournalDBCheckpoint) -> None:
-        self._pop_to(checkpoint)
+        close_checkpoint(self._checkpoints, checkpoint)
         if not self._checkpoints:
             self._journal.clear()  # nothing can be undone past this point any more
 
     def discard(self, checkpoint: JournalDBCheckpoint) -> None:
-        position = self._pop_to(checkpoint)
+        position = close_checkpoint(self._checkpoints, checkpoint)
         journal, values = self._journal, self._values
         while len(journal) > position:
             key, previous = journal.pop()
