@@ -97,3 +97,48 @@ DIVISION_OPERANDS = st.one_of(
 @given(a=DIVISION_OPERANDS, b=DIVISION_OPERANDS)
 def test_division_by_operand_size(name: str, a: int, b: int) -> None:
     check(name, 2, [a, b], BINARY[name](a, b))
+
+
+# Knuth's algorithm D (divisors of two digits or more, and ADDMOD/MULMOD over
+# 512 bits) on 32-bit digits: operands built digit by digit from the values
+# where its quotient estimate and correction steps turn (0, 2^31 - 1, 2^31,
+# 2^32 - 1, ...), so the rare add-back step is reached as well.
+KNUTH_DIGITS = st.one_of(
+    st.sampled_from([0, 1, 2, 2**31 - 1, 2**31, 2**32 - 2, 2**32 - 1]), st.integers(0, 2**32 - 1)
+)
+DIGIT_WORDS = st.lists(KNUTH_DIGITS, min_size=1, max_size=8).map(
+    lambda ds: sum(d << (32 * i) for i, d in enumerate(ds))
+)
+
+ADD_BACK = [
+    # (dividend, divisor) pairs whose division needs the add-back step, found
+    # with a model of the algorithm.
+    (0xFFFFFFFF8000000000000001000000018B0C0158EE4298047FFFFFFFA92B5BD5,
+     0xFFFFFFFF800000004D83926D35F53342000000017FFFFFFF),
+    (0x7FFFFFFFFFFFFFFE0000000080000000DAACDF3A8000000000000000,
+     0x7FFFFFFFFFFFFFFE00000001FE0A5C277FFFFFFF00000002),
+    (0x2000000010000000000000001000000000000000200000001, 0x10000000100000001),
+    (0x3F99DD910000000000000000FFFFFFFF7FFFFFFF0000000100000001,
+     0x8000000000000000FFFFFFFE7FFFFFFFFFFFFFFE),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["div", "mod", "sdiv", "smod"])
+@settings(max_examples=150, deadline=None)
+@given(a=DIGIT_WORDS, b=DIGIT_WORDS)
+def test_division_by_digit_patterns(name: str, a: int, b: int) -> None:
+    check(name, 2, [a, b], BINARY[name](a, b))
+
+
+@pytest.mark.parametrize("name", ["addmod", "mulmod"])
+@settings(max_examples=150, deadline=None)
+@given(a=DIGIT_WORDS, b=DIGIT_WORDS, n=DIGIT_WORDS)
+def test_modular_by_digit_patterns(name: str, a: int, b: int, n: int) -> None:
+    check(name, 3, [a, b, n], TERNARY[name](a, b, n))
+
+
+@pytest.mark.parametrize(("x", "y"), ADD_BACK)
+def test_division_add_back(x: int, y: int) -> None:
+    for name in ("div", "mod"):
+        check(name, 2, [x, y], BINARY[name](x, y))
+    check("mulmod", 3, [x, 2**256 - 1, y], TERNARY["mulmod"](x, 2**256 - 1, y))
