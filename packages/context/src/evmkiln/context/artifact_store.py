@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eth_hash.auto import keccak
-
+from evmkiln.builtins.keccak_backend import keccak256 as keccak
 from evmkiln.codegen.artifact_errors import ArtifactCorruptError
 from evmkiln.codegen.backend import AotBackend, Backend, CompileOptions, Executable
 from evmkiln.codegen.budget import CompileRefused

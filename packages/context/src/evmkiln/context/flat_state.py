@@ -48,9 +48,9 @@ from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 from eth.db.journal import get_next_checkpoint
 from eth.typing import JournalDBCheckpoint
 from eth.validation import validate_uint64, validate_uint256
-from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
+from evmkiln.builtins.keccak_backend import keccak256 as keccak
 from evmkiln.context.journal_checkpoints import Checkpoints, close_checkpoint
 from evmkiln.context.state_layers import MISSING, AccountRecord, StateLayer, StateLayers
 from evmkiln.forks.storage import account_has_storage

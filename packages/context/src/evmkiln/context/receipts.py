@@ -5,9 +5,9 @@ Keccak-256 per item.  py-evm computes it with ``eth-bloom`` over ``eth-hash``,
 whose automatic backend is pycryptodome when installed, at about 5 µs a hash
 (object set-up dominates); a transaction with 5,000 three-topic logs (the
 erc20_transfer bench fixture) spent 160 ms in it, ten times its execution
-under ``llvm``.  :func:`logs_bloom` computes the same bloom with pysha3's
-Keccak (``safe-pysha3``, 0.7 µs a hash, installed with eth-tester's py-evm
-extra on CPython) when it is importable, else with ``eth-hash``'s.
+under ``llvm``.  :func:`logs_bloom` computes the same bloom with
+:data:`evmkiln.builtins.keccak_backend.keccak256` (pysha3's, 0.7 µs a hash, when it
+is installed).
 
 :class:`FastBloomReceipts` is mixed into evmkiln's VM classes: ``make_receipt``
 is the VM's own seam (Byzantium's), and the receipt it returns is the one
@@ -17,7 +17,7 @@ receipts (a tool's subclass) keep them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eth.rlp.logs import Log
@@ -27,24 +27,7 @@ from eth.vm.forks.byzantium.constants import (
     EIP658_TRANSACTION_STATUS_CODE_SUCCESS,
 )
 
-
-def _pick_keccak() -> Callable[[bytes], bytes]:
-    try:
-        from sha3 import keccak_256  # type: ignore[import-untyped]  # safe-pysha3
-    except ImportError:
-        from eth_hash.auto import keccak
-
-        return keccak
-
-    def pysha3_keccak(data: bytes) -> bytes:
-        digest: bytes = keccak_256(data).digest()
-        return digest
-
-    return pysha3_keccak
-
-
-keccak256 = _pick_keccak()
-"""Keccak-256 of bytes: pysha3's when installed, else eth-hash's."""
+from evmkiln.builtins.keccak_backend import keccak256
 
 _LOW_11_BITS = 2047
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eth_hash.auto import keccak
+from evmkiln.builtins.keccak_backend import keccak256 as keccak
 
 _ADDRESS_MASK = (1 << 160) - 1
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from eth_hash.auto import keccak
-
 from evmkiln.builtins.impl.gas import KECCAK_WORD, charge
+from evmkiln.builtins.keccak_backend import keccak256 as keccak
 from evmkiln.builtins.memory import expand
 
 if TYPE_CHECKING:

@@ -1,0 +1,65 @@
+"""The host's Keccak and the choice of eth-hash's backend."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from eth_hash.backends import pycryptodome
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from evmkiln.builtins import keccak_backend
+from evmkiln.builtins.keccak_backend import (
+    ENVIRONMENT_VARIABLE,
+    PYSHA3,
+    keccak256,
+    prefer_pysha3,
+    pysha3_available,
+)
+
+
+@given(st.binary(max_size=600))
+def test_host_keccak_is_keccak256(data: bytes) -> None:
+    assert keccak256(data) == pycryptodome.backend.keccak256(data)
+    assert keccak256(bytearray(data)) == pycryptodome.backend.keccak256(data)
+
+
+def test_known_digest() -> None:
+    assert keccak256(b"").hex() == (
+        "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    )
+
+
+def test_pysha3_is_installed_with_evmkiln() -> None:
+    # A dependency of evmkiln-builtins on CPython: without it py-evm hashes 5x slower.
+    assert pysha3_available()
+
+
+def test_prefer_pysha3_names_it_when_nothing_is_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    assert prefer_pysha3() == PYSHA3
+    assert os.environ[ENVIRONMENT_VARIABLE] == PYSHA3
+
+
+def test_prefer_pysha3_keeps_a_users_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "pycryptodome")
+    assert prefer_pysha3() == "pycryptodome"
+    assert os.environ[ENVIRONMENT_VARIABLE] == "pycryptodome"
+
+
+def test_prefer_pysha3_without_pysha3_names_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.setattr(keccak_backend, "pysha3_available", lambda: False)
+    assert prefer_pysha3() is None
+    assert ENVIRONMENT_VARIABLE not in os.environ
+
+
+def test_the_command_prefers_pysha3(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evmkiln.cli.main import app
+
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    result = CliRunner().invoke(app, ["ir", "0x00"])
+    assert result.exit_code == 0, result.output
+    assert os.environ.get(ENVIRONMENT_VARIABLE) == PYSHA3
