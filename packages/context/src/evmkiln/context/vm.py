@@ -49,6 +49,7 @@ from evmkiln.context.runtime import (
 )
 from evmkiln.context.state_class import flat_state_class
 from evmkiln.context.state_layers import StateLayers
+from evmkiln.context.transaction_classes import block_class_for
 from evmkiln.forks import DEFAULT_FORK, ForkSpec, fork_spec
 from evmkiln.forks.opcode_table import OpcodeTable, is_pyevm_opcode, own_table
 from evmkiln.forks.precompiles import with_native_precompiles
@@ -483,6 +484,7 @@ def make_vm_class(
         (FastBloomReceipts, spec.vm_class),
         {
             "_state_class": state_class,
+            "block_class": block_class_for(spec.vm_class.block_class),
             "stats": stats,
             "code_cache": cache,
             "disk_cache": disk,

@@ -1,0 +1,159 @@
+"""Signed transactions that recover their sender once.
+
+py-evm checks a transaction's signature by recovering the public key and
+then verifying the signature against that very key
+(``eth._utils.transactions.validate_transaction_signature``), and later
+recovers the key a second time for ``transaction.sender``: three
+elliptic-curve operations of 50-100 µs each, more than a small call's whole
+execution under a native backend.  The verification cannot fail: a key
+recovered from ``(r, s)`` and a message satisfies ECDSA's equation for that
+message by construction, and eth-keys verifies the low-``s`` form of any
+signature.  So one recovery decides validity *and* gives the sender.  (Typed
+transactions are not checked by ``validate``; their one recovery is the
+sender's, as in py-evm.)
+
+:func:`transaction_builder_for` makes a fork's transaction builder whose
+signed classes do exactly that (:class:`RecoveredOnce`): the same checks in
+the same order, the same exceptions and messages, the same sender, with one
+recovery instead of three (none more if the sender was already read).
+Transactions are built by the VM's builder (``vm.get_transaction_builder()``,
+py-evm's seam through the block class): legacy ones made, signed or decoded
+there, typed ones decoded or made signed there.  A transaction of py-evm's
+own classes (a typed one signed from its unsigned form, say) still works,
+as py-evm checks it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.abc import SignedTransactionAPI
+from eth_keys.datatypes import Signature
+from eth_keys.exceptions import BadSignature
+from eth_typing import Address
+from eth_utils.exceptions import ValidationError
+
+_SENDER = "_kiln_sender"
+"""Instance attribute holding the sender recovered while checking the signature."""
+_PYEVM_SENDER = "sender"
+"""Where py-evm's ``cached_property`` keeps ``transaction.sender``."""
+
+__all__ = [
+    "RecoveredOnce",
+    "RecoveredOnceTyped",
+    "block_class_for",
+    "recover_sender",
+    "transaction_builder_for",
+]
+
+
+def recover_sender(transaction: SignedTransactionAPI) -> Address:
+    """The sender of ``transaction``'s signature, or py-evm's exceptions for a bad one.
+
+    What ``validate_transaction_signature`` checks, with its messages: a
+    signature eth-keys refuses, or one no key can be recovered from, is a
+    ``ValidationError("Bad Signature: ...")``.
+    """
+    message = transaction.get_message_for_signing()
+    vrs = (transaction.y_parity, transaction.r, transaction.s)
+    try:
+        signature = Signature(vrs=vrs)  # py-evm's keys.Signature
+        public_key = signature.recover_public_key_from_msg(message)
+    except BadSignature as exc:
+        raise ValidationError(f"Bad Signature: {exc}") from exc
+    return Address(public_key.to_canonical_address())
+
+
+def _already_recovered(transaction: Any) -> bool:
+    state = transaction.__dict__
+    return _SENDER in state or _PYEVM_SENDER in state
+
+
+class RecoveredOnce:
+    """Mixin for a signed legacy (or inner typed) transaction class of py-evm."""
+
+    def check_signature_validity(self) -> None:
+        if _already_recovered(self):
+            return  # a recovery succeeded: the signature is valid
+        self.__dict__[_SENDER] = recover_sender(self)  # type: ignore[arg-type]
+
+    def get_sender(self) -> Address:
+        # py-evm's own recovery when none was made: its exceptions for a bad signature
+        # (eth-keys', unconverted) are not the check's.
+        sender: Address | None = self.__dict__.get(_SENDER)
+        if sender is None:
+            sender = self.__dict__[_SENDER] = super().get_sender()  # type: ignore[misc]
+        return sender
+
+
+class RecoveredOnceTyped:
+    """Mixin for a fork's typed-transaction wrapper: the same, through its inner transaction."""
+
+    _inner: SignedTransactionAPI
+
+    def check_signature_validity(self) -> None:
+        if _already_recovered(self):
+            return
+        self.__dict__[_SENDER] = recover_sender(self._inner)
+
+    def get_sender(self) -> Address:
+        sender: Address | None = self.__dict__.get(_SENDER)
+        if sender is None:
+            sender = self.__dict__[_SENDER] = super().get_sender()  # type: ignore[misc]
+        return sender
+
+
+def _unsigned_class(unsigned: type[Any], signed: type[Any]) -> type[Any]:
+    """``unsigned`` whose ``as_signed_transaction`` returns a ``signed`` instance."""
+
+    def as_signed_transaction(self: Any, private_key: Any, chain_id: int | None = None) -> Any:
+        made = unsigned.as_signed_transaction(self, private_key, chain_id=chain_id)
+        return signed(*(getattr(made, name) for name in made._meta.field_names))
+
+    return _subclass(unsigned, {"as_signed_transaction": as_signed_transaction})
+
+
+def _subclass(base: type[Any], attributes: dict[str, Any], mixin: type | None = None) -> type[Any]:
+    """A subclass of ``base`` under its own name, defined in this module."""
+    bases = (base,) if mixin is None else (mixin, base)
+    return type(base.__name__, bases, {"__module__": __name__, **attributes})
+
+
+_BUILDERS: dict[type[Any], type[Any]] = {}
+
+
+def transaction_builder_for(builder: type[Any]) -> type[Any]:
+    """A subclass of py-evm's transaction ``builder`` whose signed transactions recover once.
+
+    One class per builder (cached), so that every VM class of a fork shares it.
+    """
+    made = _BUILDERS.get(builder)
+    if made is not None:
+        return made
+    signed = _subclass(builder.legacy_signed, {}, RecoveredOnce)
+    attributes: dict[str, Any] = {
+        "legacy_signed": signed,
+        "legacy_unsigned": _unsigned_class(builder.legacy_unsigned, signed),
+    }
+    typed = getattr(builder, "typed_transaction", None)
+    if typed is not None:
+        attributes["typed_transaction"] = _subclass(typed, {}, RecoveredOnceTyped)
+    made = _BUILDERS[builder] = _subclass(builder, attributes)
+    return made
+
+
+_BLOCKS: dict[type[Any], type[Any]] = {}
+
+
+def block_class_for(block_class: type[Any]) -> type[Any]:
+    """A subclass of py-evm's ``block_class`` whose transaction builder recovers once.
+
+    The VM's ``get_transaction_builder()`` is its block class's builder.  The
+    block's fields, and so its encoding and the classes it decodes stored
+    transactions with, are py-evm's.
+    """
+    made = _BLOCKS.get(block_class)
+    if made is None:
+        builder = transaction_builder_for(block_class.transaction_builder)
+        made = _BLOCKS[block_class] = _subclass(block_class, {"transaction_builder": builder})
+    return made

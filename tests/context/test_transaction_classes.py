@@ -1,0 +1,185 @@
+"""evmkiln's transaction classes against py-evm's: same checks, same sender, one recovery."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import rlp
+from eth_keys import keys
+from eth_keys.datatypes import Signature
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evmkiln.context import make_vm_class
+from evmkiln.context.transaction_classes import RecoveredOnce, RecoveredOnceTyped
+from evmkiln.forks import SUPPORTED_FORKS, fork_spec
+
+KEY = keys.PrivateKey(b"\x07" * 32)
+SENDER = KEY.public_key.to_canonical_address()
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+@pytest.fixture(scope="module", params=SUPPORTED_FORKS)
+def builders(request: pytest.FixtureRequest) -> tuple[Any, Any]:
+    """(py-evm's builder, evmkiln's builder) of one fork."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        kiln = make_vm_class("ir", request.param, persistent_cache=False)
+    return fork_spec(
+        request.param
+    ).vm_class.get_transaction_builder(), kiln.get_transaction_builder()
+
+
+def _legacy(builder: Any) -> Any:
+    unsigned = builder.create_unsigned_transaction(
+        nonce=3, gas_price=7, gas=50_000, to=b"\x11" * 20, value=5, data=b"\x01\x02"
+    )
+    return unsigned.as_signed_transaction(KEY, chain_id=1)
+
+
+def _dynamic_fee(builder: Any) -> Any:
+    unsigned = builder.new_unsigned_dynamic_fee_transaction(
+        chain_id=1,
+        nonce=3,
+        max_priority_fee_per_gas=1,
+        max_fee_per_gas=9,
+        gas=50_000,
+        to=b"\x11" * 20,
+        value=5,
+        data=b"\x01",
+        access_list=((b"\x22" * 20, (1, 2)),),
+    )
+    return builder.decode(unsigned.as_signed_transaction(KEY).encode())
+
+
+def _encoded(transaction: Any) -> bytes:
+    encode = getattr(transaction, "encode", None)
+    return bytes(encode()) if callable(encode) else rlp.encode(transaction)
+
+
+def test_transactions_are_evmkilns(builders: tuple[Any, Any]) -> None:
+    _, kiln = builders
+    assert isinstance(_legacy(kiln), RecoveredOnce)
+    assert isinstance(kiln.decode(_encoded(_legacy(kiln))), RecoveredOnce)
+    assert isinstance(_dynamic_fee(kiln), RecoveredOnceTyped)
+
+
+@pytest.mark.parametrize("make", [_legacy, _dynamic_fee])
+def test_same_transaction_same_sender_and_encoding(builders: tuple[Any, Any], make: Any) -> None:
+    stock, kiln = builders
+    ours, theirs = make(kiln), make(stock)
+    assert _encoded(ours) == _encoded(theirs)
+    ours.validate()
+    theirs.validate()
+    assert ours.sender == theirs.sender == SENDER
+    assert ours.hash == theirs.hash
+
+
+@pytest.fixture
+def recoveries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    counted = [0]
+    original = Signature.recover_public_key_from_msg
+
+    def counting(self: Signature, message: bytes) -> Any:
+        counted[0] += 1
+        return original(self, message)
+
+    monkeypatch.setattr(Signature, "recover_public_key_from_msg", counting)
+    yield counted
+
+
+@pytest.mark.parametrize(
+    ("make", "pyevm_recoveries"),
+    # py-evm checks a legacy signature by recovering and verifying, then recovers
+    # again for the sender; a typed one's ``validate`` does not check it.
+    [(_legacy, 2), (_dynamic_fee, 1)],
+)
+def test_one_recovery_validates_and_names_the_sender(
+    builders: tuple[Any, Any], make: Any, pyevm_recoveries: int, recoveries: list[int]
+) -> None:
+    stock, kiln = builders
+    theirs = stock.decode(_encoded(make(stock)))
+    recoveries[0] = 0
+    theirs.validate()
+    assert theirs.sender == SENDER
+    assert recoveries[0] == pyevm_recoveries
+
+    ours = kiln.decode(_encoded(make(kiln)))
+    recoveries[0] = 0
+    ours.validate()
+    assert ours.sender == SENDER
+    ours.validate()
+    assert recoveries[0] == 1
+
+
+def test_sender_read_first_needs_no_second_recovery(
+    builders: tuple[Any, Any], recoveries: list[int]
+) -> None:
+    _, kiln = builders
+    ours = kiln.decode(_encoded(_legacy(kiln)))
+    recoveries[0] = 0
+    assert ours.sender == SENDER
+    ours.validate()
+    assert recoveries[0] == 1
+
+
+def _outcome(transaction: Any) -> tuple[str, str, bytes | None]:
+    """How validating a transaction and reading its sender end: exception and message,
+    or the sender."""
+    try:
+        transaction.validate()
+        transaction.check_signature_validity()
+        return "", "", bytes(transaction.sender)
+    except Exception as exc:
+        return type(exc).__name__, str(exc), None
+
+
+def _sender_outcome(transaction: Any) -> tuple[str, str, bytes | None]:
+    """Reading the sender alone (what the state does for a typed transaction)."""
+    try:
+        return "", "", bytes(transaction.sender)
+    except Exception as exc:
+        return type(exc).__name__, str(exc), None
+
+
+SIGNATURE_VALUES = st.one_of(
+    st.sampled_from(
+        [0, 1, 2, SECP256K1_N // 2, SECP256K1_N // 2 + 1, SECP256K1_N - 1, SECP256K1_N]
+    ),
+    st.integers(0, 2**256 - 1),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(r=SIGNATURE_VALUES, s=SIGNATURE_VALUES, flip=st.booleans(), typed=st.booleans())
+def test_any_signature_is_judged_as_pyevm_judges_it(
+    builders: tuple[Any, Any], r: int, s: int, flip: bool, typed: bool
+) -> None:
+    """Random (r, s) and a flipped parity: the same exception and message, or the same sender."""
+    stock, kiln = builders
+    make = _dynamic_fee if typed else _legacy
+    encodings = []
+    for builder in (stock, kiln):
+        signed = make(builder)
+        inner = getattr(signed, "_inner", signed)
+        fields = {"r": r, "s": s}
+        if typed:
+            fields["y_parity"] = inner.y_parity ^ flip
+        else:
+            fields["v"] = inner.v ^ flip
+        changed = inner.copy(**fields)
+        encodings.append((b"\x02" + rlp.encode(changed)) if typed else rlp.encode(changed))
+    assert encodings[0] == encodings[1]
+    try:
+        theirs = stock.decode(encodings[0])
+    except Exception as exc:  # values rlp or py-evm refuse to decode: refused alike
+        with pytest.raises(type(exc)):
+            kiln.decode(encodings[1])
+        return
+    ours = kiln.decode(encodings[1])
+    assert _outcome(ours) == _outcome(theirs)
+    fresh_ours, fresh_theirs = kiln.decode(encodings[1]), stock.decode(encodings[0])
+    assert _sender_outcome(fresh_ours) == _sender_outcome(fresh_theirs)
