@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from evmkiln.backend_llvm import LlvmBackend
 from evmkiln.cli.main import app
 from evmkiln.codegen.pipeline import lower_bytecode
+from evmkiln.process_memory import process_rss_bytes
 from evmkiln.soak import soak
 from evmkiln.soak.contracts import FAMILIES, contract_code
-from evmkiln.soak.memory import process_rss_bytes
 
 
 def test_contracts_are_distinct_and_of_every_family() -> None:

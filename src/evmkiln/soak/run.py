@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from evmkiln.process_memory import process_rss_bytes
 from evmkiln.soak.contracts import FAMILIES, contract_address, contract_code
-from evmkiln.soak.memory import process_rss_bytes
 
 CALLDATA_VARIANTS = 8
 """Distinct calldata per contract (signed transactions are made once each and reused)."""

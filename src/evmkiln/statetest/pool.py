@@ -7,7 +7,9 @@ case is reported as ``timeout``) or that died (reported as ``errored``), and
 starts a replacement.  Cases are dealt out individually, so the slowest file
 does not serialize its cases on one core.  Workers are also recycled after a
 number of cases, so that memory a backend keeps across cases (compiled-code
-caches) stays bounded over a 16,000-case run.
+caches) stays bounded over a 16,000-case run, and, under an address-space limit
+(``ulimit -v``), as soon as one has mapped a quarter of it (see
+:data:`ADDRESS_SPACE_SHARE`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from evmkiln.process_memory import address_space_limit, process_address_space_bytes
 from evmkiln.statetest.backends import DEFAULT_FORK, ArtifactsSetting
 from evmkiln.statetest.results import CaseRef, CaseResult, Status
 from evmkiln.statetest.worker import READY, worker_main
@@ -29,6 +32,14 @@ _PRELOADED = [_WORKER_MODULE, "eth.vm.forks.cancun"]
 _POLL_SECONDS = 1.0
 _MAX_FAILED_STARTS = 3
 DEFAULT_MAX_CASES_PER_WORKER = 500
+ADDRESS_SPACE_SHARE = 0.25
+"""Under an address-space limit, a worker that has mapped more than this share of
+it is replaced before its next case.  A case's own peak must fit in what is
+left: py-evm keeps every child frame's call data, so the heaviest state tests
+(50,000 calls of 50 KB each, ``stStaticCall/static_Call50000*``) map about
+3 GiB in a fresh worker, on py-evm as under any backend.  A worker that had
+kept the address space of earlier heavy cases (freed memory that the
+allocator does not unmap) failed them under a 4 GiB limit."""
 
 
 def _context() -> Any:
@@ -75,6 +86,8 @@ class CasePool:
         self.fork = fork
         self.runtime = runtime
         self._ctx = _context()
+        limit = address_space_limit()
+        self._recycle_above = None if limit is None else int(limit * ADDRESS_SPACE_SHARE)
 
     def _start(self) -> _Slot:
         parent, child = self._ctx.Pipe(duplex=True)
@@ -91,7 +104,10 @@ class CasePool:
 
     def _worn_out(self, slot: _Slot) -> bool:
         limit = self.max_cases_per_worker
-        return limit > 0 and slot.cases >= limit
+        if limit > 0 and slot.cases >= limit:
+            return True
+        above = self._recycle_above
+        return above is not None and process_address_space_bytes(slot.process.pid) > above
 
     @staticmethod
     def _stop(slot: _Slot, kill: bool) -> None:
