@@ -6,11 +6,11 @@ text, defined once per module when a function uses them (see
 each (same order as the Python implementation: expansion, then the per-word
 charge, then the work) and calls the helper for the work itself.
 
-``keccak256`` is Keccak-f[1600] written out in LLVM IR (24 rounds, two per
-loop iteration, between the state and a scratch copy in memory) with the
-original Keccak padding (``0x01 .. 0x80``), as ``eth_hash`` computes it.
-Lanes are read from memory as little-endian 64-bit integers, which is the
-byte order of every host LLVM's JIT targets here (x86-64, AArch64).
+``keccak256`` is Keccak-f[1600] written out in LLVM IR (24 rounds over 25
+lanes held in SSA values) with the original Keccak padding (``0x01 .. 0x80``),
+as ``eth_hash`` computes it.  Lanes are read from memory as little-endian
+64-bit integers, which is the byte order of every host LLVM's JIT targets here
+(x86-64, AArch64).
 """
 
 from __future__ import annotations
@@ -50,102 +50,61 @@ def _signed64(value: int) -> str:
     return str(value - (1 << 64) if value >> 63 else value)
 
 
-def _column_parities(tag: str, base: int) -> list[str]:
-    """``%{tag}c0`` .. ``%{tag}c4``: theta's column parities of the 25 lanes at ``%st[base..]``."""
-    out = []
-    for x in range(5):
-        parity = ""
-        for y in range(5):
-            i = x + 5 * y
-            out.append(f"  %{tag}g{i} = getelementptr inbounds i64, ptr %st, i64 {base + i}")
-            out.append(f"  %{tag}a{i} = load i64, ptr %{tag}g{i}, align 8")
-            if parity:
-                out.append(f"  %{tag}c{x}_{y} = xor i64 {parity}, %{tag}a{i}")
-            parity = f"%{tag}c{x}_{y}" if parity else f"%{tag}a{i}"
-        out.append(f"  %{tag}c{x} = or i64 {parity}, 0")
-    return out
-
-
-_PI_SOURCE = {pi_target(i): i for i in range(25)}
-"""For each lane of B, the lane of A that rho and pi move there."""
-
-
-def _round(tag: str, parities: str, src: int, dst: int, rc_index: str) -> list[str]:
-    """One round from the lanes at ``%st[src..]`` to ``%st[dst..]``, given the source's
-    column parities ``%{parities}c*``; leaves the result's parities in ``%{tag}p*_4``.
-
-    One output row at a time: the row's five lanes of B (``rot(A[x, y] ^ D[x],
-    r[x, y])``, read from memory), then its five chi lanes, stored at once and
-    folded into the next round's parities.  At most a row of B, D and the
-    parities are live: with all 25 lanes in registers half the permutation's
-    instructions were spills.
-    """
-    out = []
-    for x in range(5):
-        right = f"%{parities}c{(x + 1) % 5}"
-        out.append(f"  %{tag}d{x}r = call i64 @llvm.fshl.i64(i64 {right}, i64 {right}, i64 1)")
-        out.append(f"  %{tag}d{x} = xor i64 %{parities}c{(x - 1) % 5}, %{tag}d{x}r")
-    for y in range(5):
-        for x in range(5):
-            j = x + 5 * y
-            i = _PI_SOURCE[j]
-            out.append(f"  %{tag}h{i} = getelementptr inbounds i64, ptr %st, i64 {src + i}")
-            out.append(f"  %{tag}l{i} = load i64, ptr %{tag}h{i}, align 8")
-            out.append(f"  %{tag}t{i} = xor i64 %{tag}l{i}, %{tag}d{i % 5}")
-            rot = ROTATIONS[i]
-            if rot:
-                lane = f"i64 %{tag}t{i}"
-                out.append(f"  %{tag}b{j} = call i64 @llvm.fshl.i64({lane}, {lane}, i64 {rot})")
-            else:
-                out.append(f"  %{tag}b{j} = or i64 %{tag}t{i}, 0")
-        for x in range(5):
-            i = x + 5 * y
-            b1 = (x + 1) % 5 + 5 * y
-            b2 = (x + 2) % 5 + 5 * y
-            out.append(f"  %{tag}k{i}n = xor i64 %{tag}b{b1}, -1")
-            out.append(f"  %{tag}k{i}a = and i64 %{tag}k{i}n, %{tag}b{b2}")
-            value = f"%{tag}n{i}"
-            out.append(f"  {value} = xor i64 %{tag}b{i}, %{tag}k{i}a")
-            if i == 0:  # iota
-                out.append(
-                    f"  %{tag}rcp = getelementptr inbounds [24 x i64], "
-                    f"ptr @evmkiln.keccak_rc, i64 0, i64 {rc_index}"
-                )
-                out.append(f"  %{tag}rc = load i64, ptr %{tag}rcp, align 8")
-                out.append(f"  %{tag}n0i = xor i64 {value}, %{tag}rc")
-                value = f"%{tag}n0i"
-            out.append(f"  %{tag}o{i} = getelementptr inbounds i64, ptr %st, i64 {dst + i}")
-            out.append(f"  store i64 {value}, ptr %{tag}o{i}, align 8")
-            previous = f"%{tag}p{x}_{y - 1}" if y else "0"
-            out.append(f"  %{tag}p{x}_{y} = xor i64 {previous}, {value}")
-    return out
-
-
 def _keccakf() -> str:
-    """``void @evmkiln.keccakf(ptr state)``: the permutation on the 25 lanes at ``state``.
-
-    ``state`` holds 50 lanes: the state, then room for the rounds to write into
-    (rounds go state -> room -> state, two per loop iteration).
-    """
+    """``void @evmkiln.keccakf(ptr state)``: the permutation on 25 lanes in memory."""
     out = ["define internal void @evmkiln.keccakf(ptr %st) noinline nounwind {", "entry:"]
-    out += _column_parities("i", 0)
-    out += ["  br label %round", "round:", "  %r = phi i64 [ 0, %entry ], [ %rn, %round ]"]
+    for i in range(25):
+        out.append(f"  %p{i} = getelementptr inbounds i64, ptr %st, i64 {i}")
+        out.append(f"  %a{i} = load i64, ptr %p{i}, align 8")
+    out += ["  br label %round", "round:"]
+    out.append("  %r = phi i64 [ 0, %entry ], [ %rn, %round ]")
+    for i in range(25):
+        out.append(f"  %s{i} = phi i64 [ %a{i}, %entry ], [ %n{i}, %round ]")
+    # theta
     for x in range(5):
-        out.append(f"  %ec{x} = phi i64 [ %ic{x}, %entry ], [ %fp{x}_4, %round ]")
-    out += _round("e", "e", 0, 25, "%r")
+        out.append(f"  %c{x}a = xor i64 %s{x}, %s{x + 5}")
+        out.append(f"  %c{x}b = xor i64 %c{x}a, %s{x + 10}")
+        out.append(f"  %c{x}c = xor i64 %c{x}b, %s{x + 15}")
+        out.append(f"  %c{x} = xor i64 %c{x}c, %s{x + 20}")
     for x in range(5):
-        out.append(f"  %fc{x} = or i64 %ep{x}_4, 0")
-    out.append("  %r1 = add i64 %r, 1")
-    out += _round("f", "f", 25, 0, "%r1")
-    out.append("  %rn = add i64 %r, 2")
+        out.append(
+            f"  %d{x}r = call i64 @llvm.fshl.i64(i64 %c{(x + 1) % 5}, i64 %c{(x + 1) % 5}, i64 1)"
+        )
+        out.append(f"  %d{x} = xor i64 %c{(x - 1) % 5}, %d{x}r")
+    for i in range(25):
+        out.append(f"  %t{i} = xor i64 %s{i}, %d{i % 5}")
+    # rho and pi: B[y, 2x+3y] = rot(A[x, y], r[x, y])
+    for i in range(25):
+        j = pi_target(i)
+        rot = ROTATIONS[i]
+        if rot:
+            out.append(f"  %b{j} = call i64 @llvm.fshl.i64(i64 %t{i}, i64 %t{i}, i64 {rot})")
+        else:
+            out.append(f"  %b{j} = or i64 %t{i}, 0")
+    # chi and iota
+    for i in range(25):
+        x, y = i % 5, i // 5
+        b1 = (x + 1) % 5 + 5 * y
+        b2 = (x + 2) % 5 + 5 * y
+        out.append(f"  %k{i}n = xor i64 %b{b1}, -1")
+        out.append(f"  %k{i}a = and i64 %k{i}n, %b{b2}")
+        target = f"%n{i}" if i else "%chi0"
+        out.append(f"  {target} = xor i64 %b{i}, %k{i}a")
+    out.append("  %rcp = getelementptr inbounds [24 x i64], ptr @evmkiln.keccak_rc, i64 0, i64 %r")
+    out.append("  %rc = load i64, ptr %rcp, align 8")
+    out.append("  %n0 = xor i64 %chi0, %rc")
+    out.append("  %rn = add i64 %r, 1")
     out.append("  %more = icmp ult i64 %rn, 24")
-    out += ["  br i1 %more, label %round, label %done", "done:", "  ret void", "}"]
+    out.append("  br i1 %more, label %round, label %done")
+    out.append("done:")
+    for i in range(25):
+        out.append(f"  store i64 %n{i}, ptr %p{i}, align 8")
+    out += ["  ret void", "}"]
     return "\n".join(out)
 
 
 def _absorb() -> str:
-    """``void @evmkiln.keccak_absorb(ptr state, ptr block)``: xor one block, permute
-    (``state``: 50 lanes, see :func:`_keccakf`)."""
+    """``void @evmkiln.keccak_absorb(ptr state, ptr block)``: xor one block, permute."""
     out = ["define internal void @evmkiln.keccak_absorb(ptr %st, ptr %in) nounwind {"]
     for i in range(KECCAK_RATE // 8):
         out.append(f"  %q{i} = getelementptr inbounds i64, ptr %in, i64 {i}")
@@ -168,7 +127,7 @@ _KECCAK = f"""@evmkiln.keccak_rc = internal unnamed_addr constant [24 x i64] [{_
 
 define internal i256 @evmkiln.keccak256(ptr %data, i64 %len) noinline nounwind {{
 entry:
-  %st = alloca [50 x i64], align 8
+  %st = alloca [25 x i64], align 8
   %buf = alloca [{KECCAK_RATE} x i8], align 8
   call void @llvm.memset.p0.i64(ptr align 8 %st, i8 0, i64 200, i1 false)
   br label %loop
