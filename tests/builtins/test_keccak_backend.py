@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from eth_hash.backends import pycryptodome
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from evmkiln.builtins import keccak_backend
 from evmkiln.builtins.keccak_backend import (
@@ -56,10 +57,20 @@ def test_prefer_pysha3_without_pysha3_names_nothing(monkeypatch: pytest.MonkeyPa
     assert ENVIRONMENT_VARIABLE not in os.environ
 
 
-def test_the_command_prefers_pysha3(monkeypatch: pytest.MonkeyPatch) -> None:
-    from evmkiln.cli.main import app
-
-    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
-    result = CliRunner().invoke(app, ["ir", "0x00"])
-    assert result.exit_code == 0, result.output
-    assert os.environ.get(ENVIRONMENT_VARIABLE) == PYSHA3
+def test_the_command_makes_py_evm_hash_with_pysha3() -> None:
+    """In a fresh process: importing the command (which imports modules that hash) leaves
+    eth-hash on pysha3, and a backend named by the user stays."""
+    script = (
+        "import evmkiln.cli.main\n"
+        "from eth_hash.auto import keccak\n"
+        "keccak(b'')\n"
+        "print(type(keccak.hasher.__self__).__name__)\n"
+    )
+    for named, expected in ((None, "PySha3Backend"), ("pycryptodome", "CryptodomeBackend")):
+        env = {k: v for k, v in os.environ.items() if k != ENVIRONMENT_VARIABLE}
+        if named is not None:
+            env[ENVIRONMENT_VARIABLE] = named
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == expected

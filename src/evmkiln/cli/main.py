@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import typer
 
-from evmkiln.builtins.keccak_backend import prefer_pysha3
 from evmkiln.cli.bench_cmd import bench
 from evmkiln.cli.cache_cmd import cache_app
 from evmkiln.cli.compile_cmd import compile_command
@@ -29,17 +28,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-
-
-@app.callback()
-def _process_setup() -> None:
-    """Before any command: have py-evm hash with pysha3's Keccak when installed.
-
-    Same hashes, several times faster than pycryptodome's (see
-    :mod:`evmkiln.builtins.keccak_backend`); ``ETH_HASH_BACKEND`` still wins.
-    Set in the environment, so worker processes inherit it.
-    """
-    prefer_pysha3()
 
 
 app.command("statetest")(statetest)
