@@ -22,7 +22,12 @@ running process (:meth:`~evmkiln.codegen.backend.KeyedArtifacts.artifact_fields`
 format, evmkiln and compiler versions, a fingerprint of the compiler's sources,
 CPU and engine settings, compile options).  Code built for another build or
 machine is therefore simply another key, never looked up, rather than a
-refusal at every lookup; it ages out through eviction.  An entry that is found
+refusal at every lookup; it ages out through eviction.  The key needs the
+backend imported; under a tiered runtime the backend is not imported until
+it is needed (:class:`~evmkiln.context.registry.DeferredBackend`), so until
+then a lookup first asks whether the code has an entry under *any* key (a
+listing of the fork's directory, a ``stat`` per key) and computes the key
+only if it has.  An entry that is found
 under this process's key and still fails the loader's checks is corrupt: it
 is refused with the loader's message (logged, counted in
 ``stats.cache_rejected``), removed, and the code is compiled again.  A lookup
@@ -90,6 +95,7 @@ from evmkiln.codegen.backend import (
 from evmkiln.codegen.ir.function import Function
 from evmkiln.context.artifact_store import code_hash, load_artifact
 from evmkiln.context.code_cache import DispatchStats
+from evmkiln.context.registry import is_unresolved, resolved
 
 log = logging.getLogger("evmkiln.cache")
 
@@ -446,7 +452,7 @@ class DiskCache:
 
     def __init__(
         self,
-        backend: AotBackend,
+        backend: Backend,
         directory: Path | str,
         *,
         fork: str,
@@ -464,10 +470,12 @@ class DiskCache:
         self.stats = stats if stats is not None else DispatchStats()
         self.max_bytes = max_bytes
         self.background = background
-        self.key = key_of(key_fields(backend, fork, options))
-        self.directory = self.root / backend.name / fork / self.key
-        """Where this process's entries are: the key directory."""
-        self.suffix = backend.artifact_suffix
+        self._where: tuple[str, Path, str] | None = None
+        """(key, key directory, metadata suffix), once known: see :meth:`_locate`."""
+        self._usable = True
+        self._where_lock = threading.Lock()
+        if not is_unresolved(backend):
+            self._locate()
         self.load_seconds = 0.0
         """Time spent in successful loads."""
         self.rejections: deque[str] = deque(maxlen=32)
@@ -488,6 +496,81 @@ class DiskCache:
         self._since_scan = RESCAN_EVERY  # scan on the first write
         self._bytes = 0
 
+    def _locate(self) -> tuple[str, Path, str] | None:
+        """The key, key directory and metadata suffix; ``None`` if the backend turned out
+        unable to write artifacts.
+
+        Computed on first need.  A VM class under a tiered runtime holds its
+        backends unimported (:class:`~evmkiln.context.registry.DeferredBackend`),
+        and the key (compiler fingerprint, CPU, engine settings) needs the
+        backend: until an entry or refusal of a code is known to exist under
+        some key (:meth:`_listed`), or a compile is stored, nothing imports it.
+        """
+        where = self._where
+        if where is not None or not self._usable:
+            return where
+        with self._where_lock:
+            if self._where is None and self._usable:
+                try:
+                    backend = resolved(self.backend)
+                    if not isinstance(backend, AotBackend):
+                        raise ValueError(f"the {backend.name} backend cannot write artifacts")
+                    key = key_of(key_fields(backend, self.fork, self.options))
+                    directory = self.root / backend.name / self.fork / key
+                    self._where = (key, directory, backend.artifact_suffix)
+                except Exception as exc:  # the cache is an optimisation: go on without it
+                    log.warning("persistent code cache off: %s: %s", type(exc).__name__, exc)
+                    self._usable = False
+            return self._where
+
+    def _aot_backend(self) -> AotBackend:
+        """The backend, imported (only called once :meth:`_locate` found it can write artifacts)."""
+        backend = resolved(self.backend)
+        assert isinstance(backend, AotBackend)
+        return backend
+
+    def _where_or_raise(self) -> tuple[str, Path, str]:
+        where = self._locate()
+        if where is None:
+            name = self.backend.name
+            raise RuntimeError(f"the persistent code cache is off for the {name} backend")
+        return where
+
+    @property
+    def key(self) -> str:
+        """Digest of everything the backend's loader compares with this process."""
+        return self._where_or_raise()[0]
+
+    @property
+    def directory(self) -> Path:
+        """Where this process's entries are: the key directory."""
+        return self._where_or_raise()[1]
+
+    @property
+    def suffix(self) -> str:
+        """The file name ending of an entry's metadata (the backend's artifact suffix)."""
+        return self._where_or_raise()[2]
+
+    def _listed(self, name: str) -> bool:
+        """Whether ``name`` exists under some key directory of this backend and fork.
+
+        What a lookup asks before the key is known: a listing of the fork's
+        directory (a handful of keys) and a ``stat`` each, where computing the
+        key would import the backend.
+        """
+        fork_dir = self.root / self.backend.name / self.fork
+        try:
+            keys = os.listdir(fork_dir)
+        except OSError:
+            return False
+        return any(os.path.lexists(fork_dir / key / name) for key in keys)
+
+    def _unlocated_miss(self, name: str) -> bool:
+        """True when the key is not known yet and nothing named ``name`` is under any key."""
+        if self._where is not None:
+            return False
+        return not self._usable or not self._listed(name)
+
     def entry_path(self, digest: bytes) -> Path:
         """The entry directory for the code hashing to ``digest``."""
         return self.directory / digest.hex()
@@ -505,13 +588,15 @@ class DiskCache:
         counted and removed; so is any other failure to load it.
         """
         digest = code_hash(code)
+        if self._unlocated_miss(digest.hex()) or self._locate() is None:
+            return None
         meta = self.meta_path(digest)
         if not meta.is_file():
             return None
         start = time.perf_counter()
         try:
             executable = load_artifact(
-                self.backend, meta, digest, fork=self.fork, options=self.options
+                self._aot_backend(), meta, digest, fork=self.fork, options=self.options
             )
         except ArtifactError as exc:
             self._reject(digest, str(exc))
@@ -550,7 +635,10 @@ class DiskCache:
 
     def refusal(self, code: bytes) -> str | None:
         """Why an earlier process gave up compiling ``code`` (one ``stat`` on a miss)."""
-        path = self.refusals_path / code_hash(code).hex()
+        name = code_hash(code).hex()
+        if self._unlocated_miss(f"{REFUSED_DIR}/{name}") or self._locate() is None:
+            return None
+        path = self.refusals_path / name
         try:
             return path.read_text(encoding="utf-8", errors="replace")[:MAX_REFUSAL_TEXT]
         except OSError:
@@ -563,6 +651,8 @@ class DiskCache:
         Written whole or not at all; an error only means a later process tries
         again.
         """
+        if self._locate() is None:
+            return
         directory = self.refusals_path
         target = directory / code_hash(code).hex()
         try:
@@ -582,6 +672,8 @@ class DiskCache:
         if the entry is written, on the thread that writes it.
         """
         digest = code_hash(code)
+        if self._locate() is None:
+            return
         with self._lock:
             if digest in self._seen or self._closed:
                 return
@@ -705,7 +797,7 @@ class DiskCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.directory))
         try:
-            meta = self.backend.save(
+            meta = self._aot_backend().save(
                 function, tmp, code_hash=digest, fork=self.fork, options=self.options
             )
             if meta.parent != tmp or meta.name != f"{digest.hex()}{self.suffix}":
@@ -729,6 +821,12 @@ class DiskCache:
                 shutil.rmtree(tmp, ignore_errors=True)
 
 
+def may_write_artifacts(backend: Backend) -> bool:
+    """Whether ``backend`` can write artifacts, or might (not imported yet: see
+    :class:`~evmkiln.context.registry.DeferredBackend`; its cache finds out at first use)."""
+    return is_unresolved(backend) or isinstance(backend, AotBackend)
+
+
 def open_disk_cache(
     backend: Backend,
     *,
@@ -748,10 +846,10 @@ def open_disk_cache(
     """
     by_default = enabled is None
     if enabled is None:
-        enabled = enabled_by_environment() and isinstance(backend, AotBackend)
+        enabled = enabled_by_environment() and may_write_artifacts(backend)
     if not enabled:
         return None
-    if not isinstance(backend, AotBackend):
+    if not may_write_artifacts(backend):
         raise ValueError(f"the {backend.name} backend cannot write compiled code to a cache")
     try:
         return DiskCache(

@@ -26,7 +26,7 @@ from eth_typing import Address
 
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
-from evmkiln.codegen.backend import AotBackend, Backend, CompileOptions, Executable, ExitKind
+from evmkiln.codegen.backend import Backend, CompileOptions, Executable, ExitKind
 from evmkiln.context.artifact_store import LazyArtifacts, LoadCallback, load_artifacts
 from evmkiln.context.code_cache import (
     DEFAULT_MAX_ENTRIES,
@@ -35,11 +35,11 @@ from evmkiln.context.code_cache import (
     Lowering,
     lower_with_pipeline,
 )
-from evmkiln.context.disk_cache import open_disk_cache
+from evmkiln.context.disk_cache import may_write_artifacts, open_disk_cache
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
 from evmkiln.context.receipts import FastBloomReceipts
-from evmkiln.context.registry import get_backend
+from evmkiln.context.registry import DeferredBackend, get_backend
 from evmkiln.context.runtime import (
     BLOCKING,
     CompilationCallback,
@@ -258,7 +258,7 @@ def _tiers(policy: RuntimePolicy, backend: Backend, options: CompileOptions) -> 
     if len(names) == 1:
         return [Tier(backend, options)]
     fast_name = names[0]
-    fast_backend = backend if fast_name == backend.name else get_backend(fast_name)
+    fast_backend = backend if fast_name == backend.name else DeferredBackend(fast_name)
     fast_options = options
     if policy.fast_tier_opt_level is not None:
         fast_options = dataclasses.replace(options, opt_level=policy.fast_tier_opt_level)
@@ -293,7 +293,9 @@ def make_vm_class(
     Osaka on).
 
     ``backend`` is a registered backend name (see
-    :func:`~evmkiln.context.registry.get_backend`) or a backend object.
+    :func:`~evmkiln.context.registry.get_backend`) or a backend object.  Under
+    a tiered ``runtime`` a named backend is imported at its first compile or
+    cache load (:class:`~evmkiln.context.registry.DeferredBackend`), not here.
     ``options`` become the :class:`CompileOptions` (``opt_level``,
     ``gas_metering``; anything else goes to ``extra``).  ``lower`` turns
     bytecode into IR; it defaults to codegen's pipeline and exists so that the
@@ -371,7 +373,16 @@ def make_vm_class(
     standard_lowering = lower is lower_with_pipeline
     if standard_lowering:
         lower = functools.partial(lower_with_pipeline, fork=fork)
-    backend_obj = get_backend(backend) if isinstance(backend, str) else backend
+    policy = runtime or BLOCKING
+    backend_obj: Backend
+    if not isinstance(backend, str):
+        backend_obj = backend
+    elif policy.mode == "blocking":
+        backend_obj = get_backend(backend)  # it compiles the first code it meets
+    else:
+        # Code starts interpreted and may never get hot: import the backend at
+        # its first compile (or cache load), not now.
+        backend_obj = DeferredBackend(backend)
     if strict_aot and artifacts is None:
         raise ValueError("strict_aot=True needs an artifacts directory")
     stats = DispatchStats()
@@ -403,7 +414,6 @@ def make_vm_class(
         directory=code_cache_dir,
         max_bytes=code_cache_bytes,
     )
-    policy = runtime or BLOCKING
     cache: CodeCache | TieredCodeCache
     if policy.mode == "blocking":
         if on_compilation is not None:
@@ -434,7 +444,7 @@ def make_vm_class(
                 directory=code_cache_dir,
                 max_bytes=code_cache_bytes,
             )
-            if disk is not None and isinstance(tier.backend, AotBackend)
+            if disk is not None and may_write_artifacts(tier.backend)
             else None
             for tier in tiers[:-1]
         ]
