@@ -65,7 +65,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def kiln(fork: str, backend: str) -> type[Any]:
-    return make_vm_class(backend, fork=fork, interpret_on_compile_error=False)
+    return make_vm_class(
+        backend, fork=fork, interpret_on_compile_error=False, replay_inexact_halts=False
+    )
 
 
 def test_classes_build_on_the_forks_own(fork: str, kiln: type[Any]) -> None:
@@ -171,7 +173,9 @@ def test_delegation_designators_match_pyevm(
 
 def test_cancun_runs_a_designation_as_code() -> None:
     accounts = _accounts(0xF1, C)
-    cancun = make_vm_class("ir", fork="cancun", interpret_on_compile_error=False)
+    cancun = make_vm_class(
+        "ir", fork="cancun", interpret_on_compile_error=False, replay_inexact_halts=False
+    )
     expected = apply_message(fork_spec("cancun").vm_class, accounts, gas=200_000)
     assert apply_message(cancun, accounts, gas=200_000) == expected
     # 0xef is not an instruction: the callee fails, and nothing is logged.
@@ -180,13 +184,17 @@ def test_cancun_runs_a_designation_as_code() -> None:
 
 def test_clz_compiled_for_osaka_only() -> None:
     code = bytes.fromhex("7f" + (1 << 200).to_bytes(32, "big").hex() + "1e5f5260205ff3")
-    osaka = make_vm_class("ir", fork="osaka", interpret_on_compile_error=False)
+    osaka = make_vm_class(
+        "ir", fork="osaka", interpret_on_compile_error=False, replay_inexact_halts=False
+    )
     expected = apply_message(fork_spec("osaka").vm_class, {A: {"code": code}})
     actual = apply_message(osaka, {A: {"code": code}})
     assert actual == expected
     assert int.from_bytes(actual.output, "big") == 55
     assert osaka.stats.frames_run_compiled == 1
-    prague = make_vm_class("ir", fork="prague", interpret_on_compile_error=False)
+    prague = make_vm_class(
+        "ir", fork="prague", interpret_on_compile_error=False, replay_inexact_halts=False
+    )
     undefined = apply_message(prague, {A: {"code": code}})
     assert undefined == apply_message(fork_spec("prague").vm_class, {A: {"code": code}})
     assert not undefined.success
@@ -203,7 +211,9 @@ def test_clz_of_a_runtime_value_on_every_backend(backend: str, value: int) -> No
     """Every limb boundary: the wasm backend counts limb by limb."""
     if backend not in available_backends():
         pytest.skip(f"backend {backend} is not installed")
-    vm = make_vm_class(backend, fork="osaka", interpret_on_compile_error=False)
+    vm = make_vm_class(
+        backend, fork="osaka", interpret_on_compile_error=False, replay_inexact_halts=False
+    )
     data = value.to_bytes(32, "big")
     expected = apply_message(fork_spec("osaka").vm_class, {A: {"code": CLZ_OF_CALLDATA}}, data=data)
     assert apply_message(vm, {A: {"code": CLZ_OF_CALLDATA}}, data=data) == expected
@@ -234,7 +244,9 @@ def test_create_into_an_address_with_only_storage(backend: str, fork: str) -> No
         pytest.skip(f"backend {backend} is not installed")
     target = _create2_address(A, 0, b"")
     accounts = {A: {"code": CREATE2_EMPTY}, target: {"storage": {1: 1}}}
-    vm = make_vm_class(backend, fork=fork, interpret_on_compile_error=False)
+    vm = make_vm_class(
+        backend, fork=fork, interpret_on_compile_error=False, replay_inexact_halts=False
+    )
     expected = apply_message(fork_spec(fork).vm_class, accounts, persisted=True)
     assert apply_message(vm, accounts, persisted=True) == expected
     created = int.from_bytes(expected.output, "big")

@@ -22,6 +22,7 @@ from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.context import make_vm_class
 from evmkiln.context.halt_map import pyevm_error
 from evmkiln.context.registry import available_backends
+from evmkiln.context.vm import REPLAY_REASON
 
 BACKENDS = [name for name in ("ir", "llvm") if name in available_backends()]
 
@@ -92,6 +93,10 @@ CASES: list[tuple[str, bytes, bool, str | None]] = [
 ]
 
 GAS = {"SSTORE sentry": 2_305, "SSTORE cost": 2_400}
+# PUSH1 4; JUMP; PUSH1 0x5b; STOP: the target is a 0x5B byte inside PUSH data.
+JUMP_INTO_PUSH_DATA = asm("6004 56 605b 00")
+REPLAYED = {"designated INVALID, two candidates", "stack underflow", "stack overflow"}
+NATIVE_REPLAYED = {"RETURNDATACOPY past the end"}  # native code keeps no numbers for the text
 UNKNOWN_AMOUNTS = "Out of gas: Needed ? - Remaining ? - Reason: compiled code"
 
 
@@ -108,7 +113,9 @@ def test_halt_matches_pyevm(
 ) -> None:
     gas = GAS.get(name, 100_000)
     stock = error_of(CancunVM, code, gas=gas, static=static)
-    kiln_vm = make_vm_class(backend, interpret_on_compile_error=False, fork="cancun")
+    kiln_vm = make_vm_class(
+        backend, interpret_on_compile_error=False, replay_inexact_halts=False, fork="cancun"
+    )
     compiled = error_of(kiln_vm, code, gas=gas, static=static)
     assert kiln_vm.stats.frames_run_compiled >= 1
     assert type(compiled) is type(stock)
@@ -198,3 +205,49 @@ def test_messages_from_facts() -> None:
     assert str(pyevm_error(ExceptionalHalt(HaltKind.INVALID_CODE_PREFIX))) == (
         "Contract code begins with EIP3541 reserved byte '0xEF'."
     )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("name", "code", "static", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_inexact_halts_are_replayed_into_pyevm_own_error(
+    backend: str, name: str, code: bytes, static: bool, expected: str | None
+) -> None:
+    """By default a halt compiled code cannot word (or class) exactly is run again, interpreted."""
+    gas = GAS.get(name, 100_000)
+    stock = error_of(CancunVM, code, gas=gas, static=static)
+    kiln_vm = make_vm_class(backend, fork="cancun")
+    compiled = error_of(kiln_vm, code, gas=gas, static=static)
+    assert (type(compiled), str(compiled)) == (type(stock), str(stock))
+    replays = kiln_vm.stats.interpreted_for.get(REPLAY_REASON, 0)
+    replayed = name in REPLAYED or (backend != "ir" and name in NATIVE_REPLAYED)
+    assert replays == (1 if replayed else 0)
+    assert kiln_vm.stats.frames_run_compiled >= 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_jump_into_push_data_is_pyevm_invalid_instruction(backend: str) -> None:
+    stock = error_of(CancunVM, JUMP_INTO_PUSH_DATA)
+    assert (type(stock).__name__, str(stock)) == (
+        "InvalidInstruction",
+        "Jump resulted in invalid instruction",
+    )
+    exact = error_of(make_vm_class(backend, fork="cancun"), JUMP_INTO_PUSH_DATA)
+    assert (type(exact), str(exact)) == (type(stock), str(stock))
+    own = make_vm_class(
+        backend, fork="cancun", interpret_on_compile_error=False, replay_inexact_halts=False
+    )
+    assert type(error_of(own, JUMP_INTO_PUSH_DATA)).__name__ == "InvalidJumpDestination"
+
+
+def test_a_replay_interprets_only_the_halted_frame() -> None:
+    """The caller's frame halts inexactly after a CALL: the callee still runs compiled."""
+    # CALL(gas, B, 0, 0, 0, 0, 0); then ADD on an empty stack... after POP: underflow.
+    caller = asm("5f5f5f5f5f 61bbbb 5a f1 50 01")
+    stock = error_of(CancunVM, caller)
+    kiln_vm = make_vm_class("ir", fork="cancun")
+    exact = error_of(kiln_vm, caller)
+    assert (type(exact), str(exact)) == (type(stock), str(stock))
+    stats = kiln_vm.stats
+    assert stats.interpreted_for == {REPLAY_REASON: 1}
+    # A and B compiled once, B run again compiled in the replay: A interpreted once.
+    assert (stats.frames_run_compiled, stats.frames_interpreted) == (3, 1)

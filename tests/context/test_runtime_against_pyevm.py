@@ -31,7 +31,7 @@ RACING = RuntimePolicy(
 
 @pytest.fixture(scope="module", params=["ir", "wasm", "llvm"])
 def racing_vm(request: pytest.FixtureRequest) -> Iterator[Any]:
-    vm = make_vm_class(request.param, runtime=RACING, fork="cancun")
+    vm = make_vm_class(request.param, runtime=RACING, fork="cancun", replay_inexact_halts=False)
     yield vm
     vm.code_cache.close()
 

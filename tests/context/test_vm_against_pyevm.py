@@ -10,7 +10,7 @@ from message_harness import SENDER, A, B, C, apply_message, apply_transaction
 
 from evmkiln.context import make_vm_class
 
-KILN = make_vm_class("ir", fork="cancun")
+KILN = make_vm_class("ir", fork="cancun", replay_inexact_halts=False)
 
 
 def asm(hex_parts: str) -> bytes:

@@ -45,7 +45,9 @@ _step = st.one_of(
 
 @pytest.fixture(scope="module", params=["ir", "llvm", "wasm"])
 def vm(request: pytest.FixtureRequest) -> Any:
-    return make_vm_class(request.param, interpret_on_compile_error=False, fork="cancun")
+    return make_vm_class(
+        request.param, interpret_on_compile_error=False, replay_inexact_halts=False, fork="cancun"
+    )
 
 
 @settings(max_examples=150, deadline=None)

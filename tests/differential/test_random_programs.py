@@ -25,7 +25,10 @@ BACKENDS = ["ir", "llvm", "wasm"]
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend_vm(request: pytest.FixtureRequest) -> tuple[str, Any]:
     return request.param, make_vm_class(
-        backend=request.param, interpret_on_compile_error=False, fork="cancun"
+        backend=request.param,
+        interpret_on_compile_error=False,
+        replay_inexact_halts=False,
+        fork="cancun",
     )
 
 

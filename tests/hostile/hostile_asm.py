@@ -79,7 +79,9 @@ def build(parts: Iterable[Part], *, dynamic: bool, tail: bytes = b"") -> tuple[b
 def vm_class(backend: str) -> Any:
     if backend == "pyevm":
         return CancunVM
-    return make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    return make_vm_class(
+        backend=backend, interpret_on_compile_error=False, replay_inexact_halts=False, fork="cancun"
+    )
 
 
 @functools.cache

@@ -127,3 +127,24 @@ def test_patch_opcode_sends_frames_to_the_interpreter(boa: Any) -> None:
             py_evm._opcode_overrides.update(original)
         assert seen
         assert vm_class.stats.interpreted_for.get("titanoboa patch_opcode", 0) > 0  # type: ignore[attr-defined]
+
+
+def owners_dump(boa: Any) -> Any:
+    contract = boa.loads(SOURCE)
+    contract.bump(3)
+    return contract._storage.owners.get()
+
+
+def test_storage_dumps_name_hash_map_keys_compiled_code_wrote(boa: Any) -> None:
+    from evmkiln.integrations import boa as kiln_boa
+
+    with boa.swap_env(boa.Env()):
+        plain = owners_dump(boa)
+    with boa.swap_env(boa.Env()):
+        vm_class: Any = kiln_boa.enable("llvm", runtime=None)  # compile every code
+        kiln = owners_dump(boa)
+        assert vm_class.stats.frames_run_compiled > 0 and not vm_class.stats.frames_interpreted
+    assert kiln == plain and len(plain) == 1
+    with boa.swap_env(boa.Env()):
+        kiln_boa.enable("llvm", runtime=None, trace_preimages=False)  # native hashing
+        assert owners_dump(boa) != plain  # the key is not named: what the option trades

@@ -3,8 +3,10 @@
 ``pyevm`` is stock py-evm's ``CancunVM``, the default reference; as the
 reference it is the observed variant (see :mod:`evmkiln.fuzz.coverage`).
 A registered backend name (``ir``, ``llvm``, ``wasm``) is
-``make_vm_class(backend=..., interpret_on_compile_error=False)``: code that
-fails to compile is an error, not a silent fallback to the interpreter.
+``make_vm_class(backend=..., interpret_on_compile_error=False,
+replay_inexact_halts=False)``: code that fails to compile is an error, not a
+silent fallback to the interpreter, and a halt is compiled code's own, never
+replaced by the interpreter's.
 ``module:Class`` names any importable VM class -- a patched engine, or a
 deliberately wrong one in the tests; those two resolve exactly as the
 state-test runner resolves them.
@@ -49,6 +51,7 @@ def vm_class(name: str, opt_level: int | None = None) -> type[Any]:
             backend=name,
             fork=DEFAULT_FORK,
             interpret_on_compile_error=False,
+            replay_inexact_halts=False,
             cache_size=CACHE_SIZE,
             persistent_cache=False,  # random programs: nothing a later process will meet
             **options,

@@ -124,6 +124,7 @@ def resolve_vm_class(
             backend=backend,
             fork=fork,
             interpret_on_compile_error=False,
+            replay_inexact_halts=False,
             runtime=runtime,
             persistent_cache=persistent_cache,
             **aot,

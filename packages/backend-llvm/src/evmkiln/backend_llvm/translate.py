@@ -57,7 +57,7 @@ from evmkiln.builtins.impl.gas import (
 )
 from evmkiln.builtins.memory import GAS_COPY_WORD
 from evmkiln.builtins.table import BUILTINS
-from evmkiln.codegen.backend import CompileOptions, ExitKind
+from evmkiln.codegen.backend import CompileOptions, ExitKind, traces_preimages
 from evmkiln.codegen.ir.function import Block, BlockCall, Function, Inst, Value
 from evmkiln.codegen.ir.types import Type
 
@@ -88,6 +88,9 @@ class _Translator:
     def __init__(self, function: Function, options: CompileOptions) -> None:
         self.function = function
         self.metered = options.gas_metering
+        self.native_builtins = native.NATIVE_BUILTINS
+        if traces_preimages(options):  # the host's builtin tells the frame's hook
+            self.native_builtins = native.NATIVE_BUILTINS - {"keccak256"}
         self.lines: list[str] = []
         self.counter = 0
         self.values: dict[int, str] = {}
@@ -454,7 +457,7 @@ class _Translator:
         sig = BUILTINS[name]
         if len(args) != len(sig.params):
             raise ValueError(f"builtin {name} takes {len(sig.params)} words, got {len(args)}")
-        if name in native.NATIVE_BUILTINS:
+        if name in self.native_builtins:
             return self.native(name, args)
         if name in LOG_BUILTINS:
             self.log(args[0], args[1], args[2:])

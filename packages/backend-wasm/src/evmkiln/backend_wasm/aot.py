@@ -55,7 +55,7 @@ from evmkiln.builtins.frame import Frame
 from evmkiln.codegen import artifact_files
 from evmkiln.codegen.artifact_errors import ArtifactCorruptError, ArtifactMismatchError
 from evmkiln.codegen.artifact_files import ELF_MAGIC, ArtifactFiles, artifact_stem
-from evmkiln.codegen.backend import CompileOptions, ExitKind, LoadedArtifact
+from evmkiln.codegen.backend import CompileOptions, ExitKind, LoadedArtifact, traces_preimages
 from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 from evmkiln.codegen.ir.function import Function
 
@@ -91,7 +91,9 @@ class WasmArtifactExecutable:
 
 def build_module(function: Function, options: CompileOptions) -> tuple[bytes, int, int]:
     """``function`` compiled by wasmtime: (serialized module, memory base, wasm size)."""
-    translation = translate(function, gas_metering=options.gas_metering)
+    translation = translate(
+        function, gas_metering=options.gas_metering, trace_preimages=traces_preimages(options)
+    )
     wasm = encode_module(translation.module)
     serialized = _compiler().call(COMPILE_JOB, wasm, False)
     return bytes(serialized), translation.memory_base, len(wasm)

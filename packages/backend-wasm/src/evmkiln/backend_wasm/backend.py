@@ -29,6 +29,7 @@ from evmkiln.codegen.backend import (
     DelegatesArtifacts,
     Executable,
     ExitKind,
+    traces_preimages,
 )
 from evmkiln.codegen.background import CompiledCode
 from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
@@ -77,6 +78,7 @@ class WasmExecutable:
                 gas_metering=options.gas_metering,
                 shared_exits=self.fast_tier,
                 inline_words=not self.fast_tier,
+                trace_preimages=traces_preimages(options),
             )
             t1 = time.perf_counter()
             self.wasm = encode_module(self.translation.module)
@@ -163,7 +165,9 @@ class WasmBackend(DelegatesArtifacts):
     def emit_wat(self, function: Function, options: CompileOptions | None = None) -> str:
         """WebAssembly text for ``function`` without instantiating it."""
         opts = options or CompileOptions()
-        module = translate(function, gas_metering=opts.gas_metering).module
+        module = translate(
+            function, gas_metering=opts.gas_metering, trace_preimages=traces_preimages(opts)
+        ).module
         return to_wat(module, comment=f"evmkiln wasm backend: {function.name}")
 
     def _aot(self) -> AotModule:

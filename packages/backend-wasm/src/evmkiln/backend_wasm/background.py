@@ -19,7 +19,7 @@ from evmkiln.backend_wasm.backend import FAST_TIER_INSTS
 from evmkiln.backend_wasm.encoding import encode_module
 from evmkiln.backend_wasm.runtime import compile_serialized
 from evmkiln.backend_wasm.translate import translate
-from evmkiln.codegen.backend import CompileOptions
+from evmkiln.codegen.backend import CompileOptions, traces_preimages
 from evmkiln.codegen.background import CompiledCode, lower_timed
 from evmkiln.codegen.gc_pause import gc_paused
 
@@ -38,6 +38,7 @@ def compile_code(code: bytes, fork: str, options: CompileOptions) -> CompiledCod
             gas_metering=options.gas_metering,
             shared_exits=fast,
             inline_words=not fast,
+            trace_preimages=traces_preimages(options),
         )
         wasm = encode_module(translation.module)
     translated = time.perf_counter()

@@ -167,6 +167,8 @@ class _Translator:
         self.metered = metered
         self.shared_exits = shared_exits
         self.inline_words = inline_words
+        self.native_keccak = True
+        """KECCAK256 in wasm (off: through the host's builtin, which reports preimages)."""
         self.k = 0
         self.depth = 0
         self.order = {b.name: i for i, b in enumerate(function.blocks)}
@@ -536,7 +538,7 @@ class _Translator:
     def _builtin(self, name: str, args: list[Value], results: list[Value]) -> None:
         if name == "sload":
             self._sload(args[0], results[0])
-        elif name == "keccak256":
+        elif name == "keccak256" and self.native_keccak:
             self._keccak256(args[0], args[1], results[0])
         else:
             self._cross(name, args, results)
@@ -637,10 +639,15 @@ def translate(
     gas_metering: bool = True,
     shared_exits: bool = False,
     inline_words: bool = True,
+    trace_preimages: bool = False,
 ) -> Translation:
     """Translate a verified IR function into a wasm module exporting ``run() -> status``.
 
     ``shared_exits`` and ``inline_words=False`` are the fast tier's choices
     (smaller code, quicker to compile); the defaults favour execution speed.
+    ``trace_preimages`` runs KECCAK256 through the host's builtin, which tells
+    the frame's hook (:data:`~evmkiln.codegen.backend.TRACE_PREIMAGES`).
     """
-    return _Translator(function, gas_metering, shared_exits, inline_words).translate()
+    translator = _Translator(function, gas_metering, shared_exits, inline_words)
+    translator.native_keccak = not trace_preimages
+    return translator.translate()

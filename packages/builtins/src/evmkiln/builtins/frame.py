@@ -9,6 +9,7 @@ these fields in a C layout and copy them in and out around host crossings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,3 +37,6 @@ class Frame:
     output: bytes = b""
     refund: int = 0
     """Gas refund accumulated by this frame (may go negative, as EIP-2200 allows)."""
+    on_keccak: Callable[[bytes, int], None] | None = None
+    """Told each KECCAK256's input and digest, by code compiled to trace them (see
+    ``evmkiln.codegen.backend.TRACE_PREIMAGES``); ``None``: nobody asks."""

@@ -41,6 +41,20 @@ class CompileOptions:
     gas_metering: bool = True
     """Off only for trusted re-execution; the conformance runner never turns it off."""
     extra: dict[str, object] = field(default_factory=dict)
+    """Further options, recorded in artifacts and cache keys like the others (see
+    :data:`TRACE_PREIMAGES`)."""
+
+
+TRACE_PREIMAGES = "trace_preimages"
+"""``extra`` option: every KECCAK256 reports its input to the frame's
+``on_keccak`` hook (tools that name storage keys by their preimages, as
+titanoboa's storage dumps do).  Native backends then run KECCAK256 through the
+host's builtin instead of their own code: a crossing per hash."""
+
+
+def traces_preimages(options: CompileOptions) -> bool:
+    """Whether ``options`` ask for a tracing compile of KECCAK256 (:data:`TRACE_PREIMAGES`)."""
+    return bool(options.extra.get(TRACE_PREIMAGES, False))
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,11 @@ value is ``?``:
 - which instruction underflowed the stack (checked once per block).
 
 docs/integrations.md lists every halt with both texts.
+
+Where the text (or, for a jump into PUSH data, the class) would not be
+py-evm's, :func:`is_inexact` says so, and a VM class that replays such halts
+runs the message again with that frame on the interpreter (see
+``CompiledFrames.apply_message``): the error is then py-evm's own.
 """
 
 from __future__ import annotations
@@ -125,6 +130,42 @@ def _invalid_opcode(kind: HaltKind, code: bytes | None, defined: Container[int] 
     value = f"{values.pop():x}" if len(values) == 1 else "??"
     where = str(positions[0]) if len(positions) == 1 else "?"
     return f"Invalid opcode 0x{value} @ {where}"
+
+
+def _jumpdest_in_push_data(code: bytes) -> bool:
+    """Whether some PUSH's data holds a 0x5B byte (a jump there is py-evm's InvalidInstruction)."""
+    pc = 0
+    n = len(code)
+    while pc < n:
+        op = code[pc]
+        if _PUSH1 <= op <= _PUSH32:
+            width = op - _PUSH1 + 1
+            if 0x5B in code[pc + 1 : pc + 1 + width]:
+                return True
+            pc += width
+        pc += 1
+    return False
+
+
+def is_inexact(halt: ExceptionalHalt, error: BaseException, code: bytes) -> bool:
+    """Whether ``error`` (made by :func:`pyevm_error` for ``halt``) may differ from py-evm's.
+
+    True for a text holding a ``?``, for stack errors (compiled code checks a
+    block's stack needs at its entry, so the interpreter names another
+    instruction, or halts otherwise before it gets there), and for a bad jump
+    in code where a 0x5B byte sits inside PUSH data (the interpreter raises
+    InvalidInstruction when the target is that byte).  Out of gas is never
+    called inexact: knowing py-evm's amounts would cost a second run of the
+    whole frame on the interpreter, for a text that only differs in numbers.
+    """
+    kind = halt.kind
+    if kind is HaltKind.OUT_OF_GAS or kind is HaltKind.CODE_SIZE_LIMIT:
+        return False
+    if kind is HaltKind.STACK_UNDERFLOW or kind is HaltKind.STACK_OVERFLOW:
+        return True
+    if kind is HaltKind.INVALID_JUMP:
+        return _jumpdest_in_push_data(code)
+    return "?" in str(error)
 
 
 def pyevm_error(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -36,7 +37,7 @@ from evmkiln.context.code_cache import (
     lower_with_pipeline,
 )
 from evmkiln.context.disk_cache import may_write_artifacts, open_disk_cache
-from evmkiln.context.halt_map import pyevm_error
+from evmkiln.context.halt_map import is_inexact, pyevm_error
 from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
 from evmkiln.context.receipts import FastBloomReceipts
 from evmkiln.context.registry import DeferredBackend, get_backend
@@ -134,8 +135,57 @@ class CompiledFrames(_ForkComputation):
         """Called with ``(address, slot)`` before each SSTORE of a compiled frame, or None."""
         return None
 
+    @classmethod
+    def keccak_hook(cls) -> Callable[[bytes, int], None] | None:
+        """Called with ``(input, digest)`` after each KECCAK256 of a compiled frame, or None.
+
+        Only code compiled to trace preimages calls it
+        (:data:`~evmkiln.codegen.backend.TRACE_PREIMAGES`, a ``make_vm_class``
+        option).
+        """
+        return None
+
+    replays_inexact_halts: ClassVar[bool] = False
+    """Run a message again, its frame interpreted, when compiled code halted it with an
+    error py-evm would word (or class) differently (see :meth:`apply_message`)."""
+
     counts_gas: ClassVar[bool] = False
     """Report each frame's gas to the code cache (``charge``): a tiered runtime's hotness."""
+
+    @classmethod
+    def apply_message(
+        cls,
+        state: Any,
+        message: Any,
+        transaction_context: Any,
+        parent_computation: Any = None,
+    ) -> Any:
+        """py-evm's ``apply_message``, again with the frame interpreted after an inexact halt.
+
+        An exceptional halt burns the frame's gas and py-evm reverts the
+        message, so running the same message again from the same state
+        gives the same outcome, now with py-evm's own exception: its class
+        and text exactly (:func:`~evmkiln.context.halt_map.is_inexact` says
+        when they could differ).  Only that frame is interpreted; its
+        children run compiled as before.  Costs at most one interpreted run
+        of the frame, which stock py-evm pays anyway.  Counted in
+        ``stats.interpreted_for`` under :data:`REPLAY_REASON`.
+        """
+        computation = super().apply_message(state, message, transaction_context, parent_computation)
+        if (
+            cls.replays_inexact_halts
+            and computation.is_error
+            and getattr(computation.error, _INEXACT, False)
+        ):
+            replays = _messages_to_replay()
+            replays.add(id(message))
+            try:
+                computation = super().apply_message(
+                    state, message, transaction_context, parent_computation
+                )
+            finally:
+                replays.discard(id(message))
+        return computation
 
     @classmethod
     def apply_computation(
@@ -152,6 +202,8 @@ class CompiledFrames(_ForkComputation):
             executable = cls.code_cache.get(code)
             if executable is not None:
                 reason = cls.interpret_reason(message)
+                if reason is None and _REPLAYS.messages and id(message) in _REPLAYS.messages:
+                    reason = REPLAY_REASON
                 if reason is not None:
                     executable = None
                     counts = cls.stats.interpreted_for
@@ -180,7 +232,13 @@ class CompiledFrames(_ForkComputation):
                 computation.contracts_created = parent_computation.contracts_created
             if message.is_create:
                 computation.contracts_created.append(message.storage_address)
-            _run_frame(computation, executable, cls.fork.delegations, cls.storage_write_hook())
+            _run_frame(
+                computation,
+                executable,
+                cls.fork.delegations,
+                cls.storage_write_hook(),
+                cls.keccak_hook(),
+            )
         if counted:
             cls.code_cache.charge(code, message.gas - gas_remaining(computation))
         return computation
@@ -198,11 +256,34 @@ class CompiledFrames(_ForkComputation):
         )
 
 
+REPLAY_REASON = "replaying an inexact halt for py-evm's error"
+_INEXACT = "evmkiln_inexact"
+"""Set on a py-evm exception raised for a compiled frame's halt whose text or class may
+differ from the interpreter's."""
+
+
+class _Replays(threading.local):
+    """Messages being run again with their frame interpreted, by ``id``, per thread."""
+
+    messages: set[int] | None = None
+
+
+_REPLAYS = _Replays()
+
+
+def _messages_to_replay() -> set[int]:
+    messages = _REPLAYS.messages
+    if messages is None:
+        messages = _REPLAYS.messages = set()
+    return messages
+
+
 def _run_frame(
     computation: Any,
     executable: Executable,
     delegations: bool,
     on_storage_write: Callable[[bytes, int], None] | None = None,
+    on_keccak: Callable[[bytes, int], None] | None = None,
 ) -> None:
     """Run ``executable`` on ``computation``'s frame and leave its results where py-evm looks.
 
@@ -227,11 +308,15 @@ def _run_frame(
         value=message.value,
         is_static=message.is_static,
         depth=message.depth,
+        on_keccak=on_keccak,
     )
     try:
         exit_kind = executable.run(frame)
     except ExceptionalHalt as halt:
-        raise pyevm_error(halt, message.code, computation.opcodes) from None
+        error = pyevm_error(halt, message.code, computation.opcodes)
+        if is_inexact(halt, error, message.code):
+            setattr(error, _INEXACT, True)
+        raise error from None
 
     used = start_gas - frame.gas
     if used > 0:
@@ -283,6 +368,7 @@ def make_vm_class(
     persistent_cache: bool | None = None,
     code_cache_dir: Path | str | None = None,
     code_cache_bytes: int | None = None,
+    replay_inexact_halts: bool = True,
     **options: Any,
 ) -> type[CancunVM]:
     """A subclass of ``fork``'s VM class whose frames run code compiled by ``backend``.
@@ -364,6 +450,16 @@ def make_vm_class(
     tiered ``runtime`` each compiled tier has its cache: a code an earlier
     process compiled starts on that tier at first sight, and only what got
     hot enough to be compiled is written.
+
+    Errors are py-evm's exception classes with py-evm's text.  Where compiled
+    code cannot know the text (which instruction underflowed the stack, the
+    position of one of several INVALIDs, ...) or the class (a jump into PUSH
+    data), the message is run again with that frame on the interpreter, from
+    the same state, and the error is py-evm's own
+    (``stats.interpreted_for[REPLAY_REASON]``); out of gas is not replayed,
+    its amounts stay ``?`` where unknown (docs/integrations.md).
+    ``replay_inexact_halts=False`` keeps compiled code's own error: what
+    differential tests of the compiler want.
 
     Each call returns fresh classes with their own code cache and
     :class:`DispatchStats` (``vm_class.stats``).
@@ -471,6 +567,7 @@ def make_vm_class(
             "stats": stats,
             "fork": spec,
             "counts_gas": isinstance(cache, TieredCodeCache),
+            "replays_inexact_halts": replay_inexact_halts,
             # A table of its own: what tools patch into py-evm's shared table (or into
             # another VM class's) does not reach this class, nor the other way round.
             "opcodes": own_table(spec.computation_class.opcodes),

@@ -23,10 +23,11 @@ What a compiled frame cannot show titanoboa, and what is done about it:
 - SSTORE tracing (``env.sstore_trace``, for storage dumps): reproduced -- the
   compiled frame reports each slot it writes;
 - KECCAK256 preimages (``env.sha3_trace``, to name hash-map keys in storage
-  dumps): not recorded for compiled frames; ``contract._storage`` then lists a
-  hash-map entry written by compiled code under its hashed slot only.  Pass
-  ``trace_preimages=True`` to interpret every frame that titanoboa's tracer
-  would see;
+  dumps): reproduced -- code is compiled to trace them (each KECCAK256 runs
+  through the host's builtin, which reports the 64-byte inputs titanoboa's
+  tracer records).  ``trace_preimages=False`` keeps hashing native, a little
+  faster, and ``contract._storage`` then lists a hash-map entry written by
+  compiled code under its hashed slot only;
 - the program-counter trace, from which titanoboa builds revert reasons,
   source-level stack traces and ``boa.reverts(dev=...)``: a top-level call
   that fails after running compiled code is run again on the interpreter
@@ -54,6 +55,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from eth.chains.base import Chain
 from eth.vm.forks.cancun import CancunVM
 
+from evmkiln.codegen.backend import TRACE_PREIMAGES
 from evmkiln.context import make_vm_class
 from evmkiln.context.vm import CompiledFrames
 from evmkiln.forks import fork_spec
@@ -64,13 +66,14 @@ REPLAY_REASON = "replaying a failed call on the interpreter for titanoboa's trac
 _NEWEST_FIRST = ("osaka", "prague", "cancun")
 
 
-def _tolerated(trace_preimages: bool) -> tuple[type, ...]:
+def _tolerated() -> tuple[type, ...]:
     """titanoboa's always-on tracers that compiled frames may run under.
 
-    The SSTORE tracer's record is reproduced (:meth:`BoaFrames.storage_write_hook`);
-    the KECCAK256 preimage tracer's is not, and is tolerated unless asked for.
+    The SSTORE tracer's record is reproduced (:meth:`BoaFrames.storage_write_hook`),
+    and so is the KECCAK256 preimage tracer's by code compiled to trace
+    preimages (:meth:`BoaFrames.keccak_hook`); without that it is left out.
     """
-    names = ["SstoreTracer"] + ([] if trace_preimages else ["Sha3PreimageTracer"])
+    names = ["SstoreTracer", "Sha3PreimageTracer"]
     return tuple(getattr(boa_py_evm, name) for name in names if hasattr(boa_py_evm, name))
 
 
@@ -106,6 +109,17 @@ class BoaFrames(CompiledFrames):
         def record(address: bytes, slot: int) -> None:
             # What titanoboa's SstoreTracer records for an interpreted SSTORE.
             env.sstore_trace.setdefault(address_type(address), set()).add(slot)
+
+        return record
+
+    @classmethod
+    def keccak_hook(cls) -> Any:
+        sha3_trace = cls.env.sha3_trace
+
+        def record(data: bytes, digest: int) -> None:
+            # What titanoboa's Sha3PreimageTracer records: 64-byte inputs (hash-map keys).
+            if len(data) == 64:
+                sha3_trace[digest.to_bytes(32, "big")] = data
 
         return record
 
@@ -146,7 +160,7 @@ def _fork_of(vm: Any) -> str:
     raise ValueError(f"titanoboa runs {type(vm).__name__}; evmkiln runs {_NEWEST_FIRST}")
 
 
-def _boa_vm_class(vm_class: type[CancunVM], trace_preimages: bool) -> type[CancunVM]:
+def _boa_vm_class(vm_class: type[CancunVM]) -> type[CancunVM]:
     """``vm_class`` with :class:`BoaFrames` in its computation class and its own opcode table.
 
     titanoboa patches the table of the class it subclasses in place; an own
@@ -159,7 +173,7 @@ def _boa_vm_class(vm_class: type[CancunVM], trace_preimages: bool) -> type[Cancu
     computation = type(
         kiln_computation.__name__,
         (BoaFrames, kiln_computation),
-        {"opcodes": opcodes, "tolerated_opcodes": _tolerated(trace_preimages)},
+        {"opcodes": opcodes, "tolerated_opcodes": _tolerated()},
     )
     state = type(kiln_state.__name__, (kiln_state,), {"computation_class": computation})
     boa_vm: type[CancunVM] = type(vm_class.__name__, (vm_class,), {"_state_class": state})
@@ -189,19 +203,23 @@ def enable(
     fork: str | None = None,
     *,
     env: Any = None,
-    trace_preimages: bool = False,
+    trace_preimages: bool = True,
     **options: Any,
 ) -> type[CancunVM]:
     """Run ``env`` (default: ``boa.env``) on evmkiln; return the VM class (``.stats``).
 
     ``backend`` defaults to ``$EVMKILN_BACKEND``, then ``"llvm"``; ``fork`` to
     the fork titanoboa's VM already runs (Prague for titanoboa 0.2).
+    ``trace_preimages`` compiles KECCAK256 to report its inputs to titanoboa's
+    ``env.sha3_trace``, as its interpreter tracer does (off: native hashing,
+    and storage dumps do not name the hash-map keys compiled code wrote).
     ``options`` go to :func:`~evmkiln.context.make_vm_class`.
     """
     env = boa.env if env is None else env
     fork = fork or _fork_of(env.evm.vm)
+    options = {**options, TRACE_PREIMAGES: trace_preimages} if trace_preimages else options
     vm_class = make_vm_class(backend_from_environment(backend), fork, **runtime_options(options))
-    boa_vm = _boa_vm_class(vm_class, trace_preimages)
+    boa_vm = _boa_vm_class(vm_class)
     _move_to(env, boa_vm)
     return boa_vm
 

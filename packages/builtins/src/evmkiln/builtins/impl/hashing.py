@@ -17,4 +17,7 @@ def keccak256(frame: Frame, offset: int, size: int) -> int:
     expand(frame, offset, size)
     charge(frame, KECCAK_WORD * ((size + 31) >> 5))
     data = frame.memory[offset : offset + size] if size else b""
-    return int.from_bytes(keccak(data), "big")
+    digest = int.from_bytes(keccak(data), "big")
+    if frame.on_keccak is not None:
+        frame.on_keccak(bytes(data), digest)
+    return digest
