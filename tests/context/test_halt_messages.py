@@ -251,3 +251,19 @@ def test_a_replay_interprets_only_the_halted_frame() -> None:
     assert stats.interpreted_for == {REPLAY_REASON: 1}
     # A and B compiled once, B run again compiled in the replay: A interpreted once.
     assert (stats.frames_run_compiled, stats.frames_interpreted) == (3, 1)
+
+
+def test_only_the_top_frame_is_replayed() -> None:
+    """Hundreds of nested frames that each halt inexactly after their child: one replay.
+
+    Replaying every frame would run the deepest one 2^depth times.
+    """
+    # CALL(gas, ADDRESS, 0, 0, 0, 0, 0); POP; ADD on an empty stack.
+    recursive = asm("5f5f5f5f5f 30 5a f1 50 01")
+    stock = error_of(CancunVM, recursive, gas=10_000_000)
+    kiln_vm = make_vm_class("ir", fork="cancun")
+    exact = error_of(kiln_vm, recursive, gas=10_000_000)
+    assert (type(exact), str(exact)) == (type(stock), str(stock))
+    stats = kiln_vm.stats
+    assert stats.interpreted_for == {REPLAY_REASON: 1}
+    assert stats.frames_run_compiled > 400  # the nesting ran, twice, compiled

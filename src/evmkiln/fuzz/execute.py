@@ -71,6 +71,8 @@ class Outcome:
     state_root: bytes
     detail: str = field(default="", compare=False)
     """py-evm's exception class name for a failed frame; not compared (see halt_category)."""
+    message: str = field(default="", compare=False)
+    """The failed frame's exception text; not compared either."""
 
     def differences(self, other: Outcome) -> list[str]:
         """Names of the compared fields in which ``other`` differs from this outcome."""
@@ -134,6 +136,7 @@ def execute(
         ),
         state_root=bytes(vm.state.make_state_root()),
         detail=type(computation.error).__name__ if computation.is_error else "",
+        message=str(computation.error) if computation.is_error else "",
     )
 
 

@@ -167,13 +167,21 @@ class CompiledFrames(_ForkComputation):
         gives the same outcome, now with py-evm's own exception: its class
         and text exactly (:func:`~evmkiln.context.halt_map.is_inexact` says
         when they could differ).  Only that frame is interpreted; its
-        children run compiled as before.  Costs at most one interpreted run
-        of the frame, which stock py-evm pays anyway.  Counted in
+        children run compiled as before.  Counted in
         ``stats.interpreted_for`` under :data:`REPLAY_REASON`.
+
+        Only the top frame (depth 0: the error a transaction or a tool's
+        call reports) is replayed.  Replaying inner frames too would cost
+        exponentially in the depth: a frame at depth ``k`` that halts after
+        its child would run the child's replay again in its own replay, so
+        1,024 nested frames that each halt inexactly would run the deepest
+        one 2^1024 times.  One replay costs at most the compiled run again
+        plus the interpreted top frame.
         """
         computation = super().apply_message(state, message, transaction_context, parent_computation)
         if (
             cls.replays_inexact_halts
+            and message.depth == 0
             and computation.is_error
             and getattr(computation.error, _INEXACT, False)
         ):
@@ -454,8 +462,8 @@ def make_vm_class(
     Errors are py-evm's exception classes with py-evm's text.  Where compiled
     code cannot know the text (which instruction underflowed the stack, the
     position of one of several INVALIDs, ...) or the class (a jump into PUSH
-    data), the message is run again with that frame on the interpreter, from
-    the same state, and the error is py-evm's own
+    data), a top-level message is run again with its frame on the
+    interpreter, from the same state, and the error is py-evm's own
     (``stats.interpreted_for[REPLAY_REASON]``); out of gas is not replayed,
     its amounts stay ``?`` where unknown (docs/integrations.md).
     ``replay_inexact_halts=False`` keeps compiled code's own error: what
