@@ -475,7 +475,7 @@ class DiskCache:
         self._usable = True
         self._where_lock = threading.Lock()
         if not is_unresolved(backend):
-            self._locate()
+            self._locate(raise_errors=True)  # as before: open_disk_cache decides
         self.load_seconds = 0.0
         """Time spent in successful loads."""
         self.rejections: deque[str] = deque(maxlen=32)
@@ -496,7 +496,7 @@ class DiskCache:
         self._since_scan = RESCAN_EVERY  # scan on the first write
         self._bytes = 0
 
-    def _locate(self) -> tuple[str, Path, str] | None:
+    def _locate(self, *, raise_errors: bool = False) -> tuple[str, Path, str] | None:
         """The key, key directory and metadata suffix; ``None`` if the backend turned out
         unable to write artifacts.
 
@@ -505,6 +505,8 @@ class DiskCache:
         and the key (compiler fingerprint, CPU, engine settings) needs the
         backend: until an entry or refusal of a code is known to exist under
         some key (:meth:`_listed`), or a compile is stored, nothing imports it.
+        Found out that late, a failure turns the cache off with a warning
+        (``raise_errors``: raise it instead, for a backend known at construction).
         """
         where = self._where
         if where is not None or not self._usable:
@@ -519,6 +521,8 @@ class DiskCache:
                     directory = self.root / backend.name / self.fork / key
                     self._where = (key, directory, backend.artifact_suffix)
                 except Exception as exc:  # the cache is an optimisation: go on without it
+                    if raise_errors:
+                        raise
                     log.warning("persistent code cache off: %s: %s", type(exc).__name__, exc)
                     self._usable = False
             return self._where
