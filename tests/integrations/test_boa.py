@@ -129,6 +129,15 @@ def test_patch_opcode_sends_frames_to_the_interpreter(boa: Any) -> None:
         assert vm_class.stats.interpreted_for.get("titanoboa patch_opcode", 0) > 0  # type: ignore[attr-defined]
 
 
+UNREACHABLE = """
+@external
+def boom(x: uint256):
+    if x == 1:
+        raise UNREACHABLE
+    assert x != 2, UNREACHABLE
+"""
+
+
 def owners_dump(boa: Any) -> Any:
     contract = boa.loads(SOURCE)
     contract.bump(3)
@@ -148,3 +157,17 @@ def test_storage_dumps_name_hash_map_keys_compiled_code_wrote(boa: Any) -> None:
     with boa.swap_env(boa.Env()):
         kiln_boa.enable("llvm", runtime=None, trace_preimages=False)  # native hashing
         assert owners_dump(boa) != plain  # the key is not named: what the option trades
+
+
+def test_a_failed_call_is_replayed_once(boa: Any) -> None:
+    """titanoboa's own replay (the whole call, interpreted) makes evmkiln's unnecessary."""
+    from evmkiln.context.vm import REPLAY_REASON as FRAME_REPLAY
+    from evmkiln.integrations import boa as kiln_boa
+
+    with boa.swap_env(boa.Env()):
+        vm_class: Any = kiln_boa.enable("llvm", runtime=None)
+        contract = boa.loads(UNREACHABLE)
+        with boa.reverts():
+            contract.boom(1)  # INVALID, one of two: compiled code cannot say which
+        replays = vm_class.stats.interpreted_for
+    assert replays.get(kiln_boa.REPLAY_REASON, 0) >= 1 and FRAME_REPLAY not in replays

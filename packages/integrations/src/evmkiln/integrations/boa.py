@@ -173,7 +173,13 @@ def _boa_vm_class(vm_class: type[CancunVM]) -> type[CancunVM]:
     computation = type(
         kiln_computation.__name__,
         (BoaFrames, kiln_computation),
-        {"opcodes": opcodes, "tolerated_opcodes": _tolerated()},
+        {
+            "opcodes": opcodes,
+            "tolerated_opcodes": _tolerated(),
+            # BoaFrames.apply_message replays a failed top-level call whole on the
+            # interpreter; replaying its top frame first would only add a run.
+            "replays_inexact_halts": False,
+        },
     )
     state = type(kiln_state.__name__, (kiln_state,), {"computation_class": computation})
     boa_vm: type[CancunVM] = type(vm_class.__name__, (vm_class,), {"_state_class": state})
