@@ -24,7 +24,8 @@ PROGRAMS = {"ir": 200, "llvm": 40}
 
 @pytest.mark.parametrize("backend", sorted(PROGRAMS))
 def test_generated_programs_fail_with_pyevm_own_error(backend: str) -> None:
-    pytest.importorskip(f"evmkiln.backend_{backend}") if backend != "ir" else None
+    if backend != "ir":
+        pytest.importorskip(f"evmkiln.backend_{backend}")
     vm_class = make_vm_class(backend, fork="cancun", persistent_cache=False)
     halted = 0
     for index in range(PROGRAMS[backend]):
