@@ -3,10 +3,10 @@
 Generated programs (the fuzzer's families: internal calls, jump tables,
 stack errors, bad jumps, INVALIDs, ...) run on stock py-evm and on a VM class
 with its defaults.  Everything observable must match, and the top frame's
-exception class and text too -- except where compiled code ran out of gas,
-which is not replayed: its amounts may differ from py-evm's, and charging a
-segment's static gas at once (docs/gas.md) may run out of gas where the
-interpreter halted otherwise later in the segment.
+exception class and text too, out of gas included: its amounts are the
+interpreter's position in the frame, and charging a segment's static gas at
+once (docs/gas.md) may run out of gas where the interpreter halted otherwise
+later in the segment, so a top frame that ran out of gas is replayed.
 """
 
 from __future__ import annotations
@@ -33,10 +33,6 @@ def test_generated_programs_fail_with_pyevm_own_error(backend: str) -> None:
         expected = program.run(CancunVM)
         actual = program.run(vm_class)
         assert actual == expected, (index, actual.differences(expected))
-        if actual.detail == "OutOfGas":
-            # Not replayed: py-evm's amounts may differ, and compiled code may run out
-            # where the interpreter halted otherwise later in the segment (docstring).
-            continue
         assert (actual.detail, actual.message) == (expected.detail, expected.message), index
         halted += expected.error == "halt"
     stats = vm_class.stats  # type: ignore[attr-defined]

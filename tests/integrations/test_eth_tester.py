@@ -11,6 +11,7 @@ eth_tester = pytest.importorskip("eth_tester", reason="eth-tester is not install
 from eth_tester import EthereumTester, PyEVMBackend  # noqa: E402
 from eth_tester.exceptions import TransactionFailed  # noqa: E402
 
+from evmkiln.context.vm import REPLAY_REASON  # noqa: E402
 from evmkiln.integrations.eth_tester import ETH_TESTER_DEFAULT_FORK, KilnBackend  # noqa: E402
 
 
@@ -90,7 +91,9 @@ def test_same_results_as_stock_pyevm(backend: str, stock: dict[str, Any]) -> Non
     ]
     assert observed["errors"] == [REASON, "Invalid opcode 0xfe @ 0"]
     assert kiln.stats.frames_run_compiled > 0
-    assert kiln.stats.interpreted_for == {}
+    # Gas estimation probes the call with too little gas: a probe that runs out is
+    # replayed on the interpreter for py-evm's amounts, nothing else is interpreted.
+    assert set(kiln.stats.interpreted_for) <= {REPLAY_REASON}
 
 
 def test_reset_to_genesis_keeps_the_vm_class() -> None:

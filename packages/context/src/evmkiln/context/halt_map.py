@@ -19,7 +19,8 @@ value is ``?``:
   charges a segment's static gas at once, see docs/gas.md); builtins report
   what they needed and what the frame had, where ``Remaining`` may be lower
   than the interpreter's by static gas charged ahead within the segment (it is
-  exact for the gas observers: calls, creates, SSTORE);
+  exact for the gas observers: calls, creates, SSTORE), so every out of gas
+  but those observers' own counts as inexact;
 - which instruction underflowed the stack (checked once per block).
 
 docs/integrations.md lists every halt with both texts.
@@ -152,15 +153,17 @@ def is_inexact(halt: ExceptionalHalt, error: BaseException, code: bytes) -> bool
 
     True for a text holding a ``?``, for stack errors (compiled code checks a
     block's stack needs at its entry, so the interpreter names another
-    instruction, or halts otherwise before it gets there), and for a bad jump
-    in code where a 0x5B byte sits inside PUSH data (the interpreter raises
-    InvalidInstruction when the target is that byte).  Out of gas is never
-    called inexact: knowing py-evm's amounts would cost a second run of the
-    whole frame on the interpreter, for a text that only differs in numbers.
+    instruction, or halts otherwise before it gets there), for a bad jump in
+    code where a 0x5B byte sits inside PUSH data (the interpreter raises
+    InvalidInstruction when the target is that byte), and for out of gas
+    except where the amounts are the gas observers' own (the EIP-2200 sentry,
+    the size limits): generated code charges a segment's static gas ahead,
+    so even a builtin's ``Remaining`` can be lower than the interpreter's.
     """
     kind = halt.kind
-    if kind is HaltKind.OUT_OF_GAS or kind is HaltKind.CODE_SIZE_LIMIT:
-        return False
+    if kind is HaltKind.OUT_OF_GAS:
+        facts = halt.facts
+        return not ("sentry" in facts or "initcode_size" in facts or "code_size" in facts)
     if kind is HaltKind.STACK_UNDERFLOW or kind is HaltKind.STACK_OVERFLOW:
         return True
     if kind is HaltKind.INVALID_JUMP:

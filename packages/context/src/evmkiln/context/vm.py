@@ -464,8 +464,10 @@ def make_vm_class(
     position of one of several INVALIDs, ...) or the class (a jump into PUSH
     data), a top-level message is run again with its frame on the
     interpreter, from the same state, and the error is py-evm's own
-    (``stats.interpreted_for[REPLAY_REASON]``); out of gas is not replayed,
-    its amounts stay ``?`` where unknown (docs/integrations.md).
+    (``stats.interpreted_for[REPLAY_REASON]``).  That includes a top frame
+    that ran out of gas (py-evm's amounts are the interpreter's position in
+    the frame), so such a message costs about one interpreted run more
+    (docs/integrations.md).
     ``replay_inexact_halts=False`` keeps compiled code's own error: what
     differential tests of the compiler want.
 
