@@ -26,11 +26,11 @@ def test_ir_prints_parsable_ir_with_jump_table() -> None:
 
 
 def test_ir_stats_say_when_the_direct_plan_is_used() -> None:
-    # f ([ret, x] -> x + 1, returning through the stack) called at 20 stack heights:
-    # past 16 heights the calls go to f's dynamic version, and the resolved plan
+    # f ([ret, x] -> x + 1, returning through the stack) called at 36 stack heights:
+    # past 32 heights the calls go to f's dynamic version, and the resolved plan
     # would keep the jump table and add known-height copies of f on top.
     items: Asm = []
-    for i in range(20):
+    for i in range(36):
         items += [0x5F] * i + [("push", f"r{i}"), 0x60, i, ("push", "f"), 0x56]
         items += [f"r{i}", 0x60, i, 0x55] + [0x50] * i
     items += [0x00, "f", 0x60, 1, 0x01, 0x90, 0x56]

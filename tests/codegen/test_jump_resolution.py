@@ -159,7 +159,7 @@ def test_work_cap_falls_back_to_direct_edges(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_analysis_is_bounded_on_many_return_sites() -> None:
     """Thousands of call sites of one function, at one height (its return stays
-    unresolved) or each one slot deeper (past 16 heights the calls escape to the
+    unresolved) or each one slot deeper (past 32 heights the calls escape to the
     dynamic version): either way, a few steps of work per instruction."""
     from evmkiln.bench.hostile_codes import hostile_code
 

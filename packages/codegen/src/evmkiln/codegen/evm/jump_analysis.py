@@ -62,8 +62,15 @@ MAX_HEIGHT = 64
 """Contexts are kept up to this entry height (the deepest stack passed as
 block parameters)."""
 
-MAX_HEIGHTS_PER_BLOCK = 16
-"""Distinct entry heights analysed (and lowered as known-height versions) per block."""
+MAX_HEIGHTS_PER_BLOCK = 32
+"""Distinct entry heights analysed (and lowered as known-height versions) per block.
+
+Solidity's shared helpers (checked arithmetic, ABI decoding, the free memory
+pointer) are called at many stack heights: uniswap_v2_pair's at up to 23,
+so that at 16 its further calls escaped to dynamic versions and the jump
+table stayed; at 32 every jump of it resolves (700 known-height versions, no
+jump table, 14% fewer IR instructions than the direct plan).  The work cap
+bounds what more heights can cost on any code."""
 
 MAX_ALTERNATIVES = 32
 """Distinct entry stacks kept apart per context before they are joined into one."""
