@@ -18,6 +18,7 @@ from eth_typing import Hash32
 from eth_utils.logging import ExtendedDebugLogger, get_extended_debug_logger
 
 from evmkiln.context.flat_state import flat_account_db_class
+from evmkiln.context.state_clearing import linear_state_clearing
 from evmkiln.context.state_layers import StateLayers
 from evmkiln.context.transient_storage import JournaledTransientStorage
 
@@ -78,12 +79,15 @@ def flat_state_class(
 ) -> type[Any]:
     """``state_class`` on a :class:`~evmkiln.context.flat_state.FlatAccountDB` (over
     its own account database), with
-    :class:`~evmkiln.context.transient_storage.JournaledTransientStorage` and
-    :class:`StateShortcuts`; ``attributes`` are set on the new class too."""
+    :class:`~evmkiln.context.transient_storage.JournaledTransientStorage`,
+    :class:`StateShortcuts` and EIP-161 clearing in linear time
+    (:mod:`evmkiln.context.state_clearing`); ``attributes`` are set on the new
+    class too."""
     flat_db = flat_account_db_class(state_class.get_account_db_class(), layers)
     namespace = {
         "account_db_class": flat_db,
         "_transient_storage_class": JournaledTransientStorage,
+        "transaction_executor_class": linear_state_clearing(state_class.transaction_executor_class),
         **attributes,
     }
     bases = (StateShortcuts, state_class)

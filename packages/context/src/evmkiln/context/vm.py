@@ -49,6 +49,7 @@ from evmkiln.context.runtime import (
     TieredCodeCache,
 )
 from evmkiln.context.state_class import flat_state_class
+from evmkiln.context.state_clearing import linear_state_clearing
 from evmkiln.context.state_layers import StateLayers
 from evmkiln.context.transaction_classes import block_class_for
 from evmkiln.forks import DEFAULT_FORK, ForkSpec, fork_spec
@@ -594,7 +595,14 @@ def make_vm_class(
         )
     else:
         state_class = type(
-            state_name, (spec.state_class,), {"computation_class": computation_class}
+            state_name,
+            (spec.state_class,),
+            {
+                "computation_class": computation_class,
+                "transaction_executor_class": linear_state_clearing(
+                    spec.state_class.transaction_executor_class
+                ),
+            },
         )
     vm_class: type[CancunVM] = type(
         f"Kiln{label}{fork_label}VM",
