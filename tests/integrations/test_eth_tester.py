@@ -146,6 +146,8 @@ def test_the_default_runtime_is_tiered_and_the_environment_can_block(
     # The gas rule alone: a contract called often but cheaply is not compiled.
     assert tiered.vm_class.runtime == TEST_SUITE
     assert all(t.calls is None and t.gas is not None for t in TEST_SUITE.thresholds)
+    # The suite's workers fill the cores: compiles run only when one waits.
+    assert TEST_SUITE.compiler_nice == 19
     assert scenario(EthereumTester(tiered)) == scenario(EthereumTester(PyEVMBackend()))
     monkeypatch.setenv("EVMKILN_RUNTIME", "blocking")
     assert isinstance(KilnBackend("ir").vm_class.code_cache, CodeCache)
