@@ -38,7 +38,7 @@ def test_a_deep_stack_through_many_blocks_is_refused_before_lowering() -> None:
         lower_bytecode(code)
     # The plan already carries 64 parameters into each of 4,000 blocks.
     assert raised.value.size >= 64 * 4000
-    size = IrSize.of(lower_bytecode(code, within_budget=False))
+    size = IrSize.of(lower_bytecode(code, within_budget=False, opt_level=0))
     assert size.edge_values > raised.value.limit and size.blocks >= 4000
 
 

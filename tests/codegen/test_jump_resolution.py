@@ -14,6 +14,7 @@ from evmkiln.codegen.evm import jump_analysis
 from evmkiln.codegen.evm.blocks import analyze
 from evmkiln.codegen.ir.printer import format_function
 from evmkiln.codegen.lowering.versions import plan_versions
+from evmkiln.codegen.passes.dead_code import DeadCodeElimination
 from evmkiln.codegen.pipeline import lower_bytecode
 from evmkiln.context import make_vm_class
 from evmkiln.fuzz.execute import CONTRACT_A, execute
@@ -32,7 +33,10 @@ def _call(ret: str, arg: int, slot: int) -> Asm:
 
 
 def _ir(code: bytes) -> str:
-    return format_function(lower_bytecode(code, name="t"))
+    """Lowering's own output, with only its dead constants removed (no folding)."""
+    function = lower_bytecode(code, name="t", opt_level=0)
+    DeadCodeElimination().run_pass(function)
+    return format_function(function)
 
 
 def test_call_and_return_become_direct_edges_at_known_heights() -> None:
@@ -53,6 +57,29 @@ def test_call_and_return_become_direct_edges_at_known_heights() -> None:
         "    gas.charge 4\n"
         "    v8 = const.i256 0\n"
         "    call sstore(v8, v2)\n"
+        "    stop\n"
+        "}\n"
+    )
+
+
+def test_after_the_passes_a_resolved_call_folds_to_its_result() -> None:
+    """The return address and the argument travel as constants through the resolved
+    edges; the passes fold f's body and leave only the store of 5 + 1, and every
+    block's gas."""
+    code = assemble_labels([*_call("r", 5, 0), STOP, *FUNCTION])
+    assert format_function(lower_bytecode(code, name="t")) == (
+        "function t {\n"
+        "k0:\n"
+        "    gas.charge 0x11\n"
+        "    jump ke()\n"
+        "ke:\n"
+        "    gas.charge 0x12\n"
+        "    jump k9()\n"
+        "k9:\n"
+        "    v11 = const.i256 6\n"
+        "    gas.charge 4\n"
+        "    v8 = const.i256 0\n"
+        "    call sstore(v8, v11)\n"
         "    stop\n"
         "}\n"
     )

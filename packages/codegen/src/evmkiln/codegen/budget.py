@@ -137,8 +137,9 @@ def check_plan(plan: VersionPlan, code_length: int) -> None:
 class IrSize:
     """The measures of a function the budget limits, and what reports show besides.
 
-    Versions of EVM blocks are told apart by their parameters: a dynamic
-    version takes only ``sp: i64``, a known-height one only stack words.
+    Versions of EVM blocks are told apart by their names (lowering's
+    ``d<pc>`` for a dynamic version, ``k<pc>`` for a known-height one): the
+    passes can remove any parameter a version was lowered with.
     """
 
     instructions: int
@@ -152,14 +153,12 @@ class IrSize:
 
     @classmethod
     def of(cls, function: Function) -> IrSize:
-        from evmkiln.codegen.ir.types import Type
-
         instructions = edge_values = known = dynamic = loads = stores = 0
         for block in function.blocks:
             instructions += len(block.insts) + 1
             edge_values += len(block.params)
             if block.pc >= 0:
-                if [p.type for p in block.params] == [Type.I64]:
+                if block.name.startswith("d"):
                     dynamic += 1
                 else:
                     known += 1
