@@ -64,20 +64,15 @@ def test_call_and_return_become_direct_edges_at_known_heights() -> None:
 
 def test_after_the_passes_a_resolved_call_folds_to_its_result() -> None:
     """The return address and the argument travel as constants through the resolved
-    edges; the passes fold f's body and leave only the store of 5 + 1, and every
-    block's gas."""
+    edges; the passes fold f's body, merge the three blocks and their charges
+    (0x11 + 0x12 + 4: nothing observes the gas before the SSTORE, whose own
+    gas is in the last), and leave only the store of 5 + 1."""
     code = assemble_labels([*_call("r", 5, 0), STOP, *FUNCTION])
     assert format_function(lower_bytecode(code, name="t")) == (
         "function t {\n"
         "k0:\n"
-        "    gas.charge 0x11\n"
-        "    jump ke()\n"
-        "ke:\n"
-        "    gas.charge 0x12\n"
-        "    jump k9()\n"
-        "k9:\n"
+        "    gas.charge 0x27\n"
         "    v11 = const.i256 6\n"
-        "    gas.charge 4\n"
         "    v8 = const.i256 0\n"
         "    call sstore(v8, v11)\n"
         "    stop\n"

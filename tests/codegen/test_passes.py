@@ -12,6 +12,8 @@ from evmkiln.codegen.passes import Pass
 from evmkiln.codegen.passes.constant_folding import ConstantFolding
 from evmkiln.codegen.passes.constant_params import ConstantParams
 from evmkiln.codegen.passes.dead_code import DeadCodeElimination
+from evmkiln.codegen.passes.gas_segments import GasSegments
+from evmkiln.codegen.passes.merge_blocks import MergeBlocks
 from evmkiln.codegen.passes.unreachable_blocks import UnreachableBlocks
 
 
@@ -194,3 +196,85 @@ def test_unreachable_blocks_are_removed() -> None:
     f = _run(UnreachableBlocks(), before)
     assert [b.name for b in f.blocks] == ["b0", "b2", "b3"]
     assert not UnreachableBlocks().run_pass(f)
+
+
+def test_merge_blocks_joins_a_block_its_only_jump_enters() -> None:
+    # b1 is entered only by b0's jump: merged, its parameter becomes b0's argument.
+    # b2 has two ways in and b3 is a jump-table destination: both stay.
+    before = """
+        function f {
+            jumptable 0x9 -> b3
+        b0(v0: i256):
+            gas.charge 3
+            v1 = const.i256 1
+            jump b1(v1, v0)
+        b1(v2: i256, v7: i256):
+            gas.charge 5
+            v3 = add v7, v2
+            v4 = istrue v3
+            brif v4, b2(), b2()
+        b2:
+            v5 = const.i64 0
+            jump b3(v5)
+        b3(v6: i64):
+            stop
+        }
+        """
+    after = _ir("""
+        function f {
+            jumptable 0x9 -> b3
+        b0(v0: i256):
+            gas.charge 3
+            v1 = const.i256 1
+            gas.charge 5
+            v3 = add v0, v1
+            v4 = istrue v3
+            brif v4, b2(), b2()
+        b2:
+            v5 = const.i64 0
+            jump b3(v5)
+        b3(v6: i64):
+            stop
+        }
+        """)
+    f = _run(MergeBlocks(), before)
+    assert format_function(f) == after
+    assert not MergeBlocks().run_pass(f)
+
+
+def test_gas_segments_merge_charges_up_to_an_observer() -> None:
+    before = """
+        function f {
+        b0(v0: i256):
+            gas.charge 3
+            v1 = mem.access v0, 0x20
+            gas.charge 5
+            v2 = gas.left
+            gas.charge 2
+            v3 = call calldataload(v0)
+            gas.charge 7
+            v4 = zext v2
+            call sstore(v4, v3)
+            gas.charge 0xb
+            stop
+        }
+        """
+    # gas.left reads the gas: the charges before it are one, the one after it stays
+    # after it.  sstore observes the gas too; calldataload does not.
+    after = _ir("""
+        function f {
+        b0(v0: i256):
+            gas.charge 8
+            v1 = mem.access v0, 0x20
+            v2 = gas.left
+            gas.charge 9
+            v3 = call calldataload(v0)
+            v4 = zext v2
+            call sstore(v4, v3)
+            gas.charge 0xb
+            stop
+        }
+        """)
+    f = _run(GasSegments(), before)
+    assert format_function(f) == after
+    assert not GasSegments().run_pass(f)

@@ -7,22 +7,25 @@ from evmkiln.codegen.passes.base import Pass
 from evmkiln.codegen.passes.constant_folding import ConstantFolding
 from evmkiln.codegen.passes.constant_params import ConstantParams
 from evmkiln.codegen.passes.dead_code import DeadCodeElimination
+from evmkiln.codegen.passes.gas_segments import GasSegments
+from evmkiln.codegen.passes.merge_blocks import MergeBlocks
 from evmkiln.codegen.passes.unreachable_blocks import UnreachableBlocks
 
 
 def passes_for_level(level: int) -> list[Pass]:
     """Level 0 runs nothing; level 1 and above propagate and fold constants across
-    blocks, then clean up after lowering and folding.
+    blocks, merge straight-line blocks and their gas charges, then clean up.
 
     Constant parameters go first (they feed the folding), a branch folded to a
     jump can leave blocks unreachable, and those removed can make more
-    parameters constant, which the second round takes; every pass is linear
-    in the function, and two rounds are a fixed bound.
+    parameters constant, which the second round takes; folded branches leave
+    chains of jumps for the merge.  Every pass is linear in the function, and
+    the list is a fixed bound.
     """
     if level <= 0:
         return []
     one_round: list[Pass] = [ConstantParams(), ConstantFolding(), UnreachableBlocks()]
-    return [*one_round, *one_round, DeadCodeElimination()]
+    return [*one_round, *one_round, MergeBlocks(), GasSegments(), DeadCodeElimination()]
 
 
 def run_passes(function: Function, level: int) -> None:
