@@ -19,7 +19,8 @@ Work is linear in the edges: a parameter changes at most twice.
 
 from __future__ import annotations
 
-from evmkiln.codegen.ir.function import Block, Function, Inst, Value
+from evmkiln.codegen.ir.function import Function, Inst, Value
+from evmkiln.codegen.ir.rewrite import replace_uses
 
 _Const = tuple[str, int]
 """A constant as (its ``const.*`` opcode, its value)."""
@@ -110,7 +111,7 @@ def _replace(function: Function, state: dict[int, _Const]) -> bool:
             continue
         block.params = kept
         block.insts[:0] = defined
-        _substitute(block, substitute)
+        replace_uses(block, substitute)
         removed[id(block)] = gone
     if not removed:
         return False
@@ -123,14 +124,3 @@ def _replace(function: Function, state: dict[int, _Const]) -> bool:
                 drop = set(gone_here)
                 call.args = [a for i, a in enumerate(call.args) if i not in drop]
     return True
-
-
-def _substitute(block: Block, substitute: dict[int, Value]) -> None:
-    """Replace uses of the values in ``substitute`` (by id) within ``block``."""
-    for inst in block.insts:
-        inst.args = [substitute.get(a.id, a) for a in inst.args]
-    term = block.term
-    if term is not None:
-        term.args = [substitute.get(a.id, a) for a in term.args]
-        for call in term.targets:
-            call.args = [substitute.get(a.id, a) for a in call.args]

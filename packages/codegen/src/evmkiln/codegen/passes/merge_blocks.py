@@ -18,17 +18,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from evmkiln.codegen.ir.function import Block, Function, Value
-
-
-def _substitute_all(block: Block, substitute: dict[int, Value]) -> None:
-    for inst in block.insts:
-        inst.args = [substitute.get(a.id, a) for a in inst.args]
-    term = block.term
-    if term is not None:
-        term.args = [substitute.get(a.id, a) for a in term.args]
-        for call in term.targets:
-            call.args = [substitute.get(a.id, a) for a in call.args]
+from evmkiln.codegen.ir.function import Function
+from evmkiln.codegen.ir.rewrite import replace_uses
 
 
 class MergeBlocks:
@@ -54,7 +45,7 @@ class MergeBlocks:
                 if succ is block or id(succ) in external or edges[id(succ)] != 1:
                     break
                 substitute = {p.id: a for p, a in zip(succ.params, call.args, strict=True)}
-                _substitute_all(succ, substitute)
+                replace_uses(succ, substitute)
                 block.insts.extend(succ.insts)
                 block.term = succ.term
                 merged.add(id(succ))
