@@ -95,7 +95,8 @@ CASES: list[tuple[str, bytes, bool, str | None]] = [
 GAS = {"SSTORE sentry": 2_305, "SSTORE cost": 2_400}
 # PUSH1 4; JUMP; PUSH1 0x5b; STOP: the target is a 0x5B byte inside PUSH data.
 JUMP_INTO_PUSH_DATA = asm("6004 56 605b 00")
-# Out of gas is replayed whatever its text (a builtin's Remaining can be lower than py-evm's).
+# Out of gas is replayed (with replay_out_of_gas) whatever its text: a builtin's
+# Remaining can be lower than py-evm's.
 REPLAYED = {
     "designated INVALID, two candidates",
     "stack underflow",
@@ -172,12 +173,17 @@ def test_out_of_gas_in_generated_code_keeps_pyevm_shape(
 def test_out_of_gas_of_a_top_frame_is_replayed(
     backend: str, name: str, code: bytes, gas: int
 ) -> None:
-    """By default a top frame that ran out of gas is run again: py-evm's amounts exactly."""
+    """With ``replay_out_of_gas`` a top frame that ran out of gas is run again:
+    py-evm's amounts exactly.  By default it keeps compiled code's ``?``."""
     stock = error_of(CancunVM, code, gas=gas)
-    kiln_vm = make_vm_class(backend, fork="cancun")
+    kiln_vm = make_vm_class(backend, fork="cancun", replay_out_of_gas=True)
     replayed = error_of(kiln_vm, code, gas=gas)
     assert (type(replayed), str(replayed)) == (type(stock), str(stock))
     assert kiln_vm.stats.interpreted_for[REPLAY_REASON] == 1
+    default = make_vm_class(backend, fork="cancun")
+    kept = error_of(default, code, gas=gas)
+    assert (type(kept), str(kept)) == (type(stock), UNKNOWN_AMOUNTS)
+    assert REPLAY_REASON not in default.stats.interpreted_for
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -190,7 +196,7 @@ def test_memory_expansion_out_of_gas(backend: str) -> None:
     assert str(compiled) in (str(stock), UNKNOWN_AMOUNTS)
     if backend == "ir":
         assert str(compiled) == str(stock)
-    replayed = error_of(make_vm_class(backend, fork="cancun"), code)
+    replayed = error_of(make_vm_class(backend, fork="cancun", replay_out_of_gas=True), code)
     assert (type(replayed), str(replayed)) == (type(stock), str(stock))
 
 
@@ -242,7 +248,7 @@ def test_inexact_halts_are_replayed_into_pyevm_own_error(
     """By default a halt compiled code cannot word (or class) exactly is run again, interpreted."""
     gas = GAS.get(name, 100_000)
     stock = error_of(CancunVM, code, gas=gas, static=static)
-    kiln_vm = make_vm_class(backend, fork="cancun")
+    kiln_vm = make_vm_class(backend, fork="cancun", replay_out_of_gas=True)
     compiled = error_of(kiln_vm, code, gas=gas, static=static)
     assert (type(compiled), str(compiled)) == (type(stock), str(stock))
     replays = kiln_vm.stats.interpreted_for.get(REPLAY_REASON, 0)

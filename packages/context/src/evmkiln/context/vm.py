@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from eth.exceptions import Revert
+from eth.exceptions import OutOfGas, Revert
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.gas_meter import GasMeter
 from eth_typing import Address
@@ -150,6 +150,10 @@ class CompiledFrames(_ForkComputation):
     """Run a message again, its frame interpreted, when compiled code halted it with an
     error py-evm would word (or class) differently (see :meth:`apply_message`)."""
 
+    replays_out_of_gas: ClassVar[bool] = False
+    """Count out of gas among those halts: its class is py-evm's anyway, only the
+    amounts in its text differ, and replaying costs an interpreted run of the frame."""
+
     counts_gas: ClassVar[bool] = False
     """Report each frame's gas to the code cache (``charge``): a tiered runtime's hotness."""
 
@@ -185,6 +189,7 @@ class CompiledFrames(_ForkComputation):
             and message.depth == 0
             and computation.is_error
             and getattr(computation.error, _INEXACT, False)
+            and (cls.replays_out_of_gas or not isinstance(computation.error, OutOfGas))
         ):
             replays = _messages_to_replay()
             replays.add(id(message))
@@ -378,6 +383,7 @@ def make_vm_class(
     code_cache_dir: Path | str | None = None,
     code_cache_bytes: int | None = None,
     replay_inexact_halts: bool = True,
+    replay_out_of_gas: bool = False,
     **options: Any,
 ) -> type[CancunVM]:
     """A subclass of ``fork``'s VM class whose frames run code compiled by ``backend``.
@@ -465,12 +471,17 @@ def make_vm_class(
     position of one of several INVALIDs, ...) or the class (a jump into PUSH
     data), a top-level message is run again with its frame on the
     interpreter, from the same state, and the error is py-evm's own
-    (``stats.interpreted_for[REPLAY_REASON]``).  That includes a top frame
-    that ran out of gas (py-evm's amounts are the interpreter's position in
-    the frame), so such a message costs about one interpreted run more
-    (docs/integrations.md).
-    ``replay_inexact_halts=False`` keeps compiled code's own error: what
-    differential tests of the compiler want.
+    (``stats.interpreted_for[REPLAY_REASON]``).  ``replay_inexact_halts=False``
+    keeps compiled code's own error: what differential tests of the compiler
+    want.
+
+    Out of gas is py-evm's class either way; its text holds amounts (the
+    interpreter's position in the frame) that compiled code shows as ``?``.
+    ``replay_out_of_gas=True`` replays such a top frame too, for the exact
+    text, at the price of an interpreted run of it (what stock py-evm spends
+    on it): tools whose users match on the text turn it on (the eth-tester
+    integration does); by default a transaction that runs out of gas keeps
+    compiled speed (docs/integrations.md).
 
     Each call returns fresh classes with their own code cache and
     :class:`DispatchStats` (``vm_class.stats``).
@@ -579,6 +590,7 @@ def make_vm_class(
             "fork": spec,
             "counts_gas": isinstance(cache, TieredCodeCache),
             "replays_inexact_halts": replay_inexact_halts,
+            "replays_out_of_gas": replay_out_of_gas,
             # A table of its own: what tools patch into py-evm's shared table (or into
             # another VM class's) does not reach this class, nor the other way round.
             "opcodes": own_table(spec.computation_class.opcodes),

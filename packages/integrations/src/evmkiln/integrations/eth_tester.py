@@ -43,8 +43,9 @@ ETH_TESTER_DEFAULT_FORK = "prague"
 """The fork of eth-tester's default VM configuration (``PragueVM`` from genesis)."""
 
 
-SHARED_VM_CLASSES: dict[tuple[str, str, str], type[Any]] = {}
-"""VM classes by (backend, fork, runtime policy), for backends made without other options."""
+SHARED_VM_CLASSES: dict[tuple[str, str, str, bool], type[Any]] = {}
+"""VM classes by (backend, fork, runtime policy, out-of-gas replay), for backends made
+without other options."""
 
 
 def shared_vm_class(backend: str, fork: str, options: dict[str, Any]) -> type[Any]:
@@ -58,9 +59,12 @@ def shared_vm_class(backend: str, fork: str, options: dict[str, Any]) -> type[An
     test; chains never share state, which lives in each chain's database.
     Any other option (``artifacts=``, ``opt_level=``, ...) gets a class of its own.
     """
-    if set(options) - {"runtime"}:
+    # eth-tester hands the error's text on (``TransactionFailed``), and test suites
+    # match on it: a top frame that ran out of gas is replayed for py-evm's amounts.
+    options = {"replay_out_of_gas": True, **options}
+    if set(options) - {"runtime", "replay_out_of_gas"}:
         return make_vm_class(backend, fork, **options)
-    key = (backend, fork, repr(options.get("runtime")))
+    key = (backend, fork, repr(options.get("runtime")), options["replay_out_of_gas"])
     vm_class = SHARED_VM_CLASSES.get(key)
     if vm_class is None:
         vm_class = SHARED_VM_CLASSES[key] = make_vm_class(backend, fork, **options)
