@@ -154,6 +154,25 @@ def test_the_test_suite_policy_compiles_only_what_spends_gas(vms: list[Any]) -> 
     assert 10 <= frames <= 14  # 63,000 gas (60,000 + 250 per byte) at 5,000-6,300 a frame
 
 
+def test_initcode_stays_interpreted_when_the_policy_says_so(vms: list[Any]) -> None:
+    """Creation code is not even tracked under ``compile_initcode=False`` (the
+    test-suite policy); code called as a contract still is."""
+    assert TEST_SUITE.compile_initcode is False
+    policy = deterministic(thresholds=calls_only(1), fast_tier=None, compile_initcode=False)
+    vm = make(vms, runtime=policy)
+    for _ in range(3):
+        apply_message(vm, {}, initcode=LOOP)
+    assert vm.code_cache.tier_of(LOOP) == 0
+    assert vm.code_cache.snapshot().lookups == 0
+    call(vm)
+    call(vm)
+    assert vm.code_cache.tier_of(INCREMENT) == 1
+    compiling = make(vms, runtime=deterministic(thresholds=calls_only(1), fast_tier=None))
+    apply_message(compiling, {}, initcode=LOOP)
+    apply_message(compiling, {}, initcode=LOOP)
+    assert compiling.code_cache.tier_of(LOOP) == 1
+
+
 def test_gas_threshold_grows_with_code_size(vms: list[Any]) -> None:
     """One frame of LOOP spends about 6,000 gas: enough for 5,000 + 1 per byte, not 100 per byte."""
     cheap = make(

@@ -157,6 +157,9 @@ class CompiledFrames(_ForkComputation):
     counts_gas: ClassVar[bool] = False
     """Report each frame's gas to the code cache (``charge``): a tiered runtime's hotness."""
 
+    compiles_initcode: ClassVar[bool] = True
+    """Look creation code up in the code cache (else it always runs interpreted)."""
+
     @classmethod
     def apply_message(
         cls,
@@ -212,7 +215,11 @@ class CompiledFrames(_ForkComputation):
         code = message.code
         executable: Executable | None = None
         counted = False
-        if code and message.code_address not in cls.get_precompiles():
+        if (
+            code
+            and message.code_address not in cls.get_precompiles()
+            and (cls.compiles_initcode or not message.is_create)
+        ):
             executable = cls.code_cache.get(code)
             if executable is not None:
                 reason = cls.interpret_reason(message)
@@ -589,6 +596,7 @@ def make_vm_class(
             "stats": stats,
             "fork": spec,
             "counts_gas": isinstance(cache, TieredCodeCache),
+            "compiles_initcode": policy.compile_initcode,
             "replays_inexact_halts": replay_inexact_halts,
             "replays_out_of_gas": replay_out_of_gas,
             # A table of its own: what tools patch into py-evm's shared table (or into

@@ -143,6 +143,13 @@ class RuntimePolicy(BaseModel):
     remembered by later processes too)."""
     compile_memory_bytes: int | None = Field(default=4 << 30, ge=1 << 26)
     """Address-space limit of a compiler process (``None``: none)."""
+    compile_initcode: bool = True
+    """Whether creation code (a CREATE's or a creating transaction's initcode) may be
+    compiled.  ``False``: it always runs on the interpreter, untracked.  Initcode
+    runs once per deployment and spends its gas mostly on storage writes and
+    on returning the code, which compiled code does not make faster, while gas
+    counts it as hot; a test suite deploying the same contracts in every test
+    would compile them for nothing."""
     compiler_nice: int = Field(default=10, ge=0, le=19)
     """How much lower than this process's the background compiles' CPU priority is
     (added to the nice value of the worker threads and their compiler processes;
@@ -185,6 +192,7 @@ TEST_SUITE = RuntimePolicy(
         OPTIMISING_THRESHOLD.model_copy(update={"calls": None}),
     ),
     compiler_nice=19,
+    compile_initcode=False,
 )
 """The default policy with the gas rule alone, compiling at the lowest CPU
 priority: what the tool integrations use.
@@ -206,7 +214,12 @@ suite with two workers on two cores (three interleaved rounds each, wall
 time): 9.4-9.8 s on stock py-evm against 9.7-10.3 s with compiles 10 below
 the tests' priority (two to four compiles per worker, one or two still
 running when the worker exits), and 10.0-10.3 s against 9.9-10.3 s at 19
-below."""
+below.
+
+The codes a suite's workers promoted were all initcode: every test deploys
+its contracts again (70-154 deployments of one 4 KB constructor per worker,
+7-16 Mgas, mostly SSTOREs), and those compiles were still running when the
+workers ended.  The test-suite policy leaves creation code interpreted."""
 
 BLOCKING = RuntimePolicy(mode="blocking")
 """Compile before running, one backend: what ``make_vm_class`` does without a policy."""
