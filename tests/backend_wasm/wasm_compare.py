@@ -106,6 +106,9 @@ class FakeHost:
     def emit_log(self, address: bytes, topics: tuple[int, ...], data: bytes) -> None:
         self.logs.append((address, topics, data))
 
+    def emit_logs(self, address: bytes, logs: list[tuple[tuple[int, ...], bytes]]) -> None:
+        self.logs.extend([(address, topics, data) for topics, data in logs])
+
     def get_code(self, address: bytes) -> bytes:
         return self.codes.get(address, b"")
 

@@ -201,9 +201,7 @@ class RunState:
         if not self.ctx.lg_len:
             return
         frame = self.frame
-        emit, address = frame.host.emit_log, frame.address
-        for topics, data in self.logs.drain():
-            emit(address, topics, data)
+        frame.host.emit_logs(frame.address, self.logs.drain())
 
     def _write_back(self, slot: int, value: int) -> None:
         frame = self.frame

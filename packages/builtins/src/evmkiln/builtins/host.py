@@ -172,6 +172,11 @@ class Host(Protocol):
         """Record a log entry, ordered with respect to the logs of child frames."""
         ...
 
+    def emit_logs(self, address: bytes, logs: list[tuple[tuple[int, ...], bytes]]) -> None:
+        """:meth:`emit_log` for each of ``logs`` (topics, data), in order: the logs native
+        code buffered, handed over in one call."""
+        ...
+
     # -- child frames ------------------------------------------------------
     def call(
         self,

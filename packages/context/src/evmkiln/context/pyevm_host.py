@@ -61,24 +61,23 @@ def _minimal_bytes(value: int) -> bytes:
     return value.to_bytes(max(1, (value.bit_length() + 7) >> 3), "big")
 
 
-def _log_method(computation: Any) -> Any:
-    """How to record a log on ``computation``.
+def _takes_checked_logs(computation: Any) -> bool:
+    """Whether ``computation`` may take compiled frames' logs without validating them again.
 
-    Compiled frames' computations take logs without validating them again
-    (``add_checked_log_entry``), unless a subclass (a tool's tracer) overrides
-    ``add_log_entry``: then every log goes through that override.  Decided
+    It may when its class has ``add_checked_log_entry`` (evmkiln's
+    computations) and no subclass (a tool's tracer) overrides
+    ``add_log_entry``: then every log must go through that override.  Decided
     once per class (a host is made for every compiled frame).
     """
     cls = type(computation)
-    name = cls.__dict__.get("_kiln_log_method")
-    if name is None:
-        checked = getattr(cls, "add_checked_log_entry", None)
-        if checked is not None and cls.add_log_entry is BaseComputation.add_log_entry:
-            name = "add_checked_log_entry"
-        else:
-            name = "add_log_entry"
-        cls._kiln_log_method = name
-    return getattr(computation, name)
+    checked = cls.__dict__.get("_kiln_checked_logs")
+    if checked is None:
+        checked = (
+            getattr(cls, "add_checked_log_entry", None) is not None
+            and cls.add_log_entry is BaseComputation.add_log_entry
+        )
+        cls._kiln_checked_logs = checked
+    return bool(checked)
 
 
 class PyEvmHost:
@@ -86,6 +85,7 @@ class PyEvmHost:
 
     __slots__ = (
         "_add_log",
+        "_add_logs",
         "_computation",
         "_delegations",
         "_on_storage_write",
@@ -115,7 +115,12 @@ class PyEvmHost:
         self._tx = computation.transaction_context
         self._storage: dict[tuple[bytes, int], int] = {}
         self._warm_slots: set[tuple[bytes, int]] = set()
-        self._add_log: Any = _log_method(computation)
+        if _takes_checked_logs(computation):
+            self._add_log: Any = computation.add_checked_log_entry
+            self._add_logs: Any = computation.add_checked_log_entries
+        else:
+            self._add_log = computation.add_log_entry
+            self._add_logs = None
 
     @property
     def computation(self) -> Any:
@@ -241,6 +246,15 @@ class PyEvmHost:
     # -- logs --------------------------------------------------------------
     def emit_log(self, address: bytes, topics: tuple[int, ...], data: bytes) -> None:
         self._add_log(address, topics, data)
+
+    def emit_logs(self, address: bytes, logs: list[tuple[tuple[int, ...], bytes]]) -> None:
+        add_logs = self._add_logs
+        if add_logs is not None:
+            add_logs(address, logs)
+            return
+        add_log = self._add_log
+        for topics, data in logs:
+            add_log(address, topics, data)
 
     # -- child frames ------------------------------------------------------
     def call(

@@ -276,6 +276,14 @@ class CompiledFrames(_ForkComputation):
             (self.transaction_context.get_next_log_counter(), Address(account), topics, data)
         )
 
+    def add_checked_log_entries(
+        self, account: bytes, logs: list[tuple[tuple[int, ...], bytes]]
+    ) -> None:
+        """:meth:`add_checked_log_entry` for each of ``logs`` (topics, data), in order."""
+        address = Address(account)
+        next_counter = self.transaction_context.get_next_log_counter
+        self._log_entries.extend([(next_counter(), address, topics, data) for topics, data in logs])
+
 
 REPLAY_REASON = "replaying an inexact halt for py-evm's error"
 _INEXACT = "evmkiln_inexact"
