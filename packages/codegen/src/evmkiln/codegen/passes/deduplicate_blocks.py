@@ -15,7 +15,8 @@ order the block defines them (values are block-local, see
 to the first block with its shape, with the same arguments.  A block's shape
 names its targets, so merging two successors can make their predecessors
 equal: the pass repeats while it finds duplicates, a bounded number of
-rounds, each linear in the function.  The entry block and jump-table
+rounds, each after the first looking only at the blocks whose targets
+changed.  The entry block and jump-table
 destinations stay where they are (the backends' calling conventions name
 them).  The instructions' bytecode positions do not take part: no backend
 reads them.
@@ -27,8 +28,9 @@ from collections.abc import Hashable
 
 from evmkiln.codegen.ir.function import Block, Function, Inst
 
-MAX_ROUNDS = 4
-"""Rounds of merging; a chain of duplicates longer than this keeps its head."""
+MAX_ROUNDS = 8
+"""Rounds of merging; a chain of duplicates longer than this keeps its head.  Each
+round after the first looks only at the blocks whose targets the last one changed."""
 
 
 def _shape(block: Block) -> Hashable:
@@ -60,24 +62,42 @@ class DeduplicateBlocks:
 
     def run_pass(self, function: Function) -> bool:
         fixed = {id(function.entry), *(id(b) for b in function.jump_table.values())}
+        shapes: dict[int, Hashable] = {}
+        first: dict[Hashable, Block] = {}
+        replaced: dict[int, Block] = {}
+        for block in function.blocks:
+            if id(block) in fixed:
+                continue
+            shape = shapes[id(block)] = _shape(block)
+            kept = first.setdefault(shape, block)
+            if kept is not block:
+                replaced[id(block)] = kept
         changed = False
         for _ in range(MAX_ROUNDS):
-            first: dict[Hashable, Block] = {}
-            replaced: dict[int, Block] = {}
-            for block in function.blocks:
-                if id(block) in fixed:
-                    continue
-                shape = _shape(block)
-                kept = first.setdefault(shape, block)
-                if kept is not block:
-                    replaced[id(block)] = kept
             if not replaced:
                 break
             changed = True
+            touched: list[Block] = []
             for block in function.blocks:
-                if block.term is None:
+                if block.term is None or id(block) in replaced:
                     continue
+                redirected = False
                 for call in block.term.targets:
-                    call.block = replaced.get(id(call.block), call.block)
+                    target = replaced.get(id(call.block))
+                    if target is not None:
+                        call.block = target
+                        redirected = True
+                if redirected and id(block) not in fixed:
+                    touched.append(block)
             function.blocks = [b for b in function.blocks if id(b) not in replaced]
+            # Only the blocks whose targets changed can have become equal to another.
+            replaced = {}
+            for block in touched:
+                old = shapes[id(block)]
+                if first.get(old) is block:
+                    del first[old]
+                shape = shapes[id(block)] = _shape(block)
+                kept = first.setdefault(shape, block)
+                if kept is not block:
+                    replaced[id(block)] = kept
         return changed
