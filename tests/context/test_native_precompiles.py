@@ -14,7 +14,7 @@ from typing import Any
 import ckzg
 import pytest
 from eth.precompiles import blake2 as pyevm_blake2
-from eth.precompiles.point_evaluation import point_evaluation_precompile
+from eth.precompiles.point_evaluation import TRUSTED_SETUP_PATH, point_evaluation_precompile
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.cancun.constants import BLS_MODULUS, VERSIONED_HASH_VERSION_KZG
 from hypothesis import given, settings
@@ -23,7 +23,7 @@ from message_harness import A, addr, apply_message
 
 from evmkiln.context import make_vm_class
 from evmkiln.forks import fork_spec
-from evmkiln.forks.point_evaluation import point_evaluation, trusted_setup
+from evmkiln.forks.point_evaluation import point_evaluation
 from evmkiln.forks.precompiles import with_native_precompiles
 
 POINT_EVALUATION = addr(0x0A)
@@ -34,7 +34,7 @@ def _kzg_input() -> bytes:
     """A valid point evaluation input: a random blob's commitment, opened at a random z."""
     rng = random.Random(4844)
     blob = b"".join(rng.randrange(BLS_MODULUS).to_bytes(32, "big") for _ in range(4096))
-    setup = trusted_setup()
+    setup = ckzg.load_trusted_setup(TRUSTED_SETUP_PATH, 0)
     commitment = ckzg.blob_to_kzg_commitment(blob, setup)
     z = rng.randrange(BLS_MODULUS).to_bytes(32, "big")
     proof, y = ckzg.compute_kzg_proof(blob, z, setup)
