@@ -120,7 +120,11 @@ def _run(vm_class: Any, blocks: list[list[tuple[bytes, int, int]]]) -> list[Any]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             mined = chain.mine_block(mix_hash=b"\x01" * 32)
-        seen.append(mined.header.state_root)
+        header = mined.header
+        # The roots in the header, and the receipts read back through the persisted trie.
+        receipts = chain.chaindb.get_receipts(header, chain.get_vm().get_receipt_builder())
+        stored = [(r.state_root, r.gas_used, r.logs) for r in receipts]
+        seen.append((header.state_root, header.receipt_root, header.transaction_root, stored))
     return seen
 
 

@@ -29,6 +29,7 @@ from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable, ExitKind
 from evmkiln.context.artifact_store import LazyArtifacts, LoadCallback, load_artifacts
+from evmkiln.context.block_tries import OneShotBlockTries
 from evmkiln.context.code_cache import (
     DEFAULT_MAX_ENTRIES,
     CodeCache,
@@ -634,7 +635,7 @@ def make_vm_class(
         )
     vm_class: type[CancunVM] = type(
         f"Kiln{label}{fork_label}VM",
-        (FastBloomReceipts, spec.vm_class),
+        (OneShotBlockTries, FastBloomReceipts, spec.vm_class),
         {
             "_state_class": state_class,
             "block_class": block_class_for(spec.vm_class.block_class),
