@@ -8,7 +8,7 @@ arguments it passes along its edges.
 
 from __future__ import annotations
 
-from evmkiln.codegen.ir.function import Block, Value
+from evmkiln.codegen.ir.function import Block, Function, Value
 
 
 def replace_uses(block: Block, substitute: dict[int, Value]) -> None:
@@ -20,3 +20,16 @@ def replace_uses(block: Block, substitute: dict[int, Value]) -> None:
         term.args = [substitute.get(a.id, a) for a in term.args]
         for call in term.targets:
             call.args = [substitute.get(a.id, a) for a in call.args]
+
+
+def drop_arguments(function: Function, dropped: dict[int, set[int]]) -> None:
+    """Remove, from every edge into a block, the argument positions ``dropped[id(block)]``:
+    for passes that remove block parameters (the block's own list is theirs to change)."""
+    for block in function.blocks:
+        term = block.term
+        if term is None:
+            continue
+        for call in term.targets:
+            drop = dropped.get(id(call.block))
+            if drop:
+                call.args = [a for i, a in enumerate(call.args) if i not in drop]

@@ -20,7 +20,7 @@ Work is linear in the edges: a parameter changes at most twice.
 from __future__ import annotations
 
 from evmkiln.codegen.ir.function import Function, Inst, Value
-from evmkiln.codegen.ir.rewrite import replace_uses
+from evmkiln.codegen.ir.rewrite import drop_arguments, replace_uses
 
 _Const = tuple[str, int]
 """A constant as (its ``const.*`` opcode, its value)."""
@@ -115,12 +115,5 @@ def _replace(function: Function, state: dict[int, _Const]) -> bool:
         removed[id(block)] = gone
     if not removed:
         return False
-    for block in function.blocks:
-        if block.term is None:
-            continue
-        for call in block.term.targets:
-            gone_here = removed.get(id(call.block))
-            if gone_here:
-                drop = set(gone_here)
-                call.args = [a for i, a in enumerate(call.args) if i not in drop]
+    drop_arguments(function, {block: set(gone) for block, gone in removed.items()})
     return True

@@ -20,6 +20,7 @@ whose results were only such arguments are left to dead-code elimination.
 from __future__ import annotations
 
 from evmkiln.codegen.ir.function import Block, Function
+from evmkiln.codegen.ir.rewrite import drop_arguments
 
 
 class UnusedParams:
@@ -60,24 +61,15 @@ class UnusedParams:
         while work:
             for arg_id in incoming.get(work.pop(), ()):
                 need(arg_id)
-        kept: dict[int, list[int]] = {}
+        dropped: dict[int, set[int]] = {}
         for block in function.blocks:
             if id(block) in fixed:
                 continue
-            keep = [i for i, p in enumerate(block.params) if p.id in needed]
-            if len(keep) < len(block.params):
-                kept[id(block)] = keep
-        if not kept:
+            unused = {i for i, p in enumerate(block.params) if p.id not in needed}
+            if unused:
+                dropped[id(block)] = unused
+                block.params = [p for p in block.params if p.id in needed]
+        if not dropped:
             return False
-        for block in function.blocks:
-            if block.term is None:
-                continue
-            for call in block.term.targets:
-                positions = kept.get(id(call.block))
-                if positions is not None:
-                    call.args = [call.args[i] for i in positions]
-        for block in function.blocks:
-            positions = kept.get(id(block))
-            if positions is not None:
-                block.params = [block.params[i] for i in positions]
+        drop_arguments(function, dropped)
         return True
