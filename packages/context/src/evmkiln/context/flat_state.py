@@ -56,6 +56,7 @@ from evmkiln.context.state_layers import MISSING, AccountRecord, StateLayer, Sta
 from evmkiln.forks.storage import account_has_storage
 
 _BLANK_ACCOUNT: AccountRecord = (0, 0, EMPTY_SHA3)
+"""The fields of an account that does not exist, and of an empty one that does."""
 
 # Journal entries: (kind, *undo data).
 _ACCOUNT = 0  # (_ACCOUNT, address, previous record or MISSING)
@@ -136,15 +137,23 @@ class FlatAccountDB(AccountDatabaseAPI):
         return record  # type: ignore[return-value]
 
     def _trie_account(self, address: bytes) -> AccountRecord | None:
+        """The account as the trie holds it (``None``: no account).
+
+        The fields first: py-evm caches the account it decodes for them, while
+        ``account_exists`` walks the trie again on every call; an account with
+        a nonce, a balance or code exists, so only an all-default one needs
+        asking.
+        """
         inner = self._inner
         canonical = Address(address)
-        if not inner.account_exists(canonical):
-            return None
-        return (
+        record = (
             inner.get_nonce(canonical),
             inner.get_balance(canonical),
             bytes(inner.get_code_hash(canonical)),
         )
+        if record == _BLANK_ACCOUNT and not inner.account_exists(canonical):
+            return None
+        return record
 
     def _read_account(self, address: bytes) -> AccountRecord | None:
         record = self._trie_account(address)
@@ -424,7 +433,7 @@ class FlatAccountDB(AccountDatabaseAPI):
                 inner.delete_storage(canonical)
                 diff.cleared.add(address)
             if record is not None:
-                self._write_account(canonical, record)
+                self._write_account(canonical, record, self._layer.account(address))
                 diff.accounts[address] = record
             if slots:
                 for slot, value in slots.items():
@@ -446,10 +455,18 @@ class FlatAccountDB(AccountDatabaseAPI):
         self._locked_cleared = set()
         self._new_codes = {}
 
-    def _write_account(self, address: Address, record: AccountRecord) -> None:
+    def _write_account(self, address: Address, record: AccountRecord, before: object) -> None:
+        """Write ``record`` through py-evm's account database.
+
+        ``before`` is what the layers know of the account at the trie's root
+        (:data:`MISSING` if nothing): py-evm's ``account_exists`` walks the trie
+        on every call, without caching what it read, so it is asked only when
+        the layers do not know.
+        """
         nonce, balance, code_hash = record
         inner = self._inner
-        if not inner.account_exists(address):
+        exists = inner.account_exists(address) if before is MISSING else before is not None
+        if not exists:
             inner.touch_account(address)
         if inner.get_nonce(address) != nonce:
             inner.set_nonce(address, nonce)
