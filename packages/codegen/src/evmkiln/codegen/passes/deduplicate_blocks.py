@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from evmkiln.codegen.ir.function import Block, Function, Inst
+from evmkiln.codegen.ir.function import Block, Function, Value
 
 MAX_ROUNDS = 8
 """Rounds of merging; a chain of duplicates longer than this keeps its head.  Each
@@ -38,22 +38,21 @@ def _shape(block: Block) -> Hashable:
     for param in block.params:
         numbers[param.id] = len(numbers)
 
-    def operands(inst: Inst) -> tuple[int, ...]:
+    def numbered(values: list[Value]) -> tuple[int, ...]:
         # A value defined elsewhere would break the block-local rule; keep such a block apart.
-        return tuple(numbers.get(a.id, -1 - a.id) for a in inst.args)
+        return tuple(numbers.get(v.id, -1 - v.id) for v in values)
 
     parts: list[Hashable] = [tuple(p.type for p in block.params)]
     for inst in block.insts:
-        parts.append((inst.opcode, inst.imms, operands(inst), tuple(r.type for r in inst.results)))
+        parts.append(
+            (inst.opcode, inst.imms, numbered(inst.args), tuple(r.type for r in inst.results))
+        )
         for result in inst.results:
             numbers[result.id] = len(numbers)
     term = block.term
     if term is not None:
-        targets = tuple(
-            (id(call.block), tuple(numbers.get(a.id, -1 - a.id) for a in call.args))
-            for call in term.targets
-        )
-        parts.append((term.opcode, term.imms, operands(term), targets))
+        targets = tuple((id(call.block), numbered(call.args)) for call in term.targets)
+        parts.append((term.opcode, term.imms, numbered(term.args), targets))
     return tuple(parts)
 
 

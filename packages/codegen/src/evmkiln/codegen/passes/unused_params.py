@@ -19,7 +19,7 @@ whose results were only such arguments are left to dead-code elimination.
 
 from __future__ import annotations
 
-from evmkiln.codegen.ir.function import Block, Function
+from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.ir.rewrite import drop_arguments
 
 
@@ -28,16 +28,12 @@ class UnusedParams:
 
     def run_pass(self, function: Function) -> bool:
         fixed = {id(function.entry), *(id(b) for b in function.jump_table.values())}
-        owner: dict[int, tuple[Block, int]] = {}
-        """Parameter id -> (its block, its position)."""
-        for block in function.blocks:
-            for index, param in enumerate(block.params):
-                owner[param.id] = (block, index)
+        params = {p.id for block in function.blocks for p in block.params}
         needed: set[int] = set()
         work: list[int] = []
 
         def need(value_id: int) -> None:
-            if value_id in owner and value_id not in needed:
+            if value_id in params and value_id not in needed:
                 needed.add(value_id)
                 work.append(value_id)
 
