@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
@@ -66,11 +67,17 @@ def _read_account(db: Any, address: bytes) -> tuple[Any, ...]:
     )
 
 
+class OwnAccountDB(AccountDB):
+    """A tool's own account database: the flat state writes through it rather than
+    writing py-evm's tries itself."""
+
+
 class _Pair:
     """The same program on py-evm's AccountDB and on the flat one."""
 
-    def __init__(self, layers: StateLayers) -> None:
-        self.flat_class = flat_account_db_class(AccountDB, layers)
+    def __init__(self, layers: StateLayers, inner: type[AccountDB] = AccountDB) -> None:
+        self.flat_class = flat_account_db_class(inner, layers)
+        assert self.flat_class.writes_tries == (inner is AccountDB)
         self.stock_db, self.flat_db = AtomicDB(), AtomicDB()
         self.stock: Any = AccountDB(self.stock_db, BLANK_ROOT_HASH)
         self.flat: Any = self.flat_class(self.flat_db, BLANK_ROOT_HASH)
@@ -139,10 +146,13 @@ class _Pair:
                 assert self.flat.get_storage(a, s) == self.stock.get_storage(a, s)
 
 
+@pytest.mark.parametrize("inner", [AccountDB, OwnAccountDB], ids=["own-tries", "wrapped"])
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(operation, max_size=60))
-def test_flat_database_matches_pyevm(program: list[tuple[Any, ...]]) -> None:
-    pair = _Pair(StateLayers())
+def test_flat_database_matches_pyevm(
+    inner: type[AccountDB], program: list[tuple[Any, ...]]
+) -> None:
+    pair = _Pair(StateLayers(), inner)
     for op in program:
         pair.apply(op)
     pair.finish()

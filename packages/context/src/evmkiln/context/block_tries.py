@@ -28,72 +28,7 @@ import rlp
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.trie import make_trie_root_and_nodes
 
-from evmkiln.builtins.keccak_backend import keccak256
-
-Node = list[Any]
-"""A trie node as its RLP structure: a leaf or extension ``[path, x]``, a branch of 17."""
-
-
-def _nibbles(key: bytes) -> tuple[int, ...]:
-    out: list[int] = []
-    for byte in key:
-        out += (byte >> 4, byte & 0x0F)
-    return tuple(out)
-
-
-def _hex_prefix(nibbles: Sequence[int], leaf: bool) -> bytes:
-    flag = 2 if leaf else 0
-    if len(nibbles) % 2:
-        head = [((flag | 1) << 4) | nibbles[0]]
-        rest = nibbles[1:]
-    else:
-        head = [flag << 4]
-        rest = nibbles
-    return bytes(head + [(rest[i] << 4) | rest[i + 1] for i in range(0, len(rest), 2)])
-
-
-class _Builder:
-    __slots__ = ("nodes",)
-
-    def __init__(self) -> None:
-        self.nodes: dict[bytes, bytes] = {}
-
-    def reference(self, node: Node) -> Any:
-        """How a parent names ``node``: the node itself under 32 bytes, else its hash."""
-        encoded = rlp.encode(node)
-        if len(encoded) < 32:
-            return node
-        digest = bytes(keccak256(encoded))
-        self.nodes[digest] = encoded
-        return digest
-
-    def build(self, items: Sequence[tuple[tuple[int, ...], bytes]], depth: int) -> Node:
-        """The node for ``items`` (sorted keys, distinct, all sharing ``key[:depth]``)."""
-        first_key, first_value = items[0]
-        if len(items) == 1:
-            return [_hex_prefix(first_key[depth:], leaf=True), first_value]
-        last_key = items[-1][0]
-        # The sorted keys' common prefix is the first and last keys' common prefix.
-        shared = depth
-        limit = min(len(first_key), len(last_key))
-        while shared < limit and first_key[shared] == last_key[shared]:
-            shared += 1
-        if shared > depth:
-            child = self.build(items, shared)
-            return [_hex_prefix(first_key[depth:shared], leaf=False), self.reference(child)]
-        branch: list[Any] = [b""] * 17
-        start = 0
-        if len(first_key) == depth:  # a key that ends here: the branch's value
-            branch[16] = first_value
-            start = 1
-        while start < len(items):
-            nibble = items[start][0][depth]
-            end = start + 1
-            while end < len(items) and items[end][0][depth] == nibble:
-                end += 1
-            branch[nibble] = self.reference(self.build(items[start:end], depth + 1))
-            start = end
-        return branch
+from evmkiln.context.trie_nodes import TrieBuilder, nibbles
 
 
 def trie_root_and_nodes(encoded_items: Sequence[bytes]) -> tuple[bytes, dict[bytes, bytes]]:
@@ -104,12 +39,9 @@ def trie_root_and_nodes(encoded_items: Sequence[bytes]) -> tuple[bytes, dict[byt
         (rlp.encode(index, sedes=rlp.sedes.big_endian_int), item)
         for index, item in enumerate(encoded_items)
     )
-    builder = _Builder()
-    root = builder.build([(_nibbles(key), item) for key, item in keyed], 0)
-    encoded = rlp.encode(root)
-    digest = bytes(keccak256(encoded))
-    builder.nodes[digest] = encoded
-    return digest, builder.nodes
+    builder = TrieBuilder()
+    root = builder.build([(nibbles(key), item) for key, item in keyed], 0)
+    return builder.root(root), builder.nodes
 
 
 class OneShotBlockTries:

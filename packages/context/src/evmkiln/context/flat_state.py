@@ -11,7 +11,10 @@ dicts instead and reaches the trie only
   :mod:`evmkiln.context.state_layers`), and
 * when py-evm asks for a state root or persists: the changes are then
   written into the wrapped database, which computes the root as it always
-  does.
+  does.  When the wrapped database is py-evm's own ``AccountDB``, the flat
+  state writes the tries itself instead (:mod:`evmkiln.context.account_trie`:
+  the same root and nodes in one walk per trie, rather than a walk per key
+  through py-evm's journals).
 
 It plugs in where py-evm lets a fork choose its account database (the state
 class's ``account_db_class``) and wraps whatever class that was, so a tool's
@@ -45,14 +48,17 @@ from typing import Any, ClassVar
 
 from eth.abc import AccountDatabaseAPI, AtomicDatabaseAPI, MetaWitnessAPI
 from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
+from eth.db.account import AccountDB
 from eth.db.journal import get_next_checkpoint
 from eth.typing import JournalDBCheckpoint
 from eth.validation import validate_uint64, validate_uint256
 from eth_typing import Address, Hash32
 
 from evmkiln.builtins.keccak_backend import keccak256 as keccak
+from evmkiln.context.account_trie import AccountChange, PendingNodes, write_account_changes
 from evmkiln.context.journal_checkpoints import Checkpoints, close_checkpoint
 from evmkiln.context.state_layers import MISSING, AccountRecord, StateLayer, StateLayers
+from evmkiln.context.trie_update import TrieUpdate
 from evmkiln.forks.storage import account_has_storage
 
 _BLANK_ACCOUNT: AccountRecord = (0, 0, EMPTY_SHA3)
@@ -76,12 +82,15 @@ class FlatAccountDB(AccountDatabaseAPI):
 
     inner_class: ClassVar[type[AccountDatabaseAPI]]
     layers: ClassVar[StateLayers]
+    writes_tries: ClassVar[bool]
+    """The wrapped class is py-evm's ``AccountDB``: the flat state writes its tries itself."""
 
     __slots__ = (
         "_accounts",
         "_checkpoints",
         "_current",
         "_current_cleared",
+        "_db",
         "_inner",
         "_journal",
         "_layer",
@@ -93,6 +102,10 @@ class FlatAccountDB(AccountDatabaseAPI):
     )
 
     def __init__(self, db: AtomicDatabaseAPI, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
+        self._db: PendingNodes | None = None
+        if self.writes_tries:
+            self._db = PendingNodes(db)
+            db = self._db
         self._inner = self.inner_class(db, state_root)
         self._layer: StateLayer = self.layers.at(state_root)
         self._accounts: dict[bytes, AccountRecord | None] = {}
@@ -410,12 +423,17 @@ class FlatAccountDB(AccountDatabaseAPI):
     def persist(self) -> MetaWitnessAPI:
         self._flush()
         witness = self._inner.persist()
+        if self._db is not None:
+            self._db.flush()
         return witness
 
     def _flush(self) -> None:
         """Write every pending change into the wrapped database; remember them by the new root."""
         self._lock_storage()
         if not self._accounts and not self._locked:
+            return
+        if self._db is not None:
+            self._write_tries(self._db)
             return
         inner = self._inner
         diff = StateLayer(parent=None)
@@ -455,6 +473,40 @@ class FlatAccountDB(AccountDatabaseAPI):
         self._locked_cleared = set()
         self._new_codes = {}
 
+    def _write_tries(self, db: PendingNodes) -> None:
+        """:meth:`_flush` over py-evm's ``AccountDB``: write the tries, then read them anew."""
+        accounts, locked, cleared = self._accounts, self._locked, self._locked_cleared
+        changes = [
+            AccountChange(
+                address,
+                accounts.get(address, MISSING),
+                address in cleared or (address in accounts and accounts[address] is None),
+                locked.get(address) or {},
+            )
+            for address in accounts.keys() | locked.keys()
+        ]
+        update = TrieUpdate(db.__getitem__)
+        written = write_account_changes(update, self._inner.state_root, changes)
+        db.pending.update(update.nodes)
+        for code_hash in written.codes:
+            db.pending[code_hash] = self._new_codes[code_hash]
+        diff = StateLayer(parent=None)
+        for change in changes:
+            if change.wiped:
+                diff.cleared.add(change.address)
+            if change.slots:
+                diff.storage[change.address] = dict(change.slots)
+        diff.accounts.update(written.accounts)
+        diff.codes.update(self._new_codes)
+        # A new py-evm account database at the new root: the old one's caches
+        # describe the old root.
+        self._inner = self.inner_class(db, Hash32(written.root))
+        self._layer = self.layers.derive(self._layer, written.root, diff)
+        self._accounts = {}
+        self._locked = {}
+        self._locked_cleared = set()
+        self._new_codes = {}
+
     def _write_account(self, address: Address, record: AccountRecord, before: object) -> None:
         """Write ``record`` through py-evm's account database.
 
@@ -489,6 +541,7 @@ def flat_account_db_class(
         {
             "inner_class": inner_class,
             "layers": layers if layers is not None else StateLayers(),
+            "writes_tries": inner_class is AccountDB,
             "__slots__": (),
         },
     )

@@ -1,0 +1,174 @@
+"""Merkle-Patricia trie nodes: their nibble paths, their encoding, building a trie from sorted keys.
+
+A node is kept as its RLP structure, as ``rlp.decode`` returns it: a leaf or
+an extension ``[hex-prefixed path, x]``, a branch of 17 items (16 children
+and a value).  A parent names a child by the child itself when its encoding
+is under 32 bytes and by the keccak of the encoding otherwise; only the
+latter are stored in the database, plus the root whatever its size.  These
+are the rules py-evm's ``HexaryTrie`` follows, so the roots and the stored
+nodes of the tries built here are the ones it builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from evmkiln.builtins.keccak_backend import keccak256
+
+Node = list[Any]
+"""A trie node as its RLP structure: a leaf or extension ``[path, x]``, a branch of 17."""
+
+Nibbles = tuple[int, ...]
+
+
+def encode_node(item: Any) -> bytes:
+    """The RLP encoding of a node (nested lists of byte strings), as ``rlp.encode`` gives it.
+
+    A trie update encodes every node it makes; pyrlp's generic encoder
+    (sedes inference, validation) was most of that cost.
+    """
+    if isinstance(item, bytes):
+        size = len(item)
+        if size == 1 and item[0] < 0x80:
+            return item
+        return _length_prefix(size, 0x80) + item
+    payload = b"".join([encode_node(child) for child in item])
+    return _length_prefix(len(payload), 0xC0) + payload
+
+
+def _length_prefix(size: int, offset: int) -> bytes:
+    if size < 56:
+        return bytes((offset + size,))
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((offset + 55 + len(length),)) + length
+
+
+def decode_node(encoded: bytes) -> Node:
+    """A node from its RLP encoding; :class:`ValueError` if it is not one."""
+    try:
+        node, end = _decode_item(encoded, 0)
+    except IndexError:
+        raise ValueError("truncated RLP in a trie node") from None
+    if end != len(encoded) or not isinstance(node, list) or len(node) not in (2, 17):
+        raise ValueError("not a trie node: a leaf, an extension or a branch")
+    return node
+
+
+def _decode_item(data: bytes, position: int) -> tuple[Any, int]:
+    first = data[position]
+    if first < 0x80:
+        return data[position : position + 1], position + 1
+    if first < 0xB8:
+        start, size = position + 1, first - 0x80
+    elif first < 0xC0:
+        width = first - 0xB7
+        start = position + 1 + width
+        size = int.from_bytes(data[position + 1 : start], "big")
+    else:
+        if first < 0xF8:
+            start, size = position + 1, first - 0xC0
+        else:
+            width = first - 0xF7
+            start = position + 1 + width
+            size = int.from_bytes(data[position + 1 : start], "big")
+        end = start + size
+        if end > len(data):
+            raise IndexError
+        items: list[Any] = []
+        while start < end:
+            item, start = _decode_item(data, start)
+            items.append(item)
+        if start != end:
+            raise ValueError("an RLP list's items overrun it")
+        return items, end
+    end = start + size
+    if end > len(data):
+        raise IndexError
+    return data[start:end], end
+
+
+def nibbles(key: bytes) -> Nibbles:
+    """The 4-bit digits of ``key``, high half first."""
+    out: list[int] = []
+    for byte in key:
+        out += (byte >> 4, byte & 0x0F)
+    return tuple(out)
+
+
+def hex_prefix(path: Sequence[int], leaf: bool) -> bytes:
+    """The compact encoding of ``path`` in a leaf (``leaf``) or an extension."""
+    flag = 2 if leaf else 0
+    if len(path) % 2:
+        head = [((flag | 1) << 4) | path[0]]
+        rest = path[1:]
+    else:
+        head = [flag << 4]
+        rest = path
+    return bytes(head + [(rest[i] << 4) | rest[i + 1] for i in range(0, len(rest), 2)])
+
+
+def decode_hex_prefix(encoded: bytes) -> tuple[Nibbles, bool]:
+    """The path of a compact-encoded leaf or extension, and whether it is a leaf."""
+    if not encoded:
+        raise ValueError("a leaf or extension path is never empty")
+    flags = encoded[0] >> 4
+    if flags > 3:
+        raise ValueError(f"invalid hex-prefix flags {flags}")
+    path = nibbles(encoded[1:])
+    if flags & 1:
+        path = (encoded[0] & 0x0F, *path)
+    return path, bool(flags & 2)
+
+
+class TrieBuilder:
+    """Encodes nodes and keeps every one a lookup reads from the database (``nodes``)."""
+
+    __slots__ = ("nodes",)
+
+    def __init__(self) -> None:
+        self.nodes: dict[bytes, bytes] = {}
+
+    def reference(self, node: Node) -> Any:
+        """How a parent names ``node``: the node itself under 32 bytes, else its hash."""
+        encoded = encode_node(node)
+        if len(encoded) < 32:
+            return node
+        digest = bytes(keccak256(encoded))
+        self.nodes[digest] = encoded
+        return digest
+
+    def root(self, node: Node) -> bytes:
+        """The hash of a trie whose root node is ``node`` (stored whatever its size)."""
+        encoded = encode_node(node)
+        digest = bytes(keccak256(encoded))
+        self.nodes[digest] = encoded
+        return digest
+
+    def build(self, items: Sequence[tuple[Nibbles, bytes]], depth: int) -> Node:
+        """The node for ``items`` (sorted keys, distinct, all sharing ``key[:depth]``)."""
+        first_key, first_value = items[0]
+        if len(items) == 1:
+            return [hex_prefix(first_key[depth:], leaf=True), first_value]
+        last_key = items[-1][0]
+        # The sorted keys' common prefix is the first and last keys' common prefix.
+        shared = depth
+        limit = min(len(first_key), len(last_key))
+        while shared < limit and first_key[shared] == last_key[shared]:
+            shared += 1
+        if shared > depth:
+            child = self.build(items, shared)
+            return [hex_prefix(first_key[depth:shared], leaf=False), self.reference(child)]
+        branch: list[Any] = [b""] * 17
+        start = 0
+        if len(first_key) == depth:  # a key that ends here: the branch's value
+            branch[16] = first_value
+            start = 1
+        while start < len(items):
+            nibble = items[start][0][depth]
+            end = start + 1
+            while end < len(items) and items[end][0][depth] == nibble:
+                end += 1
+            branch[nibble] = self.reference(self.build(items[start:end], depth + 1))
+            start = end
+        return branch
