@@ -1,8 +1,8 @@
 """Repeated SSTOREs and SLOADs of few slots, with children in between, against py-evm.
 
-The LLVM backend prices a write to a slot whose original value it knows in
-native code (EIP-2200/3529), holds the value back from py-evm and tells it
-before a child runs and when the frame ends.  Whatever the sequence --
+Both native backends price a write to a slot whose original value they know
+in generated code (EIP-2200/3529), hold the value back from py-evm and tell
+it before a child runs and when the frame ends.  Whatever the sequence --
 clean and dirty slots, writes back to the original, zeroing and un-zeroing,
 reads of written slots, a DELEGATECALL child reading and writing the
 parent's storage, running out of gas anywhere -- gas, refunds, output and the
@@ -85,3 +85,34 @@ def test_the_sentry_halts_a_repeated_write_like_pyevm(backend: str) -> None:
         assert execute(vm_class, codes, gas=gas) == expected, gas
         endings.add(expected.success)
     assert endings == {True, False}
+
+
+@pytest.mark.parametrize("backend", ["llvm", "wasm"])
+def test_repeated_writes_reach_the_host_once_more_each(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty writes to one slot: the first through the builtin, the rest priced natively.
+
+    The host hears of the slot twice: the builtin's write, then the last value
+    when the frame ends.  A child frame in between must see the held value, so
+    the write-back comes before it (the DELEGATECALL child copies slot 0 + 1).
+    """
+    from evmkiln.context.pyevm_host import PyEvmHost
+
+    writes: list[tuple[int, int]] = []
+    original = PyEvmHost.set_storage
+
+    def counting(self: PyEvmHost, address: bytes, slot: int, value: int) -> None:
+        if address == CONTRACT_A:
+            writes.append((slot, value))
+        original(self, address, slot, value)
+
+    monkeypatch.setattr(PyEvmHost, "set_storage", counting)
+    sequence: list[Op] = [("store", 0, 1 + i % 2) for i in range(40)]
+    sequence += [("child", 0, 0), ("load", 2, 0)]
+    codes = {CONTRACT_A: program(sequence), CONTRACT_B: CHILD}
+    expected = execute(CancunVM, codes)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    assert execute(vm_class, codes) == expected
+    assert expected.success
+    assert [w for w in writes if w[0] == 0] == [(0, 1), (0, 2)]

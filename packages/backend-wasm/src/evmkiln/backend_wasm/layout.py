@@ -12,9 +12,13 @@ address 0:
 * ``DIV_U``/``DIV_V``/``DIV_Q``: the division routines' digits;
 * ``STACK``: the EVM stack buffer, 1024 words of four little-endian limbs;
 * ``SLOTS``: the frame's known storage slots, a direct-mapped table of
-  :data:`SL_CAPACITY` entries (key and value words, the generation that
-  entered it); an entry is valid while its generation is ``CTRL_SL_GEN``,
-  which every new frame and every child frame advances;
+  :data:`SL_CAPACITY` entries (key, value and original words, the generation
+  that entered it, flags); an entry is valid while its generation is
+  ``CTRL_SL_GEN``, which every new frame and every child frame advances.
+  Generated SSTORE prices a write to an entry whose original value is known
+  (:data:`SL_ORIGINAL_KNOWN`), adds its refund to ``CTRL_REFUND`` and marks
+  the entry :data:`SL_DIRTY`; the runtime tells the host those values before
+  a child frame runs and when the frame ends;
 * ``KECCAK_*``: the hash's state, its last input block and round constants;
 * ``JUMPS``: the dynamic-jump table, one u16 per code byte (block index, or
   ``NO_BLOCK``);
@@ -36,6 +40,10 @@ CTRL_OUT_SIZE = 24
 CTRL_SL_GEN = 32
 CTRL_GROW = 40
 """The page count generated code asks the host for with :data:`HOST_GROW`."""
+CTRL_STATIC = 48
+"""1 in a static frame: generated SSTORE leaves the write to the builtin, which halts."""
+CTRL_REFUND = 56
+"""Refunds of the SSTOREs priced in wasm (signed); the runtime adds them to the frame's."""
 SCRATCH = 64
 """Three 32-byte words: low padding, the operand, high padding."""
 ARGS = 256
@@ -52,9 +60,13 @@ STACK_LIMIT = 1024
 STACK_BYTES = STACK_LIMIT * 32
 SLOTS = STACK + STACK_BYTES
 SL_CAPACITY = 1024
-SL_ENTRY = 80
-"""Key word, value word, generation (u64), padding."""
-SL_KEY, SL_VALUE, SL_GENERATION = 0, 32, 64
+SL_ENTRY = 112
+"""Key, value and original words; generation and flags (u64 each)."""
+SL_KEY, SL_VALUE, SL_ORIGINAL, SL_GENERATION, SL_FLAGS = 0, 32, 64, 96, 104
+SL_ORIGINAL_KNOWN = 1
+"""The entry's original (transaction-start) value is filled in: SSTORE may be priced in wasm."""
+SL_DIRTY = 2
+"""A write priced in wasm changed the value and the host has not been told yet."""
 SL_HASH_MULTIPLIER = 0x9E3779B97F4A7C15
 """The index is ``((xor of the key's limbs) * this mod 2^64) >> 32``, masked."""
 KECCAK_STATE = SLOTS + SL_CAPACITY * SL_ENTRY

@@ -73,11 +73,18 @@ from evmkiln.backend_wasm.layout import (
     CTRL_MSIZE,
     CTRL_OUT_OFFSET,
     CTRL_OUT_SIZE,
+    CTRL_REFUND,
     CTRL_SL_GEN,
+    CTRL_STATIC,
     HOST_GROW,
     MAX_PAGES,
     PAGE,
+    SL_DIRTY,
     SL_ENTRY,
+    SL_FLAGS,
+    SL_GENERATION,
+    SL_ORIGINAL_KNOWN,
+    SL_VALUE,
     SLOTS,
     STACK,
     STACK_BYTES,
@@ -351,6 +358,9 @@ class _Slot:
         self.header = memoryview(b"")
         self._locate()
         self.call = FastCall(store, run)
+        self._writable: set[int] = set()
+        """Entries (offsets in ``SLOTS``) entered with their original value this
+        generation: the only ones generated SSTORE can make dirty."""
 
     def _locate(self) -> None:
         """Take the memory's address anew: call after every growth, which may move it.
@@ -423,6 +433,8 @@ class _Slot:
         impl, arity, _ = _BUILTIN_TABLE[ident]
         frame.gas = _I64.unpack_from(self.header, CTRL_GAS)[0]
         args = [self._read_word(i) for i in range(arity)]
+        if ident in _RUNS_FRAMES:  # the other frame must see this one's writes
+            self._write_back()
         try:
             result = impl(frame, *args)
         except ExceptionalHalt as halt:
@@ -436,22 +448,64 @@ class _Slot:
             assert result is not None
             self._remember(args[0], result)
         elif ident == _SSTORE:
-            self._remember(args[0], args[1])
+            slot = args[0]
+            self._remember(slot, args[1], frame.host.get_original_storage(frame.address, slot))
         elif ident in _RUNS_FRAMES:  # another frame may have written any storage
             self._advance_generation()
         return 0
 
-    # -- known storage slots (read by generated SLOAD) -------------------------------
-    def _remember(self, slot: int, value: int) -> None:
-        """Enter a slot this frame read or wrote, with the value it now holds."""
-        at = SLOTS + slot_index(slot) * SL_ENTRY
+    # -- known storage slots (read by generated SLOAD and SSTORE) ----------------------
+    def _remember(self, slot: int, value: int, original: int | None = None) -> None:
+        """Enter a slot this frame read or wrote, with the value it now holds.
+
+        With ``original`` (an SSTORE crossing knows it), generated SSTORE may
+        price later writes to the slot.  A value held back in the entry this
+        one replaces is told to the host first.
+        """
+        index = slot_index(slot) * SL_ENTRY
+        if index in self._writable:
+            self._write_back_entry(index)
+            self._writable.discard(index)
+        flags = 0
+        if original is not None:
+            flags = SL_ORIGINAL_KNOWN
+            self._writable.add(index)
+        at = SLOTS + index
         generation = self.header[CTRL_SL_GEN : CTRL_SL_GEN + 8]
-        self.header[at : at + 72] = (
-            slot.to_bytes(32, "little") + value.to_bytes(32, "little") + generation
+        self.header[at : at + SL_ENTRY] = (
+            slot.to_bytes(32, "little")
+            + value.to_bytes(32, "little")
+            + (original or 0).to_bytes(32, "little")
+            + generation
+            + flags.to_bytes(8, "little")
         )
+
+    def _write_back(self) -> None:
+        """Tell the host every value generated SSTOREs hold back in the table."""
+        if self._writable:
+            for index in self._writable:
+                self._write_back_entry(index)
+            self._writable.clear()
+
+    def _write_back_entry(self, index: int) -> None:
+        header = self.header
+        at = SLOTS + index
+        flags = _I64.unpack_from(header, at + SL_FLAGS)[0]
+        current = (
+            header[at + SL_GENERATION : at + SL_FLAGS] == header[CTRL_SL_GEN : CTRL_SL_GEN + 8]
+        )
+        if not current or not flags & SL_DIRTY:
+            return
+        frame = self.frame
+        assert frame is not None
+        slot = int.from_bytes(header[at : at + 32], "little")
+        value = int.from_bytes(header[at + SL_VALUE : at + SL_VALUE + 32], "little")
+        frame.host.set_storage(frame.address, slot, value)
+        _I64.pack_into(header, at + SL_FLAGS, flags & ~SL_DIRTY)
 
     def _advance_generation(self) -> None:
         """Make every entry stale: a new frame, or a child that may have written storage."""
+        self._writable.clear()
         _I64.pack_into(self.header, CTRL_SL_GEN, _I64.unpack_from(self.header, CTRL_SL_GEN)[0] + 1)
 
     # -- one frame ----------------------------------------------------------------------
@@ -463,8 +517,11 @@ class _Slot:
         # go stale with a new generation (the counter survives the reset).
         generation = _I64.unpack_from(self.header, CTRL_SL_GEN)[0]
         ctypes.memset(addr + base, 0, self._msize())
-        ctypes.memset(addr, 0, ARGS)
+        ctypes.memset(addr, 0, ARGS)  # CTRL_REFUND included
         _I64.pack_into(self.header, CTRL_SL_GEN, generation + 1)
+        self._writable.clear()
+        if frame.is_static:
+            _I64.pack_into(self.header, CTRL_STATIC, 1)
         ctypes.memset(addr + STACK, 0, STACK_BYTES)
         self._write_memory(frame.memory)
         _I64.pack_into(self.header, CTRL_GAS, frame.gas)
@@ -476,9 +533,15 @@ class _Slot:
         try:
             status = self.call()
         finally:
-            self.frame = None
-            view.close()
-            frame.memory = self._read_memory()
+            try:
+                # Values and refunds of the SSTOREs priced in wasm (harmless
+                # after a halt: py-evm reverts the frame and drops its refunds).
+                self._write_back()
+                frame.refund += _I64.unpack_from(self.header, CTRL_REFUND)[0]
+            finally:
+                self.frame = None
+                view.close()
+                frame.memory = self._read_memory()
         error = self.host.error
         if error is not None:
             # A builtin raised (status STATUS_HOST_HALT), or growth was refused

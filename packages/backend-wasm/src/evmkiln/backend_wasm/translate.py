@@ -47,7 +47,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from evmkiln.backend_wasm import keccak, limbs, limits
+from evmkiln.backend_wasm import keccak, limbs, limits, sstore
 from evmkiln.backend_wasm.encoding import (
     I32,
     I64,
@@ -65,6 +65,7 @@ from evmkiln.backend_wasm.layout import (
     CTRL_OUT_OFFSET,
     CTRL_OUT_SIZE,
     CTRL_SL_GEN,
+    CTRL_STATIC,
     HOST_GROW,
     JUMPS,
     MAX_PAGES,
@@ -72,9 +73,11 @@ from evmkiln.backend_wasm.layout import (
     PAGE,
     SL_CAPACITY,
     SL_ENTRY,
+    SL_FLAGS,
     SL_GENERATION,
     SL_HASH_MULTIPLIER,
     SL_KEY,
+    SL_ORIGINAL_KNOWN,
     SL_VALUE,
     SLOTS,
     STACK,
@@ -84,7 +87,7 @@ from evmkiln.backend_wasm.layout import (
     memory_base,
 )
 from evmkiln.builtins.halts import HaltKind
-from evmkiln.builtins.impl.gas import KECCAK_WORD, WARM_STORAGE_READ
+from evmkiln.builtins.impl.gas import KECCAK_WORD, SSTORE_SENTRY, WARM_STORAGE_READ
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
 from evmkiln.codegen.ir.function import Block, BlockCall, Function, Inst, Value
@@ -245,6 +248,8 @@ class _Translator:
             elif name == "keccakf":
                 func = keccak.keccakf()
                 self.module.data.append(keccak.round_constants())
+            elif name == "sstore_price":
+                func = sstore.sstore_price()
             elif name == "keccak256":
                 func = keccak.keccak256(self.base, self.routine("keccakf"), self.routine("bswap64"))
             else:
@@ -484,12 +489,12 @@ class _Translator:
             *self.halt_if(HaltKind.OUT_OF_GAS),
         ]
 
-    def _sload(self, slot: Value, result: Value) -> None:
-        """SLOAD: the frame's table of known slots (``SLOTS``) first, the host on a miss.
+    def _known_slot(self, slot: Value) -> None:
+        """Leave ``slot``'s entry offset in ``tmp32`` and push whether the entry holds it.
 
-        A hit is a slot this frame already read or wrote, hence warm: the
-        warm read is charged and the value loaded without crossing.  The host
-        enters slots (and advances the generation around child frames).
+        The entry holds the slot when its generation is the frame's
+        (``CTRL_SL_GEN``) and its key matches; :func:`.layout.slot_index`
+        computes the same index.
         """
         b = self.body
         key = [("local.get", self.local(slot, i)) for i in range(4)]
@@ -503,6 +508,17 @@ class _Translator:
         b += [("i32.const", 0), ("i64.load", 3, CTRL_SL_GEN), ("i64.eq",)]
         for i in range(4):
             b += [entry, ("i64.load", 3, SLOTS + SL_KEY + 8 * i), key[i], ("i64.eq",), ("i32.and",)]
+
+    def _sload(self, slot: Value, result: Value) -> None:
+        """SLOAD: the frame's table of known slots (``SLOTS``) first, the host on a miss.
+
+        A hit is a slot this frame already read or wrote, hence warm: the
+        warm read is charged and the value loaded without crossing.  The host
+        enters slots (and advances the generation around child frames).
+        """
+        b = self.body
+        entry = ("local.get", self.tmp32)
+        self._known_slot(slot)
         b += [("if", None)]
         self.depth += 1
         gas = ("local.get", GAS)
@@ -514,6 +530,33 @@ class _Translator:
             b += [("local.set", self.local(result, i))]
         b += [("else",)]
         self._cross("sload", [slot], [result])
+        b += [("end",)]
+        self.depth -= 1
+
+    def _sstore(self, slot: Value, value: Value) -> None:
+        """SSTORE: priced in wasm when the slot's entry knows its original value.
+
+        Otherwise (the slot's first write in this frame, a static frame) the
+        builtin runs in the host and enters the slot with its original value.
+        EIP-2200's sentry (halt with 2,300 gas or less) comes first, as there;
+        see :mod:`.sstore` for the price and what happens to the value.
+        """
+        b = self.body
+        entry = ("local.get", self.tmp32)
+        self._known_slot(slot)
+        b += [entry, ("i64.load", 3, SLOTS + SL_FLAGS), ("i64.const", SL_ORIGINAL_KNOWN)]
+        b += [("i64.and",), ("i32.wrap_i64",), ("i32.and",)]
+        b += [("i32.const", 0), ("i64.load", 3, CTRL_STATIC), ("i64.eqz",), ("i32.and",)]
+        b += [("if", None)]
+        self.depth += 1
+        gas = ("local.get", GAS)
+        b += [gas, ("i64.const", SSTORE_SENTRY), ("i64.le_u",), *self.halt_if(HaltKind.OUT_OF_GAS)]
+        b += [entry, *self.get(value), ("call", self.routine("sstore_price"))]
+        b += [("local.set", SCRATCH64)]
+        b += [gas, ("local.get", SCRATCH64), ("i64.lt_u",), *self.halt_if(HaltKind.OUT_OF_GAS)]
+        b += [gas, ("local.get", SCRATCH64), ("i64.sub",), ("local.set", GAS)]
+        b += [("else",)]
+        self._cross("sstore", [slot, value], [])
         b += [("end",)]
         self.depth -= 1
 
@@ -538,6 +581,8 @@ class _Translator:
     def _builtin(self, name: str, args: list[Value], results: list[Value]) -> None:
         if name == "sload":
             self._sload(args[0], results[0])
+        elif name == "sstore":
+            self._sstore(args[0], args[1])
         elif name == "keccak256" and self.native_keccak:
             self._keccak256(args[0], args[1], results[0])
         else:
