@@ -199,7 +199,7 @@ MODE_SCRIPT = textwrap.dedent(
 )
 def test_mode_follows_the_address_space_limit(limit: int, env: str | None, mode: str) -> None:
     """``auto``: compact only under RLIMIT_AS; the environment variable overrides.
-    An instance then takes 4160 MiB of address space (reserved) or 192 KiB."""
+    An instance then takes 4160 MiB of address space (reserved) or 256 KiB at most."""
     environ = {k: v for k, v in os.environ.items() if k != runtime.MEMORY_MODE_ENV}
     if env is not None:
         environ[runtime.MEMORY_MODE_ENV] = env

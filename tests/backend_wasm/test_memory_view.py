@@ -11,6 +11,7 @@ from evmkiln.backend_wasm import runtime
 from evmkiln.backend_wasm.runtime import LinearMemoryView
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.impl import IMPLEMENTATIONS
+from evmkiln.codegen.backend import TRACE_PREIMAGES, CompileOptions
 from evmkiln.codegen.pipeline import lower_bytecode
 
 
@@ -55,8 +56,9 @@ def test_memory_is_copied_out_once_per_run(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_view_behaves_like_a_bytearray_and_dies_with_its_run() -> None:
-    # A stand-in for LOG0 (a builtin that reads memory in Python) inspects the
-    # view it is handed during the run.
+    # A stand-in for KECCAK256 (a builtin that reads memory in Python; the
+    # tracing compile crosses for it) inspects the view it is handed during
+    # the run.
     seen: list[LinearMemoryView] = []
 
     def probe(frame: Frame, offset: int, size: int) -> int:
@@ -78,15 +80,16 @@ def test_view_behaves_like_a_bytearray_and_dies_with_its_run() -> None:
         return 0
 
     code = bytes([0x60, 0x2A, 0x5F, 0x52, 0x60, 0x2A, 0x60, 0x20, 0x52])  # MSTORE 42 at 0, 32
-    code += bytes([0x60, 0x20, 0x5F, 0xA0, 0x59, 0x60, 0x40, 0x52, 0x60, 0x60, 0x5F, 0xF3])
-    original = IMPLEMENTATIONS["log0"]
+    code += bytes([0x60, 0x20, 0x5F, 0x20, 0x59, 0x60, 0x40, 0x52, 0x60, 0x60, 0x5F, 0xF3])
+    original = IMPLEMENTATIONS["keccak256"]
     # The runtime's dispatch table holds the implementation: patch it there.
     table = runtime._BUILTIN_TABLE
     index = next(i for i, entry in enumerate(table) if entry[0] is original)
     table[index] = (probe, table[index][1], table[index][2])
     try:
         frame = new_frame(FakeHost(WASM), code, 100_000)
-        WASM.compile(lower_bytecode(code)).run(frame)
+        tracing = CompileOptions(extra={TRACE_PREIMAGES: True})
+        WASM.compile(lower_bytecode(code), tracing).run(frame)
     finally:
         table[index] = (original, table[index][1], table[index][2])
     assert frame.output[:3] == b"\xab\xcd\xef" and frame.output[-1] == 96  # MSIZE grew

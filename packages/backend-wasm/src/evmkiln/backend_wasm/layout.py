@@ -22,6 +22,12 @@ address 0:
 * ``KECCAK_*``: the hash's state, its last input block and round constants;
 * ``JUMPS``: the dynamic-jump table, one u16 per code byte (block index, or
   ``NO_BLOCK``);
+* the log buffer (:func:`log_buffer`, the :data:`LOG_CAPACITY` bytes
+  below ``memory_base``): logs
+  generated code emitted, in :mod:`evmkiln.builtins.log_entries`'s format,
+  ``CTRL_LOG_LEN`` bytes used; the runtime hands them to the host before a
+  LOG that crosses, before a builtin that runs another frame, and when the
+  frame ends;
 * from ``memory_base`` (page aligned): the EVM memory itself, big-endian bytes
   as the EVM sees them, grown in whole pages as it expands.
 
@@ -46,6 +52,8 @@ CTRL_REFUND = 56
 """Refunds of the SSTOREs priced in wasm (signed); the runtime adds them to the frame's."""
 SCRATCH = 64
 """Three 32-byte words: low padding, the operand, high padding."""
+CTRL_LOG_LEN = 192
+"""Bytes of the log buffer in use (clear of the scratch words, zeroed with the control area)."""
 ARGS = 256
 ARG_SLOTS = 8
 DIV_U = 512
@@ -88,9 +96,19 @@ def slot_index(slot: int) -> int:
     return (((folded * SL_HASH_MULTIPLIER) & mask) >> 32) & (SL_CAPACITY - 1)
 
 
+LOG_CAPACITY = 1 << 14
+"""Bytes of buffered logs; a larger log, or one that does not fit, crosses into the builtin."""
+
+
+def log_buffer(memory_base: int) -> int:
+    """Where the log buffer starts: it ends where EVM memory starts."""
+    return memory_base - LOG_CAPACITY
+
+
 def memory_base(code_length: int) -> int:
-    """Where EVM memory starts for a contract of ``code_length`` bytes."""
-    end = JUMPS + 2 * code_length
+    """Where EVM memory starts for a contract of ``code_length`` bytes (past the jump
+    table and the log buffer, page aligned)."""
+    end = JUMPS + 2 * code_length + LOG_CAPACITY
     return (end + PAGE - 1) // PAGE * PAGE
 
 

@@ -70,6 +70,7 @@ from evmkiln.backend_wasm.layout import (
     ARGS,
     CTRL_GAS,
     CTRL_GROW,
+    CTRL_LOG_LEN,
     CTRL_MSIZE,
     CTRL_OUT_OFFSET,
     CTRL_OUT_SIZE,
@@ -90,12 +91,14 @@ from evmkiln.backend_wasm.layout import (
     STACK_BYTES,
     STATUS_HALT_BASE,
     STATUS_HOST_HALT,
+    log_buffer,
     slot_index,
 )
 from evmkiln.backend_wasm.translate import BUILTIN_IDS
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.builtins.impl import IMPLEMENTATIONS
+from evmkiln.builtins.log_entries import decode_entries
 from evmkiln.builtins.memory_view import NativeMemoryView
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
@@ -182,6 +185,8 @@ _BUILTIN_TABLE = [
 _SLOAD, _SSTORE = BUILTIN_IDS["sload"], BUILTIN_IDS["sstore"]
 _RUNS_FRAMES = frozenset(BUILTIN_IDS[name] for name, sig in BUILTINS.items() if sig.runs_frames)
 """Builtins after which the frame's known storage slots are stale (``SLOTS``)."""
+_EMITS_LOGS = _RUNS_FRAMES | {BUILTIN_IDS[f"log{count}"] for count in range(5)}
+"""Builtins before which the logs generated code buffered go to the host (they come first)."""
 
 
 def engine(*, fast: bool = False) -> wasmtime.Engine:
@@ -344,6 +349,7 @@ class _Slot:
         store = owner.store
         assert store is not None  # made by CompiledContract._new_slot
         self.base = owner.memory_base
+        self.logs = log_buffer(owner.memory_base)
         self.frame: Frame | None = None
         self.host = HostImport(store, self._handle)
         instance = wasmtime.Instance(store, owner.module, [self.host.func])
@@ -433,8 +439,10 @@ class _Slot:
         impl, arity, _ = _BUILTIN_TABLE[ident]
         frame.gas = _I64.unpack_from(self.header, CTRL_GAS)[0]
         args = [self._read_word(i) for i in range(arity)]
-        if ident in _RUNS_FRAMES:  # the other frame must see this one's writes
-            self._write_back()
+        if ident in _EMITS_LOGS:
+            self._emit_logs()
+            if ident in _RUNS_FRAMES:  # the other frame must see this one's writes
+                self._write_back()
         try:
             result = impl(frame, *args)
         except ExceptionalHalt as halt:
@@ -503,6 +511,18 @@ class _Slot:
         frame.host.set_storage(frame.address, slot, value)
         _I64.pack_into(header, at + SL_FLAGS, flags & ~SL_DIRTY)
 
+    # -- buffered logs -------------------------------------------------------------------
+    def _emit_logs(self) -> None:
+        """Hand the logs generated code buffered to the host, in order; empty the buffer."""
+        used = _I64.unpack_from(self.header, CTRL_LOG_LEN)[0]
+        if not used:
+            return
+        _I64.pack_into(self.header, CTRL_LOG_LEN, 0)
+        frame = self.frame
+        assert frame is not None
+        raw = bytes(self.header[self.logs : self.logs + used])
+        frame.host.emit_logs(frame.address, decode_entries(raw))
+
     def _advance_generation(self) -> None:
         """Make every entry stale: a new frame, or a child that may have written storage."""
         self._writable.clear()
@@ -538,6 +558,7 @@ class _Slot:
                 # after a halt: py-evm reverts the frame and drops its refunds).
                 self._write_back()
                 frame.refund += _I64.unpack_from(self.header, CTRL_REFUND)[0]
+                self._emit_logs()
             finally:
                 self.frame = None
                 view.close()

@@ -61,6 +61,7 @@ from evmkiln.backend_wasm.encoding import (
 from evmkiln.backend_wasm.layout import (
     ARGS,
     CTRL_GAS,
+    CTRL_LOG_LEN,
     CTRL_MSIZE,
     CTRL_OUT_OFFSET,
     CTRL_OUT_SIZE,
@@ -68,6 +69,7 @@ from evmkiln.backend_wasm.layout import (
     CTRL_STATIC,
     HOST_GROW,
     JUMPS,
+    LOG_CAPACITY,
     MAX_PAGES,
     NO_BLOCK,
     PAGE,
@@ -84,10 +86,18 @@ from evmkiln.backend_wasm.layout import (
     STACK_LIMIT,
     STATUS_HALT_BASE,
     STATUS_HOST_HALT,
+    log_buffer,
     memory_base,
 )
 from evmkiln.builtins.halts import HaltKind
-from evmkiln.builtins.impl.gas import KECCAK_WORD, SSTORE_SENTRY, WARM_STORAGE_READ
+from evmkiln.builtins.impl.gas import (
+    KECCAK_WORD,
+    LOG_DATA_BYTE,
+    LOG_TOPIC,
+    SSTORE_SENTRY,
+    WARM_STORAGE_READ,
+)
+from evmkiln.builtins.log_entries import HEADER_BYTES, SIZE_SHIFT, TOPIC_BYTES
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
 from evmkiln.codegen.ir.function import Block, BlockCall, Function, Inst, Value
@@ -103,6 +113,7 @@ INLINE_BITWISE = {"and": "i64.and", "or": "i64.or", "xor": "i64.xor"}
 SWAPPED = {"gt": "lt", "sgt": "slt"}
 
 _LIMB = (1 << 64) - 1
+_LOGS = frozenset(f"log{count}" for count in range(5))
 
 EXITS: tuple[HaltKind | None, ...] = (
     HaltKind.OUT_OF_GAS,
@@ -560,6 +571,58 @@ class _Translator:
         b += [("end",)]
         self.depth -= 1
 
+    def _log(self, offset: Value, size: Value, topics: list[Value]) -> None:
+        """LOG0..LOG4: appended to the log buffer when it fits, else the builtin.
+
+        Whether the entry fits is decided before anything is charged, so that
+        the builtin's path, which charges for itself, is taken whole.  The
+        buffered path checks, charges and expands in the builtin's order (see
+        :mod:`evmkiln.builtins.impl.logs`); the entry is
+        :mod:`evmkiln.builtins.log_entries`'s.
+        """
+        b = self.body
+        count = len(topics)
+        buffer = log_buffer(self.base)
+        length = [("local.get", self.local(size, i)) for i in range(4)]
+        need, start = ("local.get", SCRATCH64), ("local.get", SCRATCH64 + 1)
+        used = [("i32.const", 0), ("i64.load", 3, CTRL_LOG_LEN)]
+        # need = header + topics + data padded to 8 bytes (meaningful when the size is small)
+        b += [length[0], ("i64.const", 7), ("i64.add",), ("i64.const", -8), ("i64.and",)]
+        b += [("i64.const", HEADER_BYTES + TOPIC_BYTES * count), ("i64.add",)]
+        b += [("local.set", SCRATCH64)]
+        b += [length[1], length[2], ("i64.or",), length[3], ("i64.or",), ("i64.eqz",)]
+        b += [length[0], ("i64.const", LOG_CAPACITY), ("i64.le_u",), ("i32.and",)]
+        b += [need, ("i64.const", LOG_CAPACITY), *used, ("i64.sub",), ("i64.le_u",), ("i32.and",)]
+        b += [("if", None)]
+        self.depth += 1
+        b += [("i32.const", 0), ("i64.load", 3, CTRL_STATIC), ("i64.eqz",), ("i32.eqz",)]
+        b += [("if", None), *self.halt(HaltKind.WRITE_PROTECTION), ("end",)]
+        price = [length[0], ("i64.const", LOG_DATA_BYTE), ("i64.mul",)]
+        price += [("i64.const", LOG_TOPIC * count), ("i64.add",)]
+        gas = ("local.get", GAS)
+        b += [gas, *price, ("i64.lt_u",), *self.halt_if(HaltKind.OUT_OF_GAS)]
+        b += [gas, *price, ("i64.sub",), ("local.set", GAS)]
+        b += [*self.get(offset), *self.get(size), gas]
+        b += [("call", self.routine("mem_region")), ("local.set", GAS), ("drop",)]
+        b += [("local.set", SCRATCH64 + 1)]
+        b += self._check_memory_gas()
+        entry = ("local.get", self.tmp32)
+        b += [*used, ("i32.wrap_i64",), ("local.set", self.tmp32)]
+        b += [entry, length[0], ("i64.const", SIZE_SHIFT), ("i64.shl",)]
+        b += [("i64.const", count), ("i64.or",), ("i64.store", 3, buffer)]
+        for i, topic in enumerate(topics):
+            for limb in range(4):
+                b += [entry, ("local.get", self.local(topic, limb))]
+                b += [("i64.store", 3, buffer + HEADER_BYTES + TOPIC_BYTES * i + 8 * limb)]
+        b += [entry, ("i32.const", buffer + HEADER_BYTES + TOPIC_BYTES * count), ("i32.add",)]
+        b += [start, ("i32.wrap_i64",), ("i32.const", self.base), ("i32.add",)]
+        b += [length[0], ("i32.wrap_i64",), ("memory.copy",)]
+        b += [("i32.const", 0), *used, need, ("i64.add",), ("i64.store", 3, CTRL_LOG_LEN)]
+        b += [("else",)]
+        self._cross(f"log{count}", [offset, size, *topics], [])
+        b += [("end",)]
+        self.depth -= 1
+
     def _keccak256(self, offset: Value, size: Value, result: Value) -> None:
         """KECCAK256 in the module: expansion, then the per-word gas, then the hash.
 
@@ -583,6 +646,8 @@ class _Translator:
             self._sload(args[0], results[0])
         elif name == "sstore":
             self._sstore(args[0], args[1])
+        elif name in _LOGS:
+            self._log(args[0], args[1], args[2:])
         elif name == "keccak256" and self.native_keccak:
             self._keccak256(args[0], args[1], results[0])
         else:

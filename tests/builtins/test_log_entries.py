@@ -1,6 +1,6 @@
 """Decoding the log buffer: any sequence of entries comes back as written.
 
-Native code writes the entries (see :mod:`evmkiln.backend_llvm.log_buffer` for
+Native code writes the entries (see :mod:`evmkiln.builtins.log_entries` for
 the layout); the decoder takes a column-at-a-time path when every entry has
 one shape and shares a topic when a whole column is equal, so both paths and
 both kinds of column are generated here.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evmkiln.backend_llvm.log_buffer import HEADER_BYTES, SIZE_SHIFT, decode_entries, entry_bytes
+from evmkiln.builtins.log_entries import HEADER_BYTES, SIZE_SHIFT, decode_entries, entry_bytes
 
 Log = tuple[tuple[int, ...], bytes]
 
