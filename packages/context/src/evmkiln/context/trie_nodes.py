@@ -11,8 +11,8 @@ nodes of the tries built here are the ones it builds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from evmkiln.builtins.keccak_backend import keccak256
 
@@ -121,6 +121,23 @@ def decode_hex_prefix(encoded: bytes) -> tuple[Nibbles, bool]:
     return path, bool(flags & 2)
 
 
+Keyed = TypeVar("Keyed", bound=tuple[Any, ...])
+
+
+def nibble_groups(
+    items: Sequence[Keyed], start: int, depth: int
+) -> Iterator[tuple[int, Sequence[Keyed]]]:
+    """``items[start:]`` (sorted by their first field, a key of nibbles) in runs that share
+    the nibble at ``depth``: the children of a branch at that depth."""
+    while start < len(items):
+        nibble = items[start][0][depth]
+        end = start + 1
+        while end < len(items) and items[end][0][depth] == nibble:
+            end += 1
+        yield nibble, items[start:end]
+        start = end
+
+
 class TrieBuilder:
     """Encodes nodes and keeps every one a lookup reads from the database (``nodes``)."""
 
@@ -164,11 +181,6 @@ class TrieBuilder:
         if len(first_key) == depth:  # a key that ends here: the branch's value
             branch[16] = first_value
             start = 1
-        while start < len(items):
-            nibble = items[start][0][depth]
-            end = start + 1
-            while end < len(items) and items[end][0][depth] == nibble:
-                end += 1
-            branch[nibble] = self.reference(self.build(items[start:end], depth + 1))
-            start = end
+        for nibble, group in nibble_groups(items, start, depth):
+            branch[nibble] = self.reference(self.build(group, depth + 1))
         return branch

@@ -32,6 +32,7 @@ from evmkiln.context.trie_nodes import (
     decode_hex_prefix,
     decode_node,
     hex_prefix,
+    nibble_groups,
 )
 
 Change = tuple[Nibbles, bytes | None]
@@ -159,14 +160,9 @@ class TrieUpdate(TrieBuilder):
         if len(changes[0][0]) == depth:  # the key that ends at this branch
             slots[16] = changes[0][1] or b""
             start = 1
-        while start < len(changes):
-            nibble = changes[start][0][depth]
-            end = start + 1
-            while end < len(changes) and changes[end][0][depth] == nibble:
-                end += 1
-            child = self._node(slots[nibble], changes[start][0])
-            changed[nibble] = self._apply(child, changes[start:end], depth + 1)
-            start = end
+        for nibble, group in nibble_groups(changes, start, depth):
+            child = self._node(slots[nibble], group[0][0])
+            changed[nibble] = self._apply(child, group, depth + 1)
         live = [
             i for i in range(16) if (changed[i] is not None if i in changed else slots[i] != b"")
         ]
