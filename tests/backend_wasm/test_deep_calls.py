@@ -16,6 +16,8 @@ from wasm_compare import ADDRESS, WASM, FakeHost, new_frame
 
 from evmkiln.backend_wasm import runtime
 from evmkiln.backend_wasm.host_bridge import WasmStackExhaustedError
+from evmkiln.backend_wasm.leaf import function_runs_no_frames, runs_no_frames
+from evmkiln.backend_wasm.native_stack import stack_left, thread_stack
 from evmkiln.builtins.host import ChildResult
 from evmkiln.codegen.backend import ExitKind
 from evmkiln.codegen.pipeline import lower_bytecode
@@ -167,3 +169,65 @@ def test_depth_1024_under_a_4_gib_address_space_limit() -> None:
     assert mode == "compact"
     assert depths == [1024, 1024]
     print(f"\npeak address space at depth 1024: {peak >> 20} MiB")
+
+
+def _count_helper_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    handed: list[int] = []
+    original = runtime._on_helper_thread
+
+    def counting(run: Any, frame: Any) -> ExitKind:
+        handed.append(frame.depth)
+        return original(run, frame)
+
+    monkeypatch.setattr(runtime, "_on_helper_thread", counting)
+    return handed
+
+
+LEAF = bytes.fromhex("6007 5f 55 63f1f2f4f5 50 00")
+"""SSTORE(0, 7); PUSH4 0xf1f2f4f5; POP; STOP: the CALL-family bytes are data."""
+
+
+def test_a_run_that_cannot_nest_stays_on_a_small_stack_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handed = _count_helper_runs(monkeypatch)
+    executable = WASM.compile(lower_bytecode(LEAF))
+    host = FakeHost(WASM)
+    assert executable.run(new_frame(host, LEAF, 100_000)) is ExitKind.STOP
+    assert handed == []
+    assert list(host.storage.values()) == [7]  # it ran here, and ran the whole code
+    # The CALL of RECURSE's frame may nest: its module moved (and only the top frame).
+    recurse = WASM.compile(lower_bytecode(RECURSE))
+    assert recurse.run(new_frame(DepthHost(WASM, codes={ADDRESS: RECURSE}), RECURSE, GAS)) is (
+        ExitKind.STOP
+    )
+    assert handed == [0]
+
+
+def test_a_leaf_without_the_reserve_moves_to_the_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    handed = _count_helper_runs(monkeypatch)
+    monkeypatch.setattr(runtime, "NESTED_RESERVE", 1 << 40)
+    executable = WASM.compile(lower_bytecode(LEAF))
+    assert executable.run(new_frame(FakeHost(WASM), LEAF, 100_000)) is ExitKind.STOP
+    assert handed == [0]
+
+
+def test_leaf_modules_are_found_from_the_code_and_from_the_ir() -> None:
+    assert runs_no_frames(b"") and runs_no_frames(LEAF)
+    assert not runs_no_frames(RECURSE)
+    assert not runs_no_frames(bytes.fromhex("5f5f5f5f 5f f5 00"))  # CREATE2
+    assert runs_no_frames(bytes.fromhex("7f" + "f1" * 32 + "00"))  # PUSH32 of CALL bytes
+    assert not runs_no_frames(bytes.fromhex("60f1 fa"))  # STATICCALL after the push data
+    assert function_runs_no_frames(lower_bytecode(LEAF))
+    assert not function_runs_no_frames(lower_bytecode(RECURSE))
+    # The IR knows more: a CALL after a STOP is never lowered.
+    dead_call = bytes.fromhex("00 5f5f5f5f5f5f5f f1")
+    assert not runs_no_frames(dead_call) and function_runs_no_frames(lower_bytecode(dead_call))
+
+
+def test_the_stack_probe_reads_this_threads_stack() -> None:
+    low, size = thread_stack()
+    left = stack_left(low, size)
+    assert 0 < left <= size
+    assert stack_left(0, 0) == 0
+    assert stack_left(low, 16) == 0  # a reading outside the bounds given is not trusted

@@ -10,6 +10,7 @@ from types import MappingProxyType
 import wasmtime
 
 from evmkiln.backend_wasm.encoding import encode_module
+from evmkiln.backend_wasm.leaf import function_runs_no_frames
 from evmkiln.backend_wasm.runtime import (
     COMPILE_JOB,
     MEMORY_MODE,
@@ -87,7 +88,12 @@ class WasmExecutable:
         if compiler is not None:
             serialized = compiler.call(job, self.wasm, self.fast_tier)
             code = deserialize(serialized, self.fast_tier)
-        self.contract = CompiledContract(code, self.translation.memory_base, fast=self.fast_tier)
+        self.contract = CompiledContract(
+            code,
+            self.translation.memory_base,
+            fast=self.fast_tier,
+            leaf=function_runs_no_frames(function),
+        )
         t3 = time.perf_counter()
         self.name = function.name
         self.times = CompileTimes(t1 - t0, t2 - t1, t3 - t2)
@@ -144,7 +150,10 @@ class WasmBackend(DelegatesArtifacts):
         if not isinstance(base, int):
             raise TypeError(f"memory_base {base!r} is not an int")
         module = deserialize(compiled.payload, fast)
-        contract = CompiledContract(module, base, fast=fast)
+        leaf = compiled.meta.get("leaf")
+        contract = CompiledContract(
+            module, base, fast=fast, leaf=leaf if isinstance(leaf, bool) else None
+        )
         return WasmArtifactExecutable(compiled.name, contract)
 
     def warm_up(self) -> None:

@@ -17,6 +17,7 @@ import time
 
 from evmkiln.backend_wasm.backend import FAST_TIER_INSTS
 from evmkiln.backend_wasm.encoding import encode_module
+from evmkiln.backend_wasm.leaf import function_runs_no_frames
 from evmkiln.backend_wasm.runtime import compile_serialized
 from evmkiln.backend_wasm.translate import translate
 from evmkiln.codegen.backend import CompileOptions, traces_preimages
@@ -45,5 +46,9 @@ def compile_code(code: bytes, fork: str, options: CompileOptions) -> CompiledCod
     serialized = compile_serialized(wasm, fast)
     phases["translate"] = translated - start
     phases["backend"] = time.perf_counter() - translated
-    meta = {"fast": fast, "memory_base": translation.memory_base}
+    meta = {
+        "fast": fast,
+        "memory_base": translation.memory_base,
+        "leaf": function_runs_no_frames(function),
+    }
     return CompiledCode(function.name, serialized, meta, phases)

@@ -94,6 +94,9 @@ from evmkiln.backend_wasm.layout import (
     log_buffer,
     slot_index,
 )
+from evmkiln.backend_wasm.leaf import runs_no_frames
+from evmkiln.backend_wasm.native_stack import stack_left
+from evmkiln.backend_wasm.native_stack import thread_stack as _native_stack
 from evmkiln.backend_wasm.translate import BUILTIN_IDS
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
@@ -252,26 +255,6 @@ class _ThreadState(threading.local):
         self.active: list[_Slot] = []
         self.low, self.size = _native_stack()
         self.helper: _FrameThread | None = None
-
-
-def _native_stack() -> tuple[int, int]:
-    """(lowest address, size) of the calling thread's native stack; (0, 0) if unknown."""
-    try:
-        libc = ctypes.CDLL(None)
-        getattr_np = libc.pthread_getattr_np
-    except (OSError, AttributeError):
-        return 0, 0
-    libc.pthread_self.restype = ctypes.c_ulong
-    attr = ctypes.create_string_buffer(256)  # pthread_attr_t is 56 bytes on glibc x86_64
-    if getattr_np(ctypes.c_ulong(libc.pthread_self()), attr) != 0:
-        return 0, 0
-    low, size = ctypes.c_void_p(), ctypes.c_size_t()
-    try:
-        if libc.pthread_attr_getstack(attr, ctypes.byref(low), ctypes.byref(size)) != 0:
-            return 0, 0
-    finally:
-        libc.pthread_attr_destroy(attr)
-    return int(low.value or 0), int(size.value)
 
 
 _THREAD = _ThreadState()
@@ -668,11 +651,21 @@ class CompiledContract:
     """A compiled module, its store and its pool of instances."""
 
     def __init__(
-        self, wasm: bytes | wasmtime.Module, memory_base: int, *, fast: bool = False
+        self,
+        wasm: bytes | wasmtime.Module,
+        memory_base: int,
+        *,
+        fast: bool = False,
+        leaf: bool | None = None,
     ) -> None:
         """Compile ``wasm`` (with the fast engine if ``fast``), or take a module already
-        compiled by :func:`engine` (deserialized AOT code)."""
+        compiled by :func:`engine` (deserialized AOT code).
+
+        ``leaf``: the module calls no builtin that runs frames (see
+        :func:`runs_no_frames`); ``None``: decided from the first frame's code.
+        """
         owner = engine(fast=fast)
+        self.leaf = leaf
         self.module = wasm if isinstance(wasm, wasmtime.Module) else wasmtime.Module(owner, wasm)
         self._engine = owner
         self.store: wasmtime.Store | None = None
@@ -692,7 +685,7 @@ class CompiledContract:
         state = _THREAD
         active = state.active
         if not active:
-            if state.size < INLINE_STACK:
+            if state.size < INLINE_STACK and not self._runs_inline(state, frame):
                 return _on_helper_thread(self.run, frame)
         elif state.low:
             left = address_of(active[-1].host.values) - state.low
@@ -714,6 +707,19 @@ class CompiledContract:
             active.pop()
             self._free.append(slot)
             self._settle()
+
+    def _runs_inline(self, state: _ThreadState, frame: Frame) -> bool:
+        """A top-level run on a thread too small for 1,024 nested frames may stay on it
+        when it cannot nest: the module runs no frames and :data:`NESTED_RESERVE` bytes
+        of native stack are left, what any nested run needs to start.
+
+        Handing a run to the helper thread costs two thread wake-ups (tens of
+        microseconds on a loaded machine), more than a small call's whole frame.
+        """
+        leaf = self.leaf
+        if leaf is None:
+            leaf = self.leaf = runs_no_frames(frame.code)
+        return leaf and stack_left(state.low, state.size) >= NESTED_RESERVE
 
     def _settle(self) -> None:
         """After a run: become idle when no frame runs us, and drop the stalest stores."""
