@@ -97,6 +97,7 @@ class FlatAccountDB(AccountDatabaseAPI):
         "_locked",
         "_locked_cleared",
         "_new_codes",
+        "_root",
         "_warm_addresses",
         "_warm_slots",
     )
@@ -107,6 +108,10 @@ class FlatAccountDB(AccountDatabaseAPI):
             self._db = PendingNodes(db)
             db = self._db
         self._inner = self.inner_class(db, state_root)
+        self._root: Hash32 | None = state_root if self.writes_tries else None
+        """The inner database's root when this layer alone moves it (py-evm's
+        ``AccountDB``, written by :meth:`_write_tries`): every message's snapshot
+        reads it, and py-evm's trie answers through three layers."""
         self._layer: StateLayer = self.layers.at(state_root)
         self._accounts: dict[bytes, AccountRecord | None] = {}
         self._new_codes: dict[bytes, bytes] = {}
@@ -129,13 +134,16 @@ class FlatAccountDB(AccountDatabaseAPI):
     @property
     def state_root(self) -> Hash32:
         # The root of the trie, without the pending changes: as py-evm's.
-        return self._inner.state_root
+        root = self._root
+        return self._inner.state_root if root is None else root
 
     @state_root.setter
     def state_root(self, value: Hash32) -> None:
         if value != self._inner.state_root:
             self._inner.state_root = value
             self._layer = self.layers.at(value)
+            if self._root is not None:
+                self._root = value
 
     def has_root(self, state_root: bytes) -> bool:
         return self._inner.has_root(state_root)
@@ -501,6 +509,7 @@ class FlatAccountDB(AccountDatabaseAPI):
         # A new py-evm account database at the new root: the old one's caches
         # describe the old root.
         self._inner = self.inner_class(db, Hash32(written.root))
+        self._root = Hash32(written.root)
         self._layer = self.layers.derive(self._layer, written.root, diff)
         self._accounts = {}
         self._locked = {}

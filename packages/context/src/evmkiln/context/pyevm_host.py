@@ -4,10 +4,12 @@ One :class:`PyEvmHost` serves one compiled frame and wraps that frame's own
 py-evm computation, so everything the interpreter would record on the
 computation is recorded there too: logs go through ``add_log_entry`` (which
 numbers them for ordering with the children's), child frames go through
-``prepare_child_message``/``apply_child_computation`` (which keeps refunds,
-touched accounts, ``contracts_created``, snapshots and reverts exactly as
-py-evm's own CALL/CREATE opcodes leave them), and self-destructs are
-registered on the computation for the end-of-transaction sweep.
+the computation class's ``apply_message`` and ``add_child_computation``
+(which keep refunds, touched accounts, ``contracts_created``, snapshots and
+reverts exactly as py-evm's own CALL/CREATE opcodes leave them; a tool's
+computation class gets ``prepare_child_message``/``apply_child_computation``
+as py-evm calls them), and self-destructs are registered on the computation
+for the end-of-transaction sweep.
 
 Storage reads are cached for the frame's lifetime.  py-evm's account
 database decodes the account and the slot on every ``get_storage`` (about
@@ -31,6 +33,7 @@ from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.computation import BaseComputation
 
 from evmkiln.builtins.host import ChildResult
+from evmkiln.context.lean_computation import child_message, runs_lean
 
 if TYPE_CHECKING:
     from evmkiln.builtins.host import Host
@@ -271,20 +274,41 @@ class PyEvmHost:
         delegated: bool = False,
     ) -> ChildResult:
         computation = self._computation
-        message = computation.prepare_child_message(
-            gas=gas,
-            to=to,
-            value=value,
-            data=data,
-            code=self._state.get_code(code_address),
-            sender=sender,
-            code_address=code_address,
-            should_transfer_value=transfer_value,
-            is_static=is_static,
-            is_delegation=delegated,
-        )
         self._storage.clear()  # the child may write any storage, this account's too
-        child = computation.apply_child_computation(message)
+        cls = type(computation)
+        if runs_lean(cls):
+            # prepare_child_message and apply_child_computation, without their layers.
+            message = child_message(
+                computation,
+                gas=gas,
+                to=to,
+                sender=sender,
+                value=value,
+                data=data,
+                code=self._state.get_code(code_address),
+                code_address=code_address,
+                should_transfer_value=transfer_value,
+                is_static=is_static,
+                is_delegation=delegated,
+            )
+            child = cls.apply_message(
+                self._state, message, self._tx, parent_computation=computation
+            )
+            computation.add_child_computation(child)
+        else:
+            message = computation.prepare_child_message(
+                gas=gas,
+                to=to,
+                value=value,
+                data=data,
+                code=self._state.get_code(code_address),
+                sender=sender,
+                code_address=code_address,
+                should_transfer_value=transfer_value,
+                is_static=is_static,
+                is_delegation=delegated,
+            )
+            child = computation.apply_child_computation(message)
         return ChildResult(
             success=bool(child.is_success),
             output=bytes(child.output),

@@ -2,13 +2,16 @@
 
 :func:`make_vm_class` returns a subclass of the fork's py-evm VM class
 (``CancunVM``, ``PragueVM``, or evmkiln's ``OsakaVM``; see
-:mod:`evmkiln.forks`) with the same constructor and API.  The only seam it
+:mod:`evmkiln.forks`) with the same constructor and API.  The seam it
 uses is the one py-evm itself offers forks: the state class's computation
-class, whose ``apply_computation`` runs one message frame.  The same three
-subclasses are made for every fork, from the fork's table entry.  Everything around a frame
-(transaction validation and fees, value transfer, snapshots, code deposit,
-refunds, self-destruct sweeps) stays py-evm's own, so compiled frames differ
-from interpreted ones only in how the bytecode itself executes.
+class, whose ``apply_message`` and ``apply_computation`` run one message.
+The same three subclasses are made for every fork, from the fork's table
+entry.  A call's message runs on evmkiln's message path
+(:mod:`evmkiln.context.message_path`): py-evm's layers for snapshot, value
+transfer and frame in one function, with the same effects.  Everything else
+(transaction validation and fees, creates and code deposit, refunds,
+self-destruct sweeps) stays py-evm's own, so compiled frames differ from
+interpreted ones only in how the bytecode itself executes.
 """
 
 from __future__ import annotations
@@ -20,14 +23,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from eth.exceptions import OutOfGas, Revert
+from eth.exceptions import OutOfGas
 from eth.vm.forks.cancun import CancunVM
-from eth.vm.gas_meter import GasMeter
 from eth_typing import Address
 
-from evmkiln.builtins.frame import Frame
-from evmkiln.builtins.halts import ExceptionalHalt
-from evmkiln.codegen.backend import Backend, CompileOptions, Executable, ExitKind
+from evmkiln.codegen.backend import Backend, CompileOptions, Executable
 from evmkiln.context.artifact_store import LazyArtifacts, LoadCallback, load_artifacts
 from evmkiln.context.block_tries import OneShotBlockTries
 from evmkiln.context.code_cache import (
@@ -38,8 +38,14 @@ from evmkiln.context.code_cache import (
     lower_with_pipeline,
 )
 from evmkiln.context.disk_cache import may_write_artifacts, open_disk_cache
-from evmkiln.context.halt_map import is_inexact, pyevm_error
-from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
+from evmkiln.context.lean_computation import LazyFrameParts, runs_lean
+from evmkiln.context.message_path import (
+    INEXACT,
+    apply_call_message,
+    lean_message_path,
+    run_compiled,
+)
+from evmkiln.context.pyevm_host import gas_remaining
 from evmkiln.context.receipts import FastBloomReceipts
 from evmkiln.context.registry import DeferredBackend, get_backend
 from evmkiln.context.runtime import (
@@ -102,7 +108,7 @@ def patched_opcode(opcodes: Mapping[int, Any], tolerated: tuple[type, ...] = ())
     return verdict
 
 
-class CompiledFrames(_ForkComputation):
+class CompiledFrames(LazyFrameParts, _ForkComputation):
     """Mixed into a fork's computation class: runs each frame's code through the code cache.
 
     Configured per VM class by :func:`make_vm_class` (``code_cache``,
@@ -187,12 +193,19 @@ class CompiledFrames(_ForkComputation):
         one 2^1024 times.  One replay costs at most the compiled run again
         plus the interpreted top frame.
         """
-        computation = super().apply_message(state, message, transaction_context, parent_computation)
+        if runs_lean(cls) and not message.is_create:
+            computation = apply_call_message(
+                cls, state, message, transaction_context, parent_computation
+            )
+        else:
+            computation = super().apply_message(
+                state, message, transaction_context, parent_computation
+            )
         if (
             cls.replays_inexact_halts
             and message.depth == 0
             and computation.is_error
-            and getattr(computation.error, _INEXACT, False)
+            and getattr(computation.error, INEXACT, False)
             and (cls.replays_out_of_gas or not isinstance(computation.error, OutOfGas))
         ):
             replays = _messages_to_replay()
@@ -243,24 +256,9 @@ class CompiledFrames(_ForkComputation):
         cls.stats.frames_run_compiled += 1
         if code in cls.code_cache.aot_codes:
             cls.stats.frames_run_aot += 1
-        with cls(state, message, transaction_context) as computation:
-            # The frame preamble of py-evm's BaseComputation.apply_computation, in
-            # its order (precompiles never reach this point).
-            if computation.is_origin_computation:
-                computation.contracts_created = []
-                if message.is_create:
-                    cls.consume_initcode_gas_cost(computation)
-            if parent_computation is not None:
-                computation.contracts_created = parent_computation.contracts_created
-            if message.is_create:
-                computation.contracts_created.append(message.storage_address)
-            _run_frame(
-                computation,
-                executable,
-                cls.fork.delegations,
-                cls.storage_write_hook(),
-                cls.keccak_hook(),
-            )
+        computation = run_compiled(
+            cls, state, message, transaction_context, parent_computation, executable
+        )
         if counted:
             cls.code_cache.charge(code, message.gas - gas_remaining(computation))
         return computation
@@ -287,9 +285,6 @@ class CompiledFrames(_ForkComputation):
 
 
 REPLAY_REASON = "replaying an inexact halt for py-evm's error"
-_INEXACT = "evmkiln_inexact"
-"""Set on a py-evm exception raised for a compiled frame's halt whose text or class may
-differ from the interpreter's."""
 
 
 class _Replays(threading.local):
@@ -306,59 +301,6 @@ def _messages_to_replay() -> set[int]:
     if messages is None:
         messages = _REPLAYS.messages = set()
     return messages
-
-
-def _run_frame(
-    computation: Any,
-    executable: Executable,
-    delegations: bool,
-    on_storage_write: Callable[[bytes, int], None] | None = None,
-    on_keccak: Callable[[bytes, int], None] | None = None,
-) -> None:
-    """Run ``executable`` on ``computation``'s frame and leave its results where py-evm looks.
-
-    Exceptional halts and REVERT are raised as py-evm's exceptions, worded as
-    py-evm's interpreter words them, so that the computation's ``__exit__``
-    settles them exactly as for interpreted code.  The gas comes from the
-    computation's gas meter; a meter that keeps no count (titanoboa's
-    ``NoGasMeter``) gives the frame the message's gas, and charging it is a
-    no-op, as for interpreted frames.
-    """
-    message = computation.msg
-    meter = computation._gas_meter
-    # A fresh frame is not burning gas: py-evm's meter holds what it has left.
-    start_gas = meter.gas_remaining if type(meter) is GasMeter else gas_remaining(computation)
-    frame = Frame(
-        host=PyEvmHost(computation, delegations=delegations, on_storage_write=on_storage_write),
-        gas=start_gas,
-        code=message.code,
-        calldata=message.data_as_bytes,
-        address=message.storage_address,
-        caller=message.sender,
-        value=message.value,
-        is_static=message.is_static,
-        depth=message.depth,
-        on_keccak=on_keccak,
-    )
-    try:
-        exit_kind = executable.run(frame)
-    except ExceptionalHalt as halt:
-        error = pyevm_error(halt, message.code, computation.opcodes)
-        if is_inexact(halt, error, message.code):
-            setattr(error, _INEXACT, True)
-        raise error from None
-
-    used = start_gas - frame.gas
-    if used > 0:
-        computation.consume_gas(used, reason="compiled code")
-    elif used < 0:  # pragma: no cover - a frame never ends with more gas than it started
-        raise AssertionError(f"frame ended with {frame.gas} gas, started with {start_gas}")
-    if frame.refund:
-        computation.refund_gas(frame.refund)
-    output = bytes(frame.output)
-    computation.output = output
-    if exit_kind == ExitKind.REVERT:
-        raise Revert(output)
 
 
 def _compile_options(options: dict[str, Any]) -> CompileOptions:
@@ -608,6 +550,8 @@ def make_vm_class(
             "compiles_initcode": policy.compile_initcode,
             "replays_inexact_halts": replay_inexact_halts,
             "replays_out_of_gas": replay_out_of_gas,
+            # This very class takes the lean message path; a tool's subclass does not.
+            "_kiln_lean": lean_message_path(spec.computation_class),
             # A table of its own: what tools patch into py-evm's shared table (or into
             # another VM class's) does not reach this class, nor the other way round.
             "opcodes": own_table(spec.computation_class.opcodes),

@@ -1,0 +1,180 @@
+"""The message path of compiled frames: one call from message to settled computation.
+
+py-evm runs a message through four layers of methods -- the executor's or
+the parent's ``apply_child_computation``, the fork's ``apply_message``
+(snapshot, value transfer, touch), ``apply_computation`` (the computation
+object and its context manager) and the frame -- and builds each message and
+computation with every field validated and an interpreter's code stream,
+stack and memory attached.  For a frame whose code is compiled, a small call
+paid more for that than for its own instructions.
+
+:func:`apply_call_message` and :func:`run_compiled` are those layers, in
+py-evm's order and with py-evm's effects: the same snapshot, the same checks
+and exceptions, the same computation object left behind (children, logs,
+refunds and deletions recorded on it as before), and the same settling of a
+halt.  What they leave out is what compiled code never reads: the computation's code
+stream, stack and memory are made on first use, and a message built from a
+compiled frame's arguments is not validated again (both in
+:mod:`evmkiln.context.lean_computation`).
+
+The lean computations apply only to computation classes exactly as
+:func:`~evmkiln.context.vm.make_vm_class` makes them (``runs_lean``): a tool
+that subclasses the computation class may override any of the layers, so
+its frames take py-evm's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from eth.constants import STACK_DEPTH_LIMIT
+from eth.exceptions import InsufficientFunds, Revert, StackDepthLimit
+from eth.vm.forks.frontier.computation import FrontierComputation
+from eth.vm.gas_meter import GasMeter
+
+from evmkiln.builtins.frame import Frame
+from evmkiln.builtins.halts import ExceptionalHalt
+from evmkiln.codegen.backend import Executable, ExitKind
+from evmkiln.context.halt_map import is_inexact, pyevm_error
+from evmkiln.context.lean_computation import new_computation, runs_lean
+from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
+
+INEXACT = "evmkiln_inexact"
+"""Set on a py-evm exception raised for a compiled frame's halt whose text or class may
+differ from the interpreter's."""
+
+
+def lean_message_path(fork_computation: Any) -> bool:
+    """Whether :func:`apply_call_message` is the fork's ``apply_message`` for calls.
+
+    Every fork from Cancun on keeps Frontier's; a fork that overrides it
+    keeps py-evm's path.
+    """
+    fork_apply: Any = getattr(fork_computation.apply_message, "__func__", None)
+    return fork_apply is FrontierComputation.apply_message.__func__  # type: ignore[attr-defined]
+
+
+def apply_call_message(
+    cls: Any,
+    state: Any,
+    message: Any,
+    transaction_context: Any,
+    parent_computation: Any,
+) -> Any:
+    """Frontier's ``apply_message`` for a call (not a create), with ``cls.apply_computation``.
+
+    The snapshot, the depth limit, the value transfer and the touch, in
+    py-evm's order, without the layers in between.
+    """
+    snapshot = state.snapshot()
+    if message.depth > STACK_DEPTH_LIMIT:
+        raise StackDepthLimit("Stack depth limit reached")
+    value = message.value
+    if value and message.should_transfer_value:
+        sender_balance = state.get_balance(message.sender)
+        if sender_balance < value:
+            raise InsufficientFunds(f"Insufficient funds: {sender_balance} < {value}")
+        state.delta_balance(message.sender, -value)
+        state.delta_balance(message.storage_address, value)
+    state.touch_account(message.storage_address)
+    computation = cls.apply_computation(
+        state, message, transaction_context, parent_computation=parent_computation
+    )
+    if computation.is_error:
+        state.revert(snapshot)
+    else:
+        state.commit(snapshot)
+    return computation
+
+
+def run_compiled(
+    cls: Any,
+    state: Any,
+    message: Any,
+    transaction_context: Any,
+    parent_computation: Any,
+    executable: Executable,
+) -> Any:
+    """``apply_computation`` of a frame whose code ``executable`` runs.
+
+    What py-evm's ``BaseComputation.apply_computation`` does around the
+    interpreter loop, in its order: the computation and its context manager,
+    the frame preamble (precompiles never reach this point), the frame, and
+    ``__exit__`` settling a halt.  Lean classes (:func:`runs_lean`) get a
+    computation from :func:`new_computation`, others their own constructor.
+    """
+    if runs_lean(cls):
+        computation = new_computation(cls, state, message, transaction_context)
+    else:
+        computation = cls(state, message, transaction_context)
+    with computation:
+        if computation.is_origin_computation:
+            computation.contracts_created = []
+            if message.is_create:
+                cls.consume_initcode_gas_cost(computation)
+        if parent_computation is not None:
+            computation.contracts_created = parent_computation.contracts_created
+        if message.is_create:
+            computation.contracts_created.append(message.storage_address)
+        run_frame(
+            computation,
+            executable,
+            cls.fork.delegations,
+            cls.storage_write_hook(),
+            cls.keccak_hook(),
+        )
+    return computation
+
+
+def run_frame(
+    computation: Any,
+    executable: Executable,
+    delegations: bool,
+    on_storage_write: Callable[[bytes, int], None] | None = None,
+    on_keccak: Callable[[bytes, int], None] | None = None,
+) -> None:
+    """Run ``executable`` on ``computation``'s frame and leave its results where py-evm looks.
+
+    Exceptional halts and REVERT are raised as py-evm's exceptions, worded as
+    py-evm's interpreter words them, so that the computation's ``__exit__``
+    settles them exactly as for interpreted code.  The gas comes from the
+    computation's gas meter; a meter that keeps no count (titanoboa's
+    ``NoGasMeter``) gives the frame the message's gas, and charging it is a
+    no-op, as for interpreted frames.
+    """
+    message = computation.msg
+    meter = computation._gas_meter
+    # A fresh frame is not burning gas: py-evm's meter holds what it has left.
+    start_gas = meter.gas_remaining if type(meter) is GasMeter else gas_remaining(computation)
+    frame = Frame(
+        host=PyEvmHost(computation, delegations=delegations, on_storage_write=on_storage_write),
+        gas=start_gas,
+        code=message.code,
+        calldata=message.data_as_bytes,
+        address=message.storage_address,
+        caller=message.sender,
+        value=message.value,
+        is_static=message.is_static,
+        depth=message.depth,
+        on_keccak=on_keccak,
+    )
+    try:
+        exit_kind = executable.run(frame)
+    except ExceptionalHalt as halt:
+        error = pyevm_error(halt, message.code, computation.opcodes)
+        if is_inexact(halt, error, message.code):
+            setattr(error, INEXACT, True)
+        raise error from None
+
+    used = start_gas - frame.gas
+    if used > 0:
+        computation.consume_gas(used, reason="compiled code")
+    elif used < 0:  # pragma: no cover - a frame never ends with more gas than it started
+        raise AssertionError(f"frame ended with {frame.gas} gas, started with {start_gas}")
+    if frame.refund:
+        computation.refund_gas(frame.refund)
+    output = bytes(frame.output)
+    computation.output = output
+    if exit_kind == ExitKind.REVERT:
+        raise Revert(output)

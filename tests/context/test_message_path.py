@@ -1,0 +1,223 @@
+"""The lean message path: chains of compiled frames against stock py-evm, and its objects.
+
+Compiled frames of the classes ``make_vm_class`` makes run their messages
+through :mod:`evmkiln.context.message_path` and build their computations and
+child messages in :mod:`evmkiln.context.lean_computation`; a tool's subclass
+takes py-evm's path.  Either way every outcome must be py-evm's.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.cancun.transaction_context import CancunTransactionContext
+from eth.vm.message import Message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from message_harness import SENDER, addr, apply_message, make_state
+
+from evmkiln.context import make_vm_class
+from evmkiln.context.lean_computation import child_message, new_computation, runs_lean
+from evmkiln.deep_stack import on_deep_stack
+
+LLVM = make_vm_class("llvm", fork="cancun", replay_inexact_halts=False)
+WASM = make_vm_class("wasm", fork="cancun", replay_inexact_halts=False)
+
+CALL_KINDS = {"call": 0xF1, "callcode": 0xF2, "delegatecall": 0xF4, "staticcall": 0xFA}
+ENDINGS = ("return", "revert", "stop", "invalid", "selfdestruct", "out_of_gas")
+
+
+def _push(value: int) -> bytes:
+    size = max(1, (value.bit_length() + 7) // 8)
+    return bytes([0x5F + size]) + value.to_bytes(size, "big")
+
+
+def link_code(
+    index: int,
+    kind: str | None,
+    value: int,
+    gas: int | None,
+    ending: str,
+    *,
+    call_self: bool = False,
+) -> bytes:
+    """One frame of a chain: write, log, maybe call the next link, then end as told.
+
+    SSTORE(0, index + 1), SSTORE(1, 0) (a refund where slot 1 was set),
+    TSTORE(0, index + 1), LOG1(topic index); then a call of ``kind`` to the
+    next link with ``value`` and ``gas`` (``None``: all of it) that asks for
+    32 bytes of return data (``call_self``: the same contract again); then the
+    status and RETURNDATASIZE into memory
+    and the ending, which returns or reverts the first 96 bytes of memory.
+    """
+    code = bytearray()
+    code += _push(index + 1) + b"\x5f\x55"  # SSTORE(0, index + 1)
+    code += b"\x5f\x60\x01\x55"  # SSTORE(1, 0)
+    code += _push(index + 1) + b"\x5f\x5d"  # TSTORE(0, index + 1)
+    code += _push(index) + b"\x5f\x5f\xa1"  # LOG1(0, 0, index)
+    if kind is not None:
+        code += b"\x60\x20\x5f\x5f\x5f"  # retSize 32, retOffset 0, argsSize 0, argsOffset 0
+        if kind in ("call", "callcode"):
+            code += _push(value)
+        code += b"\x30" if call_self else b"\x73" + addr(0x1000 + index + 1)
+        code += b"\x5a" if gas is None else _push(gas)
+        code += bytes([CALL_KINDS[kind]])
+        code += b"\x60\x20\x52"  # MSTORE(32, status)
+        code += b"\x3d\x60\x40\x52"  # MSTORE(64, RETURNDATASIZE)
+    if ending == "return":
+        code += b"\x60\x60\x5f\xf3"
+    elif ending == "revert":
+        code += b"\x60\x60\x5f\xfd"
+    elif ending == "stop":
+        code += b"\x00"
+    elif ending == "invalid":
+        code += b"\xfe"
+    elif ending == "selfdestruct":
+        code += b"\x33\xff"  # SELFDESTRUCT(CALLER)
+    else:  # out_of_gas: JUMPDEST; JUMP back to it
+        here = len(code)
+        code += b"\x5b" + _push(here) + b"\x56"
+    return bytes(code)
+
+
+links = st.lists(
+    st.tuples(
+        st.sampled_from(sorted(CALL_KINDS)),
+        st.sampled_from([0, 0, 1, 7]),
+        st.one_of(st.none(), st.integers(min_value=0, max_value=60_000)),
+        st.sampled_from(ENDINGS),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def chain_accounts(chain: list[tuple[str, int, int | None, str]], last: str) -> dict[bytes, Any]:
+    accounts: dict[bytes, Any] = {SENDER: {"balance": 10**18}}
+    for index, (kind, value, gas, ending) in enumerate(chain):
+        accounts[addr(0x1000 + index)] = {
+            "code": link_code(index, kind, value, gas, ending),
+            "balance": 10 if index % 2 else 0,
+            "storage": {1: 5},
+        }
+    accounts[addr(0x1000 + len(chain))] = {
+        "code": link_code(len(chain), None, 0, None, last),
+        "storage": {1: 5},
+    }
+    return accounts
+
+
+@pytest.mark.parametrize("vm_class", [LLVM, WASM], ids=["llvm", "wasm"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chain=links, last=st.sampled_from(ENDINGS), value=st.sampled_from([0, 3]))
+def test_call_chains_match_pyevm(
+    vm_class: Any, chain: list[tuple[str, int, int | None, str]], last: str, value: int
+) -> None:
+    accounts = chain_accounts(chain, last)
+    kwargs = {"to": addr(0x1000), "value": value, "gas": 3_000_000, "persisted": True}
+    expected = apply_message(CancunVM, accounts, **kwargs)
+    before = vm_class.stats.frames_run_compiled
+    assert apply_message(vm_class, accounts, **kwargs) == expected
+    assert vm_class.stats.frames_run_compiled > before
+
+
+def test_a_chain_to_depth_1024_matches_pyevm() -> None:
+    # A contract that calls itself with all its gas; the deepest call finds the limit.
+    recurse = link_code(0, "call", 0, None, "return", call_self=True)
+    accounts = {SENDER: {"balance": 10**18}, addr(0x1000): {"code": recurse, "storage": {1: 5}}}
+    kwargs = {"to": addr(0x1000), "gas": 10**14, "persisted": True}
+    before = LLVM.stats.frames_run_compiled
+    kiln = on_deep_stack(lambda: apply_message(LLVM, accounts, **kwargs))
+    assert LLVM.stats.frames_run_compiled - before == 1025
+    assert kiln == on_deep_stack(lambda: apply_message(CancunVM, accounts, **kwargs))
+
+
+def _state_and_message(vm_class: Any) -> tuple[Any, Any, Any]:
+    state = make_state(vm_class, {addr(0x1000): {"code": b"\x00"}})
+    message = Message(
+        gas=100_000, to=addr(0x1000), sender=SENDER, value=0, data=b"\x01", code=b"\x00"
+    )
+    return state, message, CancunTransactionContext(gas_price=1, origin=SENDER)
+
+
+def test_a_lean_computation_is_the_one_the_constructor_builds() -> None:
+    cls = LLVM.get_state_class().computation_class
+    state, message, context = _state_and_message(LLVM)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        built = cls(state, message, context)
+    lean = new_computation(cls, state, message, context)
+    assert "code" not in lean.__dict__ and "_stack" not in lean.__dict__
+    # Read on demand: the interpreter's parts, as the constructor makes them.
+    assert type(lean.code) is type(built.code) and bytes(lean.code) == bytes(built.code)
+    assert len(lean._stack) == len(built._stack) == 0
+    assert len(lean._memory) == len(built._memory) == 0
+    assert set(lean.__dict__) == set(built.__dict__)
+    meter, built_meter = lean._gas_meter, built._gas_meter
+    assert type(meter) is type(built_meter)
+    assert vars(meter) == vars(built_meter)
+    for name in ("children", "accounts_to_delete", "beneficiaries", "_log_entries"):
+        assert getattr(lean, name) == [] and getattr(lean, name) is not getattr(built, name)
+    assert lean.data_floor_cost == built.data_floor_cost == 0
+    assert state.is_address_warm(state.coinbase)
+
+
+def test_a_child_message_is_the_one_prepare_child_message_builds() -> None:
+    cls = LLVM.get_state_class().computation_class
+    state, message, context = _state_and_message(LLVM)
+    parent = new_computation(cls, state, message, context)
+    fields: dict[str, Any] = {
+        "gas": 5_000,
+        "to": addr(0x2000),
+        "sender": addr(0x1000),
+        "value": 9,
+        "data": b"\x02\x03",
+        "code": b"\x5f\x00",
+        "code_address": addr(0x3000),
+        "is_static": True,
+    }
+    lean = child_message(parent, **fields, should_transfer_value=False, is_delegation=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        built = parent.prepare_child_message(
+            **fields, should_transfer_value=False, is_delegation=True
+        )
+    for name in Message.__slots__:
+        assert getattr(lean, name, None) == getattr(built, name, None), name
+    assert lean.depth == 1 and lean.storage_address == addr(0x2000)
+    assert lean.code_address == addr(0x3000) and lean.is_delegation
+
+
+def test_only_the_class_make_vm_class_made_runs_lean() -> None:
+    cls = LLVM.get_state_class().computation_class
+    assert runs_lean(cls)
+    tool_class = type("ToolComputation", (cls,), {})
+    assert not runs_lean(tool_class)
+
+
+def test_a_tools_subclass_takes_pyevms_path() -> None:
+    # A tool overriding prepare_child_message sees every child message of
+    # compiled frames; the class make_vm_class made does not call it at all.
+    seen: list[int] = []
+    base = make_vm_class("llvm", fork="cancun")
+    base_computation = base.get_state_class().computation_class
+
+    class Tool(base_computation):  # type: ignore[misc, valid-type]
+        def prepare_child_message(self, *args: Any, **kwargs: Any) -> Any:
+            seen.append(kwargs["gas"])
+            return super().prepare_child_message(*args, **kwargs)
+
+    state_class = base.get_state_class().configure(computation_class=Tool)
+    tool_vm = base.configure(_state_class=state_class)
+    chain = [("call", 0, 20_000, "return")]
+    accounts = chain_accounts(chain, "return")
+    kwargs = {"to": addr(0x1000), "gas": 300_000, "persisted": True}
+    expected = apply_message(CancunVM, accounts, **kwargs)
+    assert apply_message(tool_vm, accounts, **kwargs) == expected
+    assert seen == [20_000]
+    seen.clear()
+    assert apply_message(base, accounts, **kwargs) == expected
+    assert seen == []
