@@ -221,3 +221,26 @@ def test_a_tools_subclass_takes_pyevms_path() -> None:
     seen.clear()
     assert apply_message(base, accounts, **kwargs) == expected
     assert seen == []
+
+
+def test_a_create_message_is_the_one_prepare_child_message_builds() -> None:
+    cls = LLVM.get_state_class().computation_class
+    state, message, context = _state_and_message(LLVM)
+    parent = new_computation(cls, state, message, context)
+    fields: dict[str, Any] = {
+        "gas": 7_000,
+        "to": b"",
+        "sender": addr(0x1000),
+        "value": 2,
+        "data": b"",
+        "code": b"\x60\x00\x60\x00\xf3",
+        "create_address": addr(0x4000),
+    }
+    lean = child_message(parent, **fields)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        built = parent.prepare_child_message(**fields)
+    for name in Message.__slots__:
+        assert getattr(lean, name, None) == getattr(built, name, None), name
+    assert lean.is_create and lean.storage_address == addr(0x4000)
+    assert lean.code_address == b"" and not lean.is_static and lean.should_transfer_value

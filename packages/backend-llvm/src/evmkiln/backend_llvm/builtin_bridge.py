@@ -282,7 +282,8 @@ def _make_entry(sig: BuiltinSig) -> Any:
     count = len(sig.params)
     size = count * WORD_BYTES
     returns = bool(sig.results)
-    uses_host = sig.uses_host
+    # Only a child frame changes the return data (calls and creates set it).
+    runs_frames = sig.runs_frames
     before, after = _storage_hooks(sig.name)
     # Logs buffered natively come before any log this builtin emits or lets a frame emit.
     emits_logs = sig.runs_frames or sig.name in LOG_BUILTINS
@@ -314,7 +315,7 @@ def _make_entry(sig: BuiltinSig) -> Any:
             return state.fail(error)
         finally:
             ctx.gas = frame.gas
-            if uses_host:
+            if runs_frames:
                 state.borrow_returndata()
 
     entry.__name__ = f"entry_{sig.name}"

@@ -116,16 +116,19 @@ def child_message(
     value: int,
     data: bytes,
     code: bytes,
-    code_address: bytes,
-    should_transfer_value: bool,
-    is_static: bool,
-    is_delegation: bool,
+    code_address: bytes | None = None,
+    create_address: bytes | None = None,
+    should_transfer_value: bool = True,
+    is_static: bool = False,
+    is_delegation: bool = False,
 ) -> Any:
-    """The message ``parent.prepare_child_message`` builds for a call, without validation.
+    """The message ``parent.prepare_child_message`` builds, without validation.
 
-    Every field comes from a compiled frame's builtin: addresses of 20
-    bytes, words, ``bytes`` data and code, flags as ``bool``.  Validating
-    them again (what ``Message.__init__`` spends its time on) cannot fail.
+    A call's, or with ``to`` the empty address and ``create_address`` a
+    create's.  Every field comes from a compiled frame's builtin: addresses
+    of 20 bytes, words, ``bytes`` data and code, flags as ``bool``.
+    Validating them again (what ``Message.__init__`` spends its time on)
+    cannot fail.
     """
     message: Any = object.__new__(Message)
     message.gas = gas
@@ -135,7 +138,7 @@ def child_message(
     message.data = data
     message.depth = parent.msg.depth + 1
     message.code = code
-    message._storage_address = None
+    message._storage_address = create_address
     message._code_address = code_address
     message.should_transfer_value = should_transfer_value
     message.is_static = is_static

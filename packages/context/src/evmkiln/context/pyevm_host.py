@@ -329,27 +329,39 @@ class PyEvmHost:
         computation = self._computation
         state = self._state
         self._storage.clear()  # the initcode may call back into any account
-        message = computation.prepare_child_message(
-            gas=gas,
-            to=CREATE_CONTRACT_ADDRESS,
-            value=value,
-            data=b"",
-            code=initcode,
-            sender=sender,
-            create_address=address,
-        )
+        fields: dict[str, Any] = {
+            "gas": gas,
+            "to": CREATE_CONTRACT_ADDRESS,
+            "value": value,
+            "data": b"",
+            "code": initcode,
+            "sender": sender,
+            "create_address": address,
+        }
+        lean = runs_lean(type(computation))
+        if lean:
+            message = child_message(computation, **fields)
+        else:
+            message = computation.prepare_child_message(**fields)
+        snapshot = None
         if salted:
             # py-evm runs CREATE2 children on cleared storage inside their own
             # snapshot, so a failed initcode also restores the cleared storage.
             snapshot = state.snapshot()
             state.delete_storage(address)
+        if lean:
+            # apply_child_computation without its layers.
+            child = type(computation).apply_create_message(
+                state, message, self._tx, parent_computation=computation
+            )
+            computation.add_child_computation(child)
+        else:
             child = computation.apply_child_computation(message)
+        if snapshot is not None:
             if child.is_error:
                 state.revert(snapshot)
             else:
                 state.commit(snapshot)
-        else:
-            child = computation.apply_child_computation(message)
         success = bool(child.is_success)
         return ChildResult(
             success=success,
