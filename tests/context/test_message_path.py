@@ -165,28 +165,35 @@ def test_a_lean_computation_is_the_one_the_constructor_builds() -> None:
     assert state.is_address_warm(state.coinbase)
 
 
-def test_a_child_message_is_the_one_prepare_child_message_builds() -> None:
+def _lean_and_built_messages(fields: dict[str, Any]) -> tuple[Any, Any]:
+    """The child message of ``fields`` built lean and by ``prepare_child_message``; equal."""
     cls = LLVM.get_state_class().computation_class
     state, message, context = _state_and_message(LLVM)
     parent = new_computation(cls, state, message, context)
-    fields: dict[str, Any] = {
-        "gas": 5_000,
-        "to": addr(0x2000),
-        "sender": addr(0x1000),
-        "value": 9,
-        "data": b"\x02\x03",
-        "code": b"\x5f\x00",
-        "code_address": addr(0x3000),
-        "is_static": True,
-    }
-    lean = child_message(parent, **fields, should_transfer_value=False, is_delegation=True)
+    lean = child_message(parent, **fields)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        built = parent.prepare_child_message(
-            **fields, should_transfer_value=False, is_delegation=True
-        )
+        built = parent.prepare_child_message(**fields)
     for name in Message.__slots__:
         assert getattr(lean, name, None) == getattr(built, name, None), name
+    return lean, built
+
+
+def test_a_child_message_is_the_one_prepare_child_message_builds() -> None:
+    lean, _ = _lean_and_built_messages(
+        {
+            "gas": 5_000,
+            "to": addr(0x2000),
+            "sender": addr(0x1000),
+            "value": 9,
+            "data": b"\x02\x03",
+            "code": b"\x5f\x00",
+            "code_address": addr(0x3000),
+            "is_static": True,
+            "should_transfer_value": False,
+            "is_delegation": True,
+        }
+    )
     assert lean.depth == 1 and lean.storage_address == addr(0x2000)
     assert lean.code_address == addr(0x3000) and lean.is_delegation
 
@@ -224,23 +231,16 @@ def test_a_tools_subclass_takes_pyevms_path() -> None:
 
 
 def test_a_create_message_is_the_one_prepare_child_message_builds() -> None:
-    cls = LLVM.get_state_class().computation_class
-    state, message, context = _state_and_message(LLVM)
-    parent = new_computation(cls, state, message, context)
-    fields: dict[str, Any] = {
-        "gas": 7_000,
-        "to": b"",
-        "sender": addr(0x1000),
-        "value": 2,
-        "data": b"",
-        "code": b"\x60\x00\x60\x00\xf3",
-        "create_address": addr(0x4000),
-    }
-    lean = child_message(parent, **fields)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        built = parent.prepare_child_message(**fields)
-    for name in Message.__slots__:
-        assert getattr(lean, name, None) == getattr(built, name, None), name
+    lean, _ = _lean_and_built_messages(
+        {
+            "gas": 7_000,
+            "to": b"",
+            "sender": addr(0x1000),
+            "value": 2,
+            "data": b"",
+            "code": b"\x60\x00\x60\x00\xf3",
+            "create_address": addr(0x4000),
+        }
+    )
     assert lean.is_create and lean.storage_address == addr(0x4000)
     assert lean.code_address == b"" and not lean.is_static and lean.should_transfer_value

@@ -275,39 +275,28 @@ class PyEvmHost:
     ) -> ChildResult:
         computation = self._computation
         self._storage.clear()  # the child may write any storage, this account's too
+        fields: dict[str, Any] = {
+            "gas": gas,
+            "to": to,
+            "value": value,
+            "data": data,
+            "code": self._state.get_code(code_address),
+            "sender": sender,
+            "code_address": code_address,
+            "should_transfer_value": transfer_value,
+            "is_static": is_static,
+            "is_delegation": delegated,
+        }
         cls = type(computation)
         if runs_lean(cls):
             # prepare_child_message and apply_child_computation, without their layers.
-            message = child_message(
-                computation,
-                gas=gas,
-                to=to,
-                sender=sender,
-                value=value,
-                data=data,
-                code=self._state.get_code(code_address),
-                code_address=code_address,
-                should_transfer_value=transfer_value,
-                is_static=is_static,
-                is_delegation=delegated,
-            )
+            message = child_message(computation, **fields)
             child = cls.apply_message(
                 self._state, message, self._tx, parent_computation=computation
             )
             computation.add_child_computation(child)
         else:
-            message = computation.prepare_child_message(
-                gas=gas,
-                to=to,
-                value=value,
-                data=data,
-                code=self._state.get_code(code_address),
-                sender=sender,
-                code_address=code_address,
-                should_transfer_value=transfer_value,
-                is_static=is_static,
-                is_delegation=delegated,
-            )
+            message = computation.prepare_child_message(**fields)
             child = computation.apply_child_computation(message)
         return ChildResult(
             success=bool(child.is_success),
