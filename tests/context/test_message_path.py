@@ -35,6 +35,40 @@ def _push(value: int) -> bytes:
     return bytes([0x5F + size]) + value.to_bytes(size, "big")
 
 
+CREATE_KINDS = ("create", "create2", "create2_twice")
+"""CREATE, CREATE2, and CREATE2 twice with one salt (the second collides)."""
+
+
+def _prologue(index: int) -> bytes:
+    """SSTORE(0, index + 1), SSTORE(1, 0), TSTORE(0, index + 1), LOG1(topic index)."""
+    return (
+        _push(index + 1)
+        + b"\x5f\x55"
+        + b"\x5f\x60\x01\x55"
+        + _push(index + 1)
+        + b"\x5f\x5d"
+        + _push(index)
+        + b"\x5f\x5f\xa1"
+    )
+
+
+def _ending(code: bytes, ending: str) -> bytes:
+    """``code`` followed by the ending: RETURN or REVERT of memory's first 96 bytes,
+    STOP, INVALID, SELFDESTRUCT(CALLER), or a loop until out of gas."""
+    if ending == "return":
+        return code + b"\x60\x60\x5f\xf3"
+    if ending == "revert":
+        return code + b"\x60\x60\x5f\xfd"
+    if ending == "stop":
+        return code + b"\x00"
+    if ending == "invalid":
+        return code + b"\xfe"
+    if ending == "selfdestruct":
+        return code + b"\x33\xff"
+    here = len(code)  # out_of_gas: JUMPDEST; JUMP back to it
+    return code + b"\x5b" + _push(here) + b"\x56"
+
+
 def link_code(
     index: int,
     kind: str | None,
@@ -46,18 +80,16 @@ def link_code(
 ) -> bytes:
     """One frame of a chain: write, log, maybe call the next link, then end as told.
 
-    SSTORE(0, index + 1), SSTORE(1, 0) (a refund where slot 1 was set),
-    TSTORE(0, index + 1), LOG1(topic index); then a call of ``kind`` to the
-    next link with ``value`` and ``gas`` (``None``: all of it) that asks for
-    32 bytes of return data (``call_self``: the same contract again); then the
-    status and RETURNDATASIZE into memory
-    and the ending, which returns or reverts the first 96 bytes of memory.
+    The prologue's writes (SSTORE(1, 0) is a refund where slot 1 was set) and
+    log, then a call of ``kind`` to the next link with ``value`` and ``gas``
+    (``None``: all of it) that asks for 32 bytes of return data
+    (``call_self``: the same contract again), then the status and
+    RETURNDATASIZE into memory, then the ending.  A create ``kind`` is
+    :func:`create_link_code`.
     """
-    code = bytearray()
-    code += _push(index + 1) + b"\x5f\x55"  # SSTORE(0, index + 1)
-    code += b"\x5f\x60\x01\x55"  # SSTORE(1, 0)
-    code += _push(index + 1) + b"\x5f\x5d"  # TSTORE(0, index + 1)
-    code += _push(index) + b"\x5f\x5f\xa1"  # LOG1(0, 0, index)
+    if kind in CREATE_KINDS:
+        return create_link_code(index, kind, value, ending)
+    code = bytearray(_prologue(index))
     if kind is not None:
         code += b"\x60\x20\x5f\x5f\x5f"  # retSize 32, retOffset 0, argsSize 0, argsOffset 0
         if kind in ("call", "callcode"):
@@ -67,25 +99,45 @@ def link_code(
         code += bytes([CALL_KINDS[kind]])
         code += b"\x60\x20\x52"  # MSTORE(32, status)
         code += b"\x3d\x60\x40\x52"  # MSTORE(64, RETURNDATASIZE)
-    if ending == "return":
-        code += b"\x60\x60\x5f\xf3"
-    elif ending == "revert":
-        code += b"\x60\x60\x5f\xfd"
-    elif ending == "stop":
-        code += b"\x00"
-    elif ending == "invalid":
-        code += b"\xfe"
-    elif ending == "selfdestruct":
-        code += b"\x33\xff"  # SELFDESTRUCT(CALLER)
-    else:  # out_of_gas: JUMPDEST; JUMP back to it
-        here = len(code)
-        code += b"\x5b" + _push(here) + b"\x56"
-    return bytes(code)
+    return _ending(bytes(code), ending)
+
+
+def create_link_code(index: int, kind: str, value: int, ending: str) -> bytes:
+    """A link that creates a contract whose initcode continues the chain.
+
+    The initcode is a calling link (its writes land in the new account, it
+    calls the next link, and ``ending`` decides whether the create fails or
+    deploys memory's first 96 bytes); this link copies it to memory at
+    0x100, creates it with ``value`` (CREATE2 with salt 7: twice for
+    ``create2_twice``, whose second create collides), stores each new
+    address, and returns.
+    """
+    init = link_code(index, "call", 0, None, ending)
+    create = _push(len(init)) + b"\x61\x01\x00" + _push(value)
+    create = create + b"\xf0" if kind == "create" else b"\x60\x07" + create + b"\xf5"
+    body = create + b"\x60\x20\x52"  # MSTORE(32, address)
+    if kind == "create2_twice":
+        body += create + b"\x60\x40\x52"  # MSTORE(64, address or 0)
+    # CODECOPY(0x100, offset of the initcode, its size), the offset as a PUSH2.
+    head_size = len(_prologue(index)) + len(_push(len(init))) + 3 + 3 + 1
+    offset = head_size + len(body) + 4  # and RETURN(0, 96)
+    code = (
+        _prologue(index)
+        + _push(len(init))
+        + b"\x61"
+        + offset.to_bytes(2, "big")
+        + b"\x61\x01\x00"
+        + b"\x39"
+        + body
+    )
+    code = _ending(code, "return")
+    assert len(code) == offset, (len(code), offset)
+    return code + init
 
 
 links = st.lists(
     st.tuples(
-        st.sampled_from(sorted(CALL_KINDS)),
+        st.sampled_from([*sorted(CALL_KINDS), *CREATE_KINDS]),
         st.sampled_from([0, 0, 1, 7]),
         st.one_of(st.none(), st.integers(min_value=0, max_value=60_000)),
         st.sampled_from(ENDINGS),
@@ -116,6 +168,8 @@ def chain_accounts(chain: list[tuple[str, int, int | None, str]], last: str) -> 
 def test_call_chains_match_pyevm(
     vm_class: Any, chain: list[tuple[str, int, int | None, str]], last: str, value: int
 ) -> None:
+    """Calls of every kind and creates (failed initcode and CREATE2 collisions included),
+    values, reverts, halts and out of gas at any depth: py-evm's outcome exactly."""
     accounts = chain_accounts(chain, last)
     kwargs = {"to": addr(0x1000), "value": value, "gas": 3_000_000, "persisted": True}
     expected = apply_message(CancunVM, accounts, **kwargs)
