@@ -177,6 +177,10 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
     ) -> Any:
         """py-evm's ``apply_message``, again with the frame interpreted after an inexact halt.
 
+        A call of the class ``make_vm_class`` made runs on
+        :func:`~evmkiln.context.message_path.apply_call_message` (the same
+        steps); a create, or a tool's subclass, on py-evm's own.
+
         An exceptional halt burns the frame's gas and py-evm reverts the
         message, so running the same message again from the same state
         gives the same outcome, now with py-evm's own exception: its class
