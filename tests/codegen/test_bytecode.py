@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from evmkiln.codegen.evm.blocks import Exit, analyze
-from evmkiln.codegen.evm.bytecode import decode, jumpdests
+from evmkiln.codegen.evm.bytecode import decode, instruction_pcs, jumpdests
 
 
 def test_push_data_is_skipped_and_hides_jumpdests() -> None:
@@ -52,3 +55,13 @@ def test_dynamic_jump_detected() -> None:
     prog = analyze(bytes.fromhex("6000355600"))  # CALLDATALOAD-derived target
     assert prog.has_dynamic_jumps
     assert prog.blocks[0].static_target is None
+
+
+@given(st.binary(max_size=200))
+def test_instruction_pcs_are_the_decoded_instructions(code: bytes) -> None:
+    assert list(instruction_pcs(code)) == [i.pc for i in decode(code)]
+
+
+def test_instruction_pcs_skip_push_data() -> None:
+    # PUSH2 0x5b5b, JUMPDEST, PUSH32 cut short by the end of the code.
+    assert list(instruction_pcs(bytes.fromhex("615b5b 5b 7f01"))) == [0, 3, 4]

@@ -10,6 +10,7 @@ CALL and CREATE families), so a module that calls none of them is a leaf.
 from __future__ import annotations
 
 from evmkiln.builtins.table import BUILTINS
+from evmkiln.codegen.evm.bytecode import instruction_pcs
 from evmkiln.codegen.ir.function import Function
 
 _FRAME_BUILTINS = frozenset(name for name, sig in BUILTINS.items() if sig.runs_frames)
@@ -17,7 +18,6 @@ _FRAME_OPCODES = frozenset(
     sig.opcode for sig in BUILTINS.values() if sig.runs_frames and sig.opcode is not None
 )
 _FRAME_OPCODE_BYTES = bytes(sorted(_FRAME_OPCODES))
-_PUSH1, _PUSH32 = 0x60, 0x7F
 
 
 def function_runs_no_frames(function: Function) -> bool:
@@ -39,10 +39,4 @@ def runs_no_frames(code: bytes) -> bool:
     """
     if not any(code.find(op) >= 0 for op in _FRAME_OPCODE_BYTES):
         return True
-    i, n = 0, len(code)
-    while i < n:
-        op = code[i]
-        if op in _FRAME_OPCODES:
-            return False
-        i += op - _PUSH1 + 2 if _PUSH1 <= op <= _PUSH32 else 1
-    return True
+    return not any(code[pc] in _FRAME_OPCODES for pc in instruction_pcs(code))

@@ -50,6 +50,7 @@ from eth.exceptions import (
 )
 
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
+from evmkiln.codegen.evm.bytecode import PUSH1, PUSH32, instruction_pcs
 
 PYEVM_ERROR_FOR_HALT: MappingProxyType[HaltKind, Any] = MappingProxyType(
     {
@@ -77,7 +78,6 @@ CREATE, CALL with value, SELFDESTRUCT)."""
 _EIP170_LIMIT = 24576
 _EIP3860_LIMIT = 2 * _EIP170_LIMIT
 _INVALID = 0xFE
-_PUSH1, _PUSH32 = 0x60, 0x7F
 
 
 def _out_of_gas(facts: dict[str, int | str]) -> tuple[Any, ...]:
@@ -102,15 +102,7 @@ def _out_of_gas(facts: dict[str, int | str]) -> tuple[Any, ...]:
 
 def _instruction_positions(code: bytes, halts_here: Callable[[int], bool]) -> list[int]:
     """Program counters of instructions (not PUSH data) whose opcode satisfies ``halts_here``."""
-    found = []
-    pc = 0
-    n = len(code)
-    while pc < n:
-        op = code[pc]
-        if halts_here(op):
-            found.append(pc)
-        pc += 1 + (op - _PUSH1 + 1 if _PUSH1 <= op <= _PUSH32 else 0)
-    return found
+    return [pc for pc in instruction_pcs(code) if halts_here(code[pc])]
 
 
 def _invalid_opcode(kind: HaltKind, code: bytes | None, defined: Container[int] | None) -> str:
@@ -139,8 +131,8 @@ def _jumpdest_in_push_data(code: bytes) -> bool:
     n = len(code)
     while pc < n:
         op = code[pc]
-        if _PUSH1 <= op <= _PUSH32:
-            width = op - _PUSH1 + 1
+        if PUSH1 <= op <= PUSH32:
+            width = op - PUSH1 + 1
             if 0x5B in code[pc + 1 : pc + 1 + width]:
                 return True
             pc += width

@@ -8,6 +8,7 @@ halts, and a JUMPDEST byte inside PUSH data is not a jump destination.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from evmkiln.codegen.evm.opcodes import OPCODES, OpInfo, opcodes_for
@@ -52,6 +53,24 @@ def decode(code: bytes, fork: str = "cancun") -> list[Instr]:
             out.append(Instr(pc, op, info))
             pc += 1
     return out
+
+
+PUSH1, PUSH32 = 0x60, 0x7F
+
+
+def instruction_pcs(code: bytes) -> Iterator[int]:
+    """The program counter of each instruction of ``code`` in order, PUSH data skipped.
+
+    Without building :class:`Instr` objects: for scans of a code's opcodes
+    (which instructions could halt, whether any runs a frame).  Only PUSH1
+    to PUSH32 carry immediates in every supported fork.
+    """
+    pc = 0
+    n = len(code)
+    while pc < n:
+        yield pc
+        op = code[pc]
+        pc += op - PUSH1 + 2 if PUSH1 <= op <= PUSH32 else 1
 
 
 def jumpdests(instrs: list[Instr]) -> frozenset[int]:
