@@ -287,17 +287,7 @@ class PyEvmHost:
             "is_static": is_static,
             "is_delegation": delegated,
         }
-        cls = type(computation)
-        if runs_lean(cls):
-            # prepare_child_message and apply_child_computation, without their layers.
-            message = child_message(computation, **fields)
-            child = cls.apply_message(
-                self._state, message, self._tx, parent_computation=computation
-            )
-            computation.add_child_computation(child)
-        else:
-            message = computation.prepare_child_message(**fields)
-            child = computation.apply_child_computation(message)
+        child = self._run_child(fields)
         return ChildResult(
             success=bool(child.is_success),
             output=bytes(child.output),
@@ -327,30 +317,18 @@ class PyEvmHost:
             "sender": sender,
             "create_address": address,
         }
-        lean = runs_lean(type(computation))
-        if lean:
-            message = child_message(computation, **fields)
-        else:
-            message = computation.prepare_child_message(**fields)
-        snapshot = None
         if salted:
             # py-evm runs CREATE2 children on cleared storage inside their own
             # snapshot, so a failed initcode also restores the cleared storage.
             snapshot = state.snapshot()
             state.delete_storage(address)
-        if lean:
-            # apply_child_computation without its layers.
-            child = type(computation).apply_create_message(
-                state, message, self._tx, parent_computation=computation
-            )
-            computation.add_child_computation(child)
-        else:
-            child = computation.apply_child_computation(message)
-        if snapshot is not None:
+            child = self._run_child(fields)
             if child.is_error:
                 state.revert(snapshot)
             else:
                 state.commit(snapshot)
+        else:
+            child = self._run_child(fields)
         success = bool(child.is_success)
         return ChildResult(
             success=success,
@@ -358,6 +336,24 @@ class PyEvmHost:
             gas_left=gas_remaining(child),
             returndata=bytes(computation.return_data),
         )
+
+    def _run_child(self, fields: dict[str, Any]) -> Any:
+        """``prepare_child_message`` then ``apply_child_computation`` of ``fields``.
+
+        The class ``make_vm_class`` made does the same without their layers:
+        a message built without validation (:func:`child_message`), the
+        class's ``apply_message`` or ``apply_create_message``, and
+        ``add_child_computation``.  A tool's subclass gets py-evm's methods.
+        """
+        computation = self._computation
+        cls = type(computation)
+        if not runs_lean(cls):
+            return computation.apply_child_computation(computation.prepare_child_message(**fields))
+        message = child_message(computation, **fields)
+        apply = cls.apply_create_message if message.is_create else cls.apply_message
+        child = apply(self._state, message, self._tx, parent_computation=computation)
+        computation.add_child_computation(child)
+        return child
 
     # -- self-destruction --------------------------------------------------
     def created_in_transaction(self, address: bytes) -> bool:
