@@ -1,4 +1,4 @@
-"""The message path of compiled frames: one call from message to settled computation.
+"""The message path of calls: from message to settled computation in one function.
 
 py-evm runs a message through four layers of methods -- the executor's or
 the parent's ``apply_child_computation``, the fork's ``apply_message``
@@ -12,10 +12,10 @@ paid more for that than for its own instructions.
 py-evm's order and with py-evm's effects: the same snapshot, the same checks
 and exceptions, the same computation object left behind (children, logs,
 refunds and deletions recorded on it as before), and the same settling of a
-halt.  What they leave out is what compiled code never reads: the computation's code
-stream, stack and memory are made on first use, and a message built from a
-compiled frame's arguments is not validated again (both in
-:mod:`evmkiln.context.lean_computation`).
+halt.  What they leave out is what compiled code never reads: the
+computation's code stream, stack and memory are made on first use, and a
+message built from a compiled frame's arguments is not validated again
+(both in :mod:`evmkiln.context.lean_computation`).
 
 The lean computations apply only to computation classes exactly as
 :func:`~evmkiln.context.vm.make_vm_class` makes them (``runs_lean``): a tool
