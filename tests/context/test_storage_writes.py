@@ -116,3 +116,75 @@ def test_repeated_writes_reach_the_host_once_more_each(
     assert execute(vm_class, codes) == expected
     assert expected.success
     assert [w for w in writes if w[0] == 0] == [(0, 1), (0, 2)]
+
+
+
+@pytest.mark.parametrize("backend", ["llvm", "wasm"])
+def test_a_read_modify_write_crosses_only_for_its_read(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SLOAD(0), SSTORE(0, 2), then SSTORE(1, 1) and SSTORE(1, 3).
+
+    The SLOAD crossing enters slot 0 with its original value, so the write to
+    it is priced in generated code: only the SLOAD asks the host about slot 0
+    (an SSTORE crossing would ask again), and the value reaches the host once,
+    when the frame ends.  Slot 1, never read, crosses for its first write only.
+    """
+    from evmkiln.context.pyevm_host import PyEvmHost
+
+    accesses: list[int] = []
+    writes: list[tuple[int, int]] = []
+    access, write = PyEvmHost.access_storage, PyEvmHost.set_storage
+
+    def counting_access(self: PyEvmHost, address: bytes, slot: int) -> bool:
+        accesses.append(slot)
+        return access(self, address, slot)
+
+    def counting_write(self: PyEvmHost, address: bytes, slot: int, value: int) -> None:
+        writes.append((slot, value))
+        write(self, address, slot, value)
+
+    monkeypatch.setattr(PyEvmHost, "access_storage", counting_access)
+    monkeypatch.setattr(PyEvmHost, "set_storage", counting_write)
+    code = bytes.fromhex("60005450" + "6002600055" + "6001600155" + "6003600155" + "00")
+    codes = {CONTRACT_A: code}
+    storage = {CONTRACT_A: {0: 7}}
+    expected = execute(CancunVM, codes, storage=storage)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    assert execute(vm_class, codes, storage=storage) == expected
+    assert expected.success
+    assert accesses == [0, 1]
+    assert sorted(writes) == [(0, 2), (1, 1), (1, 3)]
+
+
+class _CountingState:
+    """The one state method a host's storage reads use, counting committed reads."""
+
+    def __init__(self) -> None:
+        self.committed_reads = 0
+
+    def get_storage(self, address: bytes, slot: int, from_journal: bool = True) -> int:
+        if not from_journal:
+            self.committed_reads += 1
+        return slot + 100
+
+
+class _Computation:
+    def __init__(self) -> None:
+        self.state = _CountingState()
+        self.transaction_context = None
+
+    def add_log_entry(self, *args: object) -> None:
+        raise AssertionError("no logs here")
+
+
+def test_the_host_reads_an_original_value_once_per_frame() -> None:
+    """Every storage crossing asks for the slot's original value; the state is read once."""
+    from evmkiln.context.pyevm_host import PyEvmHost
+
+    computation = _Computation()
+    host = PyEvmHost(computation)
+    for _ in range(3):
+        assert host.get_original_storage(CONTRACT_A, 5) == 105
+    assert host.get_original_storage(CONTRACT_B, 5) == 105
+    assert computation.state.committed_reads == 2

@@ -253,9 +253,14 @@ def _mem_expand(ctx_address: int, offset: int, size: int) -> int:
         state.ctx.gas = frame.gas
 
 
-def _remember_store(table: StorageTable, frame: Frame, args: list[int]) -> None:
-    slot = args[0]
-    table.remember(slot, args[1], frame.host.get_original_storage(frame.address, slot))
+def _remember(table: StorageTable, frame: Frame, slot: int, value: int) -> None:
+    """Enter a slot a crossing read or wrote, with its original value.
+
+    Knowing the original lets native SSTORE price every later write to the
+    slot, so a read-modify-write (a balance, a counter) crosses only for its
+    SLOAD.  The host reads the original once per frame.
+    """
+    table.remember(slot, value, frame.host.get_original_storage(frame.address, slot))
 
 
 def _storage_hooks(name: str) -> tuple[Any, Any]:
@@ -265,9 +270,9 @@ def _storage_hooks(name: str) -> tuple[Any, Any]:
     halt or error ends the frame: nothing to keep).
     """
     if name == "sload":
-        return None, lambda table, frame, args, result: table.remember(args[0], result)
+        return None, lambda table, frame, args, result: _remember(table, frame, args[0], result)
     if name == "sstore":
-        return None, lambda table, frame, args, result: _remember_store(table, frame, args)
+        return None, lambda table, frame, args, result: _remember(table, frame, args[0], args[1])
     if not BUILTINS[name].runs_frames:
         return None, None
     # Another frame may run: it must see this frame's writes, and may change them.

@@ -34,9 +34,11 @@ Layout (what the translator's lookup reads): a direct-mapped array of
 the original (transaction-start) value as little-endian words, the
 generation that entered it and flags (u64 each).  An entry is valid only when
 its generation equals ``ctx.sl_gen``; forgetting everything is one increment.
-Native SSTORE needs :data:`ORIGINAL_KNOWN`, which only an SSTORE crossing
-sets.  A colliding slot replaces the entry.  The index is :func:`slot_index`,
-mirrored by the translator.
+Native SSTORE needs :data:`ORIGINAL_KNOWN`, which every entry made by a
+storage crossing has: the SLOAD and SSTORE crossings enter the slot's
+original value with its current one, so a read-modify-write crosses only
+once.  A colliding slot replaces the entry.  The index is
+:func:`slot_index`, mirrored by the translator.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ HASH_SHIFT = 32
 INITIAL_CAPACITY = 64
 MAX_CAPACITY = 4096
 _MASK64 = (1 << 64) - 1
+_ORIGINAL_KNOWN = ORIGINAL_KNOWN.to_bytes(8, "little")
+_ENTRY_WORDS = ENTRY_BYTES // 8
+_GENERATION_WORD = GENERATION_OFFSET // 8
+_FLAGS_WORD = FLAGS_OFFSET // 8
 
 _EMPTY = (ctypes.c_char * ENTRY_BYTES)()
 """What every context points at before its first SLOAD: one entry no generation matches."""
@@ -91,23 +97,21 @@ class StorageTable:
     (:meth:`reset`): the buffer is kept and the generation moves on.
     """
 
-    __slots__ = ("_buffer", "_ctx", "_entered", "_mask", "_writable", "_write_back")
+    __slots__ = ("_buffer", "_ctx", "_entered", "_mask", "_words", "_writable", "_write_back")
 
     def __init__(self, ctx: RuntimeContext, write_back: WriteBack) -> None:
         self._ctx = ctx
         self._write_back = write_back
         self._buffer: Any = None
+        self._words = memoryview(b"").cast("Q")
         self._mask = 0
         self._entered = 0
         self._writable: set[int] = set()
-        """Indices of entries entered with ORIGINAL_KNOWN: the only ones that can be dirty."""
+        """Indices of the entries entered this generation: the only ones that can be dirty."""
 
-    def remember(self, slot: int, value: int, original: int | None = None) -> None:
-        """Enter ``slot``'s current value (after SLOAD, or SSTORE's new value).
-
-        With ``original`` (an SSTORE crossing knows it), native SSTORE may
-        price later writes to the slot.
-        """
+    def remember(self, slot: int, value: int, original: int) -> None:
+        """Enter ``slot``'s current value (after SLOAD, or SSTORE's new value) and
+        its original value, with which native SSTORE prices later writes."""
         full = self._entered >= self._mask and self._mask + 1 < MAX_CAPACITY
         if self._buffer is None or full:
             self._grow()
@@ -115,18 +119,14 @@ class StorageTable:
         index = slot_index(slot, self._mask)
         if index in self._writable:
             self._write_back_entry(index)
-            self._writable.discard(index)
-        flags = 0
-        if original is not None:
-            flags = ORIGINAL_KNOWN
-            self._writable.add(index)
+        self._writable.add(index)
         ctypes.memmove(
             ctypes.addressof(self._buffer) + index * ENTRY_BYTES,
             slot.to_bytes(32, "little")
             + value.to_bytes(32, "little")
-            + (original or 0).to_bytes(32, "little")
+            + original.to_bytes(32, "little")
             + self._ctx.sl_gen.to_bytes(8, "little")
-            + flags.to_bytes(8, "little"),
+            + _ORIGINAL_KNOWN,
             ENTRY_BYTES,
         )
 
@@ -157,16 +157,17 @@ class StorageTable:
         self._writable.clear()
 
     def _write_back_entry(self, index: int) -> None:
-        base = ctypes.addressof(self._buffer) + index * ENTRY_BYTES
-        raw = ctypes.string_at(base, ENTRY_BYTES)
-        generation = int.from_bytes(raw[GENERATION_OFFSET:FLAGS_OFFSET], "little")
-        flags = int.from_bytes(raw[FLAGS_OFFSET:], "little")
-        if generation != self._ctx.sl_gen or not flags & DIRTY:
+        # Generation and flags first, through a u64 view: most entries were only read.
+        words = self._words
+        at = index * _ENTRY_WORDS
+        flags = words[at + _FLAGS_WORD]
+        if words[at + _GENERATION_WORD] != self._ctx.sl_gen or not flags & DIRTY:
             return
+        raw = ctypes.string_at(ctypes.addressof(self._buffer) + index * ENTRY_BYTES, ENTRY_BYTES)
         slot = int.from_bytes(raw[KEY_OFFSET:VALUE_OFFSET], "little")
         value = int.from_bytes(raw[VALUE_OFFSET:ORIGINAL_OFFSET], "little")
         self._write_back(slot, value)
-        ctypes.memmove(base + FLAGS_OFFSET, (flags & ~DIRTY).to_bytes(8, "little"), 8)
+        words[at + _FLAGS_WORD] = flags & ~DIRTY
 
     def _grow(self) -> None:
         # Entries are not carried over: the next misses refill the bigger table.
@@ -175,6 +176,7 @@ class StorageTable:
         capacity = INITIAL_CAPACITY if self._buffer is None else 4 * (self._mask + 1)
         capacity = min(capacity, MAX_CAPACITY)
         self._buffer = (ctypes.c_char * (capacity * ENTRY_BYTES))()
+        self._words = memoryview(self._buffer).cast("B").cast("Q")
         self._mask = capacity - 1
         self._entered = 0
         self._ctx.sl_ptr = ctypes.addressof(self._buffer)

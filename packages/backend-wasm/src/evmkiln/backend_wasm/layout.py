@@ -15,8 +15,9 @@ address 0:
   :data:`SL_CAPACITY` entries (key, value and original words, the generation
   that entered it, flags); an entry is valid while its generation is
   ``CTRL_SL_GEN``, which every new frame and every child frame advances.
-  Generated SSTORE prices a write to an entry whose original value is known
-  (:data:`SL_ORIGINAL_KNOWN`), adds its refund to ``CTRL_REFUND`` and marks
+  The runtime enters a slot after an SLOAD or SSTORE crossing, with its
+  original value (:data:`SL_ORIGINAL_KNOWN`).  Generated SSTORE prices a
+  write to such an entry, adds its refund to ``CTRL_REFUND`` and marks
   the entry :data:`SL_DIRTY`; the runtime tells the host those values before
   a child frame runs and when the frame ends;
 * ``KECCAK_*``: the hash's state, its last input block and round constants;

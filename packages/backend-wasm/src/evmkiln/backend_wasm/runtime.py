@@ -190,6 +190,8 @@ _RUNS_FRAMES = frozenset(BUILTIN_IDS[name] for name, sig in BUILTINS.items() if 
 """Builtins after which the frame's known storage slots are stale (``SLOTS``)."""
 _EMITS_LOGS = _RUNS_FRAMES | {BUILTIN_IDS[f"log{count}"] for count in range(5)}
 """Builtins before which the logs generated code buffered go to the host (they come first)."""
+_ORIGINAL_KNOWN = SL_ORIGINAL_KNOWN.to_bytes(8, "little")
+"""The flags of every entered slot: storage crossings always know the original value."""
 
 
 def engine(*, fast: bool = False) -> wasmtime.Engine:
@@ -348,8 +350,8 @@ class _Slot:
         self._locate()
         self.call = FastCall(store, run)
         self._writable: set[int] = set()
-        """Entries (offsets in ``SLOTS``) entered with their original value this
-        generation: the only ones generated SSTORE can make dirty."""
+        """Entries (offsets in ``SLOTS``) entered this generation: the only ones
+        generated SSTORE can make dirty."""
 
     def _locate(self) -> None:
         """Take the memory's address anew: call after every growth, which may move it.
@@ -435,40 +437,35 @@ class _Slot:
         if result is not None:
             header[ARGS : ARGS + 32] = result.to_bytes(32, "little")
         _I64.pack_into(header, CTRL_GAS, frame.gas)
-        if ident == _SLOAD:
-            assert result is not None
-            self._remember(args[0], result)
-        elif ident == _SSTORE:
+        if ident in (_SLOAD, _SSTORE):
+            # With the original value known, generated SSTORE prices every later write
+            # to the slot: a read-modify-write crosses only for its SLOAD.
             slot = args[0]
-            self._remember(slot, args[1], frame.host.get_original_storage(frame.address, slot))
+            value = result if ident == _SLOAD else args[1]
+            assert value is not None
+            self._remember(slot, value, frame.host.get_original_storage(frame.address, slot))
         elif ident in _RUNS_FRAMES:  # another frame may have written any storage
             self._advance_generation()
         return 0
 
     # -- known storage slots (read by generated SLOAD and SSTORE) ----------------------
-    def _remember(self, slot: int, value: int, original: int | None = None) -> None:
-        """Enter a slot this frame read or wrote, with the value it now holds.
-
-        With ``original`` (an SSTORE crossing knows it), generated SSTORE may
-        price later writes to the slot.  A value held back in the entry this
-        one replaces is told to the host first.
+    def _remember(self, slot: int, value: int, original: int) -> None:
+        """Enter a slot this frame read or wrote, with the value it now holds and its
+        original value, so that generated SSTORE prices later writes to it.  A value
+        held back in the entry this one replaces is told to the host first.
         """
         index = slot_index(slot) * SL_ENTRY
         if index in self._writable:
             self._write_back_entry(index)
-            self._writable.discard(index)
-        flags = 0
-        if original is not None:
-            flags = SL_ORIGINAL_KNOWN
-            self._writable.add(index)
+        self._writable.add(index)
         at = SLOTS + index
         generation = self.header[CTRL_SL_GEN : CTRL_SL_GEN + 8]
         self.header[at : at + SL_ENTRY] = (
             slot.to_bytes(32, "little")
             + value.to_bytes(32, "little")
-            + (original or 0).to_bytes(32, "little")
+            + original.to_bytes(32, "little")
             + generation
-            + flags.to_bytes(8, "little")
+            + _ORIGINAL_KNOWN
         )
 
     def _write_back(self) -> None:

@@ -92,6 +92,7 @@ class PyEvmHost:
         "_computation",
         "_delegations",
         "_on_storage_write",
+        "_originals",
         "_state",
         "_storage",
         "_tx",
@@ -117,6 +118,7 @@ class PyEvmHost:
         self._state = computation.state
         self._tx = computation.transaction_context
         self._storage: dict[tuple[bytes, int], int] = {}
+        self._originals: dict[tuple[bytes, int], int] = {}
         self._warm_slots: set[tuple[bytes, int]] = set()
         if _takes_checked_logs(computation):
             self._add_log: Any = computation.add_checked_log_entry
@@ -232,7 +234,16 @@ class PyEvmHost:
         return value
 
     def get_original_storage(self, address: bytes, slot: int) -> int:
-        return int(self._state.get_storage(address, slot, from_journal=False))
+        # A slot's value at the start of the transaction cannot change during it, and a
+        # compiled frame asks for it at each storage crossing (to let native SSTORE price
+        # later writes): read it once per frame.
+        key = (address, slot)
+        value = self._originals.get(key)
+        if value is None:
+            value = self._originals[key] = int(
+                self._state.get_storage(address, slot, from_journal=False)
+            )
+        return value
 
     def set_storage(self, address: bytes, slot: int, value: int) -> None:
         if self._on_storage_write is not None:
