@@ -118,7 +118,6 @@ def test_repeated_writes_reach_the_host_once_more_each(
     assert [w for w in writes if w[0] == 0] == [(0, 1), (0, 2)]
 
 
-
 @pytest.mark.parametrize("backend", ["llvm", "wasm"])
 def test_a_read_modify_write_crosses_only_for_its_read(
     backend: str, monkeypatch: pytest.MonkeyPatch
