@@ -18,6 +18,8 @@ from eth_typing import Hash32
 from eth_utils.logging import ExtendedDebugLogger, get_extended_debug_logger
 
 from evmkiln.context.flat_state import flat_account_db_class
+from evmkiln.context.message_building import quiet_message_building
+from evmkiln.context.spoofed_transactions import remember_attributes
 from evmkiln.context.state_clearing import linear_state_clearing
 from evmkiln.context.state_layers import StateLayers
 from evmkiln.context.transient_storage import JournaledTransientStorage
@@ -33,6 +35,9 @@ class StateShortcuts:
     one checkpoint shared by both journals), taken and settled in the same
     order, so it holds for any account database a state carries (a tool may
     swap in its own, as titanoboa does).
+
+    A spoofed transaction (``eth_call``, gas estimation) is run as one that
+    looks each attribute up once.
 
     py-evm's ``logger`` property looks its logger up by name on every use,
     under the logging module's lock (about 10 µs; three uses per
@@ -60,6 +65,12 @@ class StateShortcuts:
         db.discard(checkpoint)
         self.transient_storage.discard(checkpoint)
 
+    def apply_transaction(self, transaction: Any) -> Any:
+        """py-evm's, on a spoofed transaction that reads each attribute once
+        (:mod:`evmkiln.context.spoofed_transactions`): ``eth_call`` and gas
+        estimation reach the state here without the VM."""
+        return super().apply_transaction(remember_attributes(transaction))  # type: ignore[misc]
+
     @property
     def logger(self) -> ExtendedDebugLogger:
         cls = type(self)
@@ -80,14 +91,17 @@ def flat_state_class(
     """``state_class`` on a :class:`~evmkiln.context.flat_state.FlatAccountDB` (over
     its own account database), with
     :class:`~evmkiln.context.transient_storage.JournaledTransientStorage`,
-    :class:`StateShortcuts` and EIP-161 clearing in linear time
-    (:mod:`evmkiln.context.state_clearing`); ``attributes`` are set on the new
-    class too."""
+    :class:`StateShortcuts`, EIP-161 clearing in linear time
+    (:mod:`evmkiln.context.state_clearing`) and message building that formats
+    no unread debug line (:mod:`evmkiln.context.message_building`);
+    ``attributes`` are set on the new class too."""
     flat_db = flat_account_db_class(state_class.get_account_db_class(), layers)
     namespace = {
         "account_db_class": flat_db,
         "_transient_storage_class": JournaledTransientStorage,
-        "transaction_executor_class": linear_state_clearing(state_class.transaction_executor_class),
+        "transaction_executor_class": quiet_message_building(
+            linear_state_clearing(state_class.transaction_executor_class)
+        ),
         **attributes,
     }
     bases = (StateShortcuts, state_class)

@@ -39,6 +39,7 @@ from evmkiln.context.code_cache import (
 )
 from evmkiln.context.disk_cache import may_write_artifacts, open_disk_cache
 from evmkiln.context.lean_computation import LazyFrameParts, runs_lean
+from evmkiln.context.message_building import quiet_message_building
 from evmkiln.context.message_path import (
     INEXACT,
     apply_call_message,
@@ -55,6 +56,7 @@ from evmkiln.context.runtime import (
     Tier,
     TieredCodeCache,
 )
+from evmkiln.context.spoofed_transactions import RememberingSpoofs
 from evmkiln.context.state_class import flat_state_class
 from evmkiln.context.state_clearing import linear_state_clearing
 from evmkiln.context.state_layers import StateLayers
@@ -576,14 +578,14 @@ def make_vm_class(
             (spec.state_class,),
             {
                 "computation_class": computation_class,
-                "transaction_executor_class": linear_state_clearing(
-                    spec.state_class.transaction_executor_class
+                "transaction_executor_class": quiet_message_building(
+                    linear_state_clearing(spec.state_class.transaction_executor_class)
                 ),
             },
         )
     vm_class: type[CancunVM] = type(
         f"Kiln{label}{fork_label}VM",
-        (OneShotBlockTries, FastBloomReceipts, spec.vm_class),
+        (RememberingSpoofs, OneShotBlockTries, FastBloomReceipts, spec.vm_class),
         {
             "_state_class": state_class,
             "block_class": block_class_for(spec.vm_class.block_class),

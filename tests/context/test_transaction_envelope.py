@@ -1,0 +1,174 @@
+"""The transaction envelope's shortcuts against py-evm: spoofed transactions, message building."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import pytest
+from eth._utils.spoof import SpoofAttributes
+from eth.vm.forks.cancun.state import CancunTransactionExecutor
+from eth.vm.spoof import SpoofTransaction
+from eth_utils import keccak
+from eth_utils.logging import DEBUG2_LEVEL_NUM
+from message_harness import SENDER, SENDER_KEY, A, make_state
+
+from evmkiln.context import make_vm_class, message_building
+from evmkiln.context.spoofed_transactions import RememberingSpoof, remember_attributes
+from evmkiln.forks import SUPPORTED_FORKS, fork_spec
+
+SPOOFED = b"\x5a" * 20
+READ = (
+    "sender",
+    "gas",
+    "gas_price",
+    "max_fee_per_gas",
+    "max_priority_fee_per_gas",
+    "to",
+    "value",
+    "data",
+    "nonce",
+    "intrinsic_gas",
+    "hash",
+    "access_list",
+    "y_parity",
+    "r",
+    "s",
+)
+
+
+def _vm_classes(fork: str) -> tuple[Any, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        kiln = make_vm_class("ir", fork, persistent_cache=False)
+    return fork_spec(fork).vm_class, kiln
+
+
+def _signed(vm_class: Any, to: bytes, data: bytes = b"\x01\x02", nonce: int = 0) -> Any:
+    unsigned = vm_class.get_transaction_builder().create_unsigned_transaction(
+        nonce=nonce, gas_price=10, gas=200_000, to=to, value=3, data=data
+    )
+    return unsigned.as_signed_transaction(SENDER_KEY, chain_id=1)
+
+
+def _spoof(transaction: Any) -> SpoofTransaction:
+    return SpoofTransaction(transaction, sender=SPOOFED, get_sender=lambda: SPOOFED)
+
+
+def test_a_remembering_spoof_reads_as_the_spoof_and_looks_each_attribute_up_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stock, _ = _vm_classes("cancun")
+    spoof = _spoof(_signed(stock, A))
+    remembering = remember_attributes(spoof)
+    assert isinstance(remembering, RememberingSpoof)
+    assert isinstance(remembering, SpoofTransaction)
+    lookups: list[str] = []
+    lookup = SpoofAttributes.__getattr__
+
+    def counting(self: Any, attr: str) -> Any:
+        lookups.append(attr)
+        return lookup(self, attr)
+
+    monkeypatch.setattr(SpoofAttributes, "__getattr__", counting)
+    for _ in range(3):
+        for name in READ:
+            assert getattr(remembering, name) == getattr(spoof, name), name
+    assert remembering.sender == SPOOFED
+    assert remembering.get_sender() == SPOOFED
+    # The plain spoof looked every attribute up each time, the remembering one once.
+    assert sorted(lookups) == sorted([*READ] * 3 + [*READ, "get_sender"])
+    # What is missing stays missing, every time.
+    for _ in range(2):
+        assert not hasattr(remembering, "no_such_attribute")
+    # A copy with other fields is spoofed the same way (py-evm's eth_call does this).
+    copy = remembering.copy(gas_price=0)
+    assert type(copy) is RememberingSpoof
+    assert copy.gas_price == 0
+    assert copy.sender == SPOOFED
+    assert remembering.gas_price == 10
+
+
+def test_anything_but_a_plain_spoof_is_left_as_it_is() -> None:
+    stock, _ = _vm_classes("cancun")
+    signed = _signed(stock, A)
+    assert remember_attributes(signed) is signed
+    remembering = remember_attributes(_spoof(signed))
+    assert remember_attributes(remembering) is remembering
+
+
+def _build(vm_class: Any, transaction: Any) -> tuple[Any, Any]:
+    accounts = {SENDER: {"balance": 10**20, "nonce": 0}, A: {"code": b"\x60\x01\x00"}}
+    state = make_state(vm_class, accounts, persisted=True)
+    executor = state.get_transaction_executor()
+    message = executor.build_evm_message(transaction)
+    return message, state
+
+
+MESSAGE_FIELDS = (
+    "gas",
+    "to",
+    "sender",
+    "value",
+    "data",
+    "code",
+    "depth",
+    "storage_address",
+    "is_create",
+    "code_address",
+    "should_transfer_value",
+    "is_static",
+    "refund",
+    "is_delegation",
+)
+
+
+@pytest.mark.parametrize("fork", SUPPORTED_FORKS)
+@pytest.mark.parametrize("create", [False, True], ids=["call", "create"])
+def test_messages_are_built_as_pyevm_builds_them(fork: str, create: bool) -> None:
+    stock, kiln = _vm_classes(fork)
+    executor = kiln.get_state_class().transaction_executor_class
+    assert executor.build_evm_message is not CancunTransactionExecutor.build_evm_message
+    to = b"" if create else A
+    expected, expected_state = _build(stock, _signed(stock, to, data=b"\x60\x00\x60\x00\xf3"))
+    got, state = _build(kiln, _signed(kiln, to, data=b"\x60\x00\x60\x00\xf3"))
+    for field in MESSAGE_FIELDS:
+        assert getattr(got, field) == getattr(expected, field), field
+    for read in ("get_balance", "get_nonce"):
+        assert getattr(state, read)(SENDER) == getattr(expected_state, read)(SENDER), read
+    assert state.make_state_root() == expected_state.make_state_root()
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["quiet", "debug2"])
+def test_the_debug_line_is_formatted_only_when_logged(
+    enabled: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """py-evm's line, word for word, when ``DEBUG2`` is on; nothing formatted otherwise."""
+    _, kiln = _vm_classes("cancun")
+    state = make_state(kiln, {SENDER: {"balance": 10**20}, A: {"code": b"\x00"}})
+    logger = state.logger
+    logger.__dict__.pop("show_debug2", None)  # a cached decision from an earlier test
+    logger.__dict__.pop("debug2", None)
+    formatted: list[bytes] = []
+    encode_hex = message_building.encode_hex
+
+    def counting(value: bytes) -> str:
+        formatted.append(value)
+        return encode_hex(value)
+
+    monkeypatch.setattr(message_building, "encode_hex", counting)
+    transaction = _signed(kiln, A)
+    with caplog.at_level(DEBUG2_LEVEL_NUM if enabled else logging.INFO, logger=logger.name):
+        state.get_transaction_executor().build_evm_message(transaction)
+    logger.__dict__.pop("show_debug2", None)
+    logger.__dict__.pop("debug2", None)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("TRANSACTION")]
+    if not enabled:
+        assert formatted == [] and lines == []
+        return
+    data_hash = keccak(b"\x01\x02").hex()
+    assert lines == [
+        f"TRANSACTION: {transaction!r}; sender: 0x{SENDER.hex()} | to: 0x{A.hex()} | "
+        f"data-hash: 0x{data_hash} | gas: 200000 | code: 0x00 | "
+    ]
