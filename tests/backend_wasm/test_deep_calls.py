@@ -231,3 +231,22 @@ def test_the_stack_probe_reads_this_threads_stack() -> None:
     assert 0 < left <= size
     assert stack_left(0, 0) == 0
     assert stack_left(low, 16) == 0  # a reading outside the bounds given is not trusted
+
+
+def test_a_vetting_is_for_the_next_run_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``declines`` lets the next run start on this small-stack thread; a run nobody
+    asked about (no dispatcher that could interpret it) still moves to the helper."""
+    state = runtime._THREAD
+    if not state.low or state.size >= runtime.INLINE_STACK:
+        pytest.skip("this thread's native stack is large: nothing moves")
+    handed = _count_helper_runs(monkeypatch)
+    call_stop = bytes.fromhex("5f5f5f5f5f73" + ADDRESS.hex() + "5af15000")
+    executable = WASM.compile(lower_bytecode(call_stop))
+    host = FakeHost(WASM, codes={ADDRESS: b"\x00"})
+    assert executable.declines() is None
+    assert executable.run(new_frame(host, call_stop, 100_000)) is ExitKind.STOP
+    assert handed == []
+    assert executable.run(new_frame(host, call_stop, 100_000)) is ExitKind.STOP
+    assert handed == [0]
+    monkeypatch.setattr(runtime, "stack_left", lambda low, size: 0)
+    assert executable.declines() == runtime.SHORT_STACK

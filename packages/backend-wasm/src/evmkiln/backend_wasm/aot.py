@@ -49,6 +49,7 @@ from evmkiln.backend_wasm.runtime import (
     CompiledContract,
     compiler_process,
     engine,
+    native_stack_reason,
 )
 from evmkiln.backend_wasm.translate import translate
 from evmkiln.builtins.frame import Frame
@@ -87,6 +88,10 @@ class WasmArtifactExecutable:
 
     def run(self, frame: Frame) -> ExitKind:
         return self.contract.run(frame)
+
+    def declines(self) -> str | None:
+        """As :meth:`~evmkiln.backend_wasm.backend.WasmExecutable.declines`."""
+        return native_stack_reason()
 
 
 def build_module(function: Function, options: CompileOptions) -> tuple[bytes, int, int]:

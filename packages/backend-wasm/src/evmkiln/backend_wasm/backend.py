@@ -18,6 +18,7 @@ from evmkiln.backend_wasm.runtime import (
     CompiledContract,
     compiler_process,
     deserialize,
+    native_stack_reason,
 )
 from evmkiln.backend_wasm.translate import Translation, translate
 from evmkiln.backend_wasm.wat import to_wat
@@ -100,6 +101,11 @@ class WasmExecutable:
 
     def run(self, frame: Frame) -> ExitKind:
         return self.contract.run(frame)
+
+    def declines(self) -> str | None:
+        """Why the next frame should run on the dispatcher's interpreter (see
+        :func:`~evmkiln.backend_wasm.runtime.native_stack_reason`)."""
+        return native_stack_reason()
 
     def wat(self) -> str:
         """The module as WebAssembly text (the same instructions that were encoded)."""

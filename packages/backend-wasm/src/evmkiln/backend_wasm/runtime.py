@@ -257,6 +257,8 @@ class _ThreadState(threading.local):
         self.active: list[_Slot] = []
         self.low, self.size = _native_stack()
         self.helper: _FrameThread | None = None
+        self.vetted = False
+        """:func:`native_stack_reason` has just let the next run start here."""
 
 
 _THREAD = _ThreadState()
@@ -316,6 +318,34 @@ def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
         finally:
             del run, frame
             done.set()
+
+
+SHORT_STACK = "too little native stack left for a wasm frame on this thread"
+"""The reason :func:`native_stack_reason` gives."""
+VETTING_MARGIN = 256 << 10
+"""Native stack a dispatcher's frame set-up may use between the check and the run."""
+
+
+def native_stack_reason() -> str | None:
+    """For a dispatcher that can run a frame on an interpreter instead: why not to run
+    the next wasm frame on this thread (``None``: run it, here).
+
+    On a thread with less than :data:`INLINE_STACK` of native stack (a
+    process's main thread has 8 MiB), a top-level run that may nest moves to
+    the helper thread, which costs two thread wake-ups, more than a small
+    call's whole frame.  A dispatcher that asks first instead runs every frame
+    on this thread while :data:`NESTED_RESERVE` bytes (and a margin) remain,
+    and the frames deeper than that on its interpreter, with the same results.
+    On a large stack (a worker's, the helper's) nothing is measured, and a
+    stack whose bounds are unknown keeps the helper thread.
+    """
+    state = _THREAD
+    if state.size >= INLINE_STACK or not state.low:
+        return None
+    if stack_left(state.low, state.size) < NESTED_RESERVE + VETTING_MARGIN:
+        return SHORT_STACK
+    state.vetted = True
+    return None
 
 
 def _on_helper_thread(run: Callable[[Frame], ExitKind], frame: Frame) -> ExitKind:
@@ -681,8 +711,9 @@ class CompiledContract:
     def run(self, frame: Frame) -> ExitKind:
         state = _THREAD
         active = state.active
+        vetted, state.vetted = state.vetted, False
         if not active:
-            if state.size < INLINE_STACK and not self._runs_inline(state, frame):
+            if state.size < INLINE_STACK and not vetted and not self._runs_inline(state, frame):
                 return _on_helper_thread(self.run, frame)
         elif state.low:
             left = address_of(active[-1].host.values) - state.low

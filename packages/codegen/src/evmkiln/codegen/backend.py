@@ -69,7 +69,14 @@ class BackendCapabilities:
 
 @runtime_checkable
 class Executable(Protocol):
-    """Compiled code for one contract."""
+    """Compiled code for one contract.
+
+    An executable may also offer ``declines() -> str | None``: asked by a
+    dispatcher that can run the frame on an interpreter instead, just before
+    it would ``run`` one, it gives a reason not to run it now (``None``: run
+    it).  The wasm backend declines frames its thread has too little native
+    stack for, rather than moving them to a thread of its own.
+    """
 
     def run(self, frame: Frame) -> ExitKind:
         """Execute from pc 0 on ``frame``; raise ``ExceptionalHalt`` on an exceptional halt."""

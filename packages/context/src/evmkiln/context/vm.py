@@ -245,6 +245,10 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
                 reason = cls.interpret_reason(message)
                 if reason is None and _REPLAYS.messages and id(message) in _REPLAYS.messages:
                     reason = REPLAY_REASON
+                if reason is None:
+                    declines = getattr(executable, "declines", None)
+                    if declines is not None:
+                        reason = declines()
                 if reason is not None:
                     executable = None
                     counts = cls.stats.interpreted_for
