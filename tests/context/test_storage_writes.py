@@ -17,13 +17,16 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from evmkiln.context import make_vm_class
-from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B, execute
+from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B, CONTRACT_C, execute
 
 SLOTS = (0, 1, 2)
 VALUES = (0, 1, 2)
 
 # The child (run by DELEGATECALL on the parent's storage): slot 2 := slot 0 + slot 1.
 CHILD = bytes.fromhex("6001546000540160025500")
+# The transient child (DELEGATECALL too): transient slot 2 := transient slot 0 + slot 1;
+# it reverts when transient slot 1 holds 2 (its write is then undone).
+TRANSIENT_CHILD = bytes.fromhex("60015c60005c0160025d" + "60015c600214601457" + "00" + "5b5f5ffd")
 
 Op = tuple[str, int, int]
 ops = st.lists(
@@ -31,6 +34,9 @@ ops = st.lists(
         st.tuples(st.just("store"), st.sampled_from(SLOTS), st.sampled_from(VALUES)),
         st.tuples(st.just("load"), st.sampled_from(SLOTS), st.just(0)),
         st.tuples(st.just("child"), st.just(0), st.just(0)),
+        st.tuples(st.just("tstore"), st.sampled_from(SLOTS), st.sampled_from(VALUES)),
+        st.tuples(st.just("tload"), st.sampled_from(SLOTS), st.just(0)),
+        st.tuples(st.just("tchild"), st.just(0), st.just(0)),
     ),
     min_size=1,
     max_size=24,
@@ -47,8 +53,14 @@ def program(sequence: list[Op]) -> bytes:
         elif kind == "load":
             code += f"60{slot:02x}5461{32 * loads:04x}52"
             loads += 1
-        else:  # DELEGATECALL(gas, B, 0, 0, 0, 0); POP
-            code += "5f5f5f5f73" + CONTRACT_B.hex() + "5af450"
+        elif kind == "tstore":
+            code += f"60{value:02x}60{slot:02x}5d"
+        elif kind == "tload":
+            code += f"60{slot:02x}5c61{32 * loads:04x}52"
+            loads += 1
+        else:  # DELEGATECALL(gas, B or C, 0, 0, 0, 0); POP
+            child = CONTRACT_B if kind == "child" else CONTRACT_C
+            code += "5f5f5f5f73" + child.hex() + "5af450"
     return bytes.fromhex(code + f"61{32 * loads:04x}5ff3")
 
 
@@ -63,10 +75,20 @@ ORIGINALS = st.fixed_dictionaries({slot: st.sampled_from(VALUES) for slot in SLO
 @example(
     [("store", 0, 2), ("store", 0, 1), ("child", 0, 0), ("load", 2, 0)], {0: 0, 1: 1, 2: 0}, 200_000
 )
+# Storage and transient slot 0 side by side; a transient child that sees held-back values
+# and one that reverts its write.
+@example(
+    [
+        *[("store", 0, 1), ("tstore", 0, 2), ("load", 0, 0), ("tload", 0, 0), ("tstore", 1, 1)],
+        *[("tchild", 0, 0), ("tload", 2, 0), ("tstore", 1, 2), ("tchild", 0, 0), ("tload", 2, 0)],
+    ],
+    {0: 0, 1: 0, 2: 0},
+    1_000_000,
+)
 def test_storage_sequences_match_pyevm(
     backend: str, sequence: list[Op], originals: dict[int, int], gas: int
 ) -> None:
-    codes = {CONTRACT_A: program(sequence), CONTRACT_B: CHILD}
+    codes = {CONTRACT_A: program(sequence), CONTRACT_B: CHILD, CONTRACT_C: TRANSIENT_CHILD}
     storage = {CONTRACT_A: {slot: v for slot, v in originals.items() if v}}
     expected = execute(CancunVM, codes, storage=storage, gas=gas)
     vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
@@ -187,3 +209,52 @@ def test_the_host_reads_an_original_value_once_per_frame() -> None:
         assert host.get_original_storage(CONTRACT_A, 5) == 105
     assert host.get_original_storage(CONTRACT_B, 5) == 105
     assert computation.state.committed_reads == 2
+
+
+@pytest.mark.parametrize("backend", ["llvm", "wasm"])
+def test_transient_slots_this_frame_touched_stay_in_native_code(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TSTORE(0, 1), TLOAD(0), TSTORE(0, 2), TSTORE(0, 3), TLOAD(0), TLOAD(5).
+
+    Only the first TSTORE and the TLOAD of the slot never touched cross; the
+    host hears the last value of slot 0 when the frame ends.
+    """
+    from evmkiln.context.pyevm_host import PyEvmHost
+
+    reads: list[int] = []
+    writes: list[tuple[int, int]] = []
+    get, put = PyEvmHost.get_transient, PyEvmHost.set_transient
+
+    def counting_get(self: PyEvmHost, address: bytes, slot: int) -> int:
+        reads.append(slot)
+        return get(self, address, slot)
+
+    def counting_put(self: PyEvmHost, address: bytes, slot: int, value: int) -> None:
+        writes.append((slot, value))
+        put(self, address, slot, value)
+
+    monkeypatch.setattr(PyEvmHost, "get_transient", counting_get)
+    monkeypatch.setattr(PyEvmHost, "set_transient", counting_put)
+    sequence: list[Op] = [("tstore", 0, 1), ("tload", 0, 0), ("tstore", 0, 2)]
+    sequence += [("tstore", 0, 3), ("tload", 0, 0), ("tload", 5, 0)]
+    codes = {CONTRACT_A: program(sequence)}
+    expected = execute(CancunVM, codes)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    assert execute(vm_class, codes) == expected
+    assert expected.success
+    assert reads == [5]
+    assert writes == [(0, 1), (0, 3)]
+
+
+@pytest.mark.parametrize("backend", ["llvm", "wasm", "ir"])
+def test_a_static_frame_cannot_tstore_a_slot_it_has_read(backend: str) -> None:
+    """A STATICCALL child reads transient slot 0 (entering it), then writes it: the write
+    must halt as py-evm's does, not take the native path."""
+    child = bytes.fromhex("5f5c5060015f5d00")  # TLOAD(0); POP; TSTORE(0, 1); STOP
+    parent = bytes.fromhex("5f5f5f5f73" + CONTRACT_C.hex() + "5afa5f5260205ff3")
+    codes = {CONTRACT_A: parent, CONTRACT_C: child}
+    expected = execute(CancunVM, codes)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    assert execute(vm_class, codes) == expected
+    assert expected.success and expected.output == bytes(32)  # the child failed

@@ -147,7 +147,7 @@ class RunState:
         ctx.entries = ENTRY_TABLE_ADDRESS
         point_at_empty(ctx)
         self.memory = ContextMemory(ctx)
-        self.storage = StorageTable(ctx, self._write_back)
+        self.storage = StorageTable(ctx, self._write_back, self._write_back_transient)
         self.logs = LogBuffer(ctx)
         self.error: BaseException | None = None
         self.frame = _NO_FRAME
@@ -206,6 +206,10 @@ class RunState:
     def _write_back(self, slot: int, value: int) -> None:
         frame = self.frame
         frame.host.set_storage(frame.address, slot, value)
+
+    def _write_back_transient(self, slot: int, value: int) -> None:
+        frame = self.frame
+        frame.host.set_transient(frame.address, slot, value)
 
     def end(self) -> None:
         """Give the frame its gas, refund, memory and storage writes; make the state idle."""
@@ -273,6 +277,10 @@ def _storage_hooks(name: str) -> tuple[Any, Any]:
         return None, lambda table, frame, args, result: _remember(table, frame, args[0], result)
     if name == "sstore":
         return None, lambda table, frame, args, result: _remember(table, frame, args[0], args[1])
+    if name == "tload":
+        return None, lambda table, frame, args, result: table.remember_transient(args[0], result)
+    if name == "tstore":
+        return None, lambda table, frame, args, result: table.remember_transient(args[0], args[1])
     if not BUILTINS[name].runs_frames:
         return None, None
     # Another frame may run: it must see this frame's writes, and may change them.

@@ -55,7 +55,16 @@ KEY_OFFSET, VALUE_OFFSET, ORIGINAL_OFFSET, GENERATION_OFFSET, FLAGS_OFFSET = 0, 
 ORIGINAL_KNOWN = 1
 """The entry's original value is filled in: native SSTORE may price a write."""
 DIRTY = 2
-"""Native SSTORE changed the value and py-evm has not been told yet."""
+"""Native SSTORE (or TSTORE) changed the value and py-evm has not been told yet."""
+TRANSIENT = 4
+"""The entry is a transient slot (EIP-1153), entered by a TLOAD or TSTORE crossing.
+
+Storage entries are the ones with :data:`ORIGINAL_KNOWN`: SLOAD and SSTORE
+hit only those, TLOAD and TSTORE only these, so a slot key used in both
+spaces never answers for the other."""
+TRANSIENT_SALT = 0x5DEECE66DB3C6EF3
+"""Xored into a transient slot's folded key, so that slot ``k`` of storage and of
+transient storage usually live in different entries."""
 HASH_MULTIPLIER = 0x9E3779B97F4A7C15
 """Fibonacci hashing: the 64-bit xor of the key's limbs times 2^64/phi, upper bits kept."""
 HASH_SHIFT = 32
@@ -63,6 +72,8 @@ INITIAL_CAPACITY = 64
 MAX_CAPACITY = 4096
 _MASK64 = (1 << 64) - 1
 _ORIGINAL_KNOWN = ORIGINAL_KNOWN.to_bytes(8, "little")
+_TRANSIENT = TRANSIENT.to_bytes(8, "little")
+_ZERO_WORD = bytes(32)
 _ENTRY_WORDS = ENTRY_BYTES // 8
 _GENERATION_WORD = GENERATION_OFFSET // 8
 _FLAGS_WORD = FLAGS_OFFSET // 8
@@ -72,9 +83,11 @@ _EMPTY = (ctypes.c_char * ENTRY_BYTES)()
 EMPTY_TABLE_ADDRESS: int = ctypes.addressof(_EMPTY)
 
 
-def slot_index(slot: int, mask: int) -> int:
+def slot_index(slot: int, mask: int, transient: bool = False) -> int:
     """The entry a slot lives in; the translator computes the same in LLVM IR."""
     folded = (slot ^ (slot >> 64) ^ (slot >> 128) ^ (slot >> 192)) & _MASK64
+    if transient:
+        folded ^= TRANSIENT_SALT
     return (((folded * HASH_MULTIPLIER) & _MASK64) >> HASH_SHIFT) & mask
 
 
@@ -87,7 +100,8 @@ def point_at_empty(ctx: RuntimeContext) -> None:
 
 
 WriteBack = Callable[[int, int], None]
-"""``write_back(slot, value)``: tell py-evm a slot's value (the host's ``set_storage``)."""
+"""``write_back(slot, value)``: tell py-evm a slot's value (the host's ``set_storage``,
+or ``set_transient`` for transient slots)."""
 
 
 class StorageTable:
@@ -97,11 +111,23 @@ class StorageTable:
     (:meth:`reset`): the buffer is kept and the generation moves on.
     """
 
-    __slots__ = ("_buffer", "_ctx", "_entered", "_mask", "_words", "_writable", "_write_back")
+    __slots__ = (
+        "_buffer",
+        "_ctx",
+        "_entered",
+        "_mask",
+        "_words",
+        "_writable",
+        "_write_back",
+        "_write_back_transient",
+    )
 
-    def __init__(self, ctx: RuntimeContext, write_back: WriteBack) -> None:
+    def __init__(
+        self, ctx: RuntimeContext, write_back: WriteBack, write_back_transient: WriteBack
+    ) -> None:
         self._ctx = ctx
         self._write_back = write_back
+        self._write_back_transient = write_back_transient
         self._buffer: Any = None
         self._words = memoryview(b"").cast("Q")
         self._mask = 0
@@ -112,23 +138,36 @@ class StorageTable:
     def remember(self, slot: int, value: int, original: int) -> None:
         """Enter ``slot``'s current value (after SLOAD, or SSTORE's new value) and
         its original value, with which native SSTORE prices later writes."""
-        full = self._entered >= self._mask and self._mask + 1 < MAX_CAPACITY
-        if self._buffer is None or full:
-            self._grow()
-        self._entered += 1
-        index = slot_index(slot, self._mask)
-        if index in self._writable:
-            self._write_back_entry(index)
-        self._writable.add(index)
+        self._put(slot, value, original.to_bytes(32, "little"), _ORIGINAL_KNOWN)
+
+    def remember_transient(self, slot: int, value: int) -> None:
+        """Enter a transient slot's value (after TLOAD, or TSTORE's new value)."""
+        self._put(slot, value, _ZERO_WORD, _TRANSIENT)
+
+    def _put(self, slot: int, value: int, original: bytes, flags: bytes) -> None:
+        index = self._room(slot, flags is _TRANSIENT)
         ctypes.memmove(
             ctypes.addressof(self._buffer) + index * ENTRY_BYTES,
             slot.to_bytes(32, "little")
             + value.to_bytes(32, "little")
-            + original.to_bytes(32, "little")
+            + original
             + self._ctx.sl_gen.to_bytes(8, "little")
-            + _ORIGINAL_KNOWN,
+            + flags,
             ENTRY_BYTES,
         )
+
+    def _room(self, slot: int, transient: bool) -> int:
+        """The entry ``slot`` goes to, the table grown first if it is full and a value
+        held back in that entry told to py-evm."""
+        full = self._entered >= self._mask and self._mask + 1 < MAX_CAPACITY
+        if self._buffer is None or full:
+            self._grow()
+        self._entered += 1
+        index = slot_index(slot, self._mask, transient)
+        if index in self._writable:
+            self._write_back_entry(index)
+        self._writable.add(index)
+        return index
 
     def reset(self) -> None:
         """Start another frame on the same context: nothing entered is valid any more.
@@ -166,7 +205,10 @@ class StorageTable:
         raw = ctypes.string_at(ctypes.addressof(self._buffer) + index * ENTRY_BYTES, ENTRY_BYTES)
         slot = int.from_bytes(raw[KEY_OFFSET:VALUE_OFFSET], "little")
         value = int.from_bytes(raw[VALUE_OFFSET:ORIGINAL_OFFSET], "little")
-        self._write_back(slot, value)
+        if flags & TRANSIENT:
+            self._write_back_transient(slot, value)
+        else:
+            self._write_back(slot, value)
         words[at + _FLAGS_WORD] = flags & ~DIRTY
 
     def _grow(self) -> None:

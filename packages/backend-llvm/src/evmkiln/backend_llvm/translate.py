@@ -44,6 +44,8 @@ from evmkiln.backend_llvm.storage_cache import (
     KEY_OFFSET,
     ORIGINAL_KNOWN,
     ORIGINAL_OFFSET,
+    TRANSIENT,
+    TRANSIENT_SALT,
     VALUE_OFFSET,
 )
 from evmkiln.backend_llvm.text_budget import LLVM_LINES
@@ -467,6 +469,11 @@ class _Translator:
         if name == "sstore":
             self.sstore(args[0], args[1])
             return None
+        if name == "tload":
+            return self.tload(args[0])
+        if name == "tstore":
+            self.tstore(args[0], args[1])
+            return None
         return self.cross_builtin(name, args)
 
     def cross_builtin(self, name: str, args: list[str]) -> str | None:
@@ -481,11 +488,13 @@ class _Translator:
             return self.op("load i256, ptr %words, align 8")
         return None
 
-    def known_slot(self, slot: str) -> tuple[str, str]:
+    def known_slot(self, slot: str, kind: int = ORIGINAL_KNOWN) -> tuple[str, str]:
         """Look ``slot`` up in the frame's table: the entry's address and whether it is current.
 
-        The entry holds ``slot`` when its generation is the context's and its
-        key matches (see :mod:`evmkiln.backend_llvm.storage_cache`).
+        The entry holds ``slot`` when its generation is the context's, its key
+        matches and its flags have ``kind``: :data:`ORIGINAL_KNOWN` for a
+        storage slot, :data:`TRANSIENT` for a transient one, whose index is
+        salted (see :mod:`evmkiln.backend_llvm.storage_cache`).
         """
         limbs = [
             self.op(f"trunc i256 {self.op(f'lshr i256 {slot}, {64 * i}') if i else slot} to i64")
@@ -493,6 +502,8 @@ class _Translator:
         ]
         low = self.op(f"xor i64 {limbs[0]}, {limbs[1]}")
         folded = self.op(f"xor i64 {low}, {self.op(f'xor i64 {limbs[2]}, {limbs[3]}')}")
+        if kind == TRANSIENT:
+            folded = self.op(f"xor i64 {folded}, {wordops.word(TRANSIENT_SALT, 64)}")
         mixed = self.op(f"mul i64 {folded}, {wordops.word(HASH_MULTIPLIER, 64)}")
         index = self.op(
             f"and i64 {self.op(f'lshr i64 {mixed}, {HASH_SHIFT}')}, {self.load_field('sl_mask')}"
@@ -504,7 +515,9 @@ class _Translator:
         tag = self.load_at(entry, GENERATION_OFFSET, "i64")
         current = self.op(f"icmp eq i64 {tag}, {self.load_field('sl_gen')}")
         same = self.op(f"icmp eq i256 {self.load_at(entry, KEY_OFFSET, 'i256')}, {slot}")
-        return entry, self.op(f"and i1 {current}, {same}")
+        flags = self.load_at(entry, FLAGS_OFFSET, "i64")
+        kind_ok = self.op(f"icmp ne i64 {self.op(f'and i64 {flags}, {kind}')}, 0")
+        return entry, self.op(f"and i1 {self.op(f'and i1 {current}, {same}')}, {kind_ok}")
 
     def load_at(self, base: str, offset: int, ty: str) -> str:
         address = self.op(f"getelementptr i8, ptr {base}, i64 {offset}") if offset else base
@@ -542,11 +555,10 @@ class _Translator:
         builtin runs in Python and enters the slot with its original value.
         The sentry (EIP-2200: halt with 2,300 gas or less) comes first, as there.
         """
-        entry, current = self.known_slot(slot)
+        entry, priced = self.known_slot(slot)
         flags = self.load_at(entry, FLAGS_OFFSET, "i64")
-        priced = self.op(f"icmp ne i64 {self.op(f'and i64 {flags}, {ORIGINAL_KNOWN}')}, 0")
         writable = self.op(f"icmp eq i64 {self.load_field('static')}, 0")
-        hit = self.op(f"and i1 {current}, {self.op(f'and i1 {priced}, {writable}')}")
+        hit = self.op(f"and i1 {priced}, {writable}")
         on_hit, on_miss, done = (self.new_label(h) for h in ("ss_hit", "ss_miss", "ss_done"))
         self.emit(f"br i1 {hit}, label %{on_hit}, label %{on_miss}")
         self.start(on_hit)
@@ -567,6 +579,45 @@ class _Translator:
         self.emit(f"br label %{done}")
         self.start(on_miss)
         self.cross_builtin("sstore", [slot, value])
+        self.emit(f"br label %{done}")
+        self.start(done)
+
+    def tload(self, slot: str) -> str:
+        """TLOAD: a transient slot this frame already read or wrote is in the table.
+
+        Its price (100) is static, charged with the segment; only a miss crosses.
+        """
+        entry, hit = self.known_slot(slot, TRANSIENT)
+        on_hit, on_miss, done = (self.new_label(h) for h in ("tl_hit", "tl_miss", "tl_done"))
+        self.emit(f"br i1 {hit}, label %{on_hit}, label %{on_miss}")
+        self.start(on_hit)
+        known = self.load_at(entry, VALUE_OFFSET, "i256")
+        self.emit(f"br label %{done}")
+        self.start(on_miss)
+        loaded = self.cross_builtin("tload", [slot])
+        miss_end = self.block
+        self.emit(f"br label %{done}")
+        self.start(done)
+        return self.op(f"phi i256 [ {known}, %{on_hit} ], [ {loaded}, %{miss_end} ]")
+
+    def tstore(self, slot: str, value: str) -> None:
+        """TSTORE: a transient slot in the table takes the value, held back like SSTORE's.
+
+        A static frame, or a slot not in the table, takes the builtin (which
+        halts a static frame) and the crossing enters the slot.
+        """
+        entry, known = self.known_slot(slot, TRANSIENT)
+        writable = self.op(f"icmp eq i64 {self.load_field('static')}, 0")
+        hit = self.op(f"and i1 {known}, {writable}")
+        on_hit, on_miss, done = (self.new_label(h) for h in ("ts_hit", "ts_miss", "ts_done"))
+        self.emit(f"br i1 {hit}, label %{on_hit}, label %{on_miss}")
+        self.start(on_hit)
+        flags = self.load_at(entry, FLAGS_OFFSET, "i64")
+        self.store_at(entry, VALUE_OFFSET, "i256", value)
+        self.store_at(entry, FLAGS_OFFSET, "i64", self.op(f"or i64 {flags}, {DIRTY}"))
+        self.emit(f"br label %{done}")
+        self.start(on_miss)
+        self.cross_builtin("tstore", [slot, value])
         self.emit(f"br label %{done}")
         self.start(done)
 

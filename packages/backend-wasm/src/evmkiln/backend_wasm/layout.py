@@ -16,10 +16,12 @@ address 0:
   that entered it, flags); an entry is valid while its generation is
   ``CTRL_SL_GEN``, which every new frame and every child frame advances.
   The runtime enters a slot after an SLOAD or SSTORE crossing, with its
-  original value (:data:`SL_ORIGINAL_KNOWN`).  Generated SSTORE prices a
-  write to such an entry, adds its refund to ``CTRL_REFUND`` and marks
-  the entry :data:`SL_DIRTY`; the runtime tells the host those values before
-  a child frame runs and when the frame ends;
+  original value (:data:`SL_ORIGINAL_KNOWN`), and a transient slot after a
+  TLOAD or TSTORE crossing (:data:`SL_TRANSIENT`).  Generated SSTORE prices a
+  write to a storage entry, adds its refund to ``CTRL_REFUND`` and marks
+  the entry :data:`SL_DIRTY`, generated TSTORE marks a transient one; the
+  runtime tells the host those values before a child frame runs and when the
+  frame ends;
 * ``KECCAK_*``: the hash's state, its last input block and round constants;
 * ``JUMPS``: the dynamic-jump table, one u16 per code byte (block index, or
   ``NO_BLOCK``);
@@ -75,9 +77,16 @@ SL_KEY, SL_VALUE, SL_ORIGINAL, SL_GENERATION, SL_FLAGS = 0, 32, 64, 96, 104
 SL_ORIGINAL_KNOWN = 1
 """The entry's original (transaction-start) value is filled in: SSTORE may be priced in wasm."""
 SL_DIRTY = 2
-"""A write priced in wasm changed the value and the host has not been told yet."""
+"""A write priced in wasm (SSTORE, TSTORE) changed the value and the host has not been
+told yet."""
+SL_TRANSIENT = 4
+"""A transient slot (EIP-1153): TLOAD and TSTORE hit only these entries, SLOAD and
+SSTORE only those with :data:`SL_ORIGINAL_KNOWN`."""
 SL_HASH_MULTIPLIER = 0x9E3779B97F4A7C15
 """The index is ``((xor of the key's limbs) * this mod 2^64) >> 32``, masked."""
+SL_TRANSIENT_SALT = 0x5DEECE66DB3C6EF3
+"""Xored into a transient slot's folded key, so that slot ``k`` of storage and of
+transient storage usually live in different entries."""
 KECCAK_STATE = SLOTS + SL_CAPACITY * SL_ENTRY
 """Keccak-f's 25 lanes between permutations (see :mod:`.keccak`)."""
 KECCAK_BUF = KECCAK_STATE + 200
@@ -90,10 +99,13 @@ MAX_PAGES = 65536
 """wasm32's limit: with the header, EVM memory tops out just below 4 GiB."""
 
 
-def slot_index(slot: int) -> int:
-    """The ``SLOTS`` entry a storage slot lives in (generated code computes the same)."""
+def slot_index(slot: int, transient: bool = False) -> int:
+    """The ``SLOTS`` entry a storage (or transient) slot lives in (generated code computes
+    the same)."""
     mask = (1 << 64) - 1
     folded = (slot ^ (slot >> 64) ^ (slot >> 128) ^ (slot >> 192)) & mask
+    if transient:
+        folded ^= SL_TRANSIENT_SALT
     return (((folded * SL_HASH_MULTIPLIER) & mask) >> 32) & (SL_CAPACITY - 1)
 
 

@@ -85,6 +85,7 @@ from evmkiln.backend_wasm.layout import (
     SL_FLAGS,
     SL_GENERATION,
     SL_ORIGINAL_KNOWN,
+    SL_TRANSIENT,
     SL_VALUE,
     SLOTS,
     STACK,
@@ -190,8 +191,11 @@ _RUNS_FRAMES = frozenset(BUILTIN_IDS[name] for name, sig in BUILTINS.items() if 
 """Builtins after which the frame's known storage slots are stale (``SLOTS``)."""
 _EMITS_LOGS = _RUNS_FRAMES | {BUILTIN_IDS[f"log{count}"] for count in range(5)}
 """Builtins before which the logs generated code buffered go to the host (they come first)."""
+_TLOAD, _TSTORE = BUILTIN_IDS["tload"], BUILTIN_IDS["tstore"]
 _ORIGINAL_KNOWN = SL_ORIGINAL_KNOWN.to_bytes(8, "little")
-"""The flags of every entered slot: storage crossings always know the original value."""
+"""The flags of every entered storage slot: its crossings always know the original value."""
+_TRANSIENT = SL_TRANSIENT.to_bytes(8, "little")
+_ZERO_WORD = bytes(32)
 
 
 def engine(*, fast: bool = False) -> wasmtime.Engine:
@@ -473,18 +477,24 @@ class _Slot:
             slot = args[0]
             value = result if ident == _SLOAD else args[1]
             assert value is not None
-            self._remember(slot, value, frame.host.get_original_storage(frame.address, slot))
+            original = frame.host.get_original_storage(frame.address, slot)
+            self._remember(slot, value, original.to_bytes(32, "little"), _ORIGINAL_KNOWN)
+        elif ident in (_TLOAD, _TSTORE):
+            value = result if ident == _TLOAD else args[1]
+            assert value is not None
+            self._remember(args[0], value, _ZERO_WORD, _TRANSIENT)
         elif ident in _RUNS_FRAMES:  # another frame may have written any storage
             self._advance_generation()
         return 0
 
     # -- known storage slots (read by generated SLOAD and SSTORE) ----------------------
-    def _remember(self, slot: int, value: int, original: int) -> None:
-        """Enter a slot this frame read or wrote, with the value it now holds and its
-        original value, so that generated SSTORE prices later writes to it.  A value
-        held back in the entry this one replaces is told to the host first.
+    def _remember(self, slot: int, value: int, original: bytes, flags: bytes) -> None:
+        """Enter a slot this frame read or wrote, with the value it now holds: a storage
+        slot with its original value (so that generated SSTORE prices later writes to
+        it), or a transient slot (``flags``).  A value held back in the entry this one
+        replaces is told to the host first.
         """
-        index = slot_index(slot) * SL_ENTRY
+        index = slot_index(slot, flags is _TRANSIENT) * SL_ENTRY
         if index in self._writable:
             self._write_back_entry(index)
         self._writable.add(index)
@@ -493,9 +503,9 @@ class _Slot:
         self.header[at : at + SL_ENTRY] = (
             slot.to_bytes(32, "little")
             + value.to_bytes(32, "little")
-            + original.to_bytes(32, "little")
+            + original
             + generation
-            + _ORIGINAL_KNOWN
+            + flags
         )
 
     def _write_back(self) -> None:
@@ -518,7 +528,10 @@ class _Slot:
         assert frame is not None
         slot = int.from_bytes(header[at : at + 32], "little")
         value = int.from_bytes(header[at + SL_VALUE : at + SL_VALUE + 32], "little")
-        frame.host.set_storage(frame.address, slot, value)
+        if flags & SL_TRANSIENT:
+            frame.host.set_transient(frame.address, slot, value)
+        else:
+            frame.host.set_storage(frame.address, slot, value)
         _I64.pack_into(header, at + SL_FLAGS, flags & ~SL_DIRTY)
 
     # -- buffered logs -------------------------------------------------------------------

@@ -74,12 +74,15 @@ from evmkiln.backend_wasm.layout import (
     NO_BLOCK,
     PAGE,
     SL_CAPACITY,
+    SL_DIRTY,
     SL_ENTRY,
     SL_FLAGS,
     SL_GENERATION,
     SL_HASH_MULTIPLIER,
     SL_KEY,
     SL_ORIGINAL_KNOWN,
+    SL_TRANSIENT,
+    SL_TRANSIENT_SALT,
     SL_VALUE,
     SLOTS,
     STACK,
@@ -500,17 +503,21 @@ class _Translator:
             *self.halt_if(HaltKind.OUT_OF_GAS),
         ]
 
-    def _known_slot(self, slot: Value) -> None:
+    def _known_slot(self, slot: Value, kind: int = SL_ORIGINAL_KNOWN) -> None:
         """Leave ``slot``'s entry offset in ``tmp32`` and push whether the entry holds it.
 
         The entry holds the slot when its generation is the frame's
-        (``CTRL_SL_GEN``) and its key matches; :func:`.layout.slot_index`
-        computes the same index.
+        (``CTRL_SL_GEN``), its key matches and its flags have ``kind``
+        (:data:`SL_ORIGINAL_KNOWN`: storage, :data:`SL_TRANSIENT`: transient,
+        whose index is salted); :func:`.layout.slot_index` computes the same
+        index.
         """
         b = self.body
         key = [("local.get", self.local(slot, i)) for i in range(4)]
         entry = ("local.get", self.tmp32)
         b += [key[0], key[1], ("i64.xor",), key[2], ("i64.xor",), key[3], ("i64.xor",)]
+        if kind == SL_TRANSIENT:
+            b += [("i64.const", SL_TRANSIENT_SALT - (1 << 64)), ("i64.xor",)]
         b += [("i64.const", SL_HASH_MULTIPLIER - (1 << 64)), ("i64.mul",)]
         b += [("i64.const", 32), ("i64.shr_u",), ("i32.wrap_i64",)]
         b += [("i32.const", SL_CAPACITY - 1), ("i32.and",), ("i32.const", SL_ENTRY), ("i32.mul",)]
@@ -519,6 +526,8 @@ class _Translator:
         b += [("i32.const", 0), ("i64.load", 3, CTRL_SL_GEN), ("i64.eq",)]
         for i in range(4):
             b += [entry, ("i64.load", 3, SLOTS + SL_KEY + 8 * i), key[i], ("i64.eq",), ("i32.and",)]
+        b += [entry, ("i64.load", 3, SLOTS + SL_FLAGS), ("i64.const", kind), ("i64.and",)]
+        b += [("i64.const", 0), ("i64.ne",), ("i32.and",)]
 
     def _sload(self, slot: Value, result: Value) -> None:
         """SLOAD: the frame's table of known slots (``SLOTS``) first, the host on a miss.
@@ -555,8 +564,6 @@ class _Translator:
         b = self.body
         entry = ("local.get", self.tmp32)
         self._known_slot(slot)
-        b += [entry, ("i64.load", 3, SLOTS + SL_FLAGS), ("i64.const", SL_ORIGINAL_KNOWN)]
-        b += [("i64.and",), ("i32.wrap_i64",), ("i32.and",)]
         b += [("i32.const", 0), ("i64.load", 3, CTRL_STATIC), ("i64.eqz",), ("i32.and",)]
         b += [("if", None)]
         self.depth += 1
@@ -568,6 +575,46 @@ class _Translator:
         b += [gas, ("local.get", SCRATCH64), ("i64.sub",), ("local.set", GAS)]
         b += [("else",)]
         self._cross("sstore", [slot, value], [])
+        b += [("end",)]
+        self.depth -= 1
+
+    def _tload(self, slot: Value, result: Value) -> None:
+        """TLOAD: a transient slot this frame already read or wrote is in ``SLOTS``.
+
+        Its price (100) is static, charged with the segment; only a miss crosses.
+        """
+        b = self.body
+        entry = ("local.get", self.tmp32)
+        self._known_slot(slot, SL_TRANSIENT)
+        b += [("if", None)]
+        self.depth += 1
+        for i in range(4):
+            b += [entry, ("i64.load", 3, SLOTS + SL_VALUE + 8 * i)]
+            b += [("local.set", self.local(result, i))]
+        b += [("else",)]
+        self._cross("tload", [slot], [result])
+        b += [("end",)]
+        self.depth -= 1
+
+    def _tstore(self, slot: Value, value: Value) -> None:
+        """TSTORE: a transient slot in ``SLOTS`` takes the value, held back like SSTORE's.
+
+        A static frame, or a slot not in the table, takes the builtin (which
+        halts a static frame) and the crossing enters the slot.
+        """
+        b = self.body
+        entry = ("local.get", self.tmp32)
+        self._known_slot(slot, SL_TRANSIENT)
+        b += [("i32.const", 0), ("i64.load", 3, CTRL_STATIC), ("i64.eqz",), ("i32.and",)]
+        b += [("if", None)]
+        self.depth += 1
+        for i in range(4):
+            b += [entry, ("local.get", self.local(value, i))]
+            b += [("i64.store", 3, SLOTS + SL_VALUE + 8 * i)]
+        b += [entry, entry, ("i64.load", 3, SLOTS + SL_FLAGS), ("i64.const", SL_DIRTY)]
+        b += [("i64.or",), ("i64.store", 3, SLOTS + SL_FLAGS)]
+        b += [("else",)]
+        self._cross("tstore", [slot, value], [])
         b += [("end",)]
         self.depth -= 1
 
@@ -646,6 +693,10 @@ class _Translator:
             self._sload(args[0], results[0])
         elif name == "sstore":
             self._sstore(args[0], args[1])
+        elif name == "tload":
+            self._tload(args[0], results[0])
+        elif name == "tstore":
+            self._tstore(args[0], args[1])
         elif name in _LOGS:
             self._log(args[0], args[1], args[2:])
         elif name == "keccak256" and self.native_keccak:
