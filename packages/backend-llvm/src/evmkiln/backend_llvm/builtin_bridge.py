@@ -47,7 +47,6 @@ from evmkiln.backend_llvm.context_layout import (
     WORD_BYTES,
     RuntimeContext,
     int64_view,
-    message_words,
 )
 from evmkiln.backend_llvm.frame_memory import ContextMemory
 from evmkiln.backend_llvm.log_buffer import LogBuffer
@@ -56,6 +55,7 @@ from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.builtins.impl import IMPLEMENTATIONS
 from evmkiln.builtins.memory import expand
+from evmkiln.builtins.message_words import message_words
 from evmkiln.builtins.table import BUILTINS, BuiltinSig
 
 if TYPE_CHECKING:

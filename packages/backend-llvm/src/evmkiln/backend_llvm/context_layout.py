@@ -174,34 +174,6 @@ def int64_view(ctx: RuntimeContext) -> memoryview:
     return memoryview(ctx).cast("B").cast("q")
 
 
-_ZERO_WORD = bytes(32)
-_ADDRESS_PAD = bytes(12)
-
-
-def message_words(value: int, caller: bytes, address: bytes) -> bytes:
-    """``value``, ``caller`` and ``address`` as the three little-endian words.
-
-    Set up for every frame: a 20-byte address is its bytes reversed and
-    zero-padded, which is several times cheaper than a round trip through
-    ``int``; the value is usually zero.
-    """
-    if len(caller) != 20 or len(address) != 20:
-        return (
-            value.to_bytes(32, "little")
-            + int.from_bytes(caller, "big").to_bytes(32, "little")
-            + int.from_bytes(address, "big").to_bytes(32, "little")
-        )
-    return b"".join(
-        (
-            value.to_bytes(32, "little") if value else _ZERO_WORD,
-            caller[::-1],
-            _ADDRESS_PAD,
-            address[::-1],
-            _ADDRESS_PAD,
-        )
-    )
-
-
 def llvm_context_type() -> Any:
     """The LLVM struct type with the same layout as :class:`RuntimeContext`."""
     kinds: dict[FieldKind, Any] = {

@@ -23,6 +23,10 @@ address 0:
   runtime tells the host those values before a child frame runs and when the
   frame ends;
 * ``KECCAK_*``: the hash's state, its last input block and round constants;
+* ``MSG_*`` and ``CALLDATA``: the frame's value, caller, address, call data
+  length and the first :data:`CALLDATA_WINDOW` bytes of its call data,
+  written by the runtime for every frame: CALLVALUE, CALLER, ADDRESS,
+  CALLDATASIZE and a CALLDATALOAD within the window never cross;
 * ``JUMPS``: the dynamic-jump table, one u16 per code byte (block index, or
   ``NO_BLOCK``);
 * the log buffer (:func:`log_buffer`, the :data:`LOG_CAPACITY` bytes
@@ -93,7 +97,18 @@ KECCAK_BUF = KECCAK_STATE + 200
 """The last, padded input block (136 bytes)."""
 KECCAK_RC = KECCAK_BUF + 136
 """The 24 round constants (a data segment)."""
-JUMPS = KECCAK_RC + 24 * 8
+MSG_VALUE = KECCAK_RC + 24 * 8
+"""The frame's CALLVALUE, CALLER and ADDRESS: three words of little-endian limbs
+(:func:`evmkiln.builtins.message_words.message_words`), written for every frame."""
+MSG_CALLER = MSG_VALUE + 32
+MSG_ADDRESS = MSG_VALUE + 64
+MSG_CALLDATA_LEN = MSG_VALUE + 96
+"""The call data's length (u64)."""
+CALLDATA = MSG_VALUE + 128
+"""The first :data:`CALLDATA_WINDOW` bytes of the call data, zero past its end:
+CALLDATALOAD within them reads here instead of crossing."""
+CALLDATA_WINDOW = 1024
+JUMPS = CALLDATA + CALLDATA_WINDOW
 NO_BLOCK = 0xFFFF
 MAX_PAGES = 65536
 """wasm32's limit: with the header, EVM memory tops out just below 4 GiB."""

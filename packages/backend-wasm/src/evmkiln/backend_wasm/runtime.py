@@ -68,6 +68,8 @@ from evmkiln.backend_wasm.host_bridge import (
 )
 from evmkiln.backend_wasm.layout import (
     ARGS,
+    CALLDATA,
+    CALLDATA_WINDOW,
     CTRL_GAS,
     CTRL_GROW,
     CTRL_LOG_LEN,
@@ -79,6 +81,8 @@ from evmkiln.backend_wasm.layout import (
     CTRL_STATIC,
     HOST_GROW,
     MAX_PAGES,
+    MSG_CALLDATA_LEN,
+    MSG_VALUE,
     PAGE,
     SL_DIRTY,
     SL_ENTRY,
@@ -104,6 +108,7 @@ from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.builtins.impl import IMPLEMENTATIONS
 from evmkiln.builtins.log_entries import decode_entries
 from evmkiln.builtins.memory_view import NativeMemoryView
+from evmkiln.builtins.message_words import message_words
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
 from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess, shared_compiler
@@ -565,6 +570,13 @@ class _Slot:
         self._writable.clear()
         if frame.is_static:
             _I64.pack_into(self.header, CTRL_STATIC, 1)
+        header = self.header
+        header[MSG_VALUE:MSG_CALLDATA_LEN] = message_words(frame.value, frame.caller, frame.address)
+        calldata = frame.calldata
+        _I64.pack_into(header, MSG_CALLDATA_LEN, len(calldata))
+        window = calldata[:CALLDATA_WINDOW]
+        header[CALLDATA : CALLDATA + len(window)] = window
+        ctypes.memset(addr + CALLDATA + len(window), 0, CALLDATA_WINDOW - len(window))
         ctypes.memset(addr + STACK, 0, STACK_BYTES)
         self._write_memory(frame.memory)
         _I64.pack_into(self.header, CTRL_GAS, frame.gas)

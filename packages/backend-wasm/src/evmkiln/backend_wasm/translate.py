@@ -60,6 +60,8 @@ from evmkiln.backend_wasm.encoding import (
 )
 from evmkiln.backend_wasm.layout import (
     ARGS,
+    CALLDATA,
+    CALLDATA_WINDOW,
     CTRL_GAS,
     CTRL_LOG_LEN,
     CTRL_MSIZE,
@@ -71,6 +73,10 @@ from evmkiln.backend_wasm.layout import (
     JUMPS,
     LOG_CAPACITY,
     MAX_PAGES,
+    MSG_ADDRESS,
+    MSG_CALLDATA_LEN,
+    MSG_CALLER,
+    MSG_VALUE,
     NO_BLOCK,
     PAGE,
     SL_CAPACITY,
@@ -116,6 +122,8 @@ INLINE_BITWISE = {"and": "i64.and", "or": "i64.or", "xor": "i64.xor"}
 SWAPPED = {"gt": "lt", "sgt": "slt"}
 
 _LIMB = (1 << 64) - 1
+_MESSAGE_WORDS = {"callvalue": MSG_VALUE, "caller": MSG_CALLER, "address": MSG_ADDRESS}
+"""Builtins whose word the runtime writes into the header for every frame."""
 _LOGS = frozenset(f"log{count}" for count in range(5))
 
 EXITS: tuple[HaltKind | None, ...] = (
@@ -578,6 +586,24 @@ class _Translator:
         b += [("end",)]
         self.depth -= 1
 
+    def _calldataload(self, offset: Value, result: Value) -> None:
+        """CALLDATALOAD: read from the ``CALLDATA`` window when the word lies in it,
+        else cross (the window holds the call data's first bytes, zero past its end)."""
+        b = self.body
+        limb = [("local.get", self.local(offset, i)) for i in range(4)]
+        b += [limb[1], limb[2], ("i64.or",), limb[3], ("i64.or",), ("i64.eqz",)]
+        b += [limb[0], ("i64.const", CALLDATA_WINDOW - 32), ("i64.le_u",), ("i32.and",)]
+        b += [("if", None)]
+        self.depth += 1
+        bswap = self.routine("bswap64")
+        for i in range(4):
+            b += [limb[0], ("i32.wrap_i64",), ("i64.load", 0, CALLDATA + 8 * i)]
+            b += [("call", bswap), ("local.set", self.local(result, 3 - i))]
+        b += [("else",)]
+        self._cross("calldataload", [offset], [result])
+        b += [("end",)]
+        self.depth -= 1
+
     def _tload(self, slot: Value, result: Value) -> None:
         """TLOAD: a transient slot this frame already read or wrote is in ``SLOTS``.
 
@@ -693,6 +719,18 @@ class _Translator:
             self._sload(args[0], results[0])
         elif name == "sstore":
             self._sstore(args[0], args[1])
+        elif name in _MESSAGE_WORDS:
+            b = self.body
+            for i in range(4):
+                b += [("i32.const", 0), ("i64.load", 3, _MESSAGE_WORDS[name] + 8 * i)]
+                b += [("local.set", self.local(results[0], i))]
+        elif name == "calldatasize":
+            self.body.extend([("i32.const", 0), ("i64.load", 3, MSG_CALLDATA_LEN)])
+            self.body.extend([("local.set", self.local(results[0], 0))])
+            for i in range(1, 4):
+                self.body.extend([("i64.const", 0), ("local.set", self.local(results[0], i))])
+        elif name == "calldataload":
+            self._calldataload(args[0], results[0])
         elif name == "tload":
             self._tload(args[0], results[0])
         elif name == "tstore":

@@ -1,0 +1,105 @@
+"""CALLVALUE, CALLER, ADDRESS, CALLDATASIZE and CALLDATALOAD read from the wasm header.
+
+The runtime writes the frame's message words and the first
+``CALLDATA_WINDOW`` bytes of its call data into linear memory for every
+frame; generated code reads them there, and a CALLDATALOAD whose word is not
+inside the window crosses into the builtin.  Against py-evm, through a
+transaction, so a nested frame (whose message differs) is covered too.
+"""
+
+from __future__ import annotations
+
+import pytest
+from eth.vm.forks.cancun import CancunVM
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evmkiln.backend_wasm import runtime
+from evmkiln.backend_wasm.layout import CALLDATA_WINDOW
+from evmkiln.context import make_vm_class
+from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B, execute
+
+WASM = make_vm_class("wasm", "cancun", interpret_on_compile_error=False)
+
+
+def _load_and_store(offsets: list[int]) -> str:
+    """CALLDATALOAD at each offset into consecutive memory words."""
+    code = ""
+    for i, offset in enumerate(offsets):
+        code += f"7f{offset:064x}35" + f"61{32 * i:04x}52"
+    return code
+
+
+def _program(offsets: list[int]) -> bytes:
+    """Every loaded word, then CALLVALUE, CALLER, ADDRESS, CALLDATASIZE, returned.
+
+    Then the same from a child: CALL B with value 3 and the first 40 bytes of
+    memory as its call data; the child returns six words, appended.
+    """
+    words = _load_and_store(offsets)
+    n = len(offsets)
+    for j, opcode in enumerate(("34", "33", "30", "36")):
+        words += f"{opcode}61{32 * (n + j):04x}52"
+    size = 32 * (n + 4)
+    # CALL(gas, B, 3, 0, 40, size, 192) then RETURN(0, size + 192)
+    call = f"60c061{size:04x}6028 5f 6003 73{CONTRACT_B.hex()} 5a f1 50".replace(" ", "")
+    return bytes.fromhex(words + call + f"61{size + 192:04x}5ff3")
+
+
+CHILD = bytes.fromhex(
+    "5f355f52" + "600435602052" + "34604052" + "33606052" + "30608052" + "3660a052" + "60c05ff3"
+)
+"""The child's CALLDATALOAD(0), CALLDATALOAD(4), CALLVALUE, CALLER, ADDRESS, CALLDATASIZE."""
+
+
+def _counting_bytes(n: int) -> bytes:
+    return bytes(i % 251 for i in range(n))
+
+
+OFFSETS = st.lists(
+    st.one_of(
+        st.integers(0, CALLDATA_WINDOW + 64),
+        st.sampled_from([CALLDATA_WINDOW - 33, CALLDATA_WINDOW - 32, CALLDATA_WINDOW - 31]),
+        st.sampled_from([2**64, 2**64 + 5, 2**128, 2**255, 2**256 - 1]),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    offsets=OFFSETS,
+    data=st.one_of(
+        st.binary(max_size=80),
+        st.integers(CALLDATA_WINDOW - 40, CALLDATA_WINDOW + 40).map(_counting_bytes),
+    ),
+    value=st.sampled_from([0, 1, 2**200]),
+)
+def test_message_words_and_call_data_match_pyevm(
+    offsets: list[int], data: bytes, value: int
+) -> None:
+    codes = {CONTRACT_A: _program(offsets), CONTRACT_B: CHILD}
+    balances = {CONTRACT_A: 10**18}
+    expected = execute(CancunVM, codes, data=data, value=value % 10**18, balances=balances)
+    assert execute(WASM, codes, data=data, value=value % 10**18, balances=balances) == expected
+    assert expected.success
+
+
+def test_only_a_word_outside_the_window_crosses(monkeypatch: pytest.MonkeyPatch) -> None:
+    crossed: list[int] = []
+    handle = runtime._Slot._handle
+
+    def counting(self: runtime._Slot, ident: int) -> int:
+        crossed.append(ident)
+        return handle(self, ident)
+
+    monkeypatch.setattr(runtime._Slot, "_handle", counting)
+    inside = [0, 4, CALLDATA_WINDOW - 32]
+    outside = [CALLDATA_WINDOW - 31, 2**64]
+    code = bytes.fromhex(_load_and_store(inside + outside) + "34 33 30 36 00".replace(" ", ""))
+    data = bytes(range(256)) * 5
+    codes = {CONTRACT_A: code}
+    assert execute(WASM, codes, data=data) == execute(CancunVM, codes, data=data)
+    ids = runtime.BUILTIN_IDS
+    assert sorted(crossed) == sorted([ids["calldataload"]] * len(outside))
