@@ -1,4 +1,4 @@
-"""CALLVALUE, CALLER, ADDRESS, CALLDATASIZE and CALLDATALOAD read from the wasm header.
+"""CALLVALUE, CALLER, ADDRESS, CALLDATASIZE, RETURNDATASIZE and CALLDATALOAD from the header.
 
 The runtime writes the frame's message words and the first
 ``CALLDATA_WINDOW`` bytes of its call data into linear memory for every
@@ -31,19 +31,21 @@ def _load_and_store(offsets: list[int]) -> str:
 
 
 def _program(offsets: list[int]) -> bytes:
-    """Every loaded word, then CALLVALUE, CALLER, ADDRESS, CALLDATASIZE, returned.
+    """Every loaded word, then CALLVALUE, CALLER, ADDRESS, CALLDATASIZE, RETURNDATASIZE.
 
     Then the same from a child: CALL B with value 3 and the first 40 bytes of
-    memory as its call data; the child returns six words, appended.
+    memory as its call data; the child returns six words, appended, and the
+    parent's RETURNDATASIZE after the call (192) last.
     """
     words = _load_and_store(offsets)
     n = len(offsets)
-    for j, opcode in enumerate(("34", "33", "30", "36")):
+    for j, opcode in enumerate(("34", "33", "30", "36", "3d")):
         words += f"{opcode}61{32 * (n + j):04x}52"
-    size = 32 * (n + 4)
-    # CALL(gas, B, 3, 0, 40, size, 192) then RETURN(0, size + 192)
+    size = 32 * (n + 5)
+    # CALL(gas, B, 3, 0, 40, size, 192); RETURNDATASIZE at size + 192; RETURN(0, size + 224)
     call = f"60c061{size:04x}6028 5f 6003 73{CONTRACT_B.hex()} 5a f1 50".replace(" ", "")
-    return bytes.fromhex(words + call + f"61{size + 192:04x}5ff3")
+    after = f"3d61{size + 192:04x}52"
+    return bytes.fromhex(words + call + after + f"61{size + 224:04x}5ff3")
 
 
 CHILD = bytes.fromhex(
@@ -97,7 +99,7 @@ def test_only_a_word_outside_the_window_crosses(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(runtime._Slot, "_handle", counting)
     inside = [0, 4, CALLDATA_WINDOW - 32]
     outside = [CALLDATA_WINDOW - 31, 2**64]
-    code = bytes.fromhex(_load_and_store(inside + outside) + "34 33 30 36 00".replace(" ", ""))
+    code = bytes.fromhex(_load_and_store(inside + outside) + "34 33 30 36 3d 00".replace(" ", ""))
     data = bytes(range(256)) * 5
     codes = {CONTRACT_A: code}
     assert execute(WASM, codes, data=data) == execute(CancunVM, codes, data=data)

@@ -24,9 +24,10 @@ address 0:
   frame ends;
 * ``KECCAK_*``: the hash's state, its last input block and round constants;
 * ``MSG_*`` and ``CALLDATA``: the frame's value, caller, address, call data
-  length and the first :data:`CALLDATA_WINDOW` bytes of its call data,
-  written by the runtime for every frame: CALLVALUE, CALLER, ADDRESS,
-  CALLDATASIZE and a CALLDATALOAD within the window never cross;
+  and return data lengths and the first :data:`CALLDATA_WINDOW` bytes of its
+  call data, written by the runtime for every frame (the return data's
+  length again after each call): CALLVALUE, CALLER, ADDRESS, CALLDATASIZE,
+  RETURNDATASIZE and a CALLDATALOAD within the window never cross;
 * ``JUMPS``: the dynamic-jump table, one u16 per code byte (block index, or
   ``NO_BLOCK``);
 * the log buffer (:func:`log_buffer`, the :data:`LOG_CAPACITY` bytes
@@ -104,6 +105,8 @@ MSG_CALLER = MSG_VALUE + 32
 MSG_ADDRESS = MSG_VALUE + 64
 MSG_CALLDATA_LEN = MSG_VALUE + 96
 """The call data's length (u64)."""
+MSG_RETURNDATA_LEN = MSG_VALUE + 104
+"""The return data's length (u64), written again after every builtin that runs a frame."""
 CALLDATA = MSG_VALUE + 128
 """The first :data:`CALLDATA_WINDOW` bytes of the call data, zero past its end:
 CALLDATALOAD within them reads here instead of crossing."""

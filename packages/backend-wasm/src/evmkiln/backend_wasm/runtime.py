@@ -82,6 +82,7 @@ from evmkiln.backend_wasm.layout import (
     HOST_GROW,
     MAX_PAGES,
     MSG_CALLDATA_LEN,
+    MSG_RETURNDATA_LEN,
     MSG_VALUE,
     PAGE,
     SL_DIRTY,
@@ -490,6 +491,7 @@ class _Slot:
             self._remember(args[0], value, _ZERO_WORD, _TRANSIENT)
         elif ident in _RUNS_FRAMES:  # another frame may have written any storage
             self._advance_generation()
+            _I64.pack_into(header, MSG_RETURNDATA_LEN, len(frame.returndata))
         return 0
 
     # -- known storage slots (read by generated SLOAD and SSTORE) ----------------------
@@ -574,6 +576,7 @@ class _Slot:
         header[MSG_VALUE:MSG_CALLDATA_LEN] = message_words(frame.value, frame.caller, frame.address)
         calldata = frame.calldata
         _I64.pack_into(header, MSG_CALLDATA_LEN, len(calldata))
+        _I64.pack_into(header, MSG_RETURNDATA_LEN, len(frame.returndata))
         window = calldata[:CALLDATA_WINDOW]
         header[CALLDATA : CALLDATA + len(window)] = window
         ctypes.memset(addr + CALLDATA + len(window), 0, CALLDATA_WINDOW - len(window))

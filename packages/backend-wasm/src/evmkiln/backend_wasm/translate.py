@@ -76,6 +76,7 @@ from evmkiln.backend_wasm.layout import (
     MSG_ADDRESS,
     MSG_CALLDATA_LEN,
     MSG_CALLER,
+    MSG_RETURNDATA_LEN,
     MSG_VALUE,
     NO_BLOCK,
     PAGE,
@@ -124,6 +125,8 @@ SWAPPED = {"gt": "lt", "sgt": "slt"}
 _LIMB = (1 << 64) - 1
 _MESSAGE_WORDS = {"callvalue": MSG_VALUE, "caller": MSG_CALLER, "address": MSG_ADDRESS}
 """Builtins whose word the runtime writes into the header for every frame."""
+_MESSAGE_LENGTHS = {"calldatasize": MSG_CALLDATA_LEN, "returndatasize": MSG_RETURNDATA_LEN}
+"""Builtins whose (u64) value the runtime keeps in the header."""
 _LOGS = frozenset(f"log{count}" for count in range(5))
 
 EXITS: tuple[HaltKind | None, ...] = (
@@ -724,8 +727,8 @@ class _Translator:
             for i in range(4):
                 b += [("i32.const", 0), ("i64.load", 3, _MESSAGE_WORDS[name] + 8 * i)]
                 b += [("local.set", self.local(results[0], i))]
-        elif name == "calldatasize":
-            self.body.extend([("i32.const", 0), ("i64.load", 3, MSG_CALLDATA_LEN)])
+        elif name in _MESSAGE_LENGTHS:
+            self.body.extend([("i32.const", 0), ("i64.load", 3, _MESSAGE_LENGTHS[name])])
             self.body.extend([("local.set", self.local(results[0], 0))])
             for i in range(1, 4):
                 self.body.extend([("i64.const", 0), ("local.set", self.local(results[0], i))])
