@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from wasm_compare import ADDRESS, WASM, FakeHost, new_frame
+from wasm_threads import count_helper_runs
 
 from evmkiln.backend_wasm import runtime
 from evmkiln.backend_wasm.host_bridge import WasmStackExhaustedError
@@ -113,7 +114,7 @@ def test_wasm_stack_limit_is_a_clear_error() -> None:
     script = textwrap.dedent(
         f"""
         import sys
-        sys.path.insert(0, {str(here)!r})
+        sys.path[:0] = [{str(here)!r}, {str(here.parent / "support")!r}]
         from evmkiln.backend_wasm import runtime
         runtime.MAX_WASM_STACK = 1 << 20
         sys.setrecursionlimit(50_000)
@@ -141,7 +142,7 @@ def test_depth_1024_under_a_4_gib_address_space_limit() -> None:
         f"""
         import json, resource, sys, threading
         resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
-        sys.path.insert(0, {str(here)!r})
+        sys.path[:0] = [{str(here)!r}, {str(here.parent / "support")!r}]
         sys.setrecursionlimit(50_000)
         from evmkiln.backend_wasm import runtime
         import test_deep_calls
@@ -171,18 +172,6 @@ def test_depth_1024_under_a_4_gib_address_space_limit() -> None:
     print(f"\npeak address space at depth 1024: {peak >> 20} MiB")
 
 
-def _count_helper_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    handed: list[int] = []
-    original = runtime._on_helper_thread
-
-    def counting(run: Any, frame: Any) -> ExitKind:
-        handed.append(frame.depth)
-        return original(run, frame)
-
-    monkeypatch.setattr(runtime, "_on_helper_thread", counting)
-    return handed
-
-
 LEAF = bytes.fromhex("6007 5f 55 63f1f2f4f5 50 00")
 """SSTORE(0, 7); PUSH4 0xf1f2f4f5; POP; STOP: the CALL-family bytes are data."""
 
@@ -190,7 +179,7 @@ LEAF = bytes.fromhex("6007 5f 55 63f1f2f4f5 50 00")
 def test_a_run_that_cannot_nest_stays_on_a_small_stack_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    handed = _count_helper_runs(monkeypatch)
+    handed = count_helper_runs(monkeypatch)
     executable = WASM.compile(lower_bytecode(LEAF))
     host = FakeHost(WASM)
     assert executable.run(new_frame(host, LEAF, 100_000)) is ExitKind.STOP
@@ -205,7 +194,7 @@ def test_a_run_that_cannot_nest_stays_on_a_small_stack_thread(
 
 
 def test_a_leaf_without_the_reserve_moves_to_the_helper(monkeypatch: pytest.MonkeyPatch) -> None:
-    handed = _count_helper_runs(monkeypatch)
+    handed = count_helper_runs(monkeypatch)
     monkeypatch.setattr(runtime, "NESTED_RESERVE", 1 << 40)
     executable = WASM.compile(lower_bytecode(LEAF))
     assert executable.run(new_frame(FakeHost(WASM), LEAF, 100_000)) is ExitKind.STOP
@@ -239,7 +228,7 @@ def test_a_vetting_is_for_the_next_run_only(monkeypatch: pytest.MonkeyPatch) -> 
     state = runtime._THREAD
     if not state.low or state.size >= runtime.INLINE_STACK:
         pytest.skip("this thread's native stack is large: nothing moves")
-    handed = _count_helper_runs(monkeypatch)
+    handed = count_helper_runs(monkeypatch)
     call_stop = bytes.fromhex("5f5f5f5f5f73" + ADDRESS.hex() + "5af15000")
     executable = WASM.compile(lower_bytecode(call_stop))
     host = FakeHost(WASM, codes={ADDRESS: b"\x00"})

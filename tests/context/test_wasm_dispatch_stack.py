@@ -15,11 +15,11 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 from eth.vm.forks.cancun import CancunVM
 from message_harness import SENDER, addr, apply_message
+from wasm_threads import count_helper_runs
 
 from evmkiln.backend_wasm import runtime
 from evmkiln.context import make_vm_class
@@ -41,18 +41,6 @@ CHAIN = {
 }
 
 
-def _helper_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    handed: list[int] = []
-    original = runtime._on_helper_thread
-
-    def counting(run: Any, frame: Any) -> Any:
-        handed.append(frame.depth)
-        return original(run, frame)
-
-    monkeypatch.setattr(runtime, "_on_helper_thread", counting)
-    return handed
-
-
 def _small_stack() -> bool:
     state = runtime._THREAD
     return bool(state.low) and state.size < runtime.INLINE_STACK
@@ -61,7 +49,7 @@ def _small_stack() -> bool:
 def test_frames_that_may_nest_run_on_the_callers_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     if not _small_stack():
         pytest.skip("this thread's native stack is large: wasm frames run on it anyway")
-    handed = _helper_runs(monkeypatch)
+    handed = count_helper_runs(monkeypatch)
     vm_class = make_vm_class("wasm", "cancun", interpret_on_compile_error=False)
     expected = apply_message(CancunVM, CHAIN, to=C, persisted=True)
     assert apply_message(vm_class, CHAIN, to=C, persisted=True) == expected
@@ -76,7 +64,7 @@ def test_frames_too_deep_for_the_thread_run_on_the_interpreter(
     """Only the top-level frame finds enough stack: the two nested ones are interpreted."""
     if not _small_stack():
         pytest.skip("this thread's native stack is large: nothing is measured")
-    handed = _helper_runs(monkeypatch)
+    handed = count_helper_runs(monkeypatch)
     plenty = runtime.NESTED_RESERVE + 2 * runtime.VETTING_MARGIN
     monkeypatch.setattr(
         runtime, "stack_left", lambda low, size: 0 if runtime._THREAD.active else plenty
