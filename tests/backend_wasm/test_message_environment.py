@@ -1,4 +1,5 @@
-"""CALLVALUE, CALLER, ADDRESS, CALLDATASIZE, RETURNDATASIZE and CALLDATALOAD from the header.
+"""The message environment in wasm: CALLVALUE, CALLER, ADDRESS, CALLDATASIZE, RETURNDATASIZE,
+CALLDATALOAD read from the header; CALLDATACOPY, CODECOPY and MCOPY copied in linear memory.
 
 The runtime writes the frame's message words and the first
 ``CALLDATA_WINDOW`` bytes of its call data into linear memory for every
@@ -105,3 +106,70 @@ def test_only_a_word_outside_the_window_crosses(monkeypatch: pytest.MonkeyPatch)
     assert execute(WASM, codes, data=data) == execute(CancunVM, codes, data=data)
     ids = runtime.BUILTIN_IDS
     assert sorted(crossed) == sorted([ids["calldataload"]] * len(outside))
+
+
+COPY_OPS = {"calldatacopy": "37", "codecopy": "39", "mcopy": "5e"}
+SMALL = st.integers(0, CALLDATA_WINDOW + 64)
+OPERAND = st.one_of(
+    SMALL,
+    st.sampled_from([CALLDATA_WINDOW - 32, CALLDATA_WINDOW, 2**32, 2**64 - 1, 2**64, 2**255]),
+)
+
+
+def _copies(ops: list[tuple[str, int, int, int]]) -> bytes:
+    """Each copy with its three operands, then RETURN(0, MSIZE)."""
+    code = ""
+    for name, dest, offset, size in ops:
+        code += f"7f{size:064x}7f{offset:064x}7f{dest:064x}{COPY_OPS[name]}"
+    return bytes.fromhex(code + "595ff3")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(sorted(COPY_OPS)), OPERAND, OPERAND, st.one_of(SMALL, OPERAND)),
+        min_size=1,
+        max_size=5,
+    ),
+    data=st.one_of(st.binary(max_size=64), st.integers(1000, 1100).map(_counting_bytes)),
+    gas=st.sampled_from([45_000, 60_000, 1_000_000]),
+)
+def test_copies_match_pyevm(ops: list[tuple[str, int, int, int]], data: bytes, gas: int) -> None:
+    """CALLDATACOPY within the window, CODECOPY within the code and MCOPY of 64-bit operands
+    copy in wasm; the rest take the builtin.  Out of gas anywhere is py-evm's too."""
+    codes = {CONTRACT_A: _copies(ops)}
+    expected = execute(CancunVM, codes, data=data, gas=gas)
+    assert execute(WASM, codes, data=data, gas=gas) == expected
+
+
+def test_copies_inside_their_sources_do_not_cross(monkeypatch: pytest.MonkeyPatch) -> None:
+    crossed: list[int] = []
+    handle = runtime._Slot._handle
+
+    def counting(self: runtime._Slot, ident: int) -> int:
+        crossed.append(ident)
+        return handle(self, ident)
+
+    monkeypatch.setattr(runtime._Slot, "_handle", counting)
+    inside = [("calldatacopy", 0, 4, 64), ("codecopy", 64, 0, 32), ("mcopy", 200, 0, 96)]
+    outside = [("calldatacopy", 0, CALLDATA_WINDOW - 10, 64), ("codecopy", 0, 0, 4096)]
+    codes = {CONTRACT_A: _copies(inside + outside)}
+    data = bytes(range(200))
+    assert execute(WASM, codes, data=data) == execute(CancunVM, codes, data=data)
+    ids = runtime.BUILTIN_IDS
+    assert sorted(crossed) == sorted([ids["calldatacopy"], ids["codecopy"]])
+
+
+@pytest.mark.parametrize("op", [("calldatacopy", 0, 0, 1000), ("mcopy", 900, 0, 1000)])
+def test_running_out_of_gas_in_a_copy_is_pyevms(op: tuple[str, int, int, int]) -> None:
+    """Gas in small steps across the copy's price: out of gas in expansion, in the copy
+    charge, or not at all, each as py-evm has it."""
+    codes = {CONTRACT_A: _copies([op])}
+    data = bytes(range(100))
+    base = 21_000 + 16 * 99 + 4
+    endings = set()
+    for gas in range(base, base + 600, 7):
+        expected = execute(CancunVM, codes, data=data, gas=gas)
+        assert execute(WASM, codes, data=data, gas=gas) == expected, gas
+        endings.add(expected.success)
+    assert endings == {True, False}

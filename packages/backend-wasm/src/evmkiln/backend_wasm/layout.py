@@ -30,6 +30,8 @@ address 0:
   RETURNDATASIZE and a CALLDATALOAD within the window never cross;
 * ``JUMPS``: the dynamic-jump table, one u16 per code byte (block index, or
   ``NO_BLOCK``);
+* the contract's code (:func:`code_copy`), which CODECOPY within it copies
+  from;
 * the log buffer (:func:`log_buffer`, the :data:`LOG_CAPACITY` bytes
   below ``memory_base``): logs
   generated code emitted, in :mod:`evmkiln.builtins.log_entries`'s format,
@@ -136,10 +138,16 @@ def log_buffer(memory_base: int) -> int:
     return memory_base - LOG_CAPACITY
 
 
+def code_copy(code_length: int) -> int:
+    """Where the contract's own code lies (a data segment after the jump table), for
+    CODECOPY within it."""
+    return JUMPS + 2 * code_length
+
+
 def memory_base(code_length: int) -> int:
     """Where EVM memory starts for a contract of ``code_length`` bytes (past the jump
-    table and the log buffer, page aligned)."""
-    end = JUMPS + 2 * code_length + LOG_CAPACITY
+    table, the code and the log buffer, page aligned)."""
+    end = code_copy(code_length) + code_length + LOG_CAPACITY
     return (end + PAGE - 1) // PAGE * PAGE
 
 

@@ -96,6 +96,7 @@ from evmkiln.backend_wasm.layout import (
     STACK_LIMIT,
     STATUS_HALT_BASE,
     STATUS_HOST_HALT,
+    code_copy,
     log_buffer,
     memory_base,
 )
@@ -108,6 +109,7 @@ from evmkiln.builtins.impl.gas import (
     WARM_STORAGE_READ,
 )
 from evmkiln.builtins.log_entries import HEADER_BYTES, SIZE_SHIFT, TOPIC_BYTES
+from evmkiln.builtins.memory import GAS_COPY_WORD
 from evmkiln.builtins.table import BUILTINS
 from evmkiln.codegen.backend import ExitKind
 from evmkiln.codegen.ir.function import Block, BlockCall, Function, Inst, Value
@@ -330,6 +332,8 @@ class _Translator:
                 b += [("end",), *self._exit(kind)]
         self.run.locals = [I64] * (POOL64 + self.max64) + [I32] * (2 + self.max32)
         self.module.data.append(DataSegment(JUMPS, self._jump_table()))
+        if self.fn.code:
+            self.module.data.append(DataSegment(code_copy(len(self.fn.code)), bytes(self.fn.code)))
         self.module.memory_pages = self.base // PAGE + 1
         assert self.module.memory_pages <= MAX_PAGES
         return Translation(self.module, self.base, self.n, list(self.routines))
@@ -607,6 +611,72 @@ class _Translator:
         b += [("end",)]
         self.depth -= 1
 
+    def _charged_region(self, offset: list[Instr], size: Value) -> None:
+        """Expand memory over ``offset`` (four limbs pushed) and ``size``, then charge 3 gas a
+        word, in the builtins' order; leave the region's offset and size in the scratch
+        i64 locals (``SCRATCH64``, ``SCRATCH64 + 1``)."""
+        b = self.body
+        b += [*offset, *self.get(size), ("local.get", GAS), ("call", self.routine("mem_region"))]
+        b += [("local.set", GAS), ("local.set", SCRATCH64 + 1), ("local.set", SCRATCH64)]
+        b += self._check_memory_gas()
+        words = [("local.get", SCRATCH64 + 1), ("i64.const", 31), ("i64.add",)]
+        price = [*words, ("i64.const", 5), ("i64.shr_u",), ("i64.const", GAS_COPY_WORD)]
+        price += [("i64.mul",)]
+        b += [("local.get", GAS), *price, ("i64.lt_u",), *self.halt_if(HaltKind.OUT_OF_GAS)]
+        b += [("local.get", GAS), *price, ("i64.sub",), ("local.set", GAS)]
+
+    def _fits(self, v: Value, limit: int | None = None) -> list[Instr]:
+        """Push whether ``v`` fits 64 bits and, with ``limit`` (a small constant), is at
+        most ``limit``."""
+        limb = [("local.get", self.local(v, i)) for i in range(4)]
+        high_zero: list[Instr] = [limb[1], limb[2], ("i64.or",), limb[3], ("i64.or",)]
+        high_zero += [("i64.eqz",)]
+        if limit is None:
+            return high_zero
+        return [*high_zero, limb[0], ("i64.const", limit), ("i64.le_u",), ("i32.and",)]
+
+    def _copy_within(self, name: str, args: list[Value], source: int, length: int) -> None:
+        """CALLDATACOPY/CODECOPY of bytes that lie in linear memory at ``source`` (``length``
+        of them, zero-padded if the source is shorter): copied in wasm, else the builtin."""
+        b = self.body
+        dest, offset, size = args
+        start = ("local.get", self.local(offset, 0))
+        b += [*self._fits(offset, length), *self._fits(size, length), ("i32.and",)]
+        b += [("local.get", self.local(size, 0)), ("i64.const", length), start, ("i64.sub",)]
+        b += [("i64.le_u",), ("i32.and",), ("if", None)]
+        self.depth += 1
+        self._charged_region(self.get(dest), size)
+        # A non-empty region passed expansion, so it lies inside memory.
+        b += [("local.get", SCRATCH64 + 1), ("i64.eqz",), ("i32.eqz",), ("if", None)]
+        b += [("local.get", SCRATCH64), ("i32.wrap_i64",), ("i32.const", self.base), ("i32.add",)]
+        b += [start, ("i32.wrap_i64",), ("i32.const", source), ("i32.add",)]
+        b += [("local.get", SCRATCH64 + 1), ("i32.wrap_i64",), ("memory.copy",), ("end",)]
+        b += [("else",)]
+        self._cross(name, args, [])
+        b += [("end",)]
+        self.depth -= 1
+
+    def _mcopy(self, args: list[Value]) -> None:
+        """MCOPY (EIP-5656) with 64-bit operands in wasm: expansion over the further range,
+        3 gas a word, an overlapping copy; other operands take the builtin."""
+        b = self.body
+        dest, src, size = args
+        b += [*self._fits(dest), *self._fits(src), ("i32.and",)]
+        b += [*self._fits(size), ("i32.and",), ("if", None)]
+        self.depth += 1
+        to, source = ("local.get", self.local(dest, 0)), ("local.get", self.local(src, 0))
+        further = [to, source, to, source, ("i64.gt_u",), ("select",)]
+        zero = ("i64.const", 0)
+        self._charged_region([*further, zero, zero, zero], size)
+        b += [("local.get", SCRATCH64 + 1), ("i64.eqz",), ("i32.eqz",), ("if", None)]
+        b += [to, ("i32.wrap_i64",), ("i32.const", self.base), ("i32.add",)]
+        b += [source, ("i32.wrap_i64",), ("i32.const", self.base), ("i32.add",)]
+        b += [("local.get", SCRATCH64 + 1), ("i32.wrap_i64",), ("memory.copy",), ("end",)]
+        b += [("else",)]
+        self._cross("mcopy", args, [])
+        b += [("end",)]
+        self.depth -= 1
+
     def _tload(self, slot: Value, result: Value) -> None:
         """TLOAD: a transient slot this frame already read or wrote is in ``SLOTS``.
 
@@ -734,6 +804,12 @@ class _Translator:
                 self.body.extend([("i64.const", 0), ("local.set", self.local(results[0], i))])
         elif name == "calldataload":
             self._calldataload(args[0], results[0])
+        elif name == "calldatacopy":
+            self._copy_within("calldatacopy", args, CALLDATA, CALLDATA_WINDOW)
+        elif name == "codecopy":
+            self._copy_within("codecopy", args, code_copy(len(self.fn.code)), len(self.fn.code))
+        elif name == "mcopy":
+            self._mcopy(args)
         elif name == "tload":
             self._tload(args[0], results[0])
         elif name == "tstore":
