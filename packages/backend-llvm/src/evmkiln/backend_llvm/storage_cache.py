@@ -31,14 +31,17 @@ Why a hit is exact:
 
 Layout (what the translator's lookup reads): a direct-mapped array of
 ``capacity`` entries of :data:`ENTRY_BYTES`: the key, the current value and
-the original (transaction-start) value as little-endian words, the
-generation that entered it and flags (u64 each).  An entry is valid only when
-its generation equals ``ctx.sl_gen``; forgetting everything is one increment.
-Native SSTORE needs :data:`ORIGINAL_KNOWN`, which every entry made by a
-storage crossing has: the SLOAD and SSTORE crossings enter the slot's
-original value with its current one, so a read-modify-write crosses only
-once.  A colliding slot replaces the entry.  The index is
-:func:`slot_index`, mirrored by the translator.
+the original (transaction-start) value as little-endian words, the entry's
+tag and flags (u64 each).  The tag is the generation that entered it,
+doubled, plus one for a transient slot (:func:`entry_tag`): an entry is
+valid for a storage lookup only when its tag is ``2 * ctx.sl_gen`` and for a
+transient one only when it is ``2 * ctx.sl_gen + 1``, one comparison either
+way, and forgetting everything is one increment.  Every storage entry knows
+its original value (:data:`ORIGINAL_KNOWN`): the SLOAD and SSTORE crossings
+enter it with the current one, so native SSTORE prices every write to a slot
+in the table and a read-modify-write crosses only once.  A colliding slot
+replaces the entry.  The index is :func:`slot_index`, mirrored by the
+translator.
 """
 
 from __future__ import annotations
@@ -59,8 +62,8 @@ DIRTY = 2
 TRANSIENT = 4
 """The entry is a transient slot (EIP-1153), entered by a TLOAD or TSTORE crossing.
 
-Storage entries are the ones with :data:`ORIGINAL_KNOWN`: SLOAD and SSTORE
-hit only those, TLOAD and TSTORE only these, so a slot key used in both
+Its tag is odd (:func:`entry_tag`): SLOAD and SSTORE hit only storage
+entries, TLOAD and TSTORE only transient ones, so a slot key used in both
 spaces never answers for the other."""
 TRANSIENT_SALT = 0x5DEECE66DB3C6EF3
 """Xored into a transient slot's folded key, so that slot ``k`` of storage and of
@@ -81,6 +84,11 @@ _FLAGS_WORD = FLAGS_OFFSET // 8
 _EMPTY = (ctypes.c_char * ENTRY_BYTES)()
 """What every context points at before its first SLOAD: one entry no generation matches."""
 EMPTY_TABLE_ADDRESS: int = ctypes.addressof(_EMPTY)
+
+
+def entry_tag(generation: int, transient: bool) -> int:
+    """What an entry entered in ``generation`` holds in its tag word."""
+    return 2 * generation + transient
 
 
 def slot_index(slot: int, mask: int, transient: bool = False) -> int:
@@ -145,13 +153,14 @@ class StorageTable:
         self._put(slot, value, _ZERO_WORD, _TRANSIENT)
 
     def _put(self, slot: int, value: int, original: bytes, flags: bytes) -> None:
-        index = self._room(slot, flags is _TRANSIENT)
+        transient = flags is _TRANSIENT
+        index = self._room(slot, transient)
         ctypes.memmove(
             ctypes.addressof(self._buffer) + index * ENTRY_BYTES,
             slot.to_bytes(32, "little")
             + value.to_bytes(32, "little")
             + original
-            + self._ctx.sl_gen.to_bytes(8, "little")
+            + entry_tag(self._ctx.sl_gen, transient).to_bytes(8, "little")
             + flags,
             ENTRY_BYTES,
         )
@@ -200,7 +209,7 @@ class StorageTable:
         words = self._words
         at = index * _ENTRY_WORDS
         flags = words[at + _FLAGS_WORD]
-        if words[at + _GENERATION_WORD] != self._ctx.sl_gen or not flags & DIRTY:
+        if words[at + _GENERATION_WORD] >> 1 != self._ctx.sl_gen or not flags & DIRTY:
             return
         raw = ctypes.string_at(ctypes.addressof(self._buffer) + index * ENTRY_BYTES, ENTRY_BYTES)
         slot = int.from_bytes(raw[KEY_OFFSET:VALUE_OFFSET], "little")

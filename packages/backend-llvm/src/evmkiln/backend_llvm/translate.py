@@ -491,10 +491,10 @@ class _Translator:
     def known_slot(self, slot: str, kind: int = ORIGINAL_KNOWN) -> tuple[str, str]:
         """Look ``slot`` up in the frame's table: the entry's address and whether it is current.
 
-        The entry holds ``slot`` when its generation is the context's, its key
-        matches and its flags have ``kind``: :data:`ORIGINAL_KNOWN` for a
-        storage slot, :data:`TRANSIENT` for a transient one, whose index is
-        salted (see :mod:`evmkiln.backend_llvm.storage_cache`).
+        The entry holds ``slot`` when its tag is the context's generation
+        doubled, plus one for ``kind`` :data:`TRANSIENT` (a transient slot,
+        whose index is salted), and its key matches (see
+        :mod:`evmkiln.backend_llvm.storage_cache`).
         """
         limbs = [
             self.op(f"trunc i256 {self.op(f'lshr i256 {slot}, {64 * i}') if i else slot} to i64")
@@ -513,11 +513,12 @@ class _Translator:
             f"getelementptr i8, ptr {table}, i64 {self.op(f'mul i64 {index}, {ENTRY_BYTES}')}"
         )
         tag = self.load_at(entry, GENERATION_OFFSET, "i64")
-        current = self.op(f"icmp eq i64 {tag}, {self.load_field('sl_gen')}")
+        expected = self.op(f"shl i64 {self.load_field('sl_gen')}, 1")
+        if kind == TRANSIENT:
+            expected = self.op(f"or i64 {expected}, 1")
+        current = self.op(f"icmp eq i64 {tag}, {expected}")
         same = self.op(f"icmp eq i256 {self.load_at(entry, KEY_OFFSET, 'i256')}, {slot}")
-        flags = self.load_at(entry, FLAGS_OFFSET, "i64")
-        kind_ok = self.op(f"icmp ne i64 {self.op(f'and i64 {flags}, {kind}')}, 0")
-        return entry, self.op(f"and i1 {self.op(f'and i1 {current}, {same}')}, {kind_ok}")
+        return entry, self.op(f"and i1 {current}, {same}")
 
     def load_at(self, base: str, offset: int, ty: str) -> str:
         address = self.op(f"getelementptr i8, ptr {base}, i64 {offset}") if offset else base

@@ -389,6 +389,8 @@ class _Slot:
         self.header = memoryview(b"")
         self._locate()
         self.call = FastCall(store, run)
+        self._window_used = 0
+        """Bytes of the call-data window the last frame filled (the rest is zero)."""
         self._writable: set[int] = set()
         """Entries (offsets in ``SLOTS``) entered this generation: the only ones
         generated SSTORE can make dirty."""
@@ -578,8 +580,11 @@ class _Slot:
         _I64.pack_into(header, MSG_CALLDATA_LEN, len(calldata))
         _I64.pack_into(header, MSG_RETURNDATA_LEN, len(frame.returndata))
         window = calldata[:CALLDATA_WINDOW]
-        header[CALLDATA : CALLDATA + len(window)] = window
-        ctypes.memset(addr + CALLDATA + len(window), 0, CALLDATA_WINDOW - len(window))
+        used = len(window)
+        header[CALLDATA : CALLDATA + used] = window
+        if used < self._window_used:  # the rest of the window is zero but what the last frame left
+            ctypes.memset(addr + CALLDATA + used, 0, self._window_used - used)
+        self._window_used = used
         ctypes.memset(addr + STACK, 0, STACK_BYTES)
         self._write_memory(frame.memory)
         _I64.pack_into(self.header, CTRL_GAS, frame.gas)
