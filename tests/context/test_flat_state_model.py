@@ -98,6 +98,9 @@ class _Pair:
             assert _read_account(flat, args[0]) == _read_account(stock, args[0]), op
         elif name == "get_storage":
             assert flat.get_storage(*args) == stock.get_storage(*args), op
+            a, s = args[0], args[1]
+            both = (stock.get_storage(a, s), stock.get_storage(a, s, from_journal=False))
+            assert flat.current_and_original(a, s) == both, op
         elif name == "warm":
             a, s = args
             assert flat.is_address_warm(a) == stock.is_address_warm(a), op

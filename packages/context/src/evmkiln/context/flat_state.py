@@ -294,6 +294,26 @@ class FlatAccountDB(AccountDatabaseAPI):
             # earlier transactions' pending writes survive it.
             slots = self._locked.get(address)
             return 0 if slots is None else slots.get(slot, 0)
+        return self._committed_slot(address, slot)
+
+    def current_and_original(self, address: bytes, slot: int) -> tuple[int, int]:
+        """``get_storage(address, slot)`` and ``get_storage(..., from_journal=False)``
+        in one pass: a compiled frame's first read of a slot wants both."""
+        if address in self._current_cleared:
+            slots = self._locked.get(address)
+            original = 0 if slots is None else slots.get(slot, 0)
+            current = 0
+        else:
+            original = current = self._committed_slot(address, slot)
+        slots = self._current.get(address)
+        if slots is not None:
+            value = slots.get(slot)
+            if value is not None:
+                current = value
+        return current, original
+
+    def _committed_slot(self, address: bytes, slot: int) -> int:
+        """The slot as earlier transactions left it (their pending writes, else the trie)."""
         slots = self._locked.get(address)
         if slots is not None:
             value = slots.get(slot)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.computation import BaseComputation
+from eth.vm.state import BaseState
 
 from evmkiln.builtins.host import ChildResult
 from evmkiln.context.lean_computation import child_message, runs_lean
@@ -83,6 +84,23 @@ def _takes_checked_logs(computation: Any) -> bool:
     return bool(checked)
 
 
+def _pair_reader(state: Any) -> Callable[[bytes, int], tuple[int, int]] | None:
+    """The flat state's ``current_and_original``, where reading through it is what
+    ``state.get_storage`` would do: the state class keeps py-evm's ``get_storage``
+    (decided once per class) and its account database is evmkiln's flat one."""
+    cls = type(state)
+    plain = cls.__dict__.get("_kiln_plain_storage")
+    if plain is None:
+        plain = cls.get_storage is BaseState.get_storage
+        cls._kiln_plain_storage = plain
+    if not plain:
+        return None
+    reader: Callable[[bytes, int], tuple[int, int]] | None = getattr(
+        state._account_db, "current_and_original", None
+    )
+    return reader
+
+
 class PyEvmHost:
     """:class:`~evmkiln.builtins.host.Host` backed by ``computation.state``."""
 
@@ -93,6 +111,7 @@ class PyEvmHost:
         "_delegations",
         "_on_storage_write",
         "_originals",
+        "_pair",
         "_state",
         "_storage",
         "_tx",
@@ -119,6 +138,7 @@ class PyEvmHost:
         self._tx = computation.transaction_context
         self._storage: dict[tuple[bytes, int], int] = {}
         self._originals: dict[tuple[bytes, int], int] = {}
+        self._pair: Callable[[bytes, int], tuple[int, int]] | None = _pair_reader(self._state)
         self._warm_slots: set[tuple[bytes, int]] = set()
         if _takes_checked_logs(computation):
             self._add_log: Any = computation.add_checked_log_entry
@@ -230,7 +250,13 @@ class PyEvmHost:
         key = (address, slot)
         value = self._storage.get(key)
         if value is None:
-            value = self._storage[key] = int(self._state.get_storage(address, slot))
+            pair = self._pair
+            if pair is None:
+                value = int(self._state.get_storage(address, slot))
+            else:  # the original value comes with it: the storage table wants both
+                value, original = pair(address, slot)
+                self._originals.setdefault(key, original)
+            self._storage[key] = value
         return value
 
     def get_original_storage(self, address: bytes, slot: int) -> int:
