@@ -146,14 +146,13 @@ class StorageTable:
     def remember(self, slot: int, value: int, original: int) -> None:
         """Enter ``slot``'s current value (after SLOAD, or SSTORE's new value) and
         its original value, with which native SSTORE prices later writes."""
-        self._put(slot, value, original.to_bytes(32, "little"), _ORIGINAL_KNOWN)
+        self._put(slot, value, original.to_bytes(32, "little"), transient=False)
 
     def remember_transient(self, slot: int, value: int) -> None:
         """Enter a transient slot's value (after TLOAD, or TSTORE's new value)."""
-        self._put(slot, value, _ZERO_WORD, _TRANSIENT)
+        self._put(slot, value, _ZERO_WORD, transient=True)
 
-    def _put(self, slot: int, value: int, original: bytes, flags: bytes) -> None:
-        transient = flags is _TRANSIENT
+    def _put(self, slot: int, value: int, original: bytes, *, transient: bool) -> None:
         index = self._room(slot, transient)
         ctypes.memmove(
             ctypes.addressof(self._buffer) + index * ENTRY_BYTES,
@@ -161,7 +160,7 @@ class StorageTable:
             + value.to_bytes(32, "little")
             + original
             + entry_tag(self._ctx.sl_gen, transient).to_bytes(8, "little")
-            + flags,
+            + (_TRANSIENT if transient else _ORIGINAL_KNOWN),
             ENTRY_BYTES,
         )
 

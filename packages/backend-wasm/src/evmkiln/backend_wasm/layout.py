@@ -27,7 +27,8 @@ address 0:
   and return data lengths and the first :data:`CALLDATA_WINDOW` bytes of its
   call data, written by the runtime for every frame (the return data's
   length again after each call): CALLVALUE, CALLER, ADDRESS, CALLDATASIZE,
-  RETURNDATASIZE and a CALLDATALOAD within the window never cross;
+  RETURNDATASIZE, and CALLDATALOAD and CALLDATACOPY within the window never
+  cross;
 * ``JUMPS``: the dynamic-jump table, one u16 per code byte (block index, or
   ``NO_BLOCK``);
 * the contract's code (:func:`code_copy`), which CODECOPY within it copies

@@ -486,24 +486,24 @@ class _Slot:
             value = result if ident == _SLOAD else args[1]
             assert value is not None
             original = frame.host.get_original_storage(frame.address, slot)
-            self._remember(slot, value, original.to_bytes(32, "little"), _ORIGINAL_KNOWN)
+            self._remember(slot, value, original.to_bytes(32, "little"), transient=False)
         elif ident in (_TLOAD, _TSTORE):
             value = result if ident == _TLOAD else args[1]
             assert value is not None
-            self._remember(args[0], value, _ZERO_WORD, _TRANSIENT)
+            self._remember(args[0], value, _ZERO_WORD, transient=True)
         elif ident in _RUNS_FRAMES:  # another frame may have written any storage
             self._advance_generation()
             _I64.pack_into(header, MSG_RETURNDATA_LEN, len(frame.returndata))
         return 0
 
     # -- known storage slots (read by generated SLOAD and SSTORE) ----------------------
-    def _remember(self, slot: int, value: int, original: bytes, flags: bytes) -> None:
+    def _remember(self, slot: int, value: int, original: bytes, *, transient: bool) -> None:
         """Enter a slot this frame read or wrote, with the value it now holds: a storage
         slot with its original value (so that generated SSTORE prices later writes to
-        it), or a transient slot (``flags``).  A value held back in the entry this one
-        replaces is told to the host first.
+        it), or a transient slot.  A value held back in the entry this one replaces is
+        told to the host first.
         """
-        index = slot_index(slot, flags is _TRANSIENT) * SL_ENTRY
+        index = slot_index(slot, transient) * SL_ENTRY
         if index in self._writable:
             self._write_back_entry(index)
         self._writable.add(index)
@@ -514,7 +514,7 @@ class _Slot:
             + value.to_bytes(32, "little")
             + original
             + generation
-            + flags
+            + (_TRANSIENT if transient else _ORIGINAL_KNOWN)
         )
 
     def _write_back(self) -> None:

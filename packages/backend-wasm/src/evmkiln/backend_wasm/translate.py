@@ -597,14 +597,12 @@ class _Translator:
         """CALLDATALOAD: read from the ``CALLDATA`` window when the word lies in it,
         else cross (the window holds the call data's first bytes, zero past its end)."""
         b = self.body
-        limb = [("local.get", self.local(offset, i)) for i in range(4)]
-        b += [limb[1], limb[2], ("i64.or",), limb[3], ("i64.or",), ("i64.eqz",)]
-        b += [limb[0], ("i64.const", CALLDATA_WINDOW - 32), ("i64.le_u",), ("i32.and",)]
-        b += [("if", None)]
+        start = ("local.get", self.local(offset, 0))
+        b += [*self._fits(offset, CALLDATA_WINDOW - 32), ("if", None)]
         self.depth += 1
         bswap = self.routine("bswap64")
         for i in range(4):
-            b += [limb[0], ("i32.wrap_i64",), ("i64.load", 0, CALLDATA + 8 * i)]
+            b += [start, ("i32.wrap_i64",), ("i64.load", 0, CALLDATA + 8 * i)]
             b += [("call", bswap), ("local.set", self.local(result, 3 - i))]
         b += [("else",)]
         self._cross("calldataload", [offset], [result])
