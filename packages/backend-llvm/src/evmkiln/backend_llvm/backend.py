@@ -166,7 +166,7 @@ class LlvmBackend(DelegatesArtifacts):
         """Where LLVM runs (shared by backends with the same limits); ``None``: in this process."""
         self.tier_ups = TierUpQueue(
             compiler=CompilerProcess(TIER_UP_LIMITS) if isolated else None,
-            job=self.object_code_job,
+            thread_name="evmkiln-llvm-tier-up",
         )
 
     def wait_for_tier_ups(self) -> None:
@@ -189,7 +189,9 @@ class LlvmBackend(DelegatesArtifacts):
         compiled = self._machine_code(text, function.name, options.opt_level, codegen)
         tier_up = None
         if self.tier_up and codegen < jit.codegen_level(options.opt_level, 0):
-            job = TierUp(text, function.name, options.opt_level, install=lambda _: None)
+            job = TierUp(
+                text, function.name, options.opt_level, lambda _: None, self.object_code_job
+            )
             tier_up = (job, self.tier_ups)
         executable = LlvmExecutable(function.name, compiled, tier_up)
         with self._lock:
@@ -210,7 +212,7 @@ class LlvmBackend(DelegatesArtifacts):
         text = compiled.meta.get("ir_text")
         opt_level = compiled.meta.get("opt_level")
         if self.tier_up and isinstance(text, str) and isinstance(opt_level, int):
-            job = TierUp(text, compiled.name, opt_level, install=lambda _: None)
+            job = TierUp(text, compiled.name, opt_level, lambda _: None, self.object_code_job)
             tier_up = (job, self.tier_ups)
         return LlvmExecutable(compiled.name, code, tier_up)
 

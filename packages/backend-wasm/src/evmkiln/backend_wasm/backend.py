@@ -20,6 +20,13 @@ from evmkiln.backend_wasm.runtime import (
     deserialize,
     native_stack_reason,
 )
+from evmkiln.backend_wasm.tiering import (
+    TIER_UP_LIMITS,
+    TIER_UP_SECONDS,
+    Optimised,
+    TierUp,
+    TierUpQueue,
+)
 from evmkiln.backend_wasm.translate import Translation, translate
 from evmkiln.backend_wasm.wat import to_wat
 from evmkiln.builtins.frame import Frame
@@ -44,7 +51,9 @@ compiled for the fast tier: shared halt exits (see :mod:`.translate`) and the
 fast engine (``engine(fast=True)``: no Cranelift optimisation, single-pass
 register allocation).  Backtracking allocation of one large dispatch function
 costs 3-4x more compile time than it wins back on a transaction of a large
-contract; small functions (tight loops) keep the optimising tier."""
+contract; small functions (tight loops) keep the optimising tier.  A fast-tier
+function that turns out hot is compiled again with the optimising tier in the
+background (:mod:`.tiering`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +76,11 @@ class WasmExecutable:
         fast_tier: bool | None = None,
         compiler: CompilerProcess | None = None,
         job: str = COMPILE_JOB,
+        tier_ups: TierUpQueue | None = None,
     ) -> None:
         """``fast_tier``: force a tier (``None``: by size, :data:`FAST_TIER_INSTS`).
-        ``compiler``: where Cranelift runs (``None``: in this process)."""
+        ``compiler``: where Cranelift runs (``None``: in this process).
+        ``tier_ups``: where fast-tier code goes to be optimised once hot (``None``: never)."""
         t0 = time.perf_counter()
         if fast_tier is None:
             fast_tier = function.instruction_count() >= FAST_TIER_INSTS
@@ -98,9 +109,48 @@ class WasmExecutable:
         t3 = time.perf_counter()
         self.name = function.name
         self.times = CompileTimes(t1 - t0, t2 - t1, t3 - t2)
+        self._tier_ups = tier_ups
+        self._tier_up: TierUp | None = None
+        self._retired: CompiledContract | None = None
+        if self.fast_tier and tier_ups is not None:
+            self._tier_up = TierUp(
+                function, options, self.name, self._install, self.contract.leaf, job
+            )
+
+    @property
+    def optimised(self) -> bool:
+        """Whether the code is the optimising tier's (or will never be)."""
+        return self._tier_up is None
 
     def run(self, frame: Frame) -> ExitKind:
-        return self.contract.run(frame)
+        job = self._tier_up
+        if job is None:
+            if self._retired is not None:
+                self._drop_retired()
+            return self.contract.run(frame)
+        start = time.perf_counter()
+        try:
+            return self.contract.run(frame)
+        finally:
+            job.run_seconds += time.perf_counter() - start
+            if job.run_seconds >= TIER_UP_SECONDS and self._tier_ups is not None:
+                self._tier_ups.submit(job)
+
+    def _install(self, optimised: Optimised) -> None:
+        """Swap in the optimising tier (tier-up thread); frames running on the old code
+        finish on it."""
+        self._retired = self.contract
+        self.translation, self.wasm = optimised.translation, optimised.wasm
+        self.contract = optimised.contract
+        self.fast_tier = False
+        self._tier_up = None
+
+    def _drop_retired(self) -> None:
+        """Free the fast tier's idle instances, on a thread that runs frames (the
+        idle-store bookkeeping is that thread's); a store in use stays until idle."""
+        retired, self._retired = self._retired, None
+        if retired is not None:
+            retired.drop_store()
 
     def declines(self) -> str | None:
         """Why the next frame should run on the dispatcher's interpreter (see
@@ -135,16 +185,32 @@ class WasmBackend(DelegatesArtifacts):
     compiler_env: Mapping[str, str] = MappingProxyType({MEMORY_MODE_ENV: MEMORY_MODE})
     """The compiler process builds code for this process's memory mode."""
 
-    def __init__(self, isolated: bool = True, limits: CompileLimits | None = None) -> None:
+    def __init__(
+        self, isolated: bool = True, limits: CompileLimits | None = None, tier_up: bool = True
+    ) -> None:
         self.compiler = compiler_process(limits) if isolated else None
         """Where Cranelift runs; ``None``: in this process."""
+        self.tier_up = tier_up
+        """Optimise fast-tier functions in the background once hot (:mod:`.tiering`)."""
+        self.tier_ups = TierUpQueue(
+            compiler=compiler_process(TIER_UP_LIMITS) if isolated else None,
+            thread_name="evmkiln-wasm-tier-up",
+        )
+
+    def wait_for_tier_ups(self) -> None:
+        """Block until every function queued for optimisation runs its optimised code."""
+        self.tier_ups.wait()
 
     def capabilities(self) -> BackendCapabilities:
         return BackendCapabilities(jit=True, aot=True, gas_metering_off=True, native=True)
 
     def compile(self, function: Function, options: CompileOptions | None = None) -> WasmExecutable:
         return WasmExecutable(
-            function, options or CompileOptions(), compiler=self.compiler, job=self.compile_job
+            function,
+            options or CompileOptions(),
+            compiler=self.compiler,
+            job=self.compile_job,
+            tier_ups=self.tier_ups if self.tier_up else None,
         )
 
     def load_compiled(self, compiled: CompiledCode) -> Executable:
