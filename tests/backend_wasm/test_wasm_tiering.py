@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from eth.vm.forks.cancun import CancunVM
 
 from evmkiln.backend_wasm import backend as wasm_backend
+from evmkiln.backend_wasm import background, tiering
+from evmkiln.backend_wasm.aot import WasmArtifactExecutable
 from evmkiln.backend_wasm.backend import WasmBackend, WasmExecutable
 from evmkiln.backend_wasm.runtime import engine
-from evmkiln.codegen.backend import CompileOptions
+from evmkiln.codegen.backend import CompileOptions, Executable
 from evmkiln.codegen.ir.function import Function
 from evmkiln.codegen.tier_up import TierUpJob
 from evmkiln.context import make_vm_class
@@ -38,7 +42,7 @@ def _f(n: int) -> int:
 def eager_tier_up(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every function starts on the fast tier, and any run makes it hot."""
     monkeypatch.setattr(wasm_backend, "FAST_TIER_INSTS", 0)
-    monkeypatch.setattr(wasm_backend, "TIER_UP_SECONDS", 0.0)
+    monkeypatch.setattr(tiering, "TIER_UP_SECONDS", 0.0)
 
 
 def _recording(backend: WasmBackend, monkeypatch: pytest.MonkeyPatch) -> list[WasmExecutable]:
@@ -134,3 +138,35 @@ def test_a_closed_queue_compiles_nothing_more(monkeypatch: pytest.MonkeyPatch) -
     (executable,) = made
     assert not executable.optimised
     assert backend.tier_ups.records == []
+
+
+@pytest.mark.usefixtures("eager_tier_up")
+@pytest.mark.parametrize("isolated", [True, False])
+def test_code_from_a_background_compile_tiers_up_by_lowering_it_again(
+    monkeypatch: pytest.MonkeyPatch, isolated: bool
+) -> None:
+    """A runtime's background compile runs in a compiler process: this process has no IR,
+    so the tier-up has the compiler process lower the bytecode again."""
+    monkeypatch.setattr(background, "FAST_TIER_INSTS", 0)
+    expected = execute(CancunVM, {CONTRACT_A: LOOP})
+    backend = WasmBackend(isolated=isolated)
+    loaded: list[Executable] = []
+
+    def compile_in_background(
+        function: Function, options: CompileOptions | None = None
+    ) -> Executable:
+        compiled = background.compile_code(function.code, "cancun", options or CompileOptions())
+        assert compiled.meta["fast"]
+        loaded.append(backend.load_compiled(pickle.loads(pickle.dumps(compiled))))  # a pipe
+        return loaded[-1]
+
+    monkeypatch.setattr(backend, "compile", compile_in_background)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    assert execute(vm_class, {CONTRACT_A: LOOP}) == expected
+    (executable,) = loaded
+    assert isinstance(executable, WasmArtifactExecutable)
+    backend.wait_for_tier_ups()
+    assert [record.error for record in backend.tier_ups.records] == [None]
+    assert executable.optimised
+    assert executable.contract._engine is engine(fast=False)
+    assert execute(vm_class, {CONTRACT_A: LOOP}) == expected

@@ -51,12 +51,12 @@ from evmkiln.backend_wasm.runtime import (
     engine,
     native_stack_reason,
 )
+from evmkiln.backend_wasm.tiering import TieredRun
 from evmkiln.backend_wasm.translate import translate
-from evmkiln.builtins.frame import Frame
 from evmkiln.codegen import artifact_files
 from evmkiln.codegen.artifact_errors import ArtifactCorruptError, ArtifactMismatchError
 from evmkiln.codegen.artifact_files import ELF_MAGIC, ArtifactFiles, artifact_stem
-from evmkiln.codegen.backend import CompileOptions, ExitKind, LoadedArtifact, traces_preimages
+from evmkiln.codegen.backend import CompileOptions, LoadedArtifact, traces_preimages
 from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 from evmkiln.codegen.ir.function import Function
 
@@ -74,20 +74,19 @@ _ENGINE_REFUSALS = ("compiled with", "not enabled for the host", "version", "inc
 """Phrases of wasmtime's refusals that describe a build mismatch rather than damage."""
 
 
-class WasmArtifactExecutable:
-    """A contract loaded from an artifact: runs exactly like a JIT-compiled one.
+class WasmArtifactExecutable(TieredRun):
+    """A contract loaded as machine code: runs exactly like a JIT-compiled one.
 
     It shares the runtime (instance pool, host handler, resets) with
     :class:`~evmkiln.backend_wasm.backend.WasmExecutable` but has no wasm
-    binary or text to show: only the machine code was stored.
+    binary or text to show: only the machine code was stored (an artifact,
+    or a runtime's background compile; the latter's fast-tier code tiers up,
+    see :mod:`.tiering`).
     """
 
     def __init__(self, name: str, contract: CompiledContract) -> None:
         self.name = name
         self.contract = contract
-
-    def run(self, frame: Frame) -> ExitKind:
-        return self.contract.run(frame)
 
     def declines(self) -> str | None:
         """As :meth:`~evmkiln.backend_wasm.backend.WasmExecutable.declines`."""

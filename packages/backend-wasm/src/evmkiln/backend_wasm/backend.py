@@ -22,14 +22,14 @@ from evmkiln.backend_wasm.runtime import (
 )
 from evmkiln.backend_wasm.tiering import (
     TIER_UP_LIMITS,
-    TIER_UP_SECONDS,
     Optimised,
+    Relowered,
+    TieredRun,
     TierUp,
     TierUpQueue,
 )
 from evmkiln.backend_wasm.translate import Translation, translate
 from evmkiln.backend_wasm.wat import to_wat
-from evmkiln.builtins.frame import Frame
 from evmkiln.codegen.backend import (
     WARM_UP_CODE,
     AotModule,
@@ -37,7 +37,6 @@ from evmkiln.codegen.backend import (
     CompileOptions,
     DelegatesArtifacts,
     Executable,
-    ExitKind,
     traces_preimages,
 )
 from evmkiln.codegen.background import CompiledCode
@@ -65,7 +64,7 @@ class CompileTimes:
     wasmtime: float
 
 
-class WasmExecutable:
+class WasmExecutable(TieredRun):
     """A contract compiled to wasm; ``run`` may be called re-entrantly."""
 
     def __init__(
@@ -109,48 +108,15 @@ class WasmExecutable:
         t3 = time.perf_counter()
         self.name = function.name
         self.times = CompileTimes(t1 - t0, t2 - t1, t3 - t2)
-        self._tier_ups = tier_ups
-        self._tier_up: TierUp | None = None
-        self._retired: CompiledContract | None = None
         if self.fast_tier and tier_ups is not None:
-            self._tier_up = TierUp(
-                function, options, self.name, self._install, self.contract.leaf, job
-            )
-
-    @property
-    def optimised(self) -> bool:
-        """Whether the code is the optimising tier's (or will never be)."""
-        return self._tier_up is None
-
-    def run(self, frame: Frame) -> ExitKind:
-        job = self._tier_up
-        if job is None:
-            if self._retired is not None:
-                self._drop_retired()
-            return self.contract.run(frame)
-        start = time.perf_counter()
-        try:
-            return self.contract.run(frame)
-        finally:
-            job.run_seconds += time.perf_counter() - start
-            if job.run_seconds >= TIER_UP_SECONDS and self._tier_ups is not None:
-                self._tier_ups.submit(job)
+            tier_up = TierUp(function, options, self.name, self._install, self.contract.leaf, job)
+            self._tier_up_with(tier_ups, tier_up)
 
     def _install(self, optimised: Optimised) -> None:
-        """Swap in the optimising tier (tier-up thread); frames running on the old code
-        finish on it."""
-        self._retired = self.contract
-        self.translation, self.wasm = optimised.translation, optimised.wasm
-        self.contract = optimised.contract
+        super()._install(optimised)
+        if optimised.translation is not None and optimised.wasm is not None:
+            self.translation, self.wasm = optimised.translation, optimised.wasm
         self.fast_tier = False
-        self._tier_up = None
-
-    def _drop_retired(self) -> None:
-        """Free the fast tier's idle instances, on a thread that runs frames (the
-        idle-store bookkeeping is that thread's); a store in use stays until idle."""
-        retired, self._retired = self._retired, None
-        if retired is not None:
-            retired.drop_store()
 
     def declines(self) -> str | None:
         """Why the next frame should run on the dispatcher's interpreter (see
@@ -192,8 +158,10 @@ class WasmBackend(DelegatesArtifacts):
         """Where Cranelift runs; ``None``: in this process."""
         self.tier_up = tier_up
         """Optimise fast-tier functions in the background once hot (:mod:`.tiering`)."""
+        # A compiler process of its own: closing the queue at exit kills it.
+        tier_up_compiler = CompilerProcess(TIER_UP_LIMITS, env=self.compiler_env)
         self.tier_ups = TierUpQueue(
-            compiler=compiler_process(TIER_UP_LIMITS) if isolated else None,
+            compiler=tier_up_compiler if isolated else None,
             thread_name="evmkiln-wasm-tier-up",
         )
 
@@ -226,7 +194,15 @@ class WasmBackend(DelegatesArtifacts):
         contract = CompiledContract(
             module, base, fast=fast, leaf=leaf if isinstance(leaf, bool) else None
         )
-        return WasmArtifactExecutable(compiled.name, contract)
+        executable = WasmArtifactExecutable(compiled.name, contract)
+        source = compiled.meta.get("relower")
+        options = compiled.meta.get("options")
+        if fast and self.tier_up and isinstance(source, Relowered):
+            if not isinstance(options, CompileOptions):
+                raise TypeError(f"options {options!r} are not CompileOptions")
+            job = TierUp(source, options, compiled.name, executable._install, contract.leaf)
+            executable._tier_up_with(self.tier_ups, job)
+        return executable
 
     def warm_up(self) -> None:
         """Pay the process's one-time costs now: both engines' first compile.

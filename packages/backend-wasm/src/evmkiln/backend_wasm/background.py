@@ -6,8 +6,10 @@ The job lowers the bytecode, translates and encodes the wasm module (the
 translator's tier chosen by size, as :class:`~evmkiln.backend_wasm.backend.WasmExecutable`
 does) and has Cranelift compile it; the serialized module comes back and the
 caller deserializes it (tens of microseconds: the machine code is mapped,
-nothing is compiled).  The compiler process runs with the caller's memory
-mode (:attr:`WasmBackend.compiler_env`), so its engines build code that the
+nothing is compiled).  Fast-tier code tiers up later through
+:func:`optimised_code`, which lowers the same bytecode again.  The compiler
+process runs with the caller's memory mode
+(:attr:`WasmBackend.compiler_env`), so its engines build code that the
 caller's engines accept.
 """
 
@@ -19,6 +21,7 @@ from evmkiln.backend_wasm.backend import FAST_TIER_INSTS
 from evmkiln.backend_wasm.encoding import encode_module
 from evmkiln.backend_wasm.leaf import function_runs_no_frames
 from evmkiln.backend_wasm.runtime import compile_serialized
+from evmkiln.backend_wasm.tiering import Relowered
 from evmkiln.backend_wasm.translate import translate
 from evmkiln.codegen.backend import CompileOptions, traces_preimages
 from evmkiln.codegen.background import CompiledCode, lower_timed
@@ -46,9 +49,26 @@ def compile_code(code: bytes, fork: str, options: CompileOptions) -> CompiledCod
     serialized = compile_serialized(wasm, fast)
     phases["translate"] = translated - start
     phases["backend"] = time.perf_counter() - translated
-    meta = {
+    meta: dict[str, object] = {
         "fast": fast,
         "memory_base": translation.memory_base,
         "leaf": function_runs_no_frames(function),
     }
+    if fast:  # for a later tier-up: this process lowers the code again (see .tiering)
+        meta["relower"] = Relowered(code, fork)
+        meta["options"] = options
     return CompiledCode(function.name, serialized, meta, phases)
+
+
+def optimised_code(code: bytes, fork: str, options: CompileOptions) -> tuple[bytes, int]:
+    """A tier-up's module: ``code`` lowered as :func:`compile_code` lowers it, translated
+    and compiled by the optimising tier (serialized module, memory base)."""
+    function = lower_timed(code, fork, {})
+    with gc_paused():
+        translation = translate(
+            function,
+            gas_metering=options.gas_metering,
+            trace_preimages=traces_preimages(options),
+        )
+        wasm = encode_module(translation.module)
+    return compile_serialized(wasm, False), translation.memory_base
