@@ -173,7 +173,7 @@ def test_keccak256(calldata: bytes, offset: int, size: int) -> None:
         compare(code, gas=gas, calldata=calldata)
 
 
-@pytest.mark.parametrize("size", [0, 1, 31, 32, 33, 135, 136, 137, 271, 272, 273, 1000])
+@pytest.mark.parametrize("size", [0, 1, 31, 32, 33, 64, 134, 135, 136, 137, 271, 272, 273, 1000])
 def test_keccak256_block_boundaries(size: int) -> None:
     calldata = bytes(range(256)) * 4
     code = asm(0x36, push(0), push(0), 0x37, push(size), push(3), 0x20, RETURN_WORD)

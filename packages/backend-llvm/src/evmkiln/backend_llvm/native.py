@@ -50,8 +50,63 @@ def _signed64(value: int) -> str:
     return str(value - (1 << 64) if value >> 63 else value)
 
 
+KECCAK_ROUNDS_PER_ITERATION = 2
+"""Rounds of Keccak-f written out per iteration of the round loop.
+
+Measured on 32-byte inputs on a 2-core AMD EPYC, in one process against the
+previous helper (one round per iteration, all 25 lanes rotated before chi:
+287 ns a hash): one round per iteration in plane order 274 ns, two 267 ns,
+three 261 ns, four 277 ns, all 24 written out (no loop) 320 ns.  Two keep
+the helper small (every module that hashes carries it); with the one-block
+path of ``keccak256`` a word hashes in 270 ns against 288 ns."""
+_PI_SOURCE = {pi_target(i): i for i in range(25)}
+"""For each lane of rho-and-pi's output, the input lane it comes from."""
+
+
+def _keccak_round(a: str, out: str, rc: str) -> list[str]:
+    """One round from lanes ``%{a}0..24`` to ``%{out}0..24``, round constant ``rc``.
+
+    chi reads only lanes of one plane (same ``y``), so each output plane is
+    finished right after its five rho-and-pi lanes: fewer lanes are live at
+    once than when all 25 are rotated first (4.5 % faster per hash).
+    """
+    lines = []
+    for x in range(5):
+        lines.append(f"  %{a}c{x}a = xor i64 %{a}{x}, %{a}{x + 5}")
+        lines.append(f"  %{a}c{x}b = xor i64 %{a}c{x}a, %{a}{x + 10}")
+        lines.append(f"  %{a}c{x}c = xor i64 %{a}c{x}b, %{a}{x + 15}")
+        lines.append(f"  %{a}c{x} = xor i64 %{a}c{x}c, %{a}{x + 20}")
+    for x in range(5):
+        c = f"%{a}c{(x + 1) % 5}"
+        lines.append(f"  %{a}d{x}r = call i64 @llvm.fshl.i64(i64 {c}, i64 {c}, i64 1)")
+        lines.append(f"  %{a}d{x} = xor i64 %{a}c{(x - 1) % 5}, %{a}d{x}r")
+    for y in range(5):
+        for x in range(5):  # theta, then rho and pi: B[y, 2x+3y] = rot(A[x, y])
+            j = x + 5 * y
+            i = _PI_SOURCE[j]
+            lines.append(f"  %{a}t{i} = xor i64 %{a}{i}, %{a}d{i % 5}")
+            t = f"%{a}t{i}"
+            if ROTATIONS[i]:
+                lines.append(
+                    f"  %{a}b{j} = call i64 @llvm.fshl.i64(i64 {t}, i64 {t}, i64 {ROTATIONS[i]})"
+                )
+            else:
+                lines.append(f"  %{a}b{j} = or i64 {t}, 0")
+        for x in range(5):  # chi, and iota on lane 0
+            i = x + 5 * y
+            b1 = (x + 1) % 5 + 5 * y
+            b2 = (x + 2) % 5 + 5 * y
+            lines.append(f"  %{a}k{i}n = xor i64 %{a}b{b1}, -1")
+            lines.append(f"  %{a}k{i}a = and i64 %{a}k{i}n, %{a}b{b2}")
+            target = f"%{out}{i}" if i else f"%{a}chi0"
+            lines.append(f"  {target} = xor i64 %{a}b{i}, %{a}k{i}a")
+    lines.append(f"  %{out}0 = xor i64 %{a}chi0, {rc}")
+    return lines
+
+
 def _keccakf() -> str:
     """``void @evmkiln.keccakf(ptr state)``: the permutation on 25 lanes in memory."""
+    per = KECCAK_ROUNDS_PER_ITERATION
     out = ["define internal void @evmkiln.keccakf(ptr %st) noinline nounwind {", "entry:"]
     for i in range(25):
         out.append(f"  %p{i} = getelementptr inbounds i64, ptr %st, i64 {i}")
@@ -59,46 +114,19 @@ def _keccakf() -> str:
     out += ["  br label %round", "round:"]
     out.append("  %r = phi i64 [ 0, %entry ], [ %rn, %round ]")
     for i in range(25):
-        out.append(f"  %s{i} = phi i64 [ %a{i}, %entry ], [ %n{i}, %round ]")
-    # theta
-    for x in range(5):
-        out.append(f"  %c{x}a = xor i64 %s{x}, %s{x + 5}")
-        out.append(f"  %c{x}b = xor i64 %c{x}a, %s{x + 10}")
-        out.append(f"  %c{x}c = xor i64 %c{x}b, %s{x + 15}")
-        out.append(f"  %c{x} = xor i64 %c{x}c, %s{x + 20}")
-    for x in range(5):
-        out.append(
-            f"  %d{x}r = call i64 @llvm.fshl.i64(i64 %c{(x + 1) % 5}, i64 %c{(x + 1) % 5}, i64 1)"
-        )
-        out.append(f"  %d{x} = xor i64 %c{(x - 1) % 5}, %d{x}r")
-    for i in range(25):
-        out.append(f"  %t{i} = xor i64 %s{i}, %d{i % 5}")
-    # rho and pi: B[y, 2x+3y] = rot(A[x, y], r[x, y])
-    for i in range(25):
-        j = pi_target(i)
-        rot = ROTATIONS[i]
-        if rot:
-            out.append(f"  %b{j} = call i64 @llvm.fshl.i64(i64 %t{i}, i64 %t{i}, i64 {rot})")
-        else:
-            out.append(f"  %b{j} = or i64 %t{i}, 0")
-    # chi and iota
-    for i in range(25):
-        x, y = i % 5, i // 5
-        b1 = (x + 1) % 5 + 5 * y
-        b2 = (x + 2) % 5 + 5 * y
-        out.append(f"  %k{i}n = xor i64 %b{b1}, -1")
-        out.append(f"  %k{i}a = and i64 %k{i}n, %b{b2}")
-        target = f"%n{i}" if i else "%chi0"
-        out.append(f"  {target} = xor i64 %b{i}, %k{i}a")
-    out.append("  %rcp = getelementptr inbounds [24 x i64], ptr @evmkiln.keccak_rc, i64 0, i64 %r")
-    out.append("  %rc = load i64, ptr %rcp, align 8")
-    out.append("  %n0 = xor i64 %chi0, %rc")
-    out.append("  %rn = add i64 %r, 1")
+        out.append(f"  %s0_{i} = phi i64 [ %a{i}, %entry ], [ %s{per}_{i}, %round ]")
+    for k in range(per):
+        out.append(f"  %ri{k} = add i64 %r, {k}")
+        table = "[24 x i64], ptr @evmkiln.keccak_rc"
+        out.append(f"  %rcp{k} = getelementptr inbounds {table}, i64 0, i64 %ri{k}")
+        out.append(f"  %rc{k} = load i64, ptr %rcp{k}, align 8")
+        out += _keccak_round(f"s{k}_", f"s{k + 1}_", f"%rc{k}")
+    out.append(f"  %rn = add i64 %r, {per}")
     out.append("  %more = icmp ult i64 %rn, 24")
     out.append("  br i1 %more, label %round, label %done")
     out.append("done:")
     for i in range(25):
-        out.append(f"  store i64 %n{i}, ptr %p{i}, align 8")
+        out.append(f"  store i64 %s{per}_{i}, ptr %p{i}, align 8")
     out += ["  ret void", "}"]
     return "\n".join(out)
 
@@ -130,7 +158,20 @@ entry:
   %st = alloca [25 x i64], align 8
   %buf = alloca [{KECCAK_RATE} x i8], align 8
   call void @llvm.memset.p0.i64(ptr align 8 %st, i8 0, i64 200, i1 false)
-  br label %loop
+  %single = icmp ult i64 %len, {KECCAK_RATE}
+  br i1 %single, label %one, label %loop
+one:
+  ; one block (every hash of a word or two): the state is zero, so xor-ing the
+  ; padded block into it is copying the input and the two padding bits
+  call void @llvm.memcpy.p0.p0.i64(ptr align 8 %st, ptr align 1 %data, i64 %len, i1 false)
+  %ofirst = getelementptr inbounds i8, ptr %st, i64 %len
+  store i8 1, ptr %ofirst, align 1
+  %oendp = getelementptr inbounds i8, ptr %st, i64 {KECCAK_RATE - 1}
+  %oendb = load i8, ptr %oendp, align 1
+  %oendx = or i8 %oendb, -128
+  store i8 %oendx, ptr %oendp, align 1
+  call void @evmkiln.keccakf(ptr %st)
+  br label %out
 loop:
   %p = phi ptr [ %data, %entry ], [ %pn, %block ]
   %rem = phi i64 [ %len, %entry ], [ %remn, %block ]
@@ -156,6 +197,8 @@ pad:
   %endx = or i8 %endb, -128
   store i8 %endx, ptr %endp, align 1
   call void @evmkiln.keccak_absorb(ptr %st, ptr %buf)
+  br label %out
+out:
   %h = load i256, ptr %st, align 8
   %r = call i256 @llvm.bswap.i256(i256 %h)
   ret i256 %r
