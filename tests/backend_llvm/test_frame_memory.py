@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from evmkiln.backend_llvm import frame_memory
 from evmkiln.backend_llvm.context_layout import RuntimeContext
-from evmkiln.backend_llvm.frame_memory import INITIAL_CAPACITY, KEEP_CAPACITY, ContextMemory
+from evmkiln.backend_llvm.frame_memory import INITIAL_CAPACITY, ContextMemory
 
 
 def test_growth_past_capacity_keeps_bytes_and_zero_fills() -> None:
@@ -36,13 +37,55 @@ def test_release_leaves_a_zeroed_empty_buffer_for_the_next_run() -> None:
     assert memory[:] == b"\x01" + bytes(200)  # nothing of the earlier run shows
 
 
-def test_a_buffer_grown_past_the_keep_limit_is_dropped() -> None:
+@pytest.fixture
+def nothing_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No other buffer in the process counts against the keep budget."""
+    monkeypatch.setattr(frame_memory, "_KEPT", [0])
+
+
+@pytest.mark.usefixtures("nothing_kept")
+def test_a_grown_buffer_is_kept_zeroed_for_the_next_run() -> None:
     ctx = RuntimeContext()
     memory = ContextMemory(ctx)
-    memory.extend(bytes(KEEP_CAPACITY + 1))
-    assert ctx.mem_cap > KEEP_CAPACITY
-    assert len(memory.release()) == KEEP_CAPACITY + 1
-    assert (ctx.mem_len, ctx.mem_cap) == (0, INITIAL_CAPACITY)
+    memory.extend(b"\x01" * (10 * INITIAL_CAPACITY))
+    grown, capacity = ctx.mem_ptr, ctx.mem_cap
+    assert capacity > INITIAL_CAPACITY
+    assert memory.release() == bytearray(b"\x01" * (10 * INITIAL_CAPACITY))
+    assert (ctx.mem_ptr, ctx.mem_cap, ctx.mem_len) == (grown, capacity, 0)
+    assert memory.kept == capacity - INITIAL_CAPACITY == frame_memory._KEPT[0]
+    memory.claim()  # the next run takes it
+    assert memory.kept == 0 == frame_memory._KEPT[0]
+    memory.extend(bytes(10 * INITIAL_CAPACITY))  # fits: no reallocation, all zeros
+    assert ctx.mem_ptr == grown and memory[:] == bytes(10 * INITIAL_CAPACITY)
+
+
+@pytest.mark.usefixtures("nothing_kept")
+def test_idle_buffers_keep_at_most_the_budget_in_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frame_memory, "KEEP_CAPACITY", 15 * INITIAL_CAPACITY)
+    first, second = RuntimeContext(), RuntimeContext()
+    a, b = ContextMemory(first), ContextMemory(second)
+    a.extend(bytes(10 * INITIAL_CAPACITY))
+    b.extend(bytes(10 * INITIAL_CAPACITY))
+    a.release()
+    assert a.kept == frame_memory._KEPT[0] == 9 * INITIAL_CAPACITY  # 10 pages, 1 of them base
+    assert len(b.release()) == 10 * INITIAL_CAPACITY  # over the budget: dropped
+    assert (second.mem_len, second.mem_cap, b.kept) == (0, INITIAL_CAPACITY, 0)
+    assert frame_memory._KEPT[0] == a.kept
+
+
+@pytest.mark.usefixtures("nothing_kept")
+def test_a_buffer_grown_past_the_keep_limit_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frame_memory, "KEEP_CAPACITY", 4 * INITIAL_CAPACITY)
+    ctx = RuntimeContext()
+    memory = ContextMemory(ctx)
+    memory.extend(bytes(8 * INITIAL_CAPACITY + 1))
+    assert len(memory.release()) == 8 * INITIAL_CAPACITY + 1
+    assert (ctx.mem_len, ctx.mem_cap, memory.kept, frame_memory._KEPT[0]) == (
+        0,
+        INITIAL_CAPACITY,
+        0,
+        0,
+    )
 
 
 def test_every_access_is_bounded_by_msize() -> None:

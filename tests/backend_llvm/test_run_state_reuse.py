@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from llvm_harness import LLVM, asm, make_frame, push
 
-from evmkiln.backend_llvm import builtin_bridge
+from evmkiln.backend_llvm import builtin_bridge, frame_memory
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.codegen.backend import CompileOptions, ExitKind
 from evmkiln.codegen.pipeline import lower_bytecode
@@ -51,3 +51,20 @@ def test_states_are_reused_not_accumulated() -> None:
         _run(FILL, b"\x01" * 100)
     assert len(builtin_bridge._IDLE) == idle
     assert not builtin_bridge._ACTIVE
+
+
+def test_a_grown_memory_is_kept_for_the_next_run_and_claimed_by_it() -> None:
+    """The second run of a frame that grows memory to 6,000 bytes finds the capacity it
+    needs (no reallocation) and all zeros; while it runs the buffer is not idle."""
+    dirty = b"\xfe" * 6000
+    assert _run(FILL, dirty)[1] == dirty + bytes(32 - 6000 % 32)
+    state = builtin_bridge._IDLE[-1]
+    kept, pointer = state.memory.kept, state.ctx.mem_ptr
+    assert kept > 0 and frame_memory._KEPT[0] >= kept
+    during = builtin_bridge.RunState.begin(make_frame(READ, 1000))
+    assert during is state and during.memory.kept == 0
+    during.memory.grow_to(6000)
+    assert during.ctx.mem_ptr == pointer  # no reallocation
+    assert during.memory[:6000] == bytes(6000)
+    during.end()
+    assert state.memory.kept == kept

@@ -164,6 +164,8 @@ class RunState:
             raise ValueError(f"gas {gas} does not fit the native gas counter")
         words = message_words(frame.value, frame.caller, frame.address)
         state = _IDLE.pop() if _IDLE else cls()
+        if state.memory.kept:
+            state.memory.claim()
         state.frame = frame
         state.error = None
         ctx, i64 = state.ctx, state.i64

@@ -18,8 +18,13 @@ reading and writing the buffer in place; when the run ends the frame gets a
 
 A context and its memory are reused by later runs (see
 :class:`~evmkiln.backend_llvm.builtin_bridge.RunState`): releasing memory
-clears the bytes the run used, so the buffer is all zeros again, and a
-buffer grown past :data:`KEEP_CAPACITY` is dropped rather than kept.
+clears the bytes the run used, so the buffer is all zeros again, and a grown
+buffer is kept for the next run while idle buffers hold at most
+:data:`KEEP_CAPACITY` bytes in all.  Growing afresh on every run cost more
+than the clearing: snailtracer's 8 MB took eleven reallocations a run, whose
+fresh pages the kernel zeroed on first touch (1.5 ms a run in some
+processes, 10 ms or more in others, depending on whether the allocator
+handed back mapped or new pages).
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from evmkiln.builtins.memory_view import NativeMemoryView
 
 INITIAL_CAPACITY = 4096
 """Bytes allocated for a new buffer (most frames never need more)."""
-KEEP_CAPACITY = 1 << 20
-"""Largest buffer kept for the next run; a bigger one is replaced by a new small one."""
+KEEP_CAPACITY = 64 << 20
+"""Bytes of grown buffers that idle contexts keep for later runs, all together; a
+buffer that would go past it is replaced by a new small one."""
+_KEPT = [0]
+"""Capacity beyond :data:`INITIAL_CAPACITY` held by idle buffers now."""
 
 
 _MEM_LEN, _MEM_CAP = I64["mem_len"], I64["mem_cap"]
@@ -46,13 +54,15 @@ def _zeroed(size: int) -> Any:
 class ContextMemory(NativeMemoryView):
     """``frame.memory`` during a run: the buffer the context points at."""
 
-    __slots__ = ("_buffer", "_bytes", "_ctx", "_i64")
+    __slots__ = ("_buffer", "_bytes", "_ctx", "_i64", "kept")
 
     def __init__(self, ctx: RuntimeContext, initial: bytes | bytearray = b"") -> None:
         self._ctx = ctx
         self._i64 = int64_view(ctx)
         self._buffer: Any = None
         self._bytes = memoryview(b"")
+        self.kept = 0
+        """Bytes this idle buffer counts in :data:`_KEPT` (0 while a run uses it)."""
         self._allocate(INITIAL_CAPACITY)
         self.borrow(initial)
 
@@ -97,16 +107,24 @@ class ContextMemory(NativeMemoryView):
             raise RuntimeError(f"output range {offset}+{size} outside memory of {len(self)}")
         return bytes(self._bytes[offset : offset + size])
 
+    def claim(self) -> None:
+        """A run takes this buffer: it no longer counts as kept while idle."""
+        _KEPT[0] -= self.kept
+        self.kept = 0
+
     def release(self) -> bytearray:
         """The memory as a ``bytearray`` for the frame; the buffer is left zeroed and empty."""
         i64 = self._i64
         size = i64[_MEM_LEN]
-        if not size:
-            return bytearray()
-        memory = bytearray(self._bytes[:size])
-        if i64[_MEM_CAP] > KEEP_CAPACITY:
+        memory = bytearray(self._bytes[:size]) if size else bytearray()
+        extra = i64[_MEM_CAP] - INITIAL_CAPACITY
+        if extra > 0 and _KEPT[0] + extra > KEEP_CAPACITY:
             self._allocate(INITIAL_CAPACITY)
-        else:
+            return memory
+        if size:
             ctypes.memset(self._buffer, 0, size)
             i64[_MEM_LEN] = 0
+        if extra > 0:
+            self.kept = extra
+            _KEPT[0] += extra
         return memory
