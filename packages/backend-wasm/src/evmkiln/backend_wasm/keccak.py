@@ -3,8 +3,9 @@
 Each crossing into Python costs more than hashing a few words (snailtracer
 hashes 5,500 times per transaction), so the hash runs in wasm.  The state
 lives in linear memory (``KECCAK_STATE``) between permutations; the
-permutation loads it into 25 locals, runs the 24 rounds (round constants
-read from ``KECCAK_RC``, a data segment) and stores it back.  The sponge
+permutation loads it into 25 locals, runs the 24 rounds, two per loop
+iteration (round constants read from ``KECCAK_RC``, a data segment), and
+stores it back.  The sponge
 absorbs whole 136-byte blocks straight from EVM memory -- wasm is
 little-endian, the byte order Keccak's lanes use -- and pads the last
 partial block in ``KECCAK_BUF``.  The digest's 32 bytes are lanes 0-3; read
@@ -31,9 +32,23 @@ def round_constants() -> DataSegment:
     return DataSegment(KECCAK_RC, struct.pack(f"<{ROUNDS}Q", *ROUND_CONSTANTS))
 
 
+ROUNDS_PER_ITERATION = 2
+"""Rounds written out per iteration of the round loop: the lanes go from one set
+of locals to the other and back, so the loop carries no copies."""
+_PI_SOURCE = {pi_target(i): i for i in range(LANES)}
+"""For each lane of rho-and-pi's output, the input lane it comes from."""
+
+
 def keccakf() -> Func:
-    """``keccakf()``: permute the state at ``KECCAK_STATE`` in place."""
-    a, c, b, rnd = 0, LANES, LANES + 5, LANES + 5 + LANES
+    """``keccakf()``: permute the state at ``KECCAK_STATE`` in place.
+
+    Each round reads one set of 25 lane locals and writes the other.  chi
+    reads only lanes of one plane, so each output plane is finished right
+    after its five rho-and-pi lanes (five ``b`` locals, not 25), which
+    keeps fewer values live at once.
+    """
+    a, n, c, d, b = 0, LANES, 2 * LANES, 2 * LANES + 5, 2 * LANES + 10
+    rnd = 2 * LANES + 15
 
     def get(i: int) -> Instr:
         return ("local.get", i)
@@ -41,38 +56,39 @@ def keccakf() -> Func:
     def put(i: int) -> Instr:
         return ("local.set", i)
 
+    def one_round(src: int, dst: int, k: int) -> list[Instr]:
+        out: list[Instr] = []
+        for x in range(5):  # theta
+            out += [get(src + x), get(src + x + 5), ("i64.xor",), get(src + x + 10), ("i64.xor",)]
+            out += [get(src + x + 15), ("i64.xor",), get(src + x + 20), ("i64.xor",), put(c + x)]
+        for x in range(5):
+            out += [get(c + (x - 1) % 5), get(c + (x + 1) % 5), ("i64.const", 1), ("i64.rotl",)]
+            out += [("i64.xor",), put(d + x)]
+        for y in range(5):
+            for x in range(5):  # rho and pi into this plane: B[y, 2x+3y] = rot(A[x, y])
+                i = _PI_SOURCE[x + 5 * y]
+                out += [get(src + i), get(d + i % 5), ("i64.xor",)]
+                if ROTATIONS[i]:
+                    out += [("i64.const", ROTATIONS[i]), ("i64.rotl",)]
+                out += [put(b + x)]
+            for x in range(5):  # chi
+                out += [get(b + x), get(b + (x + 1) % 5), ("i64.const", -1), ("i64.xor",)]
+                out += [get(b + (x + 2) % 5), ("i64.and",), ("i64.xor",), put(dst + x + 5 * y)]
+        # iota
+        out += [get(dst), get(rnd), ("i32.const", 3), ("i32.shl",)]
+        out += [("i64.load", 3, KECCAK_RC + 8 * k), ("i64.xor",), put(dst)]
+        return out
+
     body: list[Instr] = []
     for i in range(LANES):
         body += [("i32.const", 0), ("i64.load", 3, KECCAK_STATE + 8 * i), put(a + i)]
     body += [("i32.const", 0), put(rnd), ("loop", None)]
-    # theta
-    for x in range(5):
-        body += [get(a + x), get(a + x + 5), ("i64.xor",), get(a + x + 10), ("i64.xor",)]
-        body += [get(a + x + 15), ("i64.xor",), get(a + x + 20), ("i64.xor",), put(c + x)]
-    for x in range(5):
-        d = [get(c + (x - 1) % 5), get(c + (x + 1) % 5), ("i64.const", 1), ("i64.rotl",)]
-        d += [("i64.xor",)]
-        for y in range(5):
-            body += [get(a + x + 5 * y), *d, ("i64.xor",), put(a + x + 5 * y)]
-    # rho and pi
-    for i in range(LANES):
-        body += [get(a + i)]
-        if ROTATIONS[i]:
-            body += [("i64.const", ROTATIONS[i]), ("i64.rotl",)]
-        body += [put(b + pi_target(i))]
-    # chi
-    for i in range(LANES):
-        x, y = i % 5, i // 5
-        body += [get(b + i), get(b + (x + 1) % 5 + 5 * y), ("i64.const", -1), ("i64.xor",)]
-        body += [get(b + (x + 2) % 5 + 5 * y), ("i64.and",), ("i64.xor",), put(a + i)]
-    # iota, then the next round
-    body += [get(a), get(rnd), ("i32.const", 3), ("i32.shl",), ("i64.load", 3, KECCAK_RC)]
-    body += [("i64.xor",), put(a)]
-    body += [get(rnd), ("i32.const", 1), ("i32.add",), ("local.tee", rnd)]
+    body += one_round(a, n, 0) + one_round(n, a, 1)
+    body += [get(rnd), ("i32.const", ROUNDS_PER_ITERATION), ("i32.add",), ("local.tee", rnd)]
     body += [("i32.const", ROUNDS), ("i32.lt_u",), ("br_if", 0), ("end",)]
     for i in range(LANES):
         body += [("i32.const", 0), get(a + i), ("i64.store", 3, KECCAK_STATE + 8 * i)]
-    return Func("keccakf", FuncType((), ()), [I64] * (LANES + 5 + LANES) + [I32], body)
+    return Func("keccakf", FuncType((), ()), [I64] * (2 * LANES + 15) + [I32], body)
 
 
 def _absorb(source: list[Instr], offset: int) -> list[Instr]:
@@ -91,6 +107,17 @@ def keccak256(memory_base: int, keccakf_index: int, bswap_index: int) -> Func:
     body: list[Instr] = [
         ("i32.const", KECCAK_STATE), ("i32.const", 0), ("i32.const", 8 * LANES), ("memory.fill",),
         ("local.get", ptr), ("i32.const", memory_base), ("i32.add",), ("local.set", ptr),
+        ("block", None), ("block", None),
+        ("local.get", size), ("i32.const", RATE), ("i32.ge_u",), ("br_if", 0),
+        # One block (every hash of a word or two): the state is zero, so xor-ing
+        # the padded block into it is copying the input and the two padding bits.
+        ("i32.const", KECCAK_STATE), ("local.get", ptr), ("local.get", size), ("memory.copy",),
+        ("local.get", size), ("local.get", size), ("i64.load8_u", 0, KECCAK_STATE),
+        ("i64.const", 0x01), ("i64.xor",), ("i64.store8", 0, KECCAK_STATE),
+        ("i32.const", 0), ("i32.const", 0), ("i64.load8_u", 0, KECCAK_STATE + RATE - 1),
+        ("i64.const", 0x80), ("i64.xor",), ("i64.store8", 0, KECCAK_STATE + RATE - 1),
+        ("call", keccakf_index),
+        ("br", 1), ("end",),
         ("block", None), ("loop", None),
         ("local.get", size), ("i32.const", RATE), ("i32.lt_u",), ("br_if", 1),
         *_absorb([("local.get", ptr)], 0),
@@ -107,6 +134,7 @@ def keccak256(memory_base: int, keccakf_index: int, bswap_index: int) -> Func:
         ("i64.const", 0x80), ("i64.xor",), ("i64.store8", 0, KECCAK_BUF + RATE - 1),
         *_absorb([("i32.const", 0)], KECCAK_BUF),
         ("call", keccakf_index),
+        ("end",),
     ]  # fmt: skip
     for lane in (3, 2, 1, 0):
         body += [("i32.const", 0), ("i64.load", 3, KECCAK_STATE + 8 * lane)]
