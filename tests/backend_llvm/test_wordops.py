@@ -84,12 +84,36 @@ def _signed(magnitude: st.SearchStrategy[int]) -> st.SearchStrategy[int]:
 
 
 # Division takes a different native path by operand size (both under 2^64, a
-# divisor under 2^32, anything wider); each size class and the boundaries
-# between them, both signs, and the EVM's special divisors 0 and -1.
+# dividend under 2^128 by a divisor under 2^64 on x86-64, a divisor under
+# 2^32, anything wider); each size class and the boundaries between them,
+# both signs, and the EVM's special divisors 0 and -1.
 DIVISION_OPERANDS = st.one_of(
-    *(_signed(_magnitude(bits)) for bits in (8, 31, 32, 33, 63, 64, 65, 128, 255, 256)),
-    st.sampled_from([0, 1, 2**32 - 1, 2**32, 2**64 - 1, 2**64, 2**255, 2**256 - 1]),
+    *(_signed(_magnitude(bits)) for bits in (8, 31, 32, 33, 63, 64, 65, 96, 127, 128, 129)),
+    *(_signed(_magnitude(bits)) for bits in (255, 256)),
+    st.sampled_from([0, 1, 2**32 - 1, 2**32, 2**64 - 1, 2**64, 2**128 - 1, 2**128]),
+    st.sampled_from([2**255, 2**256 - 1]),
 )
+
+
+@pytest.mark.parametrize("name", ["div", "mod", "sdiv", "smod"])
+@settings(max_examples=150, deadline=None)
+@given(
+    a=st.one_of(st.integers(2**64, 2**128 - 1), st.sampled_from([2**64, 2**128 - 1])),
+    b=st.one_of(st.integers(1, 2**64 - 1), st.sampled_from([1, 2, 2**32 - 1, 2**32, 2**64 - 1])),
+    negate=st.tuples(st.booleans(), st.booleans()),
+)
+def test_two_word_dividend_by_one_word_divisor(
+    name: str, a: int, b: int, negate: tuple[bool, bool]
+) -> None:
+    """The 128-by-64 path: the high word's remainder feeds the second division."""
+    a, b = ((-a) % 2**256 if negate[0] else a), ((-b) % 2**256 if negate[1] else b)
+    check(name, 2, [a, b], BINARY[name](a, b))
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=st.integers(0, 2**64 - 1), b=st.integers(0, 2**64 - 1), n=st.integers(1, 2**64 - 1))
+def test_mulmod_of_words_reduces_a_two_word_product(a: int, b: int, n: int) -> None:
+    check("mulmod", 3, [a, b, n], TERNARY["mulmod"](a, b, n))
 
 
 @pytest.mark.parametrize("name", ["div", "mod", "sdiv", "smod"])

@@ -50,6 +50,9 @@ def _init() -> None:
         if not _initialised:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
+            # Inline assembly (x86-64's 128-by-64 division, see wordops) is parsed
+            # by the target's assembler; without it LLVM aborts the process.
+            llvm.initialize_native_asmparser()
             _initialised = True
 
 

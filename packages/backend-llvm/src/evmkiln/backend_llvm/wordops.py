@@ -13,6 +13,7 @@ module (see :data:`HELPERS`).
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 from typing import Protocol
 
@@ -182,6 +183,62 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "smod": ("udivrem",),
 }
 """Helpers that call other helpers."""
+
+
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+"""Whether the host divides a 128-bit value by a 64-bit one in one instruction
+(``div``); the code is only ever compiled for the host."""
+
+_DIVQ = '"divq $4", "={rax},={rdx},{rax},{rdx},r,~{dirflag},~{fpsr},~{flags}"'
+"""``rdx:rax / r``: quotient in rax, remainder in rdx.  The instruction traps
+when the quotient needs more than 64 bits, so the caller makes sure that
+``rdx`` is below the divisor."""
+
+
+def _udivrem_two_words() -> str:
+    """A dividend under 2^128 by a divisor under 2^64 (on x86-64): two hardware divisions.
+
+    The high word divides first; its remainder is below the divisor, so the
+    128-by-64 ``div`` of ``remainder:low word`` cannot trap.  Fixed-point code
+    divides such values all the time (snailtracer: 38% of its 352,000 SDIVs
+    have a dividend of 65-96 bits), and without this they took Knuth's
+    algorithm (a divisor of 2^32 or more) or eight 64-bit divisions.
+    """
+    narrow = [
+        "  %narrow = icmp ult i256 %y, 4294967296",
+        "  br i1 %narrow, label %limbs, label %generic",
+    ]
+    if not X86_64:
+        return "\n".join(narrow)
+    return "\n".join(
+        [
+            "  %xtw = icmp ult i256 %x, 340282366920938463463374607431768211456",
+            "  %yow = icmp ult i256 %y, 18446744073709551616",
+            "  %tw = and i1 %xtw, %yow",
+            "  br i1 %tw, label %w128, label %bywidth",
+            "w128:",
+            "  %tlo = trunc i256 %x to i64",
+            "  %txh = lshr i256 %x, 64",
+            "  %thi = trunc i256 %txh to i64",
+            "  %ty = trunc i256 %y to i64",
+            "  %tqh = udiv i64 %thi, %ty",
+            "  %tmh = mul i64 %tqh, %ty",
+            "  %trh = sub i64 %thi, %tmh",
+            f"  %tdq = call {{i64, i64}} asm {_DIVQ}(i64 %tlo, i64 %trh, i64 %ty)",
+            "  %tql = extractvalue {i64, i64} %tdq, 0",
+            "  %tr = extractvalue {i64, i64} %tdq, 1",
+            "  %tqhw = zext i64 %tqh to i256",
+            "  %tqhs = shl i256 %tqhw, 64",
+            "  %tqlw = zext i64 %tql to i256",
+            "  %tq = or i256 %tqhs, %tqlw",
+            "  %trw = zext i64 %tr to i256",
+            "  %pt0 = insertvalue {i256, i256} undef, i256 %tq, 0",
+            "  %pt = insertvalue {i256, i256} %pt0, i256 %trw, 1",
+            "  ret {i256, i256} %pt",
+            "bywidth:",
+            *narrow,
+        ]
+    )
 
 
 def _udivrem_limbs() -> str:
@@ -505,8 +562,7 @@ zero:
   %pz = insertvalue {{i256, i256}} %pz0, i256 %x, 1
   ret {{i256, i256}} %pz
 bydivisor:
-  %narrow = icmp ult i256 %y, 4294967296
-  br i1 %narrow, label %limbs, label %generic
+{_udivrem_two_words()}
 {_udivrem_limbs()}
 {_udivrem_generic()}
 }}"""
