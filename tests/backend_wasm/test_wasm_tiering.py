@@ -11,6 +11,7 @@ from evmkiln.backend_wasm import backend as wasm_backend
 from evmkiln.backend_wasm import background, tiering
 from evmkiln.backend_wasm.aot import WasmArtifactExecutable
 from evmkiln.backend_wasm.backend import WasmBackend, WasmExecutable
+from evmkiln.backend_wasm.encoding import encode_module
 from evmkiln.backend_wasm.runtime import engine
 from evmkiln.codegen.backend import CompileOptions, Executable
 from evmkiln.codegen.ir.function import Function
@@ -170,3 +171,24 @@ def test_code_from_a_background_compile_tiers_up_by_lowering_it_again(
     assert executable.optimised
     assert executable.contract._engine is engine(fast=False)
     assert execute(vm_class, {CONTRACT_A: LOOP}) == expected
+
+
+@pytest.mark.usefixtures("eager_tier_up")
+def test_fast_tier_code_keeps_the_ir_not_the_translation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a tier-up is pending only the IR is held; the translation is made again
+    from it when asked for, the same module; after the tier-up it is the optimised one."""
+    backend = WasmBackend()
+    made = _recording(backend, monkeypatch)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    monkeypatch.setattr(backend.tier_ups, "submit", lambda job: None)  # never hot
+    assert execute(vm_class, {CONTRACT_A: LOOP}).success
+    (executable,) = made
+    assert executable._translation is None
+    assert encode_module(executable.translation.module) == executable.wasm
+    assert "evm_" in executable.wat()
+    monkeypatch.undo()
+    monkeypatch.setattr(tiering, "TIER_UP_SECONDS", 0.0)
+    assert execute(vm_class, {CONTRACT_A: LOOP}).success
+    backend.wait_for_tier_ups()
+    assert executable.optimised and executable._translation is not None
+    assert encode_module(executable.translation.module) == executable.wasm

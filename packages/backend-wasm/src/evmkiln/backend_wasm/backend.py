@@ -64,6 +64,16 @@ class CompileTimes:
     wasmtime: float
 
 
+def _translate(function: Function, options: CompileOptions, *, fast: bool) -> Translation:
+    return translate(
+        function,
+        gas_metering=options.gas_metering,
+        shared_exits=fast,
+        inline_words=not fast,
+        trace_preimages=traces_preimages(options),
+    )
+
+
 class WasmExecutable(TieredRun):
     """A contract compiled to wasm; ``run`` may be called re-entrantly."""
 
@@ -85,23 +95,18 @@ class WasmExecutable(TieredRun):
             fast_tier = function.instruction_count() >= FAST_TIER_INSTS
         self.fast_tier = fast_tier
         with gc_paused():
-            self.translation: Translation = translate(
-                function,
-                gas_metering=options.gas_metering,
-                shared_exits=self.fast_tier,
-                inline_words=not self.fast_tier,
-                trace_preimages=traces_preimages(options),
-            )
+            translation = _translate(function, options, fast=self.fast_tier)
             t1 = time.perf_counter()
-            self.wasm = encode_module(self.translation.module)
+            self.wasm = encode_module(translation.module)
         t2 = time.perf_counter()
+        self._translation: Translation | None = translation
         code: bytes | wasmtime.Module = self.wasm
         if compiler is not None:
             serialized = compiler.call(job, self.wasm, self.fast_tier)
             code = deserialize(serialized, self.fast_tier)
         self.contract = CompiledContract(
             code,
-            self.translation.memory_base,
+            translation.memory_base,
             fast=self.fast_tier,
             leaf=function_runs_no_frames(function),
         )
@@ -111,12 +116,29 @@ class WasmExecutable(TieredRun):
         if self.fast_tier and tier_ups is not None:
             tier_up = TierUp(function, options, self.name, self._install, self.contract.leaf, job)
             self._tier_up_with(tier_ups, tier_up)
+            # The job holds the IR until the tier-up: the translation, as large
+            # again, is made again from it if asked for (``wat``) rather than kept.
+            self._translation = None
+
+    @property
+    def translation(self) -> Translation:
+        """The translation the running code was compiled from."""
+        translation = self._translation
+        if translation is not None:
+            return translation
+        job = self._tier_up
+        function = job.source if job is not None else None
+        if not isinstance(function, Function) or job is None:
+            if self._translation is not None:  # the tier-up has just installed its own
+                return self._translation
+            raise RuntimeError(f"{self.name}: no translation kept")
+        return _translate(function, job.options, fast=True)
 
     def _install(self, optimised: Optimised) -> None:
-        super()._install(optimised)
         if optimised.translation is not None and optimised.wasm is not None:
-            self.translation, self.wasm = optimised.translation, optimised.wasm
+            self._translation, self.wasm = optimised.translation, optimised.wasm
         self.fast_tier = False
+        super()._install(optimised)
 
     def declines(self) -> str | None:
         """Why the next frame should run on the dispatcher's interpreter (see
