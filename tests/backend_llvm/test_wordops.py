@@ -92,6 +92,8 @@ DIVISION_OPERANDS = st.one_of(
     *(_signed(_magnitude(bits)) for bits in (255, 256)),
     st.sampled_from([0, 1, 2**32 - 1, 2**32, 2**64 - 1, 2**64, 2**128 - 1, 2**128]),
     st.sampled_from([2**255, 2**256 - 1]),
+    # The inline 64-bit path's bounds: signed words that do and do not fit 64 bits.
+    st.sampled_from([2**63 - 1, 2**63, 2**256 - 2**63, 2**256 - 2**63 - 1, 2**256 - 2]),
 )
 
 
