@@ -25,6 +25,8 @@ BINARY_OPS = ["div", "sdiv", "mod", "smod", "exp"]
 TERNARY_OPS = ["addmod", "mulmod"]
 GRID = [0, 1, 2, 2**64 - 1, 2**64, 2**64 + 1, 2**128, 2**255, 2**256 - 1]
 SIGNED_GRID = [*GRID, 2**256 - 2, 2**255 + 1, 2**255 - 1, 2**256 - 2**64]
+SIGNED_64 = [2**63 - 1, 2**63, 2**256 - 2**63, 2**256 - 2**63 - 1, 7, 2**256 - 7, 3, 2**256 - 3]
+"""The signed forms' 64-bit path: words that are, or just are not, sign-extended i64s."""
 DIGITS = [0, 1, 2, 0x7FFFFFFF, 0x80000000, 0x80000001, 0xFFFFFFFE, 0xFFFFFFFF]
 ADD_BACK = [
     (0x7FFFFFFF_80000000_00000000_00000000, 0x80000000_00000000_00000001),
@@ -75,6 +77,22 @@ def test_no_host_crossing(op: str) -> None:
 def test_binary_grid(op: str) -> None:
     for a, b in itertools.product(SIGNED_GRID, repeat=2):
         assert _result(op, a, b) == _expected(op, a, b), (op, hex(a), hex(b))
+
+
+@pytest.mark.parametrize("op", ["sdiv", "smod"])
+def test_signed_64_bit_grid(op: str) -> None:
+    for a, b in itertools.product([*SIGNED_64, 0, 1, 2**256 - 1, 2**64], repeat=2):
+        assert _result(op, a, b) == _expected(op, a, b), (op, hex(a), hex(b))
+
+
+@pytest.mark.parametrize("op", ["sdiv", "smod"])
+@settings(max_examples=150, deadline=None)
+@given(
+    a=st.integers(-(2**63), 2**63 - 1).map(lambda v: v % 2**256),
+    b=st.integers(-(2**63), 2**63 - 1).map(lambda v: v % 2**256),
+)
+def test_signed_64_bit_operands(op: str, a: int, b: int) -> None:
+    assert _result(op, a, b) == _expected(op, a, b), (op, hex(a), hex(b))
 
 
 @pytest.mark.parametrize("op", TERNARY_OPS)

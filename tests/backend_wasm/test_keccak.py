@@ -31,7 +31,9 @@ def program(offset: int, size: int, calldata: bool = True) -> bytes:
     return fill + hashed + bytes([0x5F, 0x52, 0x60, 0x20, 0x5F, 0xF3])  # RETURN the word
 
 
-@pytest.mark.parametrize("size", [0, 1, 7, 8, 31, 32, 33, 64, 134, 135, 136, 137, 271, 272, 273, 1000])
+@pytest.mark.parametrize(
+    "size", [0, 1, 7, 8, 31, 32, 33, 64, 134, 135, 136, 137, 271, 272, 273, 1000]
+)
 def test_block_boundaries(size: int) -> None:
     calldata = bytes(range(256)) * 5
     _, output, *_ = assert_same(program(3, size), calldata=calldata)

@@ -209,11 +209,32 @@ def _negate_if(flag: Instr, first: int, sub: int) -> list[Instr]:
     return out
 
 
+def _fits_i64(first: int) -> list[Instr]:
+    """Push whether the word at locals ``first..first+3`` is a sign-extended i64."""
+    sign: list[Instr] = [_get(first), ("i64.const", 63), ("i64.shr_s",)]
+    out: list[Instr] = [_get(first + 1), *sign, ("i64.xor",)]
+    out += [_get(first + 2), *sign, ("i64.xor",), ("i64.or",)]
+    out += [_get(first + 3), *sign, ("i64.xor",), ("i64.or",), ("i64.eqz",)]
+    return out
+
+
 def signed(remainder: bool, resolve: Resolve) -> Func:
-    """``sdiv``/``smod`` on magnitudes, then the sign (of the quotient / of the dividend)."""
-    sa, sb = 8, 9
+    """``sdiv``/``smod`` on magnitudes, then the sign (of the quotient / of the dividend).
+
+    Operands that are both sign-extended 64-bit values, with a divisor
+    neither 0 nor -1 (whose results, and ``MIN / -1``, are the general
+    path's), take one ``i64.div_s``/``rem_s``: most signed divisions in
+    compiled Solidity are fixed-point arithmetic on small values.
+    """
+    sa, sb, small = 8, 9, 10
     sub = resolve("sub")
-    body: list[Instr] = [_get(3), ("i64.const", 0), ("i64.lt_s",), ("local.set", sa)]
+    body: list[Instr] = [*_fits_i64(0), *_fits_i64(4), ("i32.and",)]
+    body += [_get(4), ("i64.const", 0), ("i64.ne",), ("i32.and",)]
+    body += [_get(4), ("i64.const", -1), ("i64.ne",), ("i32.and",), ("if", None)]
+    body += [_get(0), _get(4), ("i64.rem_s" if remainder else "i64.div_s",), ("local.set", small)]
+    body += [_get(small)] + [_get(small), ("i64.const", 63), ("i64.shr_s",)] * 3
+    body += [("return",), ("end",)]
+    body += [_get(3), ("i64.const", 0), ("i64.lt_s",), ("local.set", sa)]
     body += [_get(7), ("i64.const", 0), ("i64.lt_s",), ("local.set", sb)]
     body += _negate_if(_get(sa), 0, sub)
     body += _negate_if(_get(sb), 4, sub)
@@ -224,7 +245,7 @@ def signed(remainder: bool, resolve: Resolve) -> Func:
     else:
         body += [_get(sa), _get(sb), ("i32.xor",), ("local.set", sa), *_negate_if(_get(sa), 0, sub)]
     body += [_get(i) for i in range(4)]
-    return Func("w_smod" if remainder else "w_sdiv", W2, [I32, I32], body)
+    return Func("w_smod" if remainder else "w_sdiv", W2, [I32, I32, I64], body)
 
 
 def addmod(resolve: Resolve) -> Func:

@@ -18,8 +18,9 @@ Where the optimised module comes from depends on how the fast tier was
 compiled.  After an in-process compile the job holds the IR function until
 it is built (what a large contract's executable keeps alive while on the
 fast tier, about 5 MB for a 23 KB contract; the executable drops its fast
-translation instead, as large, and makes it again from the IR if asked).  After a runtime's background compile (the whole compile in a
-compiler process, :mod:`.background`) this process never had the IR: the
+translation instead, as large, and makes it again from the IR if asked).
+After a runtime's background compile (the whole compile in a compiler
+process, :mod:`.background`) this process never had the IR: the
 job holds the bytecode, the fork and the options, and the compiler process
 lowers them again, the same steps giving the same IR, and translates and
 compiles them optimised (:func:`.background.optimised_code`).
