@@ -145,6 +145,21 @@ def _absorb() -> str:
     return "\n".join(out)
 
 
+def _pad(block: str, length: str, tag: str) -> str:
+    """Keccak's padding of a block holding ``length`` bytes: 0x01 after them, 0x80 in
+    the last byte of the rate (both in one byte when ``length`` is the rate minus one)."""
+    return "\n".join(
+        [
+            f"  %{tag}first = getelementptr inbounds i8, ptr {block}, i64 {length}",
+            f"  store i8 1, ptr %{tag}first, align 1",
+            f"  %{tag}endp = getelementptr inbounds i8, ptr {block}, i64 {KECCAK_RATE - 1}",
+            f"  %{tag}endb = load i8, ptr %{tag}endp, align 1",
+            f"  %{tag}endx = or i8 %{tag}endb, -128",
+            f"  store i8 %{tag}endx, ptr %{tag}endp, align 1",
+        ]
+    )
+
+
 _RC = ", ".join(f"i64 {_signed64(rc)}" for rc in ROUND_CONSTANTS)
 
 _KECCAK = f"""@evmkiln.keccak_rc = internal unnamed_addr constant [24 x i64] [{_RC}]
@@ -164,12 +179,7 @@ one:
   ; one block (every hash of a word or two): the state is zero, so xor-ing the
   ; padded block into it is copying the input and the two padding bits
   call void @llvm.memcpy.p0.p0.i64(ptr align 8 %st, ptr align 1 %data, i64 %len, i1 false)
-  %ofirst = getelementptr inbounds i8, ptr %st, i64 %len
-  store i8 1, ptr %ofirst, align 1
-  %oendp = getelementptr inbounds i8, ptr %st, i64 {KECCAK_RATE - 1}
-  %oendb = load i8, ptr %oendp, align 1
-  %oendx = or i8 %oendb, -128
-  store i8 %oendx, ptr %oendp, align 1
+{_pad("%st", "%len", "o")}
   call void @evmkiln.keccakf(ptr %st)
   br label %out
 loop:
@@ -190,12 +200,7 @@ copy:
   call void @llvm.memcpy.p0.p0.i64(ptr align 8 %buf, ptr align 1 %p, i64 %rem, i1 false)
   br label %pad
 pad:
-  %first = getelementptr inbounds i8, ptr %buf, i64 %rem
-  store i8 1, ptr %first, align 1
-  %endp = getelementptr inbounds i8, ptr %buf, i64 {KECCAK_RATE - 1}
-  %endb = load i8, ptr %endp, align 1
-  %endx = or i8 %endb, -128
-  store i8 %endx, ptr %endp, align 1
+{_pad("%buf", "%rem", "")}
   call void @evmkiln.keccak_absorb(ptr %st, ptr %buf)
   br label %out
 out:

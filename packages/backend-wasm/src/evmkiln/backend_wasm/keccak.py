@@ -101,6 +101,16 @@ def _absorb(source: list[Instr], offset: int) -> list[Instr]:
     return out
 
 
+def _pad(area: int, size: int) -> list[Instr]:
+    """Xor Keccak's padding into the block at ``area`` holding local ``size`` bytes:
+    0x01 after them, 0x80 in the last byte of the rate."""
+    out: list[Instr] = [("local.get", size), ("local.get", size), ("i64.load8_u", 0, area)]
+    out += [("i64.const", 0x01), ("i64.xor",), ("i64.store8", 0, area)]
+    out += [("i32.const", 0), ("i32.const", 0), ("i64.load8_u", 0, area + RATE - 1)]
+    out += [("i64.const", 0x80), ("i64.xor",), ("i64.store8", 0, area + RATE - 1)]
+    return out
+
+
 def keccak256(memory_base: int, keccakf_index: int, bswap_index: int) -> Func:
     """``keccak256(offset: i32, size: i32) -> (l0, l1, l2, l3)`` over EVM memory."""
     ptr, size = 0, 1
@@ -112,10 +122,7 @@ def keccak256(memory_base: int, keccakf_index: int, bswap_index: int) -> Func:
         # One block (every hash of a word or two): the state is zero, so xor-ing
         # the padded block into it is copying the input and the two padding bits.
         ("i32.const", KECCAK_STATE), ("local.get", ptr), ("local.get", size), ("memory.copy",),
-        ("local.get", size), ("local.get", size), ("i64.load8_u", 0, KECCAK_STATE),
-        ("i64.const", 0x01), ("i64.xor",), ("i64.store8", 0, KECCAK_STATE),
-        ("i32.const", 0), ("i32.const", 0), ("i64.load8_u", 0, KECCAK_STATE + RATE - 1),
-        ("i64.const", 0x80), ("i64.xor",), ("i64.store8", 0, KECCAK_STATE + RATE - 1),
+        *_pad(KECCAK_STATE, size),
         ("call", keccakf_index),
         ("br", 1), ("end",),
         ("block", None), ("loop", None),
@@ -128,10 +135,7 @@ def keccak256(memory_base: int, keccakf_index: int, bswap_index: int) -> Func:
         # The last, partial block (possibly empty) with the 0x01 .. 0x80 padding.
         ("i32.const", KECCAK_BUF), ("i32.const", 0), ("i32.const", RATE), ("memory.fill",),
         ("i32.const", KECCAK_BUF), ("local.get", ptr), ("local.get", size), ("memory.copy",),
-        ("local.get", size), ("local.get", size), ("i64.load8_u", 0, KECCAK_BUF),
-        ("i64.const", 0x01), ("i64.xor",), ("i64.store8", 0, KECCAK_BUF),
-        ("i32.const", 0), ("i32.const", 0), ("i64.load8_u", 0, KECCAK_BUF + RATE - 1),
-        ("i64.const", 0x80), ("i64.xor",), ("i64.store8", 0, KECCAK_BUF + RATE - 1),
+        *_pad(KECCAK_BUF, size),
         *_absorb([("i32.const", 0)], KECCAK_BUF),
         ("call", keccakf_index),
         ("end",),
