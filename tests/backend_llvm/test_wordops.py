@@ -112,6 +112,19 @@ def test_two_word_dividend_by_one_word_divisor(
     check(name, 2, [a, b], BINARY[name](a, b))
 
 
+TWO_WORD_EDGES = [2**127 - 1, -(2**127), -(2**127) + 1, 2**64, -(2**64), 2**128 - 1, 2**127]
+ONE_WORD_EDGES = [1, 2, -2, 3, -3, 2**63 - 1, -(2**63), 2**64 - 1, 2**32, -(2**32)]
+
+
+@pytest.mark.parametrize("name", ["div", "mod", "sdiv", "smod"])
+def test_two_word_dividend_edges(name: str) -> None:
+    """Where the inline 128-bit path's signed bounds and magnitudes turn."""
+    for a in TWO_WORD_EDGES:
+        for b in ONE_WORD_EDGES:
+            a_word, b_word = a % 2**256, b % 2**256
+            check(name, 2, [a_word, b_word], BINARY[name](a_word, b_word))
+
+
 @settings(max_examples=100, deadline=None)
 @given(a=st.integers(0, 2**64 - 1), b=st.integers(0, 2**64 - 1), n=st.integers(1, 2**64 - 1))
 def test_mulmod_of_words_reduces_a_two_word_product(a: int, b: int, n: int) -> None:

@@ -33,6 +33,7 @@ from evmkiln.backend_llvm.context_layout import (
     STATUS_HALT,
     WORD_BYTES,
 )
+from evmkiln.backend_llvm.inline_division import DIVISIONS, emit_division
 from evmkiln.backend_llvm.log_buffer import HEADER_BYTES, SIZE_SHIFT, TOPIC_BYTES
 from evmkiln.backend_llvm.storage_cache import (
     DIRTY,
@@ -84,10 +85,6 @@ METADATA = """!0 = !{!"branch_weights", i32 1, i32 1048575}
 def translate(function: Function, options: CompileOptions) -> str:
     """The LLVM IR text of the module for ``function``."""
     return _Translator(function, options).run()
-
-
-_DIVISIONS = frozenset({"div", "mod", "sdiv", "smod"})
-"""Word operations with an inline 64-bit path before the outlined helper (``divide``)."""
 
 
 class _Translator:
@@ -313,8 +310,8 @@ class _Translator:
         result: str | None = None
         if op.startswith("const."):
             result = wordops.word(int(inst.imms[0]), 256 if op == "const.i256" else 64)
-        elif op in _DIVISIONS:
-            result = self.divide(op, args[0], args[1])
+        elif op in DIVISIONS:
+            result = emit_division(self, op, args[0], args[1])
         elif op in wordops.BINARY:
             result = wordops.BINARY[op](self, *args)
         elif op in wordops.TERNARY:
@@ -533,45 +530,6 @@ class _Translator:
     def store_at(self, base: str, offset: int, ty: str, value: str) -> None:
         address = self.op(f"getelementptr i8, ptr {base}, i64 {offset}")
         self.emit(f"store {ty} {value}, ptr {address}, align 8")
-
-    def divide(self, op: str, x: str, y: str) -> str:
-        """DIV, MOD, SDIV, SMOD: operands that fit 64 bits divide inline, the rest in the helper.
-
-        Most divisions in compiled Solidity are of small values (fixed-point
-        scaling, array arithmetic: 56% of snailtracer's 352,000 SDIVs), and
-        the helper's call passes and returns its 256-bit words through
-        memory.  The signed forms take the inline path when both operands are
-        sign-extended 64-bit values and the divisor is neither 0 nor -1 (the
-        EVM's results for those, and ``MIN / -1``, are the helper's).
-        """
-        signed = op in ("sdiv", "smod")
-        x64 = self.op(f"trunc i256 {x} to i64")
-        y64 = self.op(f"trunc i256 {y} to i64")
-        nonzero = self.op(f"icmp ne i64 {y64}, 0")
-        if signed:
-            x_fits = self.op(f"icmp eq i256 {self.op(f'sext i64 {x64} to i256')}, {x}")
-            y_fits = self.op(f"icmp eq i256 {self.op(f'sext i64 {y64} to i256')}, {y}")
-            not_minus_one = self.op(f"icmp ne i64 {y64}, -1")
-            fits = self.op(f"and i1 {x_fits}, {y_fits}")
-            safe = self.op(f"and i1 {nonzero}, {not_minus_one}")
-        else:
-            fits = self.op(f"icmp ult i256 {self.op(f'or i256 {x}, {y}')}, {1 << 64}")
-            safe = nonzero
-        fast = self.op(f"and i1 {fits}, {safe}")
-        on_fast, on_slow, done = (self.new_label(h) for h in ("div_w64", "div_wide", "div_done"))
-        self.emit(f"br i1 {fast}, label %{on_fast}, label %{on_slow}")
-        self.start(on_fast)
-        instruction = {"div": "udiv", "mod": "urem", "sdiv": "sdiv", "smod": "srem"}[op]
-        narrow = self.op(f"{instruction} i64 {x64}, {y64}")
-        inline = self.op(f"{'sext' if signed else 'zext'} i64 {narrow} to i256")
-        fast_end = self.block
-        self.emit(f"br label %{done}")
-        self.start(on_slow)
-        called = wordops.BINARY[op](self, x, y)
-        slow_end = self.block
-        self.emit(f"br label %{done}")
-        self.start(done)
-        return self.op(f"phi i256 [ {inline}, %{fast_end} ], [ {called}, %{slow_end} ]")
 
     def sload(self, slot: str) -> str:
         """SLOAD: the frame's table of known slots first, the host only on a miss.

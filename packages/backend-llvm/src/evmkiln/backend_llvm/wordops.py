@@ -189,7 +189,7 @@ X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 """Whether the host divides a 128-bit value by a 64-bit one in one instruction
 (``div``); the code is only ever compiled for the host."""
 
-_DIVQ = '"divq $4", "={rax},={rdx},{rax},{rdx},r,~{dirflag},~{fpsr},~{flags}"'
+DIVQ = '"divq $4", "={rax},={rdx},{rax},{rdx},r,~{dirflag},~{fpsr},~{flags}"'
 """``rdx:rax / r``: quotient in rax, remainder in rdx.  The instruction traps
 when the quotient needs more than 64 bits, so the caller makes sure that
 ``rdx`` is below the divisor."""
@@ -224,7 +224,7 @@ def _udivrem_two_words() -> str:
             "  %tqh = udiv i64 %thi, %ty",
             "  %tmh = mul i64 %tqh, %ty",
             "  %trh = sub i64 %thi, %tmh",
-            f"  %tdq = call {{i64, i64}} asm {_DIVQ}(i64 %tlo, i64 %trh, i64 %ty)",
+            f"  %tdq = call {{i64, i64}} asm {DIVQ}(i64 %tlo, i64 %trh, i64 %ty)",
             "  %tql = extractvalue {i64, i64} %tdq, 0",
             "  %tr = extractvalue {i64, i64} %tdq, 1",
             "  %tqhw = zext i64 %tqh to i256",
