@@ -223,7 +223,7 @@ class RunState:
             refund = i64[_REFUND]
             if refund:
                 frame.refund += refund
-            frame.memory = self.memory.release()
+            frame.memory = self.memory.release(frame.keep_memory)
             self.storage.write_back()
             self.emit_logs()
         finally:

@@ -112,11 +112,12 @@ class ContextMemory(NativeMemoryView):
         _KEPT[0] -= self.kept
         self.kept = 0
 
-    def release(self) -> bytearray:
-        """The memory as a ``bytearray`` for the frame; the buffer is left zeroed and empty."""
+    def release(self, keep: bool = True) -> bytearray:
+        """The memory as a ``bytearray`` for the frame (empty unless ``keep``); the
+        buffer is left zeroed and empty."""
         i64 = self._i64
         size = i64[_MEM_LEN]
-        memory = bytearray(self._bytes[:size]) if size else bytearray()
+        memory = bytearray(self._bytes[:size]) if size and keep else bytearray()
         extra = i64[_MEM_CAP] - INITIAL_CAPACITY
         if extra > 0 and _KEPT[0] + extra > KEEP_CAPACITY:
             self._allocate(INITIAL_CAPACITY)

@@ -605,7 +605,7 @@ class _Slot:
             finally:
                 self.frame = None
                 view.close()
-                frame.memory = self._read_memory()
+                frame.memory = self._read_memory() if frame.keep_memory else bytearray()
         error = self.host.error
         if error is not None:
             # A builtin raised (status STATUS_HOST_HALT), or growth was refused
@@ -621,7 +621,9 @@ class _Slot:
         if kind is ExitKind.RETURN or kind is ExitKind.REVERT:
             offset = _I64.unpack_from(self.header, CTRL_OUT_OFFSET)[0]
             size = _I64.unpack_from(self.header, CTRL_OUT_SIZE)[0]
-            frame.output = bytes(frame.memory[offset : offset + size]) if size else b""
+            if size and offset + size > self._msize():  # the code expanded over it
+                raise RuntimeError(f"output range {offset}+{size} outside memory")
+            frame.output = ctypes.string_at(self.addr + self.base + offset, size) if size else b""
         return kind
 
 

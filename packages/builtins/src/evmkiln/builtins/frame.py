@@ -37,6 +37,10 @@ class Frame:
     output: bytes = b""
     refund: int = 0
     """Gas refund accumulated by this frame (may go negative, as EIP-2200 allows)."""
+    keep_memory: bool = True
+    """Whether a native run leaves the final memory in ``memory``.  The dispatching VM
+    reads only a frame's output, and copying out a large memory costs (8 MB for
+    snailtracer, 0.75 ms a run), so it sets this off; tests and tools keep it."""
     on_keccak: Callable[[bytes, int], None] | None = None
     """Told each KECCAK256's input and digest, by code compiled to trace them (see
     ``evmkiln.codegen.backend.TRACE_PREIMAGES``); ``None``: nobody asks."""

@@ -157,6 +157,7 @@ def run_frame(
         value=message.value,
         is_static=message.is_static,
         depth=message.depth,
+        keep_memory=False,
         on_keccak=on_keccak,
     )
     try:
