@@ -4,7 +4,9 @@ A backend turns one IR function (the lowering of one contract's bytecode) into
 an :class:`Executable`.  Running an executable on a :class:`Frame` either
 returns how the frame ended normally (:class:`ExitKind`, with the output left in
 ``frame.output``) or raises :class:`~evmkiln.builtins.halts.ExceptionalHalt`.
-Gas left, refunds and memory are read back from the frame by the caller.
+Gas left, refunds and memory are read back from the frame by the caller; a
+frame with ``keep_memory`` off (the dispatching VM's) may be left with an
+empty ``frame.memory`` instead of a copy of the final one.
 """
 
 from __future__ import annotations
