@@ -142,9 +142,9 @@ def refuse(*args: object, **kwargs: object) -> None:
 def test_loading_does_not_compile(
     artifacts: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(aot, "translate", refuse)
+    monkeypatch.setattr(aot, "translate_for", refuse)
     monkeypatch.setattr(aot, "encode_module", refuse)
-    monkeypatch.setattr(backend_module, "translate", refuse)
+    monkeypatch.setattr(backend_module, "translate_for", refuse)
     monkeypatch.setattr(backend_module, "encode_module", refuse)
     monkeypatch.setattr(WasmBackend, "compile", refuse)
     monkeypatch.setattr(wasmtime.Module, "__init__", refuse)  # Cranelift: wasm -> machine code

@@ -52,11 +52,11 @@ from evmkiln.backend_wasm.runtime import (
     native_stack_reason,
 )
 from evmkiln.backend_wasm.tiering import TieredRun
-from evmkiln.backend_wasm.translate import translate
+from evmkiln.backend_wasm.translate import translate_for
 from evmkiln.codegen import artifact_files
 from evmkiln.codegen.artifact_errors import ArtifactCorruptError, ArtifactMismatchError
 from evmkiln.codegen.artifact_files import ELF_MAGIC, ArtifactFiles, artifact_stem
-from evmkiln.codegen.backend import CompileOptions, LoadedArtifact, traces_preimages
+from evmkiln.codegen.backend import CompileOptions, LoadedArtifact
 from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 from evmkiln.codegen.ir.function import Function
 
@@ -95,9 +95,7 @@ class WasmArtifactExecutable(TieredRun):
 
 def build_module(function: Function, options: CompileOptions) -> tuple[bytes, int, int]:
     """``function`` compiled by wasmtime: (serialized module, memory base, wasm size)."""
-    translation = translate(
-        function, gas_metering=options.gas_metering, trace_preimages=traces_preimages(options)
-    )
+    translation = translate_for(function, options)
     wasm = encode_module(translation.module)
     serialized = _compiler().call(COMPILE_JOB, wasm, False)
     return bytes(serialized), translation.memory_base, len(wasm)

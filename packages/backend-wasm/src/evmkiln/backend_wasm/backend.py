@@ -28,7 +28,7 @@ from evmkiln.backend_wasm.tiering import (
     TierUp,
     TierUpQueue,
 )
-from evmkiln.backend_wasm.translate import Translation, translate
+from evmkiln.backend_wasm.translate import Translation, translate_for
 from evmkiln.backend_wasm.wat import to_wat
 from evmkiln.codegen.backend import (
     WARM_UP_CODE,
@@ -37,7 +37,6 @@ from evmkiln.codegen.backend import (
     CompileOptions,
     DelegatesArtifacts,
     Executable,
-    traces_preimages,
 )
 from evmkiln.codegen.background import CompiledCode
 from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
@@ -64,16 +63,6 @@ class CompileTimes:
     wasmtime: float
 
 
-def _translate(function: Function, options: CompileOptions, *, fast: bool) -> Translation:
-    return translate(
-        function,
-        gas_metering=options.gas_metering,
-        shared_exits=fast,
-        inline_words=not fast,
-        trace_preimages=traces_preimages(options),
-    )
-
-
 class WasmExecutable(TieredRun):
     """A contract compiled to wasm; ``run`` may be called re-entrantly."""
 
@@ -95,7 +84,7 @@ class WasmExecutable(TieredRun):
             fast_tier = function.instruction_count() >= FAST_TIER_INSTS
         self.fast_tier = fast_tier
         with gc_paused():
-            translation = _translate(function, options, fast=self.fast_tier)
+            translation = translate_for(function, options, fast=self.fast_tier)
             t1 = time.perf_counter()
             self.wasm = encode_module(translation.module)
         t2 = time.perf_counter()
@@ -132,7 +121,7 @@ class WasmExecutable(TieredRun):
             if self._translation is not None:  # the tier-up has just installed its own
                 return self._translation
             raise RuntimeError(f"{self.name}: no translation kept")
-        return _translate(function, job.options, fast=True)
+        return translate_for(function, job.options, fast=True)
 
     def _install(self, optimised: Optimised) -> None:
         if optimised.translation is not None and optimised.wasm is not None:
@@ -243,10 +232,7 @@ class WasmBackend(DelegatesArtifacts):
 
     def emit_wat(self, function: Function, options: CompileOptions | None = None) -> str:
         """WebAssembly text for ``function`` without instantiating it."""
-        opts = options or CompileOptions()
-        module = translate(
-            function, gas_metering=opts.gas_metering, trace_preimages=traces_preimages(opts)
-        ).module
+        module = translate_for(function, options or CompileOptions()).module
         return to_wat(module, comment=f"evmkiln wasm backend: {function.name}")
 
     def _aot(self) -> AotModule:

@@ -22,8 +22,8 @@ from evmkiln.backend_wasm.encoding import encode_module
 from evmkiln.backend_wasm.leaf import function_runs_no_frames
 from evmkiln.backend_wasm.runtime import compile_serialized
 from evmkiln.backend_wasm.tiering import Relowered
-from evmkiln.backend_wasm.translate import translate
-from evmkiln.codegen.backend import CompileOptions, traces_preimages
+from evmkiln.backend_wasm.translate import translate_for
+from evmkiln.codegen.backend import CompileOptions
 from evmkiln.codegen.background import CompiledCode, lower_timed
 from evmkiln.codegen.gc_pause import gc_paused
 
@@ -37,13 +37,7 @@ def compile_code(code: bytes, fork: str, options: CompileOptions) -> CompiledCod
     start = time.perf_counter()
     fast = function.instruction_count() >= FAST_TIER_INSTS
     with gc_paused():
-        translation = translate(
-            function,
-            gas_metering=options.gas_metering,
-            shared_exits=fast,
-            inline_words=not fast,
-            trace_preimages=traces_preimages(options),
-        )
+        translation = translate_for(function, options, fast=fast)
         wasm = encode_module(translation.module)
     translated = time.perf_counter()
     serialized = compile_serialized(wasm, fast)
@@ -65,10 +59,6 @@ def optimised_code(code: bytes, fork: str, options: CompileOptions) -> tuple[byt
     and compiled by the optimising tier (serialized module, memory base)."""
     function = lower_timed(code, fork, {})
     with gc_paused():
-        translation = translate(
-            function,
-            gas_metering=options.gas_metering,
-            trace_preimages=traces_preimages(options),
-        )
+        translation = translate_for(function, options)
         wasm = encode_module(translation.module)
     return compile_serialized(wasm, False), translation.memory_base

@@ -36,9 +36,9 @@ import wasmtime
 
 from evmkiln.backend_wasm.encoding import encode_module
 from evmkiln.backend_wasm.runtime import COMPILE_JOB, CompiledContract, deserialize, engine
-from evmkiln.backend_wasm.translate import Translation, translate
+from evmkiln.backend_wasm.translate import Translation, translate_for
 from evmkiln.builtins.frame import Frame
-from evmkiln.codegen.backend import CompileOptions, ExitKind, traces_preimages
+from evmkiln.codegen.backend import CompileOptions, ExitKind
 from evmkiln.codegen.compiler_process import CompileLimits, CompilerProcess
 from evmkiln.codegen.gc_pause import gc_paused
 from evmkiln.codegen.ir.function import Function
@@ -97,11 +97,7 @@ class TierUp:
             self.installed = True
             return
         with gc_paused():
-            translation = translate(
-                source,
-                gas_metering=self.options.gas_metering,
-                trace_preimages=traces_preimages(self.options),
-            )
+            translation = translate_for(source, self.options)
             wasm = encode_module(translation.module)
         if compiler is None:
             module = wasmtime.Module(engine(), wasm)

@@ -111,7 +111,7 @@ from evmkiln.builtins.impl.gas import (
 from evmkiln.builtins.log_entries import HEADER_BYTES, SIZE_SHIFT, TOPIC_BYTES
 from evmkiln.builtins.memory import GAS_COPY_WORD
 from evmkiln.builtins.table import BUILTINS
-from evmkiln.codegen.backend import ExitKind
+from evmkiln.codegen.backend import CompileOptions, ExitKind, traces_preimages
 from evmkiln.codegen.ir.function import Block, BlockCall, Function, Inst, Value
 from evmkiln.codegen.ir.types import Type
 
@@ -927,3 +927,17 @@ def translate(
     translator = _Translator(function, gas_metering, shared_exits, inline_words)
     translator.native_keccak = not trace_preimages
     return translator.translate()
+
+
+def translate_for(
+    function: Function, options: CompileOptions, *, fast: bool = False
+) -> Translation:
+    """``function`` translated for ``options``, for the fast tier (shared exits, word
+    helpers called) or, by default, the optimising one (AOT artifacts, tier-ups)."""
+    return translate(
+        function,
+        gas_metering=options.gas_metering,
+        shared_exits=fast,
+        inline_words=not fast,
+        trace_preimages=traces_preimages(options),
+    )
