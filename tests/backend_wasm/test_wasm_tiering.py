@@ -192,3 +192,24 @@ def test_fast_tier_code_keeps_the_ir_not_the_translation(monkeypatch: pytest.Mon
     backend.wait_for_tier_ups()
     assert executable.optimised and executable._translation is not None
     assert encode_module(executable.translation.module) == executable.wasm
+
+
+@pytest.mark.usefixtures("eager_tier_up")
+def test_a_failed_tier_up_leaves_the_fast_code_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = execute(CancunVM, {CONTRACT_A: LOOP})
+    backend = WasmBackend()
+    made = _recording(backend, monkeypatch)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("optimising translation failed")
+
+    monkeypatch.setattr(tiering, "translate_for", broken)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    assert execute(vm_class, {CONTRACT_A: LOOP}) == expected
+    backend.wait_for_tier_ups()
+    (record,) = backend.tier_ups.records
+    assert record.error is not None and "optimising translation failed" in record.error
+    (executable,) = made
+    assert executable.fast_tier and not executable.optimised
+    assert encode_module(executable.translation.module) == executable.wasm  # the IR was kept
+    assert execute(vm_class, {CONTRACT_A: LOOP}) == expected
