@@ -94,22 +94,13 @@ def _two_words(e: BlockEmitter, op: str, x128: str, y64: str) -> str:
         x128 = e.op(f"select i1 {x_negative}, i128 {e.op(f'sub i128 0, {x128}')}, i128 {x128}")
         y_negative = e.op(f"icmp slt i64 {y64}, 0")
         y64 = e.op(f"select i1 {y_negative}, i64 {e.op(f'sub i64 0, {y64}')}, i64 {y64}")
-    low = e.op(f"trunc i128 {x128} to i64")
-    high = e.op(f"trunc i128 {e.op(f'lshr i128 {x128}, 64')} to i64")
-    q_high = e.op(f"udiv i64 {high}, {y64}")
-    r_high = e.op(f"sub i64 {high}, {e.op(f'mul i64 {q_high}, {y64}')}")
-    pair = e.op(f"call {{i64, i64}} asm {wordops.DIVQ}(i64 {low}, i64 {r_high}, i64 {y64})")
+    quotient, remainder = wordops.divide_two_words(e, x128, y64)
     if op in ("mod", "smod"):
-        remainder = e.op(f"extractvalue {{i64, i64}} {pair}, 1")
         if not signed:
             return e.op(f"zext i64 {remainder} to i256")
         negated = e.op(f"sub i64 0, {remainder}")  # the dividend's sign; |r| < 2^63
-        return e.op(
-            f"sext i64 {e.op(f'select i1 {x_negative}, i64 {negated}, i64 {remainder}')} to i256"
-        )
-    q_low = e.op(f"zext i64 {e.op(f'extractvalue {{i64, i64}} {pair}, 0')} to i128")
-    q_high_wide = e.op(f"shl i128 {e.op(f'zext i64 {q_high} to i128')}, 64")
-    quotient = e.op(f"or i128 {q_high_wide}, {q_low}")
+        signed_remainder = e.op(f"select i1 {x_negative}, i64 {negated}, i64 {remainder}")
+        return e.op(f"sext i64 {signed_remainder} to i256")
     if not signed:
         return e.op(f"zext i128 {quotient} to i256")
     # |q| <= 2^127, and 2^127 only for MIN / 1 (negative): the signed value fits i128.

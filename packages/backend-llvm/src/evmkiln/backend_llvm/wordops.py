@@ -195,14 +195,48 @@ when the quotient needs more than 64 bits, so the caller makes sure that
 ``rdx`` is below the divisor."""
 
 
-def _udivrem_two_words() -> str:
-    """A dividend under 2^128 by a divisor under 2^64 (on x86-64): two hardware divisions.
+def divide_two_words(e: Emitter, x128: str, y64: str) -> tuple[str, str]:
+    """``x128 / y64`` (an i128 by a nonzero i64, on x86-64): the i128 quotient and the
+    i64 remainder, with two hardware divisions.
 
     The high word divides first; its remainder is below the divisor, so the
-    128-by-64 ``div`` of ``remainder:low word`` cannot trap.  Fixed-point code
-    divides such values all the time (snailtracer: 38% of its 352,000 SDIVs
-    have a dividend of 65-96 bits), and without this they took Knuth's
-    algorithm (a divisor of 2^32 or more) or eight 64-bit divisions.
+    128-by-64 ``div`` of ``remainder:low word`` cannot trap.
+    """
+    low = e.op(f"trunc i128 {x128} to i64")
+    high = e.op(f"trunc i128 {e.op(f'lshr i128 {x128}, 64')} to i64")
+    q_high = e.op(f"udiv i64 {high}, {y64}")
+    r_high = e.op(f"sub i64 {high}, {e.op(f'mul i64 {q_high}, {y64}')}")
+    pair = e.op(f"call {{i64, i64}} asm {DIVQ}(i64 {low}, i64 {r_high}, i64 {y64})")
+    q_low = e.op(f"zext i64 {e.op(f'extractvalue {{i64, i64}} {pair}, 0')} to i128")
+    q_high_wide = e.op(f"shl i128 {e.op(f'zext i64 {q_high} to i128')}, 64")
+    quotient = e.op(f"or i128 {q_high_wide}, {q_low}")
+    return quotient, e.op(f"extractvalue {{i64, i64}} {pair}, 1")
+
+
+class _Lines:
+    """An :class:`Emitter` that writes a helper's lines (names ``%{tag}{n}``)."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.lines: list[str] = []
+
+    def op(self, text: str) -> str:
+        name = f"%{self.tag}{len(self.lines)}"
+        self.lines.append(f"  {name} = {text}")
+        return name
+
+    def need(self, helper: str) -> None:
+        raise AssertionError(f"helper text cannot call {helper}")
+
+
+def _udivrem_two_words() -> str:
+    """A dividend under 2^128 by a divisor under 2^64 (on x86-64): :func:`divide_two_words`.
+
+    Fixed-point code divides such values all the time (snailtracer: 38% of its
+    352,000 SDIVs have a dividend of 65-128 bits), and without this they took
+    Knuth's algorithm (a divisor of 2^32 or more) or eight 64-bit divisions.
+    The translator divides most of them inline (:mod:`.inline_division`);
+    ADDMOD and MULMOD reach this path.
     """
     narrow = [
         "  %narrow = icmp ult i256 %y, 4294967296",
@@ -210,6 +244,14 @@ def _udivrem_two_words() -> str:
     ]
     if not X86_64:
         return "\n".join(narrow)
+    e = _Lines("tw")
+    quotient, remainder = divide_two_words(
+        e, e.op("trunc i256 %x to i128"), e.op("trunc i256 %y to i64")
+    )
+    q = e.op(f"zext i128 {quotient} to i256")
+    r = e.op(f"zext i64 {remainder} to i256")
+    pair = e.op(f"insertvalue {{i256, i256}} undef, i256 {q}, 0")
+    pair = e.op(f"insertvalue {{i256, i256}} {pair}, i256 {r}, 1")
     return "\n".join(
         [
             "  %xtw = icmp ult i256 %x, 340282366920938463463374607431768211456",
@@ -217,24 +259,8 @@ def _udivrem_two_words() -> str:
             "  %tw = and i1 %xtw, %yow",
             "  br i1 %tw, label %w128, label %bywidth",
             "w128:",
-            "  %tlo = trunc i256 %x to i64",
-            "  %txh = lshr i256 %x, 64",
-            "  %thi = trunc i256 %txh to i64",
-            "  %ty = trunc i256 %y to i64",
-            "  %tqh = udiv i64 %thi, %ty",
-            "  %tmh = mul i64 %tqh, %ty",
-            "  %trh = sub i64 %thi, %tmh",
-            f"  %tdq = call {{i64, i64}} asm {DIVQ}(i64 %tlo, i64 %trh, i64 %ty)",
-            "  %tql = extractvalue {i64, i64} %tdq, 0",
-            "  %tr = extractvalue {i64, i64} %tdq, 1",
-            "  %tqhw = zext i64 %tqh to i256",
-            "  %tqhs = shl i256 %tqhw, 64",
-            "  %tqlw = zext i64 %tql to i256",
-            "  %tq = or i256 %tqhs, %tqlw",
-            "  %trw = zext i64 %tr to i256",
-            "  %pt0 = insertvalue {i256, i256} undef, i256 %tq, 0",
-            "  %pt = insertvalue {i256, i256} %pt0, i256 %trw, 1",
-            "  ret {i256, i256} %pt",
+            *e.lines,
+            f"  ret {{i256, i256}} {pair}",
             "bywidth:",
             *narrow,
         ]

@@ -116,12 +116,11 @@ class WasmExecutable(TieredRun):
         if translation is not None:
             return translation
         job = self._tier_up
-        function = job.source if job is not None else None
-        if not isinstance(function, Function) or job is None:
-            if self._translation is not None:  # the tier-up has just installed its own
-                return self._translation
-            raise RuntimeError(f"{self.name}: no translation kept")
-        return translate_for(function, job.options, fast=True)
+        if job is not None and isinstance(job.source, Function):
+            return translate_for(job.source, job.options, fast=True)
+        if self._translation is not None:  # the tier-up has just installed its own
+            return self._translation
+        raise RuntimeError(f"{self.name}: no translation kept")
 
     def _install(self, optimised: Optimised) -> None:
         if optimised.translation is not None and optimised.wasm is not None:
@@ -170,9 +169,8 @@ class WasmBackend(DelegatesArtifacts):
         self.tier_up = tier_up
         """Optimise fast-tier functions in the background once hot (:mod:`.tiering`)."""
         # A compiler process of its own: closing the queue at exit kills it.
-        tier_up_compiler = CompilerProcess(TIER_UP_LIMITS, env=self.compiler_env)
         self.tier_ups = TierUpQueue(
-            compiler=tier_up_compiler if isolated else None,
+            compiler=CompilerProcess(TIER_UP_LIMITS, env=self.compiler_env) if isolated else None,
             thread_name="evmkiln-wasm-tier-up",
         )
 
