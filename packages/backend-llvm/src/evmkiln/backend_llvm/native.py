@@ -6,15 +6,13 @@ text, defined once per module when a function uses them (see
 each (same order as the Python implementation: expansion, then the per-word
 charge, then the work) and calls the helper for the work itself.
 
-``keccak256`` is Keccak-f[1600] written out in LLVM IR (24 rounds over 25
-lanes held in SSA values) with the original Keccak padding (``0x01 .. 0x80``),
-as ``eth_hash`` computes it.  Lanes are read from memory as little-endian
-64-bit integers, which is the byte order of every host LLVM's JIT targets here
-(x86-64, AArch64).
+``keccak256`` is Keccak-f[1600] written out in LLVM IR, in its own module
+(:mod:`evmkiln.backend_llvm.keccak`), in the lane form the host runs fastest.
 """
 
 from __future__ import annotations
 
+from evmkiln.backend_llvm import keccak
 from evmkiln.backend_llvm.builtin_bridge import MEM_EXPAND
 from evmkiln.backend_llvm.context_layout import FIELD_OFFSET, STATUS_HALT
 from evmkiln.builtins.halts import HaltKind
@@ -24,8 +22,6 @@ from evmkiln.builtins.impl.gas import (
     SSTORE_SET,
     WARM_STORAGE_READ,
 )
-from evmkiln.builtins.keccak_constants import RATE as KECCAK_RATE
-from evmkiln.builtins.keccak_constants import ROTATIONS, ROUND_CONSTANTS, pi_target
 from evmkiln.builtins.memory import MEMORY_LIMIT
 
 NATIVE_BUILTINS: frozenset[str] = frozenset(
@@ -45,169 +41,6 @@ NATIVE_BUILTINS: frozenset[str] = frozenset(
 )
 """Builtins the LLVM backend runs natively (the rest cross into Python)."""
 
-
-def _signed64(value: int) -> str:
-    return str(value - (1 << 64) if value >> 63 else value)
-
-
-KECCAK_ROUNDS_PER_ITERATION = 2
-"""Rounds of Keccak-f written out per iteration of the round loop.
-
-Measured on 32-byte inputs on a 2-core AMD EPYC, in one process against the
-previous helper (one round per iteration, all 25 lanes rotated before chi:
-287 ns a hash): one round per iteration in plane order 274 ns, two 267 ns,
-three 261 ns, four 277 ns, all 24 written out (no loop) 320 ns.  Two keep
-the helper small (every module that hashes carries it); with the one-block
-path of ``keccak256`` a word hashes in 270 ns against 288 ns."""
-_PI_SOURCE = {pi_target(i): i for i in range(25)}
-"""For each lane of rho-and-pi's output, the input lane it comes from."""
-
-
-def _keccak_round(a: str, out: str, rc: str) -> list[str]:
-    """One round from lanes ``%{a}0..24`` to ``%{out}0..24``, round constant ``rc``.
-
-    chi reads only lanes of one plane (same ``y``), so each output plane is
-    finished right after its five rho-and-pi lanes: fewer lanes are live at
-    once than when all 25 are rotated first (4.5 % faster per hash).
-    """
-    lines = []
-    for x in range(5):
-        lines.append(f"  %{a}c{x}a = xor i64 %{a}{x}, %{a}{x + 5}")
-        lines.append(f"  %{a}c{x}b = xor i64 %{a}c{x}a, %{a}{x + 10}")
-        lines.append(f"  %{a}c{x}c = xor i64 %{a}c{x}b, %{a}{x + 15}")
-        lines.append(f"  %{a}c{x} = xor i64 %{a}c{x}c, %{a}{x + 20}")
-    for x in range(5):
-        c = f"%{a}c{(x + 1) % 5}"
-        lines.append(f"  %{a}d{x}r = call i64 @llvm.fshl.i64(i64 {c}, i64 {c}, i64 1)")
-        lines.append(f"  %{a}d{x} = xor i64 %{a}c{(x - 1) % 5}, %{a}d{x}r")
-    for y in range(5):
-        for x in range(5):  # theta, then rho and pi: B[y, 2x+3y] = rot(A[x, y])
-            j = x + 5 * y
-            i = _PI_SOURCE[j]
-            lines.append(f"  %{a}t{i} = xor i64 %{a}{i}, %{a}d{i % 5}")
-            t = f"%{a}t{i}"
-            if ROTATIONS[i]:
-                lines.append(
-                    f"  %{a}b{j} = call i64 @llvm.fshl.i64(i64 {t}, i64 {t}, i64 {ROTATIONS[i]})"
-                )
-            else:
-                lines.append(f"  %{a}b{j} = or i64 {t}, 0")
-        for x in range(5):  # chi, and iota on lane 0
-            i = x + 5 * y
-            b1 = (x + 1) % 5 + 5 * y
-            b2 = (x + 2) % 5 + 5 * y
-            lines.append(f"  %{a}k{i}n = xor i64 %{a}b{b1}, -1")
-            lines.append(f"  %{a}k{i}a = and i64 %{a}k{i}n, %{a}b{b2}")
-            target = f"%{out}{i}" if i else f"%{a}chi0"
-            lines.append(f"  {target} = xor i64 %{a}b{i}, %{a}k{i}a")
-    lines.append(f"  %{out}0 = xor i64 %{a}chi0, {rc}")
-    return lines
-
-
-def _keccakf() -> str:
-    """``void @evmkiln.keccakf(ptr state)``: the permutation on 25 lanes in memory."""
-    per = KECCAK_ROUNDS_PER_ITERATION
-    out = ["define internal void @evmkiln.keccakf(ptr %st) noinline nounwind {", "entry:"]
-    for i in range(25):
-        out.append(f"  %p{i} = getelementptr inbounds i64, ptr %st, i64 {i}")
-        out.append(f"  %a{i} = load i64, ptr %p{i}, align 8")
-    out += ["  br label %round", "round:"]
-    out.append("  %r = phi i64 [ 0, %entry ], [ %rn, %round ]")
-    for i in range(25):
-        out.append(f"  %s0_{i} = phi i64 [ %a{i}, %entry ], [ %s{per}_{i}, %round ]")
-    for k in range(per):
-        out.append(f"  %ri{k} = add i64 %r, {k}")
-        table = "[24 x i64], ptr @evmkiln.keccak_rc"
-        out.append(f"  %rcp{k} = getelementptr inbounds {table}, i64 0, i64 %ri{k}")
-        out.append(f"  %rc{k} = load i64, ptr %rcp{k}, align 8")
-        out += _keccak_round(f"s{k}_", f"s{k + 1}_", f"%rc{k}")
-    out.append(f"  %rn = add i64 %r, {per}")
-    out.append("  %more = icmp ult i64 %rn, 24")
-    out.append("  br i1 %more, label %round, label %done")
-    out.append("done:")
-    for i in range(25):
-        out.append(f"  store i64 %s{per}_{i}, ptr %p{i}, align 8")
-    out += ["  ret void", "}"]
-    return "\n".join(out)
-
-
-def _absorb() -> str:
-    """``void @evmkiln.keccak_absorb(ptr state, ptr block)``: xor one block, permute."""
-    out = ["define internal void @evmkiln.keccak_absorb(ptr %st, ptr %in) nounwind {"]
-    for i in range(KECCAK_RATE // 8):
-        out.append(f"  %q{i} = getelementptr inbounds i64, ptr %in, i64 {i}")
-        out.append(f"  %w{i} = load i64, ptr %q{i}, align 1")
-        out.append(f"  %p{i} = getelementptr inbounds i64, ptr %st, i64 {i}")
-        out.append(f"  %s{i} = load i64, ptr %p{i}, align 8")
-        out.append(f"  %x{i} = xor i64 %s{i}, %w{i}")
-        out.append(f"  store i64 %x{i}, ptr %p{i}, align 8")
-    out += ["  call void @evmkiln.keccakf(ptr %st)", "  ret void", "}"]
-    return "\n".join(out)
-
-
-def _pad(block: str, length: str, tag: str) -> str:
-    """Keccak's padding of a block holding ``length`` bytes: 0x01 after them, 0x80 in
-    the last byte of the rate (both in one byte when ``length`` is the rate minus one)."""
-    return "\n".join(
-        [
-            f"  %{tag}first = getelementptr inbounds i8, ptr {block}, i64 {length}",
-            f"  store i8 1, ptr %{tag}first, align 1",
-            f"  %{tag}endp = getelementptr inbounds i8, ptr {block}, i64 {KECCAK_RATE - 1}",
-            f"  %{tag}endb = load i8, ptr %{tag}endp, align 1",
-            f"  %{tag}endx = or i8 %{tag}endb, -128",
-            f"  store i8 %{tag}endx, ptr %{tag}endp, align 1",
-        ]
-    )
-
-
-_RC = ", ".join(f"i64 {_signed64(rc)}" for rc in ROUND_CONSTANTS)
-
-_KECCAK = f"""@evmkiln.keccak_rc = internal unnamed_addr constant [24 x i64] [{_RC}]
-
-{_keccakf()}
-
-{_absorb()}
-
-define internal i256 @evmkiln.keccak256(ptr %data, i64 %len) noinline nounwind {{
-entry:
-  %st = alloca [25 x i64], align 8
-  %buf = alloca [{KECCAK_RATE} x i8], align 8
-  call void @llvm.memset.p0.i64(ptr align 8 %st, i8 0, i64 200, i1 false)
-  %single = icmp ult i64 %len, {KECCAK_RATE}
-  br i1 %single, label %one, label %loop
-one:
-  ; one block (every hash of a word or two): the state is zero, so xor-ing the
-  ; padded block into it is copying the input and the two padding bits
-  call void @llvm.memcpy.p0.p0.i64(ptr align 8 %st, ptr align 1 %data, i64 %len, i1 false)
-{_pad("%st", "%len", "o")}
-  call void @evmkiln.keccakf(ptr %st)
-  br label %out
-loop:
-  %p = phi ptr [ %data, %entry ], [ %pn, %block ]
-  %rem = phi i64 [ %len, %entry ], [ %remn, %block ]
-  %full = icmp uge i64 %rem, {KECCAK_RATE}
-  br i1 %full, label %block, label %last
-block:
-  call void @evmkiln.keccak_absorb(ptr %st, ptr %p)
-  %pn = getelementptr i8, ptr %p, i64 {KECCAK_RATE}
-  %remn = sub i64 %rem, {KECCAK_RATE}
-  br label %loop
-last:
-  call void @llvm.memset.p0.i64(ptr align 8 %buf, i8 0, i64 {KECCAK_RATE}, i1 false)
-  %some = icmp ne i64 %rem, 0
-  br i1 %some, label %copy, label %pad
-copy:
-  call void @llvm.memcpy.p0.p0.i64(ptr align 8 %buf, ptr align 1 %p, i64 %rem, i1 false)
-  br label %pad
-pad:
-{_pad("%buf", "%rem", "")}
-  call void @evmkiln.keccak_absorb(ptr %st, ptr %buf)
-  br label %out
-out:
-  %h = load i256, ptr %st, align 8
-  %r = call i256 @llvm.bswap.i256(i256 %h)
-  ret i256 %r
-}}"""
 
 _DATALOAD = """define internal i256 @evmkiln.dataload(ptr %data, i64 %len, i256 %off)
     noinline nounwind {
@@ -372,15 +205,18 @@ _SSTORE_PRICE = f"""define internal {_SSTORE_PRICE_SIGNATURE} {{
 HELPERS: dict[str, str] = {
     "sstore_price": _SSTORE_PRICE,
     "mem_grow": _mem_grow(),
-    "keccak256": _KECCAK,
+    "keccak256": keccak.keccak256(keccak.host_lanes()),
     "dataload": _DATALOAD,
     "copy_padded": _COPY,
 }
 
-INTRINSICS = """declare i256 @llvm.bswap.i256(i256)
+INTRINSICS = (
+    """declare i256 @llvm.bswap.i256(i256)
 declare i256 @llvm.ctlz.i256(i256, i1)
-declare i64 @llvm.fshl.i64(i64, i64, i64)
 declare {i64, i1} @llvm.usub.with.overflow.i64(i64, i64)
 declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
 declare void @llvm.memmove.p0.p0.i64(ptr, ptr, i64, i1)
-declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)"""
+declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
+"""
+    + keccak.INTRINSICS
+)
