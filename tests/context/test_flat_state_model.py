@@ -86,14 +86,26 @@ class _Pair:
         """py-evm reverts across at most one wipe of an account's storage (the EVM
         wipes only at a create and at the end of a transaction): programs
         that would need more are not run."""
+        self.opened_storage: set[bytes] = set()
+        """Accounts whose storage py-evm's database has opened since it was built.
+
+        py-evm opens an account's storage on first use and journals it from
+        there: a wipe that opens it inside a checkpoint is not undone when the
+        checkpoint is discarded (the storage stays empty).  The EVM reaches
+        that only through a failed CREATE2 onto an address holding storage
+        alone, which EIP-7610 makes a collision; the flat database restores
+        the storage, as the specification does.  Programs that would need
+        py-evm's answer there are not run."""
 
     def apply(self, op: tuple[Any, ...]) -> None:
         name, *args = op
         stock, flat = self.stock, self.flat
         if name in ("delete_storage", "delete_account") and self.checkpoints:
-            if args[0] in self.wiped_under_checkpoint:
+            if args[0] in self.wiped_under_checkpoint or args[0] not in self.opened_storage:
                 return
             self.wiped_under_checkpoint.add(args[0])
+        if name in ("get_storage", "set_storage", "delete_storage", "delete_account"):
+            self.opened_storage.add(args[0])
         if name == "read_account":
             assert _read_account(flat, args[0]) == _read_account(stock, args[0]), op
         elif name == "get_storage":
@@ -127,6 +139,7 @@ class _Pair:
             stock.persist()
             flat.persist()
             assert flat.state_root == stock.state_root
+            self.opened_storage.clear()
             self.stock = AccountDB(self.stock_db, stock.state_root)
             self.flat = self.flat_class(self.flat_db, flat.state_root)
         else:
@@ -225,3 +238,24 @@ def test_storage_for_the_collision_rule_agrees_with_pyevm() -> None:
     assert account_has_storage(pair.flat, y)
     pair.flat.lock_changes()
     assert account_has_storage(pair.flat, y)
+
+
+@pytest.mark.parametrize("inner", [AccountDB, OwnAccountDB], ids=["own-tries", "wrapped"])
+def test_a_discarded_wipe_restores_storage_opened_inside_it(inner: type[AccountDB]) -> None:
+    """A wipe inside a checkpoint, of storage no earlier step opened, is undone by a discard.
+
+    py-evm leaves that storage empty (see ``_Pair.opened_storage``); the
+    flat database restores the slot and the state root, as a failed create
+    reverts everything.
+    """
+    a = ADDRESSES[0]
+    pair = _Pair(StateLayers(), inner)
+    pair.apply(("set_storage", a, 0, 1))
+    pair.apply(("persist_and_reopen",))
+    root = pair.flat.state_root
+    checkpoint = pair.flat.record()
+    pair.flat.delete_storage(a)
+    assert pair.flat.get_storage(a, 0) == 0
+    pair.flat.discard(checkpoint)
+    assert pair.flat.get_storage(a, 0) == 1
+    assert pair.flat.make_state_root() == root
