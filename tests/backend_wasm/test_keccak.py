@@ -40,10 +40,20 @@ def test_block_boundaries(size: int) -> None:
     assert output == keccak(calldata[3 : 3 + size])
 
 
+@pytest.mark.parametrize("size", [32, 64])
+def test_word_inputs_after_a_long_hash(size: int) -> None:
+    """A one- or two-word hash writes every lane: nothing of the previous hash's state leaks."""
+    calldata = bytes(range(7, 256)) * 2
+    first = _push(300) + _push(0) + bytes([0x20, 0x50])  # KECCAK256(0, 300), dropped
+    code = bytes([0x36, 0x5F, 0x5F, 0x37]) + first + program(5, size, calldata=False)
+    _, output, *_ = assert_same(code, calldata=calldata)
+    assert output == keccak(calldata[5 : 5 + size])
+
+
 @given(
     calldata=st.binary(max_size=400),
     offset=st.one_of(st.integers(0, 400), st.sampled_from(HUGE)),
-    size=st.one_of(st.integers(0, 400), st.sampled_from([0, 136, 5000, *HUGE])),
+    size=st.one_of(st.integers(0, 400), st.sampled_from([0, 32, 64, 136, 5000, *HUGE])),
 )
 @settings(max_examples=40, deadline=None)
 def test_any_range_and_the_exact_gas(calldata: bytes, offset: int, size: int) -> None:

@@ -8,7 +8,9 @@ iteration (round constants read from ``KECCAK_RC``, a data segment), and
 stores it back.  The sponge
 absorbs whole 136-byte blocks straight from EVM memory -- wasm is
 little-endian, the byte order Keccak's lanes use -- and pads the last
-partial block in ``KECCAK_BUF``.  The digest's 32 bytes are lanes 0-3; read
+partial block in ``KECCAK_BUF``; an input of exactly one or two words
+(a word's hash, a mapping's slot) is written into the state lane by lane
+instead (:func:`_words`).  The digest's 32 bytes are lanes 0-3; read
 as a big-endian word they are the byte-swapped lanes in reverse order.
 
 The caller has expanded memory over the input and charged its words, so
@@ -111,13 +113,43 @@ def _pad(area: int, size: int) -> list[Instr]:
     return out
 
 
+WORD_PATHS = (1, 2)
+"""Input lengths, in 32-byte words, hashed without ``memory.fill`` and ``memory.copy``."""
+
+
+def _words(count: int, ptr: int) -> list[Instr]:
+    """The state for an input of exactly ``count`` words at local ``ptr``, padded.
+
+    Each of the 25 lanes is stored whole: the input's, 0x01 in the lane after
+    them, 0x80 in the top byte of the rate's last lane, zero elsewhere.  Two
+    runtime calls (fill and copy) and the byte-wide padding stores give way
+    to 25 eight-byte stores the permutation's loads forward from.
+    """
+    lanes = 4 * count
+    out: list[Instr] = []
+    for i in range(LANES):
+        out += [("i32.const", 0)]
+        if i < lanes:
+            out += [("local.get", ptr), ("i64.load", 0, 8 * i)]
+        else:
+            out += [("i64.const", 1 if i == lanes else 0x80 << 56 if i == RATE_LANES - 1 else 0)]
+        out += [("i64.store", 3, KECCAK_STATE + 8 * i)]
+    return out
+
+
 def keccak256(memory_base: int, keccakf_index: int, bswap_index: int) -> Func:
     """``keccak256(offset: i32, size: i32) -> (l0, l1, l2, l3)`` over EVM memory."""
     ptr, size = 0, 1
+    words: list[Instr] = []
+    for count in WORD_PATHS:
+        words += [("local.get", size), ("i32.const", 32 * count), ("i32.eq",), ("if", None)]
+        words += [*_words(count, ptr), ("call", keccakf_index), ("br", 1), ("end",)]
     body: list[Instr] = [
-        ("i32.const", KECCAK_STATE), ("i32.const", 0), ("i32.const", 8 * LANES), ("memory.fill",),
         ("local.get", ptr), ("i32.const", memory_base), ("i32.add",), ("local.set", ptr),
-        ("block", None), ("block", None),
+        ("block", None),
+        *words,
+        ("i32.const", KECCAK_STATE), ("i32.const", 0), ("i32.const", 8 * LANES), ("memory.fill",),
+        ("block", None),
         ("local.get", size), ("i32.const", RATE), ("i32.ge_u",), ("br_if", 0),
         # One block (every hash of a word or two): the state is zero, so xor-ing
         # the padded block into it is copying the input and the two padding bits.
