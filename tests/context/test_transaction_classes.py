@@ -14,7 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evmkiln.context import make_vm_class
-from evmkiln.context.transaction_classes import RecoveredOnce, RecoveredOnceTyped
+from evmkiln.context.transaction_classes import (
+    SENDER_CACHE_SIZE,
+    RecoveredOnce,
+    RecoveredOnceTyped,
+    clear_sender_cache,
+)
 from evmkiln.forks import SUPPORTED_FORKS, fork_spec
 
 KEY = keys.PrivateKey(b"\x07" * 32)
@@ -80,15 +85,18 @@ def test_same_transaction_same_sender_and_encoding(builders: tuple[Any, Any], ma
 
 @pytest.fixture
 def recoveries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Elliptic-curve recoveries made (py-evm's and ours), from an empty sender cache."""
+    clear_sender_cache()
     counted = [0]
-    original = Signature.recover_public_key_from_msg
+    original = Signature.recover_public_key_from_msg_hash
 
-    def counting(self: Signature, message: bytes) -> Any:
+    def counting(self: Signature, message_hash: bytes) -> Any:
         counted[0] += 1
-        return original(self, message)
+        return original(self, message_hash)
 
-    monkeypatch.setattr(Signature, "recover_public_key_from_msg", counting)
+    monkeypatch.setattr(Signature, "recover_public_key_from_msg_hash", counting)
     yield counted
+    clear_sender_cache()
 
 
 @pytest.mark.parametrize(
@@ -124,6 +132,44 @@ def test_sender_read_first_needs_no_second_recovery(
     assert ours.sender == SENDER
     ours.validate()
     assert recoveries[0] == 1
+
+
+@pytest.mark.parametrize("make", [_legacy, _dynamic_fee])
+def test_a_signature_met_again_is_not_recovered_again(
+    builders: tuple[Any, Any], make: Any, recoveries: list[int]
+) -> None:
+    _, kiln = builders
+    encoded = _encoded(make(kiln))
+    first = kiln.decode(encoded)
+    first.validate()
+    assert first.sender == SENDER
+    assert recoveries[0] == 1
+    again = kiln.decode(encoded)  # a new object: decoded from a block, or sent after an estimate
+    again.validate()
+    assert again.sender == SENDER
+    assert recoveries[0] == 1
+    clear_sender_cache()
+    assert kiln.decode(encoded).sender == SENDER
+    assert recoveries[0] == 2
+
+
+def test_the_sender_cache_is_bounded_and_keeps_the_recent(
+    builders: tuple[Any, Any], recoveries: list[int]
+) -> None:
+    _, kiln = builders
+    signed = []
+    for nonce in range(SENDER_CACHE_SIZE + 1):
+        unsigned = kiln.create_unsigned_transaction(
+            nonce=nonce, gas_price=7, gas=50_000, to=b"\x11" * 20, value=5, data=b""
+        )
+        signed.append(_encoded(unsigned.as_signed_transaction(KEY, chain_id=1)))
+    for encoded in signed:
+        assert kiln.decode(encoded).sender == SENDER
+    assert recoveries[0] == SENDER_CACHE_SIZE + 1
+    assert kiln.decode(signed[-1]).sender == SENDER  # recent: remembered
+    assert recoveries[0] == SENDER_CACHE_SIZE + 1
+    assert kiln.decode(signed[0]).sender == SENDER  # the oldest was forgotten
+    assert recoveries[0] == SENDER_CACHE_SIZE + 2
 
 
 def _outcome(transaction: Any) -> tuple[str, str, bytes | None]:

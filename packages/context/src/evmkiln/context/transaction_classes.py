@@ -12,6 +12,13 @@ signature.  So one recovery decides validity *and* gives the sender.  (Typed
 transactions are not checked by ``validate``; their one recovery is the
 sender's, as in py-evm.)
 
+A signature recovered once in this process is not recovered again: the
+sender of ``(hash of the signed message, y_parity, r, s)`` is a fixed
+function of them, and it is remembered (:data:`SENDER_CACHE_SIZE` most
+recent).  The same signed transaction is met more than once in real use:
+decoded from a raw transaction and again from a block, estimated and then
+sent, or replayed by a benchmark.
+
 :func:`transaction_builder_for` makes a fork's transaction builder whose
 signed classes do exactly that (:class:`RecoveredOnce`): the same checks in
 the same order, the same exceptions and messages, the same sender, with one
@@ -25,9 +32,11 @@ as py-evm checks it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from eth.abc import SignedTransactionAPI
+from eth_hash.auto import keccak
 from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
 from eth_typing import Address
@@ -39,12 +48,41 @@ _PYEVM_SENDER = "sender"
 """Where py-evm's ``cached_property`` keeps ``transaction.sender``."""
 
 __all__ = [
+    "SENDER_CACHE_SIZE",
     "RecoveredOnce",
     "RecoveredOnceTyped",
     "block_class_for",
+    "clear_sender_cache",
     "recover_sender",
+    "sender_of",
     "transaction_builder_for",
 ]
+
+SENDER_CACHE_SIZE = 4096
+"""Signatures whose sender the process remembers (least recently used forgotten first).
+
+An entry is a 32-byte hash, three integers and an address: about 300 bytes."""
+
+
+@functools.lru_cache(maxsize=SENDER_CACHE_SIZE)
+def _signer(message_hash: bytes, y_parity: int, r: int, s: int) -> Address:
+    """The address whose key signed ``message_hash`` with ``(y_parity, r, s)``.
+
+    eth-keys' exceptions for a signature it refuses; those are not remembered.
+    """
+    signature = Signature(vrs=(y_parity, r, s))  # py-evm's keys.Signature
+    return Address(signature.recover_public_key_from_msg_hash(message_hash).to_canonical_address())
+
+
+def sender_of(transaction: SignedTransactionAPI) -> Address:
+    """py-evm's ``extract_transaction_sender``, remembered per signature (eth-keys' exceptions)."""
+    message_hash = keccak(transaction.get_message_for_signing())
+    return _signer(message_hash, transaction.y_parity, transaction.r, transaction.s)
+
+
+def clear_sender_cache() -> None:
+    """Forget every remembered sender."""
+    _signer.cache_clear()
 
 
 def recover_sender(transaction: SignedTransactionAPI) -> Address:
@@ -54,14 +92,10 @@ def recover_sender(transaction: SignedTransactionAPI) -> Address:
     signature eth-keys refuses, or one no key can be recovered from, is a
     ``ValidationError("Bad Signature: ...")``.
     """
-    message = transaction.get_message_for_signing()
-    vrs = (transaction.y_parity, transaction.r, transaction.s)
     try:
-        signature = Signature(vrs=vrs)  # py-evm's keys.Signature
-        public_key = signature.recover_public_key_from_msg(message)
+        return sender_of(transaction)
     except BadSignature as exc:
         raise ValidationError(f"Bad Signature: {exc}") from exc
-    return Address(public_key.to_canonical_address())
 
 
 def _already_recovered(transaction: Any) -> bool:
@@ -82,7 +116,7 @@ class RecoveredOnce:
         # (eth-keys', unconverted) are not the check's.
         sender: Address | None = self.__dict__.get(_SENDER)
         if sender is None:
-            sender = self.__dict__[_SENDER] = super().get_sender()  # type: ignore[misc]
+            sender = self.__dict__[_SENDER] = sender_of(self)  # type: ignore[arg-type]
         return sender
 
 
@@ -99,7 +133,7 @@ class RecoveredOnceTyped:
     def get_sender(self) -> Address:
         sender: Address | None = self.__dict__.get(_SENDER)
         if sender is None:
-            sender = self.__dict__[_SENDER] = super().get_sender()  # type: ignore[misc]
+            sender = self.__dict__[_SENDER] = sender_of(self._inner)
         return sender
 
 
