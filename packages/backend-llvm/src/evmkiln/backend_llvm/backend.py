@@ -13,7 +13,7 @@ from typing import Any
 
 import llvmlite.binding as llvm
 
-from evmkiln.backend_llvm import jit
+from evmkiln.backend_llvm import jit, shared_helpers
 from evmkiln.backend_llvm.builtin_bridge import RunState
 from evmkiln.backend_llvm.context_layout import STATUS_ERROR, STATUS_HALT
 from evmkiln.backend_llvm.tiering import TIER_UP_SECONDS, TierUp, TierUpQueue
@@ -184,7 +184,7 @@ class LlvmBackend(DelegatesArtifacts):
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        text = str(translate(function, options))
+        text = str(translate(function, options, shared_helpers=True))
         codegen = jit.codegen_level(options.opt_level, instruction_count(function))
         compiled = self._machine_code(text, function.name, options.opt_level, codegen)
         tier_up = None
@@ -207,6 +207,7 @@ class LlvmBackend(DelegatesArtifacts):
         thread.  A function compiled with the fast code generator gets the
         backend's tier-up, as after :meth:`compile`.
         """
+        shared_helpers.ensure()
         code = jit.load_object(compiled.payload, compiled.name, llvm.create_context())
         tier_up = None
         text = compiled.meta.get("ir_text")
@@ -217,6 +218,7 @@ class LlvmBackend(DelegatesArtifacts):
         return LlvmExecutable(compiled.name, code, tier_up)
 
     def _machine_code(self, text: str, name: str, opt_level: int, codegen: int) -> jit.Compiled:
+        shared_helpers.ensure()
         if self.compiler is None:
             return jit.compile_module(jit.parse(text, opt_level), name, codegen)
         obj = self.compiler.call(self.object_code_job, text, opt_level, codegen)
@@ -232,7 +234,7 @@ class LlvmBackend(DelegatesArtifacts):
         from evmkiln.codegen.pipeline import lower_bytecode
 
         tiny = lower_bytecode(WARM_UP_CODE)
-        text = str(translate(tiny, CompileOptions()))
+        text = str(translate(tiny, CompileOptions(), shared_helpers=True))
         for codegen in (0, 2):
             self._machine_code(text, tiny.name, CompileOptions().opt_level, codegen)
 

@@ -29,7 +29,7 @@ def compile_code(code: bytes, fork: str, options: CompileOptions) -> CompiledCod
     phases: dict[str, float] = {}
     function = lower_timed(code, fork, phases)
     start = time.perf_counter()
-    text = str(translate(function, options))
+    text = str(translate(function, options, shared_helpers=True))  # linked by load_compiled
     translated = time.perf_counter()
     size = sum(len(block.insts) for block in function.blocks)
     codegen = jit.codegen_level(options.opt_level, size)

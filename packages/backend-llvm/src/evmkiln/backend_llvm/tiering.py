@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import llvmlite.binding as llvm
 
-from evmkiln.backend_llvm import jit
+from evmkiln.backend_llvm import jit, shared_helpers
 from evmkiln.codegen.compiler_process import CompilerProcess
 from evmkiln.codegen.tier_up import TierUpQueue, TierUpRecord
 
@@ -51,6 +51,7 @@ class TierUp:
 
     def build(self, compiler: CompilerProcess | None) -> None:
         """The optimising code generator's code, in an LLVM context of its own (any thread)."""
+        shared_helpers.ensure()  # the text may declare them (see translate)
         context = llvm.create_context()
         if compiler is None:
             module = jit.parse(self.ir_text, self.opt_level, context)

@@ -35,6 +35,7 @@ from evmkiln.backend_llvm.context_layout import (
 )
 from evmkiln.backend_llvm.inline_division import DIVISIONS, emit_division
 from evmkiln.backend_llvm.log_buffer import HEADER_BYTES, SIZE_SHIFT, TOPIC_BYTES
+from evmkiln.backend_llvm.shared_helpers import SHARED
 from evmkiln.backend_llvm.storage_cache import (
     DIRTY,
     ENTRY_BYTES,
@@ -82,14 +83,21 @@ METADATA = """!0 = !{!"branch_weights", i32 1, i32 1048575}
 !1 = !{!"branch_weights", i32 1048575, i32 1}"""
 
 
-def translate(function: Function, options: CompileOptions) -> str:
-    """The LLVM IR text of the module for ``function``."""
-    return _Translator(function, options).run()
+def translate(function: Function, options: CompileOptions, *, shared_helpers: bool = False) -> str:
+    """The LLVM IR text of the module for ``function``.
+
+    With ``shared_helpers`` the helpers of :data:`~.shared_helpers.SHARED` are
+    only declared: the module is for this process's JIT, which links them
+    (:func:`~.shared_helpers.ensure`).  Without, the module defines every
+    helper it calls, as an artifact must.
+    """
+    return _Translator(function, options, shared_helpers).run()
 
 
 class _Translator:
-    def __init__(self, function: Function, options: CompileOptions) -> None:
+    def __init__(self, function: Function, options: CompileOptions, shared: bool) -> None:
         self.function = function
+        self.shared = shared
         self.metered = options.gas_metering
         self.native_builtins = native.NATIVE_BUILTINS
         if traces_preimages(options):  # the host's builtin tells the frame's hook
@@ -122,6 +130,9 @@ class _Translator:
 
     def need(self, helper: str) -> None:
         if helper not in self.helpers:
+            if self.shared and helper in SHARED:
+                self.helpers[helper] = SHARED[helper]
+                return
             source = wordops.HELPERS.get(helper) or native.HELPERS[helper]
             self.helpers[helper] = source
             for dependency in wordops.REQUIRES.get(helper, ()):
