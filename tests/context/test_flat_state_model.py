@@ -259,3 +259,34 @@ def test_a_discarded_wipe_restores_storage_opened_inside_it(inner: type[AccountD
     pair.flat.discard(checkpoint)
     assert pair.flat.get_storage(a, 0) == 1
     assert pair.flat.make_state_root() == root
+
+
+@pytest.mark.parametrize("inner", [AccountDB, OwnAccountDB], ids=["own-tries", "wrapped"])
+def test_the_wrapped_database_is_built_only_when_needed(
+    inner: type[AccountDB], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A state object whose reads the layers answer never builds py-evm's database."""
+    a = ADDRESSES[0]
+    pair = _Pair(StateLayers(), inner)
+    pair.apply(("set_balance", a, 7))
+    pair.apply(("set_storage", a, 1, 5))
+    pair.apply(("persist_and_reopen",))
+    root = pair.flat.state_root
+    built = [0]
+    original = AccountDB.__init__
+
+    def counting(self: AccountDB, *args: Any, **kwargs: Any) -> None:
+        built[0] += 1
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AccountDB, "__init__", counting)
+    fresh = pair.flat_class(pair.flat_db, root)
+    assert fresh.state_root == root
+    assert fresh.get_balance(a) == 7
+    assert fresh.get_storage(a, 1) == 5
+    checkpoint = fresh.record()
+    fresh.set_storage(a, 1, 6)
+    fresh.discard(checkpoint)
+    assert built[0] == 0
+    assert fresh.make_state_root() == root  # asks the wrapped database: built now
+    assert built[0] == 1

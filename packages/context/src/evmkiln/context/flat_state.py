@@ -91,7 +91,8 @@ class FlatAccountDB(AccountDatabaseAPI):
         "_current",
         "_current_cleared",
         "_db",
-        "_inner",
+        "_inner_db",
+        "_inner_source",
         "_journal",
         "_layer",
         "_locked",
@@ -107,7 +108,9 @@ class FlatAccountDB(AccountDatabaseAPI):
         if self.writes_tries:
             self._db = PendingNodes(db)
             db = self._db
-        self._inner = self.inner_class(db, state_root)
+        self._inner_db: AccountDatabaseAPI | None = None
+        self._inner_source: tuple[AtomicDatabaseAPI, Hash32] = (db, state_root)
+        """What the wrapped database is built from when first needed (see :attr:`_inner`)."""
         self._root: Hash32 | None = state_root if self.writes_tries else None
         """The inner database's root when this layer alone moves it (py-evm's
         ``AccountDB``, written by :meth:`_write_tries`): every message's snapshot
@@ -130,17 +133,39 @@ class FlatAccountDB(AccountDatabaseAPI):
         """The wrapped account database (holding the state as of the last write)."""
         return self._inner
 
+    @property
+    def _inner(self) -> AccountDatabaseAPI:
+        """The wrapped database, built on first use.
+
+        py-evm builds a state object, hence an account database, for every
+        block and every ``eth_call``; one whose reads all come from the
+        layers and which writes nothing never needs the wrapped database
+        (py-evm's ``AccountDB`` costs 6.5 µs to build, a tool's own may
+        cost more).
+        """
+        inner = self._inner_db
+        if inner is None:
+            inner = self._inner_db = self.inner_class(*self._inner_source)
+        return inner
+
     # -- roots -------------------------------------------------------------
     @property
     def state_root(self) -> Hash32:
         # The root of the trie, without the pending changes: as py-evm's.
         root = self._root
-        return self._inner.state_root if root is None else root
+        if root is not None:
+            return root
+        inner = self._inner_db
+        return self._inner_source[1] if inner is None else inner.state_root
 
     @state_root.setter
     def state_root(self, value: Hash32) -> None:
-        if value != self._inner.state_root:
-            self._inner.state_root = value
+        inner = self._inner_db
+        if value != (self._inner_source[1] if inner is None else inner.state_root):
+            if inner is None:
+                self._inner_source = (self._inner_source[0], value)
+            else:
+                inner.state_root = value
             self._layer = self.layers.at(value)
             if self._root is not None:
                 self._root = value
@@ -514,7 +539,7 @@ class FlatAccountDB(AccountDatabaseAPI):
             for address in accounts.keys() | locked.keys()
         ]
         update = TrieUpdate(db.__getitem__)
-        written = write_account_changes(update, self._inner.state_root, changes)
+        written = write_account_changes(update, self.state_root, changes)
         db.pending.update(update.nodes)
         for code_hash in written.codes:
             db.pending[code_hash] = self._new_codes[code_hash]
@@ -526,9 +551,10 @@ class FlatAccountDB(AccountDatabaseAPI):
                 diff.storage[change.address] = dict(change.slots)
         diff.accounts.update(written.accounts)
         diff.codes.update(self._new_codes)
-        # A new py-evm account database at the new root: the old one's caches
-        # describe the old root.
-        self._inner = self.inner_class(db, Hash32(written.root))
+        # py-evm's account database is built anew at the new root when next
+        # needed: the old one's caches describe the old root.
+        self._inner_db = None
+        self._inner_source = (db, Hash32(written.root))
         self._root = Hash32(written.root)
         self._layer = self.layers.derive(self._layer, written.root, diff)
         self._accounts = {}
