@@ -230,11 +230,14 @@ def _words(count: int) -> str:
     return "\n".join(out)
 
 
-def keccak256(lanes: Lanes) -> str:
+def keccak256(lanes: Lanes, *, exported: bool = False) -> str:
     """The helper's text: ``i256 @evmkiln.keccak256(ptr data, i64 len)`` and what it calls.
 
     The result is the hash as a big-endian word, as the KECCAK256 opcode pushes it.
+    The entry is internal to its module unless ``exported`` (the process's
+    shared copy, :mod:`~evmkiln.backend_llvm.shared_helpers`).
     """
+    linkage = "" if exported else "internal "
     rc = ", ".join(f"i64 {_signed64(c)}" for c in ROUND_CONSTANTS)
     cases = " ".join(f"i64 {32 * n}, label %w{n}" for n in WORD_PATHS)
     words = "\n".join(_words(n) for n in WORD_PATHS)
@@ -244,7 +247,7 @@ def keccak256(lanes: Lanes) -> str:
 
 {_absorb()}
 
-define internal i256 @evmkiln.keccak256(ptr %data, i64 %len) noinline nounwind {{
+define {linkage}i256 @evmkiln.keccak256(ptr %data, i64 %len) noinline nounwind {{
 entry:
   %st = alloca [25 x i64], align 8
   %buf = alloca [{RATE} x i8], align 8
