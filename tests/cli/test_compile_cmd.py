@@ -139,6 +139,7 @@ def test_run_with_artifacts_runs_from_them(tmp_path: Path) -> None:
         "aot": 1,
         "jit": 0,
         "interpreted": 0,
+        "without_code": 0,
         "jit_codes": 0,
         "artifacts_loaded": 1,
     }

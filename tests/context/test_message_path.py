@@ -298,3 +298,80 @@ def test_a_create_message_is_the_one_prepare_child_message_builds() -> None:
     )
     assert lean.is_create and lean.storage_address == addr(0x4000)
     assert lean.code_address == b"" and not lean.is_static and lean.should_transfer_value
+
+
+EMPTY_TARGETS = (addr(0xE0A), addr(0xFEE1), addr(0x1001))
+"""Accounts without code: one with a balance, one that does not exist, one with a nonce."""
+
+
+def no_code_caller(calls: list[tuple[str, int, int]], ending: str) -> bytes:
+    """Each call ``(kind, target index, value)`` to a target of :data:`EMPTY_TARGETS`
+    with 32 bytes of memory as input and output; its status, RETURNDATASIZE and the
+    new address of a create (``create``/``create2``: empty initcode) go to storage."""
+    code = bytearray(b"\x60\x2a\x5f\x52")  # MSTORE(0, 42): the output must not overwrite it
+    for number, (kind, target, value) in enumerate(calls):
+        if kind == "create":  # CREATE(value, 0, 0)
+            code += b"\x5f\x5f" + _push(value) + b"\xf0"
+        elif kind == "create2":
+            code += _push(number) + b"\x5f\x5f" + _push(value) + b"\xf5"
+        else:
+            code += b"\x60\x20\x5f\x60\x20\x5f"  # retSize 32, retOffset 0, argsSize 32, args 0
+            if CALL_KINDS[kind] in (0xF1, 0xF2):
+                code += _push(value)
+            code += b"\x73" + EMPTY_TARGETS[target] + b"\x61\xff\xff" + bytes([CALL_KINDS[kind]])
+        code += _push(2 * number + 16) + b"\x55"  # SSTORE(2n + 16, status or address)
+        code += b"\x3d" + _push(2 * number + 17) + b"\x55"  # SSTORE(2n + 17, RETURNDATASIZE)
+    return _ending(bytes(code), ending)
+
+
+no_code_calls = st.lists(
+    st.tuples(
+        st.sampled_from([*sorted(CALL_KINDS), "create", "create2"]),
+        st.integers(min_value=0, max_value=len(EMPTY_TARGETS) - 1),
+        st.sampled_from([0, 1, 10**30]),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@pytest.mark.parametrize("vm_class", [LLVM, WASM], ids=["llvm", "wasm"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    calls=no_code_calls,
+    ending=st.sampled_from(["return", "revert", "invalid"]),
+    to_code=st.booleans(),
+    value=st.sampled_from([0, 5]),
+)
+def test_messages_without_code_match_pyevm(
+    vm_class: Any, calls: list[tuple[str, int, int]], ending: str, to_code: bool, value: int
+) -> None:
+    """Calls of every kind to accounts without code, and creates with empty initcode,
+    with and without value (more than the caller has, too), from a compiled frame or as
+    the top-level message: py-evm's outcome, settled without the interpreter."""
+    accounts = {
+        SENDER: {"balance": 10**18},
+        addr(0x1000): {"code": no_code_caller(calls, ending), "balance": 100},
+        EMPTY_TARGETS[0]: {"balance": 7},
+        EMPTY_TARGETS[2]: {"nonce": 1},
+    }
+    to = addr(0x1000) if to_code else EMPTY_TARGETS[0]
+    kwargs = {"to": to, "value": value, "gas": 3_000_000, "persisted": True}
+    expected = apply_message(CancunVM, accounts, **kwargs)
+    stats = vm_class.stats
+    before = stats.frames_without_code, stats.frames_interpreted
+    assert apply_message(vm_class, accounts, **kwargs) == expected
+    # A call or create whose value exceeds the caller's balance fails before any frame.
+    affordable = any(kind in ("delegatecall", "staticcall") or v <= 100 for kind, _, v in calls)
+    if not to_code or affordable:
+        assert stats.frames_without_code > before[0]
+    assert stats.frames_interpreted == before[1]
+
+
+def test_a_create_with_empty_initcode_matches_pyevm() -> None:
+    accounts = {SENDER: {"balance": 10**18}}
+    for value in (0, 9):
+        expected = apply_message(CancunVM, accounts, initcode=b"", value=value)
+        before = LLVM.stats.frames_without_code
+        assert apply_message(LLVM, accounts, initcode=b"", value=value) == expected
+        assert LLVM.stats.frames_without_code == before + 1

@@ -98,6 +98,7 @@ def _frames_json(stats: Any) -> dict[str, int]:
         "aot": stats.frames_run_aot,
         "jit": stats.frames_run_compiled - stats.frames_run_aot,
         "interpreted": stats.frames_interpreted,
+        "without_code": stats.frames_without_code,
         "jit_codes": stats.frames_compiled,
         "artifacts_loaded": stats.aot_loaded,
     }

@@ -137,6 +137,7 @@ def _counters(vm_class: type[Any]) -> dict[str, Any]:
         "codes_compiled": stats.frames_compiled,
         "frames_run_compiled": stats.frames_run_compiled,
         "frames_interpreted": stats.frames_interpreted,
+        "frames_without_code": stats.frames_without_code,
         "compile_failures": stats.compile_failures,
         "compile_refusals": stats.compile_refusals,
     }

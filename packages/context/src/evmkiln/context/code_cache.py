@@ -55,8 +55,12 @@ class DispatchStats:
     """Distinct codes compiled successfully."""
     frames_run_compiled: int = 0
     frames_interpreted: int = 0
-    """Frames left to py-evm: empty code, precompiles, code that failed to compile, and
-    frames the computation class wants interpreted (``interpreted_for``)."""
+    """Frames left to py-evm: precompiles, code that failed to compile, frames the
+    computation class wants interpreted (``interpreted_for``), and messages without
+    code under a tool's computation subclass."""
+    frames_without_code: int = 0
+    """Messages to an account without code (or creates with empty initcode), not to a
+    precompile: settled at once, without the interpreter."""
     interpreted_for: dict[str, int] = field(default_factory=dict)
     """Frames with compiled code that ran on the interpreter because the computation
     class asked for it (a patched opcode, a tracer), by reason."""
@@ -86,6 +90,7 @@ class DispatchStats:
         self.frames_run_compiled = 0
         self.frames_run_aot = 0
         self.frames_interpreted = 0
+        self.frames_without_code = 0
         self.interpreted_for.clear()
         self.compile_failures = 0
         self.failures.clear()

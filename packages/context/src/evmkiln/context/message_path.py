@@ -94,7 +94,7 @@ def run_compiled(
     message: Any,
     transaction_context: Any,
     parent_computation: Any,
-    executable: Executable,
+    executable: Executable | None,
 ) -> Any:
     """``apply_computation`` of a frame whose code ``executable`` runs.
 
@@ -103,6 +103,10 @@ def run_compiled(
     the frame preamble (precompiles never reach this point), the frame, and
     ``__exit__`` settling a halt.  Lean classes (:func:`runs_lean`) get a
     computation from :func:`new_computation`, others their own constructor.
+
+    ``executable`` is None for a message without code: the interpreter would
+    run one implicit STOP, which costs no gas and changes nothing, so the
+    frame ends successfully with empty output right after its preamble.
     """
     if runs_lean(cls):
         computation = new_computation(cls, state, message, transaction_context)
@@ -117,6 +121,8 @@ def run_compiled(
             computation.contracts_created = parent_computation.contracts_created
         if message.is_create:
             computation.contracts_created.append(message.storage_address)
+        if executable is None:
+            return computation
         run_frame(
             computation,
             executable,

@@ -254,6 +254,16 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
                     counts = cls.stats.interpreted_for
                     counts[reason] = counts.get(reason, 0) + 1
             counted = cls.counts_gas
+        elif (
+            not code
+            and runs_lean(cls)
+            and message.code_address not in cls.get_precompiles()
+            and cls.interpret_reason(message) is None
+        ):
+            # Nothing to run (a call to an account without code, a create with empty
+            # initcode): py-evm's interpreter would execute one implicit STOP.
+            cls.stats.frames_without_code += 1
+            return run_compiled(cls, state, message, transaction_context, parent_computation, None)
         if executable is None:
             cls.stats.frames_interpreted += 1
             interpreted = super().apply_computation(
