@@ -94,6 +94,10 @@ class FakeHost:
     def get_original_storage(self, address: bytes, slot: int) -> int:
         return 0
 
+    def load_slot(self, address: bytes, slot: int) -> tuple[bool, int, int]:
+        cold = self.access_storage(address, slot)
+        return cold, self.get_storage(address, slot), self.get_original_storage(address, slot)
+
     def set_storage(self, address: bytes, slot: int, value: int) -> None:
         self.storage[(address, slot)] = value
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.cancun.transaction_context import CancunTransactionContext
 from eth.vm.message import Message
@@ -89,3 +90,83 @@ def test_logs_are_numbered_with_the_transaction() -> None:
     host.emit_log(A, (1, 2), b"x")
     host.emit_log(A, (), b"")
     assert computation.get_log_entries() == ((A, (1, 2), b"x"), (A, (), b""))
+
+
+def _flat_class() -> Any:
+    from evmkiln.context import make_vm_class
+
+    return make_vm_class("ir", fork="cancun")
+
+
+@pytest.mark.parametrize("flat", [False, True], ids=["stock", "flat"])
+def test_load_slot_answers_as_the_three_separate_questions(flat: bool) -> None:
+    """``load_slot`` is ``access_storage``, ``get_storage`` and ``get_original_storage``,
+    in a fresh host, after writes of the transaction, after a wipe and after a
+    reverted checkpoint (which makes the slots it warmed cold again)."""
+    vm_class = _flat_class() if flat else CancunVM
+    accounts = {A: {"storage": {1: 10, 2: 20}}, B: {"storage": {1: 5}}}
+
+    message = Message(gas=100_000, to=A, sender=SENDER, value=0, data=b"", code=b"\x00")
+    tx = CancunTransactionContext(gas_price=10, origin=SENDER)
+
+    def host_of(state: Any) -> PyEvmHost:
+        """A frame's host (it remembers what its frame read and warmed)."""
+        return PyEvmHost(state.computation_class(state, message, tx))
+
+    def separately(host: PyEvmHost, address: bytes, slot: int) -> tuple[bool, int, int]:
+        cold = host.access_storage(address, slot)
+        return cold, host.get_storage(address, slot), host.get_original_storage(address, slot)
+
+    fused_state, plain_state = (make_state(vm_class, accounts) for _ in range(2))
+    fused, plain = host_of(fused_state), host_of(plain_state)
+    script: list[tuple[str, bytes, int]] = [
+        ("load", A, 1),
+        ("load", A, 1),
+        ("write", A, 2),
+        ("load", A, 2),
+        ("load", A, 3),
+        ("snapshot", B, 0),
+        ("load", B, 1),
+        ("revert", B, 0),
+        ("load", B, 1),
+        ("wipe", B, 0),
+        ("load", B, 1),
+    ]
+    snapshots: list[Any] = []
+    for action, address, slot in script:
+        if action == "load":
+            again = (fused.load_slot(address, slot), separately(plain, address, slot))
+            assert again[0] == again[1], (action, address, slot)
+            continue
+        for host, state in ((fused, fused_state), (plain, plain_state)):
+            if action == "write":
+                host.set_storage(address, slot, 99)
+            elif action == "snapshot":
+                snapshots.append(state.snapshot())
+            elif action == "revert":
+                state.revert(snapshots.pop(0))
+            else:
+                state.delete_storage(address)
+        if action in ("revert", "wipe"):  # the next frame, with its own host
+            fused, plain = host_of(fused_state), host_of(plain_state)
+    assert fused_state.make_state_root() == plain_state.make_state_root()
+
+
+def test_load_slot_reads_the_flat_state_in_one_call_only_where_that_is_exact() -> None:
+    vm_class = _flat_class()
+    state = make_state(vm_class, {A: {"storage": {1: 10}}})
+    message = Message(gas=100_000, to=A, sender=SENDER, value=0, data=b"", code=b"\x00")
+    tx = CancunTransactionContext(gas_price=10, origin=SENDER)
+    host = PyEvmHost(state.computation_class(state, message, tx))
+    assert host._loader is not None
+    assert host.load_slot(A, 1) == (True, 10, 10)
+
+    class WatchingState(type(state)):  # type: ignore[misc]
+        def is_storage_warm(self, address: bytes, slot: int) -> bool:
+            return bool(super().is_storage_warm(address, slot))
+
+    watched = make_state(vm_class, {A: {"storage": {1: 10}}})
+    watched.__class__ = WatchingState
+    host = PyEvmHost(watched.computation_class(watched, message, tx))
+    assert host._loader is None
+    assert host.load_slot(A, 1) == (True, 10, 10)

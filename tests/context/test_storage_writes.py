@@ -155,11 +155,15 @@ def test_a_read_modify_write_crosses_only_for_its_read(
 
     accesses: list[int] = []
     writes: list[tuple[int, int]] = []
-    access, write = PyEvmHost.access_storage, PyEvmHost.set_storage
+    access, write, load = PyEvmHost.access_storage, PyEvmHost.set_storage, PyEvmHost.load_slot
 
     def counting_access(self: PyEvmHost, address: bytes, slot: int) -> bool:
         accesses.append(slot)
         return access(self, address, slot)
+
+    def counting_load(self: PyEvmHost, address: bytes, slot: int) -> tuple[bool, int, int]:
+        accesses.append(slot)
+        return load(self, address, slot)
 
     def counting_write(self: PyEvmHost, address: bytes, slot: int, value: int) -> None:
         writes.append((slot, value))
@@ -167,6 +171,7 @@ def test_a_read_modify_write_crosses_only_for_its_read(
 
     monkeypatch.setattr(PyEvmHost, "access_storage", counting_access)
     monkeypatch.setattr(PyEvmHost, "set_storage", counting_write)
+    monkeypatch.setattr(PyEvmHost, "load_slot", counting_load)
     code = bytes.fromhex("60005450" + "6002600055" + "6001600155" + "6003600155" + "00")
     codes = {CONTRACT_A: code}
     storage = {CONTRACT_A: {0: 7}}

@@ -107,6 +107,7 @@ from evmkiln.backend_wasm.translate import BUILTIN_IDS
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.builtins.impl import IMPLEMENTATIONS
+from evmkiln.builtins.impl.storage import sload_with_original
 from evmkiln.builtins.log_entries import decode_entries
 from evmkiln.builtins.memory_view import NativeMemoryView
 from evmkiln.builtins.message_words import message_words
@@ -463,8 +464,10 @@ class _Slot:
             return 0
         frame = self.frame
         assert frame is not None
-        impl, arity, _ = _BUILTIN_TABLE[ident]
         frame.gas = _I64.unpack_from(self.header, CTRL_GAS)[0]
+        if ident == _SLOAD:
+            return self._sload(frame)
+        impl, arity, _ = _BUILTIN_TABLE[ident]
         args = [self._read_word(i) for i in range(arity)]
         if ident in _EMITS_LOGS:
             self._emit_logs()
@@ -479,14 +482,12 @@ class _Slot:
         if result is not None:
             header[ARGS : ARGS + 32] = result.to_bytes(32, "little")
         _I64.pack_into(header, CTRL_GAS, frame.gas)
-        if ident in (_SLOAD, _SSTORE):
+        if ident == _SSTORE:
             # With the original value known, generated SSTORE prices every later write
             # to the slot: a read-modify-write crosses only for its SLOAD.
             slot = args[0]
-            value = result if ident == _SLOAD else args[1]
-            assert value is not None
             original = frame.host.get_original_storage(frame.address, slot)
-            self._remember(slot, value, original.to_bytes(32, "little"), transient=False)
+            self._remember(slot, args[1], original.to_bytes(32, "little"), transient=False)
         elif ident in (_TLOAD, _TSTORE):
             value = result if ident == _TLOAD else args[1]
             assert value is not None
@@ -494,6 +495,21 @@ class _Slot:
         elif ident in _RUNS_FRAMES:  # another frame may have written any storage
             self._advance_generation()
             _I64.pack_into(header, MSG_RETURNDATA_LEN, len(frame.returndata))
+        return 0
+
+    def _sload(self, frame: Frame) -> int:
+        """SLOAD's crossing: the builtin, then the slot entered with the original value
+        it read on the way (the most frequent crossing, so one call to the host)."""
+        slot = self._read_word(0)
+        try:
+            value, original = sload_with_original(frame, slot)
+        except ExceptionalHalt as halt:
+            self.host.error = halt
+            return 1
+        header = self.header
+        header[ARGS : ARGS + 32] = value.to_bytes(32, "little")
+        _I64.pack_into(header, CTRL_GAS, frame.gas)
+        self._remember(slot, value, original.to_bytes(32, "little"), transient=False)
         return 0
 
     # -- known storage slots (read by generated SLOAD and SSTORE) ----------------------

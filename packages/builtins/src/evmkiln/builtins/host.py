@@ -155,6 +155,12 @@ class Host(Protocol):
         """The slot's current value, including this transaction's writes."""
         ...
 
+    def load_slot(self, address: bytes, slot: int) -> tuple[bool, int, int]:
+        """``access_storage``, ``get_storage`` and ``get_original_storage`` at once:
+        ``(was cold, current, original)``, the slot warmed.  What an SLOAD
+        crossing asks; one call is cheaper than three."""
+        ...
+
     def get_original_storage(self, address: bytes, slot: int) -> int:
         """The slot's value at the start of the transaction (EIP-2200's "original")."""
         ...

@@ -337,6 +337,21 @@ class FlatAccountDB(AccountDatabaseAPI):
                 current = value
         return current, original
 
+    def load_slot(self, address: bytes, slot: int) -> tuple[bool, int, int]:
+        """SLOAD's whole visit: ``(was cold, current, original)``, the slot warmed.
+
+        ``mark_storage_warm`` and :meth:`current_and_original` in one call: a
+        compiled frame's first read of a slot wants all three.
+        """
+        key = (address, slot)
+        warm = self._warm_slots
+        cold = key not in warm
+        if cold:
+            warm.add(key)
+            self._journal.append((_WARM_SLOT, key))
+        current, original = self.current_and_original(address, slot)
+        return cold, current, original
+
     def _committed_slot(self, address: bytes, slot: int) -> int:
         """The slot as earlier transactions left it (their pending writes, else the trie)."""
         slots = self._locked.get(address)

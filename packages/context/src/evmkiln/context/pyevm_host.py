@@ -101,6 +101,28 @@ def _pair_reader(state: Any) -> Callable[[bytes, int], tuple[int, int]] | None:
     return reader
 
 
+def _slot_loader(state: Any) -> Callable[[bytes, int], tuple[bool, int, int]] | None:
+    """The flat state's ``load_slot``, where it does what the state's own
+    ``is_storage_warm``, ``mark_storage_warm`` and ``get_storage`` would: the
+    state class keeps py-evm's three (decided once per class) and its account
+    database is evmkiln's flat one."""
+    cls = type(state)
+    plain = cls.__dict__.get("_kiln_plain_slot_access")
+    if plain is None:
+        plain = (
+            cls.get_storage is BaseState.get_storage
+            and cls.is_storage_warm is BaseState.is_storage_warm
+            and cls.mark_storage_warm is BaseState.mark_storage_warm
+        )
+        cls._kiln_plain_slot_access = plain
+    if not plain:
+        return None
+    loader: Callable[[bytes, int], tuple[bool, int, int]] | None = getattr(
+        state._account_db, "load_slot", None
+    )
+    return loader
+
+
 class PyEvmHost:
     """:class:`~evmkiln.builtins.host.Host` backed by ``computation.state``."""
 
@@ -109,6 +131,7 @@ class PyEvmHost:
         "_add_logs",
         "_computation",
         "_delegations",
+        "_loader",
         "_on_storage_write",
         "_originals",
         "_pair",
@@ -139,6 +162,7 @@ class PyEvmHost:
         self._storage: dict[tuple[bytes, int], int] = {}
         self._originals: dict[tuple[bytes, int], int] = {}
         self._pair: Callable[[bytes, int], tuple[int, int]] | None = _pair_reader(self._state)
+        self._loader = _slot_loader(self._state)
         self._warm_slots: set[tuple[bytes, int]] = set()
         if _takes_checked_logs(computation):
             self._add_log: Any = computation.add_checked_log_entry
@@ -258,6 +282,18 @@ class PyEvmHost:
                 self._originals.setdefault(key, original)
             self._storage[key] = value
         return value
+
+    def load_slot(self, address: bytes, slot: int) -> tuple[bool, int, int]:
+        key = (address, slot)
+        loader = self._loader
+        if loader is None or key in self._storage:
+            cold = self.access_storage(address, slot)
+            return cold, self.get_storage(address, slot), self.get_original_storage(address, slot)
+        self._warm_slots.add(key)
+        cold, value, original = loader(address, slot)
+        self._storage[key] = value
+        self._originals.setdefault(key, original)
+        return cold, value, original
 
     def get_original_storage(self, address: bytes, slot: int) -> int:
         # A slot's value at the start of the transaction cannot change during it, and a

@@ -26,9 +26,18 @@ if TYPE_CHECKING:
 
 
 def sload(frame: Frame, slot: int) -> int:
-    host = frame.host
-    charge(frame, COLD_SLOAD if host.access_storage(frame.address, slot) else WARM_STORAGE_READ)
-    return host.get_storage(frame.address, slot)
+    return sload_with_original(frame, slot)[0]
+
+
+def sload_with_original(frame: Frame, slot: int) -> tuple[int, int]:
+    """SLOAD, also giving the slot's original value: ``(value, original)``.
+
+    A native backend's storage table enters both, so that its SSTORE can
+    price later writes to the slot without crossing.
+    """
+    cold, value, original = frame.host.load_slot(frame.address, slot)
+    charge(frame, COLD_SLOAD if cold else WARM_STORAGE_READ)
+    return value, original
 
 
 def _sstore_price(original: int, current: int, new: int) -> tuple[int, int]:
