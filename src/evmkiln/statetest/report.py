@@ -122,7 +122,8 @@ def print_report(report: RunReport, console: Console) -> None:
         console.print(
             f"Frames: {frames.aot} ran from artifacts ({frames.artifacts_loaded} loaded), "
             f"{frames.jit} on code JIT-compiled at run time ({frames.jit_codes} codes), "
-            f"{frames.interpreted} interpreted (empty code, precompiles)",
+            f"{frames.interpreted} interpreted (precompiles, code that did not compile), "
+            f"{frames.without_code} without code",
             markup=False,
             highlight=False,
             soft_wrap=True,

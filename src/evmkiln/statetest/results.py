@@ -9,6 +9,7 @@ the rare tests that repeat an index selection.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -69,18 +70,16 @@ class FrameCounts:
     aot: int = 0
     jit: int = 0
     interpreted: int = 0
-    """Empty code and precompiles."""
+    """Precompiles, and code that did not compile."""
     jit_codes: int = 0
     artifacts_loaded: int = 0
     """Artifacts loaded for this case (each is loaded once per worker, at first use)."""
+    without_code: int = 0
+    """Messages to accounts without code (and creates with empty initcode)."""
 
     def __add__(self, other: FrameCounts) -> FrameCounts:
         return FrameCounts(
-            self.aot + other.aot,
-            self.jit + other.jit,
-            self.interpreted + other.interpreted,
-            self.jit_codes + other.jit_codes,
-            self.artifacts_loaded + other.artifacts_loaded,
+            *(getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self))
         )
 
 

@@ -46,6 +46,7 @@ def frame_counts(vm_class: type[Any]) -> FrameCounts | None:
         interpreted=stats.frames_interpreted,
         jit_codes=stats.frames_compiled,
         artifacts_loaded=stats.aot_loaded,
+        without_code=stats.frames_without_code,
     )
 
 

@@ -199,6 +199,9 @@ _RUNS_FRAMES = frozenset(BUILTIN_IDS[name] for name, sig in BUILTINS.items() if 
 _EMITS_LOGS = _RUNS_FRAMES | {BUILTIN_IDS[f"log{count}"] for count in range(5)}
 """Builtins before which the logs generated code buffered go to the host (they come first)."""
 _TLOAD, _TSTORE = BUILTIN_IDS["tload"], BUILTIN_IDS["tstore"]
+_EXIT_KINDS = tuple(ExitKind)
+"""``ExitKind(status)`` without the enum's call (statuses are 0, 1, 2, ...)."""
+assert [kind.value for kind in _EXIT_KINDS] == list(range(len(_EXIT_KINDS)))
 _ORIGINAL_KNOWN = SL_ORIGINAL_KNOWN.to_bytes(8, "little")
 """The flags of every entered storage slot: its crossings always know the original value."""
 _TRANSIENT = SL_TRANSIENT.to_bytes(8, "little")
@@ -584,7 +587,9 @@ class _Slot:
         # Reset whatever the previous frame left behind; its known storage slots
         # go stale with a new generation (the counter survives the reset).
         generation = _I64.unpack_from(self.header, CTRL_SL_GEN)[0]
-        ctypes.memset(addr + base, 0, self._msize())
+        dirty = self._msize()
+        if dirty:
+            ctypes.memset(addr + base, 0, dirty)
         ctypes.memset(addr, 0, ARGS)  # CTRL_REFUND included
         _I64.pack_into(self.header, CTRL_SL_GEN, generation + 1)
         self._writable.clear()
@@ -633,7 +638,9 @@ class _Slot:
         frame.gas = _I64.unpack_from(self.header, CTRL_GAS)[0]
         if status >= STATUS_HALT_BASE:
             raise ExceptionalHalt(HaltKind(status - STATUS_HALT_BASE))
-        kind = ExitKind(status)
+        if not 0 <= status < len(_EXIT_KINDS):
+            raise RuntimeError(f"the module returned unknown status {status}")
+        kind = _EXIT_KINDS[status]
         if kind is ExitKind.RETURN or kind is ExitKind.REVERT:
             offset = _I64.unpack_from(self.header, CTRL_OUT_OFFSET)[0]
             size = _I64.unpack_from(self.header, CTRL_OUT_SIZE)[0]
