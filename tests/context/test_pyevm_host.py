@@ -158,8 +158,8 @@ def test_load_slot_reads_the_flat_state_in_one_call_only_where_that_is_exact() -
     message = Message(gas=100_000, to=A, sender=SENDER, value=0, data=b"", code=b"\x00")
     tx = CancunTransactionContext(gas_price=10, origin=SENDER)
     host = PyEvmHost(state.computation_class(state, message, tx))
-    assert host._loader is not None
     assert host.load_slot(A, 1) == (True, 10, 10)
+    assert host._loader is not None
 
     class WatchingState(type(state)):  # type: ignore[misc]
         def is_storage_warm(self, address: bytes, slot: int) -> bool:
@@ -168,5 +168,5 @@ def test_load_slot_reads_the_flat_state_in_one_call_only_where_that_is_exact() -
     watched = make_state(vm_class, {A: {"storage": {1: 10}}})
     watched.__class__ = WatchingState
     host = PyEvmHost(watched.computation_class(watched, message, tx))
-    assert host._loader is None
     assert host.load_slot(A, 1) == (True, 10, 10)
+    assert host._readers_known and host._loader is None

@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 import llvmlite.binding as llvm
 
@@ -79,17 +79,19 @@ class LlvmExecutable:
                 job.run_seconds += time.perf_counter() - start
                 if job.run_seconds >= TIER_UP_SECONDS:
                     queue.submit(job)
-            return self._outcome(state, status)
+            # How the run ended (in line: every frame asks); RETURN/REVERT data goes to
+            # ``frame.output``, halts and errors are raised.
+            kind = _EXITS.get(status)
+            if kind is None:
+                self._raise_for(state, status)
+            elif kind is ExitKind.RETURN or kind is ExitKind.REVERT:
+                state.frame.output = state.output()
+            return kind
         finally:
             state.end()
 
-    def _outcome(self, state: RunState, status: int) -> ExitKind:
-        """How the run ended; RETURN/REVERT data goes to ``frame.output``, halts are raised."""
-        kind = _EXITS.get(status)
-        if kind is not None:
-            if kind is ExitKind.RETURN or kind is ExitKind.REVERT:
-                state.frame.output = state.output()
-            return kind
+    def _raise_for(self, state: RunState, status: int) -> NoReturn:
+        """The exception of a run that ended with a halt or error ``status``."""
         if status == STATUS_HALT:
             error = state.error
             if isinstance(error, ExceptionalHalt):

@@ -183,7 +183,7 @@ class RunState:
         state.raw[MESSAGE_WORDS] = words
         if frame.memory:
             state.memory.borrow(frame.memory)
-        frame.memory = cast("bytearray", state.memory)  # builtins use it as one
+        frame.memory = state.memory  # type: ignore[assignment]  # builtins use it as one
         _ACTIVE[state.address] = state
         return state
 
@@ -225,14 +225,17 @@ class RunState:
             if refund:
                 frame.refund += refund
             frame.memory = self.memory.release(frame.keep_memory)
-            self.storage.write_back()
-            self.emit_logs()
+            if self.ctx.lg_len:
+                self.emit_logs()
         finally:
-            self.storage.reset()
-            self.logs.reset()
-            self.frame = _NO_FRAME
-            self.error = None
-            _IDLE.append(self)
+            try:
+                self.storage.end_frame()
+            finally:
+                if self.ctx.lg_len:
+                    self.logs.reset()
+                self.frame = _NO_FRAME
+                self.error = None
+                _IDLE.append(self)
 
     def fail(self, error: BaseException) -> int:
         """Record a non-halt exception raised inside a crossing."""

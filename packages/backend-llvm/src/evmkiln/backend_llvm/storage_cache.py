@@ -189,6 +189,19 @@ class StorageTable:
         self._ctx.refund = 0
         self._ctx.sl_gen += 1
 
+    def end_frame(self) -> None:
+        """:meth:`write_back`, then :meth:`reset` (even if telling py-evm failed).
+
+        A frame that entered nothing since the generation last moved and has
+        no refund left in the context (most small frames) costs one test.
+        """
+        if not self._entered and not self._writable and not self._ctx.refund:
+            return
+        try:
+            self.write_back()
+        finally:
+            self.reset()
+
     def forget(self) -> None:
         """Invalidate every entry: another frame may have run."""
         self.write_back()

@@ -81,7 +81,8 @@ def apply_call_message(
     computation = cls.apply_computation(
         state, message, transaction_context, parent_computation=parent_computation
     )
-    if computation.is_error:
+    # ``is_error``, read where it is kept: the class is py-evm's, as made.
+    if computation._error is not None:
         state.revert(snapshot)
     else:
         state.commit(snapshot)
@@ -108,7 +109,8 @@ def run_compiled(
     run one implicit STOP, which costs no gas and changes nothing, so the
     frame ends successfully with empty output right after its preamble.
     """
-    if runs_lean(cls):
+    lean = runs_lean(cls)
+    if lean:
         computation = new_computation(cls, state, message, transaction_context)
     else:
         computation = cls(state, message, transaction_context)
@@ -129,6 +131,7 @@ def run_compiled(
             cls.fork.delegations,
             cls.storage_write_hook(),
             cls.keccak_hook(),
+            lean=lean,
         )
     return computation
 
@@ -139,8 +142,15 @@ def run_frame(
     delegations: bool,
     on_storage_write: Callable[[bytes, int], None] | None = None,
     on_keccak: Callable[[bytes, int], None] | None = None,
+    *,
+    lean: bool = False,
 ) -> None:
     """Run ``executable`` on ``computation``'s frame and leave its results where py-evm looks.
+
+    ``lean``: the computation's class is exactly as ``make_vm_class`` made it
+    (:func:`runs_lean`), so its gas meter and output are py-evm's own and are
+    set where they are kept, without the methods' checks (which cannot fail
+    here) and debug logging.
 
     Exceptional halts and REVERT are raised as py-evm's exceptions, worded as
     py-evm's interpreter words them, so that the computation's ``__exit__``
@@ -175,13 +185,21 @@ def run_frame(
         raise error from None
 
     used = start_gas - frame.gas
-    if used > 0:
-        computation.consume_gas(used, reason="compiled code")
-    elif used < 0:  # pragma: no cover - a frame never ends with more gas than it started
+    if used < 0:  # pragma: no cover - a frame never ends with more gas than it started
         raise AssertionError(f"frame ended with {frame.gas} gas, started with {start_gas}")
-    if frame.refund:
-        computation.refund_gas(frame.refund)
-    output = bytes(frame.output)
-    computation.output = output
+    output = frame.output
+    if type(output) is not bytes:
+        output = bytes(output)
+    if lean and type(meter) is GasMeter:
+        meter.gas_remaining -= used
+        if frame.refund:
+            computation.refund_gas(frame.refund)
+        computation._output = output
+    else:
+        if used:
+            computation.consume_gas(used, reason="compiled code")
+        if frame.refund:
+            computation.refund_gas(frame.refund)
+        computation.output = output
     if exit_kind == ExitKind.REVERT:
         raise Revert(output)

@@ -135,6 +135,7 @@ class PyEvmHost:
         "_on_storage_write",
         "_originals",
         "_pair",
+        "_readers_known",
         "_state",
         "_storage",
         "_tx",
@@ -161,15 +162,28 @@ class PyEvmHost:
         self._tx = computation.transaction_context
         self._storage: dict[tuple[bytes, int], int] = {}
         self._originals: dict[tuple[bytes, int], int] = {}
-        self._pair: Callable[[bytes, int], tuple[int, int]] | None = _pair_reader(self._state)
-        self._loader = _slot_loader(self._state)
         self._warm_slots: set[tuple[bytes, int]] = set()
+        # How the frame reads storage and records logs is decided at its first storage
+        # crossing or log: many frames have neither.
+        self._readers_known = False
+        self._pair: Callable[[bytes, int], tuple[int, int]] | None = None
+        self._loader: Callable[[bytes, int], tuple[bool, int, int]] | None = None
+        self._add_log: Any = None
+        self._add_logs: Any = None
+
+    def _know_readers(self) -> None:
+        state = self._state
+        self._pair = _pair_reader(state)
+        self._loader = _slot_loader(state)
+        self._readers_known = True
+
+    def _know_log_adders(self) -> None:
+        computation = self._computation
         if _takes_checked_logs(computation):
-            self._add_log: Any = computation.add_checked_log_entry
-            self._add_logs: Any = computation.add_checked_log_entries
+            self._add_log = computation.add_checked_log_entry
+            self._add_logs = computation.add_checked_log_entries
         else:
             self._add_log = computation.add_log_entry
-            self._add_logs = None
 
     @property
     def computation(self) -> Any:
@@ -274,6 +288,8 @@ class PyEvmHost:
         key = (address, slot)
         value = self._storage.get(key)
         if value is None:
+            if not self._readers_known:
+                self._know_readers()
             pair = self._pair
             if pair is None:
                 value = int(self._state.get_storage(address, slot))
@@ -285,6 +301,8 @@ class PyEvmHost:
 
     def load_slot(self, address: bytes, slot: int) -> tuple[bool, int, int]:
         key = (address, slot)
+        if not self._readers_known:
+            self._know_readers()
         loader = self._loader
         if loader is None or key in self._storage:
             cold = self.access_storage(address, slot)
@@ -321,9 +339,13 @@ class PyEvmHost:
 
     # -- logs --------------------------------------------------------------
     def emit_log(self, address: bytes, topics: tuple[int, ...], data: bytes) -> None:
+        if self._add_log is None:
+            self._know_log_adders()
         self._add_log(address, topics, data)
 
     def emit_logs(self, address: bytes, logs: list[tuple[tuple[int, ...], bytes]]) -> None:
+        if self._add_log is None:
+            self._know_log_adders()
         add_logs = self._add_logs
         if add_logs is not None:
             add_logs(address, logs)
