@@ -94,6 +94,12 @@ class FakeHost:
     def get_original_storage(self, address: bytes, slot: int) -> int:
         return 0
 
+    def frames_mark(self) -> int:
+        return 0
+
+    def frame_ran_at(self, address: bytes, mark: int) -> bool:
+        return True  # it does not keep the frames' tree
+
     def load_slot(self, address: bytes, slot: int) -> tuple[bool, int, int]:
         cold = self.access_storage(address, slot)
         return cold, self.get_storage(address, slot), self.get_original_storage(address, slot)

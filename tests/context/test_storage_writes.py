@@ -28,15 +28,25 @@ CHILD = bytes.fromhex("6001546000540160025500")
 # it reverts when transient slot 1 holds 2 (its write is then undone).
 TRANSIENT_CHILD = bytes.fromhex("60015c60005c0160025d" + "60015c600214601457" + "00" + "5b5f5ffd")
 
+CONTRACT_D = bytes.fromhex("dd" * 20)
+# Another account, called: it writes its own slot 0 and transient slot 0.
+OTHER = bytes.fromhex("6009600055" + "600960005d" + "00")
+# What the parent does when called again with call data (a re-entrant call): it writes
+# its own slot 0 and transient slot 1, and stops.  Without call data it runs ``program``.
+REENTERED = bytes.fromhex("6007600055" + "600760015d" + "00")
+ENTRY = bytes.fromhex("3615610011" + "57") + REENTERED + b"\x5b"
+"""``if CALLDATASIZE: REENTERED`` ahead of the program (its JUMPDEST at offset 17)."""
+assert len(ENTRY) == 18
+
+CALLS = ("child", "tchild", "other", "static_other", "reenter")
 Op = tuple[str, int, int]
 ops = st.lists(
     st.one_of(
         st.tuples(st.just("store"), st.sampled_from(SLOTS), st.sampled_from(VALUES)),
         st.tuples(st.just("load"), st.sampled_from(SLOTS), st.just(0)),
-        st.tuples(st.just("child"), st.just(0), st.just(0)),
+        st.tuples(st.sampled_from(CALLS), st.just(0), st.just(0)),
         st.tuples(st.just("tstore"), st.sampled_from(SLOTS), st.sampled_from(VALUES)),
         st.tuples(st.just("tload"), st.sampled_from(SLOTS), st.just(0)),
-        st.tuples(st.just("tchild"), st.just(0), st.just(0)),
     ),
     min_size=1,
     max_size=24,
@@ -58,10 +68,16 @@ def program(sequence: list[Op]) -> bytes:
         elif kind == "tload":
             code += f"60{slot:02x}5c61{32 * loads:04x}52"
             loads += 1
+        elif kind == "other":  # CALL(gas, D, 0, 0, 0, 0, 0); POP
+            code += "5f5f5f5f5f73" + CONTRACT_D.hex() + "5af150"
+        elif kind == "static_other":  # STATICCALL(gas, D, 0, 0, 0, 0); POP: D's write halts
+            code += "5f5f5f5f73" + CONTRACT_D.hex() + "5afa50"
+        elif kind == "reenter":  # CALL(gas, A, 0, 0, 1, 0, 0); POP: one byte of call data
+            code += "5f5f60015f5f73" + CONTRACT_A.hex() + "5af150"
         else:  # DELEGATECALL(gas, B or C, 0, 0, 0, 0); POP
             child = CONTRACT_B if kind == "child" else CONTRACT_C
             code += "5f5f5f5f73" + child.hex() + "5af450"
-    return bytes.fromhex(code + f"61{32 * loads:04x}5ff3")
+    return ENTRY + bytes.fromhex(code + f"61{32 * loads:04x}5ff3")
 
 
 ORIGINALS = st.fixed_dictionaries({slot: st.sampled_from(VALUES) for slot in SLOTS})
@@ -85,10 +101,27 @@ ORIGINALS = st.fixed_dictionaries({slot: st.sampled_from(VALUES) for slot in SLO
     {0: 0, 1: 0, 2: 0},
     1_000_000,
 )
+# Slots read and written around a call elsewhere (the table is kept) and around a
+# re-entrant call and a DELEGATECALL (it is not).
+@example(
+    [
+        *[("load", 0, 0), ("store", 1, 2), ("tstore", 1, 1), ("other", 0, 0), ("load", 0, 0)],
+        *[("store", 1, 0), ("tload", 1, 0), ("reenter", 0, 0), ("load", 0, 0), ("tload", 1, 0)],
+        *[("store", 0, 2), ("child", 0, 0), ("load", 2, 0), ("static_other", 0, 0)],
+        ("store", 0, 1),
+    ],
+    {0: 1, 1: 1, 2: 0},
+    1_000_000,
+)
 def test_storage_sequences_match_pyevm(
     backend: str, sequence: list[Op], originals: dict[int, int], gas: int
 ) -> None:
-    codes = {CONTRACT_A: program(sequence), CONTRACT_B: CHILD, CONTRACT_C: TRANSIENT_CHILD}
+    codes = {
+        CONTRACT_A: program(sequence),
+        CONTRACT_B: CHILD,
+        CONTRACT_C: TRANSIENT_CHILD,
+        CONTRACT_D: OTHER,
+    }
     storage = {CONTRACT_A: {slot: v for slot, v in originals.items() if v}}
     expected = execute(CancunVM, codes, storage=storage, gas=gas)
     vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
@@ -263,3 +296,37 @@ def test_a_static_frame_cannot_tstore_a_slot_it_has_read(backend: str) -> None:
     vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     assert execute(vm_class, codes) == expected
     assert expected.success and expected.output == bytes(32)  # the child failed
+
+
+@pytest.mark.parametrize("backend", ["llvm", "wasm"])
+@pytest.mark.parametrize(("call", "reads"), [("other", [0]), ("reenter", [0, 0])])
+def test_a_call_keeps_the_slots_native_unless_the_account_ran_again(
+    backend: str, call: str, reads: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SLOAD(0), SSTORE(0, 2), a call, SLOAD(0), SSTORE(0, 3).
+
+    A call to another account cannot change this one's storage: slot 0 stays
+    in the frame's table, so its second read and write stay in native code and
+    the host is asked about it once.  A re-entrant call runs this account
+    again (it writes slot 0): the table is forgotten and slot 0 crosses again.
+    """
+    from evmkiln.context.pyevm_host import PyEvmHost
+
+    asked: list[int] = []
+    load = PyEvmHost.load_slot
+
+    def counting_load(self: PyEvmHost, address: bytes, slot: int) -> tuple[bool, int, int]:
+        if address == CONTRACT_A:
+            asked.append(slot)
+        return load(self, address, slot)
+
+    monkeypatch.setattr(PyEvmHost, "load_slot", counting_load)
+    sequence: list[Op] = [("load", 0, 0), ("store", 0, 2), (call, 0, 0)]
+    sequence += [("load", 0, 0), ("store", 0, 3)]
+    codes = {CONTRACT_A: program(sequence), CONTRACT_D: OTHER}
+    storage = {CONTRACT_A: {0: 1}}
+    expected = execute(CancunVM, codes, storage=storage)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    assert execute(vm_class, codes, storage=storage) == expected
+    assert expected.success
+    assert asked == reads

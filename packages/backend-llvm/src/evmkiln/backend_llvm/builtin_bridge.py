@@ -36,9 +36,11 @@ context, which the generated code reloads after every crossing.
 from __future__ import annotations
 
 import ctypes
+import struct
 from typing import TYPE_CHECKING, Any, cast
 
 from evmkiln.backend_llvm.context_layout import (
+    FIELD_OFFSET,
     I64,
     MESSAGE_WORDS,
     STACK_LIMIT,
@@ -82,17 +84,49 @@ _ACTIVE: dict[int, RunState] = {}
 """Running frames by context address: how an entry finds its frame."""
 
 _GAS, _REFUND, _STATIC = I64["gas"], I64["refund"], I64["static"]
-_CALLDATA_LEN, _CODE_LEN, _RETURNDATA_LEN = (
-    I64["calldata_len"],
-    I64["code_len"],
-    I64["returndata_len"],
+_OUT_OFFSET, _OUT_SIZE = I64["out_offset"], I64["out_size"]
+
+_MESSAGE_FIELD_NAMES = (
+    "calldata_ptr",
+    "calldata_len",
+    "code_ptr",
+    "code_len",
+    "returndata_ptr",
+    "returndata_len",
+    "status",
+    "halt_kind",
+    "out_offset",
+    "out_size",
 )
-_STATUS, _HALT_KIND, _OUT_OFFSET, _OUT_SIZE = (
-    I64["status"],
-    I64["halt_kind"],
-    I64["out_offset"],
-    I64["out_size"],
-)
+
+
+def _bytes_data_offset() -> int:
+    """How far a ``bytes`` object's data lies from its address (``id``).
+
+    CPython lays every ``bytes`` object out alike, so a frame's call data,
+    code and return data are pointed at as ``id(data) + offset``, written with
+    the other message fields in one ``pack_into`` instead of three ctypes
+    assignments.  Measured once, on a probe, and checked.
+    """
+    probe = b"evmkiln bytes probe"
+    address = ctypes.cast(ctypes.c_char_p(probe), ctypes.c_void_p).value
+    offset = (address or 0) - id(probe)
+    if not 0 < offset <= 64 or ctypes.string_at(id(probe) + offset, len(probe)) != probe:
+        raise RuntimeError(f"unexpected bytes object layout (data at +{offset})")
+    return offset
+
+
+_BYTES_DATA = _bytes_data_offset()
+_MESSAGE_FIELDS = struct.Struct("<QqQqQqqqqq")
+"""``calldata_ptr`` to ``out_size``: the pointers and lengths of call data, code and
+return data, then status, halt kind and the output range (adjacent, checked below)."""
+_MESSAGE_AT = FIELD_OFFSET["calldata_ptr"]
+_RETURNDATA_AT = FIELD_OFFSET["returndata_ptr"]
+_RETURNDATA_FIELDS = struct.Struct("<Qq")
+if [FIELD_OFFSET[name] - _MESSAGE_AT for name in _MESSAGE_FIELD_NAMES] != [
+    8 * i for i in range(len(_MESSAGE_FIELD_NAMES))
+]:  # pragma: no cover - the layout is fixed in context_layout
+    raise RuntimeError("the message fields of the context are not adjacent")
 
 _IDLE: list[RunState] = []
 """Run states between runs, reused by the next frames (see :class:`RunState`)."""
@@ -129,6 +163,7 @@ class RunState:
         "ctx",
         "error",
         "frame",
+        "held",
         "i64",
         "logs",
         "memory",
@@ -152,6 +187,8 @@ class RunState:
         self.logs = LogBuffer(ctx)
         self.error: BaseException | None = None
         self.frame = _NO_FRAME
+        self.held: tuple[bytes, ...] = ()
+        """The call data, code and return data the context points at (kept alive here)."""
 
     @classmethod
     def begin(cls, frame: Frame) -> RunState:
@@ -169,17 +206,31 @@ class RunState:
             state.memory.claim()
         state.frame = frame
         state.error = None
-        ctx, i64 = state.ctx, state.i64
+        i64 = state.i64
         i64[_GAS] = gas
         calldata, code, returndata = frame.calldata, frame.code, frame.returndata
-        ctx.calldata_ptr = calldata if type(calldata) is bytes else bytes(calldata)
-        ctx.code_ptr = code if type(code) is bytes else bytes(code)
-        ctx.returndata_ptr = returndata if type(returndata) is bytes else bytes(returndata)
-        i64[_CALLDATA_LEN] = len(calldata)
-        i64[_CODE_LEN] = len(code)
-        i64[_RETURNDATA_LEN] = len(returndata)
+        if type(calldata) is not bytes:
+            calldata = bytes(calldata)
+        if type(code) is not bytes:
+            code = bytes(code)
+        if type(returndata) is not bytes:
+            returndata = bytes(returndata)
+        state.held = (calldata, code, returndata)
+        _MESSAGE_FIELDS.pack_into(
+            state.raw,
+            _MESSAGE_AT,
+            id(calldata) + _BYTES_DATA,
+            len(calldata),
+            id(code) + _BYTES_DATA,
+            len(code),
+            id(returndata) + _BYTES_DATA,
+            len(returndata),
+            0,
+            0,
+            0,
+            0,
+        )
         i64[_STATIC] = 1 if frame.is_static else 0
-        i64[_STATUS] = i64[_HALT_KIND] = i64[_OUT_OFFSET] = i64[_OUT_SIZE] = 0
         state.raw[MESSAGE_WORDS] = words
         if frame.memory:
             state.memory.borrow(frame.memory)
@@ -190,8 +241,13 @@ class RunState:
     def borrow_returndata(self) -> None:
         """Point ``ctx.returndata_ptr``/``returndata_len`` at ``frame.returndata``."""
         returndata = self.frame.returndata
-        self.ctx.returndata_ptr = returndata if type(returndata) is bytes else bytes(returndata)
-        self.i64[_RETURNDATA_LEN] = len(returndata)
+        if type(returndata) is not bytes:
+            returndata = bytes(returndata)
+        calldata, code, _ = self.held
+        self.held = (calldata, code, returndata)
+        _RETURNDATA_FIELDS.pack_into(
+            self.raw, _RETURNDATA_AT, id(returndata) + _BYTES_DATA, len(returndata)
+        )
 
     def output(self) -> bytes:
         """The RETURN/REVERT range of memory (``ctx.out_offset``/``out_size``)."""
@@ -298,24 +354,48 @@ def _sload_entry(ctx_address: int, words: int) -> int:
         ctx.gas = frame.gas
 
 
+def _before_frames(table: StorageTable, frame: Frame) -> int:
+    """Ahead of a builtin that may run other frames: they must see this frame's writes.
+
+    Returns the host's mark of the frames run so far, for :func:`_after_frames`.
+    """
+    table.write_back()
+    return frame.host.frames_mark()
+
+
+def _after_frames(table: StorageTable, frame: Frame, mark: int) -> None:
+    """After it: the table stays valid unless a frame on this account's storage ran.
+
+    Only such a frame (a re-entrant call, a DELEGATECALL of this frame or of a
+    frame it reached, whatever the depth) can have changed this account's
+    storage or transient storage; any other left every entry's value as it
+    was, and warm (a reverted child cannot make cold a slot warmed before
+    it).  So a contract that reads its slots, calls out and writes them back
+    (a reentrancy guard, a pair updating its reserves) keeps them native.
+    """
+    if frame.host.frame_ran_at(frame.address, mark):
+        table.forget()
+
+
 def _storage_hooks(name: str) -> tuple[Any, Any]:
     """What a builtin's entry does to the frame's storage table: ``(before, after)``.
 
-    ``before`` runs ahead of the builtin, ``after`` once it has succeeded (a
-    halt or error ends the frame: nothing to keep).
+    ``before(table, frame)`` runs ahead of the builtin and returns what
+    ``after(table, frame, args, result, token)`` receives once the builtin
+    has succeeded (a halt or error ends the frame: nothing to keep).
     """
     if name == "sstore":
-        return None, lambda table, frame, args, result: _remember(table, frame, args[0], args[1])
+        return None, lambda table, frame, args, result, _: _remember(table, frame, args[0], args[1])
     if name == "tload":
-        return None, lambda table, frame, args, result: table.remember_transient(args[0], result)
+        return None, lambda table, frame, args, result, _: table.remember_transient(args[0], result)
     if name == "tstore":
-        return None, lambda table, frame, args, result: table.remember_transient(args[0], args[1])
+        return None, lambda table, frame, args, result, _: table.remember_transient(
+            args[0], args[1]
+        )
     if not BUILTINS[name].runs_frames:
         return None, None
-    # Another frame may run: it must see this frame's writes, and may change them.
-    return (
-        lambda table: table.write_back(),
-        lambda table, frame, args, result: table.forget(),
+    return _before_frames, lambda table, frame, args, result, mark: _after_frames(
+        table, frame, mark
     )
 
 
@@ -345,13 +425,12 @@ def _make_entry(sig: BuiltinSig) -> Any:
             frame.gas = ctx.gas
             if emits_logs:
                 state.emit_logs()
-            if before is not None:
-                before(state.storage)
+            token = None if before is None else before(state.storage, frame)
             result = impl(frame, *args)
             if returns:
                 ctypes.memmove(words, int(result or 0).to_bytes(WORD_BYTES, "little"), WORD_BYTES)
             if after is not None:
-                after(state.storage, frame, args, result)
+                after(state.storage, frame, args, result, token)
             return 0
         except ExceptionalHalt as halt:
             return state.halt(halt)

@@ -25,9 +25,11 @@ Fields:
     Read-only view of ``frame.returndata``; refreshed after every crossing
     into the host (the only builtins that replace it).
 
-    These three are ``bytes`` fields: assigning a ``bytes`` object points the
-    field at the object's own buffer and keeps the object alive for as long
-    as the field holds it, with no copy and no cast.
+    These three point into ``bytes`` objects' own buffers, with no copy.  The
+    run state writes them with the other message fields in one ``pack_into``
+    and keeps the objects alive while the context points at them
+    (:class:`~evmkiln.backend_llvm.builtin_bridge.RunState`); from Python,
+    assigning a ``bytes`` object to the field does the same.
 ``value`` / ``caller`` / ``address``
     ``frame.value`` and the two addresses as little-endian words, for the
     native CALLVALUE, CALLER and ADDRESS.

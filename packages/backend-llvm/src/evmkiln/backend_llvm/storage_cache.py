@@ -203,18 +203,20 @@ class StorageTable:
             self.reset()
 
     def forget(self) -> None:
-        """Invalidate every entry: another frame may have run."""
+        """Invalidate every entry: another frame may have changed this account's storage."""
         self.write_back()
+        self._writable.clear()
         self._ctx.sl_gen += 1
         self._entered = 0
 
     def write_back(self) -> None:
-        """Tell py-evm every value native SSTOREs have left in the table."""
-        if not self._writable:
-            return
+        """Tell py-evm every value native SSTOREs have left in the table.
+
+        The entries stay valid and writable: native SSTORE may dirty them
+        again (after a child frame that left this account's storage alone).
+        """
         for index in self._writable:
             self._write_back_entry(index)
-        self._writable.clear()
 
     def _write_back_entry(self, index: int) -> None:
         # Generation and flags first, through a u64 view: most entries were only read.
@@ -236,6 +238,7 @@ class StorageTable:
         # Entries are not carried over: the next misses refill the bigger table.
         if self._buffer is not None:
             self.write_back()
+            self._writable.clear()
         capacity = INITIAL_CAPACITY if self._buffer is None else 4 * (self._mask + 1)
         capacity = min(capacity, MAX_CAPACITY)
         self._buffer = (ctypes.c_char * (capacity * ENTRY_BYTES))()

@@ -472,10 +472,12 @@ class _Slot:
             return self._sload(frame)
         impl, arity, _ = _BUILTIN_TABLE[ident]
         args = [self._read_word(i) for i in range(arity)]
+        mark = 0
         if ident in _EMITS_LOGS:
             self._emit_logs()
             if ident in _RUNS_FRAMES:  # the other frame must see this one's writes
                 self._write_back()
+                mark = frame.host.frames_mark()
         try:
             result = impl(frame, *args)
         except ExceptionalHalt as halt:
@@ -495,8 +497,11 @@ class _Slot:
             value = result if ident == _TLOAD else args[1]
             assert value is not None
             self._remember(args[0], value, _ZERO_WORD, transient=True)
-        elif ident in _RUNS_FRAMES:  # another frame may have written any storage
-            self._advance_generation()
+        elif ident in _RUNS_FRAMES:
+            # Only a frame on this account's storage can have changed what the table
+            # knows (see the LLVM bridge's ``_after_frames``).
+            if frame.host.frame_ran_at(frame.address, mark):
+                self._advance_generation()
             _I64.pack_into(header, MSG_RETURNDATA_LEN, len(frame.returndata))
         return 0
 
@@ -537,11 +542,13 @@ class _Slot:
         )
 
     def _write_back(self) -> None:
-        """Tell the host every value generated SSTOREs hold back in the table."""
-        if self._writable:
-            for index in self._writable:
-                self._write_back_entry(index)
-            self._writable.clear()
+        """Tell the host every value generated SSTOREs hold back in the table.
+
+        The entries stay valid and writable: generated SSTORE may dirty them
+        again (after a child frame that left this account's storage alone).
+        """
+        for index in self._writable:
+            self._write_back_entry(index)
 
     def _write_back_entry(self, index: int) -> None:
         header = self.header

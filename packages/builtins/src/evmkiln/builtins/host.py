@@ -231,6 +231,20 @@ class Host(Protocol):
         """
         ...
 
+    def frames_mark(self) -> int:
+        """A mark of the child frames run so far, for :meth:`frame_ran_at`."""
+        ...
+
+    def frame_ran_at(self, address: bytes, mark: int) -> bool:
+        """Whether a frame whose storage is ``address``'s may have run since ``mark``,
+        at any depth below this frame.
+
+        False only when no such frame ran: then nothing changed the account's
+        storage or transient storage in between, and a native backend keeps
+        what it knows of them.  A host that cannot tell answers True.
+        """
+        ...
+
     # -- self-destruction --------------------------------------------------
     def created_in_transaction(self, address: bytes) -> bool:
         """Whether ``address`` was created earlier in the current transaction (EIP-6780)."""

@@ -101,6 +101,12 @@ def _pair_reader(state: Any) -> Callable[[bytes, int], tuple[int, int]] | None:
     return reader
 
 
+FRAME_WALK_LIMIT = 64
+"""Frames :meth:`PyEvmHost.frame_ran_at` looks at before answering that one may have
+run: a call that ran more frames than this costs the caller its storage table,
+and deep chains of calls cost no more than this each."""
+
+
 def _slot_loader(state: Any) -> Callable[[bytes, int], tuple[bool, int, int]] | None:
     """The flat state's ``load_slot``, where it does what the state's own
     ``is_storage_warm``, ``mark_storage_warm`` and ``get_storage`` would: the
@@ -449,6 +455,25 @@ class PyEvmHost:
         child = apply(self._state, message, self._tx, parent_computation=computation)
         computation.add_child_computation(child)
         return child
+
+    def frames_mark(self) -> int:
+        return len(self._computation.children)
+
+    def frame_ran_at(self, address: bytes, mark: int) -> bool:
+        # Every frame run below this one is in its children's trees (py-evm records
+        # each child computation, failed or not).  The walk is bounded: past
+        # FRAME_WALK_LIMIT frames the answer is "may have".
+        pending = list(self._computation.children[mark:])
+        seen = 0
+        while pending:
+            seen += 1
+            if seen > FRAME_WALK_LIMIT:
+                return True
+            child = pending.pop()
+            if child.msg.storage_address == address:
+                return True
+            pending.extend(child.children)
+        return False
 
     # -- self-destruction --------------------------------------------------
     def created_in_transaction(self, address: bytes) -> bool:
