@@ -6,10 +6,16 @@ import copy
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
+from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.prague.computation import PragueComputation
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "context"))
+
+from message_harness import SENDER, A, apply_message
 
 from evmkiln.context import make_vm_class
 from evmkiln.context.vm import patched_opcode
@@ -150,3 +156,27 @@ def test_titanoboa_imported_first_leaves_evmkiln_compiling() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_a_patch_after_frames_ran_compiled_sends_the_next_frames_to_the_interpreter() -> None:
+    """The dispatcher skips asking while the table is known to be py-evm's own; any
+    change to the table, through any of its mutators, ends that."""
+    vm_class = make_vm_class("llvm", "cancun")
+    computation_class: Any = vm_class.get_state_class().computation_class
+    table = computation_class.opcodes
+    code = bytes.fromhex("3460005500")  # SSTORE(0, CALLVALUE)
+    accounts = {SENDER: {"balance": 10**18}, A: {"code": code}}
+    expected = apply_message(CancunVM, accounts, value=3)
+    stats = vm_class.stats
+    for _ in range(2):
+        assert apply_message(vm_class, accounts, value=3) == expected
+    assert stats.frames_run_compiled == 2 and table.known_own
+    record: list[int] = []
+    table[CALLVALUE] = Tracer(table[CALLVALUE], record)
+    assert not table.known_own
+    assert apply_message(vm_class, accounts, value=3) == expected
+    assert record == [1] and stats.frames_run_compiled == 2
+    assert sum(stats.interpreted_for.values()) == 1
+    table |= {CALLVALUE: unwrapped(table[CALLVALUE])}
+    assert apply_message(vm_class, accounts, value=3) == expected
+    assert stats.frames_run_compiled == 3 and table.known_own

@@ -242,7 +242,16 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
         ):
             executable = cls.code_cache.get(code)
             if executable is not None:
-                reason = cls.interpret_reason(message)
+                # The default reason, known without a call while no tool touched the table.
+                opcodes = cls.opcodes
+                if (
+                    type(opcodes) is OpcodeTable
+                    and opcodes.known_own
+                    and getattr(cls.interpret_reason, "__func__", None) is _DEFAULT_INTERPRET_REASON
+                ):
+                    reason = None
+                else:
+                    reason = cls.interpret_reason(message)
                 if reason is None and _REPLAYS.messages and id(message) in _REPLAYS.messages:
                     reason = REPLAY_REASON
                 if reason is None:
@@ -305,6 +314,7 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
 
 
 REPLAY_REASON = "replaying an inexact halt for py-evm's error"
+_DEFAULT_INTERPRET_REASON: Any = CompiledFrames.interpret_reason.__func__  # type: ignore[attr-defined]
 
 
 class _Replays(threading.local):

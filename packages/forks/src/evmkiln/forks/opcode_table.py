@@ -88,11 +88,15 @@ class OpcodeTable(dict[int, Any]):
     dictionary's own, as fast as py-evm's table.
     """
 
-    __slots__ = ("_foreign", "taken_off")
+    __slots__ = ("_foreign", "known_own", "taken_off")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._foreign: tuple[tuple[int, Any], ...] | None = None
+        self.known_own = False
+        """Every entry is known, without a scan, to be py-evm's own: :meth:`foreign`
+        found none foreign and the table has not changed since (read before every
+        compiled frame, so an attribute, not a call)."""
         self.taken_off: tuple[tuple[int, str], ...] = ()
         """``(opcode, wrapper type)`` of the foreign wrappers :func:`own_table` took off."""
 
@@ -103,39 +107,48 @@ class OpcodeTable(dict[int, Any]):
             found = self._foreign = tuple(
                 (value, fn) for value, fn in sorted(self.items()) if not is_pyevm_opcode(fn)
             )
+            self.known_own = not found
         return found
 
     def __setitem__(self, key: int, value: Any) -> None:
         super().__setitem__(key, value)
         self._foreign = None
+        self.known_own = False
 
     def __delitem__(self, key: int) -> None:
         super().__delitem__(key)
         self._foreign = None
+        self.known_own = False
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         super().update(*args, **kwargs)
         self._foreign = None
+        self.known_own = False
 
     def setdefault(self, key: int, default: Any = None) -> Any:
         self._foreign = None
+        self.known_own = False
         return super().setdefault(key, default)
 
     def pop(self, key: int, *default: Any) -> Any:
         self._foreign = None
+        self.known_own = False
         return super().pop(key, *default)
 
     def popitem(self) -> tuple[int, Any]:
         self._foreign = None
+        self.known_own = False
         return super().popitem()
 
     def clear(self) -> None:
         super().clear()
         self._foreign = None
+        self.known_own = False
 
     def __ior__(self, other: Any) -> OpcodeTable:  # type: ignore[override,misc]
         super().update(other)
         self._foreign = None
+        self.known_own = False
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
