@@ -105,3 +105,88 @@ def test_evmkiln_states_use_it_and_stock_states_do_not() -> None:
     stock = make_vm_class("ir", "cancun", persistent_cache=False, flat_state=False)
     assert flat.get_state_class()._transient_storage_class is JournaledTransientStorage
     assert stock.get_state_class()._transient_storage_class is TransientStorage
+
+
+state_operation = st.one_of(
+    operation.filter(lambda op: op[0] not in ("record", "commit", "discard")),
+    st.tuples(st.just("snapshot")),
+    st.tuples(st.just("commit"), st.integers(0, 3)),
+    st.tuples(st.just("revert"), st.integers(0, 3)),
+    st.tuples(
+        st.just("sstore"), st.sampled_from(ADDRESSES), st.sampled_from(SLOTS), st.integers(0, 2)
+    ),
+)
+
+
+def _states() -> tuple[Any, Any]:
+    import sys
+    from pathlib import Path
+
+    from eth.vm.forks.cancun import CancunVM
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from message_harness import make_state
+
+    flat = make_vm_class("ir", "cancun", persistent_cache=False)
+    return make_state(flat, {}), make_state(CancunVM, {})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(state_operation, max_size=40))
+def test_a_flat_states_snapshots_cover_transient_storage_as_pyevms_do(
+    operations: list[tuple[Any, ...]],
+) -> None:
+    """On the flat state the transient storage journals into the account database's
+    journal, so one checkpoint covers both: snapshots, commits and reverts in any
+    order py-evm accepts leave the same transient and account storage as py-evm's."""
+    ours, theirs = _states()
+    snapshots: list[tuple[Any, Any]] = []
+    for op in operations:
+        kind = op[0]
+        if kind == "set":
+            for state in (ours, theirs):
+                state.set_transient_storage(op[1], op[2], op[3])
+        elif kind == "get":
+            assert ours.get_transient_storage(op[1], op[2]) == theirs.get_transient_storage(
+                op[1], op[2]
+            )
+        elif kind == "sstore":
+            for state in (ours, theirs):
+                state.set_storage(op[1], op[2], op[3])
+        elif kind == "snapshot":
+            snapshots.append((ours.snapshot(), theirs.snapshot()))
+        elif kind in ("commit", "revert"):
+            if not snapshots:
+                continue
+            index = max(0, len(snapshots) - 1 - op[1])
+            pair = snapshots[index]
+            del snapshots[index:]
+            getattr(ours, kind)(pair[0])
+            getattr(theirs, kind)(pair[1])
+        else:
+            ours.clear_transient_storage()
+            theirs.clear_transient_storage()
+        assert _contents(ours) == _contents(theirs)
+        storage = [(a, s) for a in ADDRESSES for s in SLOTS]
+        assert [ours.get_storage(a, s) for a, s in storage] == [
+            theirs.get_storage(a, s) for a, s in storage
+        ]
+    if any(op[0] == "snapshot" for op in operations):
+        assert ours._kiln_journal_of is ours._account_db
+
+
+def test_a_state_moved_to_another_database_journals_transient_storage_apart() -> None:
+    """A tool may put a state on an account database of its own (titanoboa's
+    integration does): the transient storage then keeps its own journal again."""
+    from eth.db.account import AccountDB
+    from eth.db.atomic import AtomicDB
+
+    ours, _ = _states()
+    ours.commit(ours.snapshot())
+    assert ours._kiln_journal_of is ours._account_db
+    ours._account_db = AccountDB(AtomicDB())
+    snapshot = ours.snapshot()
+    assert ours._kiln_journal_of is None
+    ours.set_transient_storage(ADDRESSES[0], 1, b"\x05")
+    ours.revert(snapshot)
+    assert ours.get_transient_storage(ADDRESSES[0], 1) == b""

@@ -56,7 +56,12 @@ from eth_typing import Address, Hash32
 
 from evmkiln.builtins.keccak_backend import keccak256 as keccak
 from evmkiln.context.account_trie import AccountChange, PendingNodes, write_account_changes
-from evmkiln.context.journal_checkpoints import Checkpoints, close_checkpoint
+from evmkiln.context.journal_checkpoints import (
+    TRANSIENT_ENTRY,
+    Checkpoints,
+    SharedJournal,
+    close_checkpoint,
+)
 from evmkiln.context.state_layers import MISSING, AccountRecord, StateLayer, StateLayers
 from evmkiln.context.trie_update import TrieUpdate
 from evmkiln.forks.storage import account_has_storage
@@ -70,6 +75,7 @@ _SLOT = 1  # (_SLOT, address, slot, previous value or MISSING)
 _WIPE = 2  # (_WIPE, address, previous slot dict or None, was cleared)
 _WARM_ADDRESS = 3  # (_WARM_ADDRESS, address)
 _WARM_SLOT = 4  # (_WARM_SLOT, (address, slot))
+_TRANSIENT = TRANSIENT_ENTRY  # (_TRANSIENT, values, key, previous value or MISSING)
 
 
 class FlatAccountDB(AccountDatabaseAPI):
@@ -294,7 +300,10 @@ class FlatAccountDB(AccountDatabaseAPI):
         return self._account(address) is not None
 
     def touch_account(self, address: Address) -> None:
-        self._set_account(address, self._account(address) or _BLANK_ACCOUNT)
+        # Touching an account that exists changes nothing (py-evm writes the same
+        # record back); one that does not becomes an empty account.
+        if self._account(address) is None:
+            self._set_account(address, _BLANK_ACCOUNT)
 
     def account_is_empty(self, address: Address) -> bool:
         record = self._account(address)
@@ -415,6 +424,17 @@ class FlatAccountDB(AccountDatabaseAPI):
             self._journal.append((_WARM_SLOT, key))
 
     # -- checkpoints -------------------------------------------------------
+    def share_journal(self) -> SharedJournal:
+        """This database's undo journal and open checkpoints, for the state's transient
+        storage to journal its writes in (entries of kind
+        :data:`~evmkiln.context.journal_checkpoints.TRANSIENT_ENTRY`).
+
+        Then one checkpoint, recorded, committed or discarded here, covers both,
+        and a message's snapshot costs one call instead of two.  The lists are
+        the database's own for its whole life (changed in place only).
+        """
+        return SharedJournal(self._journal, self._checkpoints)
+
     def record(self) -> JournalDBCheckpoint:
         # py-evm's counter: the state records its transient storage under the
         # same checkpoint, so the identifier must be unique across journals.
@@ -453,8 +473,14 @@ class FlatAccountDB(AccountDatabaseAPI):
                     self._current_cleared.discard(address)
             elif kind == _WARM_ADDRESS:
                 self._warm_addresses.discard(entry[1])
-            else:
+            elif kind == _WARM_SLOT:
                 self._warm_slots.discard(entry[1])
+            else:
+                _, values, key, previous = entry
+                if previous is MISSING:
+                    del values[key]
+                else:
+                    values[key] = previous
 
     def commit(self, checkpoint: JournalDBCheckpoint) -> None:
         close_checkpoint(self._checkpoints, checkpoint)

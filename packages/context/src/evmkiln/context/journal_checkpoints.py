@@ -3,15 +3,35 @@
 The flat account database and the transient storage each keep an undo list
 and, per open py-evm checkpoint, the list's length when it was recorded.
 Closing a checkpoint (commit or discard) closes every newer one with it, as
-py-evm's ``JournalDB`` does.
+py-evm's ``JournalDB`` does.  On the flat state the transient storage writes
+its undo entries into the account database's list instead
+(:class:`SharedJournal`), so one checkpoint covers both.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from eth.typing import JournalDBCheckpoint
 
 Checkpoints = list[tuple[JournalDBCheckpoint, int]]
 """``(checkpoint, journal length when recorded)``, oldest first."""
+
+TRANSIENT_ENTRY = 5
+"""The kind of an entry a transient storage puts in a shared journal:
+``(TRANSIENT_ENTRY, values, key, previous value or MISSING)``; discarding it
+restores ``values[key]`` (deletes it for MISSING)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SharedJournal:
+    """An account database's undo journal and open checkpoints, lent to the state's
+    transient storage so that one checkpoint covers both (the lists are changed in
+    place only, for the database's whole life)."""
+
+    journal: list[tuple[Any, ...]]
+    checkpoints: Checkpoints
 
 
 def close_checkpoint(checkpoints: Checkpoints, checkpoint: JournalDBCheckpoint) -> int:

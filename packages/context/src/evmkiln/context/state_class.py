@@ -46,24 +46,46 @@ class StateShortcuts:
 
     _account_db: AccountDatabaseAPI
     transient_storage: Any
+    _kiln_journal_of: Any = None
+    """The account database whose journal the transient storage writes in (its
+    checkpoints then cover both), or None."""
 
     def snapshot(self) -> tuple[Hash32, JournalDBCheckpoint]:
         db = self._account_db
+        if self._kiln_journal_of is not db:
+            return self._snapshot_deciding(db)
         checkpoint = db.record()
-        self.transient_storage.record(checkpoint)
+        return db.state_root, checkpoint
+
+    def _snapshot_deciding(self, db: Any) -> tuple[Hash32, JournalDBCheckpoint]:
+        """The first snapshot on ``db``: share its journal with the transient storage
+        when it lends one (the flat state's) and nothing is open, else keep them apart."""
+        storage = self.transient_storage
+        if isinstance(storage, JournaledTransientStorage):
+            lend = getattr(db, "share_journal", None)
+            if storage.share(None if lend is None else lend()) and lend is not None:
+                self._kiln_journal_of = db
+                checkpoint = db.record()
+                return db.state_root, checkpoint
+        self._kiln_journal_of = None
+        checkpoint = db.record()
+        storage.record(checkpoint)
         return db.state_root, checkpoint
 
     def commit(self, snapshot: tuple[Hash32, JournalDBCheckpoint]) -> None:
         checkpoint = snapshot[1]
-        self._account_db.commit(checkpoint)
-        self.transient_storage.commit(checkpoint)
+        db = self._account_db
+        db.commit(checkpoint)
+        if self._kiln_journal_of is not db:
+            self.transient_storage.commit(checkpoint)
 
     def revert(self, snapshot: tuple[Hash32, JournalDBCheckpoint]) -> None:
         state_root, checkpoint = snapshot
         db = self._account_db
         db.state_root = state_root
         db.discard(checkpoint)
-        self.transient_storage.discard(checkpoint)
+        if self._kiln_journal_of is not db:
+            self.transient_storage.discard(checkpoint)
 
     def apply_transaction(self, transaction: Any) -> Any:
         """py-evm's, on a spoofed transaction that reads each attribute once

@@ -21,7 +21,13 @@ from eth.typing import JournalDBCheckpoint
 from eth.validation import validate_canonical_address, validate_is_bytes, validate_uint256
 from eth_typing import Address
 
-from evmkiln.context.journal_checkpoints import Checkpoints, close_checkpoint
+from evmkiln.context.journal_checkpoints import (
+    TRANSIENT_ENTRY,
+    Checkpoints,
+    SharedJournal,
+    close_checkpoint,
+)
+from evmkiln.context.state_layers import MISSING
 
 EMPTY_VALUE = b""
 _UNSET: Any = object()
@@ -34,13 +40,31 @@ class JournaledTransientStorage(TransientStorageAPI):
     closing the outermost checkpoint empties it.
     """
 
-    __slots__ = ("_checkpoints", "_journal", "_values")
+    __slots__ = ("_checkpoints", "_journal", "_shared", "_values")
 
     def __init__(self) -> None:
         self._values: dict[tuple[bytes, int], bytes] = {}
         self._journal: list[tuple[tuple[bytes, int], bytes]] = []
         """``(key, value before the write)``; ``_UNSET`` when the key had none."""
         self._checkpoints: Checkpoints = []
+        self._shared: SharedJournal | None = None
+
+    def share(self, shared: SharedJournal | None) -> bool:
+        """Journal writes in an account database's journal from now on (``None``: in
+        this storage's own again); whether that was possible.
+
+        Shared, the database's checkpoints cover this storage, and
+        :meth:`record`, :meth:`commit` and :meth:`discard` have nothing to do.
+        The journal changes only while no checkpoint is open on either side.
+        """
+        current = self._shared
+        if self._checkpoints or (current is not None and current.checkpoints):
+            return False
+        if shared is not None and shared.checkpoints:
+            return False
+        self._shared = shared
+        self._journal.clear()
+        return True
 
     def get_transient_storage(self, address: Address, slot: int) -> bytes:
         validate_canonical_address(address)
@@ -53,21 +77,30 @@ class JournaledTransientStorage(TransientStorageAPI):
         validate_is_bytes(value)
         key = (address, slot)
         values = self._values
-        if self._checkpoints:
+        shared = self._shared
+        if shared is not None:
+            if shared.checkpoints:
+                shared.journal.append((TRANSIENT_ENTRY, values, key, values.get(key, MISSING)))
+        elif self._checkpoints:
             self._journal.append((key, values.get(key, _UNSET)))
         values[key] = value
 
     def record(self, checkpoint: JournalDBCheckpoint) -> None:
         # Checkpoints come from py-evm's global counter, shared with the account
         # database's checkpoint of the same snapshot: each is recorded once.
-        self._checkpoints.append((checkpoint, len(self._journal)))
+        if self._shared is None:
+            self._checkpoints.append((checkpoint, len(self._journal)))
 
     def commit(self, checkpoint: JournalDBCheckpoint) -> None:
+        if self._shared is not None:
+            return
         close_checkpoint(self._checkpoints, checkpoint)
         if not self._checkpoints:
             self._journal.clear()  # nothing can be undone past this point any more
 
     def discard(self, checkpoint: JournalDBCheckpoint) -> None:
+        if self._shared is not None:
+            return
         position = close_checkpoint(self._checkpoints, checkpoint)
         journal, values = self._journal, self._values
         while len(journal) > position:
@@ -82,6 +115,12 @@ class JournaledTransientStorage(TransientStorageAPI):
         # clear brings the values back (eth-tester's calls snapshot the state,
         # run a whole transaction, whose end clears, and revert).
         values = self._values
-        if self._checkpoints:
+        shared = self._shared
+        if shared is not None:
+            if shared.checkpoints:
+                shared.journal.extend(
+                    (TRANSIENT_ENTRY, values, key, value) for key, value in values.items()
+                )
+        elif self._checkpoints:
             self._journal.extend(values.items())
         values.clear()
