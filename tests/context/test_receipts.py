@@ -127,3 +127,72 @@ def test_a_transaction_class_with_its_own_receipts_keeps_them() -> None:
     kiln = make_vm_class("ir", "prague", persistent_cache=False)
     receipt = kiln.make_receipt(Header(0), own, Finished((), False), None)  # type: ignore[arg-type]
     assert receipt[0] == "own"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.tuples(addresses, topics.map(tuple), st.binary(max_size=40)))
+def test_a_lean_log_is_the_log_its_constructor_makes(entry: tuple[Any, ...]) -> None:
+    import pickle
+
+    import rlp
+
+    from evmkiln.context.receipts import _LEAN_LOGS, log_of
+
+    assert _LEAN_LOGS  # the layout of the pinned pyrlp
+    address, log_topics, data = entry
+    lean, built = log_of(address, log_topics, data), Log(address, log_topics, data)
+    assert type(lean) is Log
+    assert (lean.address, lean.topics, lean.data) == (built.address, built.topics, built.data)
+    assert lean == built and hash(lean) == hash(built)
+    assert rlp.encode(lean) == rlp.encode(built)
+    assert lean.bloomables == built.bloomables
+    assert pickle.loads(pickle.dumps(lean)) == built
+    assert log_of(address, list(log_topics), data).topics == log_topics  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(entries, st.integers(0, 2**2048 - 1))
+def test_validate_receipt_accepts_and_refuses_as_pyevms(
+    log_entries: list[tuple[bytes, list[int], bytes]], noise: int
+) -> None:
+    """Against the logs' own bloom, and against a bloom missing bits (which py-evm's
+    check refuses with its own error for the first log concerned)."""
+    from eth.rlp.receipts import Receipt
+    from eth_utils import ValidationError
+
+    kiln = make_vm_class("ir", "prague", persistent_cache=False)
+    logs = [Log(a, tuple(t), d) for a, t, d in log_entries]
+    own = logs_bloom(log_entries)
+    for bloom in (own, own & noise):
+        receipt = Receipt(state_root=b"\x01", gas_used=21_000, bloom=bloom, logs=logs)
+        try:
+            PragueVM.validate_receipt(receipt)
+        except ValidationError as error:
+            with pytest.raises(ValidationError) as ours:
+                kiln.validate_receipt(receipt)
+            assert str(ours.value) == str(error)
+        else:
+            kiln.validate_receipt(receipt)
+
+
+def test_the_receipt_just_made_is_valid_by_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """make_receipt's own receipt is not checked again; any other receipt is."""
+    import rlp
+    from eth.rlp.receipts import Receipt
+
+    import evmkiln.context.receipts as receipts
+
+    kiln = make_vm_class("ir", "prague", persistent_cache=False)
+    made = kiln.make_receipt(  # type: ignore[arg-type]
+        Header(21_000), TRANSACTIONS["legacy"], Finished(LOGS, False), None
+    )
+    asked: list[bytes] = []
+    bits = receipts._bloom_bits
+    monkeypatch.setattr(receipts, "_bloom_bits", lambda item: asked.append(item) or bits(item))
+    kiln.validate_receipt(made)
+    assert asked == []
+    kiln.validate_receipt(rlp.decode(rlp.encode(made), Receipt))  # an equal receipt: checked
+    distinct = len(asked)
+    assert distinct == len({*asked}) > 0
+    kiln.validate_receipt(made)  # only the receipt just made is spared, and only once
+    assert len(asked) == 2 * distinct

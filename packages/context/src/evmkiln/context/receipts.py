@@ -12,11 +12,17 @@ is installed).
 :class:`FastBloomReceipts` is mixed into evmkiln's VM classes: ``make_receipt``
 is the VM's own seam (Byzantium's), and the receipt it returns is the one
 py-evm's would be, field for field; transactions whose class makes its own
-receipts (a tool's subclass) keep them.
+receipts (a tool's subclass) keep them.  Its logs are py-evm's ``Log``
+objects, made without the RLP base class's argument handling (about 1 µs
+a log, there again 5 ms of that transaction): :func:`log_of`.  The VM's
+``validate_receipt`` (called for every transaction) tests each distinct
+address and topic against the bloom once, as an integer, and leaves any
+failure to py-evm's own check, which words it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -41,6 +47,16 @@ def _bloom_bits(item: bytes) -> int:
     )
 
 
+def _items(logs: Iterable[tuple[bytes, Sequence[int], Any]]) -> tuple[set[bytes], set[int]]:
+    """The distinct addresses and topics of ``(address, topics, ...)`` entries."""
+    addresses: set[bytes] = set()
+    topics: set[int] = set()
+    for entry in logs:
+        addresses.add(entry[0])
+        topics.update(entry[1])
+    return addresses, topics
+
+
 def logs_bloom(log_entries: Iterable[tuple[bytes, Sequence[int], bytes]]) -> int:
     """The logs bloom of ``(address, topics, data)`` entries, as ``eth-bloom`` computes it.
 
@@ -48,15 +64,42 @@ def logs_bloom(log_entries: Iterable[tuple[bytes, Sequence[int], bytes]]) -> int
     bits, taken from the first six bytes of its hash.  Repeated items are
     hashed once.
     """
+    addresses, topics = _items(log_entries)
     bloom = 0
-    seen: set[bytes] = set()
-    for address, topics, _ in log_entries:
-        items = [address, *(topic.to_bytes(32, "big") for topic in topics)]
-        for item in items:
-            if item not in seen:
-                seen.add(item)
-                bloom |= _bloom_bits(item)
+    for address in addresses:
+        bloom |= _bloom_bits(address)
+    for topic in topics:
+        bloom |= _bloom_bits(topic.to_bytes(32, "big"))
     return bloom
+
+
+def _lean_logs_possible() -> bool:
+    """Whether ``Log``'s fields live where :func:`log_of` puts them (pyrlp's layout)."""
+    if Log._meta.field_attrs != ("_address", "_topics", "_data"):
+        return False
+    probe = object.__new__(Log)
+    probe._address, probe._topics, probe._data = b"\x01" * 20, (2,), b"\x03"
+    return bool(probe == Log(b"\x01" * 20, (2,), b"\x03"))
+
+
+_LEAN_LOGS = _lean_logs_possible()
+
+
+def log_of(address: bytes, topics: tuple[int, ...], data: bytes) -> Log:
+    """``Log(address, topics, data)`` for an entry of ``get_log_entries``.
+
+    The fields are stored where the RLP base class's constructor stores them,
+    which it reaches after checking its argument count and making lists into
+    tuples: an entry's fields are three, and its topics a tuple already.
+    Where pyrlp lays them out otherwise, the constructor is called.
+    """
+    if not _LEAN_LOGS or type(topics) is not tuple:
+        return Log(address, topics, data)
+    log: Any = object.__new__(Log)
+    log._address = address
+    log._topics = topics
+    log._data = data
+    return log  # type: ignore[no-any-return]
 
 
 def _is_pyevm_receipt_maker(transaction: Any) -> bool:
@@ -72,6 +115,14 @@ def _is_pyevm_receipt_maker(transaction: Any) -> bool:
         return False
     inner = getattr(transaction, "_inner", None)
     return inner is None or _is_pyevm_receipt_maker(inner)
+
+
+class _MadeReceipt(threading.local):
+    receipt: Any = None
+
+
+_MADE = _MadeReceipt()
+"""The receipt :meth:`FastBloomReceipts.make_receipt` made last on this thread."""
 
 
 class FastBloomReceipts:
@@ -94,10 +145,39 @@ class FastBloomReceipts:
         receipt = Receipt(
             state_root=status,
             gas_used=gas_used,
-            logs=[Log(address, topics, data) for address, topics, data in entries],
+            # A tuple already: the RLP base class would rebuild a list item by item.
+            logs=tuple([log_of(address, topics, data) for address, topics, data in entries]),
             bloom=logs_bloom(entries),
         )
         type_id = getattr(transaction, "type_id", None)
-        if type_id is None:  # a legacy transaction
-            return receipt
-        return transaction.receipt_builder.typed_receipt_class(type_id, receipt)
+        if type_id is not None:
+            receipt = transaction.receipt_builder.typed_receipt_class(type_id, receipt)
+        _MADE.receipt = receipt
+        return receipt
+
+    @classmethod
+    def validate_receipt(cls, receipt: Any) -> None:
+        """py-evm's check that every log's address and topics are in the bloom.
+
+        The receipt this thread's :meth:`make_receipt` made last passes by
+        construction (its bloom is its logs').  Otherwise each distinct item
+        is tested once; should one be missing, py-evm's own check runs and
+        raises its error for the first log concerned.
+        """
+        if receipt is _MADE.receipt:
+            _MADE.receipt = None
+            return
+        logs = receipt.logs
+        try:
+            bloom = int(receipt.bloom)
+            addresses = {bytes(log.address) for log in logs}
+            topics: set[int] = set()
+            for log in logs:
+                topics.update(log.topics)
+            missing = any(_bloom_bits(a) & ~bloom for a in addresses) or any(
+                _bloom_bits(topic.to_bytes(32, "big")) & ~bloom for topic in topics
+            )
+        except Exception:  # not what py-evm's receipts hold: its check decides
+            missing = True
+        if missing:
+            super().validate_receipt(receipt)  # type: ignore[misc]
