@@ -53,7 +53,6 @@ import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import cast
 
 import wasmtime
 
@@ -594,7 +593,7 @@ class _Slot:
         # Reset whatever the previous frame left behind; its known storage slots
         # go stale with a new generation (the counter survives the reset).
         generation = _I64.unpack_from(self.header, CTRL_SL_GEN)[0]
-        dirty = self._msize()
+        dirty = _I64.unpack_from(self.header, CTRL_MSIZE)[0]
         if dirty:
             ctypes.memset(addr + base, 0, dirty)
         ctypes.memset(addr, 0, ARGS)  # CTRL_REFUND included
@@ -614,22 +613,25 @@ class _Slot:
             ctypes.memset(addr + CALLDATA + used, 0, self._window_used - used)
         self._window_used = used
         ctypes.memset(addr + STACK, 0, STACK_BYTES)
-        self._write_memory(frame.memory)
+        if frame.memory:  # else msize is 0 already (the control area was cleared)
+            self._write_memory(frame.memory)
         _I64.pack_into(self.header, CTRL_GAS, frame.gas)
         self.frame = frame
         self.host.error = None
         view = LinearMemoryView(self)
         # Builtins use frame.memory as a bytearray; the view is one without copies.
-        frame.memory = cast("bytearray", view)
+        frame.memory = view  # type: ignore[assignment]
         try:
             status = self.call()
         finally:
             try:
                 # Values and refunds of the SSTOREs priced in wasm (harmless
                 # after a halt: py-evm reverts the frame and drops its refunds).
-                self._write_back()
+                if self._writable:
+                    self._write_back()
                 frame.refund += _I64.unpack_from(self.header, CTRL_REFUND)[0]
-                self._emit_logs()
+                if _I64.unpack_from(self.header, CTRL_LOG_LEN)[0]:
+                    self._emit_logs()
             finally:
                 self.frame = None
                 view.close()
