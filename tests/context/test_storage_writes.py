@@ -16,6 +16,7 @@ from eth.vm.forks.cancun import CancunVM
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from evmkiln.builtins.host import KEPT_ENTRIES_LIMIT
 from evmkiln.context import make_vm_class
 from evmkiln.fuzz.execute import CONTRACT_A, CONTRACT_B, CONTRACT_C, execute
 
@@ -299,16 +300,22 @@ def test_a_static_frame_cannot_tstore_a_slot_it_has_read(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["llvm", "wasm"])
-@pytest.mark.parametrize(("call", "reads"), [("other", [0]), ("reenter", [0, 0])])
+@pytest.mark.parametrize(
+    ("call", "extra", "reads"),
+    [("other", 0, [0]), ("reenter", 0, [0, 0]), ("other", KEPT_ENTRIES_LIMIT, [0, 0])],
+    ids=["call elsewhere", "re-entrant call", "call elsewhere, large table"],
+)
 def test_a_call_keeps_the_slots_native_unless_the_account_ran_again(
-    backend: str, call: str, reads: list[int], monkeypatch: pytest.MonkeyPatch
+    backend: str, call: str, extra: int, reads: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SLOAD(0), SSTORE(0, 2), a call, SLOAD(0), SSTORE(0, 3).
+    """SLOAD(0), SSTORE(0, 2), ``extra`` more slots read, a call, SLOAD(0), SSTORE(0, 3).
 
     A call to another account cannot change this one's storage: slot 0 stays
     in the frame's table, so its second read and write stay in native code and
     the host is asked about it once.  A re-entrant call runs this account
     again (it writes slot 0): the table is forgotten and slot 0 crosses again.
+    So is a table of more entries than ``KEPT_ENTRIES_LIMIT``, whose write-back
+    before every later call would cost more than keeping it saves.
     """
     from evmkiln.context.pyevm_host import PyEvmHost
 
@@ -316,12 +323,14 @@ def test_a_call_keeps_the_slots_native_unless_the_account_ran_again(
     load = PyEvmHost.load_slot
 
     def counting_load(self: PyEvmHost, address: bytes, slot: int) -> tuple[bool, int, int]:
-        if address == CONTRACT_A:
+        if address == CONTRACT_A and slot == 0:
             asked.append(slot)
         return load(self, address, slot)
 
     monkeypatch.setattr(PyEvmHost, "load_slot", counting_load)
-    sequence: list[Op] = [("load", 0, 0), ("store", 0, 2), (call, 0, 0)]
+    sequence: list[Op] = [("load", 0, 0), ("store", 0, 2)]
+    # Slots 1 to 32 share no entry with slot 0 or with each other in either table.
+    sequence += [("load", 1 + n, 0) for n in range(extra)] + [(call, 0, 0)]
     sequence += [("load", 0, 0), ("store", 0, 3)]
     codes = {CONTRACT_A: program(sequence), CONTRACT_D: OTHER}
     storage = {CONTRACT_A: {0: 1}}

@@ -55,6 +55,7 @@ from evmkiln.backend_llvm.log_buffer import LogBuffer
 from evmkiln.backend_llvm.storage_cache import StorageTable, point_at_empty
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
+from evmkiln.builtins.host import KEPT_ENTRIES_LIMIT
 from evmkiln.builtins.impl import IMPLEMENTATIONS
 from evmkiln.builtins.impl.storage import sload_with_original
 from evmkiln.builtins.memory import expand
@@ -372,8 +373,11 @@ def _after_frames(table: StorageTable, frame: Frame, mark: int) -> None:
     was, and warm (a reverted child cannot make cold a slot warmed before
     it).  So a contract that reads its slots, calls out and writes them back
     (a reentrancy guard, a pair updating its reserves) keeps them native.
+    A table of more than :data:`~evmkiln.builtins.host.KEPT_ENTRIES_LIMIT`
+    entries is forgotten all the same (write-back before each call checks
+    every kept entry).
     """
-    if frame.host.frame_ran_at(frame.address, mark):
+    if table.entered_count() > KEPT_ENTRIES_LIMIT or frame.host.frame_ran_at(frame.address, mark):
         table.forget()
 
 

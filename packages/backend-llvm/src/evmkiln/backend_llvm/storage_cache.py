@@ -202,6 +202,10 @@ class StorageTable:
         finally:
             self.reset()
 
+    def entered_count(self) -> int:
+        """Entries entered since the table was last forgotten (the ones write-back checks)."""
+        return len(self._writable)
+
     def forget(self) -> None:
         """Invalidate every entry: another frame may have changed this account's storage."""
         self.write_back()

@@ -105,6 +105,7 @@ from evmkiln.backend_wasm.native_stack import thread_stack as _native_stack
 from evmkiln.backend_wasm.translate import BUILTIN_IDS
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
+from evmkiln.builtins.host import KEPT_ENTRIES_LIMIT
 from evmkiln.builtins.impl import IMPLEMENTATIONS
 from evmkiln.builtins.impl.storage import sload_with_original
 from evmkiln.builtins.log_entries import decode_entries
@@ -498,8 +499,11 @@ class _Slot:
             self._remember(args[0], value, _ZERO_WORD, transient=True)
         elif ident in _RUNS_FRAMES:
             # Only a frame on this account's storage can have changed what the table
-            # knows (see the LLVM bridge's ``_after_frames``).
-            if frame.host.frame_ran_at(frame.address, mark):
+            # knows; a large table is forgotten anyway (see the LLVM bridge's
+            # ``_after_frames``).
+            if len(self._writable) > KEPT_ENTRIES_LIMIT or frame.host.frame_ran_at(
+                frame.address, mark
+            ):
                 self._advance_generation()
             _I64.pack_into(header, MSG_RETURNDATA_LEN, len(frame.returndata))
         return 0

@@ -26,6 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+KEPT_ENTRIES_LIMIT = 32
+"""The most storage entries a native backend keeps across a call that left its account
+alone (:meth:`Host.frame_ran_at`).  Every later call tells the host the values held
+back in each kept entry, which costs a check per entry; past this many, the checks
+would cost more than the crossings that keeping the entries saves, so the table is
+forgotten after the call, as it was before tables were kept."""
+
 
 @dataclass(frozen=True, slots=True)
 class ChildResult:
