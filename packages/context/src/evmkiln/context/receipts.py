@@ -167,16 +167,8 @@ class FastBloomReceipts:
         if receipt is _MADE.receipt:
             _MADE.receipt = None
             return
-        logs = receipt.logs
-        try:
-            bloom = int(receipt.bloom)
-            addresses = {bytes(log.address) for log in logs}
-            topics: set[int] = set()
-            for log in logs:
-                topics.update(log.topics)
-            missing = any(_bloom_bits(a) & ~bloom for a in addresses) or any(
-                _bloom_bits(topic.to_bytes(32, "big")) & ~bloom for topic in topics
-            )
+        try:  # a Log is the sequence (address, topics, data)
+            missing = logs_bloom(receipt.logs) & ~int(receipt.bloom)
         except Exception:  # not what py-evm's receipts hold: its check decides
             missing = True
         if missing:
