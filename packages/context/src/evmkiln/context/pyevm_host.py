@@ -84,49 +84,40 @@ def _takes_checked_logs(computation: Any) -> bool:
     return bool(checked)
 
 
-def _pair_reader(state: Any) -> Callable[[bytes, int], tuple[int, int]] | None:
-    """The flat state's ``current_and_original``, where reading through it is what
-    ``state.get_storage`` would do: the state class keeps py-evm's ``get_storage``
-    (decided once per class) and its account database is evmkiln's flat one."""
-    cls = type(state)
-    plain = cls.__dict__.get("_kiln_plain_storage")
-    if plain is None:
-        plain = cls.get_storage is BaseState.get_storage
-        cls._kiln_plain_storage = plain
-    if not plain:
-        return None
-    reader: Callable[[bytes, int], tuple[int, int]] | None = getattr(
-        state._account_db, "current_and_original", None
-    )
-    return reader
-
-
 FRAME_WALK_LIMIT = 64
 """Frames :meth:`PyEvmHost.frame_ran_at` looks at before answering that one may have
 run: a call that ran more frames than this costs the caller its storage table,
 and deep chains of calls cost no more than this each."""
 
 
-def _slot_loader(state: Any) -> Callable[[bytes, int], tuple[bool, int, int]] | None:
-    """The flat state's ``load_slot``, where it does what the state's own
-    ``is_storage_warm``, ``mark_storage_warm`` and ``get_storage`` would: the
-    state class keeps py-evm's three (decided once per class) and its account
-    database is evmkiln's flat one."""
+PairReader = Callable[[bytes, int], tuple[int, int]]
+SlotLoader = Callable[[bytes, int], tuple[bool, int, int]]
+
+
+def _storage_readers(state: Any) -> tuple[PairReader | None, SlotLoader | None]:
+    """The flat state's ``current_and_original`` and ``load_slot``, each where reading
+    through it is what the state's own methods would do.
+
+    The first stands for ``get_storage``, the second also for
+    ``is_storage_warm`` and ``mark_storage_warm``: each is used only when the
+    state class keeps py-evm's methods (decided once per class) and its
+    account database is evmkiln's flat one.
+    """
     cls = type(state)
-    plain = cls.__dict__.get("_kiln_plain_slot_access")
-    if plain is None:
-        plain = (
-            cls.get_storage is BaseState.get_storage
+    verdict = cls.__dict__.get("_kiln_plain_storage")
+    if verdict is None:
+        plain_reads = cls.get_storage is BaseState.get_storage
+        verdict = (
+            plain_reads,
+            plain_reads
             and cls.is_storage_warm is BaseState.is_storage_warm
-            and cls.mark_storage_warm is BaseState.mark_storage_warm
+            and cls.mark_storage_warm is BaseState.mark_storage_warm,
         )
-        cls._kiln_plain_slot_access = plain
-    if not plain:
-        return None
-    loader: Callable[[bytes, int], tuple[bool, int, int]] | None = getattr(
-        state._account_db, "load_slot", None
-    )
-    return loader
+        cls._kiln_plain_storage = verdict
+    db = state._account_db
+    pair: PairReader | None = getattr(db, "current_and_original", None) if verdict[0] else None
+    loader: SlotLoader | None = getattr(db, "load_slot", None) if verdict[1] else None
+    return pair, loader
 
 
 class PyEvmHost:
@@ -172,15 +163,13 @@ class PyEvmHost:
         # How the frame reads storage and records logs is decided at its first storage
         # crossing or log: many frames have neither.
         self._readers_known = False
-        self._pair: Callable[[bytes, int], tuple[int, int]] | None = None
-        self._loader: Callable[[bytes, int], tuple[bool, int, int]] | None = None
+        self._pair: PairReader | None = None
+        self._loader: SlotLoader | None = None
         self._add_log: Any = None
         self._add_logs: Any = None
 
     def _know_readers(self) -> None:
-        state = self._state
-        self._pair = _pair_reader(state)
-        self._loader = _slot_loader(state)
+        self._pair, self._loader = _storage_readers(self._state)
         self._readers_known = True
 
     def _know_log_adders(self) -> None:
