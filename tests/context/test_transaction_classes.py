@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import rlp
+from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_keys.datatypes import Signature
 from hypothesis import given, settings
@@ -229,3 +231,67 @@ def test_any_signature_is_judged_as_pyevm_judges_it(
     assert _outcome(ours) == _outcome(theirs)
     fresh_ours, fresh_theirs = kiln.decode(encodings[1]), stock.decode(encodings[0])
     assert _sender_outcome(fresh_ours) == _sender_outcome(fresh_theirs)
+
+
+@pytest.mark.parametrize("make", [_legacy, _dynamic_fee])
+def test_a_transaction_met_again_is_not_encoded_for_signing_again(
+    builders: tuple[Any, Any], make: Any, recoveries: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remembered sender is found from the fields, without py-evm's message encoding."""
+    _, kiln = builders
+    encoded = _encoded(make(kiln))
+    first = kiln.decode(encoded)
+    inner_class = type(getattr(first, "_inner", first))
+    encodings = [0]
+    original = inner_class.get_message_for_signing
+
+    def counting(self: Any) -> bytes:
+        encodings[0] += 1
+        return bytes(original(self))
+
+    monkeypatch.setattr(inner_class, "get_message_for_signing", counting)
+    assert first.sender == SENDER
+    assert encodings[0] == 1
+    again = kiln.decode(encoded)
+    again.validate()
+    assert again.sender == SENDER
+    assert (encodings[0], recoveries[0]) == (1, 1)
+
+
+def test_the_class_is_part_of_what_is_remembered(
+    builders: tuple[Any, Any], recoveries: list[int]
+) -> None:
+    """Equal fields in a class that signs another message name that message's signer."""
+    _, kiln = builders
+    signed = kiln.decode(_encoded(_legacy(kiln)))
+    assert signed.sender == SENDER
+
+    class OtherMessage(type(signed)):  # type: ignore[misc]
+        def get_message_for_signing(self) -> bytes:
+            return b"another message" + bytes(super().get_message_for_signing())
+
+    other = OtherMessage(*(getattr(signed, name) for name in signed._meta.field_names))
+    assert tuple(other) == tuple(signed)
+    recovered = Signature(
+        vrs=(signed.y_parity, signed.r, signed.s)
+    ).recover_public_key_from_msg_hash(keccak(other.get_message_for_signing()))
+    assert other.sender == recovered.to_canonical_address() != SENDER
+    assert kiln.decode(_encoded(signed)).sender == SENDER
+
+
+def test_fields_that_cannot_be_pickled_are_recovered_each_time(
+    builders: tuple[Any, Any], recoveries: list[int]
+) -> None:
+    _, kiln = builders
+    signed = kiln.decode(_encoded(_legacy(kiln)))
+
+    class LocalBytes(bytes):
+        """A class pickle cannot name (it is local to this test)."""
+
+    fields = {name: getattr(signed, name) for name in signed._meta.field_names}
+    for _ in range(2):
+        made = type(signed)(**{**fields, "data": LocalBytes(fields["data"])})
+        with pytest.raises((AttributeError, pickle.PicklingError)):
+            pickle.dumps(made.data)
+        assert made.sender == SENDER
+    assert recoveries[0] == 2
