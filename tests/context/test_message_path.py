@@ -15,12 +15,14 @@ import pytest
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.cancun.transaction_context import CancunTransactionContext
 from eth.vm.message import Message
+from eth_utils.logging import DEBUG2_LEVEL_NUM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from message_harness import SENDER, addr, apply_message, make_state
 
 from evmkiln.context import make_vm_class
 from evmkiln.context.lean_computation import child_message, new_computation, runs_lean
+from evmkiln.context.state_class import direct_journal
 from evmkiln.deep_stack import on_deep_stack
 
 LLVM = make_vm_class("llvm", fork="cancun", replay_inexact_halts=False)
@@ -375,3 +377,59 @@ def test_a_create_with_empty_initcode_matches_pyevm() -> None:
         before = LLVM.stats.frames_without_code
         assert apply_message(LLVM, accounts, initcode=b"", value=value) == expected
         assert LLVM.stats.frames_without_code == before + 1
+
+
+def test_a_message_opens_its_checkpoint_on_the_flat_state_directly() -> None:
+    """A message that moves no value records, touches and commits on the account
+    database, without the state's methods; one that moves value uses them."""
+    state_class = LLVM.get_state_class()
+    state = make_state(LLVM, {addr(0x1000): {"code": b"\x00"}})
+    assert direct_journal(state) is state._account_db
+    calls: list[str] = []
+
+    class Counting(state_class):  # type: ignore[misc, valid-type]
+        def touch_account(self, address: bytes) -> None:
+            calls.append("touch")
+            super().touch_account(address)
+
+    counting_vm = LLVM.configure(_state_class=Counting)
+    accounts = chain_accounts([("call", 0, 20_000, "return")], "return")
+    kwargs = {"to": addr(0x1000), "gas": 300_000, "persisted": True}
+    expected = apply_message(CancunVM, accounts, **kwargs)
+    assert apply_message(counting_vm, accounts, **kwargs) == expected
+    assert calls == ["touch", "touch"]  # a subclass's touch is not bypassed
+    assert direct_journal(make_state(counting_vm, {})) is None
+    assert apply_message(LLVM, accounts, **kwargs) == expected
+
+
+@pytest.mark.parametrize(("ending", "line"), [("invalid", "ERROR"), ("return", "SUCCESS")])
+def test_compiled_frames_log_as_pyevms_when_debug2_is_on(
+    caplog: pytest.LogCaptureFixture, ending: str, line: str
+) -> None:
+    """With py-evm's computation logger at DEBUG2, a compiled frame enters and leaves
+    its computation as the interpreter's does: the same lines, errors included."""
+    FRAME_LINES = ("MESSAGE COMPUTATION STARTING", "COMPUTATION SUCCESS", "COMPUTATION ERROR")
+    logger = LLVM.get_state_class().computation_class.logger
+    accounts = chain_accounts([("call", 0, 40_000, ending)], ending)
+    kwargs = {"to": addr(0x1000), "gas": 300_000, "persisted": True}
+
+    def lines(vm_class: Any) -> list[str]:
+        caplog.clear()
+        apply_message(vm_class, accounts, **kwargs)
+        # The computation's lines (not the interpreter's per-opcode ones), without the
+        # error's text (compiled code may word an out-of-gas halt's amounts otherwise).
+        return [
+            r.getMessage().split(" | error: ")[0]
+            for r in caplog.records
+            if r.name == logger.name and r.getMessage().startswith(FRAME_LINES)
+        ]
+
+    logger.__dict__.pop("show_debug2", None)  # py-evm caches whether DEBUG2 is on
+    try:
+        with caplog.at_level(DEBUG2_LEVEL_NUM, logger=logger.name):
+            expected = lines(CancunVM)
+            ours = lines(LLVM)
+    finally:
+        logger.__dict__.pop("show_debug2", None)
+    assert sum(f"COMPUTATION {line}" in text for text in expected) == 2
+    assert ours == expected

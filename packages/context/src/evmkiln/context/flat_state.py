@@ -442,6 +442,15 @@ class FlatAccountDB(AccountDatabaseAPI):
         self._checkpoints.append((checkpoint, len(self._journal)))
         return checkpoint
 
+    def open_message(self, address: Address) -> JournalDBCheckpoint:
+        """``record()`` then ``touch_account(address)``: the journal work a message
+        without a value transfer does before its frame, in one call."""
+        checkpoint = get_next_checkpoint()
+        self._checkpoints.append((checkpoint, len(self._journal)))
+        if self._account(address) is None:
+            self._set_account(address, _BLANK_ACCOUNT)
+        return checkpoint
+
     def discard(self, checkpoint: JournalDBCheckpoint) -> None:
         position = close_checkpoint(self._checkpoints, checkpoint)
         journal = self._journal

@@ -149,4 +149,4 @@ def child_message(
 
 def runs_lean(cls: Any) -> bool:
     """Whether ``cls`` is a computation class exactly as ``make_vm_class`` made it."""
-    return cls.__dict__.get("_kiln_lean", False) is True
+    return getattr(cls, "_kiln_lean_class", None) is cls

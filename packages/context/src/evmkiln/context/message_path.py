@@ -28,10 +28,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eth.constants import STACK_DEPTH_LIMIT
-from eth.exceptions import InsufficientFunds, Revert, StackDepthLimit
+from eth.constants import CREATE_CONTRACT_ADDRESS, STACK_DEPTH_LIMIT
+from eth.exceptions import InsufficientFunds, Revert, StackDepthLimit, VMError
 from eth.vm.forks.frontier.computation import FrontierComputation
 from eth.vm.gas_meter import GasMeter
+from eth.vm.message import Message
 
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
@@ -39,6 +40,7 @@ from evmkiln.codegen.backend import Executable, ExitKind
 from evmkiln.context.halt_map import is_inexact, pyevm_error
 from evmkiln.context.lean_computation import new_computation, runs_lean
 from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
+from evmkiln.context.state_class import direct_journal
 
 INEXACT = "evmkiln_inexact"
 """Set on a py-evm exception raised for a compiled frame's halt whose text or class may
@@ -65,8 +67,30 @@ def apply_call_message(
     """Frontier's ``apply_message`` for a call (not a create), with ``cls.apply_computation``.
 
     The snapshot, the depth limit, the value transfer and the touch, in
-    py-evm's order, without the layers in between.
+    py-evm's order, without the layers in between.  A message that moves no
+    value, on a flat state whose journal the state shares
+    (:func:`~evmkiln.context.state_class.direct_journal`), opens and
+    closes its checkpoint on the account database directly: the same
+    checkpoint and touch, in the same order, as the state's methods would.
     """
+    db = direct_journal(state)
+    if (
+        db is not None
+        and message.depth <= STACK_DEPTH_LIMIT
+        and not (message.value and message.should_transfer_value)
+    ):
+        address = message._storage_address if type(message) is Message else message.storage_address
+        if address is None:
+            address = message.to
+        snapshot = db.state_root, db.open_message(address)
+        computation = cls.apply_computation(
+            state, message, transaction_context, parent_computation=parent_computation
+        )
+        if computation._error is not None:
+            state.revert(snapshot)
+        else:
+            db.commit(snapshot[1])
+        return computation
     snapshot = state.snapshot()
     if message.depth > STACK_DEPTH_LIMIT:
         raise StackDepthLimit("Stack depth limit reached")
@@ -96,44 +120,93 @@ def run_compiled(
     transaction_context: Any,
     parent_computation: Any,
     executable: Executable | None,
+    *,
+    lean: bool | None = None,
 ) -> Any:
     """``apply_computation`` of a frame whose code ``executable`` runs.
 
     What py-evm's ``BaseComputation.apply_computation`` does around the
     interpreter loop, in its order: the computation and its context manager,
     the frame preamble (precompiles never reach this point), the frame, and
-    ``__exit__`` settling a halt.  Lean classes (:func:`runs_lean`) get a
-    computation from :func:`new_computation`, others their own constructor.
+    ``__exit__`` settling a halt.  Lean classes (:func:`runs_lean`, which
+    ``lean`` gives when the caller knows it) get a computation from
+    :func:`new_computation`, others their own constructor.
+
+    For a lean class, while py-evm's computation logger does not log
+    ``DEBUG2``, the context manager's methods are called only for what its
+    ``__exit__`` does then: settle a ``VMError``.  Entering and leaving
+    without one do nothing else.
 
     ``executable`` is None for a message without code: the interpreter would
     run one implicit STOP, which costs no gas and changes nothing, so the
     frame ends successfully with empty output right after its preamble.
     """
-    lean = runs_lean(cls)
+    if lean is None:
+        lean = runs_lean(cls)
     if lean:
         computation = new_computation(cls, state, message, transaction_context)
+        entered = cls.logger.show_debug2
     else:
         computation = cls(state, message, transaction_context)
-    with computation:
-        if computation.is_origin_computation:
+        entered = True
+    # ``with computation:``, less the entering and leaving that do nothing.
+    if entered:
+        computation.__enter__()
+    try:
+        is_create = (
+            message.to == CREATE_CONTRACT_ADDRESS if type(message) is Message else message.is_create
+        )
+        if message.sender == computation.transaction_context.origin:  # is_origin_computation
             computation.contracts_created = []
-            if message.is_create:
+            if is_create:
                 cls.consume_initcode_gas_cost(computation)
         if parent_computation is not None:
             computation.contracts_created = parent_computation.contracts_created
-        if message.is_create:
+        if is_create:
             computation.contracts_created.append(message.storage_address)
-        if executable is None:
-            return computation
-        run_frame(
-            computation,
-            executable,
-            cls.fork.delegations,
-            cls.storage_write_hook(),
-            cls.keccak_hook(),
-            lean=lean,
-        )
+        if executable is not None:
+            write_hook = cls.storage_write_hook
+            keccak_hook = cls.keccak_hook
+            run_frame(
+                computation,
+                executable,
+                cls.fork.delegations,
+                None if write_hook.__func__ is no_storage_write_hook else write_hook(),
+                None if keccak_hook.__func__ is no_keccak_hook else keccak_hook(),
+                lean=lean,
+            )
+    except BaseException as error:
+        if entered:
+            if not computation.__exit__(type(error), error, error.__traceback__):
+                raise
+        elif isinstance(error, VMError):
+            computation.__exit__(type(error), error, error.__traceback__)
+        else:
+            raise
+    else:
+        if entered:
+            computation.__exit__(None, None, None)
     return computation
+
+
+def no_storage_write_hook(cls: Any) -> Callable[[bytes, int], None] | None:
+    """Called with ``(address, slot)`` before each SSTORE of a compiled frame, or None.
+
+    The default (none); compared by identity so that a class without a hook
+    is not asked for one on every frame.
+    """
+    return None
+
+
+def no_keccak_hook(cls: Any) -> Callable[[bytes, int], None] | None:
+    """Called with ``(input, digest)`` after each KECCAK256 of a compiled frame, or None.
+
+    Only code compiled to trace preimages calls it
+    (:data:`~evmkiln.codegen.backend.TRACE_PREIMAGES`, a ``make_vm_class``
+    option).  The default (none); compared by identity as
+    :func:`no_storage_write_hook`.
+    """
+    return None
 
 
 def run_frame(
@@ -163,12 +236,21 @@ def run_frame(
     meter = computation._gas_meter
     # A fresh frame is not burning gas: py-evm's meter holds what it has left.
     start_gas = meter.gas_remaining if type(meter) is GasMeter else gas_remaining(computation)
+    if type(message) is Message:
+        calldata = message.data
+        if type(calldata) is not bytes:
+            calldata = bytes(calldata)
+        address = message._storage_address
+        if address is None:
+            address = message.to
+    else:
+        calldata, address = message.data_as_bytes, message.storage_address
     frame = Frame(
         host=PyEvmHost(computation, delegations=delegations, on_storage_write=on_storage_write),
         gas=start_gas,
         code=message.code,
-        calldata=message.data_as_bytes,
-        address=message.storage_address,
+        calldata=calldata,
+        address=address,
         caller=message.sender,
         value=message.value,
         is_static=message.is_static,

@@ -14,6 +14,7 @@ from typing import Any
 
 from eth.abc import AccountDatabaseAPI
 from eth.typing import JournalDBCheckpoint
+from eth.vm.state import BaseState
 from eth_typing import Hash32
 from eth_utils.logging import ExtendedDebugLogger, get_extended_debug_logger
 
@@ -52,25 +53,27 @@ class StateShortcuts:
 
     def snapshot(self) -> tuple[Hash32, JournalDBCheckpoint]:
         db = self._account_db
-        if self._kiln_journal_of is not db:
-            return self._snapshot_deciding(db)
+        if self._kiln_journal_of is not db and not self._kiln_share_journal(db):
+            checkpoint = db.record()
+            self.transient_storage.record(checkpoint)
+            return db.state_root, checkpoint
         checkpoint = db.record()
         return db.state_root, checkpoint
 
-    def _snapshot_deciding(self, db: Any) -> tuple[Hash32, JournalDBCheckpoint]:
-        """The first snapshot on ``db``: share its journal with the transient storage
-        when it lends one (the flat state's) and nothing is open, else keep them apart."""
+    def _kiln_share_journal(self, db: Any) -> bool:
+        """Whether the transient storage now journals in ``db``'s journal.
+
+        Decided at the first snapshot on ``db``: shared when ``db`` lends its
+        journal (the flat state's) and nothing is open, else kept apart.
+        """
         storage = self.transient_storage
         if isinstance(storage, JournaledTransientStorage):
             lend = getattr(db, "share_journal", None)
             if storage.share(None if lend is None else lend()) and lend is not None:
                 self._kiln_journal_of = db
-                checkpoint = db.record()
-                return db.state_root, checkpoint
+                return True
         self._kiln_journal_of = None
-        checkpoint = db.record()
-        storage.record(checkpoint)
-        return db.state_root, checkpoint
+        return False
 
     def commit(self, snapshot: tuple[Hash32, JournalDBCheckpoint]) -> None:
         checkpoint = snapshot[1]
@@ -102,6 +105,36 @@ class StateShortcuts:
             logger = get_extended_debug_logger(f"eth.vm.state.{cls.__name__}")
             cls._kiln_logger = logger  # type: ignore[attr-defined]
         return logger
+
+
+def direct_journal(state: Any) -> Any:
+    """The flat account database a message may open and close its checkpoint on
+    directly (``record`` and ``touch_account``, then ``commit``), or None.
+
+    That is ``state``'s own database when the state shares its journal with
+    the transient storage (:meth:`StateShortcuts.snapshot` decided so), and
+    the state class takes its snapshots, commits and touches as
+    :class:`StateShortcuts` and py-evm's ``BaseState`` do, unchanged by a
+    subclass.  Then a snapshot is ``(db.state_root, db.record())``, a commit
+    ``db.commit(checkpoint)`` and a touch ``db.touch_account(address)``.
+    """
+    cls = type(state)
+    if getattr(cls, "_kiln_direct_class", None) is not cls:
+        if cls.__dict__.get("_kiln_direct_class", False) is None:
+            return None
+        direct = (
+            getattr(cls, "snapshot", None) is StateShortcuts.snapshot
+            and getattr(cls, "commit", None) is StateShortcuts.commit
+            and getattr(cls, "revert", None) is StateShortcuts.revert
+            and getattr(cls, "touch_account", None) is BaseState.touch_account
+        )
+        cls._kiln_direct_class = cls if direct else None
+        if not direct:
+            return None
+    db = state._account_db
+    if state._kiln_journal_of is db or state._kiln_share_journal(db):
+        return db
+    return None
 
 
 def flat_state_class(

@@ -19,12 +19,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import OutOfGas
 from eth.vm.forks.cancun import CancunVM
+from eth.vm.message import Message
 from eth_typing import Address
 
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable
@@ -38,12 +40,14 @@ from evmkiln.context.code_cache import (
     lower_with_pipeline,
 )
 from evmkiln.context.disk_cache import may_write_artifacts, open_disk_cache
-from evmkiln.context.lean_computation import LazyFrameParts, runs_lean
+from evmkiln.context.lean_computation import LazyFrameParts
 from evmkiln.context.message_building import quiet_message_building
 from evmkiln.context.message_path import (
     INEXACT,
     apply_call_message,
     lean_message_path,
+    no_keccak_hook,
+    no_storage_write_hook,
     run_compiled,
 )
 from evmkiln.context.pyevm_host import gas_remaining
@@ -128,6 +132,9 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
     code_cache: ClassVar[CodeCache | TieredCodeCache]
     stats: ClassVar[DispatchStats]
     fork: ClassVar[ForkSpec]
+    _kiln_lean_class: ClassVar[type | None] = None
+    """The class that takes the lean message path (:func:`runs_lean`): the class
+    ``make_vm_class`` made, never a subclass of it."""
     tolerated_opcodes: ClassVar[tuple[type, ...]] = ()
     """Types of patched opcodes that do not stop frames compiling (see :func:`patched_opcode`)."""
 
@@ -140,20 +147,8 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
         """
         return patched_opcode(cls.opcodes, cls.tolerated_opcodes)
 
-    @classmethod
-    def storage_write_hook(cls) -> Callable[[bytes, int], None] | None:
-        """Called with ``(address, slot)`` before each SSTORE of a compiled frame, or None."""
-        return None
-
-    @classmethod
-    def keccak_hook(cls) -> Callable[[bytes, int], None] | None:
-        """Called with ``(input, digest)`` after each KECCAK256 of a compiled frame, or None.
-
-        Only code compiled to trace preimages calls it
-        (:data:`~evmkiln.codegen.backend.TRACE_PREIMAGES`, a ``make_vm_class``
-        option).
-        """
-        return None
+    storage_write_hook = classmethod(no_storage_write_hook)
+    keccak_hook = classmethod(no_keccak_hook)
 
     replays_inexact_halts: ClassVar[bool] = False
     """Run a message again, its frame interpreted, when compiled code halted it with an
@@ -199,7 +194,11 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
         one 2^1024 times.  One replay costs at most the compiled run again
         plus the interpreted top frame.
         """
-        if runs_lean(cls) and not message.is_create:
+        if cls._kiln_lean_class is cls and (  # runs_lean(cls), and a call
+            message.to != CREATE_CONTRACT_ADDRESS
+            if type(message) is Message
+            else not message.is_create
+        ):
             computation = apply_call_message(
                 cls, state, message, transaction_context, parent_computation
             )
@@ -235,11 +234,18 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
         code = message.code
         executable: Executable | None = None
         counted = False
-        if (
-            code
-            and message.code_address not in cls.get_precompiles()
-            and (cls.compiles_initcode or not message.is_create)
-        ):
+        lean = cls._kiln_lean_class is cls  # runs_lean(cls)
+        if lean and type(message) is Message:
+            # ``code_address``, ``get_precompiles()`` and ``is_create``, read where kept.
+            code_address = message._code_address
+            if code_address is None:
+                code_address = message.to
+            precompiles = cls._precompiles or {}
+            is_create = message.to == CREATE_CONTRACT_ADDRESS
+        else:
+            code_address, precompiles = message.code_address, cls.get_precompiles()
+            is_create = message.is_create
+        if code and code_address not in precompiles and (cls.compiles_initcode or not is_create):
             executable = cls.code_cache.get(code)
             if executable is not None:
                 # The default reason, known without a call while no tool touched the table.
@@ -265,14 +271,16 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
             counted = cls.counts_gas
         elif (
             not code
-            and runs_lean(cls)
-            and message.code_address not in cls.get_precompiles()
+            and lean
+            and code_address not in precompiles
             and cls.interpret_reason(message) is None
         ):
             # Nothing to run (a call to an account without code, a create with empty
             # initcode): py-evm's interpreter would execute one implicit STOP.
             cls.stats.frames_without_code += 1
-            return run_compiled(cls, state, message, transaction_context, parent_computation, None)
+            return run_compiled(
+                cls, state, message, transaction_context, parent_computation, None, lean=True
+            )
         if executable is None:
             cls.stats.frames_interpreted += 1
             interpreted = super().apply_computation(
@@ -282,11 +290,12 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
                 cls.code_cache.charge(code, message.gas - gas_remaining(interpreted))
             return interpreted
 
-        cls.stats.frames_run_compiled += 1
+        stats = cls.stats
+        stats.frames_run_compiled += 1
         if code in cls.code_cache.aot_codes:
-            cls.stats.frames_run_aot += 1
+            stats.frames_run_aot += 1
         computation = run_compiled(
-            cls, state, message, transaction_context, parent_computation, executable
+            cls, state, message, transaction_context, parent_computation, executable, lean=lean
         )
         if counted:
             cls.code_cache.charge(code, message.gas - gas_remaining(computation))
@@ -580,8 +589,6 @@ def make_vm_class(
             "compiles_initcode": policy.compile_initcode,
             "replays_inexact_halts": replay_inexact_halts,
             "replays_out_of_gas": replay_out_of_gas,
-            # This very class takes the lean message path; a tool's subclass does not.
-            "_kiln_lean": lean_message_path(spec.computation_class),
             # A table of its own: what tools patch into py-evm's shared table (or into
             # another VM class's) does not reach this class, nor the other way round.
             "opcodes": own_table(spec.computation_class.opcodes),
@@ -589,6 +596,9 @@ def make_vm_class(
             "_precompiles": with_native_precompiles(spec.computation_class._precompiles),
         },
     )
+    # This very class takes the lean message path; a tool's subclass does not.
+    if lean_message_path(spec.computation_class):
+        computation_class._kiln_lean_class = computation_class  # type: ignore[attr-defined]
     state_name = f"Kiln{label}{fork_label}State"
     layers: StateLayers | None = None
     if flat_state:
