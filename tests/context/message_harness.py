@@ -170,3 +170,10 @@ def apply_transaction(
     computation = receipt_and_computation
     gas_used = transaction.gas - computation.get_gas_remaining()
     return gas_used, computation.get_log_entries(), state.make_state_root()
+
+
+def forget_debug2(logger: Any) -> None:
+    """Make an eth-utils logger ask again whether it logs DEBUG2: it remembers the
+    answer, and replaces its ``debug2`` with a no-op once told no."""
+    logger.__dict__.pop("show_debug2", None)
+    logger.__dict__.pop("debug2", None)

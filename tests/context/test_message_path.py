@@ -18,7 +18,7 @@ from eth.vm.message import Message
 from eth_utils.logging import DEBUG2_LEVEL_NUM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from message_harness import SENDER, addr, apply_message, make_state
+from message_harness import SENDER, addr, apply_message, forget_debug2, make_state
 
 from evmkiln.context import make_vm_class
 from evmkiln.context.lean_computation import child_message, new_computation, runs_lean
@@ -424,12 +424,12 @@ def test_compiled_frames_log_as_pyevms_when_debug2_is_on(
             if r.name == logger.name and r.getMessage().startswith(FRAME_LINES)
         ]
 
-    logger.__dict__.pop("show_debug2", None)  # py-evm caches whether DEBUG2 is on
+    forget_debug2(logger)
     try:
         with caplog.at_level(DEBUG2_LEVEL_NUM, logger=logger.name):
             expected = lines(CancunVM)
             ours = lines(LLVM)
     finally:
-        logger.__dict__.pop("show_debug2", None)
+        forget_debug2(logger)
     assert sum(f"COMPUTATION {line}" in text for text in expected) == 2
     assert ours == expected

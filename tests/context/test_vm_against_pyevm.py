@@ -5,8 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from eth.constants import BLANK_ROOT_HASH
+from eth.db.atomic import AtomicDB
 from eth.vm.forks.cancun import CancunVM
-from message_harness import SENDER, A, B, C, apply_message, apply_transaction
+from eth_utils.logging import DEBUG2_LEVEL_NUM
+from message_harness import (
+    SENDER,
+    A,
+    B,
+    C,
+    apply_message,
+    apply_transaction,
+    execution_context,
+    forget_debug2,
+)
 
 from evmkiln.context import make_vm_class
 
@@ -150,3 +162,30 @@ def test_signed_transaction_matches_pyevm(target: bytes) -> None:
     expected = apply_transaction(CancunVM, accounts, to=target, value=2)
     actual = apply_transaction(KILN, accounts, to=target, value=2)
     assert actual == expected
+
+
+@pytest.mark.parametrize("target", [A, B], ids=["store-log-refund", "create-and-self-destruct"])
+def test_finalisation_logs_as_pyevms_when_debug2_is_on(
+    target: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Refund, fee and deleted accounts: py-evm's DEBUG2 lines, formatted only when on."""
+    accounts = {
+        A: {"code": STORE_AND_LOG + CLEARER, "storage": {0: 5}},
+        B: {"code": create_in_memory(DEPLOY_SUICIDAL), "balance": 5},
+    }
+    finalisation = ("TRANSACTION REFUND", "TRANSACTION FEE", "DELETING ACCOUNT")
+
+    def lines(vm_class: Any) -> list[str]:
+        logger = vm_class.get_state_class()(AtomicDB(), execution_context(), BLANK_ROOT_HASH).logger
+        forget_debug2(logger)
+        caplog.clear()
+        try:
+            with caplog.at_level(DEBUG2_LEVEL_NUM, logger=logger.name):
+                apply_transaction(vm_class, accounts, to=target, value=2)
+        finally:
+            forget_debug2(logger)
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith(finalisation)]
+
+    expected = lines(CancunVM)
+    assert any(line.startswith("TRANSACTION FEE") for line in expected)
+    assert lines(KILN) == expected

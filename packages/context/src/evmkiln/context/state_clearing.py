@@ -13,9 +13,10 @@ to find a handful of accounts.
 beneficiaries are computed once, bottom-up.  :func:`linear_state_clearing`
 gives an executor class whose ``finalize_computation`` uses it and is
 otherwise py-evm's: Frontier's finalisation (refunds, the coinbase's fee,
-self-destructs), then the same existence and emptiness checks, in a stable
-order.  An executor whose finalisation is not Spurious Dragon's (a tool's
-own, or a later fork's override) is left as it is.
+self-destructs; its debug lines formatted only when ``DEBUG2`` is logged),
+then the same existence and emptiness checks, in a stable order.  An
+executor whose finalisation is not Spurious Dragon's (a tool's own, or a
+later fork's override) is left as it is.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from typing import Any
 
 from eth import constants
 from eth._utils.address import force_bytes_to_address
-from eth.vm.forks.frontier.state import FrontierTransactionExecutor
 from eth.vm.forks.spurious_dragon.state import SpuriousDragonTransactionExecutor
+from eth_utils.hexadecimal import encode_hex
 
 RIPEMD160 = force_bytes_to_address(b"\x03")
 """Touched even under a failed frame: the geth/parity consensus bug EIP-716 keeps."""
@@ -60,8 +61,18 @@ def _beneficiaries(root: Any) -> dict[int, frozenset[bytes]]:
 def touched_accounts(computation: Any) -> set[bytes]:
     """The accounts EIP-161 may clear after ``computation``: py-evm's
     ``collect_touched_accounts(computation)``, without its quadratic walk."""
+    coinbase = computation.state.coinbase
+    if not computation.children:  # one frame (most transactions): nothing to walk
+        failed = computation.is_error
+        touched: set[bytes] = {coinbase}
+        if not failed:  # a failed frame has no beneficiaries
+            touched.update(computation.beneficiaries)
+        to = computation.msg.to
+        if to != constants.CREATE_CONTRACT_ADDRESS and (not failed or to == RIPEMD160):
+            touched.add(to)
+        return touched
     beneficiaries = _beneficiaries(computation)
-    touched: set[bytes] = {computation.state.coinbase}
+    touched = {coinbase}
     stack: list[tuple[Any, bool]] = [(computation, False)]
     while stack:
         frame, ancestor_had_error = stack.pop()
@@ -79,9 +90,47 @@ def touched_accounts(computation: Any) -> set[bytes]:
     return touched
 
 
+def _frontier_finalization(self: Any, transaction: Any, computation: Any) -> Any:
+    """Frontier's ``finalize_computation``, formatting its debug lines only when logged.
+
+    py-evm formats each line (two hex encodings) whether or not anyone logs
+    at ``DEBUG2``.  The refund, the data floor, the fee and the self-destructs
+    are computed by the same methods (a fork's overrides apply), in the same
+    order.
+    """
+    state = self.vm_state
+    transaction_context = state.get_transaction_context(transaction)
+    gas_remaining = computation.get_gas_remaining()
+    gas_used = transaction.gas - gas_remaining
+    gas_refund = self.calculate_gas_refund(computation, gas_used)
+    computation.data_floor_gas = self.calc_data_floor_gas(transaction, gas_used, gas_refund)
+    logger = state.logger
+    debug = logger.show_debug2
+    gas_refund_amount = (
+        gas_refund + gas_remaining - computation.data_floor_gas
+    ) * transaction_context.gas_price
+    if gas_refund_amount:
+        if debug:
+            logger.debug2(
+                f"TRANSACTION REFUND: {gas_refund_amount} -> {encode_hex(computation.msg.sender)}"
+            )
+        state.delta_balance(computation.msg.sender, gas_refund_amount)
+    gas_used = transaction.gas - gas_remaining - gas_refund + computation.data_floor_gas
+    transaction_fee = gas_used * state.get_tip(transaction)
+    coinbase = state.coinbase
+    if debug:
+        logger.debug2(f"TRANSACTION FEE: {transaction_fee} -> {encode_hex(coinbase)}")
+    state.delta_balance(coinbase, transaction_fee)
+    for account in computation.get_accounts_for_deletion():
+        if debug:
+            logger.debug2(f"DELETING ACCOUNT: {encode_hex(account)}")
+        state.delete_account(account)
+    return computation
+
+
 def _finalize_computation(self: Any, transaction: Any, computation: Any) -> Any:
     """Spurious Dragon's finalisation, with :func:`touched_accounts`."""
-    computation = FrontierTransactionExecutor.finalize_computation(self, transaction, computation)
+    computation = _frontier_finalization(self, transaction, computation)
     state = self.vm_state
     for account in sorted(touched_accounts(computation)):
         if state.account_exists(account) and state.account_is_empty(account):
