@@ -150,6 +150,37 @@ def test_a_lean_log_is_the_log_its_constructor_makes(entry: tuple[Any, ...]) -> 
     assert log_of(address, list(log_topics), data).topics == log_topics  # type: ignore[arg-type]
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    entries,
+    st.sampled_from([b"", b"\x01"]),
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 2**2048 - 1),
+)
+def test_a_lean_receipt_is_the_receipt_its_constructor_makes(
+    log_entries: list[tuple[bytes, list[int], bytes]], status: bytes, gas_used: int, bloom: int
+) -> None:
+    import pickle
+
+    import rlp
+    from eth.rlp.receipts import Receipt
+
+    from evmkiln.context.receipts import _LEAN_RECEIPTS, receipt_of
+
+    assert _LEAN_RECEIPTS  # the layout of the pinned pyrlp
+    logs = tuple(Log(a, tuple(t), d) for a, t, d in log_entries)
+    lean = receipt_of(status, gas_used, bloom, logs)
+    built = Receipt(state_root=status, gas_used=gas_used, logs=logs, bloom=bloom)
+    assert type(lean) is Receipt
+    fields = ("state_root", "gas_used", "bloom", "logs")
+    assert [getattr(lean, name) for name in fields] == [getattr(built, name) for name in fields]
+    assert lean == built and hash(lean) == hash(built)
+    assert rlp.encode(lean) == rlp.encode(built)
+    assert int(lean.bloom_filter) == int(built.bloom_filter)
+    assert pickle.loads(pickle.dumps(lean)) == built
+    assert Receipt.decode(rlp.encode(lean)) == built
+
+
 @settings(max_examples=200, deadline=None)
 @given(entries, st.integers(0, 2**2048 - 1))
 def test_validate_receipt_accepts_and_refuses_as_pyevms(
