@@ -12,6 +12,7 @@ import rlp
 from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_keys.datatypes import Signature
+from eth_utils import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -295,3 +296,83 @@ def test_fields_that_cannot_be_pickled_are_recovered_each_time(
             pickle.dumps(made.data)
         assert made.sender == SENDER
     assert recoveries[0] == 2
+
+
+UINT256 = 2**256 - 1
+FIELD_BOUNDS: dict[str, list[Any]] = {
+    "nonce": [0, 1, 2**64 - 2, 2**64 - 1, 2**64, -1, True, 5],
+    "gas_price": [0, 7, UINT256, UINT256 + 1, -1, False],
+    "gas": [0, 21_000, 20_999, 50_000, UINT256, UINT256 + 1, -3],
+    "to": [b"", b"\x11" * 20, b"\x11" * 19, b"\x11" * 21, "0x11"],
+    "value": [0, 5, UINT256, UINT256 + 1, -5],
+    "data": [b"", b"\x01\x02", bytearray(b"\x01"), "01"],
+    "v": [26, 27, 28, 29, 34, 35, 36, 37, 38, 2**70, UINT256 + 1, -27],
+    "r": [0, 1, SECP256K1_N - 1, SECP256K1_N, UINT256 + 1, True],
+    "s": [0, 1, SECP256K1_N // 2, SECP256K1_N // 2 + 1, SECP256K1_N - 1, SECP256K1_N],
+}
+field_values = {name: st.sampled_from(values) for name, values in FIELD_BOUNDS.items()}
+
+
+def _validated_alike(stock: Any, kiln: Any, changes: dict[str, Any]) -> tuple[str, str]:
+    """A signed legacy transaction with ``changes`` validated by py-evm's class and by
+    evmkiln's: the same exception and message, or both accept; that outcome."""
+    signed = _legacy(kiln)
+    fields = {name: changes.get(name, getattr(signed, name)) for name in signed._meta.field_names}
+    outcomes = []
+    for builder in (stock, kiln):
+        transaction = builder.legacy_signed(**fields)
+        try:
+            transaction.validate()
+            outcomes.append(("", ""))
+        except Exception as exc:
+            outcomes.append((type(exc).__name__, str(exc)))
+    assert outcomes[0] == outcomes[1]
+    return outcomes[0]
+
+
+def test_each_legacy_field_at_its_bounds_is_judged_as_pyevm_judges_it(
+    builders: tuple[Any, Any],
+) -> None:
+    """Every field check of a legacy ``validate``, one field at or past a bound."""
+    stock, kiln = builders
+    accepted = 0
+    for name, values in FIELD_BOUNDS.items():
+        for value in values:
+            accepted += _validated_alike(stock, kiln, {name: value}) == ("", "")
+    assert accepted > 10
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional=field_values))
+def test_legacy_fields_are_judged_as_pyevm_judges_them(
+    builders: tuple[Any, Any], changes: dict[str, Any]
+) -> None:
+    """Several fields changed at once: the first failing check's error, as py-evm's."""
+    stock, kiln = builders
+    _validated_alike(stock, kiln, changes)
+
+
+def test_a_plain_legacy_transaction_skips_the_field_checks(
+    builders: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import eth.vm.forks.frontier.transactions as frontier
+
+    _, kiln = builders
+    checks = [0]
+    original = frontier.validate_uint256
+
+    def counting(*args: Any, **kwargs: Any) -> None:
+        checks[0] += 1
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(frontier, "validate_uint256", counting)
+    signed = kiln.decode(_encoded(_legacy(kiln)))
+    signed.validate()
+    assert checks[0] == 0
+    unplain = signed.copy(value=-1)
+    with pytest.raises(ValidationError, match=r"Transaction\.value cannot be negative"):
+        unplain.validate()
+    assert checks[0] > 0
+    short_of_gas = signed.copy(gas=20_999)
+    with pytest.raises(ValidationError, match="Insufficient gas"):
+        short_of_gas.validate()

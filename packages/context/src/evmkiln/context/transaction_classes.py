@@ -54,6 +54,8 @@ from eth_keys.exceptions import BadSignature
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError
 
+from evmkiln.context.legacy_validation import checks_plainly, plainly_valid
+
 _SENDER = "_kiln_sender"
 """Instance attribute holding the sender recovered while checking the signature."""
 _PYEVM_SENDER = "sender"
@@ -180,6 +182,17 @@ def _already_recovered(transaction: Any) -> bool:
 
 class RecoveredOnce:
     """Mixin for a signed legacy (or inner typed) transaction class of py-evm."""
+
+    def validate(self) -> None:
+        """py-evm's ``validate``; fields all plainly valid skip their sixteen checks
+        (:mod:`evmkiln.context.legacy_validation`) for the two that remain."""
+        cls = type(self)
+        if not checks_plainly(cls, RecoveredOnce) or not plainly_valid(self):
+            super().validate()  # type: ignore[misc]
+            return
+        if self.gas < self.intrinsic_gas:  # type: ignore[attr-defined]
+            raise ValidationError("Insufficient gas")
+        self.check_signature_validity()
 
     def check_signature_validity(self) -> None:
         if _already_recovered(self):
