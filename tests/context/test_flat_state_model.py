@@ -290,3 +290,38 @@ def test_the_wrapped_database_is_built_only_when_needed(
     assert built[0] == 0
     assert fresh.make_state_root() == root  # asks the wrapped database: built now
     assert built[0] == 1
+
+
+BAD_ADDRESSES = [b"\x10" * 19, b"\x10" * 21, bytearray(b"\x10" * 20), "0x" + "10" * 20, 16]
+ADDRESS_CALLS: list[tuple[str, tuple[Any, ...]]] = [
+    ("get_balance", ()),
+    ("get_nonce", ()),
+    ("get_code", ()),
+    ("get_code_hash", ()),
+    ("account_exists", ()),
+    ("account_is_empty", ()),
+    ("account_has_code_or_nonce", ()),
+    ("touch_account", ()),
+    ("get_storage", (1,)),
+    ("set_balance", (5,)),
+    ("set_nonce", (1,)),
+    ("set_code", (b"\x00",)),
+    ("set_storage", (1, 2)),
+    ("delete_account", ()),
+    ("delete_storage", ()),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_ADDRESSES, ids=["short", "long", "array", "str", "int"])
+def test_a_malformed_address_is_refused_as_pyevm_refuses_it(bad: Any) -> None:
+    """The same exception and message as py-evm's account database, for every method."""
+    flat_class = flat_account_db_class(AccountDB, StateLayers())
+    for name, args in ADDRESS_CALLS:
+        outcomes = []
+        for db in (AccountDB(AtomicDB()), flat_class(AtomicDB())):
+            try:
+                getattr(db, name)(bad, *args)
+                outcomes.append(("", ""))
+            except Exception as exc:
+                outcomes.append((type(exc).__name__, str(exc)))
+        assert outcomes[0] == outcomes[1], name

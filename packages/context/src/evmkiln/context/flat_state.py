@@ -51,7 +51,7 @@ from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 from eth.db.account import AccountDB
 from eth.db.journal import get_next_checkpoint
 from eth.typing import JournalDBCheckpoint
-from eth.validation import validate_uint64, validate_uint256
+from eth.validation import validate_canonical_address, validate_uint64, validate_uint256
 from eth_typing import Address, Hash32
 
 from evmkiln.builtins.keccak_backend import keccak256 as keccak
@@ -76,6 +76,12 @@ _WIPE = 2  # (_WIPE, address, previous slot dict or None, was cleared)
 _WARM_ADDRESS = 3  # (_WARM_ADDRESS, address)
 _WARM_SLOT = 4  # (_WARM_SLOT, (address, slot))
 _TRANSIENT = TRANSIENT_ENTRY  # (_TRANSIENT, values, key, previous value or MISSING)
+
+
+def _check_address(address: Any) -> None:
+    """py-evm's account database's check of an address, with its error."""
+    if type(address) is not bytes or len(address) != 20:
+        validate_canonical_address(address, title="Storage Address")
 
 
 class FlatAccountDB(AccountDatabaseAPI):
@@ -181,8 +187,13 @@ class FlatAccountDB(AccountDatabaseAPI):
 
     # -- accounts ----------------------------------------------------------
     def _account(self, address: bytes) -> AccountRecord | None:
-        record = self._accounts.get(address, MISSING)
+        try:
+            record = self._accounts.get(address, MISSING)
+        except TypeError:  # unhashable: not an address (py-evm's error)
+            _check_address(address)
+            raise
         if record is MISSING:
+            _check_address(address)
             record = self._layer.account(address)
             if record is MISSING:
                 record = self._read_account(address)
@@ -315,19 +326,23 @@ class FlatAccountDB(AccountDatabaseAPI):
 
     # -- storage -----------------------------------------------------------
     def get_storage(self, address: Address, slot: int, from_journal: bool = True) -> int:
-        if from_journal:
-            slots = self._current.get(address)
-            if slots is not None:
-                value = slots.get(slot)
-                if value is not None:
-                    return value
-            if address in self._current_cleared:
-                return 0
-        elif address in self._current_cleared:
-            # py-evm reads original values from below the wipe too: only the
-            # earlier transactions' pending writes survive it.
-            slots = self._locked.get(address)
-            return 0 if slots is None else slots.get(slot, 0)
+        try:
+            if from_journal:
+                slots = self._current.get(address)
+                if slots is not None:
+                    value = slots.get(slot)
+                    if value is not None:
+                        return value
+                if address in self._current_cleared:
+                    return 0
+            elif address in self._current_cleared:
+                # py-evm reads original values from below the wipe too: only the
+                # earlier transactions' pending writes survive it.
+                slots = self._locked.get(address)
+                return 0 if slots is None else slots.get(slot, 0)
+        except TypeError:  # unhashable: not an address (py-evm's error)
+            _check_address(address)
+            raise
         return self._committed_slot(address, slot)
 
     def current_and_original(self, address: bytes, slot: int) -> tuple[int, int]:
@@ -388,6 +403,7 @@ class FlatAccountDB(AccountDatabaseAPI):
     def set_storage(self, address: Address, slot: int, value: int) -> None:
         validate_uint256(value, title="Storage Value")
         validate_uint256(slot, title="Storage Slot")
+        _check_address(address)
         slots = self._current.get(address)
         if slots is None:
             slots = self._current[address] = {}
@@ -400,6 +416,7 @@ class FlatAccountDB(AccountDatabaseAPI):
         self.touch_account(address)
 
     def _wipe(self, address: bytes) -> None:
+        _check_address(address)
         cleared = self._current_cleared
         self._journal.append((_WIPE, address, self._current.get(address), address in cleared))
         self._current[address] = {}
