@@ -172,3 +172,22 @@ def test_the_debug_line_is_formatted_only_when_logged(
         f"TRANSACTION: {transaction!r}; sender: 0x{SENDER.hex()} | to: 0x{A.hex()} | "
         f"data-hash: 0x{data_hash} | gas: 200000 | code: 0x00 | "
     ]
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [b"\x5a" * 19, bytearray(b"\x5a" * 20), "0x" + "5a" * 20],
+    ids=["short", "array", "str"],
+)
+def test_a_message_its_constructor_refuses_is_refused_alike(sender: Any) -> None:
+    """Fields ``Message`` would refuse (a spoofed sender here) take its constructor: the
+    same error as py-evm's, raised at the same point."""
+    outcomes = []
+    for vm_class in _vm_classes("cancun"):
+        spoof = SpoofTransaction(_signed(vm_class, A), sender=sender)
+        try:
+            message, _ = _build(vm_class, remember_attributes(spoof))
+            outcomes.append(("", tuple(getattr(message, field) for field in MESSAGE_FIELDS)))
+        except Exception as exc:
+            outcomes.append((type(exc).__name__, str(exc)))
+    assert outcomes[0] == outcomes[1]

@@ -9,8 +9,11 @@ and blob fee charged, the nonce bumped, the message refund (EIP-7702 from
 Prague on), the callee's code through the executor's own
 ``get_code_at_address`` (delegations from Prague on), the same ``Message`` --
 and formats that line, in py-evm's words, only when ``DEBUG2`` is enabled
-for the state's logger.  An executor whose ``build_evm_message`` is not
-Cancun's (an earlier fork's, a tool's) is left as it is.
+for the state's logger.  The message is built without the constructor's
+checks when the fields plainly pass them (each a call or two; the
+constructor runs, and raises, otherwise).  An executor whose
+``build_evm_message`` is not Cancun's (an earlier fork's, a tool's) is
+left as it is.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from eth._utils.address import generate_contract_address
-from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.constants import CREATE_CONTRACT_ADDRESS, UINT_256_MAX
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.cancun.state import CancunTransactionExecutor
 from eth.vm.message import Message
@@ -58,17 +61,51 @@ def _build_evm_message(self: Any, transaction: Any) -> Any:
             f"gas: {transaction.gas} | "
             f"code: {encode_hex(code)} | "
         )
-    return Message(
-        gas=gas,
-        to=to,
-        sender=sender,
-        value=transaction.value,
-        data=data,
-        code=code,
-        create_address=create_address,
-        refund=refund,
-        is_delegation=is_delegation,
-    )
+    value = transaction.value
+    if not (
+        type(gas) is int
+        and 0 <= gas <= UINT_256_MAX
+        and type(to) is bytes
+        and (len(to) == 20 or to == CREATE_CONTRACT_ADDRESS)
+        and type(sender) is bytes
+        and len(sender) == 20
+        and type(value) is int
+        and 0 <= value <= UINT_256_MAX
+        and type(data) is bytes
+        and type(code) is bytes
+        and (
+            create_address is None or (type(create_address) is bytes and len(create_address) == 20)
+        )
+        and type(is_delegation) is bool
+    ):
+        # Something Message's checks may refuse: its constructor, and its error.
+        return Message(
+            gas=gas,
+            to=to,
+            sender=sender,
+            value=value,
+            data=data,
+            code=code,
+            create_address=create_address,
+            refund=refund,
+            is_delegation=is_delegation,
+        )
+    # Every check of Message's constructor passes: the fields where it puts them.
+    message: Any = object.__new__(Message)
+    message.gas = gas
+    message.to = to
+    message.sender = sender
+    message.value = value
+    message.data = data
+    message.depth = 0
+    message.code = code
+    message._storage_address = create_address
+    message._code_address = None
+    message.should_transfer_value = True
+    message.is_static = False
+    message._is_delegation = is_delegation
+    message.refund = refund
+    return message
 
 
 def quiet_message_building(executor_class: type[Any]) -> type[Any]:
