@@ -193,7 +193,8 @@ class FlatAccountDB(AccountDatabaseAPI):
             _check_address(address)
             raise
         if record is MISSING:
-            _check_address(address)
+            if type(address) is not bytes or len(address) != 20:
+                _check_address(address)
             record = self._layer.account(address)
             if record is MISSING:
                 record = self._read_account(address)
