@@ -376,3 +376,28 @@ def test_a_plain_legacy_transaction_skips_the_field_checks(
     short_of_gas = signed.copy(gas=20_999)
     with pytest.raises(ValidationError, match="Insufficient gas"):
         short_of_gas.validate()
+
+
+@pytest.mark.parametrize("to", [b"\x11" * 20, b""], ids=["call", "create"])
+def test_the_intrinsic_gas_is_pyevms_computed_once(
+    builders: tuple[Any, Any], to: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stock, kiln = builders
+    data = b"\x00\x01" * 40 + b"\x60" * 33
+    made = []
+    for builder in (stock, kiln):
+        unsigned = builder.create_unsigned_transaction(
+            nonce=0, gas_price=7, gas=500_000, to=to, value=0, data=data
+        )
+        made.append(builder.decode(_encoded(unsigned.as_signed_transaction(KEY, chain_id=1))))
+    theirs, ours = made
+    computed = [0]
+    original = type(ours).get_intrinsic_gas
+
+    def counting(self: Any) -> int:
+        computed[0] += 1
+        return int(original(self))
+
+    monkeypatch.setattr(type(ours), "get_intrinsic_gas", counting)
+    assert ours.intrinsic_gas == ours.intrinsic_gas == theirs.intrinsic_gas
+    assert computed[0] == 1

@@ -58,6 +58,8 @@ from evmkiln.context.legacy_validation import checks_plainly, plainly_valid
 
 _SENDER = "_kiln_sender"
 """Instance attribute holding the sender recovered while checking the signature."""
+_INTRINSIC_GAS = "_kiln_intrinsic_gas"
+"""Instance attribute holding the transaction's intrinsic gas once computed."""
 _PYEVM_SENDER = "sender"
 """Where py-evm's ``cached_property`` keeps ``transaction.sender``."""
 
@@ -182,6 +184,14 @@ def _already_recovered(transaction: Any) -> bool:
 
 class RecoveredOnce:
     """Mixin for a signed legacy (or inner typed) transaction class of py-evm."""
+
+    @property
+    def intrinsic_gas(self) -> int:
+        """py-evm's, computed once: the envelope asks for it twice (validation, message)."""
+        gas: int | None = self.__dict__.get(_INTRINSIC_GAS)
+        if gas is None:
+            gas = self.__dict__[_INTRINSIC_GAS] = self.get_intrinsic_gas()  # type: ignore[attr-defined]
+        return gas
 
     def validate(self) -> None:
         """py-evm's ``validate``; fields all plainly valid skip their sixteen checks
