@@ -440,9 +440,19 @@ class PyEvmHost:
         if not runs_lean(cls):
             return computation.apply_child_computation(computation.prepare_child_message(**fields))
         message = child_message(computation, **fields)
-        apply = cls.apply_create_message if message.is_create else cls.apply_message
+        is_create = message.to == CREATE_CONTRACT_ADDRESS
+        apply = cls.apply_create_message if is_create else cls.apply_message
         child = apply(self._state, message, self._tx, parent_computation=computation)
-        computation.add_child_computation(child)
+        # ``add_child_computation``, with the child's ``is_error``, ``output`` and
+        # ``should_burn_gas`` read where the class (py-evm's, as made) keeps them.
+        error = child._error
+        if error is None:
+            computation.return_data = b"" if is_create else child._output
+        elif error.burns_gas and not is_create:
+            computation.return_data = b""
+        else:
+            computation.return_data = b"" if error.erases_return_data else child._output
+        computation.children.append(child)
         return child
 
     def frames_mark(self) -> int:

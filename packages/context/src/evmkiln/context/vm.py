@@ -248,16 +248,7 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
         if code and code_address not in precompiles and (cls.compiles_initcode or not is_create):
             executable = cls.code_cache.get(code)
             if executable is not None:
-                # The default reason, known without a call while no tool touched the table.
-                opcodes = cls.opcodes
-                if (
-                    type(opcodes) is OpcodeTable
-                    and opcodes.known_own
-                    and getattr(cls.interpret_reason, "__func__", None) is _DEFAULT_INTERPRET_REASON
-                ):
-                    reason = None
-                else:
-                    reason = cls.interpret_reason(message)
+                reason = _interpret_reason(cls, message)
                 if reason is None and _REPLAYS.messages and id(message) in _REPLAYS.messages:
                     reason = REPLAY_REASON
                 if reason is None:
@@ -273,7 +264,7 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
             not code
             and lean
             and code_address not in precompiles
-            and cls.interpret_reason(message) is None
+            and _interpret_reason(cls, message) is None
         ):
             # Nothing to run (a call to an account without code, a create with empty
             # initcode): py-evm's interpreter would execute one implicit STOP.
@@ -324,6 +315,19 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
 
 REPLAY_REASON = "replaying an inexact halt for py-evm's error"
 _DEFAULT_INTERPRET_REASON: Any = CompiledFrames.interpret_reason.__func__  # type: ignore[attr-defined]
+
+
+def _interpret_reason(cls: Any, message: Any) -> str | None:
+    """``cls.interpret_reason(message)``; the default's answer (None) is known without
+    asking while the class keeps the default and no tool has touched its opcode table."""
+    opcodes = cls.opcodes
+    if (
+        type(opcodes) is OpcodeTable
+        and opcodes.known_own
+        and getattr(cls.interpret_reason, "__func__", None) is _DEFAULT_INTERPRET_REASON
+    ):
+        return None
+    return cls.interpret_reason(message)  # type: ignore[no-any-return]
 
 
 class _Replays(threading.local):
