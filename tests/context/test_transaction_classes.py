@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import rlp
+from eth.vm.forks.berlin.transactions import AccountAccesses
 from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_keys.datatypes import Signature
@@ -401,3 +402,92 @@ def test_the_intrinsic_gas_is_pyevms_computed_once(
     monkeypatch.setattr(type(ours), "get_intrinsic_gas", counting)
     assert ours.intrinsic_gas == ours.intrinsic_gas == theirs.intrinsic_gas
     assert computed[0] == 1
+
+
+DYNAMIC_FEE_BOUNDS: dict[str, list[Any]] = {
+    "chain_id": [0, 1, UINT256, UINT256 + 1, -1, True],
+    "nonce": [0, 2**64 - 2, 2**64 - 1, -1],
+    "max_priority_fee_per_gas": [0, 1, UINT256, UINT256 + 1, -2],
+    "max_fee_per_gas": [0, 9, UINT256, UINT256 + 1, False],
+    "gas": [0, 50_000, UINT256 + 1],
+    "to": [b"", b"\x11" * 20, b"\x11" * 19, "0x11"],
+    "value": [0, UINT256, UINT256 + 1, -1],
+    "data": [b"", b"\x01", bytearray(b"\x01")],
+    "access_list": [
+        (),
+        ((b"\x22" * 20, (1, 2)),),
+        ((b"\x22" * 20, ()), (b"\x33" * 20, (2**256 - 1,))),
+        ((b"\x22" * 19, (1,)),),
+        ((b"\x22" * 20,),),
+        ((b"\x22" * 20, (True,)),),
+        ((b"\x22" * 20, ("1",)),),
+        ([b"\x22" * 20, [1]],),
+        "not a list",
+        ((b"\x22" * 20, 5),),
+        (AccountAccesses(b"\x22" * 20, (1, 2)),),
+        (AccountAccesses(b"\x22" * 19, (1,)),),
+        (AccountAccesses(b"\x22" * 20, (True,)),),
+    ],
+}
+
+
+def _dynamic_fee_validated_alike(stock: Any, kiln: Any, changes: dict[str, Any]) -> tuple[str, str]:
+    outcomes = []
+    for builder in (stock, kiln):
+        signed = _dynamic_fee(builder)
+        inner = signed._inner.copy(**changes)
+        transaction = type(signed)(signed.type_id, inner)
+        try:
+            transaction.validate()
+            outcomes.append(("", ""))
+        except Exception as exc:
+            outcomes.append((type(exc).__name__, str(exc)))
+    assert outcomes[0] == outcomes[1]
+    return outcomes[0]
+
+
+def test_each_dynamic_fee_field_at_its_bounds_is_judged_as_pyevm_judges_it(
+    builders: tuple[Any, Any],
+) -> None:
+    stock, kiln = builders
+    accepted = 0
+    for name, values in DYNAMIC_FEE_BOUNDS.items():
+        for value in values:
+            accepted += _dynamic_fee_validated_alike(stock, kiln, {name: value}) == ("", "")
+    assert accepted > 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {}, optional={name: st.sampled_from(v) for name, v in DYNAMIC_FEE_BOUNDS.items()}
+    )
+)
+def test_dynamic_fee_fields_are_judged_as_pyevm_judges_them(
+    builders: tuple[Any, Any], changes: dict[str, Any]
+) -> None:
+    stock, kiln = builders
+    _dynamic_fee_validated_alike(stock, kiln, changes)
+
+
+def test_a_plain_dynamic_fee_transaction_skips_the_field_checks(
+    builders: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import eth.vm.forks.london.transactions as london
+
+    _, kiln = builders
+    checks = [0]
+    original = london.validate_dynamic_fee_tx
+
+    def counting(transaction: Any) -> None:
+        checks[0] += 1
+        original(transaction)
+
+    monkeypatch.setattr(london, "validate_dynamic_fee_tx", counting)
+    signed = _dynamic_fee(kiln)
+    signed.validate()
+    assert checks[0] == 0
+    unplain = type(signed)(signed.type_id, signed._inner.copy(to=b"\x11" * 19))
+    with pytest.raises(ValidationError, match="not a valid canonical address"):
+        unplain.validate()
+    assert checks[0] == 1

@@ -54,7 +54,12 @@ from eth_keys.exceptions import BadSignature
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError
 
-from evmkiln.context.legacy_validation import checks_plainly, plainly_valid
+from evmkiln.context.transaction_validation import (
+    checks_dynamic_fee_plainly,
+    checks_plainly,
+    plainly_valid,
+    plainly_valid_dynamic_fee,
+)
 
 _SENDER = "_kiln_sender"
 """Instance attribute holding the sender recovered while checking the signature."""
@@ -195,7 +200,7 @@ class RecoveredOnce:
 
     def validate(self) -> None:
         """py-evm's ``validate``; fields all plainly valid skip their sixteen checks
-        (:mod:`evmkiln.context.legacy_validation`) for the two that remain."""
+        (:mod:`evmkiln.context.transaction_validation`) for the two that remain."""
         cls = type(self)
         if not checks_plainly(cls, RecoveredOnce) or not plainly_valid(self):
             super().validate()  # type: ignore[misc]
@@ -222,6 +227,13 @@ class RecoveredOnceTyped:
     """Mixin for a fork's typed-transaction wrapper: the same, through its inner transaction."""
 
     _inner: SignedTransactionAPI
+
+    def validate(self) -> None:
+        """py-evm's (the payload's ``validate``); an EIP-1559 payload whose fields are
+        all plainly valid skips its checks (:mod:`evmkiln.context.transaction_validation`)."""
+        inner = self._inner
+        if not checks_dynamic_fee_plainly(type(inner)) or not plainly_valid_dynamic_fee(inner):
+            super().validate()  # type: ignore[misc]
 
     def check_signature_validity(self) -> None:
         if _already_recovered(self):
