@@ -132,7 +132,10 @@ def direct_journal(state: Any) -> Any:
         if not direct:
             return None
     db = state._account_db
-    if state._kiln_journal_of is db or state._kiln_share_journal(db):
+    if state._kiln_journal_of is db:
+        return db
+    # Undecided (the state's first message): decide now, where the database can take it.
+    if hasattr(db, "open_message") and state._kiln_share_journal(db):
         return db
     return None
 
