@@ -191,3 +191,57 @@ def test_a_message_its_constructor_refuses_is_refused_alike(sender: Any) -> None
         except Exception as exc:
             outcomes.append((type(exc).__name__, str(exc)))
     assert outcomes[0] == outcomes[1]
+
+
+# SLOAD slots 1 and 2, BALANCE of 0x..33, STOP: an access list makes each one warm.
+READS = bytes.fromhex("600154" + "600254" + "73" + "33" * 20 + "31" + "00")
+
+
+@pytest.mark.parametrize("fork", SUPPORTED_FORKS)
+@pytest.mark.parametrize(
+    "access_list",
+    [(), ((A, (1, 2)),), ((A, (2,)), (b"\x33" * 20, ()))],
+    ids=["none", "slots", "slot-and-account"],
+)
+def test_computations_are_built_as_pyevm_builds_them(
+    fork: str, access_list: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Warming (sender, recipient, access list), the transaction context and the
+    finalisation that reads it again: py-evm's gas, state and refund."""
+    outcomes = []
+    for vm_class in _vm_classes(fork):
+        accounts = {SENDER: {"balance": 10**20}, A: {"code": READS, "storage": {1: 5}}}
+        state = make_state(vm_class, accounts, persisted=True)
+        unsigned = vm_class.get_transaction_builder().new_unsigned_dynamic_fee_transaction(
+            chain_id=1,
+            nonce=0,
+            max_priority_fee_per_gas=2,
+            max_fee_per_gas=30,
+            gas=100_000,
+            to=A,
+            value=0,
+            data=b"",
+            access_list=access_list,
+        )
+        transaction = unsigned.as_signed_transaction(SENDER_KEY)
+        contexts = [0]
+        get_context = type(state).get_transaction_context
+
+        def counting(self: Any, transaction: Any, get: Any = get_context, n: Any = contexts) -> Any:
+            n[0] += 1
+            return get(self, transaction)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(type(state), "get_transaction_context", counting)
+            computation = state.apply_transaction(transaction)
+        outcomes.append(
+            (
+                computation.get_gas_remaining(),
+                state.get_balance(SENDER),
+                state.make_state_root(),
+                contexts[0],
+            )
+        )
+    (*theirs, their_contexts), (*ours, our_contexts) = outcomes
+    assert ours == theirs
+    assert (their_contexts, our_contexts) == (2, 1)

@@ -1,4 +1,4 @@
-"""The transaction executor's message building, without a debug line nobody reads.
+"""The transaction executor's message and computation building, in fewer layers.
 
 Before it builds a transaction's message, Cancun's executor formats a
 ``DEBUG2`` log line: the transaction's ``repr``, the hash of its data and the
@@ -11,9 +11,10 @@ Prague on), the callee's code through the executor's own
 and formats that line, in py-evm's words, only when ``DEBUG2`` is enabled
 for the state's logger.  The message is built without the constructor's
 checks when the fields plainly pass them (each a call or two; the
-constructor runs, and raises, otherwise).  An executor whose
-``build_evm_message`` is not Cancun's (an earlier fork's, a tool's) is
-left as it is.
+constructor runs, and raises, otherwise).  Its ``build_computation`` is
+Berlin's and Frontier's in one function for a call, keeping the
+transaction context it makes for the finalisation.  An executor whose
+methods are not those (an earlier fork's, a tool's) keeps its own.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from typing import Any
 
 from eth._utils.address import generate_contract_address
 from eth.constants import CREATE_CONTRACT_ADDRESS, UINT_256_MAX
+from eth.vm.forks.berlin.state import BerlinTransactionExecutor
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.cancun.state import CancunTransactionExecutor
 from eth.vm.message import Message
 from eth_utils.crypto import keccak
 from eth_utils.hexadecimal import encode_hex
 
-__all__ = ["quiet_message_building"]
+__all__ = ["quiet_message_building", "transaction_context_of"]
 
 
 def _build_evm_message(self: Any, transaction: Any) -> Any:
@@ -108,13 +110,53 @@ def _build_evm_message(self: Any, transaction: Any) -> Any:
     return message
 
 
+_CONTEXT = "_kiln_transaction_context"
+"""Executor attribute: ``(transaction, its transaction context)``, the context
+:func:`_build_computation` made (an executor runs one transaction)."""
+
+
+def _build_computation(self: Any, message: Any, transaction: Any) -> Any:
+    """Berlin's ``build_computation`` (then Frontier's) for a call, in one function.
+
+    The same warming of the sender, the recipient and the access list, the
+    same transaction context, the computation class's ``apply_message``.
+    The context is kept for the finalisation
+    (:func:`transaction_context_of`), which asks for it again.  A create
+    takes py-evm's methods (the collision rule lives there).
+    """
+    if message.to == CREATE_CONTRACT_ADDRESS:
+        return BerlinTransactionExecutor.build_computation(self, message, transaction)
+    state = self.vm_state
+    mark_warm = state.mark_address_warm
+    mark_warm(transaction.sender)
+    mark_warm(message.storage_address)
+    for address, slots in transaction.access_list:
+        mark_warm(address)
+        for slot in slots:
+            state.mark_storage_warm(address, slot)
+    context = state.get_transaction_context(transaction)
+    setattr(self, _CONTEXT, (transaction, context))
+    return state.computation_class.apply_message(state, message, context)
+
+
+def transaction_context_of(executor: Any, transaction: Any) -> Any:
+    """``executor.vm_state.get_transaction_context(transaction)``, the one its
+    ``build_computation`` made when that was :func:`_build_computation`'s."""
+    made = getattr(executor, _CONTEXT, None)
+    if made is not None and made[0] is transaction:
+        return made[1]
+    return executor.vm_state.get_transaction_context(transaction)
+
+
 def quiet_message_building(executor_class: type[Any]) -> type[Any]:
-    """``executor_class`` with :func:`_build_evm_message` where its own is Cancun's
-    (else ``executor_class`` itself)."""
-    if executor_class.build_evm_message is not CancunTransactionExecutor.build_evm_message:
+    """``executor_class`` with :func:`_build_evm_message` where its own is Cancun's,
+    and :func:`_build_computation` where its own is Berlin's (else ``executor_class``
+    itself)."""
+    namespace: dict[str, Any] = {"__module__": __name__}
+    if executor_class.build_evm_message is CancunTransactionExecutor.build_evm_message:
+        namespace["build_evm_message"] = _build_evm_message
+    if executor_class.build_computation is BerlinTransactionExecutor.build_computation:
+        namespace["build_computation"] = _build_computation
+    if len(namespace) == 1:
         return executor_class
-    return type(
-        executor_class.__name__,
-        (executor_class,),
-        {"build_evm_message": _build_evm_message, "__module__": __name__},
-    )
+    return type(executor_class.__name__, (executor_class,), namespace)

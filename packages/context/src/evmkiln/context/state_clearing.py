@@ -28,6 +28,8 @@ from eth._utils.address import force_bytes_to_address
 from eth.vm.forks.spurious_dragon.state import SpuriousDragonTransactionExecutor
 from eth_utils.hexadecimal import encode_hex
 
+from evmkiln.context.message_building import transaction_context_of
+
 RIPEMD160 = force_bytes_to_address(b"\x03")
 """Touched even under a failed frame: the geth/parity consensus bug EIP-716 keeps."""
 
@@ -99,7 +101,7 @@ def _frontier_finalization(self: Any, transaction: Any, computation: Any) -> Any
     order.
     """
     state = self.vm_state
-    transaction_context = state.get_transaction_context(transaction)
+    transaction_context = transaction_context_of(self, transaction)
     gas_remaining = computation.get_gas_remaining()
     gas_used = transaction.gas - gas_remaining
     gas_refund = self.calculate_gas_refund(computation, gas_used)
