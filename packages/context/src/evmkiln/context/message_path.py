@@ -156,7 +156,11 @@ def run_compiled(
         is_create = (
             message.to == CREATE_CONTRACT_ADDRESS if type(message) is Message else message.is_create
         )
-        if message.sender == computation.transaction_context.origin:  # is_origin_computation
+        if (
+            message.sender == computation.transaction_context.origin  # as py-evm's, made
+            if lean
+            else computation.is_origin_computation
+        ):
             computation.contracts_created = []
             if is_create:
                 cls.consume_initcode_gas_cost(computation)
