@@ -319,11 +319,16 @@ def _validated_alike(stock: Any, kiln: Any, changes: dict[str, Any]) -> tuple[st
     evmkiln's: the same exception and message, or both accept; that outcome."""
     signed = _legacy(kiln)
     fields = {name: changes.get(name, getattr(signed, name)) for name in signed._meta.field_names}
+    return _judged_alike(stock, kiln, lambda builder: builder.legacy_signed(**fields))
+
+
+def _judged_alike(stock: Any, kiln: Any, make: Any) -> tuple[str, str]:
+    """``make(builder).validate()`` for py-evm's builder and evmkiln's: the same
+    exception and message, or both accept; that outcome."""
     outcomes = []
     for builder in (stock, kiln):
-        transaction = builder.legacy_signed(**fields)
         try:
-            transaction.validate()
+            make(builder).validate()
             outcomes.append(("", ""))
         except Exception as exc:
             outcomes.append((type(exc).__name__, str(exc)))
@@ -432,18 +437,11 @@ DYNAMIC_FEE_BOUNDS: dict[str, list[Any]] = {
 
 
 def _dynamic_fee_validated_alike(stock: Any, kiln: Any, changes: dict[str, Any]) -> tuple[str, str]:
-    outcomes = []
-    for builder in (stock, kiln):
+    def make(builder: Any) -> Any:
         signed = _dynamic_fee(builder)
-        inner = signed._inner.copy(**changes)
-        transaction = type(signed)(signed.type_id, inner)
-        try:
-            transaction.validate()
-            outcomes.append(("", ""))
-        except Exception as exc:
-            outcomes.append((type(exc).__name__, str(exc)))
-    assert outcomes[0] == outcomes[1]
-    return outcomes[0]
+        return type(signed)(signed.type_id, signed._inner.copy(**changes))
+
+    return _judged_alike(stock, kiln, make)
 
 
 def test_each_dynamic_fee_field_at_its_bounds_is_judged_as_pyevm_judges_it(

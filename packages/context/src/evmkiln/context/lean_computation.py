@@ -107,8 +107,19 @@ def new_computation(cls: Any, state: Any, message: Any, transaction_context: Any
     return computation
 
 
-def child_message(
-    parent: Any,
+def child_message(parent: Any, **fields: Any) -> Any:
+    """The message ``parent.prepare_child_message(**fields)`` builds, without validation.
+
+    A call's, or with ``to`` the empty address and ``create_address`` a
+    create's (the fields of :func:`unchecked_message` but ``depth``).  Every
+    field comes from a compiled frame's builtin: addresses of 20 bytes,
+    words, ``bytes`` data and code, flags as ``bool``.  Validating them again
+    (what ``Message.__init__`` spends its time on) cannot fail.
+    """
+    return unchecked_message(depth=parent.msg.depth + 1, **fields)
+
+
+def unchecked_message(
     *,
     gas: int,
     to: bytes,
@@ -116,34 +127,30 @@ def child_message(
     value: int,
     data: bytes,
     code: bytes,
+    depth: int,
     code_address: bytes | None = None,
     create_address: bytes | None = None,
     should_transfer_value: bool = True,
     is_static: bool = False,
     is_delegation: bool = False,
+    refund: int = 0,
 ) -> Any:
-    """The message ``parent.prepare_child_message`` builds, without validation.
-
-    A call's, or with ``to`` the empty address and ``create_address`` a
-    create's.  Every field comes from a compiled frame's builtin: addresses
-    of 20 bytes, words, ``bytes`` data and code, flags as ``bool``.
-    Validating them again (what ``Message.__init__`` spends its time on)
-    cannot fail.
-    """
+    """``Message(...)`` of fields its constructor's checks accept, without running them:
+    each stored where the constructor stores it.  The caller knows they pass."""
     message: Any = object.__new__(Message)
     message.gas = gas
     message.to = to
     message.sender = sender
     message.value = value
     message.data = data
-    message.depth = parent.msg.depth + 1
+    message.depth = depth
     message.code = code
     message._storage_address = create_address
     message._code_address = code_address
     message.should_transfer_value = should_transfer_value
     message.is_static = is_static
     message._is_delegation = is_delegation
-    message.refund = 0
+    message.refund = refund
     return message
 
 

@@ -30,6 +30,8 @@ from eth.vm.message import Message
 from eth_utils.crypto import keccak
 from eth_utils.hexadecimal import encode_hex
 
+from evmkiln.context.lean_computation import unchecked_message
+
 __all__ = ["quiet_message_building", "transaction_context_of"]
 
 
@@ -64,7 +66,18 @@ def _build_evm_message(self: Any, transaction: Any) -> Any:
             f"code: {encode_hex(code)} | "
         )
     value = transaction.value
-    if not (
+    fields: dict[str, Any] = {
+        "gas": gas,
+        "to": to,
+        "sender": sender,
+        "value": value,
+        "data": data,
+        "code": code,
+        "create_address": create_address,
+        "refund": refund,
+        "is_delegation": is_delegation,
+    }
+    if (
         type(gas) is int
         and 0 <= gas <= UINT_256_MAX
         and type(to) is bytes
@@ -80,34 +93,10 @@ def _build_evm_message(self: Any, transaction: Any) -> Any:
         )
         and type(is_delegation) is bool
     ):
-        # Something Message's checks may refuse: its constructor, and its error.
-        return Message(
-            gas=gas,
-            to=to,
-            sender=sender,
-            value=value,
-            data=data,
-            code=code,
-            create_address=create_address,
-            refund=refund,
-            is_delegation=is_delegation,
-        )
-    # Every check of Message's constructor passes: the fields where it puts them.
-    message: Any = object.__new__(Message)
-    message.gas = gas
-    message.to = to
-    message.sender = sender
-    message.value = value
-    message.data = data
-    message.depth = 0
-    message.code = code
-    message._storage_address = create_address
-    message._code_address = None
-    message.should_transfer_value = True
-    message.is_static = False
-    message._is_delegation = is_delegation
-    message.refund = refund
-    return message
+        # Every check of Message's constructor passes: the fields where it puts them.
+        return unchecked_message(depth=0, **fields)
+    # Something Message's checks may refuse: its constructor, and its error.
+    return Message(**fields)
 
 
 _CONTEXT = "_kiln_transaction_context"

@@ -95,17 +95,8 @@ def plainly_valid(transaction: Any) -> bool:
     """
     nonce, gas_price, gas, to, value, data, v, r, s = _READERS[type(transaction)](transaction)
     return (
-        type(nonce) is int
-        and 0 <= nonce < UINT_64_MAX
-        and type(gas_price) is int
-        and 0 <= gas_price <= UINT_256_MAX
-        and type(gas) is int
-        and 0 <= gas <= UINT_256_MAX
-        and type(value) is int
-        and 0 <= value <= UINT_256_MAX
-        and type(to) is bytes
-        and (len(to) == 20 or to == CREATE_CONTRACT_ADDRESS)
-        and type(data) is bytes
+        _plain_call(nonce, to, data)
+        and _plain_words(gas_price, gas, value)
         and type(v) is int
         and (v == 27 or v == 28 or _EIP155_OFFSET <= v <= UINT_256_MAX)
         and type(r) is int
@@ -113,6 +104,22 @@ def plainly_valid(transaction: Any) -> bool:
         and type(s) is int
         and 1 <= s <= _SECPK1_N2
     )
+
+
+def _plain_call(nonce: Any, to: Any, data: Any) -> bool:
+    """A nonce below ``2**64 - 1``, ``to`` empty or 20 bytes, the data bytes."""
+    return (
+        type(nonce) is int
+        and 0 <= nonce < UINT_64_MAX
+        and type(to) is bytes
+        and (len(to) == 20 or to == CREATE_CONTRACT_ADDRESS)
+        and type(data) is bytes
+    )
+
+
+def _plain_words(*values: Any) -> bool:
+    """Every one of ``values`` an unsigned 256-bit ``int``."""
+    return all(type(value) is int and 0 <= value <= UINT_256_MAX for value in values)
 
 
 def checks_dynamic_fee_plainly(cls: type) -> bool:
@@ -144,21 +151,8 @@ def plainly_valid_dynamic_fee(transaction: Any) -> bool:
         type(transaction)
     ](transaction)
     return (
-        type(chain_id) is int
-        and 0 <= chain_id <= UINT_256_MAX
-        and type(nonce) is int
-        and 0 <= nonce < UINT_64_MAX
-        and type(max_fee) is int
-        and 0 <= max_fee <= UINT_256_MAX
-        and type(priority_fee) is int
-        and 0 <= priority_fee <= UINT_256_MAX
-        and type(gas) is int
-        and 0 <= gas <= UINT_256_MAX
-        and type(to) is bytes
-        and (len(to) == 20 or to == CREATE_CONTRACT_ADDRESS)
-        and type(value) is int
-        and 0 <= value <= UINT_256_MAX
-        and type(data) is bytes
+        _plain_call(nonce, to, data)
+        and _plain_words(chain_id, max_fee, priority_fee, gas, value)
         and type(access_list) is tuple
         and all(_plain_access(entry) for entry in access_list)
     )
