@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fakes import FakeRunner, observation
 
 from evmkiln.bench.budget import BudgetExceeded
@@ -74,3 +76,27 @@ def test_compiling_in_the_warmup_does_not_use_up_the_budget() -> None:
     result = measure("x", runner, Settings(repeat=3, budget=30))
     assert result.state == OK and len(result.samples) == 3
     assert result.first_run_seconds is not None and result.first_run_seconds > 100
+
+
+class SleepingRunner(FakeRunner):
+    """Takes ``seconds`` of wall time a run, as a real engine does."""
+
+    def run(self) -> tuple[Observation, float]:
+        time.sleep(self.seconds)
+        return super().run()
+
+
+def test_a_warmup_time_gives_short_runs_many_warmups_and_long_runs_one() -> None:
+    short = SleepingRunner([observation()], seconds=0.001)
+    measure("x", short, Settings(repeat=2, warmup=1, warmup_time=0.05, budget=None))
+    assert short.calls - 2 >= 10  # about fifty warm-ups of 1 ms in 0.05 s
+    long = SleepingRunner([observation()], seconds=0.06)
+    measure("x", long, Settings(repeat=2, warmup=1, warmup_time=0.05, budget=None))
+    assert long.calls == 1 + 2
+
+
+def test_compiling_does_not_count_as_warming_up() -> None:
+    """The first run's compile is excluded from the warm-up time, as from the budget."""
+    runner = CompilingRunner([observation()], compile_log=CompileLog())
+    result = measure("x", runner, Settings(repeat=1, warmup=1, warmup_time=0.01, budget=None))
+    assert result.state == OK and runner.calls > 10  # the 100 s first run counted for 0

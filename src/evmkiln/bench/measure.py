@@ -31,6 +31,11 @@ ERROR = "error"
 class Settings:
     repeat: int = 5
     warmup: int = 1
+    warmup_time: float = 0.0
+    """Keep warming up until the warm-up runs' wall time (set-up included, compiling
+    not) adds up to this many seconds.  A small fixture's runs keep getting faster
+    for a few dozen runs while Python specialises the code they go through; a
+    time, unlike a count, gives those many runs and a long fixture few."""
     min_time: float = 0.0
     """Keep repeating until the timed runs add up to this many seconds."""
     budget: float | None = 120.0
@@ -99,9 +104,15 @@ def measure(
 
     try:
         with deadline(budget, compiling):
-            for _ in range(max(settings.warmup, 1)):
-                compiled_before = compiling()
+            warmed, warm_seconds = 0, 0.0
+            while warmed < max(settings.warmup, 1) or warm_seconds < settings.warmup_time:
+                compiled_before, run_started = compiling(), time.perf_counter()
                 observation, seconds = runner.run()
+                warmed += 1
+                # This run's wall time, less what it spent compiling.
+                warm_seconds += max(
+                    time.perf_counter() - run_started - (compiling() - compiled_before), 0.0
+                )
                 if result.observation is None:
                     result.observation, result.first_run_seconds = observation, seconds
                 if on_run:

@@ -291,6 +291,7 @@ def results_json(
         "settings": {
             "repeat": settings.repeat,
             "warmup": settings.warmup,
+            "warmup_seconds": settings.warmup_time,
             "min_time": settings.min_time,
             "budget_seconds": settings.budget,
             "skip_slow": settings.skip_slow,

@@ -95,6 +95,14 @@ def bench(
     warmup: Annotated[
         int, typer.Option(min=1, help="Untimed runs first (the first one compiles).")
     ] = 1,
+    warmup_time: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="And untimed runs until they total this (s, compiling excluded): small "
+            "fixtures need dozens before Python has specialised the code they run.",
+        ),
+    ] = 0.25,
     min_time: Annotated[
         float, typer.Option(min=0.0, help="Keep repeating until timed runs total this (s).")
     ] = 0.0,
@@ -190,6 +198,7 @@ def bench(
     settings = Settings(
         repeat=repeat,
         warmup=warmup,
+        warmup_time=warmup_time,
         min_time=min_time,
         budget=budget if budget > 0 else None,
         skip_slow=skip_slow,
