@@ -10,10 +10,8 @@ import pytest
 from eth._utils.spoof import SpoofAttributes
 from eth.vm.forks.cancun.state import CancunTransactionExecutor
 from eth.vm.spoof import SpoofTransaction
-from eth_utils import ValidationError, keccak
+from eth_utils import keccak
 from eth_utils.logging import DEBUG2_LEVEL_NUM
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
 from message_harness import SENDER, SENDER_KEY, A, make_state
 
 from evmkiln.context import make_vm_class, message_building
@@ -247,95 +245,3 @@ def test_computations_are_built_as_pyevm_builds_them(
     (*theirs, their_contexts), (*ours, our_contexts) = outcomes
     assert ours == theirs
     assert (their_contexts, our_contexts) == (2, 1)
-
-
-SECPK1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-STATE_CHECKS = {
-    "gas": st.sampled_from([21_000, 50_000, 10**6]),
-    "value": st.sampled_from([0, 1, 10**9, 10**18]),
-    "nonce": st.sampled_from([0, 1, 2]),
-    "max_fee_per_gas": st.sampled_from([6, 7, 8, 1000]),
-    "max_priority_fee_per_gas": st.sampled_from([0, 1, 2000]),
-    "gas_price": st.sampled_from([6, 7, 100]),
-    "s": st.sampled_from([0, 1, SECPK1_N // 2, SECPK1_N // 2 + 1]),
-}
-
-
-@pytest.mark.parametrize("fork", SUPPORTED_FORKS)
-@settings(max_examples=150, deadline=None)
-@example(  # gas at the effective price covered, gas at the max fee not: Cancun's own check
-    changes={"gas": 21_000, "value": 0, "max_fee_per_gas": 1000, "max_priority_fee_per_gas": 0},
-    balance=21_000 * 7,
-    nonce=0,
-    typed=False,
-)
-@example(changes={"s": SECPK1_N // 2 + 1}, balance=10**20, nonce=0, typed=True)
-@example(changes={"nonce": 1}, balance=10**20, nonce=1, typed=False)  # accepted
-@given(
-    changes=st.fixed_dictionaries({}, optional=STATE_CHECKS),
-    balance=st.sampled_from([0, 21_000 * 7, 10**9, 10**18, 10**20]),
-    nonce=st.sampled_from([0, 1]),
-    typed=st.booleans(),
-)
-def test_the_state_judges_a_transaction_as_pyevms_checks_do(
-    fork: str, changes: dict[str, Any], balance: int, nonce: int, typed: bool
-) -> None:
-    """The one-pass acceptance of Cancun's state checks against the checks themselves,
-    on the same state: balance, nonce, fee floor, ``s``, value, gas at either fee."""
-    import evmkiln.context.state_class as state_class
-    import evmkiln.forks.prague as prague
-
-    _, kiln = _vm_classes(fork)
-    state = make_state(kiln, {SPOOFED: {"balance": balance, "nonce": nonce}, A: {"code": b"\x00"}})
-    builder = kiln.get_transaction_builder()
-    if typed:
-        signed = builder.new_unsigned_dynamic_fee_transaction(
-            chain_id=1,
-            nonce=0,
-            max_priority_fee_per_gas=1,
-            max_fee_per_gas=10,
-            gas=50_000,
-            to=A,
-            value=0,
-            data=b"",
-            access_list=(),
-        ).as_signed_transaction(SENDER_KEY)
-    else:
-        signed = _signed(kiln, A)
-    transaction = SpoofTransaction(signed, sender=SPOOFED, **changes)
-
-    def outcome() -> tuple[str, str]:
-        try:
-            state.validate_transaction(transaction)
-            return "", ""
-        except Exception as exc:
-            return type(exc).__name__, str(exc)
-
-    ours = outcome()
-    with pytest.MonkeyPatch.context() as patch:
-        for module in (state_class, prague):
-            patch.setattr(module, "cancun_accepts", lambda state, transaction: False)
-        assert outcome() == ours
-
-
-@pytest.mark.parametrize("fork", SUPPORTED_FORKS)
-def test_an_acceptable_transaction_skips_pyevms_state_checks(
-    fork: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from eth.vm.forks.cancun.state import CancunState
-
-    _, kiln = _vm_classes(fork)
-    calls = [0]
-    original = CancunState.validate_transaction
-
-    def counting(self: Any, transaction: Any) -> None:
-        calls[0] += 1
-        original(self, transaction)
-
-    monkeypatch.setattr(CancunState, "validate_transaction", counting)
-    state = make_state(kiln, {SENDER: {"balance": 10**20}, A: {"code": b"\x00"}})
-    state.validate_transaction(_signed(kiln, A))
-    assert calls[0] == 0
-    with pytest.raises(ValidationError, match="Invalid transaction nonce"):
-        state.validate_transaction(_signed(kiln, A, nonce=5))
-    assert calls[0] == 1

@@ -24,7 +24,6 @@ from evmkiln.context.spoofed_transactions import remember_attributes
 from evmkiln.context.state_clearing import linear_state_clearing
 from evmkiln.context.state_layers import StateLayers
 from evmkiln.context.transient_storage import JournaledTransientStorage
-from evmkiln.forks.validation import cancun_accepts, cancun_validation_below
 
 
 class StateShortcuts:
@@ -90,15 +89,6 @@ class StateShortcuts:
         db.discard(checkpoint)
         if self._kiln_journal_of is not db:
             self.transient_storage.discard(checkpoint)
-
-    def validate_transaction(self, transaction: Any) -> None:
-        """py-evm's, unless the next one is Cancun's and one pass over its comparisons
-        says it accepts (:func:`~evmkiln.forks.validation.cancun_accepts`)."""
-        if not (
-            cancun_validation_below(type(self), StateShortcuts)
-            and cancun_accepts(self, transaction)
-        ):
-            super().validate_transaction(transaction)  # type: ignore[misc]
 
     def apply_transaction(self, transaction: Any) -> Any:
         """py-evm's, on a spoofed transaction that reads each attribute once

@@ -30,11 +30,7 @@ from evmkiln.forks.bls12_381 import bls12_381_precompiles
 from evmkiln.forks.modexp import modexp_output
 from evmkiln.forks.precompiles import with_native_precompiles
 from evmkiln.forks.storage import account_has_storage
-from evmkiln.forks.validation import (
-    cancun_accepts,
-    cancun_validation_below,
-    validate_rules_pyevm_leaves_out,
-)
+from evmkiln.forks.validation import validate_rules_pyevm_leaves_out
 
 
 def modexp(computation: Any) -> Any:
@@ -66,12 +62,7 @@ class KilnPragueState(PragueState):
     def validate_transaction(self, transaction: Any) -> None:
         """The rules py-evm leaves out (:mod:`evmkiln.forks.validation`), then py-evm's."""
         validate_rules_pyevm_leaves_out(self, transaction)
-        # py-evm's checks, unless one pass over the same comparisons says they accept.
-        if not (
-            cancun_validation_below(type(self), KilnPragueState)
-            and cancun_accepts(self, transaction)
-        ):
-            super().validate_transaction(transaction)
+        super().validate_transaction(transaction)
 
     def has_storage(self, address: Any) -> bool:
         """Whether ``address`` has a non-zero storage slot."""

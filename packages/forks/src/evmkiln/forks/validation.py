@@ -27,9 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 from eth._utils.state import code_is_delegation_designation
-from eth.constants import CREATE_CONTRACT_ADDRESS, SECPK1_N
+from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
-from eth.vm.forks.cancun.state import CancunState, get_total_blob_gas
+from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth.vm.forks.prague.constants import SET_CODE_TRANSACTION_TYPE
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 from eth_utils.exceptions import ValidationError
@@ -96,54 +96,3 @@ def validate_rules_pyevm_leaves_out(state: Any, transaction: Any) -> None:
     validate_fee_caps(transaction)
     validate_sender_is_eoa(state, transaction)
     validate_upfront_balance(state, transaction)
-
-
-def cancun_accepts(state: Any, transaction: Any) -> bool:
-    """Whether py-evm's Cancun ``validate_transaction`` accepts ``transaction``, a
-    transaction that is not a blob transaction, in one pass.
-
-    That method runs London's fee floor, Homestead's ``s`` rule, Frontier's
-    balance and nonce checks (through three functions and the state's
-    getters, about forty calls) and Cancun's balance at the max fee.  The
-    same comparisons here, on the same state methods, say whether all of
-    them pass.  False for a blob transaction, for any failing check and for
-    anything the comparisons cannot judge: the caller then runs py-evm's
-    checks, which raise their own error (the checks have no effects, so
-    running them after this changes nothing).
-    """
-    try:
-        if transaction.type_id == BLOB_TX_TYPE:
-            return False
-        max_fee = transaction.max_fee_per_gas
-        if max_fee < state.execution_context.base_fee_per_gas:
-            return False
-        if not 0 < transaction.s <= SECPK1_N // 2:
-            return False
-        gas = transaction.gas
-        max_gas_cost = gas * state.get_gas_price(transaction)
-        sender = transaction.sender
-        balance = state.get_balance(sender)
-        return bool(
-            balance >= max_gas_cost
-            and balance >= transaction.value + max_gas_cost
-            and state.get_nonce(sender) == transaction.nonce
-            and balance >= gas * max_fee
-        )
-    except Exception:
-        return False
-
-
-_CANCUN_BELOW: dict[tuple[type, type], bool] = {}
-
-
-def cancun_validation_below(cls: type, above: type) -> bool:
-    """Whether, in ``cls``'s MRO, the ``validate_transaction`` that ``above``'s
-    ``super()`` reaches is Cancun's own (so :func:`cancun_accepts` describes it)."""
-    key = (cls, above)
-    known = _CANCUN_BELOW.get(key)
-    if known is None:
-        mro = cls.__mro__
-        below = mro[mro.index(above) + 1 :] if above in mro else ()
-        owner = next((k for k in below if "validate_transaction" in k.__dict__), None)
-        known = _CANCUN_BELOW[key] = owner is CancunState
-    return known
