@@ -404,7 +404,8 @@ class FlatAccountDB(AccountDatabaseAPI):
     def set_storage(self, address: Address, slot: int, value: int) -> None:
         validate_uint256(value, title="Storage Value")
         validate_uint256(slot, title="Storage Slot")
-        _check_address(address)
+        if type(address) is not bytes or len(address) != 20:  # every write-back comes here
+            _check_address(address)
         slots = self._current.get(address)
         if slots is None:
             slots = self._current[address] = {}

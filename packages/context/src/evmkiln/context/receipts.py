@@ -74,8 +74,9 @@ def logs_bloom(log_entries: Iterable[tuple[bytes, Sequence[int], bytes]]) -> int
 
 
 def _lays_out_as_pyrlp(cls: Any, probe: dict[str, Any]) -> bool:
-    """Whether ``cls``'s fields live where :func:`_lean` puts them (pyrlp's layout):
-    an instance filled there equals one its constructor makes from ``probe``."""
+    """Whether ``cls``'s fields live where :func:`log_of` and :func:`receipt_of` put
+    them (pyrlp's layout): an instance filled there equals one its constructor makes
+    from ``probe``."""
     names = cls._meta.field_names
     if cls._meta.field_attrs != tuple(f"_{name}" for name in names):
         return False

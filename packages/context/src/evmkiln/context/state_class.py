@@ -113,7 +113,7 @@ def direct_journal(state: Any) -> Any:
 
     That is ``state``'s own database when the state shares its journal with
     the transient storage (:meth:`StateShortcuts.snapshot` decided so), and
-    the state class takes its snapshots, commits and touches as
+    the state class takes its snapshots, commits, reverts and touches as
     :class:`StateShortcuts` and py-evm's ``BaseState`` do, unchanged by a
     subclass.  Then a snapshot is ``(db.state_root, db.record())``, a commit
     ``db.commit(checkpoint)`` and a touch ``db.touch_account(address)``.

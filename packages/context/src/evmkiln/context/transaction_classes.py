@@ -43,8 +43,6 @@ import pickle
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
-from operator import attrgetter
 from typing import Any
 
 from eth.abc import SignedTransactionAPI
@@ -57,6 +55,7 @@ from eth_utils.exceptions import ValidationError
 from evmkiln.context.transaction_validation import (
     checks_dynamic_fee_plainly,
     checks_plainly,
+    field_reader,
     plainly_valid,
     plainly_valid_dynamic_fee,
 )
@@ -101,28 +100,19 @@ def _recovered(transaction: SignedTransactionAPI) -> Address:
     return _signer(message_hash, transaction.y_parity, transaction.r, transaction.s)
 
 
-_FieldReader = Callable[[Any], tuple[Any, ...]]
-_CLASS_KEYS: weakref.WeakKeyDictionary[type, tuple[int, _FieldReader]] = weakref.WeakKeyDictionary()
-"""Per transaction class: a number no other class gets (a class that is collected
-does not pass its number on), and a reader of its fields in order."""
-_CLASS_NUMBERS = itertools.count()
+_CLASS_NUMBERS: weakref.WeakKeyDictionary[type, int] = weakref.WeakKeyDictionary()
+"""Per transaction class, a number no other class gets (a class that is collected
+does not pass its number on)."""
+_NEXT_NUMBER = itertools.count()
 _SENDERS: OrderedDict[bytes, Address] = OrderedDict()
 _SENDERS_LOCK = threading.Lock()
 
 
-def _class_key(cls: type) -> tuple[int, _FieldReader] | None:
-    known = _CLASS_KEYS.get(cls)
-    if known is None:
-        meta = getattr(cls, "_meta", None)
-        attrs = getattr(meta, "field_attrs", None)
-        if not attrs:
-            return None
-        read = attrgetter(*attrs)
-        known = _CLASS_KEYS[cls] = (
-            next(_CLASS_NUMBERS),
-            read if len(attrs) > 1 else lambda transaction: (read(transaction),),
-        )
-    return known
+def _class_number(cls: type) -> int:
+    number = _CLASS_NUMBERS.get(cls)
+    if number is None:
+        number = _CLASS_NUMBERS[cls] = next(_NEXT_NUMBER)
+    return number
 
 
 def _signed_key(transaction: Any) -> bytes | None:
@@ -133,12 +123,14 @@ def _signed_key(transaction: Any) -> bytes | None:
     transactions of one class share a digest only when they are the same
     signed transaction, or by a SHA-256 collision.
     """
-    known = _class_key(type(transaction))
-    if known is None:
+    cls = type(transaction)
+    read = field_reader(cls)
+    if read is None:
         return None
-    number, read = known
     try:
-        encoded = pickle.dumps((number, read(transaction)), protocol=pickle.HIGHEST_PROTOCOL)
+        encoded = pickle.dumps(
+            (_class_number(cls), read(transaction)), protocol=pickle.HIGHEST_PROTOCOL
+        )
     except Exception:
         return None
     return hashlib.sha256(encoded).digest()

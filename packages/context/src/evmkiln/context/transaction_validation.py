@@ -20,6 +20,8 @@ a class that overrides any of them keeps its own.  Used by
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
 
@@ -34,6 +36,7 @@ from eth.vm.forks.spurious_dragon.transactions import SpuriousDragonTransaction
 __all__ = [
     "checks_dynamic_fee_plainly",
     "checks_plainly",
+    "field_reader",
     "plainly_valid",
     "plainly_valid_dynamic_fee",
 ]
@@ -59,27 +62,53 @@ DYNAMIC_FEE_FIELDS = (
 _EIP155_OFFSET = 35
 _SECPK1_N2 = SECPK1_N // 2
 
-_READERS: dict[type, Any] = {}
-"""Per class that :func:`checks_plainly` judged: its fields' reader, or None."""
+FieldReader = Callable[[Any], tuple[Any, ...]]
+_READERS: weakref.WeakKeyDictionary[type, FieldReader | None] = weakref.WeakKeyDictionary()
+_PLAIN: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+"""Per class that :func:`checks_plainly` or :func:`checks_dynamic_fee_plainly` judged."""
+_UNREAD: Any = object()
+
+
+def field_reader(cls: type) -> FieldReader | None:
+    """A reader of an RLP transaction class's fields, in order, as one tuple (None for
+    a class without RLP fields); made once per class."""
+    known = _READERS.get(cls, _UNREAD)
+    if known is not _UNREAD:
+        return known  # type: ignore[no-any-return]
+    attrs = getattr(getattr(cls, "_meta", None), "field_attrs", None)
+    reader: FieldReader | None = None
+    if attrs:
+        read = attrgetter(*attrs)
+        reader = read if len(attrs) > 1 else lambda transaction: (read(transaction),)
+    _READERS[cls] = reader
+    return reader
 
 
 def checks_plainly(cls: type, mixin: type) -> bool:
     """Whether ``cls`` (a subclass of py-evm's legacy transaction with ``mixin`` in
     front) validates its fields as Homestead's legacy transactions, with Spurious
     Dragon's ``v`` range, and then as py-evm's signed transactions do."""
-    known = _READERS.get(cls, _READERS)
-    if known is not _READERS:
-        return known is not None
-    meta = getattr(cls, "_meta", None)
-    owners = [k for k in cls.__mro__ if "validate" in k.__dict__ and k is not mixin]
-    plain = (
-        owners[:3] == [HomesteadTransaction, FrontierTransaction, SignedTransactionMethods]
-        and getattr(cls, "v_min", None) is SpuriousDragonTransaction.v_min
-        and getattr(cls, "v_max", None) is SpuriousDragonTransaction.v_max
-        and getattr(meta, "field_names", None) == LEGACY_FIELDS
-    )
-    _READERS[cls] = attrgetter(*meta.field_attrs) if plain and meta is not None else None
+    plain = _PLAIN.get(cls)
+    if plain is None:
+        owners = [k for k in cls.__mro__ if "validate" in k.__dict__ and k is not mixin]
+        plain = _PLAIN[cls] = (
+            owners[:3] == [HomesteadTransaction, FrontierTransaction, SignedTransactionMethods]
+            and getattr(cls, "v_min", None) is SpuriousDragonTransaction.v_min
+            and getattr(cls, "v_max", None) is SpuriousDragonTransaction.v_max
+            and _field_names(cls) == LEGACY_FIELDS
+        )
     return plain
+
+
+def _fields(transaction: Any) -> tuple[Any, ...]:
+    """The fields of a transaction whose class a ``checks_*`` function accepted."""
+    reader = field_reader(type(transaction))
+    assert reader is not None  # its class has the RLP fields the check named
+    return reader(transaction)
+
+
+def _field_names(cls: type) -> Any:
+    return getattr(getattr(cls, "_meta", None), "field_names", None)
 
 
 def plainly_valid(transaction: Any) -> bool:
@@ -93,7 +122,7 @@ def plainly_valid(transaction: Any) -> bool:
     is the two values of ``v``'s own chain id).  Not the intrinsic gas nor
     the signature: ``validate`` checks those after.
     """
-    nonce, gas_price, gas, to, value, data, v, r, s = _READERS[type(transaction)](transaction)
+    nonce, gas_price, gas, to, value, data, v, r, s = _fields(transaction)
     return (
         _plain_call(nonce, to, data)
         and _plain_words(gas_price, gas, value)
@@ -125,15 +154,12 @@ def _plain_words(*values: Any) -> bool:
 def checks_dynamic_fee_plainly(cls: type) -> bool:
     """Whether ``cls`` (a typed transaction's payload class) validates as py-evm's
     EIP-1559 transaction does: ``validate_dynamic_fee_tx`` over its fields."""
-    known = _READERS.get(cls, _READERS)
-    if known is not _READERS:
-        return known is not None
-    meta = getattr(cls, "_meta", None)
-    plain = (
-        getattr(cls, "validate", None) is DynamicFeeTransaction.validate
-        and getattr(meta, "field_names", None) == DYNAMIC_FEE_FIELDS
-    )
-    _READERS[cls] = attrgetter(*meta.field_attrs) if plain and meta is not None else None
+    plain = _PLAIN.get(cls)
+    if plain is None:
+        plain = _PLAIN[cls] = (
+            getattr(cls, "validate", None) is DynamicFeeTransaction.validate
+            and _field_names(cls) == DYNAMIC_FEE_FIELDS
+        )
     return plain
 
 
@@ -147,9 +173,9 @@ def plainly_valid_dynamic_fee(transaction: Any) -> bool:
     pairs.  Not the signature nor the intrinsic gas (py-evm checks neither
     there).
     """
-    (chain_id, nonce, priority_fee, max_fee, gas, to, value, data, access_list, *_) = _READERS[
-        type(transaction)
-    ](transaction)
+    chain_id, nonce, priority_fee, max_fee, gas, to, value, data, access_list, *_ = _fields(
+        transaction
+    )
     return (
         _plain_call(nonce, to, data)
         and _plain_words(chain_id, max_fee, priority_fee, gas, value)
