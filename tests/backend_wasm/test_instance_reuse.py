@@ -4,13 +4,15 @@ A :class:`~evmkiln.backend_wasm.runtime.CompiledContract` keeps one store and
 a pool of instances for the life of the executable, so the frame after a
 previous one -- in the next transaction, or the next call in the same
 transaction -- runs in linear memory that earlier frames wrote.  The runtime
-resets EVM memory, the control area and the stack buffer on entry; these
+resets EVM memory and the control area on entry, but not the stack buffer:
+generated code reads a stack word only where its own frame wrote one.  These
 tests leave as much behind as possible (memory far out, a deep stack, an
 output range, a low gas counter) and end the dirtying frame every way a frame
 can end -- REVERT, RETURN, INVALID, out of gas in a loop, a halt raised by a
 builtin -- and then check what the next frame sees: through the EVM (MSIZE,
-MLOAD, RETURNDATASIZE, GAS, against the reference backend and py-evm) and
-directly in the instance's linear memory at its first host crossing.
+MLOAD, RETURNDATASIZE, GAS, stack words carried by a dynamic jump, against
+the reference backend and py-evm) and directly in the instance's linear
+memory at its first host crossing.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def mode(n: int, *body: Item) -> list[Item]:
 # returns the second one's observation.
 CONTRACT = assemble(
     0, "CALLDATALOAD",
-    *[x for n in range(1, 7) for x in ("DUP1", n, "EQ", ("@", f"mode{n}"), "JUMPI")],
+    *[x for n in range(1, 9) for x in ("DUP1", n, "EQ", ("@", f"mode{n}"), "JUMPI")],
     # mode 0: observe.  BALANCE crosses into the host first (the white-box check).
     "ADDRESS", "BALANCE", "POP",
     "MSIZE", 0, "MSTORE",
@@ -116,9 +118,24 @@ CONTRACT = assemble(
     0, 0, "MSTORE",
     0xC0, 0x100, 0x20, 0, 0, "ADDRESS", "GAS", "CALL", "POP",
     0xC0, 0x100, "RETURN",
+    # Modes 7 and 8 read the stack buffer, which the runtime does not clear: a
+    # dynamic jump (target from call data, so the stack is spilled) carries two
+    # words to a block that adds them (8) or asks for a third (7: underflow).
+    ("label", "mode7"), "POP", 5, 6, 0x20, "CALLDATALOAD", "JUMP",
+    ("label", "add3"), "ADD", "ADD", 0, "MSTORE", 0x20, 0, "RETURN",
+    ("label", "mode8"), "POP", 5, 6, 0x20, "CALLDATALOAD", "JUMP",
+    ("label", "add2"), "ADD", 0, "MSTORE", 0x20, 0, "RETURN",
 )  # fmt: skip
 
 MODES = {1: "revert", 2: "return", 3: "invalid", 4: "out of gas", 5: "builtin halt"}
+
+
+def stack_readers() -> list[bytes]:
+    """Call data for modes 7 (underflow) and 8 (adds the two words it carried)."""
+    jumpdests = [i for i, byte in enumerate(CONTRACT) if byte == OPS["JUMPDEST"]]
+    # The last four JUMPDESTs are mode7, add3, mode8, add2, in that order.
+    _, add3, _, add2 = jumpdests[-4:]
+    return [calldata(7) + calldata(add3), calldata(8) + calldata(add2)]
 
 
 def calldata(n: int) -> bytes:
@@ -220,15 +237,27 @@ def test_next_frame_sees_nothing_of_the_previous_one(exe: Executable, dirty: int
         assert isinstance(output, bytes)
         words = [int.from_bytes(output[i : i + 32], "big") for i in range(0, len(output), 32)]
         assert words[:5] == [0, 0, 0, 0, 0]  # msize, three memory words, returndata size
+    # Frames that read the stack buffer the dirtying frame filled: only their own words.
+    seven, eight = (run_frame(exe, host, data, gas) for data in stack_readers())
+    assert seven == fresh(stack_readers()[0], gas)
+    assert seven[0] == ("halt", HaltKind.STACK_UNDERFLOW)
+    assert eight == fresh(stack_readers()[1], gas)
+    assert eight[1] == (11).to_bytes(32, "big")
     assert contract.instances == 1  # one instance served every frame
     dirtied, *observed = host.seen
     assert dirtied["msize"] == 0x4000 and dirtied["evm_nonzero"] > 64
     assert dirtied["stack_words"] >= 40
-    assert observed == [CLEAN, CLEAN]
+    assert [clean(seen) for seen in observed] == [CLEAN, CLEAN]
 
 
-CLEAN = {"evm_nonzero": 0, "msize": 0, "stack_words": 0, "header_other": 0}
+CLEAN = {"evm_nonzero": 0, "msize": 0, "header_other": 0}
 """What an observing frame's instance holds at its first crossing (gas aside)."""
+
+
+def clean(seen: dict[str, int]) -> dict[str, int]:
+    """An observation less the stack buffer, which is left as the last frame wrote it
+    (generated code reads only words its own frame wrote: checked through modes 7, 8)."""
+    return {key: value for key, value in seen.items() if key != "stack_words"}
 
 
 def test_frames_of_one_transaction_share_an_instance_cleanly(exe: Executable) -> None:
@@ -241,7 +270,7 @@ def test_frames_of_one_transaction_share_an_instance_cleanly(exe: Executable) ->
     # The parent holds one instance; the two children took turns on a second.
     assert contract_of(exe).instances == 2
     assert [seen["msize"] for seen in host.seen] == [0x4000, 0]
-    assert host.seen[1] == CLEAN
+    assert clean(host.seen[1]) == CLEAN
     # Then a new "transaction" on the same executable: the parent's instance, then reused.
     again = run_frame(exe, host, calldata(6), gas)
     assert again == outcome and contract_of(exe).instances == 2

@@ -92,8 +92,6 @@ from evmkiln.backend_wasm.layout import (
     SL_TRANSIENT,
     SL_VALUE,
     SLOTS,
-    STACK,
-    STACK_BYTES,
     STATUS_HALT_BASE,
     STATUS_HOST_HALT,
     log_buffer,
@@ -594,8 +592,13 @@ class _Slot:
         if not 0 <= frame.gas < GAS_LIMIT:
             raise ValueError(f"gas {frame.gas} does not fit the wasm backend's i64 counter")
         addr, base = self.addr, self.base
-        # Reset whatever the previous frame left behind; its known storage slots
-        # go stale with a new generation (the counter survives the reset).
+        # Reset whatever the previous frame left behind that this one could read;
+        # its known storage slots go stale with a new generation (the counter
+        # survives the reset).  The EVM stack area is left as it is: generated
+        # code reads a stack entry only below the height it checked, and every
+        # entry there was written by this frame (a frame starts at height 0), as
+        # the LLVM backend's stack relies on too.  Clearing its 32 KiB cost more
+        # than a small frame's whole run.
         generation = _I64.unpack_from(self.header, CTRL_SL_GEN)[0]
         dirty = _I64.unpack_from(self.header, CTRL_MSIZE)[0]
         if dirty:
@@ -616,7 +619,6 @@ class _Slot:
         if used < self._window_used:  # the rest of the window is zero but what the last frame left
             ctypes.memset(addr + CALLDATA + used, 0, self._window_used - used)
         self._window_used = used
-        ctypes.memset(addr + STACK, 0, STACK_BYTES)
         if frame.memory:  # else msize is 0 already (the control area was cleared)
             self._write_memory(frame.memory)
         _I64.pack_into(self.header, CTRL_GAS, frame.gas)
