@@ -23,6 +23,7 @@ from evmkiln.context.message_building import quiet_message_building
 from evmkiln.context.spoofed_transactions import remember_attributes
 from evmkiln.context.state_clearing import linear_state_clearing
 from evmkiln.context.state_layers import StateLayers
+from evmkiln.context.transaction_contexts import lean_transaction_contexts
 from evmkiln.context.transient_storage import JournaledTransientStorage
 
 
@@ -150,8 +151,10 @@ def flat_state_class(
     its own account database), with
     :class:`~evmkiln.context.transient_storage.JournaledTransientStorage`,
     :class:`StateShortcuts`, EIP-161 clearing in linear time
-    (:mod:`evmkiln.context.state_clearing`) and message building that formats
-    no unread debug line (:mod:`evmkiln.context.message_building`);
+    (:mod:`evmkiln.context.state_clearing`), message building that formats
+    no unread debug line (:mod:`evmkiln.context.message_building`) and
+    transaction contexts built in one function
+    (:mod:`evmkiln.context.transaction_contexts`);
     ``attributes`` are set on the new class too."""
     flat_db = flat_account_db_class(state_class.get_account_db_class(), layers)
     namespace = {
@@ -160,6 +163,7 @@ def flat_state_class(
         "transaction_executor_class": quiet_message_building(
             linear_state_clearing(state_class.transaction_executor_class)
         ),
+        **lean_transaction_contexts(state_class),
         **attributes,
     }
     bases = (StateShortcuts, state_class)
