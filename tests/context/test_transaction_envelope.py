@@ -15,7 +15,11 @@ from eth_utils.logging import DEBUG2_LEVEL_NUM
 from message_harness import SENDER, SENDER_KEY, A, make_state
 
 from evmkiln.context import make_vm_class, message_building
-from evmkiln.context.spoofed_transactions import RememberingSpoof, remember_attributes
+from evmkiln.context.spoofed_transactions import (
+    EAGER_FIELDS,
+    RememberingSpoof,
+    remember_attributes,
+)
 from evmkiln.forks import SUPPORTED_FORKS, fork_spec
 
 SPOOFED = b"\x5a" * 20
@@ -77,8 +81,10 @@ def test_a_remembering_spoof_reads_as_the_spoof_and_looks_each_attribute_up_once
             assert getattr(remembering, name) == getattr(spoof, name), name
     assert remembering.sender == SPOOFED
     assert remembering.get_sender() == SPOOFED
-    # The plain spoof looked every attribute up each time, the remembering one once.
-    assert sorted(lookups) == sorted([*READ] * 3 + [*READ, "get_sender"])
+    # The plain spoof looked every attribute up each time, the remembering one once,
+    # but for the fields and overrides it remembered when it was made.
+    made_with = set(EAGER_FIELDS) | set(spoof.overrides)
+    assert sorted(lookups) == sorted([*READ] * 3 + [n for n in READ if n not in made_with])
     # What is missing stays missing, every time.
     for _ in range(2):
         assert not hasattr(remembering, "no_such_attribute")
@@ -88,6 +94,79 @@ def test_a_remembering_spoof_reads_as_the_spoof_and_looks_each_attribute_up_once
     assert copy.gas_price == 0
     assert copy.sender == SPOOFED
     assert remembering.gas_price == 10
+
+
+def _every_type(vm_class: Any) -> dict[str, Any]:
+    builder = vm_class.get_transaction_builder()
+    common: dict[str, Any] = {"nonce": 3, "gas": 100_000, "to": A, "value": 5, "data": b"\x01"}
+    fees = {"max_priority_fee_per_gas": 2, "max_fee_per_gas": 9}
+    access = [(A, [1, 2])]
+    unsigned = {
+        "legacy": builder.create_unsigned_transaction(gas_price=9, **common),
+        "access list": builder.new_unsigned_access_list_transaction(
+            chain_id=1, gas_price=9, access_list=access, **common
+        ),
+        "dynamic fee": builder.new_unsigned_dynamic_fee_transaction(
+            chain_id=1, access_list=access, **fees, **common
+        ),
+        "blob": builder.new_unsigned_blob_transaction(
+            chain_id=1,
+            access_list=access,
+            max_fee_per_blob_gas=7,
+            blob_versioned_hashes=[b"\x01" + b"\x00" * 31],
+            **fees,
+            **common,
+        ),
+        "set code": builder.new_unsigned_set_code_transaction(
+            chain_id=1, access_list=access, authorization_list=[], **fees, **common
+        ),
+    }
+    signed = {
+        name: tx.as_signed_transaction(SENDER_KEY, chain_id=1) for name, tx in unsigned.items()
+    }
+    # eth-tester's eth_call: an unsigned transaction with the sender given as from_.
+    spoofs = {name: SpoofTransaction(tx, from_=SPOOFED) for name, tx in unsigned.items()}
+    return {
+        **{f"{name} spoofed": _spoof(tx) for name, tx in signed.items()},
+        **{f"{name} unsigned": tx for name, tx in spoofs.items()},
+    }
+
+
+@pytest.mark.parametrize("fork", ["prague", "osaka"])
+def test_fields_remembered_when_made_read_as_the_spoofs(fork: str) -> None:
+    for name, spoof in _every_type(fork_spec(fork).vm_class).items():
+        remembering = remember_attributes(spoof)
+        made = dict(vars(remembering))
+        assert set(spoof.overrides) <= set(made), name
+        for field in [*EAGER_FIELDS, *spoof.overrides, "sender"]:
+            try:
+                expected = getattr(spoof, field)
+            except AttributeError:
+                assert field not in made, (name, field)
+                assert not hasattr(remembering, field), (name, field)
+                continue
+            assert getattr(remembering, field) == expected, (name, field)
+            if field in EAGER_FIELDS or field in spoof.overrides:
+                assert made[field] == expected, (name, field)
+
+
+class _Raising:
+    """A spoof target whose ``gas`` cannot be read."""
+
+    nonce = 1
+
+    @property
+    def gas(self) -> int:
+        raise ValueError("gas of a broken transaction")
+
+
+def test_a_field_that_raises_raises_when_it_is_read() -> None:
+    remembering = remember_attributes(SpoofTransaction(_Raising(), sender=SPOOFED))
+    assert remembering.nonce == 1 and remembering.sender == SPOOFED
+    for _ in range(2):
+        with pytest.raises(ValueError, match="gas of a broken transaction"):
+            _ = remembering.gas
+    assert not hasattr(remembering, "to")
 
 
 def test_anything_but_a_plain_spoof_is_left_as_it_is() -> None:

@@ -15,6 +15,15 @@ it without ``__getattr__``.  :func:`remember_attributes` gives a spoofed
 transaction that form (sharing its target and overrides; anything else is
 returned as it is).  Attributes that are not found, and special names, are
 looked up every time as before.
+
+The fields every transaction's envelope reads (:data:`EAGER_FIELDS`: the
+nonce, gas, fees, destination, value, data, access list, type and ``s``)
+are read when the remembering spoof is made, in one pass, rather than at
+their first read through ``__getattr__`` and the spoof's own lookup (about
+1 µs each, a dozen per transaction).  A transaction is immutable and these
+are plain reads of its fields, so reading them earlier gives the values
+their first reads would; one that raises is left to be read, and raise,
+when asked for, as before.
 """
 
 from __future__ import annotations
@@ -37,13 +46,41 @@ class RememberingSpoof(SpoofTransaction):
         return value
 
 
+EAGER_FIELDS = (
+    "nonce",
+    "gas",
+    "gas_price",
+    "max_fee_per_gas",
+    "max_priority_fee_per_gas",
+    "to",
+    "value",
+    "data",
+    "access_list",
+    "type_id",
+    "s",
+)
+"""Transaction fields py-evm's envelope reads of every transaction (validation,
+message building, the transaction context), remembered when the spoof is made."""
+
+
 def remember_attributes(transaction: Any) -> Any:
-    """``transaction`` as a :class:`RememberingSpoof` if it is a plain ``SpoofTransaction``."""
+    """``transaction`` as a :class:`RememberingSpoof` if it is a plain ``SpoofTransaction``,
+    with its overrides and :data:`EAGER_FIELDS` already remembered."""
     if type(transaction) is not SpoofTransaction:
         return transaction
     spoof = RememberingSpoof.__new__(RememberingSpoof)
-    spoof.spoof_target = transaction.spoof_target
-    spoof.overrides = transaction.overrides
+    target = spoof.spoof_target = transaction.spoof_target
+    overrides = spoof.overrides = transaction.overrides
+    remembered = spoof.__dict__
+    for name in EAGER_FIELDS:
+        if name not in overrides:
+            try:
+                remembered[name] = getattr(target, name)
+            except Exception:  # read again, and raised, when it is asked for
+                continue
+    for name, value in overrides.items():
+        if not name.startswith("__"):
+            remembered[name] = value
     return spoof
 
 
