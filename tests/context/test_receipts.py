@@ -127,6 +127,24 @@ def test_a_transaction_class_with_its_own_receipts_keeps_them() -> None:
     kiln = make_vm_class("ir", "prague", persistent_cache=False)
     receipt = kiln.make_receipt(Header(0), own, Finished((), False), None)  # type: ignore[arg-type]
     assert receipt[0] == "own"
+    # Behind a spoof (plain or remembering), the target's own maker is still found.
+    from evmkiln.context.spoofed_transactions import remember_attributes
+
+    for spoof in (SpoofTransaction(own), remember_attributes(SpoofTransaction(own))):
+        receipt = kiln.make_receipt(Header(0), spoof, Finished((), False), None)  # type: ignore[arg-type]
+        assert receipt[0] == "own"
+
+
+def test_a_spoof_that_overrides_the_receipt_maker_keeps_it() -> None:
+    def own_receipt(status: bytes, gas_used: int, log_entries: Any) -> Any:
+        return ("overridden", status, gas_used)
+
+    kiln = make_vm_class("ir", "prague", persistent_cache=False)
+    for name in ("legacy", "dynamic fee"):
+        spoof = SpoofTransaction(TRANSACTIONS[name], make_receipt=own_receipt)
+        receipt = kiln.make_receipt(Header(0), spoof, Finished((), False), None)  # type: ignore[arg-type]
+        want = PragueVM.make_receipt(Header(0), spoof, Finished((), False), None)  # type: ignore[arg-type]
+        assert receipt[0] == "overridden" and receipt == want
 
 
 @settings(max_examples=200, deadline=None)

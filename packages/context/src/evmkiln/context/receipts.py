@@ -32,8 +32,10 @@ from eth.vm.forks.byzantium.constants import (
     EIP658_TRANSACTION_STATUS_CODE_FAILURE,
     EIP658_TRANSACTION_STATUS_CODE_SUCCESS,
 )
+from eth.vm.spoof import SpoofTransaction
 
 from evmkiln.builtins.keccak_backend import keccak256
+from evmkiln.context.spoofed_transactions import RememberingSpoof
 
 _LOW_11_BITS = 2047
 
@@ -138,14 +140,28 @@ def _is_pyevm_receipt_maker(transaction: Any) -> bool:
 
     Looked up on the instance, so that wrappers that forward attributes
     (py-evm's ``SpoofTransaction``) are judged by what they wrap; a typed
-    transaction's payload is judged too.
+    transaction's payload is judged too.  A spoof that overrides neither
+    name forwards both to its target, which is asked directly (the spoof
+    would raise and catch an ``AttributeError`` for a legacy target's
+    ``_inner`` on the way).
     """
+    if type(transaction) in _FORWARDING_SPOOFS:
+        overrides = transaction.overrides
+        if "make_receipt" not in overrides and "_inner" not in overrides:
+            forwarded = transaction.__dict__.get("make_receipt", _NOT_KEPT)
+            if forwarded is _NOT_KEPT or forwarded == transaction.spoof_target.make_receipt:
+                return _is_pyevm_receipt_maker(transaction.spoof_target)
     method = getattr(transaction, "make_receipt", None)
     function = getattr(method, "__func__", method)
     if not str(getattr(function, "__module__", "")).startswith("eth."):
         return False
     inner = getattr(transaction, "_inner", None)
     return inner is None or _is_pyevm_receipt_maker(inner)
+
+
+_NOT_KEPT: Any = object()
+_FORWARDING_SPOOFS = (SpoofTransaction, RememberingSpoof)
+"""Spoof classes whose attributes are their overrides, else their target's."""
 
 
 class _MadeReceipt(threading.local):
