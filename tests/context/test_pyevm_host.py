@@ -170,3 +170,42 @@ def test_load_slot_reads_the_flat_state_in_one_call_only_where_that_is_exact() -
     host = PyEvmHost(watched.computation_class(watched, message, tx))
     assert host.load_slot(A, 1) == (True, 10, 10)
     assert host._readers_known and host._loader is None
+
+
+@pytest.mark.parametrize(
+    "error",
+    [None, "revert", "out of gas", "invalid", "write protection"],
+)
+@pytest.mark.parametrize("lean", [True, False], ids=["as made", "a tool's subclass"])
+def test_a_childs_outcome_is_what_its_properties_say(error: str | None, lean: bool) -> None:
+    """child_outcome reads a computation of the class make_vm_class made where py-evm
+    keeps what its properties compute; any other class through the properties."""
+    from eth.exceptions import InvalidInstruction, OutOfGas, Revert, WriteProtection
+
+    from evmkiln.context import make_vm_class
+    from evmkiln.context.pyevm_host import child_outcome, gas_remaining
+
+    errors = {
+        "revert": Revert(b"reason"),
+        "out of gas": OutOfGas("out"),
+        "invalid": InvalidInstruction("bad"),
+        "write protection": WriteProtection("static"),
+    }
+    kiln = make_vm_class("ir", "cancun", persistent_cache=False)
+    computation_class = kiln.get_state_class().computation_class
+    if not lean:
+        computation_class = type("ToolComputation", (computation_class,), {})
+    state = make_state(kiln, {})
+    message = Message(gas=100_000, to=A, sender=SENDER, value=0, data=b"", code=b"\x00")
+    tx_context = CancunTransactionContext(gas_price=10, origin=SENDER)
+    child = computation_class(state, message, tx_context)
+    child.consume_gas(1_234, reason="test")
+    child.output = b"returned"
+    if error is not None:
+        child._error = errors[error]
+    expected = (bool(child.is_success), child.output, gas_remaining(child))
+    assert child_outcome(child) == expected
+    if error in ("out of gas", "invalid", "write protection"):
+        assert expected == (False, b"", 0)
+    elif error == "revert":
+        assert expected == (False, b"returned", 100_000 - 1_234)

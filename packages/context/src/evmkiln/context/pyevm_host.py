@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.computation import BaseComputation
+from eth.vm.gas_meter import GasMeter
 from eth.vm.state import BaseState
 
 from evmkiln.builtins.host import ChildResult
@@ -57,6 +58,26 @@ def gas_remaining(computation: Any) -> int:
         return int(computation.get_gas_remaining())
     except AttributeError:
         return 0 if computation.is_error else int(computation.msg.gas)
+
+
+def child_outcome(child: Any) -> tuple[bool, bytes, int]:
+    """A child computation's ``is_success``, ``output`` and :func:`gas_remaining`.
+
+    For a computation of a class exactly as ``make_vm_class`` made it, with
+    py-evm's gas meter, read where py-evm keeps them (the error, the output,
+    the meter), as its properties would: no output when the error erases
+    return data, no gas when it burns it.
+    """
+    if runs_lean(type(child)) and type(meter := child._gas_meter) is GasMeter:
+        error = child._error
+        if error is None:
+            return True, child._output, meter.gas_remaining
+        return (
+            False,
+            b"" if error.erases_return_data else child._output,
+            0 if error.burns_gas else meter.gas_remaining,
+        )
+    return bool(child.is_success), child.output, gas_remaining(child)
 
 
 def _minimal_bytes(value: int) -> bytes:
@@ -377,11 +398,11 @@ class PyEvmHost:
             "is_static": is_static,
             "is_delegation": delegated,
         }
-        child = self._run_child(fields)
+        success, output, gas_left = child_outcome(self._run_child(fields))
         return ChildResult(
-            success=bool(child.is_success),
-            output=bytes(child.output),
-            gas_left=gas_remaining(child),
+            success=success,
+            output=bytes(output),
+            gas_left=gas_left,
             returndata=bytes(computation.return_data),
         )
 
@@ -419,11 +440,11 @@ class PyEvmHost:
                 state.commit(snapshot)
         else:
             child = self._run_child(fields)
-        success = bool(child.is_success)
+        success, output, gas_left = child_outcome(child)
         return ChildResult(
             success=success,
-            output=b"" if success else bytes(child.output),
-            gas_left=gas_remaining(child),
+            output=b"" if success else bytes(output),
+            gas_left=gas_left,
             returndata=bytes(computation.return_data),
         )
 
