@@ -5,7 +5,7 @@ and origin that GASPRICE and ORIGIN read, the log counter, the blob hashes)
 when it builds its computation.  From London on, py-evm computes the
 effective gas price in London's method, Cancun's adds the blob hashes, and
 the context's constructor validates the price and the origin: three layers
-and two validators, about 3 µs of a small call's message.
+and two validators for every transaction.
 
 :func:`lean_transaction_contexts` gives a state class whose
 ``get_transaction_context`` is Cancun's over London's the same method in one
