@@ -87,7 +87,10 @@ def test_contexts_are_the_ones_pyevm_builds(fork: str, fees: tuple[int, int]) ->
         pyevms = CancunState.get_transaction_context(state, transaction)
         assert _fields(ours) == _fields(pyevms), name
         assert ours.get_next_log_counter() == 0 and ours.get_next_log_counter() == 1
-    assert state_class.__dict__["_kiln_context_class"] is state_class.transaction_context_class
+    assert state_class.__dict__["_kiln_context_class"] == (
+        state_class.transaction_context_class,
+        True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,8 +127,28 @@ def test_a_subclass_with_its_own_context_class_has_it_constructed() -> None:
     assert type(state) is sub
     context = state.get_transaction_context(signed)
     assert type(context) is _CountingContext and _CountingContext.made == 1
-    assert sub.__dict__["_kiln_context_class"] is None
+    assert sub.__dict__["_kiln_context_class"] == (_CountingContext, False)
     assert list(context.blob_versioned_hashes) == list(signed.blob_versioned_hashes)
+
+
+class _PlainContext(CancunTransactionContext):
+    """A context class py-evm's base constructor builds (no constructor of its own)."""
+
+
+def test_a_context_class_assigned_later_is_the_one_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    kiln = make_vm_class("ir", "cancun", persistent_cache=False)
+    state = make_state(kiln, {})
+    signed = _transactions(fork_spec("cancun").vm_class, 2, 9)["dynamic fee"]
+    assert type(state.get_transaction_context(signed)) is CancunTransactionContext
+    for later in (_PlainContext, _CountingContext):
+        monkeypatch.setattr(type(state), "transaction_context_class", later)
+        assert type(state.get_transaction_context(signed)) is later
+        assert type(CancunState.get_transaction_context(state, signed)) is later
+    monkeypatch.undo()
+    assert type(state.get_transaction_context(signed)) is CancunTransactionContext
+    # A state whose method was patched on the instance is asked, as py-evm asks it.
+    monkeypatch.setattr(state, "get_transaction_context_class", lambda: _PlainContext)
+    assert type(state.get_transaction_context(signed)) is _PlainContext
 
 
 def test_a_state_class_with_its_own_method_keeps_it() -> None:

@@ -169,6 +169,16 @@ def test_a_field_that_raises_raises_when_it_is_read() -> None:
     assert not hasattr(remembering, "to")
 
 
+def test_overrides_of_the_spoofs_own_names_stay_hidden_as_in_pyevm() -> None:
+    stock, _ = _vm_classes("cancun")
+    signed = _signed(stock, A)
+    spoof = SpoofTransaction(signed, copy="not a method", overrides="x", sender=SPOOFED)
+    remembering = remember_attributes(spoof)
+    for name in ("copy", "overrides", "spoof_target"):
+        assert type(getattr(remembering, name)) is type(getattr(spoof, name)), name
+    assert remembering.spoof_target is signed and remembering.sender == SPOOFED
+
+
 def test_anything_but_a_plain_spoof_is_left_as_it_is() -> None:
     stock, _ = _vm_classes("cancun")
     signed = _signed(stock, A)

@@ -79,9 +79,15 @@ def remember_attributes(transaction: Any) -> Any:
             except Exception:  # read again, and raised, when it is asked for
                 continue
     for name, value in overrides.items():
-        if not name.startswith("__"):
+        # An override applies where the spoof's own lookup fails: not to its own
+        # attributes (``copy``, ``spoof_target``, ...), nor to special names.
+        if not name.startswith("__") and name not in _OWN_NAMES:
             remembered[name] = value
     return spoof
+
+
+_OWN_NAMES = frozenset(dir(RememberingSpoof)) | {"spoof_target", "overrides"}
+"""What a spoof finds without forwarding: its class's attributes and its own two."""
 
 
 class RememberingSpoofs:

@@ -33,27 +33,35 @@ __all__ = ["lean_transaction_contexts"]
 
 
 _DECIDED = "_kiln_context_class"
-"""Class attribute: the context class a state class builds without its
-constructor (None: with it), decided per class on first use."""
-_UNDECIDED = object()
+"""Class attribute: ``(context class, whether it is built without its
+constructor)``, decided per state class and again when its context class
+changes."""
 
 
 def _get_transaction_context(self: Any, transaction: Any) -> Any:
     """Cancun's ``get_transaction_context`` (London's effective gas price, the blob
-    hashes), with the context's fields set where its constructor sets them."""
+    hashes), with the context's fields set where its constructor sets them.
+
+    py-evm's order: the price, then the context class, then the origin.
+    """
     gas_price = min(
         transaction.max_priority_fee_per_gas + self.execution_context.base_fee_per_gas,
         transaction.max_fee_per_gas,
     )
-    origin = transaction.sender
     cls = type(self)
-    context_class = cls.__dict__.get(_DECIDED, _UNDECIDED)
-    if context_class is _UNDECIDED:
-        context_class = _constructs_plainly(cls)
-        setattr(cls, _DECIDED, context_class)
+    context_class = cls.transaction_context_class
+    decided = cls.__dict__.get(_DECIDED)
+    if decided is None or decided[0] is not context_class:
+        decided = (context_class, _constructs_plainly(cls))
+        setattr(cls, _DECIDED, decided)
+    if not decided[1] or "get_transaction_context_class" in self.__dict__:
+        return _with_blob_hashes(
+            self.get_transaction_context_class()(gas_price=gas_price, origin=transaction.sender),
+            transaction,
+        )
+    origin = transaction.sender
     if (
-        context_class is not None
-        and type(gas_price) is int
+        type(gas_price) is int
         and 0 <= gas_price <= UINT_256_MAX
         and type(origin) is bytes
         and len(origin) == 20
@@ -64,29 +72,32 @@ def _get_transaction_context(self: Any, transaction: Any) -> Any:
         context._log_counter = itertools.count()
         context._blob_versioned_hashes = []
         context._authorization_list = []
-    else:
-        context = self.get_transaction_context_class()(gas_price=gas_price, origin=origin)
+        return _with_blob_hashes(context, transaction)
+    return _with_blob_hashes(context_class(gas_price=gas_price, origin=origin), transaction)
+
+
+def _with_blob_hashes(context: Any, transaction: Any) -> Any:
+    """Cancun's addition: a blob transaction's versioned hashes on its context."""
     if hasattr(transaction, "type_id") and transaction.type_id == BLOB_TX_TYPE:
         context._blob_versioned_hashes = transaction.blob_versioned_hashes
     return context
 
 
-def _constructs_plainly(state_class: type[Any]) -> type[Any] | None:
-    """The context class ``state_class`` builds, if py-evm's base constructor builds it
-    (with an instance dictionary for ``_authorization_list``), else None."""
+def _constructs_plainly(state_class: type[Any]) -> bool:
+    """Whether ``state_class``'s context class is the one ``get_transaction_context_class``
+    gives and py-evm's base constructor builds it (with an instance dictionary for
+    ``_authorization_list``)."""
     if state_class.get_transaction_context_class.__func__ is not (
         BaseState.get_transaction_context_class.__func__  # type: ignore[attr-defined]
     ):
-        return None
+        return False
     context_class: Any = state_class.transaction_context_class
-    if (
-        context_class is None
-        or context_class.__init__ is not BaseTransactionContext.__init__
-        or not context_class.__dictoffset__  # instances without a dictionary
-        or context_class.__new__ is not object.__new__
-    ):
-        return None
-    return context_class  # type: ignore[no-any-return]
+    return bool(
+        context_class is not None
+        and context_class.__init__ is BaseTransactionContext.__init__
+        and context_class.__dictoffset__  # instances with a dictionary
+        and context_class.__new__ is object.__new__
+    )
 
 
 def _next_definition(state_class: type[Any], after: type[Any], name: str) -> Any:
