@@ -13,6 +13,7 @@ from eth_bloom import BloomFilter
 from eth_keys import keys
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from transaction_kinds import unsigned_of_every_type
 
 from evmkiln.context import make_vm_class
 from evmkiln.context.receipts import logs_bloom
@@ -59,34 +60,7 @@ class Header:
 
 
 def _transactions() -> dict[str, Any]:
-    builder = PragueVM.get_transaction_builder()
-    common: dict[str, Any] = {"nonce": 3, "gas": 100_000, "to": TO, "value": 5, "data": b"\x01"}
-    fees = {"max_priority_fee_per_gas": 2, "max_fee_per_gas": 9}
-    access = [(TO, [1, 2])]
-    unsigned = {
-        "legacy": builder.create_unsigned_transaction(gas_price=9, **common),
-        "access list": builder.new_unsigned_access_list_transaction(
-            chain_id=CHAIN_ID, gas_price=9, access_list=access, **common
-        ),
-        "dynamic fee": builder.new_unsigned_dynamic_fee_transaction(
-            chain_id=CHAIN_ID, access_list=access, **fees, **common
-        ),
-        "blob": builder.new_unsigned_blob_transaction(
-            chain_id=CHAIN_ID,
-            access_list=access,
-            max_fee_per_blob_gas=7,
-            blob_versioned_hashes=[b"\x01" + b"\x00" * 31],
-            **fees,
-            **common,
-        ),
-        "set code": builder.new_unsigned_set_code_transaction(
-            chain_id=CHAIN_ID,
-            access_list=access,
-            authorization_list=[],
-            **fees,
-            **common,
-        ),
-    }
+    unsigned = unsigned_of_every_type(PragueVM, TO, chain_id=CHAIN_ID)
     return {name: tx.as_signed_transaction(KEY, chain_id=CHAIN_ID) for name, tx in unsigned.items()}
 
 

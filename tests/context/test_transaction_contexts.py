@@ -18,6 +18,7 @@ from eth.vm.forks.cancun.transaction_context import CancunTransactionContext
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 from message_harness import SENDER_KEY, A, make_state
+from transaction_kinds import unsigned_of_every_type
 
 from evmkiln.context import make_vm_class
 from evmkiln.context.state_class import flat_state_class
@@ -29,31 +30,9 @@ FEE_CASES = [(2, 9), (9, 9), (0, 3), (50, 20)]  # (priority fee, max fee); base 
 
 
 def _transactions(vm_class: Any, priority: int, max_fee: int) -> dict[str, Any]:
-    builder = vm_class.get_transaction_builder()
-    common: dict[str, Any] = {"nonce": 0, "gas": 100_000, "to": A, "value": 5, "data": b"\x01"}
-    fees = {"max_priority_fee_per_gas": priority, "max_fee_per_gas": max_fee}
-    access = [(A, [1, 2])]
-    unsigned: dict[str, Any] = {
-        "legacy": builder.create_unsigned_transaction(gas_price=max_fee, **common),
-        "access list": builder.new_unsigned_access_list_transaction(
-            chain_id=CHAIN_ID, gas_price=max_fee, access_list=access, **common
-        ),
-        "dynamic fee": builder.new_unsigned_dynamic_fee_transaction(
-            chain_id=CHAIN_ID, access_list=access, **fees, **common
-        ),
-        "blob": builder.new_unsigned_blob_transaction(
-            chain_id=CHAIN_ID,
-            access_list=access,
-            max_fee_per_blob_gas=7,
-            blob_versioned_hashes=[b"\x01" + b"\x00" * 31, b"\x01" + b"\x07" * 31],
-            **fees,
-            **common,
-        ),
-    }
-    if hasattr(builder, "new_unsigned_set_code_transaction"):
-        unsigned["set code"] = builder.new_unsigned_set_code_transaction(
-            chain_id=CHAIN_ID, access_list=access, authorization_list=[], **fees, **common
-        )
+    unsigned = unsigned_of_every_type(
+        vm_class, A, nonce=0, priority_fee=priority, max_fee=max_fee, chain_id=CHAIN_ID
+    )
     signed = {
         name: tx.as_signed_transaction(SENDER_KEY, chain_id=CHAIN_ID)
         for name, tx in unsigned.items()

@@ -13,6 +13,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth_utils import keccak
 from eth_utils.logging import DEBUG2_LEVEL_NUM
 from message_harness import SENDER, SENDER_KEY, A, make_state
+from transaction_kinds import unsigned_of_every_type
 
 from evmkiln.context import make_vm_class, message_building
 from evmkiln.context.spoofed_transactions import (
@@ -97,30 +98,7 @@ def test_a_remembering_spoof_reads_as_the_spoof_and_looks_each_attribute_up_once
 
 
 def _every_type(vm_class: Any) -> dict[str, Any]:
-    builder = vm_class.get_transaction_builder()
-    common: dict[str, Any] = {"nonce": 3, "gas": 100_000, "to": A, "value": 5, "data": b"\x01"}
-    fees = {"max_priority_fee_per_gas": 2, "max_fee_per_gas": 9}
-    access = [(A, [1, 2])]
-    unsigned = {
-        "legacy": builder.create_unsigned_transaction(gas_price=9, **common),
-        "access list": builder.new_unsigned_access_list_transaction(
-            chain_id=1, gas_price=9, access_list=access, **common
-        ),
-        "dynamic fee": builder.new_unsigned_dynamic_fee_transaction(
-            chain_id=1, access_list=access, **fees, **common
-        ),
-        "blob": builder.new_unsigned_blob_transaction(
-            chain_id=1,
-            access_list=access,
-            max_fee_per_blob_gas=7,
-            blob_versioned_hashes=[b"\x01" + b"\x00" * 31],
-            **fees,
-            **common,
-        ),
-        "set code": builder.new_unsigned_set_code_transaction(
-            chain_id=1, access_list=access, authorization_list=[], **fees, **common
-        ),
-    }
+    unsigned = unsigned_of_every_type(vm_class, A)
     signed = {
         name: tx.as_signed_transaction(SENDER_KEY, chain_id=1) for name, tx in unsigned.items()
     }
