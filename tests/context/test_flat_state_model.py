@@ -46,6 +46,7 @@ operation = st.one_of(
     st.tuples(st.just("mark_address_warm"), address),
     st.tuples(st.just("mark_storage_warm"), address, slot),
     st.tuples(st.just("warm"), address, slot),
+    st.tuples(st.just("load_slot"), address, slot),
     st.tuples(st.just("record")),
     st.tuples(st.just("discard")),
     st.tuples(st.just("commit")),
@@ -113,6 +114,17 @@ class _Pair:
             a, s = args[0], args[1]
             both = (stock.get_storage(a, s), stock.get_storage(a, s, from_journal=False))
             assert flat.current_and_original(a, s) == both, op
+        elif name == "load_slot":
+            # SLOAD's visit in one call: coldness, current and original, the slot warmed.
+            a, s = args
+            self.opened_storage.add(a)
+            expected = (
+                not stock.is_storage_warm(a, s),
+                stock.get_storage(a, s),
+                stock.get_storage(a, s, from_journal=False),
+            )
+            stock.mark_storage_warm(a, s)
+            assert flat.load_slot(a, s) == expected, op
         elif name == "warm":
             a, s = args
             assert flat.is_address_warm(a) == stock.is_address_warm(a), op
@@ -188,6 +200,47 @@ def test_layers_shared_between_databases_stay_true(programs: list[list[tuple[Any
         for op in program:
             pair.apply(op)
         pair.finish()
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        [("set_storage", 0, 1, 5)],
+        [("set_storage", 0, 1, 5), ("make_state_root",), ("set_storage", 0, 1, 6)],
+        [("set_storage", 0, 1, 5), ("delete_storage", 0)],
+        [("set_storage", 0, 1, 5), ("persist_and_reopen",), ("delete_storage", 0)],
+    ],
+    ids=["written", "written-after-root", "wiped", "wiped-over-trie"],
+)
+def test_sload_after_an_earlier_transaction_reads_its_values(
+    history: list[tuple[Any, ...]],
+) -> None:
+    """``load_slot`` in a later transaction of the same state: the earlier one's
+    writes and wipes are the original values (EIP-2200), warm or cold."""
+    pair = _Pair(StateLayers())
+    for name, *args in history:
+        if args:
+            args[0] = ADDRESSES[args[0]]
+        pair.apply((name, *args))
+    pair.apply(("lock_changes",))
+    for slot in (1, 2, 1):
+        pair.apply(("load_slot", ADDRESSES[0], slot))
+    pair.apply(("set_storage", ADDRESSES[0], 1, 9))
+    pair.apply(("load_slot", ADDRESSES[0], 1))
+    pair.finish()
+
+
+def test_sload_after_a_wipe_in_the_same_transaction_reads_nothing_below_it() -> None:
+    pair = _Pair(StateLayers())
+    a = ADDRESSES[0]
+    pair.apply(("set_storage", a, 1, 5))
+    pair.apply(("persist_and_reopen",))
+    pair.apply(("load_slot", a, 1))
+    pair.apply(("delete_storage", a))
+    pair.apply(("load_slot", a, 1))
+    pair.apply(("set_storage", a, 1, 7))
+    pair.apply(("load_slot", a, 1))
+    pair.finish()
 
 
 def test_a_capped_layer_stops_caching_reads_but_stays_correct() -> None:

@@ -118,6 +118,10 @@ def _bytes_data_offset() -> int:
 
 
 _BYTES_DATA = _bytes_data_offset()
+
+_WORD = ctypes.c_char * WORD_BYTES
+"""One word of a crossing's ``words``, read and written in place through ``raw``
+(``from_address``: no copy, no foreign call as ``string_at``/``memmove`` make)."""
 _MESSAGE_FIELDS = struct.Struct("<QqQqQqqqqq")
 """``calldata_ptr`` to ``out_size``: the pointers and lengths of call data, code and
 return data, then status, halt kind and the output range (adjacent, checked below)."""
@@ -341,10 +345,11 @@ def _sload_entry(ctx_address: int, words: int) -> int:
     frame = state.frame
     ctx = state.ctx
     try:
-        slot = int.from_bytes(ctypes.string_at(words, WORD_BYTES), "little")
+        cell = _WORD.from_address(words)
+        slot = int.from_bytes(cell.raw, "little")
         frame.gas = ctx.gas
         value, original = sload_with_original(frame, slot)
-        ctypes.memmove(words, value.to_bytes(WORD_BYTES, "little"), WORD_BYTES)
+        cell.raw = value.to_bytes(WORD_BYTES, "little")
         state.storage.remember(slot, value, original)
         return 0
     except ExceptionalHalt as halt:
@@ -409,6 +414,7 @@ def _make_entry(sig: BuiltinSig) -> Any:
     impl = IMPLEMENTATIONS[sig.name]
     count = len(sig.params)
     size = count * WORD_BYTES
+    arguments = ctypes.c_char * max(size, 1)
     returns = bool(sig.results)
     # Only a child frame changes the return data (calls and creates set it).
     runs_frames = sig.runs_frames
@@ -421,7 +427,7 @@ def _make_entry(sig: BuiltinSig) -> Any:
         frame = state.frame
         ctx = state.ctx
         try:
-            raw = ctypes.string_at(words, size) if count else b""
+            raw = arguments.from_address(words).raw if count else b""
             args = [
                 int.from_bytes(raw[i : i + WORD_BYTES], "little")
                 for i in range(0, size, WORD_BYTES)
@@ -432,7 +438,7 @@ def _make_entry(sig: BuiltinSig) -> Any:
             token = None if before is None else before(state.storage, frame)
             result = impl(frame, *args)
             if returns:
-                ctypes.memmove(words, int(result or 0).to_bytes(WORD_BYTES, "little"), WORD_BYTES)
+                _WORD.from_address(words).raw = int(result or 0).to_bytes(WORD_BYTES, "little")
             if after is not None:
                 after(state.storage, frame, args, result, token)
             return 0

@@ -121,6 +121,7 @@ class StorageTable:
 
     __slots__ = (
         "_buffer",
+        "_bytes",
         "_ctx",
         "_entered",
         "_mask",
@@ -137,6 +138,7 @@ class StorageTable:
         self._write_back = write_back
         self._write_back_transient = write_back_transient
         self._buffer: Any = None
+        self._bytes = memoryview(b"")
         self._words = memoryview(b"").cast("Q")
         self._mask = 0
         self._entered = 0
@@ -145,23 +147,44 @@ class StorageTable:
 
     def remember(self, slot: int, value: int, original: int) -> None:
         """Enter ``slot``'s current value (after SLOAD, or SSTORE's new value) and
-        its original value, with which native SSTORE prices later writes."""
-        self._put(slot, value, original.to_bytes(32, "little"), transient=False)
+        its original value, with which native SSTORE prices later writes.
+
+        Every crossing that reads a slot for the first time comes here: the
+        common case (room left, the entry not holding a value back) is done
+        in line, :meth:`_put`'s steps without its calls.
+        """
+        mask = self._mask
+        if self._buffer is None or self._entered >= mask:
+            self._put(slot, value, original.to_bytes(32, "little"), transient=False)
+            return
+        folded = (slot ^ (slot >> 64) ^ (slot >> 128) ^ (slot >> 192)) & _MASK64
+        index = (((folded * HASH_MULTIPLIER) & _MASK64) >> HASH_SHIFT) & mask
+        writable = self._writable
+        if index in writable:
+            self._write_back_entry(index)
+        writable.add(index)
+        self._entered += 1
+        at = index * ENTRY_BYTES
+        self._bytes[at : at + ENTRY_BYTES] = (
+            slot.to_bytes(32, "little")
+            + value.to_bytes(32, "little")
+            + original.to_bytes(32, "little")
+            + (2 * self._ctx.sl_gen).to_bytes(8, "little")
+            + _ORIGINAL_KNOWN
+        )
 
     def remember_transient(self, slot: int, value: int) -> None:
         """Enter a transient slot's value (after TLOAD, or TSTORE's new value)."""
         self._put(slot, value, _ZERO_WORD, transient=True)
 
     def _put(self, slot: int, value: int, original: bytes, *, transient: bool) -> None:
-        index = self._room(slot, transient)
-        ctypes.memmove(
-            ctypes.addressof(self._buffer) + index * ENTRY_BYTES,
+        at = self._room(slot, transient) * ENTRY_BYTES
+        self._bytes[at : at + ENTRY_BYTES] = (
             slot.to_bytes(32, "little")
             + value.to_bytes(32, "little")
             + original
             + entry_tag(self._ctx.sl_gen, transient).to_bytes(8, "little")
-            + (_TRANSIENT if transient else _ORIGINAL_KNOWN),
-            ENTRY_BYTES,
+            + (_TRANSIENT if transient else _ORIGINAL_KNOWN)
         )
 
     def _room(self, slot: int, transient: bool) -> int:
@@ -229,9 +252,10 @@ class StorageTable:
         flags = words[at + _FLAGS_WORD]
         if words[at + _GENERATION_WORD] >> 1 != self._ctx.sl_gen or not flags & DIRTY:
             return
-        raw = ctypes.string_at(ctypes.addressof(self._buffer) + index * ENTRY_BYTES, ENTRY_BYTES)
-        slot = int.from_bytes(raw[KEY_OFFSET:VALUE_OFFSET], "little")
-        value = int.from_bytes(raw[VALUE_OFFSET:ORIGINAL_OFFSET], "little")
+        raw = self._bytes
+        base = index * ENTRY_BYTES
+        slot = int.from_bytes(raw[base + KEY_OFFSET : base + VALUE_OFFSET], "little")
+        value = int.from_bytes(raw[base + VALUE_OFFSET : base + ORIGINAL_OFFSET], "little")
         if flags & TRANSIENT:
             self._write_back_transient(slot, value)
         else:
@@ -246,7 +270,8 @@ class StorageTable:
         capacity = INITIAL_CAPACITY if self._buffer is None else 4 * (self._mask + 1)
         capacity = min(capacity, MAX_CAPACITY)
         self._buffer = (ctypes.c_char * (capacity * ENTRY_BYTES))()
-        self._words = memoryview(self._buffer).cast("B").cast("Q")
+        self._bytes = memoryview(self._buffer).cast("B")
+        self._words = self._bytes.cast("Q")
         self._mask = capacity - 1
         self._entered = 0
         self._ctx.sl_ptr = ctypes.addressof(self._buffer)

@@ -374,8 +374,18 @@ class FlatAccountDB(AccountDatabaseAPI):
         if cold:
             warm.add(key)
             self._journal.append((_WARM_SLOT, key))
-        current, original = self.current_and_original(address, slot)
-        return cold, current, original
+        if address in self._current_cleared or address in self._locked:
+            current, original = self.current_and_original(address, slot)
+            return cold, current, original
+        # The common case, :meth:`current_and_original` and :meth:`_committed_slot` in
+        # line: no earlier transaction of this state wrote the account's storage (nor
+        # wiped it: ``_locked_cleared`` holds only accounts in ``_locked``).
+        layer_slots = self._layer.storage.get(address)
+        known = None if layer_slots is None else layer_slots.get(slot)
+        base = self._base_slot(address, slot) if known is None else known
+        slots = self._current.get(address)
+        written = None if slots is None else slots.get(slot)
+        return cold, base if written is None else written, base
 
     def _committed_slot(self, address: bytes, slot: int) -> int:
         """The slot as earlier transactions left it (their pending writes, else the trie)."""
