@@ -7,6 +7,7 @@ import pytest
 from evmkiln.backend_llvm import frame_memory
 from evmkiln.backend_llvm.context_layout import RuntimeContext
 from evmkiln.backend_llvm.frame_memory import INITIAL_CAPACITY, ContextMemory
+from evmkiln.builtins.memory_view import ZERO_RUN
 
 
 def test_growth_past_capacity_keeps_bytes_and_zero_fills() -> None:
@@ -100,3 +101,16 @@ def test_every_access_is_bounded_by_msize() -> None:
         memory[32] = 1
     with pytest.raises(ValueError):
         memory[0:32:2]
+
+
+@pytest.mark.usefixtures("nothing_kept")
+@pytest.mark.parametrize("size", [1, ZERO_RUN - 1, ZERO_RUN, ZERO_RUN + 1, 3 * ZERO_RUN])
+def test_release_zeroes_every_byte_used_either_way(size: int) -> None:
+    """Up to ZERO_RUN bytes are cleared through the buffer's view, more by memset."""
+    ctx = RuntimeContext()
+    memory = ContextMemory(ctx)
+    memory.extend(b"\xab" * size)
+    assert memory.release() == bytearray(b"\xab" * size)
+    memory.claim()
+    memory.extend(bytes(size + 1))
+    assert memory[:] == bytes(size + 1)

@@ -27,6 +27,7 @@ from wasm_compare import ADDRESS, REFERENCE, WASM, FakeHost, new_frame
 from evmkiln.backend_wasm.layout import ARGS, CTRL_MSIZE, CTRL_SL_GEN, PAGE, STACK, STACK_BYTES
 from evmkiln.backend_wasm.runtime import _THREAD, CompiledContract
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
+from evmkiln.builtins.memory_view import ZERO_RUN
 from evmkiln.codegen.backend import Executable
 from evmkiln.codegen.pipeline import lower_bytecode
 from evmkiln.context import make_vm_class
@@ -307,3 +308,38 @@ def test_transactions_and_calls_through_pyevm_match_the_interpreter() -> None:
         assert got == execute(CancunVM, codes, data=calldata(n), gas=gas), n
     stats = kiln.stats  # type: ignore[attr-defined]
     assert stats.frames_compiled == 1 and stats.frames_run_compiled == 13 + 2 * 2
+
+
+# Beyond the first ZERO_RUN bytes of EVM memory, the runtime clears memory and
+# reads output by other means than within them: both must behave alike.
+FAR = ZERO_RUN + 0x1000
+BIG = assemble(
+    0, "CALLDATALOAD", ("@", "observe"), "JUMPI",
+    FILL, FAR - 0x20, "MSTORE", 0x77, FAR, "MSTORE8",  # msize past ZERO_RUN
+    FILL, 0x20, "MSTORE",
+    0x60, FAR - 0x30, "RETURN",  # output read from past ZERO_RUN
+    ("label", "observe"),
+    "MSIZE", 0, "MSTORE", FAR - 0x20, "MLOAD", 0x20, "MSTORE", 0x40, 0, "RETURN",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("small_first", [False, True])
+def test_memory_past_the_cleared_view_is_cleared_and_returned_alike(small_first: bool) -> None:
+    exe = WASM.compile(lower_bytecode(BIG))
+    reference = REFERENCE.compile(lower_bytecode(BIG))
+
+    def run(executable: Executable, backend: Any, data: bytes) -> tuple[object, ...]:
+        frame = new_frame(FakeHost(backend, codes={ADDRESS: BIG}), BIG, 100_000, data)
+        return (executable.run(frame), frame.output, frame.gas)
+
+    if small_first:  # the instance has run a frame with little memory before
+        assert run(exe, WASM, calldata(1)) == run(reference, REFERENCE, calldata(1))
+    dirty = run(exe, WASM, calldata(0))
+    assert dirty == run(reference, REFERENCE, calldata(0))
+    output = dirty[1]
+    assert isinstance(output, bytes)
+    assert output[0x10:0x30] == FILL.to_bytes(32, "big") and output[0x30] == 0x77
+    observed = run(exe, WASM, calldata(1))
+    assert observed == run(reference, REFERENCE, calldata(1))
+    assert observed[1] == bytes(64)  # msize 0 and the far word cleared
+    assert contract_of(exe).instances == 1

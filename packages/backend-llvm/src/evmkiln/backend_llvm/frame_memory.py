@@ -33,7 +33,7 @@ import ctypes
 from typing import Any
 
 from evmkiln.backend_llvm.context_layout import I64, RuntimeContext, int64_view
-from evmkiln.builtins.memory_view import NativeMemoryView
+from evmkiln.builtins.memory_view import ZERO_RUN, ZEROS, NativeMemoryView
 
 INITIAL_CAPACITY = 4096
 """Bytes allocated for a new buffer (most frames never need more)."""
@@ -123,7 +123,10 @@ class ContextMemory(NativeMemoryView):
             self._allocate(INITIAL_CAPACITY)
             return memory
         if size:
-            ctypes.memset(self._buffer, 0, size)
+            if size <= ZERO_RUN:
+                self._bytes[:size] = ZEROS[:size]
+            else:
+                ctypes.memset(self._buffer, 0, size)
             i64[_MEM_LEN] = 0
         if extra > 0:
             self.kept = extra

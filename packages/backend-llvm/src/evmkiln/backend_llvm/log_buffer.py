@@ -39,13 +39,13 @@ CAPACITY = 1 << 16
 class LogBuffer:
     """The log buffer of one run state (reused from frame to frame)."""
 
-    __slots__ = ("_address", "_buffer", "_ctx")
+    __slots__ = ("_buffer", "_bytes", "_ctx")
 
     def __init__(self, ctx: RuntimeContext) -> None:
         self._buffer = (ctypes.c_char * CAPACITY)()
-        self._address = ctypes.addressof(self._buffer)
+        self._bytes = memoryview(self._buffer).cast("B")
         self._ctx = ctx
-        ctx.lg_ptr = self._address
+        ctx.lg_ptr = ctypes.addressof(self._buffer)
         ctx.lg_cap = CAPACITY
         ctx.lg_len = 0
 
@@ -58,7 +58,7 @@ class LogBuffer:
         if not used:
             return []
         self._ctx.lg_len = 0
-        return decode_entries(ctypes.string_at(self._address, used))
+        return decode_entries(bytes(self._bytes[:used]))
 
 
 __all__ = [

@@ -18,6 +18,13 @@ import ctypes
 from abc import ABC, abstractmethod
 from typing import overload
 
+ZERO_RUN = 16 << 10
+"""Native memory up to this many bytes is cleared by copying :data:`ZEROS` into a
+view of it (a C-level copy); only more pays for ``ctypes.memset``, a foreign
+call of about a microsecond, more than copying a few kilobytes."""
+ZEROS = memoryview(bytes(ZERO_RUN))
+"""Zero bytes to clear native buffers with, sliced (read-only)."""
+
 
 class NativeMemoryView(ABC):
     """EVM memory read and written in place in a native buffer."""
