@@ -8,6 +8,7 @@ import pytest
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.cancun.transaction_context import CancunTransactionContext
 from eth.vm.message import Message
+from eth_utils import ValidationError
 from message_harness import COINBASE, SENDER, A, B, make_state
 
 from evmkiln.context import PyEvmHost
@@ -170,6 +171,33 @@ def test_load_slot_reads_the_flat_state_in_one_call_only_where_that_is_exact() -
     host = PyEvmHost(watched.computation_class(watched, message, tx))
     assert host.load_slot(A, 1) == (True, 10, 10)
     assert host._readers_known and host._loader is None
+
+
+def test_writes_reach_the_flat_state_directly_only_where_that_is_exact() -> None:
+    vm_class = _flat_class()
+    message = Message(gas=100_000, to=A, sender=SENDER, value=0, data=b"", code=b"\x00")
+    tx = CancunTransactionContext(gas_price=10, origin=SENDER)
+    seen: list[tuple[bytes, int, int]] = []
+    state = make_state(vm_class, {A: {"storage": {1: 10}}})
+
+    class WatchingState(type(state)):  # type: ignore[misc]
+        def set_storage(self, address: bytes, slot: int, value: int) -> None:
+            seen.append((address, slot, value))
+            super().set_storage(address, slot, value)
+
+    watched = make_state(vm_class, {A: {"storage": {1: 10}}})
+    watched.__class__ = WatchingState
+    for target in (state, watched):
+        host = PyEvmHost(target.computation_class(target, message, tx))
+        host.set_storage(A, 1, 11)
+        host.set_storage(A, 2**256 - 1, 2**256 - 1)
+        assert host._readers_known and (host._writer is None) == (target is watched)
+        assert host.get_storage(A, 1) == target.get_storage(A, 1) == 11
+        assert target.get_storage(A, 2**256 - 1) == 2**256 - 1
+    assert seen == [(A, 1, 11), (A, 2**256 - 1, 2**256 - 1)]  # the override saw every write
+    assert state.make_state_root() == watched.make_state_root()
+    with pytest.raises(ValidationError):
+        state._account_db.write_slot(b"short", 1, 1)
 
 
 @pytest.mark.parametrize(

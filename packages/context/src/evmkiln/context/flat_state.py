@@ -414,7 +414,13 @@ class FlatAccountDB(AccountDatabaseAPI):
     def set_storage(self, address: Address, slot: int, value: int) -> None:
         validate_uint256(value, title="Storage Value")
         validate_uint256(slot, title="Storage Slot")
-        if type(address) is not bytes or len(address) != 20:  # every write-back comes here
+        self.write_slot(address, slot, value)
+
+    def write_slot(self, address: bytes, slot: int, value: int) -> None:
+        """:meth:`set_storage` for a slot and value that are 256-bit words already
+        (a compiled frame's SSTORE, or its storage table's write-back): py-evm's
+        range checks, two calls per write, are left out; the address is checked."""
+        if type(address) is not bytes or len(address) != 20:
             _check_address(address)
         slots = self._current.get(address)
         if slots is None:

@@ -113,16 +113,20 @@ and deep chains of calls cost no more than this each."""
 
 PairReader = Callable[[bytes, int], tuple[int, int]]
 SlotLoader = Callable[[bytes, int], tuple[bool, int, int]]
+SlotWriter = Callable[[bytes, int, int], None]
 
 
-def _storage_readers(state: Any) -> tuple[PairReader | None, SlotLoader | None]:
-    """The flat state's ``current_and_original`` and ``load_slot``, each where reading
-    through it is what the state's own methods would do.
+def _storage_access(
+    state: Any,
+) -> tuple[PairReader | None, SlotLoader | None, SlotWriter | None]:
+    """The flat state's ``current_and_original``, ``load_slot`` and ``write_slot``,
+    each where going through it is what the state's own methods would do.
 
     The first stands for ``get_storage``, the second also for
-    ``is_storage_warm`` and ``mark_storage_warm``: each is used only when the
-    state class keeps py-evm's methods (decided once per class) and its
-    account database is evmkiln's flat one.
+    ``is_storage_warm`` and ``mark_storage_warm``, the third for
+    ``set_storage``: each is used only when the state class keeps py-evm's
+    methods (decided once per class) and its account database is evmkiln's
+    flat one.
     """
     cls = type(state)
     verdict = cls.__dict__.get("_kiln_plain_storage")
@@ -133,12 +137,14 @@ def _storage_readers(state: Any) -> tuple[PairReader | None, SlotLoader | None]:
             plain_reads
             and cls.is_storage_warm is BaseState.is_storage_warm
             and cls.mark_storage_warm is BaseState.mark_storage_warm,
+            cls.set_storage is BaseState.set_storage,
         )
         cls._kiln_plain_storage = verdict
     db = state._account_db
     pair: PairReader | None = getattr(db, "current_and_original", None) if verdict[0] else None
     loader: SlotLoader | None = getattr(db, "load_slot", None) if verdict[1] else None
-    return pair, loader
+    writer: SlotWriter | None = getattr(db, "write_slot", None) if verdict[2] else None
+    return pair, loader, writer
 
 
 class PyEvmHost:
@@ -158,6 +164,7 @@ class PyEvmHost:
         "_storage",
         "_tx",
         "_warm_slots",
+        "_writer",
     )
 
     def __init__(
@@ -186,11 +193,12 @@ class PyEvmHost:
         self._readers_known = False
         self._pair: PairReader | None = None
         self._loader: SlotLoader | None = None
+        self._writer: SlotWriter | None = None
         self._add_log: Any = None
         self._add_logs: Any = None
 
     def _know_readers(self) -> None:
-        self._pair, self._loader = _storage_readers(self._state)
+        self._pair, self._loader, self._writer = _storage_access(self._state)
         self._readers_known = True
 
     def _know_log_adders(self) -> None:
@@ -344,7 +352,13 @@ class PyEvmHost:
     def set_storage(self, address: bytes, slot: int, value: int) -> None:
         if self._on_storage_write is not None:
             self._on_storage_write(address, slot)
-        self._state.set_storage(address, slot, value)
+        if not self._readers_known:
+            self._know_readers()
+        writer = self._writer
+        if writer is None:
+            self._state.set_storage(address, slot, value)
+        else:  # a builtin's word, or a table's write-back: a canonical slot and value
+            writer(address, slot, value)
         self._storage[(address, slot)] = value
 
     def get_transient(self, address: bytes, slot: int) -> int:
