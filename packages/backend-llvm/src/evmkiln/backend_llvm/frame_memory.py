@@ -85,6 +85,9 @@ class ContextMemory(NativeMemoryView):
     def address(self) -> int:
         return ctypes.addressof(self._buffer)
 
+    def _view_to(self, stop: int) -> memoryview | None:
+        return self._bytes  # the whole buffer: its capacity is at least msize
+
     def __len__(self) -> int:
         return self._i64[_MEM_LEN]
 

@@ -714,6 +714,10 @@ class LinearMemoryView(NativeMemoryView):
     def __len__(self) -> int:
         return self._live()._msize()
 
+    def _view_to(self, stop: int) -> memoryview | None:
+        head = self._live().head  # remade whenever memory grows
+        return head if stop <= len(head) else None
+
     def grow_to(self, size: int) -> None:
         slot = self._live()
         if size > slot._msize():

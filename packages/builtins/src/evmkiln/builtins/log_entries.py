@@ -31,6 +31,9 @@ def decode_entries(raw: bytes) -> list[tuple[tuple[int, ...], bytes]]:
     """The ``(topics, data)`` of each entry in ``raw`` (a buffer's used bytes), in order."""
     if not raw:
         return []
+    (header,) = _HEADER.unpack_from(raw, 0)
+    if len(raw) == entry_bytes(header & 0xFF, header >> SIZE_SHIFT):
+        return _entries(raw)  # one log: a frame's usual
     return _uniform_entries(raw) or _entries(raw)
 
 

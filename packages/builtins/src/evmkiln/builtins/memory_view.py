@@ -43,6 +43,16 @@ class NativeMemoryView(ABC):
     def grow_to(self, size: int) -> None:
         """Make ``size`` bytes addressable; bytes past the old size must read as zero."""
 
+    def _view_to(self, stop: int) -> memoryview | None:
+        """A byte view of the buffer from byte 0 covering at least ``stop`` bytes, or
+        None (then the bytes are reached through ctypes at :meth:`address`).
+
+        A slice copied through a view costs a fraction of ``ctypes.string_at`` or
+        ``memmove``, which are foreign calls; the view must be the buffer's
+        current one (growth may move it).
+        """
+        return None
+
     def _range(self, key: slice) -> tuple[int, int]:
         start, stop, step = key.indices(len(self))
         if step != 1:
@@ -63,7 +73,12 @@ class NativeMemoryView(ABC):
     def __getitem__(self, key: int | slice) -> int | bytes:
         if isinstance(key, slice):
             start, stop = self._range(key)
-            return ctypes.string_at(self.address() + start, stop - start) if stop > start else b""
+            if stop <= start:
+                return b""
+            view = self._view_to(stop)
+            if view is not None:
+                return bytes(view[start:stop])
+            return ctypes.string_at(self.address() + start, stop - start)
         return int(ctypes.c_ubyte.from_address(self.address() + self._index(key)).value)
 
     def __setitem__(self, key: int | slice, value: int | bytes | bytearray) -> None:
@@ -73,7 +88,11 @@ class NativeMemoryView(ABC):
             if len(data) != stop - start:
                 raise ValueError("EVM memory view cannot change size by assignment")
             if data:
-                ctypes.memmove(self.address() + start, data, len(data))
+                view = self._view_to(stop)
+                if view is not None:
+                    view[start:stop] = data
+                else:
+                    ctypes.memmove(self.address() + start, data, len(data))
             return
         if not isinstance(value, int):
             raise TypeError("a single memory byte takes an int")
@@ -82,9 +101,14 @@ class NativeMemoryView(ABC):
     def extend(self, data: bytes | bytearray) -> None:
         """Append ``data`` (what :func:`~evmkiln.builtins.memory.expand` does with zeros)."""
         size = len(self)
-        self.grow_to(size + len(data))
+        stop = size + len(data)
+        self.grow_to(stop)
         if any(data):  # grown bytes already read as zero
-            ctypes.memmove(self.address() + size, bytes(data), len(data))
+            view = self._view_to(stop)
+            if view is not None:
+                view[size:stop] = data
+            else:
+                ctypes.memmove(self.address() + size, bytes(data), len(data))
 
     def __bytes__(self) -> bytes:
         return self[:]
