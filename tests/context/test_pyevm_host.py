@@ -200,6 +200,34 @@ def test_writes_reach_the_flat_state_directly_only_where_that_is_exact() -> None
         state._account_db.write_slot(b"short", 1, 1)
 
 
+def test_an_account_database_watching_storage_is_not_bypassed() -> None:
+    """A subclass of the flat database that overrides a storage method gets every
+    read and write through its methods, not the host's shortcuts."""
+    vm_class = _flat_class()
+    state = make_state(vm_class, {A: {"storage": {1: 10}}})
+    calls: list[str] = []
+    db = state._account_db
+
+    class Watching(type(db)):  # type: ignore[misc]
+        def get_storage(self, address: bytes, slot: int, from_journal: bool = True) -> int:
+            calls.append("get")
+            return int(super().get_storage(address, slot, from_journal=from_journal))
+
+        def set_storage(self, address: bytes, slot: int, value: int) -> None:
+            calls.append("set")
+            super().set_storage(address, slot, value)
+
+    db.__class__ = Watching
+    message = Message(gas=100_000, to=A, sender=SENDER, value=0, data=b"", code=b"\x00")
+    tx = CancunTransactionContext(gas_price=10, origin=SENDER)
+    host = PyEvmHost(state.computation_class(state, message, tx))
+    assert host.load_slot(A, 1) == (True, 10, 10)
+    host.set_storage(A, 1, 11)
+    assert host._readers_known and (host._pair, host._loader, host._writer) == (None, None, None)
+    assert "get" in calls and "set" in calls
+    assert state.get_storage(A, 1) == 11
+
+
 @pytest.mark.parametrize(
     "error",
     [None, "revert", "out of gas", "invalid", "write protection"],

@@ -35,6 +35,7 @@ from eth.vm.gas_meter import GasMeter
 from eth.vm.state import BaseState
 
 from evmkiln.builtins.host import ChildResult
+from evmkiln.context.flat_state import FlatAccountDB
 from evmkiln.context.lean_computation import child_message, runs_lean
 
 if TYPE_CHECKING:
@@ -141,10 +142,29 @@ def _storage_access(
         )
         cls._kiln_plain_storage = verdict
     db = state._account_db
-    pair: PairReader | None = getattr(db, "current_and_original", None) if verdict[0] else None
-    loader: SlotLoader | None = getattr(db, "load_slot", None) if verdict[1] else None
-    writer: SlotWriter | None = getattr(db, "write_slot", None) if verdict[2] else None
+    if not _keeps_flat_storage(type(db)):
+        return None, None, None
+    pair: PairReader | None = db.current_and_original if verdict[0] else None
+    loader: SlotLoader | None = db.load_slot if verdict[1] else None
+    writer: SlotWriter | None = db.write_slot if verdict[2] else None
     return pair, loader, writer
+
+
+_FLAT_STORAGE = ("get_storage", "set_storage", "is_storage_warm", "mark_storage_warm")
+_FLAT_DATABASES: dict[type, bool] = {}
+
+
+def _keeps_flat_storage(db_class: type) -> bool:
+    """Whether ``db_class`` is evmkiln's flat database with its storage methods as they
+    are: the shortcuts stand for those methods, so a subclass that overrides one
+    (a tool watching storage) is reached through it instead."""
+    verdict = _FLAT_DATABASES.get(db_class)
+    if verdict is None:
+        verdict = issubclass(db_class, FlatAccountDB) and all(
+            getattr(db_class, name) is getattr(FlatAccountDB, name) for name in _FLAT_STORAGE
+        )
+        _FLAT_DATABASES[db_class] = verdict
+    return verdict
 
 
 class PyEvmHost:
