@@ -150,15 +150,14 @@ class StorageTable:
         its original value, with which native SSTORE prices later writes.
 
         Every crossing that reads a slot for the first time comes here: the
-        common case (room left, the entry not holding a value back) is done
-        in line, :meth:`_put`'s steps without its calls.
+        common case (room left in the table) does :meth:`_put`'s and
+        :meth:`_room`'s steps in this one method.
         """
         mask = self._mask
         if self._buffer is None or self._entered >= mask:
             self._put(slot, value, original.to_bytes(32, "little"), transient=False)
             return
-        folded = (slot ^ (slot >> 64) ^ (slot >> 128) ^ (slot >> 192)) & _MASK64
-        index = (((folded * HASH_MULTIPLIER) & _MASK64) >> HASH_SHIFT) & mask
+        index = slot_index(slot, mask)
         writable = self._writable
         if index in writable:
             self._write_back_entry(index)
@@ -169,7 +168,7 @@ class StorageTable:
             slot.to_bytes(32, "little")
             + value.to_bytes(32, "little")
             + original.to_bytes(32, "little")
-            + (2 * self._ctx.sl_gen).to_bytes(8, "little")
+            + entry_tag(self._ctx.sl_gen, False).to_bytes(8, "little")
             + _ORIGINAL_KNOWN
         )
 

@@ -151,20 +151,20 @@ def _storage_access(
 
 
 _FLAT_STORAGE = ("get_storage", "set_storage", "is_storage_warm", "mark_storage_warm")
-_FLAT_DATABASES: dict[type, bool] = {}
 
 
 def _keeps_flat_storage(db_class: type) -> bool:
     """Whether ``db_class`` is evmkiln's flat database with its storage methods as they
     are: the shortcuts stand for those methods, so a subclass that overrides one
-    (a tool watching storage) is reached through it instead."""
-    verdict = _FLAT_DATABASES.get(db_class)
+    (a tool watching storage) is reached through it instead.  Decided once per
+    class, and kept on it (as the state class's verdict is)."""
+    verdict = db_class.__dict__.get("_kiln_flat_storage")
     if verdict is None:
         verdict = issubclass(db_class, FlatAccountDB) and all(
             getattr(db_class, name) is getattr(FlatAccountDB, name) for name in _FLAT_STORAGE
         )
-        _FLAT_DATABASES[db_class] = verdict
-    return verdict
+        db_class._kiln_flat_storage = verdict  # type: ignore[attr-defined]
+    return bool(verdict)
 
 
 class PyEvmHost:
