@@ -100,6 +100,9 @@ class FakeHost:
     def frame_ran_at(self, address: bytes, mark: int) -> bool:
         return True  # it does not keep the frames' tree
 
+    def storage_stamp(self, address: bytes) -> object | None:
+        return None  # it keeps no journal: no storage table outlives its frame
+
     def load_slot(self, address: bytes, slot: int) -> tuple[bool, int, int]:
         cold = self.access_storage(address, slot)
         return cold, self.get_storage(address, slot), self.get_original_storage(address, slot)

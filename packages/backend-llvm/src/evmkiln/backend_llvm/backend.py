@@ -69,6 +69,7 @@ class LlvmExecutable:
     def run(self, frame: Frame) -> ExitKind:
         tier_up = self._tier_up
         state = RunState.begin(frame)
+        kind = None
         try:
             if tier_up is None:
                 status = int(self._entry(state.address))
@@ -88,7 +89,7 @@ class LlvmExecutable:
                 state.frame.output = state.output()
             return kind
         finally:
-            state.end()
+            state.end(kind is ExitKind.STOP or kind is ExitKind.RETURN)
 
     def _raise_for(self, state: RunState, status: int) -> NoReturn:
         """The exception of a run that ended with a halt or error ``status``."""

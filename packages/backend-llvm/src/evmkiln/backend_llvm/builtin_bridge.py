@@ -136,6 +136,12 @@ if [FIELD_OFFSET[name] - _MESSAGE_AT for name in _MESSAGE_FIELD_NAMES] != [
 _IDLE: list[RunState] = []
 """Run states between runs, reused by the next frames (see :class:`RunState`)."""
 
+_KEPT: dict[bytes, tuple[RunState, object]] = {}
+"""Run states whose storage table a nested frame left, by the frame's storage address,
+with the host's stamp of that storage then (see :meth:`RunState.end`)."""
+KEPT_TABLES = 8
+"""Tables kept at most (the oldest goes back to the idle states first)."""
+
 _NO_FRAME = Frame(
     host=cast("Host", None),
     gas=0,
@@ -206,7 +212,11 @@ class RunState:
         if gas >= 1 << 63 or gas < 0:
             raise ValueError(f"gas {gas} does not fit the native gas counter")
         words = message_words(frame.value, frame.caller, frame.address)
-        state = _IDLE.pop() if _IDLE else cls()
+        # A top-level frame never meets a table of its own transaction: only nested
+        # frames look (and only nested frames keep theirs).
+        state = _adopt(frame) if _KEPT and frame.depth else None
+        if state is None:
+            state = _IDLE.pop() if _IDLE else cls()
         if state.memory.kept:
             state.memory.claim()
         state.frame = frame
@@ -275,11 +285,25 @@ class RunState:
         frame = self.frame
         frame.host.set_transient(frame.address, slot, value)
 
-    def end(self) -> None:
-        """Give the frame its gas, refund, memory and storage writes; make the state idle."""
+    def end(self, succeeded: bool = False) -> None:
+        """Give the frame its gas, refund, memory and storage writes; make the state idle,
+        or keep it with its storage table for the next frame on the same account.
+
+        A nested frame that ``succeeded`` (STOP or RETURN) keeps its table: a
+        contract called again in the transaction (a token's balance read after
+        its transfer, a pair's reserves) finds the slots it knew there, and
+        the next frame on that account takes this state (:meth:`begin`).  It
+        uses the table only if the host's stamp of the account's storage is
+        still the one taken here, after the table's writes were told
+        (:meth:`~evmkiln.builtins.host.Host.storage_stamp`); any write of
+        that storage by anyone else, any revert and the transaction's end
+        change the stamp.  Transient entries are dropped first: the stamp
+        does not cover transient storage.
+        """
         del _ACTIVE[self.address]
         frame = self.frame
         i64 = self.i64
+        kept = False
         try:
             frame.gas = i64[_GAS]
             refund = i64[_REFUND]
@@ -288,15 +312,36 @@ class RunState:
             frame.memory = self.memory.release(frame.keep_memory)
             if self.ctx.lg_len:
                 self.emit_logs()
+            if succeeded and frame.depth and self.storage.entered_count():
+                kept = self._keep(frame)
         finally:
             try:
-                self.storage.end_frame()
+                if not kept:
+                    self.storage.end_frame()
             finally:
                 if self.ctx.lg_len:
                     self.logs.reset()
                 self.frame = _NO_FRAME
                 self.error = None
-                _IDLE.append(self)
+                if not kept:
+                    _IDLE.append(self)
+
+    def _keep(self, frame: Frame) -> bool:
+        """Keep this state for the next frame on ``frame.address`` (see :meth:`end`)."""
+        storage = self.storage
+        storage.write_back()
+        stamp = frame.host.storage_stamp(frame.address)
+        if stamp is None:
+            return False
+        storage.drop_transient()
+        self.ctx.refund = 0  # handed to the frame already
+        earlier = _KEPT.pop(frame.address, None)
+        if earlier is not None:
+            _retire(earlier[0])
+        elif len(_KEPT) >= KEPT_TABLES:
+            _retire(_KEPT.pop(next(iter(_KEPT)))[0])
+        _KEPT[frame.address] = (self, stamp)
+        return True
 
     def fail(self, error: BaseException) -> int:
         """Record a non-halt exception raised inside a crossing."""
@@ -307,6 +352,23 @@ class RunState:
         self.ctx.halt_kind = int(halt.kind)
         self.error = halt
         return STATUS_HALT
+
+
+def _adopt(frame: Frame) -> RunState | None:
+    """The state a frame on ``frame.address`` kept, its table still valid or reset."""
+    kept = _KEPT.pop(frame.address, None)
+    if kept is None:
+        return None
+    state, stamp = kept
+    if frame.host.storage_stamp(frame.address) is not stamp:
+        state.storage.reset()
+    return state
+
+
+def _retire(state: RunState) -> None:
+    """A kept state nobody adopted: its table forgotten, back among the idle ones."""
+    state.storage.reset()
+    _IDLE.append(state)
 
 
 def _mem_expand(ctx_address: int, offset: int, size: int) -> int:

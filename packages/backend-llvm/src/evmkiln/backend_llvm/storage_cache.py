@@ -27,7 +27,12 @@ Why a hit is exact:
   builtin.  Every host crossing other than the storage builtins therefore
   forgets the whole table (a DELEGATECALL child even writes this frame's own
   storage), and a reverted child cannot make an entered slot cold again,
-  since the slot was warm before the child's snapshot.
+  since the slot was warm before the child's snapshot;
+* a table kept past its frame for the next frame on the same account (see
+  ``RunState.end`` in :mod:`evmkiln.backend_llvm.builtin_bridge`) is used
+  only while the host's storage stamp of the account is the one taken when
+  the frame ended: nothing wrote the storage, nothing was reverted, the
+  transaction is the same.
 
 Layout (what the translator's lookup reads): a direct-mapped array of
 ``capacity`` entries of :data:`ENTRY_BYTES`: the key, the current value and
@@ -125,6 +130,7 @@ class StorageTable:
         "_ctx",
         "_entered",
         "_mask",
+        "_transient",
         "_words",
         "_writable",
         "_write_back",
@@ -144,6 +150,8 @@ class StorageTable:
         self._entered = 0
         self._writable: set[int] = set()
         """Indices of the entries entered this generation: the only ones that can be dirty."""
+        self._transient = False
+        """A transient slot was entered this generation."""
 
     def remember(self, slot: int, value: int, original: int) -> None:
         """Enter ``slot``'s current value (after SLOAD, or SSTORE's new value) and
@@ -174,6 +182,7 @@ class StorageTable:
 
     def remember_transient(self, slot: int, value: int) -> None:
         """Enter a transient slot's value (after TLOAD, or TSTORE's new value)."""
+        self._transient = True
         self._put(slot, value, _ZERO_WORD, transient=True)
 
     def _put(self, slot: int, value: int, original: bytes, *, transient: bool) -> None:
@@ -207,9 +216,24 @@ class StorageTable:
         if self._buffer is None:
             return  # nothing entered, and only a native SSTORE (on an entry) refunds
         self._writable.clear()
+        self._transient = False
         self._entered = 0
         self._ctx.refund = 0
         self._ctx.sl_gen += 1
+
+    def drop_transient(self) -> None:
+        """Invalidate the transient entries, keep the others (for a table kept past its
+        frame: nothing vouches for transient storage then).  Must follow
+        :meth:`write_back`."""
+        if not self._transient:
+            return
+        words = self._words
+        for index in list(self._writable):
+            at = index * _ENTRY_WORDS
+            if words[at + _FLAGS_WORD] & TRANSIENT:
+                words[at + _GENERATION_WORD] = 0  # no generation's tag
+                self._writable.discard(index)
+        self._transient = False
 
     def end_frame(self) -> None:
         """:meth:`write_back`, then :meth:`reset` (even if telling py-evm failed).
@@ -232,6 +256,7 @@ class StorageTable:
         """Invalidate every entry: another frame may have changed this account's storage."""
         self.write_back()
         self._writable.clear()
+        self._transient = False
         self._ctx.sl_gen += 1
         self._entered = 0
 

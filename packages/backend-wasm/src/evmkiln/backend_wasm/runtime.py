@@ -333,6 +333,11 @@ def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
             done.set()
 
 
+KEPT_TABLES = 4
+"""Instances a contract keeps with their storage tables, at most (one per storage
+address: a contract and the proxies that delegate to it); the oldest is freed first."""
+
+
 SHORT_STACK = "too little native stack left for a wasm frame on this thread"
 """The reason :func:`native_stack_reason` gives."""
 VETTING_MARGIN = 256 << 10
@@ -398,6 +403,8 @@ class _Slot:
         self._writable: set[int] = set()
         """Entries (offsets in ``SLOTS``) entered this generation: the only ones
         generated SSTORE can make dirty."""
+        self._transient = False
+        """A transient slot was entered this generation."""
 
     def _locate(self) -> None:
         """Take the memory's address anew: call after every growth, which may move it.
@@ -540,6 +547,8 @@ class _Slot:
         if index in self._writable:
             self._write_back_entry(index)
         self._writable.add(index)
+        if transient:
+            self._transient = True
         at = SLOTS + index
         generation = self.header[CTRL_SL_GEN : CTRL_SL_GEN + 8]
         self.header[at : at + SL_ENTRY] = (
@@ -590,13 +599,29 @@ class _Slot:
         raw = bytes(self.header[self.logs : self.logs + used])
         frame.host.emit_logs(frame.address, decode_entries(raw))
 
+    def drop_transient(self) -> None:
+        """Make the transient entries stale, keep the others (for a table kept past its
+        frame: nothing vouches for transient storage then).  After the write-back."""
+        if not self._transient:
+            return
+        header = self.header
+        for index in list(self._writable):
+            at = SLOTS + index
+            if _I64.unpack_from(header, at + SL_FLAGS)[0] & SL_TRANSIENT:
+                header[at + SL_GENERATION : at + SL_FLAGS] = ZEROS[:8]  # no generation's
+                self._writable.discard(index)
+        self._transient = False
+
     def _advance_generation(self) -> None:
         """Make every entry stale: a new frame, or a child that may have written storage."""
         self._writable.clear()
+        self._transient = False
         _I64.pack_into(self.header, CTRL_SL_GEN, _I64.unpack_from(self.header, CTRL_SL_GEN)[0] + 1)
 
     # -- one frame ----------------------------------------------------------------------
-    def execute(self, frame: Frame) -> ExitKind:
+    def execute(self, frame: Frame, *, adopted: bool = False) -> ExitKind:
+        """Run ``frame`` on this instance.  ``adopted``: the storage table the last frame
+        left is still valid for this one (see :meth:`CompiledContract.run`)."""
         if not 0 <= frame.gas < GAS_LIMIT:
             raise ValueError(f"gas {frame.gas} does not fit the wasm backend's i64 counter")
         addr, base = self.addr, self.base
@@ -616,8 +641,12 @@ class _Slot:
             else:
                 ctypes.memset(addr + base, 0, dirty)
         self.header[:ARGS] = ZEROS[:ARGS]  # CTRL_REFUND included
-        _I64.pack_into(self.header, CTRL_SL_GEN, generation + 1)
-        self._writable.clear()
+        if adopted:
+            _I64.pack_into(self.header, CTRL_SL_GEN, generation)
+        else:
+            _I64.pack_into(self.header, CTRL_SL_GEN, generation + 1)
+            self._writable.clear()
+            self._transient = False
         if frame.is_static:
             _I64.pack_into(self.header, CTRL_STATIC, 1)
         header = self.header
@@ -791,6 +820,9 @@ class CompiledContract:
         self.store: wasmtime.Store | None = None
         self.memory_base = memory_base
         self._free: list[_Slot] = []
+        self._kept: dict[bytes, tuple[_Slot, object]] = {}
+        """Instances whose storage table a nested frame left, by the frame's storage
+        address, with the host's stamp of that storage then (see :meth:`run`)."""
         self._running = 0
         self._live = 0
         """Instances in the current store."""
@@ -816,18 +848,62 @@ class CompiledContract:
                 )
         self._leave_idle()  # running: not to be dropped
         self._running += 1
+        slot: _Slot | None = None
+        adopted = False
+        # Only nested frames keep their tables, and look for one (see _keep).
+        if self._kept and frame.depth:
+            kept = self._kept.pop(frame.address, None)
+            if kept is not None:
+                slot = kept[0]
+                adopted = frame.host.storage_stamp(frame.address) is kept[1]
         try:
-            slot = self._free.pop() if self._free else self._new_slot()
+            if slot is None:
+                slot = self._free.pop() if self._free else self._new_slot()
         except BaseException:
             self._settle()
             raise
         active.append(slot)
+        kind = None
         try:
-            return slot.execute(frame)
+            kind = slot.execute(frame, adopted=adopted)
+            return kind
         finally:
             active.pop()
-            self._free.append(slot)
+            if not (
+                (kind is ExitKind.STOP or kind is ExitKind.RETURN)
+                and frame.depth
+                and slot._writable
+                and self._keep(slot, frame)
+            ):
+                self._free.append(slot)
             self._settle()
+
+    def _keep(self, slot: _Slot, frame: Frame) -> bool:
+        """Keep ``slot`` with its storage table for the next frame of this contract on
+        ``frame.address`` (a nested frame that ended with STOP or RETURN).
+
+        A contract called again in the transaction (a token's balance read
+        after its transfer, a pair's reserves) then finds the slots it knew.
+        The table's writes were told to the host when the frame ended; the
+        next frame uses the table only if the host's stamp of the account's
+        storage is still the one taken now
+        (:meth:`~evmkiln.builtins.host.Host.storage_stamp`): any write of
+        that storage by anyone else, any revert and the transaction's end
+        change it.  Transient entries are dropped: the stamp does not cover
+        transient storage.
+        """
+        stamp = frame.host.storage_stamp(frame.address)
+        if stamp is None:
+            return False
+        slot.drop_transient()
+        kept = self._kept
+        earlier = kept.pop(frame.address, None)
+        if earlier is not None:
+            self._free.append(earlier[0])
+        elif len(kept) >= KEPT_TABLES:
+            self._free.append(kept.pop(next(iter(kept)))[0])
+        kept[frame.address] = (slot, stamp)
+        return True
 
     def _runs_inline(self, state: _ThreadState, frame: Frame) -> bool:
         """A top-level run on a thread too small for 1,024 nested frames may stay on it
@@ -854,7 +930,9 @@ class CompiledContract:
         self._counted = self._live
         _IDLE_INSTANCES[0] += self._counted
         pages = 0
-        for slot in self._free:  # idle: every instance is free
+        for slot in self._free:  # idle: every instance is free or kept
+            pages += slot.pages
+        for slot, _ in self._kept.values():
             pages += slot.pages
         self._counted_memory = pages * PAGE
         _IDLE_MEMORY[0] += self._counted_memory
@@ -875,6 +953,7 @@ class CompiledContract:
             return
         self._leave_idle()
         self._free.clear()
+        self._kept.clear()
         self._live = 0
         self.store = None
 

@@ -252,6 +252,19 @@ class Host(Protocol):
         """
         ...
 
+    def storage_stamp(self, address: bytes) -> object | None:
+        """A token for ``address``'s storage as it is now, or None if the host cannot vouch.
+
+        A native backend may keep the table of slots a frame read and wrote
+        (values, transaction-start originals, all warm) for the next frame of
+        the same transaction on the same account, and use it then only if
+        the host hands out the same token (compared by identity).  The host
+        hands out a new one after anything that could make the table wrong:
+        a write or wipe of the account's storage by anyone, a revert, the end
+        of the transaction.  Transient storage is not covered.
+        """
+        ...
+
     # -- self-destruction --------------------------------------------------
     def created_in_transaction(self, address: bytes) -> bool:
         """Whether ``address`` was created earlier in the current transaction (EIP-6780)."""

@@ -111,6 +111,7 @@ class FlatAccountDB(AccountDatabaseAPI):
         "_locked_cleared",
         "_new_codes",
         "_root",
+        "_stamps",
         "_warm_addresses",
         "_warm_slots",
     )
@@ -139,6 +140,8 @@ class FlatAccountDB(AccountDatabaseAPI):
         self._journal: list[tuple[Any, ...]] = []
         self._checkpoints: Checkpoints = []
         """(checkpoint, journal length when it was recorded), oldest first."""
+        self._stamps: dict[bytes, object] = {}
+        """Per address, the stamp :meth:`storage_stamp` handed out (see there)."""
 
     @property
     def inner(self) -> AccountDatabaseAPI:
@@ -174,6 +177,7 @@ class FlatAccountDB(AccountDatabaseAPI):
     def state_root(self, value: Hash32) -> None:
         inner = self._inner_db
         if value != (self._inner_source[1] if inner is None else inner.state_root):
+            self._stamps.clear()
             if inner is None:
                 self._inner_source = (self._inner_source[0], value)
             else:
@@ -422,6 +426,8 @@ class FlatAccountDB(AccountDatabaseAPI):
         range checks, two calls per write, are left out; the address is checked."""
         if type(address) is not bytes or len(address) != 20:
             _check_address(address)
+        if self._stamps:
+            self._stamps.pop(address, None)
         slots = self._current.get(address)
         if slots is None:
             slots = self._current[address] = {}
@@ -435,6 +441,7 @@ class FlatAccountDB(AccountDatabaseAPI):
 
     def _wipe(self, address: bytes) -> None:
         _check_address(address)
+        self._stamps.pop(address, None)
         cleared = self._current_cleared
         self._journal.append((_WIPE, address, self._current.get(address), address in cleared))
         self._current[address] = {}
@@ -457,6 +464,27 @@ class FlatAccountDB(AccountDatabaseAPI):
         if key not in self._warm_slots:
             self._warm_slots.add(key)
             self._journal.append((_WARM_SLOT, key))
+
+    # -- storage stamps ------------------------------------------------------
+    def storage_stamp(self, address: bytes) -> object:
+        """A token that stays this database's answer for ``address`` for as long as the
+        account's storage and the transaction's warm slots stay as they are now.
+
+        A native backend keeps the storage table a frame filled (slot values,
+        originals, warm) for the next frame of the transaction on the same
+        account, and uses it only if the stamp it kept is still the one
+        handed out here.  The stamp is dropped by every write or wipe of the
+        account's storage, by every revert (warm slots may turn cold again;
+        a revert drops every stamp), at the end of the transaction
+        (originals change, warm sets are cleared) and when the root moves
+        under the database.  Transient storage is not covered: a kept table
+        drops its transient entries.
+        """
+        stamps = self._stamps
+        stamp = stamps.get(address)
+        if stamp is None:
+            stamp = stamps[address] = object()
+        return stamp
 
     # -- checkpoints -------------------------------------------------------
     def share_journal(self) -> SharedJournal:
@@ -488,6 +516,8 @@ class FlatAccountDB(AccountDatabaseAPI):
 
     def discard(self, checkpoint: JournalDBCheckpoint) -> None:
         position = close_checkpoint(self._checkpoints, checkpoint)
+        if self._stamps:
+            self._stamps.clear()
         journal = self._journal
         accounts = self._accounts
         current = self._current
@@ -538,6 +568,7 @@ class FlatAccountDB(AccountDatabaseAPI):
 
     def _lock_storage(self) -> None:
         """The running transaction's storage becomes the earlier transactions' (un-revertable)."""
+        self._stamps.clear()
         locked = self._locked
         for address in self._current_cleared:
             locked[address] = {}

@@ -529,6 +529,16 @@ class PyEvmHost:
             pending.extend(child.children)
         return False
 
+    def storage_stamp(self, address: bytes) -> object | None:
+        # Only where every storage read, write and warming of the state goes through
+        # the flat database, which drops the stamps: what its shortcuts require.
+        if not self._readers_known:
+            self._know_readers()
+        if self._writer is None or self._loader is None or self._pair is None:
+            return None
+        stamp: object = self._state._account_db.storage_stamp(address)
+        return stamp
+
     # -- self-destruction --------------------------------------------------
     def created_in_transaction(self, address: bytes) -> bool:
         return address in self._computation.contracts_created
