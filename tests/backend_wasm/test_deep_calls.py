@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -239,3 +240,35 @@ def test_a_vetting_is_for_the_next_run_only(monkeypatch: pytest.MonkeyPatch) -> 
     assert handed == [0]
     monkeypatch.setattr(runtime, "stack_left", lambda low, size: 0)
     assert executable.declines() == runtime.SHORT_STACK
+
+
+def test_a_frame_called_straight_from_wasm_is_measured_from_the_crossing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next frame one deeper than the running wasm frame: the stack left below that
+    frame's crossing, no probe.  Any other depth (frames of the interpreter or of
+    another backend in between): the probe."""
+    state = runtime._THREAD
+    if not state.low or state.size >= runtime.INLINE_STACK:
+        pytest.skip("this thread's native stack is large: nothing is measured")
+    plenty = runtime.NESTED_RESERVE + 2 * runtime.VETTING_MARGIN
+    asked: list[str] = []
+
+    def probe(low: int, size: int) -> int:
+        asked.append("probe")
+        return plenty
+
+    def crossing(pointer: object) -> int:
+        asked.append("crossing")
+        return state.low if pointer == "short" else state.low + plenty
+
+    monkeypatch.setattr(runtime, "stack_left", probe)
+    monkeypatch.setattr(runtime, "address_of", crossing)
+    running = SimpleNamespace(frame=SimpleNamespace(depth=3), host=SimpleNamespace(values="ok"))
+    monkeypatch.setattr(state, "active", [running])
+    assert runtime.native_stack_reason(4) is None and asked == ["crossing"]
+    assert runtime.native_stack_reason(5) is None and asked == ["crossing", "probe"]
+    assert runtime.native_stack_reason(None) is None and asked[-1] == "probe"
+    running.host.values = "short"
+    assert runtime.native_stack_reason(4) == runtime.SHORT_STACK
+    state.vetted = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from hostless import hostless_frame
+from wasm_compare import ADDRESS, WASM, FakeHost, new_frame
 
 from evmkiln.backend_wasm import runtime
 from evmkiln.backend_wasm.backend import WasmBackend
@@ -85,3 +86,34 @@ def test_stores_holding_large_memories_are_dropped_beyond_the_memory_budget(
     assert [c.store is not None for c in contracts] == [False, False, True]
     assert runtime._IDLE_MEMORY[0] == sum(s.pages for s in contracts[2]._free) * runtime.PAGE
     assert _run(large_exe, large) == (1).to_bytes(32, "big")  # runs again on a new store
+
+
+def test_a_contract_run_again_and_again_nested_is_made_idle_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A callee run three times under one caller enters the idle books when the
+    caller's run ends, once, with every count right."""
+    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
+    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
+    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    made_idle: list[object] = []
+    become_idle = runtime.CompiledContract._become_idle
+
+    def counted(contract: runtime.CompiledContract) -> None:
+        made_idle.append(contract)
+        become_idle(contract)
+
+    monkeypatch.setattr(runtime.CompiledContract, "_become_idle", counted)
+    callee = _returning(7)
+    call = "5f5f5f5f5f73" + ADDRESS.hex() + "5af150"  # CALL(gas, ADDRESS, 0, 0, 0, 0, 0); POP
+    caller = bytes.fromhex(call * 3 + "00")
+    host = FakeHost(WASM, codes={ADDRESS: callee})
+    executable = WASM.compile(lower_bytecode(caller))
+    assert executable.run(new_frame(host, caller, 1_000_000)) is ExitKind.STOP
+    contracts = [executable.contract, host.compiled[callee].contract]  # type: ignore[attr-defined]
+    assert sorted(map(id, made_idle)) == sorted(map(id, contracts))
+    assert not runtime._THREAD.unsettled and not runtime._THREAD.active
+    assert set(runtime._IDLE) == set(map(id, contracts))
+    instances, memory = runtime._IDLE_INSTANCES[0], runtime._IDLE_MEMORY[0]
+    assert instances == sum(c._live for c in contracts)
+    assert memory == sum(s.pages for c in contracts for s in c._free) * runtime.PAGE

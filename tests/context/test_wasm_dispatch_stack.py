@@ -61,7 +61,11 @@ def test_frames_that_may_nest_run_on_the_callers_thread(monkeypatch: pytest.Monk
 def test_frames_too_deep_for_the_thread_run_on_the_interpreter(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Only the top-level frame finds enough stack: the two nested ones are interpreted."""
+    """Only the top-level frame finds enough stack: the two nested ones are interpreted.
+
+    The top-level frame's stack is probed; a frame called straight from a
+    running wasm frame is measured from that frame's crossing into the host.
+    """
     if not _small_stack():
         pytest.skip("this thread's native stack is large: nothing is measured")
     handed = count_helper_runs(monkeypatch)
@@ -69,6 +73,7 @@ def test_frames_too_deep_for_the_thread_run_on_the_interpreter(
     monkeypatch.setattr(
         runtime, "stack_left", lambda low, size: 0 if runtime._THREAD.active else plenty
     )
+    monkeypatch.setattr(runtime, "address_of", lambda pointer: runtime._THREAD.low)
     vm_class = make_vm_class("wasm", "cancun", interpret_on_compile_error=False)
     expected = apply_message(CancunVM, CHAIN, to=C, persisted=True)
     assert apply_message(vm_class, CHAIN, to=C, persisted=True) == expected

@@ -88,9 +88,9 @@ class WasmArtifactExecutable(TieredRun):
         self.name = name
         self.contract = contract
 
-    def declines(self) -> str | None:
+    def declines(self, depth: int | None = None) -> str | None:
         """As :meth:`~evmkiln.backend_wasm.backend.WasmExecutable.declines`."""
-        return native_stack_reason()
+        return native_stack_reason(depth)
 
 
 def build_module(function: Function, options: CompileOptions) -> tuple[bytes, int, int]:

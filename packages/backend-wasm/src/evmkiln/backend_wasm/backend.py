@@ -128,10 +128,10 @@ class WasmExecutable(TieredRun):
         self.fast_tier = False
         super()._install(optimised)
 
-    def declines(self) -> str | None:
-        """Why the next frame should run on the dispatcher's interpreter (see
-        :func:`~evmkiln.backend_wasm.runtime.native_stack_reason`)."""
-        return native_stack_reason()
+    def declines(self, depth: int | None = None) -> str | None:
+        """Why the next frame (at call depth ``depth``) should run on the dispatcher's
+        interpreter (see :func:`~evmkiln.backend_wasm.runtime.native_stack_reason`)."""
+        return native_stack_reason(depth)
 
     def wat(self) -> str:
         """The module as WebAssembly text (the same instructions that were encoded)."""

@@ -272,6 +272,8 @@ class _ThreadState(threading.local):
         self.helper: _FrameThread | None = None
         self.vetted = False
         """:func:`native_stack_reason` has just let the next run start here."""
+        self.unsettled: set[CompiledContract] = set()
+        """Contracts whose last nested run ended: the outermost run makes them idle."""
 
 
 _THREAD = _ThreadState()
@@ -344,7 +346,7 @@ VETTING_MARGIN = 256 << 10
 """Native stack a dispatcher's frame set-up may use between the check and the run."""
 
 
-def native_stack_reason() -> str | None:
+def native_stack_reason(depth: int | None = None) -> str | None:
     """For a dispatcher that can run a frame on an interpreter instead: why not to run
     the next wasm frame on this thread (``None``: run it, here).
 
@@ -356,11 +358,24 @@ def native_stack_reason() -> str | None:
     and the frames deeper than that on its interpreter, with the same results.
     On a large stack (a worker's, the helper's) nothing is measured, and a
     stack whose bounds are unknown keeps the helper thread.
+
+    ``depth``: the next frame's call depth.  A frame called straight from
+    the innermost running wasm frame (one deeper) starts a few Python calls
+    below that frame's crossing into the host, whose address is known, so
+    the stack is not probed again; one with other frames in between (the
+    interpreter's, the LLVM backend's) is probed.
     """
     state = _THREAD
     if state.size >= INLINE_STACK or not state.low:
         return None
-    if stack_left(state.low, state.size) < NESTED_RESERVE + VETTING_MARGIN:
+    active = state.active
+    parent = active[-1] if active else None
+    running = None if parent is None else parent.frame
+    if parent is not None and running is not None and running.depth + 1 == depth:
+        left = address_of(parent.host.values) - state.low
+    else:
+        left = stack_left(state.low, state.size)
+    if left < NESTED_RESERVE + VETTING_MARGIN:
         return SHORT_STACK
     state.vetted = True
     return None
@@ -840,7 +855,7 @@ class CompiledContract:
         if not active:
             if state.size < INLINE_STACK and not vetted and not self._runs_inline(state, frame):
                 return _on_helper_thread(self.run, frame)
-        elif state.low:
+        elif state.low and not vetted:
             left = address_of(active[-1].host.values) - state.low
             if left < NESTED_RESERVE:
                 raise WasmStackExhaustedError(
@@ -919,9 +934,29 @@ class CompiledContract:
         return leaf and stack_left(state.low, state.size) >= NESTED_RESERVE
 
     def _settle(self) -> None:
-        """After a run: become idle when no frame runs us, and drop the stalest stores."""
+        """After a run: become idle when no frame runs us, and drop the stalest stores.
+
+        After a nested run that is left to the outermost run of the thread,
+        once for every contract that ran: a contract called again and again
+        in one transaction would otherwise enter and leave the idle books
+        every time.
+        """
         self._running -= 1
         if self._running or self.store is None:
+            return
+        state = _THREAD
+        if state.active:
+            state.unsettled.add(self)
+            return
+        self._become_idle()
+        if state.unsettled:
+            unsettled, state.unsettled = state.unsettled, set()
+            for contract in unsettled:
+                if not contract._running and contract.store is not None:
+                    contract._become_idle()
+
+    def _become_idle(self) -> None:
+        if id(self) in _IDLE:
             return
         if self._live > MAX_IDLE_STORE_INSTANCES:
             self.drop_store()

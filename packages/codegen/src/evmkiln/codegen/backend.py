@@ -73,11 +73,12 @@ class BackendCapabilities:
 class Executable(Protocol):
     """Compiled code for one contract.
 
-    An executable may also offer ``declines() -> str | None``: asked by a
+    An executable may also offer ``declines(depth) -> str | None``: asked by a
     dispatcher that can run the frame on an interpreter instead, just before
-    it would ``run`` one, it gives a reason not to run it now (``None``: run
-    it).  The wasm backend declines frames its thread has too little native
-    stack for, rather than moving them to a thread of its own.
+    it would ``run`` one (at call depth ``depth``), it gives a reason not to
+    run it now (``None``: run it).  The wasm backend declines frames its
+    thread has too little native stack for, rather than moving them to a
+    thread of its own.
     """
 
     def run(self, frame: Frame) -> ExitKind:

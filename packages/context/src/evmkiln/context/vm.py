@@ -254,7 +254,7 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
                 if reason is None:
                     declines = getattr(executable, "declines", None)
                     if declines is not None:
-                        reason = declines()
+                        reason = declines(message.depth)
                 if reason is not None:
                     executable = None
                     counts = cls.stats.interpreted_for
