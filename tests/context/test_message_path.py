@@ -24,6 +24,7 @@ from evmkiln.context import make_vm_class
 from evmkiln.context.lean_computation import child_message, new_computation, runs_lean
 from evmkiln.context.state_class import direct_journal
 from evmkiln.deep_stack import on_deep_stack
+from evmkiln.fuzz.execute import CONTRACT_A, execute
 
 LLVM = make_vm_class("llvm", fork="cancun", replay_inexact_halts=False)
 WASM = make_vm_class("wasm", fork="cancun", replay_inexact_halts=False)
@@ -219,6 +220,36 @@ def test_a_lean_computation_is_the_one_the_constructor_builds() -> None:
         assert getattr(lean, name) == [] and getattr(lean, name) is not getattr(built, name)
     assert lean.data_floor_cost == built.data_floor_cost == 0
     assert state.is_address_warm(state.coinbase)
+
+
+def test_a_child_skips_warming_a_coinbase_its_parent_warmed() -> None:
+    """A child computation of the same class leaves the journal alone: the parent warmed
+    the coinbase when it was made, in a checkpoint the child's is inside."""
+    cls = LLVM.get_state_class().computation_class
+    state, message, context = _state_and_message(LLVM)
+    snapshot = state.snapshot()
+    new_computation(cls, state, message, context)
+    state.revert(state.snapshot())  # a sibling's revert keeps the parent's warming
+    child_snapshot = state.snapshot()
+    new_computation(cls, state, message, context, coinbase_warm=True)
+    assert state.is_address_warm(state.coinbase)
+    state.revert(child_snapshot)
+    assert state.is_address_warm(state.coinbase)
+    state.revert(snapshot)
+    assert not state.is_address_warm(state.coinbase)
+
+
+@pytest.mark.parametrize("backend", ["llvm", "wasm"])
+def test_a_child_reading_the_coinbase_pays_the_warm_price(backend: str) -> None:
+    """BALANCE(COINBASE) in a called frame, after a reverted call: py-evm's gas."""
+    coinbase_balance = bytes.fromhex("4131505f5ff3")  # BALANCE(COINBASE); POP; RETURN(0, 0)
+    reverts = bytes.fromhex("41315f5ffd")  # BALANCE(COINBASE); REVERT(0, 0)
+    call = "5f5f5f5f5f73{:040x}5af150"
+    caller = bytes.fromhex(call.format(0xB0) + call.format(0xC0) + "00")
+    codes = {CONTRACT_A: caller, addr(0xB0): reverts, addr(0xC0): coinbase_balance}
+    expected = execute(CancunVM, codes)
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    assert execute(vm_class, codes) == expected
 
 
 def _lean_and_built_messages(fields: dict[str, Any]) -> tuple[Any, Any]:

@@ -74,7 +74,9 @@ def _constructs_as_shanghai(cls: type) -> bool:
     )
 
 
-def new_computation(cls: Any, state: Any, message: Any, transaction_context: Any) -> Any:
+def new_computation(
+    cls: Any, state: Any, message: Any, transaction_context: Any, *, coinbase_warm: bool = False
+) -> Any:
     """``cls(state, message, transaction_context)``, less what compiled frames never read.
 
     For the computation classes of every supported fork (Cancun on), the
@@ -82,6 +84,10 @@ def new_computation(cls: Any, state: Any, message: Any, transaction_context: Any
     refund strategy, and the coinbase warmed (EIP-3651).  The same fields are
     set here, except the interpreter's parts (:class:`LazyFrameParts`).  A
     class with another constructor is called as usual.
+
+    ``coinbase_warm``: the caller knows the coinbase is warm already (a
+    child of a computation of this class, which warmed it when it was made,
+    in a checkpoint still open), so warming it again would change nothing.
     """
     fast = cls.__dict__.get("_kiln_fast_constructor")
     if fast is None:
@@ -103,7 +109,8 @@ def new_computation(cls: Any, state: Any, message: Any, transaction_context: Any
     computation.beneficiaries = []
     computation._log_entries = []
     computation.data_floor_cost = 0
-    state.mark_address_warm(state.coinbase)
+    if not coinbase_warm:
+        state.mark_address_warm(state.coinbase)
     return computation
 
 

@@ -144,7 +144,13 @@ def run_compiled(
     if lean is None:
         lean = runs_lean(cls)
     if lean:
-        computation = new_computation(cls, state, message, transaction_context)
+        computation = new_computation(
+            cls,
+            state,
+            message,
+            transaction_context,
+            coinbase_warm=type(parent_computation) is cls,
+        )
         entered = cls.logger.show_debug2
     else:
         computation = cls(state, message, transaction_context)
