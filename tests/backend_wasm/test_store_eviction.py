@@ -117,3 +117,32 @@ def test_a_contract_run_again_and_again_nested_is_made_idle_once(
     instances, memory = runtime._IDLE_INSTANCES[0], runtime._IDLE_MEMORY[0]
     assert instances == sum(c._live for c in contracts)
     assert memory == sum(s.pages for c in contracts for s in c._free) * runtime.PAGE
+
+
+def test_the_idle_caps_hold_within_a_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller that calls forty contracts: the ones whose runs ended wait for the
+    outermost run to be made idle only UNSETTLED_LIMIT at a time, so the idle books
+    never hold more than the cap plus those."""
+    monkeypatch.setattr(runtime, "MAX_IDLE_INSTANCES", 4)
+    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
+    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
+    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    callees = {bytes([0x10 + i]) * 20: _returning(i) for i in range(40)}
+    alive: list[int] = []
+
+    class Watching(FakeHost):
+        def call(self, **kw: object) -> object:
+            result = super().call(**kw)
+            stores = [e.contract for e in self.compiled.values()]  # type: ignore[attr-defined]
+            alive.append(sum(1 for c in stores if c.store is not None and not c._running))
+            return result
+
+    caller = bytes.fromhex(
+        "".join("5f5f5f5f5f73" + address.hex() + "5af150" for address in callees) + "00"
+    )
+    host = Watching(WASM, codes=callees)
+    executable = WASM.compile(lower_bytecode(caller))
+    assert executable.run(new_frame(host, caller, 10_000_000)) is ExitKind.STOP
+    assert len(alive) == 40
+    assert max(alive) <= runtime.MAX_IDLE_INSTANCES + runtime.UNSETTLED_LIMIT + 1
+    assert len(runtime._IDLE) <= runtime.MAX_IDLE_INSTANCES

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from evmkiln.backend_llvm import builtin_bridge
 from evmkiln.backend_wasm import runtime
+from evmkiln.backend_wasm.backend import WasmExecutable
+from evmkiln.builtins.host import KEPT_ENTRIES_LIMIT
 from evmkiln.context import make_vm_class
 from evmkiln.fuzz.asm import Label, Ref, asm
 from evmkiln.fuzz.execute import (
@@ -261,3 +263,49 @@ def test_a_kept_table_does_not_outlive_its_transaction(backend: str) -> None:
     expected = _two_transactions(CancunVM, code_a)
     assert expected[0][1] != expected[1][1]  # the second saw the first one's increment
     assert _two_transactions(_vm(backend), code_a) == expected
+
+
+def _reader(count: int) -> bytes:
+    """Reads slots 0..count-1 and STOPs."""
+    return asm(*[item for slot in range(count) for item in (slot, "SLOAD", "POP")], "STOP")
+
+
+@pytest.mark.parametrize(("backend", "module"), [("llvm", builtin_bridge), ("wasm", runtime)])
+@pytest.mark.parametrize("slots", [20, KEPT_ENTRIES_LIMIT + 8])
+def test_only_small_tables_are_kept(
+    backend: str, module: Any, slots: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frame that adopts a table checks every entry for held-back writes at its end:
+    a table of more than KEPT_ENTRIES_LIMIT entries is not kept (or twenty thousand
+    cheap calls after one wide one would each pay for thousands of entries)."""
+    crossings: list[int] = []
+    real = module.sload_with_original
+
+    def counted(frame: Any, slot: int) -> Any:
+        crossings.append(slot)
+        return real(frame, slot)
+
+    monkeypatch.setattr(module, "sload_with_original", counted)
+    codes = {CONTRACT_A: _caller([(CALL, CONTRACT_B, READ)] * 2), CONTRACT_B: _reader(slots)}
+    expected = execute(CancunVM, codes, gas=3_000_000)
+    assert execute(_vm(backend), codes, gas=3_000_000) == expected
+    kept = slots <= KEPT_ENTRIES_LIMIT
+    assert len(crossings) == (slots if kept else 2 * slots)
+
+
+@pytest.mark.parametrize("backend", ["wasm"])
+def test_an_executable_whose_declines_takes_no_depth_still_runs(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dispatcher passes the next frame's depth to ``declines``; an executable
+    of the protocol's older form (no argument) is asked without it."""
+    asked: list[bool] = []
+
+    def declines(self: Any) -> None:
+        asked.append(True)
+
+    monkeypatch.setattr(WasmExecutable, "declines", declines)
+    codes = _codes(SEQUENCES["reads"])
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    assert execute(vm_class, codes, storage=STORAGE) == execute(CancunVM, codes, storage=STORAGE)
+    assert len(asked) == 4  # A, then B three times

@@ -298,7 +298,9 @@ class RunState:
         (:meth:`~evmkiln.builtins.host.Host.storage_stamp`); any write of
         that storage by anyone else, any revert and the transaction's end
         change the stamp.  Transient entries are dropped first: the stamp
-        does not cover transient storage.
+        does not cover transient storage.  Only a table of at most
+        ``KEPT_ENTRIES_LIMIT`` entries is kept: every frame that adopts one
+        checks them all for held-back writes at its end.
         """
         del _ACTIVE[self.address]
         frame = self.frame
@@ -312,7 +314,8 @@ class RunState:
             frame.memory = self.memory.release(frame.keep_memory)
             if self.ctx.lg_len:
                 self.emit_logs()
-            if succeeded and frame.depth and self.storage.entered_count():
+            entered = self.storage.entered_count()
+            if succeeded and frame.depth > 0 and 0 < entered <= KEPT_ENTRIES_LIMIT:
                 kept = self._keep(frame)
         finally:
             try:
@@ -339,7 +342,11 @@ class RunState:
         if earlier is not None:
             _retire(earlier[0])
         elif len(_KEPT) >= KEPT_TABLES:
-            _retire(_KEPT.pop(next(iter(_KEPT)))[0])
+            # A copy of the keys, and no KeyError: another thread may take one first.
+            keys = list(_KEPT)
+            oldest = _KEPT.pop(keys[0], None) if keys else None
+            if oldest is not None:
+                _retire(oldest[0])
         _KEPT[frame.address] = (self, stamp)
         return True
 

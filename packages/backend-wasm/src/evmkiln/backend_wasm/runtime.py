@@ -335,6 +335,9 @@ def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
             done.set()
 
 
+UNSETTLED_LIMIT = 16
+"""Contracts whose nested runs ended that may wait for the outermost run to be
+made idle (see :meth:`CompiledContract._settle`)."""
 KEPT_TABLES = 4
 """Instances a contract keeps with their storage tables, at most (one per storage
 address: a contract and the proxies that delegate to it); the oldest is freed first."""
@@ -865,33 +868,39 @@ class CompiledContract:
         self._running += 1
         slot: _Slot | None = None
         adopted = False
-        # Only nested frames keep their tables, and look for one (see _keep).
-        if self._kept and frame.depth:
-            kept = self._kept.pop(frame.address, None)
-            if kept is not None:
-                slot = kept[0]
-                adopted = frame.host.storage_stamp(frame.address) is kept[1]
         try:
+            # Only nested frames keep their tables, and look for one (see _keep).
+            if self._kept and frame.depth:
+                kept = self._kept.pop(frame.address, None)
+                if kept is not None:
+                    slot = kept[0]
+                    adopted = frame.host.storage_stamp(frame.address) is kept[1]
             if slot is None:
                 slot = self._free.pop() if self._free else self._new_slot()
         except BaseException:
+            if slot is not None:
+                self._free.append(slot)
             self._settle()
             raise
         active.append(slot)
         kind = None
+        kept_now = False
         try:
             kind = slot.execute(frame, adopted=adopted)
             return kind
         finally:
             active.pop()
-            if not (
-                (kind is ExitKind.STOP or kind is ExitKind.RETURN)
-                and frame.depth
-                and slot._writable
-                and self._keep(slot, frame)
-            ):
-                self._free.append(slot)
-            self._settle()
+            try:
+                kept_now = (
+                    (kind is ExitKind.STOP or kind is ExitKind.RETURN)
+                    and frame.depth > 0
+                    and 0 < len(slot._writable) <= KEPT_ENTRIES_LIMIT
+                    and self._keep(slot, frame)
+                )
+            finally:
+                if not kept_now:
+                    self._free.append(slot)
+                self._settle()
 
     def _keep(self, slot: _Slot, frame: Frame) -> bool:
         """Keep ``slot`` with its storage table for the next frame of this contract on
@@ -899,7 +908,9 @@ class CompiledContract:
 
         A contract called again in the transaction (a token's balance read
         after its transfer, a pair's reserves) then finds the slots it knew.
-        The table's writes were told to the host when the frame ended; the
+        Only a table of at most :data:`KEPT_ENTRIES_LIMIT` entries is kept: every
+        frame that adopts one checks them all for held-back writes at its
+        end.  The table's writes were told to the host when the frame ended; the
         next frame uses the table only if the host's stamp of the account's
         storage is still the one taken now
         (:meth:`~evmkiln.builtins.host.Host.storage_stamp`): any write of
@@ -916,7 +927,10 @@ class CompiledContract:
         if earlier is not None:
             self._free.append(earlier[0])
         elif len(kept) >= KEPT_TABLES:
-            self._free.append(kept.pop(next(iter(kept)))[0])
+            keys = list(kept)
+            oldest = kept.pop(keys[0], None) if keys else None
+            if oldest is not None:
+                self._free.append(oldest[0])
         kept[frame.address] = (slot, stamp)
         return True
 
@@ -939,21 +953,25 @@ class CompiledContract:
         After a nested run that is left to the outermost run of the thread,
         once for every contract that ran: a contract called again and again
         in one transaction would otherwise enter and leave the idle books
-        every time.
+        every time.  At most :data:`UNSETTLED_LIMIT` contracts wait so, so the
+        caps on idle instances and memory hold within a transaction too (give
+        or take theirs).
         """
         self._running -= 1
         if self._running or self.store is None:
             return
         state = _THREAD
+        unsettled = state.unsettled
         if state.active:
-            state.unsettled.add(self)
-            return
-        self._become_idle()
-        if state.unsettled:
-            unsettled, state.unsettled = state.unsettled, set()
+            unsettled.add(self)
+            if len(unsettled) <= UNSETTLED_LIMIT:
+                return
+        if unsettled:  # they ran before this one: older in the books
+            state.unsettled = set()
             for contract in unsettled:
                 if not contract._running and contract.store is not None:
                     contract._become_idle()
+        self._become_idle()
 
     def _become_idle(self) -> None:
         if id(self) in _IDLE:

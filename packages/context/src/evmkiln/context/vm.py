@@ -254,7 +254,10 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
                 if reason is None:
                     declines = getattr(executable, "declines", None)
                     if declines is not None:
-                        reason = declines(message.depth)
+                        try:
+                            reason = declines(message.depth)
+                        except TypeError:  # an executable of the protocol's older form
+                            reason = declines()
                 if reason is not None:
                     executable = None
                     counts = cls.stats.interpreted_for
