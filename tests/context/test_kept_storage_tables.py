@@ -168,13 +168,9 @@ def test_sequences_match_pyevm(backend: str, name: str) -> None:
     assert execute(_vm(backend), codes, storage=STORAGE, gas=3_000_000) == expected
 
 
-@pytest.mark.parametrize(("backend", "module"), [("llvm", builtin_bridge), ("wasm", runtime)])
-def test_a_kept_table_answers_the_next_frame(
-    backend: str, module: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Three calls reading two slots cross for them once, not three times; a write by
-    a DELEGATECALL child in between makes the next call read them again."""
-    crossings = []
+def _count_sload_crossings(module: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The slots of the SLOAD crossings a backend's runtime (``module``) makes from now on."""
+    crossings: list[int] = []
     real = module.sload_with_original
 
     def counted(frame: Any, slot: int) -> Any:
@@ -182,6 +178,16 @@ def test_a_kept_table_answers_the_next_frame(
         return real(frame, slot)
 
     monkeypatch.setattr(module, "sload_with_original", counted)
+    return crossings
+
+
+@pytest.mark.parametrize(("backend", "module"), [("llvm", builtin_bridge), ("wasm", runtime)])
+def test_a_kept_table_answers_the_next_frame(
+    backend: str, module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three calls reading two slots cross for them once, not three times; a write by
+    a DELEGATECALL child in between makes the next call read them again."""
+    crossings = _count_sload_crossings(module, monkeypatch)
     vm_class = _vm(backend)
     execute(vm_class, _codes(SEQUENCES["reads"]), storage=STORAGE)
     assert sorted(crossings) == [0, 1]
@@ -278,14 +284,7 @@ def test_only_small_tables_are_kept(
     """A frame that adopts a table checks every entry for held-back writes at its end:
     a table of more than KEPT_ENTRIES_LIMIT entries is not kept (or twenty thousand
     cheap calls after one wide one would each pay for thousands of entries)."""
-    crossings: list[int] = []
-    real = module.sload_with_original
-
-    def counted(frame: Any, slot: int) -> Any:
-        crossings.append(slot)
-        return real(frame, slot)
-
-    monkeypatch.setattr(module, "sload_with_original", counted)
+    crossings = _count_sload_crossings(module, monkeypatch)
     codes = {CONTRACT_A: _caller([(CALL, CONTRACT_B, READ)] * 2), CONTRACT_B: _reader(slots)}
     expected = execute(CancunVM, codes, gas=3_000_000)
     assert execute(_vm(backend), codes, gas=3_000_000) == expected
