@@ -58,6 +58,7 @@ from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.builtins.host import KEPT_ENTRIES_LIMIT
 from evmkiln.builtins.impl import IMPLEMENTATIONS
 from evmkiln.builtins.impl.storage import sload_with_original
+from evmkiln.builtins.kept_tables import keep_bounded, worth_keeping
 from evmkiln.builtins.memory import expand
 from evmkiln.builtins.message_words import message_words
 from evmkiln.builtins.table import BUILTINS, BuiltinSig
@@ -314,8 +315,7 @@ class RunState:
             frame.memory = self.memory.release(frame.keep_memory)
             if self.ctx.lg_len:
                 self.emit_logs()
-            entered = self.storage.entered_count()
-            if succeeded and frame.depth > 0 and 0 < entered <= KEPT_ENTRIES_LIMIT:
+            if worth_keeping(succeeded, frame.depth, self.storage.entered_count()):
                 kept = self._keep(frame)
         finally:
             try:
@@ -338,16 +338,9 @@ class RunState:
             return False
         storage.drop_transient()
         self.ctx.refund = 0  # handed to the frame already
-        earlier = _KEPT.pop(frame.address, None)
-        if earlier is not None:
-            _retire(earlier[0])
-        elif len(_KEPT) >= KEPT_TABLES:
-            # A copy of the keys, and no KeyError: another thread may take one first.
-            keys = list(_KEPT)
-            oldest = _KEPT.pop(keys[0], None) if keys else None
-            if oldest is not None:
-                _retire(oldest[0])
-        _KEPT[frame.address] = (self, stamp)
+        displaced = keep_bounded(_KEPT, frame.address, (self, stamp), KEPT_TABLES)
+        if displaced is not None:
+            _retire(displaced[0])
         return True
 
     def fail(self, error: BaseException) -> int:

@@ -106,6 +106,7 @@ from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.builtins.host import KEPT_ENTRIES_LIMIT
 from evmkiln.builtins.impl import IMPLEMENTATIONS
 from evmkiln.builtins.impl.storage import sload_with_original
+from evmkiln.builtins.kept_tables import keep_bounded, worth_keeping
 from evmkiln.builtins.log_entries import decode_entries
 from evmkiln.builtins.memory_view import ZERO_RUN, ZEROS, NativeMemoryView
 from evmkiln.builtins.message_words import message_words
@@ -891,12 +892,11 @@ class CompiledContract:
         finally:
             active.pop()
             try:
-                kept_now = (
-                    (kind is ExitKind.STOP or kind is ExitKind.RETURN)
-                    and frame.depth > 0
-                    and 0 < len(slot._writable) <= KEPT_ENTRIES_LIMIT
-                    and self._keep(slot, frame)
-                )
+                kept_now = worth_keeping(
+                    kind is ExitKind.STOP or kind is ExitKind.RETURN,
+                    frame.depth,
+                    len(slot._writable),
+                ) and self._keep(slot, frame)
             finally:
                 if not kept_now:
                     self._free.append(slot)
@@ -908,9 +908,8 @@ class CompiledContract:
 
         A contract called again in the transaction (a token's balance read
         after its transfer, a pair's reserves) then finds the slots it knew.
-        Only a table of at most :data:`KEPT_ENTRIES_LIMIT` entries is kept: every
-        frame that adopts one checks them all for held-back writes at its
-        end.  The table's writes were told to the host when the frame ended; the
+        Which tables are kept is :func:`~evmkiln.builtins.kept_tables.worth_keeping`'s
+        answer.  The table's writes were told to the host when the frame ended; the
         next frame uses the table only if the host's stamp of the account's
         storage is still the one taken now
         (:meth:`~evmkiln.builtins.host.Host.storage_stamp`): any write of
@@ -922,16 +921,9 @@ class CompiledContract:
         if stamp is None:
             return False
         slot.drop_transient()
-        kept = self._kept
-        earlier = kept.pop(frame.address, None)
-        if earlier is not None:
-            self._free.append(earlier[0])
-        elif len(kept) >= KEPT_TABLES:
-            keys = list(kept)
-            oldest = kept.pop(keys[0], None) if keys else None
-            if oldest is not None:
-                self._free.append(oldest[0])
-        kept[frame.address] = (slot, stamp)
+        displaced = keep_bounded(self._kept, frame.address, (slot, stamp), KEPT_TABLES)
+        if displaced is not None:
+            self._free.append(displaced[0])
         return True
 
     def _runs_inline(self, state: _ThreadState, frame: Frame) -> bool:
