@@ -109,8 +109,14 @@ def new_computation(
     computation.beneficiaries = []
     computation._log_entries = []
     computation.data_floor_cost = 0
+    # Class-level defaults in py-evm, set on the instance here with the same values:
+    # every settling reads them, and an attribute the instance holds is read in one
+    # step, not by a walk down the class's 26 bases on a cold type cache.
+    computation._error = None
+    computation._output = b""
+    computation.return_data = b""
     if not coinbase_warm:
-        state.mark_address_warm(state.coinbase)
+        state.mark_address_warm(state.execution_context.coinbase)  # ``state.coinbase``
     return computation
 
 

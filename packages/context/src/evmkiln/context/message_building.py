@@ -116,11 +116,13 @@ def _build_computation(self: Any, message: Any, transaction: Any) -> Any:
     if message.to == CREATE_CONTRACT_ADDRESS:
         return BerlinTransactionExecutor.build_computation(self, message, transaction)
     state = self.vm_state
-    mark_warm = state.mark_address_warm
-    mark_warm(transaction.sender)
-    mark_warm(message.storage_address)
+    # Called as methods, not taken as a bound method: Python caches a method call's
+    # lookup in the instruction, while reading a method as an attribute walks the
+    # state class's 23 bases whenever the type cache has lost it.
+    state.mark_address_warm(transaction.sender)
+    state.mark_address_warm(message.storage_address)
     for address, slots in transaction.access_list:
-        mark_warm(address)
+        state.mark_address_warm(address)
         for slot in slots:
             state.mark_storage_warm(address, slot)
     context = state.get_transaction_context(transaction)

@@ -40,6 +40,7 @@ from evmkiln.context.code_cache import (
     lower_with_pipeline,
 )
 from evmkiln.context.disk_cache import may_write_artifacts, open_disk_cache
+from evmkiln.context.hot_attributes import hoist
 from evmkiln.context.lean_computation import LazyFrameParts
 from evmkiln.context.message_building import quiet_message_building
 from evmkiln.context.message_path import (
@@ -194,7 +195,8 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
         one 2^1024 times.  One replay costs at most the compiled run again
         plus the interpreted top frame.
         """
-        if cls._kiln_lean_class is cls and (  # runs_lean(cls), and a call
+        lean = cls._kiln_lean_class is cls  # runs_lean(cls)
+        if lean and (  # and a call
             message.to != CREATE_CONTRACT_ADDRESS
             if type(message) is Message
             else not message.is_create
@@ -209,7 +211,8 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
         if (
             cls.replays_inexact_halts
             and message.depth == 0
-            and computation.is_error
+            # ``is_error``, read where the class (py-evm's, as made) keeps it.
+            and (computation._error is not None if lean else computation.is_error)
             and getattr(computation.error, INEXACT, False)
             and (cls.replays_out_of_gas or not isinstance(computation.error, OutOfGas))
         ):
@@ -315,6 +318,10 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
         next_counter = self.transaction_context.get_next_log_counter
         self._log_entries.extend([(next_counter(), address, topics, data) for topics, data in logs])
 
+
+HOT_COMPUTATION_ATTRIBUTES = ("logger", "get_precompiles", "is_error", "is_success")
+"""py-evm's computation attributes read for every frame or call, held on the class
+made (:func:`~evmkiln.context.hot_attributes.hoist`): found at once, not 17 bases down."""
 
 REPLAY_REASON = "replaying an inexact halt for py-evm's error"
 _DEFAULT_INTERPRET_REASON: Any = CompiledFrames.interpret_reason.__func__  # type: ignore[attr-defined]
@@ -603,6 +610,7 @@ def make_vm_class(
             "_precompiles": with_native_precompiles(spec.computation_class._precompiles),
         },
     )
+    hoist(computation_class, HOT_COMPUTATION_ATTRIBUTES)
     # This very class takes the lean message path; a tool's subclass does not.
     if lean_message_path(spec.computation_class):
         computation_class._kiln_lean_class = computation_class  # type: ignore[attr-defined]
