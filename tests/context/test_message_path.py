@@ -263,7 +263,7 @@ def _lean_and_built_messages(fields: dict[str, Any]) -> tuple[Any, Any]:
     cls = LLVM.get_state_class().computation_class
     state, message, context = _state_and_message(LLVM)
     parent = new_computation(cls, state, message, context)
-    lean = child_message(parent, **fields)
+    lean = child_message(parent, fields)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         built = parent.prepare_child_message(**fields)

@@ -120,7 +120,7 @@ def new_computation(
     return computation
 
 
-def child_message(parent: Any, **fields: Any) -> Any:
+def child_message(parent: Any, fields: dict[str, Any]) -> Any:
     """The message ``parent.prepare_child_message(**fields)`` builds, without validation.
 
     A call's, or with ``to`` the empty address and ``create_address`` a

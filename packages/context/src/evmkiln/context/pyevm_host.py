@@ -494,7 +494,7 @@ class PyEvmHost:
         cls = type(computation)
         if not runs_lean(cls):
             return computation.apply_child_computation(computation.prepare_child_message(**fields))
-        message = child_message(computation, **fields)
+        message = child_message(computation, fields)
         is_create = message.to == CREATE_CONTRACT_ADDRESS
         apply = cls.apply_create_message if is_create else cls.apply_message
         child = apply(self._state, message, self._tx, parent_computation=computation)
