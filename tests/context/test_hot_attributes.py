@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from eth.vm.computation import BaseComputation
 
-from evmkiln.context import make_vm_class
+from evmkiln.context import hot_attributes, make_vm_class
 from evmkiln.context.hot_attributes import hoist
-from evmkiln.context.vm import HOT_COMPUTATION_ATTRIBUTES
 
 
 class _Base:
@@ -44,10 +43,24 @@ def test_hoist_copies_what_the_class_inherits_from_its_nearest_base() -> None:
     assert "shown" not in vars(_Base) or vars(_Base)["shown"] is not vars(_Middle)["shown"]
 
 
-def test_a_made_computation_class_holds_py_evms_own_attributes() -> None:
+def _inherited(cls: type, name: str) -> object:
+    """What a subclass of ``cls``'s bases (not ``cls`` itself) would find for ``name``."""
+    return next(vars(k)[name] for k in cls.__mro__[1:] if name in vars(k))
+
+
+def test_made_classes_hold_py_evms_own_attributes() -> None:
     vm_class = make_vm_class("llvm", fork="cancun")
-    cls = vm_class.get_state_class().computation_class
-    for name in HOT_COMPUTATION_ATTRIBUTES:
-        assert name in vars(cls), name
-        assert vars(cls)[name] is vars(BaseComputation)[name], name
-    assert cls.get_precompiles() is cls._precompiles
+    state_class = vm_class.get_state_class()
+    computation_class = state_class.computation_class
+    legacy = vm_class.get_transaction_builder().legacy_signed
+    for cls, names in (
+        (computation_class, hot_attributes.COMPUTATION),
+        (state_class, hot_attributes.STATE),
+        (vm_class, hot_attributes.VM),
+        (legacy, hot_attributes.LEGACY_TRANSACTION),
+    ):
+        for name in names:
+            assert name in vars(cls), (cls, name)
+            assert vars(cls)[name] is _inherited(cls, name), (cls, name)
+    assert vars(computation_class)["is_error"] is vars(BaseComputation)["is_error"]
+    assert computation_class.get_precompiles() is computation_class._precompiles

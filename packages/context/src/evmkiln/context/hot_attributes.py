@@ -34,3 +34,37 @@ def hoist(cls: type, names: Iterable[str]) -> None:
             if name in klass.__dict__:
                 setattr(cls, name, klass.__dict__[name])
                 break
+
+
+COMPUTATION = (
+    "logger",
+    "get_precompiles",
+    "is_error",
+    "is_success",
+    "error",
+    "output",
+    "should_burn_gas",
+    "should_erase_return_data",
+)
+"""``BaseComputation``'s, read for every frame, call or transaction."""
+STATE = (
+    "coinbase",
+    "timestamp",
+    "block_number",
+    "difficulty",
+    "mix_hash",
+    "gas_limit",
+    "base_fee",
+    "blob_base_fee",
+    "state_root",
+)
+"""``BaseState``'s properties, read for every transaction (16 bases down)."""
+VM = ("state",)
+"""``VM.state``, read several times a transaction (20 bases down)."""
+LEGACY_TRANSACTION = (
+    "max_fee_per_gas",
+    "max_priority_fee_per_gas",
+    "blob_versioned_hashes",
+    "access_list",
+)
+"""A legacy transaction's properties the envelope reads (13 and 26 bases down)."""

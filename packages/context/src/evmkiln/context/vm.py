@@ -30,6 +30,7 @@ from eth.vm.message import Message
 from eth_typing import Address
 
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable
+from evmkiln.context import hot_attributes
 from evmkiln.context.artifact_store import LazyArtifacts, LoadCallback, load_artifacts
 from evmkiln.context.block_tries import OneShotBlockTries
 from evmkiln.context.code_cache import (
@@ -319,10 +320,6 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
         self._log_entries.extend([(next_counter(), address, topics, data) for topics, data in logs])
 
 
-HOT_COMPUTATION_ATTRIBUTES = ("logger", "get_precompiles", "is_error", "is_success")
-"""py-evm's computation attributes read for every frame or call, held on the class
-made (:func:`~evmkiln.context.hot_attributes.hoist`): found at once, not 17 bases down."""
-
 REPLAY_REASON = "replaying an inexact halt for py-evm's error"
 _DEFAULT_INTERPRET_REASON: Any = CompiledFrames.interpret_reason.__func__  # type: ignore[attr-defined]
 
@@ -610,7 +607,7 @@ def make_vm_class(
             "_precompiles": with_native_precompiles(spec.computation_class._precompiles),
         },
     )
-    hoist(computation_class, HOT_COMPUTATION_ATTRIBUTES)
+    hoist(computation_class, hot_attributes.COMPUTATION)
     # This very class takes the lean message path; a tool's subclass does not.
     if lean_message_path(spec.computation_class):
         computation_class._kiln_lean_class = computation_class  # type: ignore[attr-defined]
@@ -646,4 +643,6 @@ def make_vm_class(
             "runtime": policy,
         },
     )
+    hoist(state_class, hot_attributes.STATE)
+    hoist(vm_class, hot_attributes.VM)
     return vm_class
