@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import warnings
 from typing import Any
+from unittest import mock
 
 import pytest
 from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.cancun.state import CancunState
 from eth.vm.forks.cancun.transaction_context import CancunTransactionContext
 from eth.vm.message import Message
+from eth.vm.state import BaseState
 from eth_utils.logging import DEBUG2_LEVEL_NUM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from message_harness import SENDER, addr, apply_message, forget_debug2, make_state
+from message_harness import SENDER, A, addr, apply_message, forget_debug2, make_state
 
 from evmkiln.context import make_vm_class
 from evmkiln.context.lean_computation import child_message, new_computation, runs_lean
@@ -470,3 +473,32 @@ def test_compiled_frames_log_as_pyevms_when_debug2_is_on(
         forget_debug2(logger)
     assert sum(f"COMPUTATION {line}" in text for text in expected) == 2
     assert ours == expected
+
+
+_OTHER_COINBASE = addr(0xBEEF)
+_RETURN_COINBASE = bytes.fromhex("415f5260205ff3")  # MSTORE(0, COINBASE); RETURN(0, 32)
+
+
+def test_a_tools_coinbase_override_is_the_coinbase_a_lean_computation_warms() -> None:
+    """A state subclass overriding ``coinbase`` under the made computation class: the
+    overridden coinbase is warm, as py-evm's constructor warms ``state.coinbase``."""
+    override = {"coinbase": property(lambda self: _OTHER_COINBASE)}
+    code = bytes.fromhex("41315000")  # BALANCE(COINBASE); POP; STOP
+    accounts = {A: {"code": code}, _OTHER_COINBASE: {"balance": 1}}
+    stock = CancunVM.configure(_state_class=type("S", (CancunVM.get_state_class(),), override))
+    kiln = LLVM.configure(_state_class=type("S", (LLVM.get_state_class(),), override))
+    assert apply_message(kiln, accounts) == apply_message(stock, accounts)
+
+
+def test_py_evms_properties_stay_where_py_evm_defines_them() -> None:
+    """A mixin placed after evmkiln's state class, and a later patch of py-evm's own
+    class, both reach compiled frames: evmkiln's classes hold no copies."""
+    coinbase = property(lambda self: _OTHER_COINBASE)
+    mixin = type("CoinbaseMixin", (CancunState,), {"coinbase": coinbase})
+    tool_state = type("ToolState", (LLVM.get_state_class(), mixin), {})
+    assert tool_state.coinbase is coinbase
+    made = apply_message(LLVM.configure(_state_class=tool_state), {A: {"code": _RETURN_COINBASE}})
+    assert made.output[-20:] == _OTHER_COINBASE
+    with mock.patch.object(BaseState, "coinbase", coinbase):
+        patched = apply_message(LLVM, {A: {"code": _RETURN_COINBASE}})
+    assert patched.output[-20:] == _OTHER_COINBASE

@@ -116,7 +116,7 @@ def new_computation(
     computation._output = b""
     computation.return_data = b""
     if not coinbase_warm:
-        state.mark_address_warm(state.execution_context.coinbase)  # ``state.coinbase``
+        state.mark_address_warm(state.coinbase)
     return computation
 
 

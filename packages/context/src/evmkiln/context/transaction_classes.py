@@ -52,8 +52,6 @@ from eth_keys.exceptions import BadSignature
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError
 
-from evmkiln.context import hot_attributes
-from evmkiln.context.hot_attributes import hoist
 from evmkiln.context.transaction_validation import (
     checks_dynamic_fee_plainly,
     checks_plainly,
@@ -269,7 +267,6 @@ def transaction_builder_for(builder: type[Any]) -> type[Any]:
     if made is not None:
         return made
     signed = _subclass(builder.legacy_signed, {}, RecoveredOnce)
-    hoist(signed, hot_attributes.LEGACY_TRANSACTION)
     attributes: dict[str, Any] = {
         "legacy_signed": signed,
         "legacy_unsigned": _unsigned_class(builder.legacy_unsigned, signed),

@@ -30,7 +30,6 @@ from eth.vm.message import Message
 from eth_typing import Address
 
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable
-from evmkiln.context import hot_attributes
 from evmkiln.context.artifact_store import LazyArtifacts, LoadCallback, load_artifacts
 from evmkiln.context.block_tries import OneShotBlockTries
 from evmkiln.context.code_cache import (
@@ -41,7 +40,6 @@ from evmkiln.context.code_cache import (
     lower_with_pipeline,
 )
 from evmkiln.context.disk_cache import may_write_artifacts, open_disk_cache
-from evmkiln.context.hot_attributes import hoist
 from evmkiln.context.lean_computation import LazyFrameParts
 from evmkiln.context.message_building import quiet_message_building
 from evmkiln.context.message_path import (
@@ -607,7 +605,6 @@ def make_vm_class(
             "_precompiles": with_native_precompiles(spec.computation_class._precompiles),
         },
     )
-    hoist(computation_class, hot_attributes.COMPUTATION)
     # This very class takes the lean message path; a tool's subclass does not.
     if lean_message_path(spec.computation_class):
         computation_class._kiln_lean_class = computation_class  # type: ignore[attr-defined]
@@ -643,6 +640,4 @@ def make_vm_class(
             "runtime": policy,
         },
     )
-    hoist(state_class, hot_attributes.STATE)
-    hoist(vm_class, hot_attributes.VM)
     return vm_class
