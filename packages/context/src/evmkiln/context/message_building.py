@@ -118,7 +118,7 @@ def _build_computation(self: Any, message: Any, transaction: Any) -> Any:
     state = self.vm_state
     # Called as methods, not taken as a bound method: Python caches a method call's
     # lookup in the instruction, while reading a method as an attribute walks the
-    # state class's 23 bases whenever the type cache has lost it.
+    # state class's twenty-odd bases whenever the type cache has lost it.
     state.mark_address_warm(transaction.sender)
     state.mark_address_warm(message.storage_address)
     for address, slots in transaction.access_list:
