@@ -129,12 +129,14 @@ def test_the_idle_caps_hold_within_a_transaction(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
     callees = {bytes([0x10 + i]) * 20: _returning(i) for i in range(40)}
     alive: list[int] = []
+    phantoms: list[object] = []
 
     class Watching(FakeHost):
         def call(self, **kw: object) -> object:
             result = super().call(**kw)
             stores = [e.contract for e in self.compiled.values()]  # type: ignore[attr-defined]
             alive.append(sum(1 for c in stores if c.store is not None and not c._running))
+            phantoms.extend(c for c in runtime._IDLE.values() if c.store is None)
             return result
 
     caller = bytes.fromhex(
@@ -146,3 +148,6 @@ def test_the_idle_caps_hold_within_a_transaction(monkeypatch: pytest.MonkeyPatch
     assert len(alive) == 40
     assert max(alive) <= runtime.MAX_IDLE_INSTANCES + runtime.UNSETTLED_LIMIT + 1
     assert len(runtime._IDLE) <= runtime.MAX_IDLE_INSTANCES
+    # Only contracts with a store are in the books: one dropped is not put back.
+    assert not phantoms
+    assert all(contract.store is not None for contract in runtime._IDLE.values())

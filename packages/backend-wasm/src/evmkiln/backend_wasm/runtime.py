@@ -963,7 +963,8 @@ class CompiledContract:
             for contract in unsettled:
                 if not contract._running and contract.store is not None:
                     contract._become_idle()
-        self._become_idle()
+        if self.store is not None:  # in the set above, its store may have been dropped
+            self._become_idle()
 
     def _become_idle(self) -> None:
         if id(self) in _IDLE:
