@@ -308,3 +308,25 @@ def test_an_executable_whose_declines_takes_no_depth_still_runs(
     vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
     assert execute(vm_class, codes, storage=STORAGE) == execute(CancunVM, codes, storage=STORAGE)
     assert len(asked) == 4  # A, then B three times
+
+
+@pytest.mark.parametrize("backend", ["wasm"])
+def test_a_type_error_inside_declines_reaches_the_caller_as_raised(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form of ``declines`` is decided from its signature: a ``TypeError`` of its
+    own is not taken for the older form and retried without the depth."""
+    error = TypeError("declines failed")
+    calls: list[int] = []
+
+    def declines(self: Any, depth: int) -> None:
+        calls.append(depth)
+        raise error
+
+    monkeypatch.setattr(WasmExecutable, "declines", declines)
+    codes = _codes(SEQUENCES["reads"])
+    vm_class = make_vm_class(backend=backend, interpret_on_compile_error=False, fork="cancun")
+    with pytest.raises(TypeError) as raised:
+        execute(vm_class, codes, storage=STORAGE)
+    assert raised.value is error
+    assert calls == [0]

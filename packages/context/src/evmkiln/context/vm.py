@@ -40,6 +40,7 @@ from evmkiln.context.code_cache import (
     lower_with_pipeline,
 )
 from evmkiln.context.disk_cache import may_write_artifacts, open_disk_cache
+from evmkiln.context.executable_declines import declines_reason
 from evmkiln.context.lean_computation import LazyFrameParts
 from evmkiln.context.message_building import quiet_message_building
 from evmkiln.context.message_path import (
@@ -256,10 +257,7 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
                 if reason is None:
                     declines = getattr(executable, "declines", None)
                     if declines is not None:
-                        try:
-                            reason = declines(message.depth)
-                        except TypeError:  # an executable of the protocol's older form
-                            reason = declines()
+                        reason = declines_reason(declines, message.depth)
                 if reason is not None:
                     executable = None
                     counts = cls.stats.interpreted_for
