@@ -433,12 +433,9 @@ class PyEvmHost:
             "is_delegation": delegated,
         }
         success, output, gas_left = child_outcome(self._run_child(fields))
-        return ChildResult(
-            success=success,
-            output=bytes(output),
-            gas_left=gas_left,
-            returndata=bytes(computation.return_data),
-        )
+        # Positional (success, output, gas_left, returndata): a class called with
+        # keywords builds a dictionary of them first.
+        return ChildResult(success, bytes(output), gas_left, bytes(computation.return_data))
 
     def create(
         self,
@@ -476,10 +473,7 @@ class PyEvmHost:
             child = self._run_child(fields)
         success, output, gas_left = child_outcome(child)
         return ChildResult(
-            success=success,
-            output=b"" if success else bytes(output),
-            gas_left=gas_left,
-            returndata=bytes(computation.return_data),
+            success, b"" if success else bytes(output), gas_left, bytes(computation.return_data)
         )
 
     def _run_child(self, fields: dict[str, Any]) -> Any:
