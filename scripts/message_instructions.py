@@ -16,10 +16,12 @@ execution`` times -- and reports per message:
 
 The runs between the measured messages (building the next pre-state) go
 through the simulated caches uncounted, so the misses are those of a
-message run cold, as in the bench.  Counts are deterministic for a given
-checkout and machine (``PYTHONHASHSEED`` is fixed), so two checkouts compare
-exactly.  Valgrind runs the process about fifty times slower: a small call's
-twenty messages take a few minutes.
+message run cold, as in the bench.  Counts do not drift with the machine's
+load, but they are not exact either (``PYTHONHASHSEED`` is fixed; the paths,
+the garbage collector and the timers still vary): two runs of one commit
+from two checkouts differed by 2.6% in instructions, so compare changes
+larger than that, or repeat the runs.  Valgrind runs the process about
+fifty times slower: a small call's twenty messages take a few minutes.
 
 Usage (from the checkout; needs ``valgrind`` on the ``PATH``)::
 
