@@ -16,12 +16,15 @@ execution`` times -- and reports per message:
 
 The runs between the measured messages (building the next pre-state) go
 through the simulated caches uncounted, so the misses are those of a
-message run cold, as in the bench.  Counts do not drift with the machine's
-load, but they are not exact either (``PYTHONHASHSEED`` is fixed; the paths,
-the garbage collector and the timers still vary): two runs of one commit
-from two checkouts differed by 2.6% in instructions, so compare changes
-larger than that, or repeat the runs.  Valgrind runs the process about
-fifty times slower: a small call's twenty messages take a few minutes.
+message run cold, as in the bench.  The young generation is collected
+(uncounted) before each measured message, so a collection falls inside a
+message only if the message itself allocates enough to start one: without
+that, whether one fell inside depended on every allocation since the
+process started, and an unrelated change moved the counts by a few
+percent.  With ``PYTHONHASHSEED`` fixed, two runs of one checkout count
+the same, and two checkouts of one commit within 1%.  Valgrind runs the
+process about fifty times slower: a small call's twenty messages take a
+few minutes.
 
 Usage (from the checkout; needs ``valgrind`` on the ``PATH``)::
 
@@ -32,6 +35,7 @@ Usage (from the checkout; needs ``valgrind`` on the ``PATH``)::
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import shutil
@@ -65,6 +69,13 @@ def _inner(backend: str, fixture: Path, messages: int) -> None:
             def build_computation(self, message: Any, transaction: Any) -> Any:
                 build = super().build_computation
                 if measuring:
+                    # Each message starts with the young generation's count at zero,
+                    # uncounted: otherwise whether a collection falls inside a message
+                    # depends on every allocation since the process started, and a
+                    # change anywhere moves the counts.  Only the young generation: a
+                    # full collection walks every object (evicting the caches the
+                    # message is measured cold in anyway) and empties the free lists.
+                    gc.collect(0)
                     return sys.call_tracing(build, (message, transaction))
                 return build(message, transaction)
 
