@@ -25,6 +25,7 @@ its frames take py-evm's path.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -43,8 +44,15 @@ from evmkiln.context.pyevm_host import PyEvmHost, gas_remaining
 from evmkiln.context.state_class import direct_journal
 
 _new = object.__new__
-_init_host = PyEvmHost.__init__
-_init_frame = Frame.__init__
+_HOST_CLASS, _INIT_HOST = PyEvmHost, PyEvmHost.__init__
+_FRAME_CLASS, _INIT_FRAME = Frame, Frame.__init__
+_FRAME_INIT_FIELDS = tuple(field.name for field in dataclasses.fields(Frame) if field.init)
+
+
+def _init_fields(frame: Frame) -> dict[str, Any]:
+    """The fields ``Frame.__init__`` takes, as ``frame`` holds them."""
+    return {name: getattr(frame, name) for name in _FRAME_INIT_FIELDS}
+
 
 INEXACT = "evmkiln_inexact"
 """Set on a py-evm exception raised for a compiled frame's halt whose text or class may
@@ -262,10 +270,16 @@ def run_frame(
     # ``PyEvmHost(...)`` and ``Frame(...)``, made without a class call's keyword
     # dictionary: calling a class passes keywords as a dict that ``__init__`` unpacks
     # again, about half of each construction's cost; calling ``__init__`` does not.
-    host = _new(PyEvmHost)
-    _init_host(host, computation, delegations=delegations, on_storage_write=on_storage_write)
-    frame = _new(Frame)
-    _init_frame(
+    # While both classes are as imported: a tool's patch of either (a subclass or a
+    # mock in this module's namespace, another ``__init__``) gets its class called.
+    host_class = PyEvmHost
+    if host_class is _HOST_CLASS and host_class.__init__ is _INIT_HOST:
+        host = _new(host_class)
+        _INIT_HOST(host, computation, delegations=delegations, on_storage_write=on_storage_write)
+    else:
+        host = host_class(computation, delegations=delegations, on_storage_write=on_storage_write)
+    frame = _new(_FRAME_CLASS)
+    _INIT_FRAME(
         frame,
         host=host,
         gas=start_gas,
@@ -279,6 +293,9 @@ def run_frame(
         keep_memory=False,
         on_keccak=on_keccak,
     )
+    frame_class = Frame
+    if frame_class is not _FRAME_CLASS or frame_class.__init__ is not _INIT_FRAME:
+        frame = frame_class(**_init_fields(frame))
     try:
         exit_kind = executable.run(frame)
     except ExceptionalHalt as halt:
