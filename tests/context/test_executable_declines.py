@@ -78,3 +78,29 @@ def test_a_class_whose_method_changes_is_judged_again() -> None:
             return "patched"
 
     assert declines_reason(Patched().declines, 1) == "patched"
+
+
+def test_a_method_without_a_signature_is_asked_as_before() -> None:
+    """An extension module's method that declares no signature (here ``deque.clear``,
+    which takes no argument) is asked with the depth, then without it."""
+    import collections
+
+    queue: collections.deque[int] = collections.deque([1, 2])
+    assert declines_reason(queue.clear, 3) is None
+    assert not queue
+
+
+def test_builtin_methods_with_a_signature_are_judged_by_it() -> None:
+    slots = {4: "deep"}
+    assert declines_reason(slots.get, 4) == "deep"
+    assert declines_reason(slots.get, 5) is None
+
+
+def test_a_partial_is_judged_at_each_call() -> None:
+    import functools
+
+    def reason(prefix: str, depth: int) -> str:
+        return f"{prefix} {depth}"
+
+    assert declines_reason(functools.partial(reason, "at"), 3) == "at 3"
+    assert declines_reason(functools.partial(reason, "at", 9), 3) == "at 9"
