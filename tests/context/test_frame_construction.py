@@ -1,5 +1,6 @@
-"""A compiled frame's host and ``Frame`` are made without a keyword dictionary, and a
-tool's patch of either class is still honoured."""
+"""``run_frame`` makes a compiled frame's host and ``Frame`` without a class call only
+while both classes are as imported: a tool's patch of either is honoured.  (That the
+frames it makes run as py-evm's do is what the differential tests check.)"""
 
 from __future__ import annotations
 
