@@ -9,7 +9,7 @@ must actually answer: B's second read of a slot does not cross into Python.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from eth.chains.base import MiningChain
@@ -24,6 +24,8 @@ from evmkiln.backend_wasm import runtime
 from evmkiln.backend_wasm.backend import WasmExecutable
 from evmkiln.builtins.host import KEPT_ENTRIES_LIMIT
 from evmkiln.context import make_vm_class
+from evmkiln.context.pyevm_host import PyEvmHost
+from evmkiln.context.transient_storage import JournaledTransientStorage
 from evmkiln.fuzz.asm import Label, Ref, asm
 from evmkiln.fuzz.execute import (
     _GENESIS,
@@ -201,6 +203,69 @@ def test_a_kept_table_answers_the_next_frame(
     # The second call's child (C, on B's storage) and the second and third calls of B
     # read again after C's write: only the first call's table was any use.
     assert crossings.count(0) >= 3
+
+
+def _count_tload_crossings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The slots of the transient reads compiled frames ask the host for from now on."""
+    crossings: list[int] = []
+    real = PyEvmHost.get_transient
+
+    def counted(host: PyEvmHost, address: bytes, slot: int) -> int:
+        crossings.append(slot)
+        return real(host, address, slot)
+
+    monkeypatch.setattr(PyEvmHost, "get_transient", counted)
+    return crossings
+
+
+@pytest.mark.parametrize("backend", ["llvm", "wasm"])
+def test_a_kept_table_answers_transient_reads_of_the_next_frame(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host's stamp covers transient storage, so a kept table keeps its transient
+    entries: three calls that TLOAD slot 0 ask the host once.  A transient write of the
+    account in between (B's code through a proxy's DELEGATECALL writing the proxy's
+    slot) makes the next call ask again."""
+    crossings = _count_tload_crossings(monkeypatch)
+    vm_class = _vm(backend)
+    codes = _codes(SEQUENCES["reads"])
+    assert execute(vm_class, codes, storage=STORAGE) == execute(CancunVM, codes, storage=STORAGE)
+    assert crossings == [0]
+    crossings.clear()
+    codes = _codes([(CALL, CONTRACT_P, READ), (CALL, CONTRACT_P, 7), (CALL, CONTRACT_P, READ)])
+    expected = execute(CancunVM, codes, storage=STORAGE)
+    assert execute(vm_class, codes, storage=STORAGE) == expected
+    # 555 (the proxy's own write) is seen by the second and the third call.
+    assert crossings.count(0) >= 2
+
+
+class _WatchedTransientStorage(JournaledTransientStorage):
+    """A tool's transient storage: it sees every write, which evmkiln cannot know."""
+
+    writes: ClassVar[list[tuple[bytes, int]]] = []
+
+    def set_transient_storage(self, address: Address, slot: int, value: bytes) -> None:
+        self.writes.append((address, slot))
+        super().set_transient_storage(address, slot, value)
+
+
+@pytest.mark.parametrize(("backend", "module"), [("llvm", builtin_bridge), ("wasm", runtime)])
+def test_no_table_is_kept_where_transient_writes_may_not_drop_the_stamp(
+    backend: str, module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transient storage class of a tool's, overriding the writes: the host cannot
+    vouch for transient storage, gives no stamp, and every call reads afresh."""
+    crossings = _count_sload_crossings(module, monkeypatch)
+    vm_class = _vm(backend)
+    state_class = vm_class.get_state_class().configure(
+        __name__="WatchedState", _transient_storage_class=_WatchedTransientStorage
+    )
+    watched = vm_class.configure(__name__="WatchedVM", _state_class=state_class)
+    codes = _codes(SEQUENCES["transient"])
+    expected = execute(CancunVM, codes, storage=STORAGE, gas=3_000_000)
+    assert execute(watched, codes, storage=STORAGE, gas=3_000_000) == expected
+    assert _WatchedTransientStorage.writes
+    assert crossings.count(0) == 4  # each of B's four frames reads slot 0 itself
 
 
 # Q: called by the transaction (a top-level frame, which keeps no table of its own),

@@ -190,3 +190,22 @@ def test_a_state_moved_to_another_database_journals_transient_storage_apart() ->
     ours.set_transient_storage(ADDRESSES[0], 1, b"\x05")
     ours.revert(snapshot)
     assert ours.get_transient_storage(ADDRESSES[0], 1) == b""
+
+
+def test_a_transient_write_drops_its_accounts_storage_stamp() -> None:
+    """Sharing the database's journal, the transient storage drops the account's storage
+    stamp on every write and every stamp when cleared, so that a native backend's table
+    kept past its frame never answers a TLOAD with a value another frame replaced."""
+    ours, _ = _states()
+    ours.commit(ours.snapshot())  # the first snapshot shares the journal
+    db = ours._account_db
+    first, second = ADDRESSES[0], ADDRESSES[1]
+    stamp, other = db.storage_stamp(first), db.storage_stamp(second)
+    assert db.storage_stamp(first) is stamp
+    ours.set_transient_storage(first, 1, b"\x05")
+    assert db.storage_stamp(first) is not stamp
+    assert db.storage_stamp(second) is other
+    stamp = db.storage_stamp(first)
+    ours.clear_transient_storage()
+    assert db.storage_stamp(first) is not stamp
+    assert db.storage_stamp(second) is not other

@@ -298,8 +298,8 @@ class RunState:
         still the one taken here, after the table's writes were told
         (:meth:`~evmkiln.builtins.host.Host.storage_stamp`); any write of
         that storage by anyone else, any revert and the transaction's end
-        change the stamp.  Transient entries are dropped first: the stamp
-        does not cover transient storage.  Only a table of at most
+        change the stamp; the stamp covers transient storage too, so the
+        table's transient entries are kept with the others.  Only a table of at most
         ``KEPT_ENTRIES_LIMIT`` entries is kept: every frame that adopts one
         checks them all for held-back writes at its end.
         """
@@ -336,7 +336,6 @@ class RunState:
         stamp = frame.host.storage_stamp(frame.address)
         if stamp is None:
             return False
-        storage.drop_transient()
         self.ctx.refund = 0  # handed to the frame already
         displaced = keep_bounded(_KEPT, frame.address, (self, stamp), KEPT_TABLES)
         if displaced is not None:

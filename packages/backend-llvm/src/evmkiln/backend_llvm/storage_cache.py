@@ -130,7 +130,6 @@ class StorageTable:
         "_ctx",
         "_entered",
         "_mask",
-        "_transient",
         "_words",
         "_writable",
         "_write_back",
@@ -150,8 +149,6 @@ class StorageTable:
         self._entered = 0
         self._writable: set[int] = set()
         """Indices of the entries entered this generation: the only ones that can be dirty."""
-        self._transient = False
-        """A transient slot was entered this generation."""
 
     def remember(self, slot: int, value: int, original: int) -> None:
         """Enter ``slot``'s current value (after SLOAD, or SSTORE's new value) and
@@ -182,7 +179,6 @@ class StorageTable:
 
     def remember_transient(self, slot: int, value: int) -> None:
         """Enter a transient slot's value (after TLOAD, or TSTORE's new value)."""
-        self._transient = True
         self._put(slot, value, _ZERO_WORD, transient=True)
 
     def _put(self, slot: int, value: int, original: bytes, *, transient: bool) -> None:
@@ -216,24 +212,9 @@ class StorageTable:
         if self._buffer is None:
             return  # nothing entered, and only a native SSTORE (on an entry) refunds
         self._writable.clear()
-        self._transient = False
         self._entered = 0
         self._ctx.refund = 0
         self._ctx.sl_gen += 1
-
-    def drop_transient(self) -> None:
-        """Invalidate the transient entries, keep the others (for a table kept past its
-        frame: nothing vouches for transient storage then).  Must follow
-        :meth:`write_back`."""
-        if not self._transient:
-            return
-        words = self._words
-        for index in list(self._writable):
-            at = index * _ENTRY_WORDS
-            if words[at + _FLAGS_WORD] & TRANSIENT:
-                words[at + _GENERATION_WORD] = 0  # no generation's tag
-                self._writable.discard(index)
-        self._transient = False
 
     def end_frame(self) -> None:
         """:meth:`write_back`, then :meth:`reset` (even if telling py-evm failed).
@@ -256,7 +237,6 @@ class StorageTable:
         """Invalidate every entry: another frame may have changed this account's storage."""
         self.write_back()
         self._writable.clear()
-        self._transient = False
         self._ctx.sl_gen += 1
         self._entered = 0
 

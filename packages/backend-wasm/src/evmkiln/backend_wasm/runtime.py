@@ -422,8 +422,6 @@ class _Slot:
         self._writable: set[int] = set()
         """Entries (offsets in ``SLOTS``) entered this generation: the only ones
         generated SSTORE can make dirty."""
-        self._transient = False
-        """A transient slot was entered this generation."""
 
     def _locate(self) -> None:
         """Take the memory's address anew: call after every growth, which may move it.
@@ -566,8 +564,6 @@ class _Slot:
         if index in self._writable:
             self._write_back_entry(index)
         self._writable.add(index)
-        if transient:
-            self._transient = True
         at = SLOTS + index
         generation = self.header[CTRL_SL_GEN : CTRL_SL_GEN + 8]
         self.header[at : at + SL_ENTRY] = (
@@ -618,23 +614,9 @@ class _Slot:
         raw = bytes(self.header[self.logs : self.logs + used])
         frame.host.emit_logs(frame.address, decode_entries(raw))
 
-    def drop_transient(self) -> None:
-        """Make the transient entries stale, keep the others (for a table kept past its
-        frame: nothing vouches for transient storage then).  After the write-back."""
-        if not self._transient:
-            return
-        header = self.header
-        for index in list(self._writable):
-            at = SLOTS + index
-            if _I64.unpack_from(header, at + SL_FLAGS)[0] & SL_TRANSIENT:
-                header[at + SL_GENERATION : at + SL_FLAGS] = ZEROS[:8]  # no generation's
-                self._writable.discard(index)
-        self._transient = False
-
     def _advance_generation(self) -> None:
         """Make every entry stale: a new frame, or a child that may have written storage."""
         self._writable.clear()
-        self._transient = False
         _I64.pack_into(self.header, CTRL_SL_GEN, _I64.unpack_from(self.header, CTRL_SL_GEN)[0] + 1)
 
     # -- one frame ----------------------------------------------------------------------
@@ -665,7 +647,6 @@ class _Slot:
         else:
             _I64.pack_into(self.header, CTRL_SL_GEN, generation + 1)
             self._writable.clear()
-            self._transient = False
         if frame.is_static:
             _I64.pack_into(self.header, CTRL_STATIC, 1)
         header = self.header
@@ -914,13 +895,12 @@ class CompiledContract:
         storage is still the one taken now
         (:meth:`~evmkiln.builtins.host.Host.storage_stamp`): any write of
         that storage by anyone else, any revert and the transaction's end
-        change it.  Transient entries are dropped: the stamp does not cover
-        transient storage.
+        change it; it covers transient storage too, so the table's
+        transient entries are kept with the others.
         """
         stamp = frame.host.storage_stamp(frame.address)
         if stamp is None:
             return False
-        slot.drop_transient()
         displaced = keep_bounded(self._kept, frame.address, (slot, stamp), KEPT_TABLES)
         if displaced is not None:
             self._free.append(displaced[0])

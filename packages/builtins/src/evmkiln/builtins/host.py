@@ -256,12 +256,14 @@ class Host(Protocol):
         """A token for ``address``'s storage as it is now, or None if the host cannot vouch.
 
         A native backend may keep the table of slots a frame read and wrote
-        (values, transaction-start originals, all warm) for the next frame of
-        the same transaction on the same account, and use it then only if
-        the host hands out the same token (compared by identity).  The host
+        (values, transaction-start originals, all warm; transient slots'
+        values) for the next frame of the same transaction on the same
+        account, and use it then only if the host hands out the same token
+        (compared by identity).  The host
         hands out a new one after anything that could make the table wrong:
-        a write or wipe of the account's storage by anyone, a revert, the end
-        of the transaction.  Transient storage is not covered.
+        a write or wipe of the account's storage or transient storage by
+        anyone, a revert, the end of the transaction.  A host that cannot see
+        every write of both gives None.
         """
         ...
 

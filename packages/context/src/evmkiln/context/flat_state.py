@@ -477,8 +477,9 @@ class FlatAccountDB(AccountDatabaseAPI):
         account's storage, by every revert (warm slots may turn cold again;
         a revert drops every stamp), at the end of the transaction
         (originals change, warm sets are cleared) and when the root moves
-        under the database.  Transient storage is not covered: a kept table
-        drops its transient entries.
+        under the database.  Transient storage is covered only where it
+        shares this database's journal (:meth:`share_journal`): its writes
+        drop the account's stamp then.
         """
         stamps = self._stamps
         stamp = stamps.get(address)
@@ -493,10 +494,13 @@ class FlatAccountDB(AccountDatabaseAPI):
         :data:`~evmkiln.context.journal_checkpoints.TRANSIENT_ENTRY`).
 
         Then one checkpoint, recorded, committed or discarded here, covers both,
-        and a message's snapshot costs one call instead of two.  The lists are
-        the database's own for its whole life (changed in place only).
+        and a message's snapshot costs one call instead of two.  The storage
+        stamps are lent too: a transient write drops the account's stamp, so
+        that a stamp then vouches for the account's transient storage as well
+        (see :meth:`storage_stamp`).  The containers are the database's own
+        for its whole life (changed in place only).
         """
-        return SharedJournal(self._journal, self._checkpoints)
+        return SharedJournal(self._journal, self._checkpoints, self._stamps)
 
     def record(self) -> JournalDBCheckpoint:
         # py-evm's counter: the state records its transient storage under the

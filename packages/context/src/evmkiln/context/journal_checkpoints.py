@@ -27,11 +27,13 @@ restores ``values[key]`` (deletes it for MISSING)."""
 @dataclass(frozen=True, slots=True)
 class SharedJournal:
     """An account database's undo journal and open checkpoints, lent to the state's
-    transient storage so that one checkpoint covers both (the lists are changed in
-    place only, for the database's whole life)."""
+    transient storage so that one checkpoint covers both, and its storage stamps,
+    which a transient write then drops too (the containers are changed in place
+    only, for the database's whole life)."""
 
     journal: list[tuple[Any, ...]]
     checkpoints: Checkpoints
+    stamps: dict[bytes, object]
 
 
 def close_checkpoint(checkpoints: Checkpoints, checkpoint: JournalDBCheckpoint) -> int:

@@ -31,12 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.computation import BaseComputation
+from eth.vm.forks.cancun.state import CancunState
 from eth.vm.gas_meter import GasMeter
 from eth.vm.state import BaseState
 
 from evmkiln.builtins.host import ChildResult
 from evmkiln.context.flat_state import FlatAccountDB
 from evmkiln.context.lean_computation import child_message, runs_lean
+from evmkiln.context.transient_storage import JournaledTransientStorage
 
 if TYPE_CHECKING:
     from evmkiln.builtins.host import Host
@@ -104,6 +106,33 @@ def _takes_checked_logs(computation: Any) -> bool:
         )
         cls._kiln_checked_logs = checked
     return bool(checked)
+
+
+def _stamps_cover_transient(state: Any, db: Any) -> bool:
+    """Whether every transient write of ``state`` drops ``db``'s storage stamp of its
+    account, so that a stamp vouches for transient storage too.
+
+    It does when the state's transient storage is evmkiln's, shares ``db``'s
+    journal (:meth:`~evmkiln.context.transient_storage.JournaledTransientStorage.share`),
+    and is written only through its own methods: py-evm's state methods
+    reach it, and neither class is a tool's override.  The classes' verdict
+    is decided once per class.
+    """
+    if getattr(state, "_kiln_journal_of", None) is not db:
+        return False
+    cls = type(state)
+    verdict = cls.__dict__.get("_kiln_transient_plain")
+    if verdict is None:
+        verdict = (
+            cls.set_transient_storage is CancunState.set_transient_storage
+            and cls.clear_transient_storage is CancunState.clear_transient_storage
+        )
+        cls._kiln_transient_plain = verdict
+    storage_class = type(state.transient_storage)
+    return bool(verdict) and (
+        storage_class.set_transient_storage is JournaledTransientStorage.set_transient_storage
+        and storage_class.clear is JournaledTransientStorage.clear
+    )
 
 
 FRAME_WALK_LIMIT = 64
@@ -524,13 +553,18 @@ class PyEvmHost:
         return False
 
     def storage_stamp(self, address: bytes) -> object | None:
-        # Only where every storage read, write and warming of the state goes through
-        # the flat database, which drops the stamps: what its shortcuts require.
+        # Only where every storage read, write and warming of the state, and every
+        # transient write, goes through the flat database or the transient storage
+        # sharing its journal, which drop the stamps: what its shortcuts require.
         if not self._readers_known:
             self._know_readers()
         if self._writer is None or self._loader is None or self._pair is None:
             return None
-        stamp: object = self._state._account_db.storage_stamp(address)
+        state = self._state
+        db = state._account_db
+        if not _stamps_cover_transient(state, db):
+            return None
+        stamp: object = db.storage_stamp(address)
         return stamp
 
     # -- self-destruction --------------------------------------------------

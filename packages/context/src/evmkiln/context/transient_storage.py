@@ -54,7 +54,10 @@ class JournaledTransientStorage(TransientStorageAPI):
         this storage's own again); whether that was possible.
 
         Shared, the database's checkpoints cover this storage, and
-        :meth:`record`, :meth:`commit` and :meth:`discard` have nothing to do.
+        :meth:`record`, :meth:`commit` and :meth:`discard` have nothing to do;
+        every write drops the database's storage stamp of its account (and
+        :meth:`clear` every stamp), so that a stamp vouches for transient
+        storage too.
         The journal changes only while no checkpoint is open on either side.
         """
         current = self._shared
@@ -79,6 +82,8 @@ class JournaledTransientStorage(TransientStorageAPI):
         values = self._values
         shared = self._shared
         if shared is not None:
+            if shared.stamps:  # a table kept for the account no longer knows this slot
+                shared.stamps.pop(address, None)
             if shared.checkpoints:
                 shared.journal.append((TRANSIENT_ENTRY, values, key, values.get(key, MISSING)))
         elif self._checkpoints:
@@ -117,6 +122,7 @@ class JournaledTransientStorage(TransientStorageAPI):
         values = self._values
         shared = self._shared
         if shared is not None:
+            shared.stamps.clear()
             if shared.checkpoints:
                 shared.journal.extend(
                     (TRANSIENT_ENTRY, values, key, value) for key, value in values.items()
