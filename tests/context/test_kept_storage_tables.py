@@ -9,12 +9,16 @@ must actually answer: B's second read of a slot does not cross into Python.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.cancun.transaction_context import CancunTransactionContext
+from eth.vm.message import Message
 from eth_typing import Address
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -266,6 +270,56 @@ def test_no_table_is_kept_where_transient_writes_may_not_drop_the_stamp(
     assert execute(watched, codes, storage=STORAGE, gas=3_000_000) == expected
     assert _WatchedTransientStorage.writes
     assert crossings.count(0) == 4  # each of B's four frames reads slot 0 itself
+
+
+CONTRACT_A2 = bytes.fromhex("a2" * 20)
+
+
+def _outputs_of_messages(vm_class: Any, swap: str) -> list[bytes]:
+    """Messages applied straight to a state, as a tool driving py-evm without
+    transactions does (nothing ends a transaction in between): A2 has B count its
+    transient slot 0 up, A has B read it; then the state gets a new transient storage
+    (``swap == "recreated"``), or the database a new state (``"moved"``), and A again."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from message_harness import make_state
+
+    codes = {
+        **_codes([]),
+        CONTRACT_A: _caller([(CALL, CONTRACT_B, READ)]),
+        CONTRACT_A2: _caller([(CALL, CONTRACT_B, TRANSIENT)]),
+    }
+    accounts = {
+        address: {"balance": CONTRACT_BALANCE, "code": code, "storage": STORAGE.get(address, {})}
+        for address, code in codes.items()
+    }
+    state = make_state(vm_class, accounts)
+    context = CancunTransactionContext(gas_price=GAS_PRICE, origin=SENDER)
+    outputs = []
+    for to in (CONTRACT_A2, CONTRACT_A, "swap", CONTRACT_A):
+        if to == "swap":
+            if swap == "recreated":
+                state._transient_storage = None
+            else:
+                moved = type(state)(state._db, state.execution_context, state.state_root)
+                moved._account_db = state._account_db
+                state = moved
+            continue
+        assert isinstance(to, bytes)
+        message = Message(gas=1_000_000, to=to, sender=SENDER, value=0, data=b"", code=codes[to])
+        computation = state.computation_class.apply_message(state, message, context)
+        assert computation.is_success
+        outputs.append(bytes(computation.output))
+    return outputs
+
+
+@pytest.mark.parametrize("backend", ["llvm", "wasm"])
+@pytest.mark.parametrize("swap", ["recreated", "moved"])
+def test_a_kept_table_does_not_answer_for_a_new_transient_storage(backend: str, swap: str) -> None:
+    """A stamp handed out for one transient storage vouches for no other: after the
+    swap, B's kept table must not answer TLOAD with the old storage's value."""
+    expected = _outputs_of_messages(CancunVM, swap)
+    assert expected[1] != expected[2]  # the new transient storage starts empty
+    assert _outputs_of_messages(_vm(backend), swap) == expected
 
 
 # Q: called by the transaction (a top-level frame, which keeps no table of its own),

@@ -209,3 +209,18 @@ def test_a_transient_write_drops_its_accounts_storage_stamp() -> None:
     ours.clear_transient_storage()
     assert db.storage_stamp(first) is not stamp
     assert db.storage_stamp(second) is not other
+
+
+def test_a_transient_storage_made_anew_is_journaled_as_pyevms() -> None:
+    """A tool may drop a state's transient storage (py-evm makes one on the next use):
+    the new one is not the one that shares the database's journal, so it journals
+    apart until a snapshot shares it; reverting still undoes its writes."""
+    ours, theirs = _states()
+    for state in (ours, theirs):
+        state.commit(state.snapshot())
+        state._transient_storage = None
+        snapshot = state.snapshot()
+        state.set_transient_storage(ADDRESSES[0], 1, b"\x05")
+        state.revert(snapshot)
+    assert _contents(ours) == _contents(theirs)
+    assert ours.get_transient_storage(ADDRESSES[0], 1) == b""

@@ -487,6 +487,10 @@ class FlatAccountDB(AccountDatabaseAPI):
             stamp = stamps[address] = object()
         return stamp
 
+    def lent_to(self, shared: SharedJournal | None) -> bool:
+        """Whether ``shared`` is this database's journal, as :meth:`share_journal` lent it."""
+        return shared is not None and shared.stamps is self._stamps
+
     # -- checkpoints -------------------------------------------------------
     def share_journal(self) -> SharedJournal:
         """This database's undo journal and open checkpoints, for the state's transient

@@ -108,7 +108,7 @@ def _takes_checked_logs(computation: Any) -> bool:
     return bool(checked)
 
 
-def _stamps_cover_transient(state: Any, db: Any) -> bool:
+def _stamps_cover_transient(state: Any, db: FlatAccountDB) -> bool:
     """Whether every transient write of ``state`` drops ``db``'s storage stamp of its
     account, so that a stamp vouches for transient storage too.
 
@@ -116,7 +116,9 @@ def _stamps_cover_transient(state: Any, db: Any) -> bool:
     journal (:meth:`~evmkiln.context.transient_storage.JournaledTransientStorage.share`),
     and is written only through its own methods: py-evm's state methods
     reach it, and neither class is a tool's override.  The classes' verdict
-    is decided once per class.
+    is decided once per class.  The storage itself is asked too: a state
+    given a new transient storage, or a database given a new state, has
+    not shared it yet.
     """
     if getattr(state, "_kiln_journal_of", None) is not db:
         return False
@@ -128,10 +130,13 @@ def _stamps_cover_transient(state: Any, db: Any) -> bool:
             and cls.clear_transient_storage is CancunState.clear_transient_storage
         )
         cls._kiln_transient_plain = verdict
-    storage_class = type(state.transient_storage)
-    return bool(verdict) and (
-        storage_class.set_transient_storage is JournaledTransientStorage.set_transient_storage
+    storage = state.transient_storage
+    storage_class = type(storage)
+    return (
+        bool(verdict)
+        and storage_class.set_transient_storage is JournaledTransientStorage.set_transient_storage
         and storage_class.clear is JournaledTransientStorage.clear
+        and db.lent_to(storage.shared)
     )
 
 

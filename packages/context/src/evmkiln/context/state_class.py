@@ -47,10 +47,33 @@ class StateShortcuts:
     """
 
     _account_db: AccountDatabaseAPI
-    transient_storage: Any
+    _transient_storage_class: Any
     _kiln_journal_of: Any = None
     """The account database whose journal the transient storage writes in (its
     checkpoints then cover both), or None."""
+
+    _kiln_transient: Any = None
+
+    @property
+    def transient_storage(self) -> Any:
+        """py-evm's: the state's transient storage, made on first use."""
+        storage = self._kiln_transient
+        if storage is None:
+            storage = self._kiln_transient = self._transient_storage_class()
+            self._kiln_journal_of = None
+        return storage
+
+    @property
+    def _transient_storage(self) -> Any:
+        return self._kiln_transient
+
+    @_transient_storage.setter
+    def _transient_storage(self, storage: Any) -> None:
+        # A tool may give the state another transient storage (or drop it, for py-evm
+        # to make anew): that one is not the storage sharing the database's journal,
+        # so it journals apart until the next snapshot shares it.
+        self._kiln_transient = storage
+        self._kiln_journal_of = None
 
     def snapshot(self) -> tuple[Hash32, JournalDBCheckpoint]:
         db = self._account_db

@@ -65,9 +65,20 @@ class JournaledTransientStorage(TransientStorageAPI):
             return False
         if shared is not None and shared.checkpoints:
             return False
+        if shared is not current:
+            # A stamp handed out before vouched for other transient storage (this
+            # storage unshared, or another state's on the same database).
+            for journal in (current, shared):
+                if journal is not None:
+                    journal.stamps.clear()
         self._shared = shared
         self._journal.clear()
         return True
+
+    @property
+    def shared(self) -> SharedJournal | None:
+        """The account database's journal this storage writes in, if any (see :meth:`share`)."""
+        return self._shared
 
     def get_transient_storage(self, address: Address, slot: int) -> bytes:
         validate_canonical_address(address)
