@@ -246,8 +246,11 @@ class StorageTable:
         The entries stay valid and writable: native SSTORE may dirty them
         again (after a child frame that left this account's storage alone).
         """
+        words = self._words
         for index in self._writable:
-            self._write_back_entry(index)
+            # Most entries were only read: the flags word alone says so, without a call.
+            if words[index * _ENTRY_WORDS + _FLAGS_WORD] & DIRTY:
+                self._write_back_entry(index)
 
     def _write_back_entry(self, index: int) -> None:
         # Generation and flags first, through a u64 view: most entries were only read.

@@ -49,7 +49,7 @@ import ctypes
 import os
 import queue
 import resource
-import struct
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -187,7 +187,47 @@ frame is bounded by the run function's locals; the host's share is small)."""
 GAS_LIMIT = 1 << 63
 """Gas is an i64 in generated code; frames never carry this much."""
 
-_I64 = struct.Struct("<q")
+if sys.byteorder != "little":  # pragma: no cover - wasmtime's hosts are little-endian
+    raise ImportError("the wasm runtime reads linear memory's words in native byte order")
+_W_GAS, _W_MSIZE, _W_OUT_OFFSET, _W_OUT_SIZE, _W_SL_GEN, _W_GROW, _W_STATIC, _W_REFUND = (
+    offset // 8
+    for offset in (
+        CTRL_GAS,
+        CTRL_MSIZE,
+        CTRL_OUT_OFFSET,
+        CTRL_OUT_SIZE,
+        CTRL_SL_GEN,
+        CTRL_GROW,
+        CTRL_STATIC,
+        CTRL_REFUND,
+    )
+)
+_W_LOG_LEN, _W_CALLDATA_LEN, _W_RETURNDATA_LEN = (
+    CTRL_LOG_LEN // 8,
+    MSG_CALLDATA_LEN // 8,
+    MSG_RETURNDATA_LEN // 8,
+)
+_W_FLAGS = SL_FLAGS // 8
+if any(
+    offset % 8
+    for offset in (
+        CTRL_GAS,
+        CTRL_MSIZE,
+        CTRL_OUT_OFFSET,
+        CTRL_OUT_SIZE,
+        CTRL_SL_GEN,
+        CTRL_GROW,
+        CTRL_STATIC,
+        CTRL_REFUND,
+        CTRL_LOG_LEN,
+        MSG_CALLDATA_LEN,
+        MSG_RETURNDATA_LEN,
+        SLOTS,
+        SL_ENTRY,
+        SL_FLAGS,
+    )
+):  # pragma: no cover - the layout is fixed in layout.py
+    raise RuntimeError("a control word of the wasm layout is not 8-byte aligned")
 _BUILTIN_TABLE = [
     (IMPLEMENTATIONS[name], len(BUILTINS[name].params), BUILTINS[name])
     for name in sorted(BUILTIN_IDS, key=BUILTIN_IDS.__getitem__)
@@ -414,6 +454,9 @@ class _Slot:
         """Linear memory's size: only this slot grows it (generated code asks)."""
         self.addr = 0
         self.header = memoryview(b"")
+        self.words = memoryview(b"").cast("q")
+        """The header as signed 64-bit words (native order, little-endian as wasm's):
+        the control words are read and written through it."""
         self.head = memoryview(b"")
         self._locate()
         self.call = FastCall(store, run)
@@ -431,6 +474,7 @@ class _Slot:
         """
         self.addr = memory_address(self.store, self.memory)
         self.header = memoryview((ctypes.c_ubyte * self.base).from_address(self.addr)).cast("B")
+        self.words = self.header.cast("q")
         span = min(ZERO_RUN, self.pages * PAGE - self.base)
         head = (ctypes.c_ubyte * span).from_address(self.addr + self.base)
         self.head = memoryview(head).cast("B")
@@ -440,7 +484,7 @@ class _Slot:
 
     # -- memory ----------------------------------------------------------------
     def _msize(self) -> int:
-        return int(_I64.unpack_from(self.header, CTRL_MSIZE)[0])
+        return int(self.words[_W_MSIZE])
 
     def _read_memory(self) -> bytearray:
         n = self._msize()
@@ -449,7 +493,7 @@ class _Slot:
     def _grow_to(self, n: int) -> None:
         """Make linear memory cover ``n`` EVM bytes and set msize (new bytes are zero)."""
         self._ensure_pages((self.base + n + PAGE - 1) // PAGE)
-        _I64.pack_into(self.header, CTRL_MSIZE, n)
+        self.words[_W_MSIZE] = n
 
     def _ensure_pages(self, pages: int) -> None:
         """Grow linear memory to at least ``pages`` pages (by half again at least).
@@ -493,11 +537,11 @@ class _Slot:
     # -- the host import -------------------------------------------------------------
     def _handle(self, ident: int) -> int:
         if ident == HOST_GROW:  # raising is reported by the run (see execute)
-            self._ensure_pages(_I64.unpack_from(self.header, CTRL_GROW)[0])
+            self._ensure_pages(self.words[_W_GROW])
             return 0
         frame = self.frame
         assert frame is not None
-        frame.gas = _I64.unpack_from(self.header, CTRL_GAS)[0]
+        frame.gas = self.words[_W_GAS]
         if ident == _SLOAD:
             return self._sload(frame)
         impl, arity, _ = _BUILTIN_TABLE[ident]
@@ -513,10 +557,10 @@ class _Slot:
         except ExceptionalHalt as halt:
             self.host.error = halt
             return 1
-        header = self.header  # the builtin may have grown (and moved) memory
+        # The builtin may have grown (and moved) memory: the views are read anew.
         if result is not None:
-            header[ARGS : ARGS + 32] = result.to_bytes(32, "little")
-        _I64.pack_into(header, CTRL_GAS, frame.gas)
+            self.header[ARGS : ARGS + 32] = result.to_bytes(32, "little")
+        self.words[_W_GAS] = frame.gas
         if ident == _SSTORE:
             # With the original value known, generated SSTORE prices every later write
             # to the slot: a read-modify-write crosses only for its SLOAD.
@@ -535,7 +579,7 @@ class _Slot:
                 frame.address, mark
             ):
                 self._advance_generation()
-            _I64.pack_into(header, MSG_RETURNDATA_LEN, len(frame.returndata))
+            self.words[_W_RETURNDATA_LEN] = len(frame.returndata)
         return 0
 
     def _sload(self, frame: Frame) -> int:
@@ -547,9 +591,8 @@ class _Slot:
         except ExceptionalHalt as halt:
             self.host.error = halt
             return 1
-        header = self.header
-        header[ARGS : ARGS + 32] = value.to_bytes(32, "little")
-        _I64.pack_into(header, CTRL_GAS, frame.gas)
+        self.header[ARGS : ARGS + 32] = value.to_bytes(32, "little")
+        self.words[_W_GAS] = frame.gas
         self._remember(slot, value, original.to_bytes(32, "little"), transient=False)
         return 0
 
@@ -580,13 +623,17 @@ class _Slot:
         The entries stay valid and writable: generated SSTORE may dirty them
         again (after a child frame that left this account's storage alone).
         """
+        words = self.words
         for index in self._writable:
-            self._write_back_entry(index)
+            # Most entries were only read: the flags word alone says so, without a call.
+            if words[((SLOTS + index) >> 3) + _W_FLAGS] & SL_DIRTY:
+                self._write_back_entry(index)
 
     def _write_back_entry(self, index: int) -> None:
         header = self.header
         at = SLOTS + index
-        flags = _I64.unpack_from(header, at + SL_FLAGS)[0]
+        flags_at = (at >> 3) + _W_FLAGS
+        flags = self.words[flags_at]
         current = (
             header[at + SL_GENERATION : at + SL_FLAGS] == header[CTRL_SL_GEN : CTRL_SL_GEN + 8]
         )
@@ -600,15 +647,15 @@ class _Slot:
             frame.host.set_transient(frame.address, slot, value)
         else:
             frame.host.set_storage(frame.address, slot, value)
-        _I64.pack_into(header, at + SL_FLAGS, flags & ~SL_DIRTY)
+        self.words[flags_at] = flags & ~SL_DIRTY
 
     # -- buffered logs -------------------------------------------------------------------
     def _emit_logs(self) -> None:
         """Hand the logs generated code buffered to the host, in order; empty the buffer."""
-        used = _I64.unpack_from(self.header, CTRL_LOG_LEN)[0]
+        used = self.words[_W_LOG_LEN]
         if not used:
             return
-        _I64.pack_into(self.header, CTRL_LOG_LEN, 0)
+        self.words[_W_LOG_LEN] = 0
         frame = self.frame
         assert frame is not None
         raw = bytes(self.header[self.logs : self.logs + used])
@@ -617,7 +664,7 @@ class _Slot:
     def _advance_generation(self) -> None:
         """Make every entry stale: a new frame, or a child that may have written storage."""
         self._writable.clear()
-        _I64.pack_into(self.header, CTRL_SL_GEN, _I64.unpack_from(self.header, CTRL_SL_GEN)[0] + 1)
+        self.words[_W_SL_GEN] += 1
 
     # -- one frame ----------------------------------------------------------------------
     def execute(self, frame: Frame, *, adopted: bool = False) -> ExitKind:
@@ -633,27 +680,28 @@ class _Slot:
         # entry there was written by this frame (a frame starts at height 0), as
         # the LLVM backend's stack relies on too.  Clearing its 32 KiB cost more
         # than a small frame's whole run.
-        generation = _I64.unpack_from(self.header, CTRL_SL_GEN)[0]
-        dirty = _I64.unpack_from(self.header, CTRL_MSIZE)[0]
+        words = self.words
+        generation = words[_W_SL_GEN]
+        dirty = words[_W_MSIZE]
         if dirty:
             head = self.head
             if dirty <= len(head):
                 head[:dirty] = ZEROS[:dirty]
             else:
                 ctypes.memset(addr + base, 0, dirty)
-        self.header[:ARGS] = ZEROS[:ARGS]  # CTRL_REFUND included
+        header = self.header
+        header[:ARGS] = ZEROS[:ARGS]  # CTRL_REFUND included
         if adopted:
-            _I64.pack_into(self.header, CTRL_SL_GEN, generation)
+            words[_W_SL_GEN] = generation
         else:
-            _I64.pack_into(self.header, CTRL_SL_GEN, generation + 1)
+            words[_W_SL_GEN] = generation + 1
             self._writable.clear()
         if frame.is_static:
-            _I64.pack_into(self.header, CTRL_STATIC, 1)
-        header = self.header
+            words[_W_STATIC] = 1
         header[MSG_VALUE:MSG_CALLDATA_LEN] = message_words(frame.value, frame.caller, frame.address)
         calldata = frame.calldata
-        _I64.pack_into(header, MSG_CALLDATA_LEN, len(calldata))
-        _I64.pack_into(header, MSG_RETURNDATA_LEN, len(frame.returndata))
+        words[_W_CALLDATA_LEN] = len(calldata)
+        words[_W_RETURNDATA_LEN] = len(frame.returndata)
         window = calldata[:CALLDATA_WINDOW]
         used = len(window)
         header[CALLDATA : CALLDATA + used] = window
@@ -663,7 +711,7 @@ class _Slot:
         self._window_used = used
         if frame.memory:  # else msize is 0 already (the control area was cleared)
             self._write_memory(frame.memory)
-        _I64.pack_into(self.header, CTRL_GAS, frame.gas)
+        self.words[_W_GAS] = frame.gas  # the memory may have moved: the view read anew
         self.frame = frame
         self.host.error = None
         view = LinearMemoryView(self)
@@ -677,8 +725,9 @@ class _Slot:
                 # after a halt: py-evm reverts the frame and drops its refunds).
                 if self._writable:
                     self._write_back()
-                frame.refund += _I64.unpack_from(self.header, CTRL_REFUND)[0]
-                if _I64.unpack_from(self.header, CTRL_LOG_LEN)[0]:
+                words = self.words
+                frame.refund += words[_W_REFUND]
+                if words[_W_LOG_LEN]:
                     self._emit_logs()
             finally:
                 self.frame = None
@@ -692,15 +741,16 @@ class _Slot:
             self.host.error = None
             raise error
         assert status != STATUS_HOST_HALT
-        frame.gas = _I64.unpack_from(self.header, CTRL_GAS)[0]
+        words = self.words
+        frame.gas = words[_W_GAS]
         if status >= STATUS_HALT_BASE:
             raise ExceptionalHalt(HaltKind(status - STATUS_HALT_BASE))
         if not 0 <= status < len(_EXIT_KINDS):
             raise RuntimeError(f"the module returned unknown status {status}")
         kind = _EXIT_KINDS[status]
         if kind is ExitKind.RETURN or kind is ExitKind.REVERT:
-            offset = _I64.unpack_from(self.header, CTRL_OUT_OFFSET)[0]
-            size = _I64.unpack_from(self.header, CTRL_OUT_SIZE)[0]
+            offset = words[_W_OUT_OFFSET]
+            size = words[_W_OUT_SIZE]
             if size and offset + size > self._msize():  # the code expanded over it
                 raise RuntimeError(f"output range {offset}+{size} outside memory")
             if offset + size <= len(self.head):
