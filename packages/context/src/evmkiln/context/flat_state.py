@@ -107,6 +107,7 @@ class FlatAccountDB(AccountDatabaseAPI):
         "_inner_source",
         "_journal",
         "_layer",
+        "_lent",
         "_locked",
         "_locked_cleared",
         "_new_codes",
@@ -142,6 +143,8 @@ class FlatAccountDB(AccountDatabaseAPI):
         """(checkpoint, journal length when it was recorded), oldest first."""
         self._stamps: dict[bytes, object] = {}
         """Per address, the stamp :meth:`storage_stamp` handed out (see there)."""
+        self._lent: SharedJournal | None = None
+        """What :meth:`share_journal` lent last (see :meth:`lent_to`)."""
 
     @property
     def inner(self) -> AccountDatabaseAPI:
@@ -488,8 +491,13 @@ class FlatAccountDB(AccountDatabaseAPI):
         return stamp
 
     def lent_to(self, shared: SharedJournal | None) -> bool:
-        """Whether ``shared`` is this database's journal, as :meth:`share_journal` lent it."""
-        return shared is not None and shared.stamps is self._stamps
+        """Whether ``shared`` is what :meth:`share_journal` lent last.
+
+        Only the transient storage that took that loan drops this database's
+        stamps for certain: another state's, on the same database, shared an
+        earlier loan and may have written since without a stamp in sight.
+        """
+        return shared is not None and shared is self._lent
 
     # -- checkpoints -------------------------------------------------------
     def share_journal(self) -> SharedJournal:
@@ -504,7 +512,8 @@ class FlatAccountDB(AccountDatabaseAPI):
         (see :meth:`storage_stamp`).  The containers are the database's own
         for its whole life (changed in place only).
         """
-        return SharedJournal(self._journal, self._checkpoints, self._stamps)
+        lent = self._lent = SharedJournal(self._journal, self._checkpoints, self._stamps)
+        return lent
 
     def record(self) -> JournalDBCheckpoint:
         # py-evm's counter: the state records its transient storage under the
