@@ -197,9 +197,13 @@ def test_a_transient_write_drops_its_accounts_storage_stamp() -> None:
     stamp on every write and every stamp when cleared, so that a native backend's table
     kept past its frame never answers a TLOAD with a value another frame replaced."""
     ours, _ = _states()
-    ours.commit(ours.snapshot())  # the first snapshot shares the journal
+    ours.commit(ours.snapshot())  # the first snapshot decides to share the journal
     db = ours._account_db
     first, second = ADDRESSES[0], ADDRESSES[1]
+    stamp = db.storage_stamp(first)
+    # The storage, made on first use, joins the journal: a new loan drops every stamp.
+    assert ours.get_transient_storage(first, 1) == b""
+    assert db.storage_stamp(first) is not stamp
     stamp, other = db.storage_stamp(first), db.storage_stamp(second)
     assert db.storage_stamp(first) is stamp
     ours.set_transient_storage(first, 1, b"\x05")
@@ -224,3 +228,49 @@ def test_a_transient_storage_made_anew_is_journaled_as_pyevms() -> None:
         state.revert(snapshot)
     assert _contents(ours) == _contents(theirs)
     assert ours.get_transient_storage(ADDRESSES[0], 1) == b""
+
+
+def test_a_storage_made_inside_open_snapshots_is_journaled_as_pyevms() -> None:
+    """A snapshot on a state without transient storage makes none; the storage made
+    later, inside open snapshots, joins the database's journal, so reverting those
+    snapshots undoes its writes as py-evm's reverts do."""
+    ours, theirs = _states()
+    key = (ADDRESSES[0], 1)
+    for state in (ours, theirs):
+        outer = state.snapshot()
+        inner = state.snapshot()
+        state.set_transient_storage(*key, b"\x05")
+        state.revert(inner)
+        assert state.get_transient_storage(*key) == b""
+        state.set_transient_storage(*key, b"\x07")
+        middle = state.snapshot()
+        state.set_transient_storage(ADDRESSES[1], 2, b"\x09")
+        state.commit(middle)
+        state.revert(outer)
+    assert _contents(ours) == _contents(theirs)
+    assert ours._kiln_journal_of is ours._account_db
+
+
+def test_messages_without_transient_storage_make_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most transactions never use transient storage: their snapshots and the clear
+    at their end make no storage."""
+    import sys
+    from pathlib import Path
+
+    from eth.vm.forks.cancun import CancunVM
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from message_harness import CALLEE, CALLER, A, B, apply_transaction
+
+    made: list[object] = []
+    real = JournaledTransientStorage.__init__
+
+    def counted(self: JournaledTransientStorage) -> None:
+        made.append(self)
+        real(self)
+
+    monkeypatch.setattr(JournaledTransientStorage, "__init__", counted)
+    accounts = {A: {"code": CALLER}, B: {"code": CALLEE}}
+    flat = make_vm_class("ir", "cancun", persistent_cache=False)
+    assert apply_transaction(flat, accounts, to=A) == apply_transaction(CancunVM, accounts, to=A)
+    assert made == []

@@ -491,13 +491,14 @@ class FlatAccountDB(AccountDatabaseAPI):
         return stamp
 
     def lent_to(self, shared: SharedJournal | None) -> bool:
-        """Whether ``shared`` is what :meth:`share_journal` lent last.
+        """Whether ``shared`` is what :meth:`share_journal` lent last (None: whether
+        it has lent nothing yet).
 
         Only the transient storage that took that loan drops this database's
         stamps for certain: another state's, on the same database, shared an
         earlier loan and may have written since without a stamp in sight.
         """
-        return shared is not None and shared is self._lent
+        return shared is self._lent
 
     # -- checkpoints -------------------------------------------------------
     def share_journal(self) -> SharedJournal:

@@ -38,6 +38,7 @@ from eth.vm.state import BaseState
 from evmkiln.builtins.host import ChildResult
 from evmkiln.context.flat_state import FlatAccountDB
 from evmkiln.context.lean_computation import child_message, runs_lean
+from evmkiln.context.state_class import StateShortcuts
 from evmkiln.context.transient_storage import JournaledTransientStorage
 
 if TYPE_CHECKING:
@@ -118,7 +119,8 @@ def _stamps_cover_transient(state: Any, db: FlatAccountDB) -> bool:
     reach it, and neither class is a tool's override.  The classes' verdict
     is decided once per class.  The storage itself is asked too: a state
     given a new transient storage, or a database given a new state, has
-    not shared it yet.
+    not shared it yet.  A state whose storage is not made yet is covered
+    while the database has lent its journal to no other storage.
     """
     if getattr(state, "_kiln_journal_of", None) is not db:
         return False
@@ -127,16 +129,26 @@ def _stamps_cover_transient(state: Any, db: FlatAccountDB) -> bool:
     if verdict is None:
         verdict = (
             cls.set_transient_storage is CancunState.set_transient_storage
-            and cls.clear_transient_storage is CancunState.clear_transient_storage
+            and cls.clear_transient_storage is StateShortcuts.clear_transient_storage
+            and cls.transient_storage is StateShortcuts.transient_storage
         )
         cls._kiln_transient_plain = verdict
-    storage = state.transient_storage
-    storage_class = type(storage)
+    storage = state._kiln_transient
+    if storage is None:
+        # None made yet: no transient value to vouch for, if no other state's storage
+        # took the database's journal either.  The storage made on first use joins
+        # it then, a new loan, which drops every stamp handed out before.
+        storage_class = state._transient_storage_class
+        lent = db.lent_to(None)
+    else:
+        storage_class = type(storage)
+        shared = storage.shared
+        lent = shared is not None and db.lent_to(shared)
     return (
-        bool(verdict)
+        lent
+        and bool(verdict)
         and storage_class.set_transient_storage is JournaledTransientStorage.set_transient_storage
         and storage_class.clear is JournaledTransientStorage.clear
-        and db.lent_to(storage.shared)
     )
 
 

@@ -10,7 +10,7 @@ on such a state.  Everything py-evm computes from the state is unchanged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from eth.abc import AccountDatabaseAPI
 from eth.typing import JournalDBCheckpoint
@@ -56,11 +56,21 @@ class StateShortcuts:
 
     @property
     def transient_storage(self) -> Any:
-        """py-evm's: the state's transient storage, made on first use."""
+        """py-evm's: the state's transient storage, made on first use.
+
+        Most messages never use it, so a snapshot does not make it: when a
+        snapshot found none, it decided that the storage made later joins
+        the database's journal then (see :meth:`_kiln_share_journal`).
+        """
         storage = self._kiln_transient
         if storage is None:
             storage = self._kiln_transient = self._transient_storage_class()
-            self._kiln_journal_of = None
+            lender = self._kiln_journal_of
+            if lender is not None and (
+                lender is not self._account_db
+                or not storage.share(cast(Any, lender).share_journal())
+            ):
+                self._kiln_journal_of = None
         return storage
 
     @property
@@ -88,9 +98,20 @@ class StateShortcuts:
         """Whether the transient storage now journals in ``db``'s journal.
 
         Decided at the first snapshot on ``db``: shared when ``db`` lends its
-        journal (the flat state's) and nothing is open, else kept apart.
+        journal (the flat state's) and nothing is open, else kept apart.  A
+        state with no transient storage yet makes none here: the storage of
+        evmkiln's class, made on first use, joins ``db``'s journal then (an
+        empty storage may, whatever is open: everything it writes comes
+        after every open checkpoint).
         """
-        storage = self.transient_storage
+        storage = self._kiln_transient
+        if storage is None:
+            if getattr(db, "share_journal", None) is not None and issubclass(
+                self._transient_storage_class, JournaledTransientStorage
+            ):
+                self._kiln_journal_of = db
+                return True
+            storage = self.transient_storage
         if isinstance(storage, JournaledTransientStorage):
             lend = getattr(db, "share_journal", None)
             if storage.share(None if lend is None else lend()) and lend is not None:
@@ -98,6 +119,12 @@ class StateShortcuts:
                 return True
         self._kiln_journal_of = None
         return False
+
+    def clear_transient_storage(self) -> None:
+        # py-evm's, without making a storage only to clear it.
+        storage = self._kiln_transient
+        if storage is not None:
+            storage.clear()
 
     def commit(self, snapshot: tuple[Hash32, JournalDBCheckpoint]) -> None:
         checkpoint = snapshot[1]

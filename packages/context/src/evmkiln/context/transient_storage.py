@@ -58,13 +58,15 @@ class JournaledTransientStorage(TransientStorageAPI):
         every write drops the database's storage stamp of its account (and
         :meth:`clear` every stamp), so that a stamp vouches for transient
         storage too.
-        The journal changes only while no checkpoint is open on either side.
+        The journal changes only while no checkpoint is open on either side,
+        or when this storage holds and journals nothing: then everything it
+        writes comes after the database's open checkpoints, which undo it.
         """
         current = self._shared
         if self._checkpoints or (current is not None and current.checkpoints):
             return False
-        if shared is not None and shared.checkpoints:
-            return False
+        if shared is not None and shared.checkpoints and (self._values or self._journal):
+            return False  # an empty storage may join: its writes come after every checkpoint
         if shared is not current:
             # A stamp handed out before vouched for other transient storage (this
             # storage unshared, or another state's on the same database).
