@@ -189,45 +189,26 @@ GAS_LIMIT = 1 << 63
 
 if sys.byteorder != "little":  # pragma: no cover - wasmtime's hosts are little-endian
     raise ImportError("the wasm runtime reads linear memory's words in native byte order")
-_W_GAS, _W_MSIZE, _W_OUT_OFFSET, _W_OUT_SIZE, _W_SL_GEN, _W_GROW, _W_STATIC, _W_REFUND = (
-    offset // 8
-    for offset in (
-        CTRL_GAS,
-        CTRL_MSIZE,
-        CTRL_OUT_OFFSET,
-        CTRL_OUT_SIZE,
-        CTRL_SL_GEN,
-        CTRL_GROW,
-        CTRL_STATIC,
-        CTRL_REFUND,
-    )
+
+
+def _word(offset: int) -> int:
+    """The index in the header's word view of the 64-bit word at byte ``offset``."""
+    if offset % 8:  # pragma: no cover - the layout is fixed in layout.py
+        raise RuntimeError(f"the wasm layout's offset {offset} is not 8-byte aligned")
+    return offset // 8
+
+
+_W_GAS, _W_MSIZE, _W_OUT_OFFSET, _W_OUT_SIZE = map(
+    _word, (CTRL_GAS, CTRL_MSIZE, CTRL_OUT_OFFSET, CTRL_OUT_SIZE)
 )
-_W_LOG_LEN, _W_CALLDATA_LEN, _W_RETURNDATA_LEN = (
-    CTRL_LOG_LEN // 8,
-    MSG_CALLDATA_LEN // 8,
-    MSG_RETURNDATA_LEN // 8,
+_W_SL_GEN, _W_GROW, _W_STATIC, _W_REFUND, _W_LOG_LEN = map(
+    _word, (CTRL_SL_GEN, CTRL_GROW, CTRL_STATIC, CTRL_REFUND, CTRL_LOG_LEN)
 )
-_W_FLAGS = SL_FLAGS // 8
-if any(
-    offset % 8
-    for offset in (
-        CTRL_GAS,
-        CTRL_MSIZE,
-        CTRL_OUT_OFFSET,
-        CTRL_OUT_SIZE,
-        CTRL_SL_GEN,
-        CTRL_GROW,
-        CTRL_STATIC,
-        CTRL_REFUND,
-        CTRL_LOG_LEN,
-        MSG_CALLDATA_LEN,
-        MSG_RETURNDATA_LEN,
-        SLOTS,
-        SL_ENTRY,
-        SL_FLAGS,
-    )
-):  # pragma: no cover - the layout is fixed in layout.py
-    raise RuntimeError("a control word of the wasm layout is not 8-byte aligned")
+_W_CALLDATA_LEN, _W_RETURNDATA_LEN = _word(MSG_CALLDATA_LEN), _word(MSG_RETURNDATA_LEN)
+_W_FLAGS = _word(SL_FLAGS)
+"""An entry's flags word, counted from the entry's first word."""
+_word(SLOTS), _word(SL_ENTRY)  # entries start on words too
+
 _BUILTIN_TABLE = [
     (IMPLEMENTATIONS[name], len(BUILTINS[name].params), BUILTINS[name])
     for name in sorted(BUILTIN_IDS, key=BUILTIN_IDS.__getitem__)
