@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from transient_reads import count_transient_reads
 
 from evmkiln.bench.case import load_case
 from evmkiln.bench.engines import KilnEngine, PyEvmEngine
-from evmkiln.context.pyevm_host import PyEvmHost
 
 SCRIPT = Path(__file__).parents[2] / "scripts" / "guarded_calls_fixture.py"
 
@@ -28,14 +28,7 @@ def test_the_fixture_runs_alike_and_the_lock_crosses_once(
     assert expected.outcome == "success"
     runner = KilnEngine(backend).prepare(case)
     assert runner.run()[0] == expected  # compiles the two contracts
-    reads: list[int] = []
-    real = PyEvmHost.get_transient
-
-    def counted(host: PyEvmHost, address: bytes, slot: int) -> int:
-        reads.append(slot)
-        return real(host, address, slot)
-
-    monkeypatch.setattr(PyEvmHost, "get_transient", counted)
+    reads = count_transient_reads(monkeypatch)
     for _ in range(2):
         reads.clear()
         assert runner.run()[0] == expected

@@ -22,13 +22,13 @@ from eth.vm.message import Message
 from eth_typing import Address
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from transient_reads import count_transient_reads
 
 from evmkiln.backend_llvm import builtin_bridge
 from evmkiln.backend_wasm import runtime
 from evmkiln.backend_wasm.backend import WasmExecutable
 from evmkiln.builtins.host import KEPT_ENTRIES_LIMIT
 from evmkiln.context import make_vm_class
-from evmkiln.context.pyevm_host import PyEvmHost
 from evmkiln.context.transient_storage import JournaledTransientStorage
 from evmkiln.fuzz.asm import Label, Ref, asm
 from evmkiln.fuzz.execute import (
@@ -209,19 +209,6 @@ def test_a_kept_table_answers_the_next_frame(
     assert crossings.count(0) >= 3
 
 
-def _count_tload_crossings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The slots of the transient reads compiled frames ask the host for from now on."""
-    crossings: list[int] = []
-    real = PyEvmHost.get_transient
-
-    def counted(host: PyEvmHost, address: bytes, slot: int) -> int:
-        crossings.append(slot)
-        return real(host, address, slot)
-
-    monkeypatch.setattr(PyEvmHost, "get_transient", counted)
-    return crossings
-
-
 @pytest.mark.parametrize("backend", ["llvm", "wasm"])
 def test_a_kept_table_answers_transient_reads_of_the_next_frame(
     backend: str, monkeypatch: pytest.MonkeyPatch
@@ -230,7 +217,7 @@ def test_a_kept_table_answers_transient_reads_of_the_next_frame(
     entries: three calls that TLOAD slot 0 ask the host once.  A transient write of the
     account in between (B's code through a proxy's DELEGATECALL writing the proxy's
     slot) makes the next call ask again."""
-    crossings = _count_tload_crossings(monkeypatch)
+    crossings = count_transient_reads(monkeypatch)
     vm_class = _vm(backend)
     codes = _codes(SEQUENCES["reads"])
     assert execute(vm_class, codes, storage=STORAGE) == execute(CancunVM, codes, storage=STORAGE)
