@@ -77,6 +77,8 @@ LOG_BUILTINS = frozenset(f"log{n}" for n in range(5))
 MAX_BUILTIN_WORDS = max(max(len(s.params), len(s.results)) for s in BUILTINS.values())
 """Size, in words, of the argument area every function reserves for calls."""
 
+_WORD_MASK = (1 << 8 * WORD_BYTES) - 1
+
 BUILTIN_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
 MEM_EXPAND_ENTRY = ctypes.CFUNCTYPE(
     ctypes.c_int32, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64
@@ -476,6 +478,9 @@ def _make_entry(sig: BuiltinSig) -> Any:
     count = len(sig.params)
     size = count * WORD_BYTES
     arguments = ctypes.c_char * max(size, 1)
+    # The arguments are read as one integer and split by shifts: one conversion
+    # instead of a slice and a conversion per word.
+    shifts = tuple(range(0, 8 * size, 8 * WORD_BYTES))
     returns = bool(sig.results)
     # Only a child frame changes the return data (calls and creates set it).
     runs_frames = sig.runs_frames
@@ -488,11 +493,11 @@ def _make_entry(sig: BuiltinSig) -> Any:
         frame = state.frame
         ctx = state.ctx
         try:
-            raw = arguments.from_address(words).raw if count else b""
-            args = [
-                int.from_bytes(raw[i : i + WORD_BYTES], "little")
-                for i in range(0, size, WORD_BYTES)
-            ]
+            if count:
+                packed = int.from_bytes(arguments.from_address(words).raw, "little")
+                args = [packed >> shift & _WORD_MASK for shift in shifts]
+            else:
+                args = []
             frame.gas = ctx.gas
             if emits_logs:
                 state.emit_logs()
