@@ -16,6 +16,8 @@ padded to a multiple of 8 bytes (the padding is never read).
 from __future__ import annotations
 
 import struct
+from array import array
+from collections.abc import Sequence
 
 HEADER_BYTES = 8
 TOPIC_BYTES = 32
@@ -65,8 +67,9 @@ def _uniform_entries(raw: bytes) -> list[tuple[tuple[int, ...], bytes]] | None:
 
     A loop emits one event over and over (a batch of transfers, a loop of
     LOG3s), so a buffer of entries with the same topic count and data size is
-    the common case; decoding it topic by topic in comprehensions costs half
-    of the entry-by-entry walk.
+    the common case.  It is decoded a column at a time: a column whose topics
+    are all equal (an event's signature, a fixed sender) is decoded once,
+    found so by comparing the buffer's 64-bit words a column at a time.
     """
     (header,) = _HEADER.unpack_from(raw, 0)
     count = header & 0xFF
@@ -76,28 +79,35 @@ def _uniform_entries(raw: bytes) -> list[tuple[tuple[int, ...], bytes]] | None:
     entries, rest = divmod(used, stride)
     if rest or entries < 2:
         return None
-    first = raw[:HEADER_BYTES]
-    # Every stride-th byte of each header position equal to the first header's.
-    for i in range(HEADER_BYTES):
-        if raw[i::stride] != first[i : i + 1] * entries:
-            return None
+    # Entries are 8-byte aligned and padded (``entry_bytes``): a whole number of words.
+    words = memoryview(raw).cast("Q")
+    step = stride // 8
+    if not _same_word_each_entry(words, 0, step, entries):
+        return None
     columns = [
-        _column(raw, start, stride, entries)
+        _column(raw, words, start, stride, entries)
         for start in range(HEADER_BYTES, HEADER_BYTES + TOPIC_BYTES * count, TOPIC_BYTES)
     ]
-    data_start = HEADER_BYTES + TOPIC_BYTES * count
-    data = [raw[d : d + size] for d in range(data_start, data_start + stride * entries, stride)]
+    start = HEADER_BYTES + TOPIC_BYTES * count
+    data = [raw[d : d + size] for d in range(start, start + stride * entries, stride)]
     if not count:
         return [((), d) for d in data]
     return list(zip(zip(*columns, strict=True), data, strict=True))
 
 
-def _column(raw: bytes, start: int, stride: int, entries: int) -> list[int]:
+def _same_word_each_entry(words: memoryview, at: int, step: int, entries: int) -> bool:
+    """Whether the 64-bit word at index ``at`` of every entry (``step`` words long) is
+    the first entry's: one comparison of two word arrays."""
+    return bool(words[at::step] == array("Q", words[at : at + 1]) * entries)
+
+
+def _column(raw: bytes, words: memoryview, start: int, stride: int, entries: int) -> Sequence[int]:
     """The topics at ``start`` of each entry.  One decode when they are all equal (an
-    event's signature, a fixed sender), checked a byte position at a time."""
-    first = raw[start : start + TOPIC_BYTES]
-    for i in range(TOPIC_BYTES):
-        if raw[start + i :: stride] != first[i : i + 1] * entries:
+    event's signature, a fixed sender), checked a 64-bit word at a time."""
+    at, step = start // 8, stride // 8
+    for word in range(at, at + TOPIC_BYTES // 8):
+        if not _same_word_each_entry(words, word, step, entries):
             from_bytes = int.from_bytes
-            return [from_bytes(raw[t : t + 32], "little") for t in range(start, len(raw), stride)]
-    return [int.from_bytes(first, "little")] * entries
+            starts = range(start, start + stride * entries, stride)
+            return [from_bytes(raw[t : t + TOPIC_BYTES], "little") for t in starts]
+    return [int.from_bytes(raw[start : start + TOPIC_BYTES], "little")] * entries

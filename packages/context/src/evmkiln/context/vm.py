@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import threading
 from collections.abc import Mapping
+from itertools import islice, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -27,6 +28,7 @@ from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import OutOfGas
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.message import Message
+from eth.vm.transaction_context import BaseTransactionContext
 from eth_typing import Address
 
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable
@@ -310,11 +312,26 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
     def add_checked_log_entries(
         self, account: bytes, logs: list[tuple[tuple[int, ...], bytes]]
     ) -> None:
-        """:meth:`add_checked_log_entry` for each of ``logs`` (topics, data), in order."""
-        address = Address(account)
-        next_counter = self.transaction_context.get_next_log_counter
-        self._log_entries.extend([(next_counter(), address, topics, data) for topics, data in logs])
+        """:meth:`add_checked_log_entry` for each of ``logs`` (topics, data), in order.
 
+        With py-evm's ``get_next_log_counter`` (``next`` of the context's
+        counter), the counters are drawn from that counter in one ``islice``:
+        the same numbers in the same order, without a method call per log.
+        """
+        if not logs:
+            return
+        address = Address(account)
+        context: Any = self.transaction_context
+        if type(context).get_next_log_counter is _NEXT_LOG_COUNTER:
+            topics, data = zip(*logs, strict=True)
+            counters = islice(context._log_counter, len(logs))
+            self._log_entries.extend(zip(counters, repeat(address), topics, data))
+        else:
+            next_counter = context.get_next_log_counter
+            self._log_entries.extend([(next_counter(), address, t, d) for t, d in logs])
+
+
+_NEXT_LOG_COUNTER = BaseTransactionContext.get_next_log_counter
 
 REPLAY_REASON = "replaying an inexact halt for py-evm's error"
 _DEFAULT_INTERPRET_REASON: Any = CompiledFrames.interpret_reason.__func__  # type: ignore[attr-defined]
