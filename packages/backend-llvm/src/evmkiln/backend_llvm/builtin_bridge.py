@@ -57,7 +57,7 @@ from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.builtins.host import KEPT_ENTRIES_LIMIT
 from evmkiln.builtins.impl import IMPLEMENTATIONS
-from evmkiln.builtins.impl.storage import sload_with_original
+from evmkiln.builtins.impl.storage import sload_with_original, sstore_with_original
 from evmkiln.builtins.kept_tables import keep_bounded, worth_keeping
 from evmkiln.builtins.memory import expand
 from evmkiln.builtins.message_words import message_words
@@ -123,6 +123,7 @@ def _bytes_data_offset() -> int:
 _BYTES_DATA = _bytes_data_offset()
 
 _WORD = ctypes.c_char * WORD_BYTES
+_TWO_WORDS = ctypes.c_char * (2 * WORD_BYTES)
 """One word of a crossing's ``words``, read and written in place through ``raw``
 (``from_address``: no copy, no foreign call as ``string_at``/``memmove`` make)."""
 _MESSAGE_FIELDS = struct.Struct("<QqQqQqqqqq")
@@ -387,16 +388,6 @@ def _mem_expand(ctx_address: int, offset: int, size: int) -> int:
         state.ctx.gas = frame.gas
 
 
-def _remember(table: StorageTable, frame: Frame, slot: int, value: int) -> None:
-    """Enter a slot a crossing read or wrote, with its original value.
-
-    Knowing the original lets native SSTORE price every later write to the
-    slot, so a read-modify-write (a balance, a counter) crosses only for its
-    SLOAD.  The host reads the original once per frame.
-    """
-    table.remember(slot, value, frame.host.get_original_storage(frame.address, slot))
-
-
 def _sload_entry(ctx_address: int, words: int) -> int:
     """SLOAD's entry: the builtin, then the slot entered with the original value it
     read on the way (:func:`~evmkiln.builtins.impl.storage.sload_with_original`).
@@ -413,6 +404,33 @@ def _sload_entry(ctx_address: int, words: int) -> int:
         frame.gas = ctx.gas
         value, original = sload_with_original(frame, slot)
         cell.raw = value.to_bytes(WORD_BYTES, "little")
+        state.storage.remember(slot, value, original)
+        return 0
+    except ExceptionalHalt as halt:
+        return state.halt(halt)
+    except BaseException as error:
+        return state.fail(error)
+    finally:
+        ctx.gas = frame.gas
+
+
+def _sstore_entry(ctx_address: int, words: int) -> int:
+    """SSTORE's entry: the builtin, then the slot entered with its new value and the
+    original value the builtin read to price it
+    (:func:`~evmkiln.builtins.impl.storage.sstore_with_original`).
+
+    Every first write of a slot the frame has not read crosses, so it does in
+    one function what the generic entry does in several.
+    """
+    state = _ACTIVE[ctx_address]
+    frame = state.frame
+    ctx = state.ctx
+    try:
+        packed = int.from_bytes(_TWO_WORDS.from_address(words).raw, "little")
+        slot = packed & _WORD_MASK
+        value = packed >> 8 * WORD_BYTES
+        frame.gas = ctx.gas
+        original = sstore_with_original(frame, slot, value)
         state.storage.remember(slot, value, original)
         return 0
     except ExceptionalHalt as halt:
@@ -456,8 +474,6 @@ def _storage_hooks(name: str) -> tuple[Any, Any]:
     ``after(table, frame, args, result, token)`` receives once the builtin
     has succeeded (a halt or error ends the frame: nothing to keep).
     """
-    if name == "sstore":
-        return None, lambda table, frame, args, result, _: _remember(table, frame, args[0], args[1])
     if name == "tload":
         return None, lambda table, frame, args, result, _: table.remember_transient(args[0], result)
     if name == "tstore":
@@ -474,6 +490,8 @@ def _storage_hooks(name: str) -> tuple[Any, Any]:
 def _make_entry(sig: BuiltinSig) -> Any:
     if sig.name == "sload":
         return BUILTIN_ENTRY(_sload_entry)
+    if sig.name == "sstore":
+        return BUILTIN_ENTRY(_sstore_entry)
     impl = IMPLEMENTATIONS[sig.name]
     count = len(sig.params)
     size = count * WORD_BYTES

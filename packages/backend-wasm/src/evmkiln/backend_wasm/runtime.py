@@ -105,7 +105,7 @@ from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt, HaltKind
 from evmkiln.builtins.host import KEPT_ENTRIES_LIMIT
 from evmkiln.builtins.impl import IMPLEMENTATIONS
-from evmkiln.builtins.impl.storage import sload_with_original
+from evmkiln.builtins.impl.storage import sload_with_original, sstore_with_original
 from evmkiln.builtins.kept_tables import keep_bounded, worth_keeping
 from evmkiln.builtins.log_entries import decode_entries
 from evmkiln.builtins.memory_view import ZERO_RUN, ZEROS, NativeMemoryView
@@ -532,6 +532,8 @@ class _Slot:
         frame.gas = self.words[_W_GAS]
         if ident == _SLOAD:
             return self._sload(frame)
+        if ident == _SSTORE:
+            return self._sstore(frame)
         impl, end, shifts = _BUILTIN_TABLE[ident]
         # One conversion of every argument, split by shifts: cheaper than a slice and
         # a conversion per word.
@@ -552,13 +554,7 @@ class _Slot:
         if result is not None:
             self.header[ARGS : ARGS + 32] = result.to_bytes(32, "little")
         self.words[_W_GAS] = frame.gas
-        if ident == _SSTORE:
-            # With the original value known, generated SSTORE prices every later write
-            # to the slot: a read-modify-write crosses only for its SLOAD.
-            slot = args[0]
-            original = frame.host.get_original_storage(frame.address, slot)
-            self._remember(slot, args[1], original.to_bytes(32, "little"), transient=False)
-        elif ident in (_TLOAD, _TSTORE):
+        if ident in (_TLOAD, _TSTORE):
             value = result if ident == _TLOAD else args[1]
             assert value is not None
             self._remember(args[0], value, _ZERO_WORD, transient=True)
@@ -571,6 +567,22 @@ class _Slot:
             ):
                 self._advance_generation()
             self.words[_W_RETURNDATA_LEN] = len(frame.returndata)
+        return 0
+
+    def _sstore(self, frame: Frame) -> int:
+        """SSTORE's crossing: the builtin, then the slot entered with its new value and
+        the original value the builtin read to price it.  With the original known,
+        generated SSTORE prices every later write to the slot: a read-modify-write
+        crosses only for its SLOAD."""
+        packed = int.from_bytes(self.header[ARGS : ARGS + 64], "little")
+        slot, value = packed & _WORD_MASK, packed >> 256
+        try:
+            original = sstore_with_original(frame, slot, value)
+        except ExceptionalHalt as halt:
+            self.host.error = halt
+            return 1
+        self.words[_W_GAS] = frame.gas
+        self._remember(slot, value, original.to_bytes(32, "little"), transient=False)
         return 0
 
     def _sload(self, frame: Frame) -> int:

@@ -63,6 +63,15 @@ def _sstore_price(original: int, current: int, new: int) -> tuple[int, int]:
 
 def sstore(frame: Frame, slot: int, value: int) -> None:
     """Static frames halt first; then EIP-2200's sentry: with 2300 gas or less, halt."""
+    sstore_with_original(frame, slot, value)
+
+
+def sstore_with_original(frame: Frame, slot: int, value: int) -> int:
+    """SSTORE, giving the slot's original value, which it read to price the write.
+
+    A native backend's storage table enters the slot with it, so that its
+    SSTORE can price later writes to the slot without crossing.
+    """
     if frame.is_static:
         raise ExceptionalHalt(HaltKind.WRITE_PROTECTION, "SSTORE in a static frame")
     if frame.gas <= SSTORE_SENTRY:
@@ -71,8 +80,10 @@ def sstore(frame: Frame, slot: int, value: int) -> None:
         )
     host = frame.host
     address = frame.address
-    current = host.get_storage(address, slot)
-    original = host.get_original_storage(address, slot)
+    # The slot's access, current and original value in one host call.  py-evm warms the
+    # slot after the write: warming it first is not observable, since a halt below
+    # reverts the frame's accesses with the rest of it.
+    cold, current, original = host.load_slot(address, slot)
     cost, refund = _sstore_price(original, current, value)
     if cost > frame.gas:
         # py-evm's wording, formatted only on the way out.
@@ -85,8 +96,9 @@ def sstore(frame: Frame, slot: int, value: int) -> None:
     frame.gas -= cost
     frame.refund += refund
     host.set_storage(address, slot, value)
-    if host.access_storage(address, slot):
+    if cold:
         charge(frame, COLD_SLOAD)
+    return original
 
 
 def tload(frame: Frame, slot: int) -> int:
