@@ -78,7 +78,10 @@ STACK = 1024
 STACK_LIMIT = 1024
 STACK_BYTES = STACK_LIMIT * 32
 SLOTS = STACK + STACK_BYTES
-SL_CAPACITY = 1024
+SL_CAPACITY = 4096
+"""Entries of the storage table (448 KiB).  As many as the LLVM backend's table grows
+to: a frame that touches a thousand slots (a ray tracer writing its image to storage)
+keeps them apart, where 1024 entries made it cross again for most of its reads."""
 SL_ENTRY = 112
 """Key, value and original words; generation and flags (u64 each)."""
 SL_KEY, SL_VALUE, SL_ORIGINAL, SL_GENERATION, SL_FLAGS = 0, 32, 64, 96, 104
