@@ -126,3 +126,46 @@ def test_backends_with_the_same_limits_share_one_child() -> None:
     wasm_a, wasm_b = get_backend("wasm"), get_backend("wasm")
     assert wasm_a.compiler is wasm_b.compiler  # type: ignore[attr-defined]
     assert wasm_a.compiler is not first.compiler  # type: ignore[attr-defined]
+
+
+def test_a_reply_pipe_past_descriptor_1023_is_read(compiler: CompilerProcess) -> None:
+    """A process holding over a thousand files (a wasm module each, sockets) still
+    compiles: ``select`` refuses descriptors from 1024 on, the wait must not use it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1100
+    if soft < wanted and (hard == resource.RLIM_INFINITY or hard >= wanted):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    elif soft < wanted:
+        pytest.skip(f"the descriptor limit ({hard}) is below {wanted}")
+    held: list[int] = []
+    try:
+        while not held or held[-1] < 1030:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        assert compiler.call("math:sqrt", 25.0) == 5.0
+        assert compiler._child is not None and compiler._child.replies > 1023
+    finally:
+        for fd in held:
+            os.close(fd)
+        if soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_an_error_while_waiting_discards_the_child(
+    compiler: CompilerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's reply is left unread: a child kept would answer the next job with it
+    (or, its pipe full, block both processes)."""
+    first = compiler.call("compiler_jobs:pid")
+
+    def interrupted(*args: object) -> bytes:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CompilerProcess, "_receive", staticmethod(interrupted))
+        with pytest.raises(KeyboardInterrupt):
+            compiler.call("math:sqrt", 16.0)
+    assert compiler._child is None
+    assert compiler.call("math:sqrt", 49.0) == 7.0  # its own answer, from a new child
+    assert compiler.call("compiler_jobs:pid") != first

@@ -38,6 +38,7 @@ forked process starts a child of its own on its first job.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import select
@@ -119,6 +120,10 @@ class _Child:
         finally:
             os.close(reply_write)
         self.replies = reply_read
+        # poll, not select: select refuses descriptors from 1024 on, which a process
+        # holding many files (a wasm module each, a server's sockets) reaches.
+        self.poller = select.poll()
+        self.poller.register(reply_read, select.POLLIN)
         self.pid = os.getpid()
         """The process that started the child: only it may talk to the child."""
         self.closed = False
@@ -243,6 +248,12 @@ class CompilerProcess:
                 raise CompilerCrashed(
                     f"{_describe_exit(returncode)} while running {target}{detail}"
                 ) from exc
+            except BaseException:
+                # Anything else (an interrupt, an error of this side) leaves the job's
+                # reply unread: a child kept would answer the next job with it, or fill
+                # its pipe and block both processes for good.
+                self._discard(child, kill=True)
+                raise
             self.jobs += 1
         status, value = pickle.loads(reply)
         if status == "ok":
@@ -262,7 +273,7 @@ class CompilerProcess:
         remaining = size
         while remaining:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([child.replies], [], [], timeout)
+            ready = child.poller.poll(None if timeout is None else math.ceil(timeout * 1000))
             if not ready:
                 raise CompileTimeLimit(f"the compile took longer than {limit:g} s")
             chunk = os.read(child.replies, min(remaining, 1 << 20))
