@@ -131,8 +131,9 @@ MEMORY_MODES: dict[str, dict[str, bool | int | str]] = {
         "memory_may_move": False,
     },
     # Only the pages in use, no guards: an instance of a small contract takes
-    # 192 KiB of address space.  Cranelift bounds-checks every load and store
-    # (with its Spectre mitigation), and growth may move the memory.
+    # 576 KiB of address space (448 KiB of it the storage table).  Cranelift
+    # bounds-checks every load and store (with its Spectre mitigation), and growth
+    # may move the memory.
     "compact": {
         "memory_reservation": 0,
         "memory_guard_size": 0,
@@ -170,11 +171,16 @@ ENGINE_SETTINGS: dict[str, bool | int | str] = {
     "wasm_bulk_memory": True,
     "wasm_multi_value": True,
     "cranelift_opt_level": "speed",
+    # A copy-on-write image of a module's data segments (the jump table, the code)
+    # would hold a file open for each module while it is cached: thousands of cached
+    # contracts exhaust the descriptors a process may have.  Instances are pooled
+    # per contract, so copying the segments at instantiation costs little.
+    "memory_init_cow": False,
     **MEMORY_MODES[MEMORY_MODE],
 }
-"""``wasmtime.Config`` attributes that shape the machine code: one table, so that
-AOT metadata records exactly what :func:`engine` sets (a module compiled in one
-memory mode cannot run in the other)."""
+"""``wasmtime.Config`` attributes that shape the machine code or how modules are
+loaded: one table, so that AOT metadata records exactly what :func:`engine` sets (a
+module compiled in one memory mode cannot run in the other)."""
 MAX_WASM_STACK = 64 << 20
 """wasmtime's limit on wasm stack per store (host frames in between count)."""
 INLINE_STACK = 64 << 20
@@ -830,7 +836,7 @@ A memory never shrinks, and a frame that expanded EVM memory to hundreds of
 MiB leaves its instance holding them (touched, so resident; in the compact
 memory mode also address space that a process under ``RLIMIT_AS`` needs for
 the next frames).  The least recently used stores are dropped beyond this,
-as beyond :data:`MAX_IDLE_INSTANCES`; small instances (192 KiB for a small
+as beyond :data:`MAX_IDLE_INSTANCES`; small instances (576 KiB for a small
 contract) never come near it."""
 
 _IDLE: OrderedDict[int, CompiledContract] = OrderedDict()
