@@ -302,7 +302,7 @@ def test_a_static_frame_cannot_tstore_a_slot_it_has_read(backend: str) -> None:
 @pytest.mark.parametrize("backend", ["llvm", "wasm"])
 @pytest.mark.parametrize(
     ("call", "extra", "reads"),
-    [("other", 0, [0]), ("reenter", 0, [0, 0, 0]), ("other", KEPT_ENTRIES_LIMIT, [0, 0])],
+    [("other", 0, [0]), ("reenter", 0, [0, 0]), ("other", KEPT_ENTRIES_LIMIT, [0, 0])],
     ids=["call elsewhere", "re-entrant call", "call elsewhere, large table"],
 )
 def test_a_call_keeps_the_slots_native_unless_the_account_ran_again(
@@ -313,8 +313,7 @@ def test_a_call_keeps_the_slots_native_unless_the_account_ran_again(
     A call to another account cannot change this one's storage: slot 0 stays
     in the frame's table, so its second read and write stay in native code and
     the host is asked about it once.  A re-entrant call runs this account
-    again (it writes slot 0, a write that asks the host about the slot too):
-    the table is forgotten and slot 0 crosses again.
+    again (it writes slot 0): the table is forgotten and slot 0 crosses again.
     So is a table of more entries than ``KEPT_ENTRIES_LIMIT``, whose write-back
     before every later call would cost more than keeping it saves.
     """

@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import threading
 from collections.abc import Mapping
-from itertools import islice, repeat
+from itertools import count, islice, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -314,15 +314,21 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
     ) -> None:
         """:meth:`add_checked_log_entry` for each of ``logs`` (topics, data), in order.
 
-        With py-evm's ``get_next_log_counter`` (``next`` of the context's
-        counter), the counters are drawn from that counter in one ``islice``:
-        the same numbers in the same order, without a method call per log.
+        While the context numbers logs as py-evm's does (its class's method, not
+        replaced on the instance, drawing from an ``itertools.count``), the
+        counters are drawn from that count in one ``islice``: the same numbers
+        in the same order, without a method call per log.  Any other context
+        is asked once per log, as py-evm asks it.
         """
         if not logs:
             return
         address = Address(account)
         context: Any = self.transaction_context
-        if type(context).get_next_log_counter is _NEXT_LOG_COUNTER:
+        if (
+            type(context).get_next_log_counter is _NEXT_LOG_COUNTER
+            and "get_next_log_counter" not in getattr(context, "__dict__", ())
+            and type(context._log_counter) is count
+        ):
             topics, data = zip(*logs, strict=True)
             counters = islice(context._log_counter, len(logs))
             self._log_entries.extend(zip(counters, repeat(address), topics, data))

@@ -80,10 +80,10 @@ def sstore_with_original(frame: Frame, slot: int, value: int) -> int:
         )
     host = frame.host
     address = frame.address
-    # The slot's access, current and original value in one host call.  py-evm warms the
-    # slot after the write: warming it first is not observable, since a halt below
-    # reverts the frame's accesses with the rest of it.
-    cold, current, original = host.load_slot(address, slot)
+    # py-evm's order: the values, the write, and only then the access (a tool's state
+    # watching its warm set sees the same calls).
+    current = host.get_storage(address, slot)
+    original = host.get_original_storage(address, slot)
     cost, refund = _sstore_price(original, current, value)
     if cost > frame.gas:
         # py-evm's wording, formatted only on the way out.
@@ -96,7 +96,7 @@ def sstore_with_original(frame: Frame, slot: int, value: int) -> int:
     frame.gas -= cost
     frame.refund += refund
     host.set_storage(address, slot, value)
-    if cold:
+    if host.access_storage(address, slot):
         charge(frame, COLD_SLOAD)
     return original
 
