@@ -1,0 +1,101 @@
+"""Count the Python bytecodes a bench fixture's message runs, per function.
+
+The host's cost is Python: how many bytecodes a message runs, and where,
+says which crossing or layer to work on, and unlike a time it is the same
+on every run and every machine.  This runs a bench fixture as ``evmkiln
+bench`` does (a fresh pre-state per run, warm-up runs first), then traces
+one message with ``sys.settrace`` opcode events, counting only inside the
+executor's ``build_computation`` (the span ``--timing execution`` times).
+Native code and C functions count nothing: see
+``scripts/message_instructions.py`` for machine instructions and cache
+misses.
+
+Usage (from the checkout)::
+
+    uv run --frozen python scripts/message_bytecodes.py counter -b llvm \\
+        --fixtures $EVMKILN_FIXTURES [--functions 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+WARM_UP_RUNS = 100
+"""Runs before the traced one: the first compiles, the rest settle caches and tiers."""
+SPAN = "build_computation"
+
+
+def _where(frame: FrameType) -> str:
+    """``package/module.py:function``, short of the installation's prefix."""
+    code = frame.f_code
+    path = code.co_filename.split("/src/")[-1].split("site-packages/")[-1]
+    return f"{path}:{code.co_name}"
+
+
+def _spans(frame: FrameType) -> bool:
+    """Whether ``frame`` is the timed executor's ``build_computation``."""
+    code = frame.f_code
+    return code.co_name == SPAN and "execution_clock" in code.co_filename
+
+
+def count_bytecodes(backend: str, fixture: Path) -> Counter[str]:
+    """Bytecodes one message of ``fixture`` runs on ``backend``, by function."""
+    from evmkiln.bench.case import load_case
+    from evmkiln.bench.engines import KilnEngine
+
+    runner = KilnEngine(backend).prepare(load_case(fixture, {}))
+    for _ in range(WARM_UP_RUNS):
+        runner.run()
+    counts: Counter[str] = Counter()
+    depth = [0]
+
+    def trace(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "call":
+            if _spans(frame):
+                depth[0] += 1
+            if not depth[0]:
+                return None
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+            return trace
+        if event == "opcode":
+            counts[_where(frame)] += 1
+        elif event == "return" and _spans(frame):
+            depth[0] -= 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        runner.run()
+    finally:
+        sys.settrace(None)
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("fixture", help="a bench fixture file, or a name under --fixtures/bench")
+    parser.add_argument("-b", "--backend", default="llvm", help="an evmkiln backend")
+    parser.add_argument("--fixtures", type=Path, default=os.environ.get("EVMKILN_FIXTURES"))
+    parser.add_argument("--functions", type=int, default=30, help="show the costliest ones")
+    args = parser.parse_args()
+    fixture = Path(args.fixture)
+    if not fixture.is_file() and args.fixtures is not None:
+        name = args.fixture if args.fixture.endswith(".json") else f"{args.fixture}.json"
+        fixture = Path(args.fixtures) / "bench" / name
+    if not fixture.is_file():
+        parser.error(f"{args.fixture}: neither a file nor a fixture name under --fixtures/bench")
+    counts = count_bytecodes(args.backend, fixture)
+    print(f"{fixture.stem} on {args.backend}: {sum(counts.values()):,} bytecodes a message")
+    for where, count in counts.most_common(args.functions):
+        print(f"{count:>9,}  {where}")
+
+
+if __name__ == "__main__":
+    main()

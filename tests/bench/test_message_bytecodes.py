@@ -1,0 +1,41 @@
+"""scripts/message_bytecodes.py: the Python bytecodes of one message, by function."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPTS = Path(__file__).parents[2] / "scripts"
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "message_bytecodes", SCRIPTS / "message_bytecodes.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_more_calls_run_more_bytecodes_in_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = _script()
+    monkeypatch.setattr(script, "WARM_UP_RUNS", 3)
+    totals = {}
+    for calls in (1, 4):
+        fixture = tmp_path / f"guarded_{calls}.json"
+        make = [sys.executable, str(SCRIPTS / "guarded_calls_fixture.py"), str(fixture)]
+        subprocess.run([*make, "--calls", str(calls)], check=True)
+        counts = script.count_bytecodes("llvm", fixture)
+        assert any(where.startswith("evmkiln/context/") for where in counts)
+        assert all(count > 0 for count in counts.values())
+        totals[calls] = sum(counts.values())
+    # Each call is a nested message through the host: three more of them cost more.
+    assert totals[4] > totals[1] + 3 * 500
