@@ -26,6 +26,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import typer
+
+from evmkiln.cli.run_cmd import resolve_fixture_path
+
 WARM_UP_RUNS = 100
 """Runs before the traced one: the first compiles, the rest settle caches and tiers."""
 SPAN = "build_computation"
@@ -85,12 +89,10 @@ def main() -> None:
     parser.add_argument("--fixtures", type=Path, default=os.environ.get("EVMKILN_FIXTURES"))
     parser.add_argument("--functions", type=int, default=30, help="show the costliest ones")
     args = parser.parse_args()
-    fixture = Path(args.fixture)
-    if not fixture.is_file() and args.fixtures is not None:
-        name = args.fixture if args.fixture.endswith(".json") else f"{args.fixture}.json"
-        fixture = Path(args.fixtures) / "bench" / name
-    if not fixture.is_file():
-        parser.error(f"{args.fixture}: neither a file nor a fixture name under --fixtures/bench")
+    try:
+        fixture = resolve_fixture_path(args.fixture, args.fixtures)
+    except typer.BadParameter as error:
+        parser.error(error.format_message())
     counts = count_bytecodes(args.backend, fixture)
     print(f"{fixture.stem} on {args.backend}: {sum(counts.values()):,} bytecodes a message")
     for where, count in counts.most_common(args.functions):

@@ -45,6 +45,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import typer
+
+from evmkiln.cli.run_cmd import resolve_fixture_path
+
 WARM_UP_RUNS = 60
 """Runs before the measured ones: the first compiles, the rest let Python specialise."""
 TOGGLE = "sys_call_tracing"
@@ -129,12 +133,10 @@ def main() -> None:
     parser.add_argument("--functions", type=int, default=0, help="show the costliest C functions")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    fixture = Path(args.fixture)
-    if not fixture.is_file() and args.fixtures is not None:
-        name = args.fixture if args.fixture.endswith(".json") else f"{args.fixture}.json"
-        fixture = Path(args.fixtures) / "bench" / name
-    if not fixture.is_file():
-        parser.error(f"{args.fixture}: neither a file nor a fixture name under --fixtures/bench")
+    try:
+        fixture = resolve_fixture_path(args.fixture, args.fixtures)
+    except typer.BadParameter as error:
+        parser.error(error.format_message())
     if args.inner:
         _inner(args.backend, fixture, args.messages)
         return

@@ -14,6 +14,7 @@ import pytest
 from eth.vm.forks.cancun import CancunVM
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from wasm_compare import count_crossings
 
 from evmkiln.backend_wasm import runtime
 from evmkiln.backend_wasm.layout import CALLDATA_WINDOW
@@ -89,21 +90,8 @@ def test_message_words_and_call_data_match_pyevm(
     assert expected.success
 
 
-def _count_crossings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The builtin ids of the crossings of slots made from now on."""
-    crossed: list[int] = []
-    handle = runtime._Slot._handle
-
-    def counting(self: runtime._Slot, ident: int) -> int:
-        crossed.append(ident)
-        return handle(self, ident)
-
-    monkeypatch.setattr(runtime._Slot, "_handle", counting)
-    return crossed
-
-
 def test_only_a_word_outside_the_window_crosses(monkeypatch: pytest.MonkeyPatch) -> None:
-    crossed = _count_crossings(monkeypatch)
+    crossed = count_crossings(monkeypatch)
     inside = [0, 4, CALLDATA_WINDOW - 32]
     outside = [CALLDATA_WINDOW - 31, 2**64]
     code = bytes.fromhex(_load_and_store(inside + outside) + "34 33 30 36 3d 00".replace(" ", ""))
@@ -149,7 +137,7 @@ def test_copies_match_pyevm(ops: list[tuple[str, int, int, int]], data: bytes, g
 
 
 def test_copies_inside_their_sources_do_not_cross(monkeypatch: pytest.MonkeyPatch) -> None:
-    crossed = _count_crossings(monkeypatch)
+    crossed = count_crossings(monkeypatch)
     inside = [("calldatacopy", 0, 4, 64), ("codecopy", 64, 0, 32), ("mcopy", 200, 0, 96)]
     outside = [("calldatacopy", 0, CALLDATA_WINDOW - 10, 64), ("codecopy", 0, 0, 4096)]
     codes = {CONTRACT_A: _copies(inside + outside)}

@@ -8,7 +8,7 @@ tracer writing its image to storage crossed seven times per slot).
 from __future__ import annotations
 
 import pytest
-from wasm_compare import assert_same
+from wasm_compare import assert_same, count_crossings
 
 from evmkiln.backend_wasm import runtime
 
@@ -22,13 +22,6 @@ def _read_twice(count: int) -> bytes:
 
 
 def test_a_thousand_slots_read_again_do_not_cross_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    crossed: list[int] = []
-    handle = runtime._Slot._handle
-
-    def counting(self: runtime._Slot, ident: int) -> int:
-        crossed.append(ident)
-        return handle(self, ident)
-
-    monkeypatch.setattr(runtime._Slot, "_handle", counting)
+    crossed = count_crossings(monkeypatch)
     assert_same(_read_twice(SLOTS), gas=3_000_000)
     assert crossed.count(runtime.BUILTIN_IDS["sload"]) == SLOTS

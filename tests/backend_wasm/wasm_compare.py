@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from evmkiln.backend_wasm import WasmBackend
+import pytest
+
+from evmkiln.backend_wasm import WasmBackend, runtime
 from evmkiln.builtins.frame import Frame
 from evmkiln.builtins.halts import ExceptionalHalt
 from evmkiln.builtins.host import ChildResult
@@ -202,3 +204,16 @@ def assert_same(code: bytes, **kw: Any) -> Outcome:
     actual = run_with(WASM, code, **kw)
     assert actual == expected, code.hex()
     return actual
+
+
+def count_crossings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The builtin ids of the crossings into the host made from now on (every slot's)."""
+    crossed: list[int] = []
+    handle = runtime._Slot._handle
+
+    def counting(self: runtime._Slot, ident: int) -> int:
+        crossed.append(ident)
+        return handle(self, ident)
+
+    monkeypatch.setattr(runtime._Slot, "_handle", counting)
+    return crossed
