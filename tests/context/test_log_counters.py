@@ -65,9 +65,9 @@ def test_a_context_with_its_own_counter_is_asked_for_each_log() -> None:
     assert [(entry[2], entry[3]) for entry in holder._log_entries] == LOGS
 
 
-# -- end to end: three LOG1s of one compiled frame, numbered as py-evm numbers them --
+# -- end to end: five LOG1s of one compiled frame, numbered as py-evm numbers them --
 
-LOGS_CODE = bytes.fromhex("60075f5fa1" * 3 + "00")  # LOG1(0, 0, topic 7) three times; STOP
+LOGS_CODE = bytes.fromhex("60075f5fa1" * 5 + "00")  # LOG1(0, 0, topic 7) five times; STOP
 
 
 class _NextOnly:
@@ -91,7 +91,7 @@ def _next_only(context: Any) -> None:
 
 
 def _finite(context: Any) -> None:
-    context._log_counter = iter(range(2))  # runs out at the third log
+    context._log_counter = iter(range(4))  # runs out at the fifth log
 
 
 def _counters(vm_class: Any, adjust: Callable[[Any], None]) -> object:

@@ -314,18 +314,17 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
     ) -> None:
         """:meth:`add_checked_log_entry` for each of ``logs`` (topics, data), in order.
 
-        While the context numbers logs as py-evm's does (its class's method, not
-        replaced on the instance, drawing from an ``itertools.count``), the
-        counters are drawn from that count in one ``islice``: the same numbers
-        in the same order, without a method call per log.  Any other context
-        is asked once per log, as py-evm asks it.
+        For a batch of several logs, while the context numbers logs as py-evm's
+        does (its class's method, not replaced on the instance, drawing from an
+        ``itertools.count``), the counters are drawn from that count in one
+        ``islice``: the same numbers in the same order, without a method call
+        per log.  Otherwise the context is asked once per log, as py-evm asks.
         """
-        if not logs:
-            return
         address = Address(account)
         context: Any = self.transaction_context
         if (
-            type(context).get_next_log_counter is _NEXT_LOG_COUNTER
+            len(logs) >= _BATCHED_COUNTERS
+            and type(context).get_next_log_counter is _NEXT_LOG_COUNTER
             and "get_next_log_counter" not in getattr(context, "__dict__", ())
             and type(context._log_counter) is count
         ):
@@ -338,6 +337,9 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
 
 
 _NEXT_LOG_COUNTER = BaseTransactionContext.get_next_log_counter
+_BATCHED_COUNTERS = 4
+"""Logs from which drawing the counters in one ``islice`` costs less than deciding
+whether it may (a frame's usual one or two logs ask the context each)."""
 
 REPLAY_REASON = "replaying an inexact halt for py-evm's error"
 _DEFAULT_INTERPRET_REASON: Any = CompiledFrames.interpret_reason.__func__  # type: ignore[attr-defined]
