@@ -123,9 +123,11 @@ def _bytes_data_offset() -> int:
 _BYTES_DATA = _bytes_data_offset()
 
 _WORD = ctypes.c_char * WORD_BYTES
-_TWO_WORDS = ctypes.c_char * (2 * WORD_BYTES)
 """One word of a crossing's ``words``, read and written in place through ``raw``
 (``from_address``: no copy, no foreign call as ``string_at``/``memmove`` make)."""
+_TWO_WORDS = ctypes.c_char * (2 * WORD_BYTES)
+"""The first two words of a crossing's ``words`` (SSTORE's slot and value), read as
+:data:`_WORD` is."""
 _MESSAGE_FIELDS = struct.Struct("<QqQqQqqqqq")
 """``calldata_ptr`` to ``out_size``: the pointers and lengths of call data, code and
 return data, then status, halt kind and the output range (adjacent, checked below)."""

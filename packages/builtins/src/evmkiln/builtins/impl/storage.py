@@ -62,15 +62,17 @@ def _sstore_price(original: int, current: int, new: int) -> tuple[int, int]:
 
 
 def sstore(frame: Frame, slot: int, value: int) -> None:
-    """Static frames halt first; then EIP-2200's sentry: with 2300 gas or less, halt."""
+    """SSTORE (:func:`sstore_with_original`, its original value dropped)."""
     sstore_with_original(frame, slot, value)
 
 
 def sstore_with_original(frame: Frame, slot: int, value: int) -> int:
     """SSTORE, giving the slot's original value, which it read to price the write.
 
-    A native backend's storage table enters the slot with it, so that its
-    SSTORE can price later writes to the slot without crossing.
+    Static frames halt first; then EIP-2200's sentry: with 2300 gas or less,
+    halt.  A native backend's storage table enters the slot with the original
+    value, so that its SSTORE can price later writes to the slot without
+    crossing.
     """
     if frame.is_static:
         raise ExceptionalHalt(HaltKind.WRITE_PROTECTION, "SSTORE in a static frame")
