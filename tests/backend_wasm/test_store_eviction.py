@@ -151,3 +151,68 @@ def test_the_idle_caps_hold_within_a_transaction(monkeypatch: pytest.MonkeyPatch
     # Only contracts with a store are in the books: one dropped is not put back.
     assert not phantoms
     assert all(contract.store is not None for contract in runtime._IDLE.values())
+
+
+def test_a_run_that_grows_its_memory_is_counted_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A contract stays in the idle books while it runs; a run that grew an
+    instance's memory has it counted again when the run ends."""
+    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
+    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
+    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    # MSTORE(the call data's first word, 9), then RETURN a word.
+    code = bytes.fromhex("6009" "600035" "52") + _returning(1)  # fmt: skip
+    executable = WasmBackend().compile(lower_bytecode(code))
+    contract = executable.contract  # type: ignore[attr-defined]
+
+    def run(offset: int) -> int:
+        frame = hostless_frame(code, gas=100_000_000, calldata=offset.to_bytes(32, "big"))
+        assert executable.run(frame) is ExitKind.RETURN
+        assert list(runtime._IDLE.values()) == [contract]
+        held = sum(slot.pages for slot in contract._free) * runtime.PAGE
+        assert runtime._IDLE_MEMORY[0] == held and runtime._IDLE_INSTANCES[0] == 1
+        return held
+
+    small = run(0)
+    assert run(64) == small  # ran from the books, nothing grew
+    assert run(4 << 20) > 4 << 20 > small
+
+
+def test_a_contract_running_from_the_books_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller in the idle books runs again under a cap of no idle instances: the
+    evictions its callees' ends set off drop every store but its own, which goes
+    once its run has ended."""
+    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
+    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
+    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    callees = {bytes([0x40 + i]) * 20: _returning(i) for i in range(runtime.UNSETTLED_LIMIT + 4)}
+    kept_store: list[bool] = []
+
+    class Watching(FakeHost):
+        def call(self, **kw: object) -> object:
+            result = super().call(**kw)
+            kept_store.append(contract.store is not None and id(contract) in runtime._IDLE)
+            return result
+
+    caller = bytes.fromhex(
+        "".join("5f5f5f5f5f73" + address.hex() + "5af150" for address in callees) + "00"
+    )
+    host = Watching(WASM, codes=callees)
+    executable = WASM.compile(lower_bytecode(caller))
+    contract = executable.contract  # type: ignore[attr-defined]
+    assert executable.run(new_frame(host, caller, 10_000_000)) is ExitKind.STOP
+    assert id(contract) in runtime._IDLE
+    kept_store.clear()
+    monkeypatch.setattr(runtime, "MAX_IDLE_INSTANCES", 0)
+    drops = [0]
+    drop_store = runtime.CompiledContract.drop_store
+
+    def bounded(idle: runtime.CompiledContract) -> None:
+        drops[0] += 1
+        assert drops[0] < 1_000, "the eviction keeps asking a running contract to go"
+        drop_store(idle)
+
+    monkeypatch.setattr(runtime.CompiledContract, "drop_store", bounded)
+    assert executable.run(new_frame(host, caller, 10_000_000)) is ExitKind.STOP
+    assert kept_store == [True] * len(callees)
+    assert not runtime._IDLE and runtime._IDLE_INSTANCES == [0] and contract.store is None
+    assert executable.run(new_frame(host, caller, 10_000_000)) is ExitKind.STOP  # runs again

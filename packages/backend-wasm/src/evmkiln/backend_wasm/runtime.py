@@ -434,6 +434,8 @@ class _Slot:
     def __init__(self, owner: CompiledContract) -> None:
         store = owner.store
         assert store is not None  # made by CompiledContract._new_slot
+        self._growths = owner._growths
+        """The owner's count of memory growths, which its idle books compare."""
         self.base = owner.memory_base
         self.logs = log_buffer(owner.memory_base)
         self.frame: Frame | None = None
@@ -516,6 +518,7 @@ class _Slot:
                 raise WasmMemoryError(_grow_refused(pages, exc2)) from None
             want = pages
         self.pages = want
+        self._growths[0] += 1
         self._locate()
 
     def _write_memory(self, data: bytearray) -> None:
@@ -840,7 +843,9 @@ as beyond :data:`MAX_IDLE_INSTANCES`; small instances (576 KiB for a small
 contract) never come near it."""
 
 _IDLE: OrderedDict[int, CompiledContract] = OrderedDict()
-"""Contracts with a store and no running frame, least recently used first."""
+"""Contracts with a store, least recently used first: those with no running frame,
+and those that ran from here and are running still (left in place, passed over
+when stores are dropped, and counted as when they last went idle)."""
 _IDLE_INSTANCES = [0]
 """Instances held by the stores of the contracts in :data:`_IDLE`."""
 _IDLE_MEMORY = [0]
@@ -889,6 +894,10 @@ class CompiledContract:
         """What this contract adds to :data:`_IDLE_INSTANCES` while idle."""
         self._counted_memory = 0
         """What this contract adds to :data:`_IDLE_MEMORY` while idle."""
+        self._growths = [0]
+        """Growths of its instances' memories (shared with them), and their count
+        when :attr:`_counted_memory` was taken."""
+        self._counted_growths = 0
         self.instances = 0
         """Instances created over the contract's life (every store)."""
 
@@ -905,8 +914,7 @@ class CompiledContract:
                 raise WasmStackExhaustedError(
                     f"{left} bytes of native stack left at call depth {frame.depth}"
                 )
-        self._leave_idle()  # running: not to be dropped
-        self._running += 1
+        self._running += 1  # running: not to be dropped, though still in the idle books
         slot: _Slot | None = None
         adopted = False
         try:
@@ -1006,25 +1014,41 @@ class CompiledContract:
             self._become_idle()
 
     def _become_idle(self) -> None:
-        if id(self) in _IDLE:
-            return
-        if self._live > MAX_IDLE_STORE_INSTANCES:
-            self.drop_store()
-            return
-        _IDLE[id(self)] = self
-        self._counted = self._live
-        _IDLE_INSTANCES[0] += self._counted
-        pages = 0
-        for slot in self._free:  # idle: every instance is free or kept
-            pages += slot.pages
-        for slot, _ in self._kept.values():
-            pages += slot.pages
-        self._counted_memory = pages * PAGE
-        _IDLE_MEMORY[0] += self._counted_memory
-        while _IDLE and (
-            _IDLE_INSTANCES[0] > MAX_IDLE_INSTANCES or _IDLE_MEMORY[0] > MAX_IDLE_MEMORY
-        ):
-            next(iter(_IDLE.values())).drop_store()
+        """Enter the idle books, or, for a contract that ran from them, move to their end.
+
+        A contract stays in the books while it runs (:meth:`drop_store` and
+        the eviction below pass over it), so a run that made no instance and
+        grew no memory costs a move to the end, not a recount: most runs.
+        Either way the least recently used stores go while the books hold
+        more than their caps (others' evictions passed over this one while
+        it ran).
+        """
+        key = id(self)
+        unchanged = self._live == self._counted and self._growths[0] == self._counted_growths
+        if unchanged and key in _IDLE:
+            _IDLE.move_to_end(key)
+        else:
+            self._leave_idle()
+            if self._live > MAX_IDLE_STORE_INSTANCES:
+                self.drop_store()
+                return
+            _IDLE[key] = self
+            self._counted = self._live
+            _IDLE_INSTANCES[0] += self._counted
+            pages = 0
+            for slot in self._free:  # idle: every instance is free or kept
+                pages += slot.pages
+            for slot, _ in self._kept.values():
+                pages += slot.pages
+            self._counted_memory = pages * PAGE
+            self._counted_growths = self._growths[0]
+            _IDLE_MEMORY[0] += self._counted_memory
+        while _IDLE_INSTANCES[0] > MAX_IDLE_INSTANCES or _IDLE_MEMORY[0] > MAX_IDLE_MEMORY:
+            # The least recently used first; a contract running now is passed over.
+            victim = next((idle for idle in _IDLE.values() if not idle._running), None)
+            if victim is None:
+                break
+            victim.drop_store()
 
     def _leave_idle(self) -> None:
         if _IDLE.pop(id(self), None) is not None:

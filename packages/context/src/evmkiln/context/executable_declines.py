@@ -38,6 +38,15 @@ _FORMS: dict[Any, _Form] = {}
 
 def declines_reason(declines: Callable[..., str | None], depth: int) -> str | None:
     """``declines(depth)``, or ``declines()`` for a ``declines`` that takes no argument."""
+    # Asked before every compiled frame: a bound method already judged is called at once.
+    if type(declines) is types.MethodType:
+        try:
+            known = _FORMS.get(declines.__func__) is _Form.WITH_DEPTH
+        except TypeError:  # a method whose function cannot be hashed
+            known = False
+        if known:
+            reason: str | None = declines(depth)
+            return reason
     key = _method_key(declines)
     try:
         form = None if key is None else _FORMS.get(key)
