@@ -39,3 +39,22 @@ def test_more_calls_run_more_bytecodes_in_the_host(
         totals[calls] = sum(counts.values())
     # Each call is a nested message through the host: three more of them cost more.
     assert totals[4] > totals[1] + 3 * 500
+
+
+def test_a_transaction_counts_its_message_and_the_envelope_around_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = _script()
+    monkeypatch.setattr(script, "WARM_UP_RUNS", 3)
+    fixture = tmp_path / "guarded_1.json"
+    subprocess.run(
+        [sys.executable, str(SCRIPTS / "guarded_calls_fixture.py"), str(fixture), "--calls", "1"],
+        check=True,
+    )
+    message = script.count_bytecodes("llvm", fixture)
+    transaction = script.count_bytecodes("llvm", fixture, transaction=True)
+    # The envelope (validation, the fee, the receipt) runs around the message.
+    assert sum(transaction.values()) > sum(message.values()) + 1_000
+    assert any(where.startswith("eth/vm/") for where in transaction)
+    assert "evmkiln/context/message_path.py:run_frame" in message
+    assert transaction["evmkiln/context/message_path.py:run_frame"] > 0
