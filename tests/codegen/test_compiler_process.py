@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import threading
 import time
 
 import pytest
 
+from evmkiln.codegen import compiler_process
 from evmkiln.codegen.compiler_process import (
     CompileJobError,
     CompileLimits,
     CompilerCrashed,
     CompilerProcess,
+    CompilerStartError,
     CompileTimeLimit,
 )
 
@@ -69,6 +73,82 @@ def test_waiting_does_not_count_against_the_cpu_limit(compiler: CompilerProcess)
     # The limit is per job: earlier jobs' CPU time does not shrink the next one's.
     for _ in range(3):
         assert compiler.call("compiler_jobs:spin", 0.3, seconds=1.0) > 0
+
+
+@pytest.mark.parametrize("seconds", [300_000.0, 1e12, math.inf])
+def test_a_limit_longer_than_one_poll_can_wait_still_compiles(seconds: float) -> None:
+    """The wall backstop (WALL_FACTOR times the limit) may exceed what ``poll`` takes in
+    one call (about 24.8 days) or be infinite: jobs run as under any other limit."""
+    compiler = CompilerProcess(CompileLimits(seconds=seconds))
+    try:
+        assert compiler.call("math:sqrt", 25.0) == 5.0
+        assert compiler.call("math:sqrt", 36.0, seconds=seconds) == 6.0
+        assert compiler.restarts == 0
+    finally:
+        compiler.close()
+
+
+def test_a_wait_longer_than_one_poll_polls_again(
+    compiler: CompilerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compiler_process, "_POLL_MS_MAX", 50)
+    assert compiler.call("compiler_jobs:sleep", 0.4, seconds=1.0) is None  # eight polls
+    with pytest.raises(CompileTimeLimit, match=r"longer than 2 s"):
+        compiler.call("compiler_jobs:sleep", 30, seconds=0.2)  # the deadline still holds
+
+
+@pytest.mark.parametrize("seconds", [0, -1.0, math.nan])
+def test_a_limit_that_is_not_positive_is_refused(compiler: CompilerProcess, seconds: float) -> None:
+    with pytest.raises(ValueError, match="positive seconds"):
+        CompileLimits(seconds=seconds)
+    with pytest.raises(ValueError, match="positive seconds"):
+        compiler.call("math:sqrt", 4.0, seconds=seconds)
+    assert compiler.call("math:sqrt", 4.0) == 2.0
+
+
+def _open_descriptors() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_a_child_that_cannot_start_is_a_compile_failure_that_leaks_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compiler = CompilerProcess(CompileLimits(seconds=20))
+
+    def no_processes(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    before = _open_descriptors()
+    with monkeypatch.context() as patch:
+        patch.setattr(compiler_process.subprocess, "Popen", no_processes)
+        for _ in range(3):
+            with pytest.raises(CompilerStartError, match="could not start"):
+                compiler.call("math:sqrt", 4.0)
+    assert _open_descriptors() <= before
+    try:
+        assert compiler.call("math:sqrt", 4.0) == 2.0  # once processes can start again
+    finally:
+        compiler.close()
+
+
+def test_a_child_that_outlives_a_pipe_error_is_killed(
+    compiler: CompilerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error reading the reply while the child still runs: the caller does not wait
+    on the child for good, it is killed after EXIT_WAIT and reported."""
+    monkeypatch.setattr(compiler_process, "EXIT_WAIT", 0.2)
+
+    def failing_read(*args: object, **kwargs: object) -> bytes:
+        raise OSError(errno.EIO, "Input/output error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CompilerProcess, "_read", staticmethod(failing_read))
+        start = time.monotonic()
+        with pytest.raises(CompilerCrashed, match="SIGKILL"):
+            compiler.call("compiler_jobs:sleep", 30)
+        assert time.monotonic() - start < 10
+    assert compiler.call("math:sqrt", 9.0) == 3.0
 
 
 def test_a_python_error_in_the_job_is_reported_with_its_type(compiler: CompilerProcess) -> None:

@@ -62,6 +62,22 @@ WALL_FACTOR = 10.0
 """A job's wall-time backstop, in multiples of its CPU-time limit: catches a job
 that stops making progress without computing (a deadlock, a stopped child)."""
 DEFAULT_MEMORY_BYTES = 4 << 30
+_POLL_MS_MAX = 2**31 - 1
+"""``poll`` takes whole milliseconds up to INT_MAX (about 24.8 days): a longer
+wait polls again until its deadline."""
+
+
+def _checked_seconds(seconds: float | None) -> float | None:
+    """``seconds`` if it is a time limit (positive; infinite is none), else ``ValueError``."""
+    if seconds is not None and not seconds > 0:  # also NaN
+        raise ValueError(f"a compile time limit must be positive seconds, not {seconds!r}")
+    return seconds
+
+
+def _poll_ms(timeout: float) -> int:
+    """``timeout`` seconds as ``poll``'s milliseconds, at most :data:`_POLL_MS_MAX`."""
+    ms = timeout * 1000
+    return _POLL_MS_MAX if ms >= _POLL_MS_MAX else math.ceil(ms)
 
 
 class CompilerProcessError(Exception):
@@ -70,6 +86,10 @@ class CompilerProcessError(Exception):
 
 class CompilerCrashed(CompilerProcessError):
     """The child died during a job: a native crash, an abort or the kernel's OOM killer."""
+
+
+class CompilerStartError(CompilerProcessError):
+    """The child could not be started (no descriptors or processes left, say)."""
 
 
 class CompileTimeLimit(CompilerProcessError):
@@ -85,7 +105,8 @@ class CompileLimits:
     """Limits of one compile job.
 
     ``seconds``: CPU time of the job in the child, and :data:`WALL_FACTOR` times
-    as much wall time from sending it to its answer (None: no limit).
+    as much wall time from sending it to its answer (None or infinite: no limit;
+    a limit that is not positive is refused with ``ValueError``).
     ``memory_bytes``: the child's address space (``RLIMIT_AS``; None: no limit).
     The defaults leave room for the largest contracts the codegen budget
     admits (a few hundred MB of LLVM state) and stop a runaway compile long
@@ -95,6 +116,23 @@ class CompileLimits:
     seconds: float | None = DEFAULT_SECONDS
     memory_bytes: int | None = DEFAULT_MEMORY_BYTES
 
+    def __post_init__(self) -> None:
+        _checked_seconds(self.seconds)
+
+
+EXIT_WAIT = 5.0
+"""Seconds a child whose reply pipe failed is given to end by itself before it is
+killed: a pipe error on this side must not leave the caller waiting for good."""
+
+
+def _exit_status(process: subprocess.Popen[bytes]) -> int:
+    """``process``'s exit status, killed if it has not ended within :data:`EXIT_WAIT`."""
+    try:
+        return process.wait(timeout=EXIT_WAIT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
 
 class _Child:
     """One running child: its process, the protocol pipes and its stderr file."""
@@ -103,22 +141,36 @@ class _Child:
         # Kept open for the child's life (closed in close()); append mode so that
         # truncating it between jobs does not leave the child writing past the end.
         self.stderr: IO[bytes] = tempfile.TemporaryFile(mode="a+b", buffering=0)  # noqa: SIM115
-        reply_read, reply_write = os.pipe()
+        reply_read = -1
         environment = {**os.environ, **env}
         environment["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         memory = "" if limits.memory_bytes is None else str(limits.memory_bytes)
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "evmkiln.codegen.compiler_worker", str(reply_write), memory],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=self.stderr,
-                pass_fds=(reply_write,),
-                env=environment,
-                close_fds=True,
-            )
-        finally:
-            os.close(reply_write)
+            reply_read, reply_write = os.pipe()
+            try:
+                self.process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "evmkiln.codegen.compiler_worker",
+                        str(reply_write),
+                        memory,
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=self.stderr,
+                    pass_fds=(reply_write,),
+                    env=environment,
+                    close_fds=True,
+                )
+            finally:
+                os.close(reply_write)
+        except BaseException:
+            # No child (out of descriptors or processes, say): nothing of it stays open.
+            if reply_read >= 0:
+                os.close(reply_read)
+            self.stderr.close()
+            raise
         self.replies = reply_read
         # poll, not select: select refuses descriptors from 1024 on, which a process
         # holding many files (a wasm module each, a server's sockets) reaches.
@@ -205,7 +257,12 @@ class CompilerProcess:
         if child is None:
             if self._child is not None or self.jobs:
                 self.restarts += 1
-            child = self._child = _Child(self.limits, self.env)
+            try:
+                child = _Child(self.limits, self.env)
+            except OSError as exc:
+                self._child = None
+                raise CompilerStartError(f"the compiler process could not start: {exc}") from exc
+            self._child = child
             self._finalizer.detach()
             self._finalizer = weakref.finalize(self, CompilerProcess._close_child, [child])
         return child
@@ -221,7 +278,7 @@ class CompilerProcess:
         ``target`` is ``"module:function"``.  ``seconds`` overrides the time
         limit for this job.  Raises :class:`CompilerProcessError` subclasses.
         """
-        limit = self.limits.seconds if seconds is None else seconds
+        limit = self.limits.seconds if seconds is None else _checked_seconds(seconds)
         payload = pickle.dumps((target, args, limit), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             child = self._running()
@@ -237,7 +294,7 @@ class CompilerProcess:
                 self._discard(child, kill=True)
                 raise
             except (OSError, EOFError) as exc:
-                returncode = child.process.wait()
+                returncode = _exit_status(child.process)
                 tail = child.stderr_tail()
                 self._discard(child, kill=False)
                 if returncode == -signal.SIGXCPU and limit is not None:
@@ -273,8 +330,11 @@ class CompilerProcess:
         remaining = size
         while remaining:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready = child.poller.poll(None if timeout is None else math.ceil(timeout * 1000))
+            ready = child.poller.poll(None if timeout is None else _poll_ms(timeout))
             if not ready:
+                assert deadline is not None
+                if time.monotonic() < deadline:
+                    continue  # a wait longer than one poll can take
                 raise CompileTimeLimit(f"the compile took longer than {limit:g} s")
             chunk = os.read(child.replies, min(remaining, 1 << 20))
             if not chunk:

@@ -58,10 +58,16 @@ def _cpu_used() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+_CPU_SECONDS_MAX = 1 << 40
+"""CPU seconds beyond which a job's limit is none (tens of thousands of years):
+what ``setrlimit`` takes is bounded, and an infinite limit has no whole seconds."""
+
+
 def _limit_cpu(seconds: float | None) -> None:
-    """Allow the next job ``seconds`` of CPU time (``None``: no limit)."""
+    """Allow the next job ``seconds`` of CPU time (``None`` or very many: no limit)."""
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    soft = hard if seconds is None else math.ceil(_cpu_used() + seconds)
+    allowed = None if seconds is None else _cpu_used() + seconds
+    soft = hard if allowed is None or not allowed < _CPU_SECONDS_MAX else math.ceil(allowed)
     if hard != resource.RLIM_INFINITY and soft != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
