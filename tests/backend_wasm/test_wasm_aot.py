@@ -222,6 +222,19 @@ def test_mismatching_metadata_names_the_field(
     assert_mismatch_refused(WASM, artifacts["exp_div"], tmp_path, field, value)
 
 
+def test_an_artifact_of_another_layout_is_a_mismatch_not_corrupt(
+    artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    """An earlier version placed EVM memory elsewhere (its storage table was smaller):
+    its artifact is to be recompiled, and says so, rather than called corrupt."""
+    path = copy_artifact(artifacts["exp_div"], tmp_path)
+    base = json.loads(path.read_text())["memory_base"]
+    edit_metadata(path, compiler_fingerprint="0" * 64, memory_base=base - 4096)
+    with pytest.raises(ArtifactMismatchError, match="recompile") as info:
+        WASM.load(path, fork="cancun")
+    assert info.value.field == "compiler_fingerprint"
+
+
 def test_loading_for_another_fork_or_options_is_refused(artifacts: dict[str, Path]) -> None:
     assert_other_fork_and_options_refused(WASM, artifacts["exp_div"])
 

@@ -134,11 +134,20 @@ def save(
 def read_metadata(path: Path) -> ArtifactMetadata:
     """Parse and validate an artifact's metadata file (:class:`ArtifactCorruptError` if not)."""
     meta = FILES.read_metadata(path)
+    _check_layout(path, meta)
+    return meta
+
+
+def _check_layout(path: Path, meta: ArtifactMetadata) -> None:
+    """The recorded memory base is the one this layout gives the code's size.
+
+    Only meaningful for an artifact of this compiler: another version's layout
+    may place the base elsewhere, and is refused as a mismatch first.
+    """
     if meta.memory_base != memory_base(meta.code_size):
         raise ArtifactCorruptError(
             path, f"memory_base {meta.memory_base} does not fit code_size {meta.code_size}"
         )
-    return meta
 
 
 def check_compatible(
@@ -207,8 +216,11 @@ def _check_interface(module_path: Path, module: wasmtime.Module) -> None:
 
 def load(path: Path, *, fork: str, options: CompileOptions) -> LoadedArtifact:
     """Check the artifact whose metadata is at ``path`` and deserialize it; never compiles."""
-    meta = read_metadata(path)
+    meta = FILES.read_metadata(path)
+    # Compatibility first: an artifact of an earlier version (another layout) is
+    # to be recompiled, not reported as corrupt.
     check_compatible(path, meta, fork, options)
+    _check_layout(path, meta)
     module_path, data = FILES.read_payload(path, meta.module, meta.module_size, meta.module_sha256)
     module = _deserialize(module_path, data)
     _check_interface(module_path, module)
