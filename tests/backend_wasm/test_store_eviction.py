@@ -216,3 +216,29 @@ def test_a_contract_running_from_the_books_is_passed_over(monkeypatch: pytest.Mo
     assert kept_store == [True] * len(callees)
     assert not runtime._IDLE and runtime._IDLE_INSTANCES == [0] and contract.store is None
     assert executable.run(new_frame(host, caller, 10_000_000)) is ExitKind.STOP  # runs again
+
+
+def test_an_instance_that_cannot_be_mapped_is_a_memory_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Out of address space when making an instance (deep recursion under ``ulimit -v``):
+    a WasmMemoryError, never an EVM outcome, and the books count only real instances."""
+    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
+    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
+    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    code = _returning(3)
+    executable = WasmBackend().compile(lower_bytecode(code))
+    contract = executable.contract  # type: ignore[attr-defined]
+    instance = runtime.wasmtime.Instance
+
+    def unmappable(*args: object) -> object:
+        raise runtime.wasmtime.WasmtimeError("mmap failed to reserve 0x90000 bytes")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runtime.wasmtime, "Instance", unmappable)
+        with pytest.raises(runtime.WasmMemoryError, match=r"cannot make a wasm instance.*mmap"):
+            _run(executable, code)
+    assert contract._live == 0 and not contract._running
+    assert runtime.wasmtime.Instance is instance
+    assert _run(executable, code) == (3).to_bytes(32, "big")  # room again: it runs
+    assert contract._live == 1 and runtime._IDLE_INSTANCES[0] == 1

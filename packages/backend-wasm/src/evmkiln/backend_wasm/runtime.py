@@ -1069,6 +1069,15 @@ class CompiledContract:
     def _new_slot(self) -> _Slot:
         if self.store is None:
             self.store = wasmtime.Store(self._engine)
+        try:
+            slot = _Slot(self)
+        except wasmtime.WasmtimeError as exc:
+            # Instantiating maps the instance's memory: what fails is address space.
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "refused"
+            raise WasmMemoryError(
+                f"cannot make a wasm instance ({MEMORY_MODE} memory mode, "
+                f"{self._live} live in this contract's store): {reason}"
+            ) from None
         self.instances += 1
         self._live += 1
-        return _Slot(self)
+        return slot
