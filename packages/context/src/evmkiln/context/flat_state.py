@@ -30,6 +30,9 @@ Layers of state, newest first, as py-evm's journals have them:
   ``_locked_cleared``.  "Original" storage values (EIP-2200's
   ``from_journal=False``) are read from here down;
 * ``_accounts``: accounts changed since the last write to the trie;
+* ``_reads``: accounts read from the layers below since then, as they were
+  read (a transaction reads its sender, recipient and coinbase a dozen
+  times; the layers' walk is the costlier part of each read);
 * the :class:`~evmkiln.context.state_layers.StateLayer` of the root the trie
   is at, then the trie.
 
@@ -111,6 +114,7 @@ class FlatAccountDB(AccountDatabaseAPI):
         "_locked",
         "_locked_cleared",
         "_new_codes",
+        "_reads",
         "_root",
         "_stamps",
         "_warm_addresses",
@@ -131,6 +135,8 @@ class FlatAccountDB(AccountDatabaseAPI):
         reads it, and py-evm's trie answers through three layers."""
         self._layer: StateLayer = self.layers.at(state_root)
         self._accounts: dict[bytes, AccountRecord | None] = {}
+        self._reads: dict[bytes, AccountRecord | None] = {}
+        """Accounts as ``_layer`` (or the trie under it) gave them: valid until it changes."""
         self._new_codes: dict[bytes, bytes] = {}
         self._current: dict[bytes, dict[int, int]] = {}
         self._current_cleared: set[bytes] = set()
@@ -186,6 +192,7 @@ class FlatAccountDB(AccountDatabaseAPI):
             else:
                 inner.state_root = value
             self._layer = self.layers.at(value)
+            self._reads = {}
             if self._root is not None:
                 self._root = value
 
@@ -200,11 +207,15 @@ class FlatAccountDB(AccountDatabaseAPI):
             _check_address(address)
             raise
         if record is MISSING:
-            if type(address) is not bytes or len(address) != 20:
-                _check_address(address)
-            record = self._layer.account(address)
+            reads = self._reads
+            record = reads.get(address, MISSING)
             if record is MISSING:
-                record = self._read_account(address)
+                if type(address) is not bytes or len(address) != 20:
+                    _check_address(address)
+                record = self._layer.account(address)
+                if record is MISSING:
+                    record = self._read_account(address)
+                reads[address] = record  # type: ignore[assignment]  # not MISSING here
         return record  # type: ignore[return-value]
 
     def _trie_account(self, address: bytes) -> AccountRecord | None:
@@ -656,6 +667,7 @@ class FlatAccountDB(AccountDatabaseAPI):
                 diff.accounts[address] = self._trie_account(address)
         self._layer = self.layers.derive(parent, root, diff)
         self._accounts = {}
+        self._reads = {}
         self._locked = {}
         self._locked_cleared = set()
         self._new_codes = {}
@@ -692,6 +704,7 @@ class FlatAccountDB(AccountDatabaseAPI):
         self._root = Hash32(written.root)
         self._layer = self.layers.derive(self._layer, written.root, diff)
         self._accounts = {}
+        self._reads = {}
         self._locked = {}
         self._locked_cleared = set()
         self._new_codes = {}
