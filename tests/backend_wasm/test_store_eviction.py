@@ -17,6 +17,13 @@ def _returning(value: int) -> bytes:
     return bytes.fromhex(f"60{value:02x}60005260206000f3")  # RETURN a word holding value
 
 
+def empty_books(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Idle books of this test's own, empty (the process's are left as they are)."""
+    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
+    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
+    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+
+
 def _run(executable: object, code: bytes) -> bytes:
     frame = hostless_frame(code, gas=100_000_000)
     assert executable.run(frame) is ExitKind.RETURN  # type: ignore[attr-defined]
@@ -27,9 +34,7 @@ def test_least_recently_used_stores_are_dropped_and_rebuilt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(runtime, "MAX_IDLE_INSTANCES", 3)
-    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
-    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
-    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    empty_books(monkeypatch)
     backend = WasmBackend()
     codes = [_returning(i) for i in range(6)]
     executables = [backend.compile(lower_bytecode(code)) for code in codes]
@@ -47,9 +52,7 @@ def test_least_recently_used_stores_are_dropped_and_rebuilt(
 def test_a_store_grown_by_deep_recursion_is_dropped_when_idle(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
-    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
-    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    empty_books(monkeypatch)
     code = _returning(7)
     executable = WasmBackend().compile(lower_bytecode(code))
     contract = executable.contract  # type: ignore[attr-defined]
@@ -66,9 +69,7 @@ def test_stores_holding_large_memories_are_dropped_beyond_the_memory_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(runtime, "MAX_IDLE_MEMORY", 8 << 20)
-    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
-    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
-    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    empty_books(monkeypatch)
     backend = WasmBackend()
     small = _returning(1)
     # MSTORE(4 MiB, 9) then the word at 0: its memory grows past 4 MiB and stays so.
@@ -93,9 +94,7 @@ def test_a_contract_run_again_and_again_nested_is_made_idle_once(
 ) -> None:
     """A callee run three times under one caller enters the idle books when the
     caller's run ends, once, with every count right."""
-    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
-    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
-    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    empty_books(monkeypatch)
     made_idle: list[object] = []
     become_idle = runtime.CompiledContract._become_idle
 
@@ -124,9 +123,7 @@ def test_the_idle_caps_hold_within_a_transaction(monkeypatch: pytest.MonkeyPatch
     outermost run to be made idle only UNSETTLED_LIMIT at a time, so the idle books
     never hold more than the cap plus those."""
     monkeypatch.setattr(runtime, "MAX_IDLE_INSTANCES", 4)
-    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
-    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
-    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    empty_books(monkeypatch)
     callees = {bytes([0x10 + i]) * 20: _returning(i) for i in range(40)}
     alive: list[int] = []
     phantoms: list[object] = []
@@ -156,9 +153,7 @@ def test_the_idle_caps_hold_within_a_transaction(monkeypatch: pytest.MonkeyPatch
 def test_a_run_that_grows_its_memory_is_counted_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """A contract stays in the idle books while it runs; a run that grew an
     instance's memory has it counted again when the run ends."""
-    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
-    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
-    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    empty_books(monkeypatch)
     # MSTORE(the call data's first word, 9), then RETURN a word.
     code = bytes.fromhex("6009" "600035" "52") + _returning(1)  # fmt: skip
     executable = WasmBackend().compile(lower_bytecode(code))
@@ -181,9 +176,7 @@ def test_a_contract_running_from_the_books_is_passed_over(monkeypatch: pytest.Mo
     """A caller in the idle books runs again under a cap of no idle instances: the
     evictions its callees' ends set off drop every store but its own, which goes
     once its run has ended."""
-    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
-    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
-    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    empty_books(monkeypatch)
     callees = {bytes([0x40 + i]) * 20: _returning(i) for i in range(runtime.UNSETTLED_LIMIT + 4)}
     kept_store: list[bool] = []
 
@@ -223,9 +216,7 @@ def test_an_instance_that_cannot_be_mapped_is_a_memory_error(
 ) -> None:
     """Out of address space when making an instance (deep recursion under ``ulimit -v``):
     a WasmMemoryError, never an EVM outcome, and the books count only real instances."""
-    monkeypatch.setattr(runtime, "_IDLE", runtime.OrderedDict())
-    monkeypatch.setattr(runtime, "_IDLE_INSTANCES", [0])
-    monkeypatch.setattr(runtime, "_IDLE_MEMORY", [0])
+    empty_books(monkeypatch)
     code = _returning(3)
     executable = WasmBackend().compile(lower_bytecode(code))
     contract = executable.contract  # type: ignore[attr-defined]
