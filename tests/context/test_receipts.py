@@ -142,6 +142,49 @@ def test_a_lean_log_is_the_log_its_constructor_makes(entry: tuple[Any, ...]) -> 
     assert log_of(address, list(log_topics), data).topics == log_topics  # type: ignore[arg-type]
 
 
+@settings(max_examples=200, deadline=None)
+@given(entries, st.booleans())
+def test_a_receipts_logs_are_the_logs_its_constructor_makes(
+    log_entries: list[tuple[bytes, list[int], bytes]], as_tuples: bool
+) -> None:
+    """``logs_of`` makes every entry's ``Log`` by C iterators where all topics are
+    tuples; otherwise entry by entry.  Either way the logs py-evm would make."""
+    from evmkiln.context.receipts import logs_of
+
+    entries = [(a, tuple(t) if as_tuples else t, d) for a, t, d in log_entries]
+    made = logs_of(entries)  # type: ignore[arg-type]
+    want = tuple(Log(a, tuple(t), d) for a, t, d in log_entries)
+    assert type(made) is tuple and all(type(log) is Log for log in made)
+    assert made == want
+    assert [(log.address, log.topics, log.data) for log in made] == [
+        (log.address, log.topics, log.data) for log in want
+    ]
+
+
+def test_log_entries_of_a_computation_are_py_evms() -> None:
+    """Cut from the raw entries without a generator, for py-evm's own
+    ``get_log_entries``: the same entries, in the same order."""
+    from eth.vm.forks.cancun.computation import CancunComputation
+
+    from evmkiln.context.receipts import log_entries
+
+    computation: Any = object.__new__(CancunComputation)
+    computation._error = None
+    computation._log_entries = [(3, b"\x01" * 20, (5,), b"c"), (1, b"\x02" * 20, (), b"")]
+    child: Any = object.__new__(CancunComputation)
+    child._error, child._log_entries, child.children = None, [(2, b"\x03" * 20, (7, 8), b"")], []
+    computation.children = [child]
+    assert log_entries(computation) == computation.get_log_entries()
+    assert [entry[0] for entry in log_entries(computation)] == [
+        b"\x02" * 20,
+        b"\x03" * 20,
+        b"\x01" * 20,
+    ]
+    assert log_entries(Finished(((b"\x04" * 20, (1,), b""),), False)) == (
+        (b"\x04" * 20, (1,), b""),
+    )
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     entries,
