@@ -15,7 +15,9 @@ from evmkiln.fixtures import FIXTURES_ENV_VAR
 os.environ["EVMKILN_CACHE"] = "off"
 
 # Profiles for the generated-program tests: "default" in the test command,
-# "deep" for long differential runs (HYPOTHESIS_PROFILE=deep).
+# "deep" for long differential runs (HYPOTHESIS_PROFILE=deep, or pytest's
+# --hypothesis-profile=deep), which also runs every test that sets its own
+# number of examples DEEP_SCALE times as many.
 settings.register_profile(
     "default",
     max_examples=300,
@@ -29,13 +31,37 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+DEEP_SCALE = 10
+"""How many times its own ``max_examples`` a test runs under the ``deep`` profile."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", help="run the long suites too")
 
 
+def _deep(config: pytest.Config) -> bool:
+    chosen = getattr(config.option, "hypothesis_profile", None)
+    return (chosen or os.environ.get("HYPOTHESIS_PROFILE")) == "deep"
+
+
+def _scale_examples(items: list[pytest.Item], factor: int) -> None:
+    """Each Hypothesis test's own ``max_examples`` times ``factor`` (a test's
+    ``@settings`` takes precedence over any profile, so a profile alone would leave
+    those tests as they are)."""
+    scaled: set[int] = set()
+    for item in items:
+        test = getattr(item, "obj", None)
+        own = getattr(test, "_hypothesis_internal_use_settings", None)
+        if own is None or id(test) in scaled:
+            continue
+        scaled.add(id(test))
+        scaled_settings = settings(own, max_examples=own.max_examples * factor)
+        test._hypothesis_internal_use_settings = scaled_settings  # type: ignore[union-attr]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _deep(config):
+        _scale_examples(items, DEEP_SCALE)
     if config.getoption("--run-slow"):
         return
     skip = pytest.mark.skip(reason="long suite: run with --run-slow")

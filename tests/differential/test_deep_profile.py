@@ -1,0 +1,57 @@
+"""The ``deep`` Hypothesis profile also deepens tests that set their own number of examples."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+PROBE = """
+from hypothesis import given, settings, strategies as st
+
+SEEN = []
+
+
+@settings(max_examples=7)
+@given(st.integers())
+def test_counted(x):
+    SEEN.append(x)
+
+
+def test_report():
+    print("EXAMPLES", len(SEEN))
+"""
+
+
+def _examples(tmp_path: Path, *options: str, profile: str | None = None) -> int:
+    (tmp_path / "test_probe.py").write_text(PROBE)
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    env.pop("HYPOTHESIS_PROFILE", None)
+    if profile is not None:
+        env["HYPOTHESIS_PROFILE"] = profile
+    command = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"]
+    command += ["-p", "conftest", "-p", "no:xdist", "--rootdir", str(tmp_path), *options]
+    done = subprocess.run(
+        [*command, "test_probe.py"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = next(line for line in done.stdout.splitlines() if "EXAMPLES" in line)
+    return int(line.split("EXAMPLES")[1])
+
+
+@pytest.mark.parametrize(
+    ("options", "profile"),
+    [((), None), (("--hypothesis-profile=deep",), None), ((), "deep")],
+    ids=["default", "option", "environment"],
+)
+def test_deep_runs_each_test_its_scale_times_over(
+    tmp_path: Path, options: tuple[str, ...], profile: str | None
+) -> None:
+    from conftest import DEEP_SCALE
+
+    deep = options or profile
+    assert _examples(tmp_path, *options, profile=profile) == (7 * DEEP_SCALE if deep else 7)
