@@ -3,6 +3,10 @@ and run again afterwards."""
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
+
 import pytest
 from hostless import hostless_frame
 from wasm_compare import ADDRESS, WASM, FakeHost, new_frame
@@ -197,14 +201,14 @@ def test_a_contract_running_from_the_books_is_passed_over(monkeypatch: pytest.Mo
     kept_store.clear()
     monkeypatch.setattr(runtime, "MAX_IDLE_INSTANCES", 0)
     drops = [0]
-    drop_store = runtime.CompiledContract.drop_store
+    drop_store = runtime.CompiledContract._drop_store
 
     def bounded(idle: runtime.CompiledContract) -> None:
         drops[0] += 1
         assert drops[0] < 1_000, "the eviction keeps asking a running contract to go"
         drop_store(idle)
 
-    monkeypatch.setattr(runtime.CompiledContract, "drop_store", bounded)
+    monkeypatch.setattr(runtime.CompiledContract, "_drop_store", bounded)
     assert executable.run(new_frame(host, caller, 10_000_000)) is ExitKind.STOP
     assert kept_store == [True] * len(callees)
     assert not runtime._IDLE and runtime._IDLE_INSTANCES == [0] and contract.store is None
@@ -233,3 +237,45 @@ def test_an_instance_that_cannot_be_mapped_is_a_memory_error(
     assert runtime.wasmtime.Instance is instance
     assert _run(executable, code) == (3).to_bytes(32, "big")  # room again: it runs
     assert contract._live == 1 and runtime._IDLE_INSTANCES[0] == 1
+
+
+def test_threads_running_contracts_keep_the_books_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three threads, each a caller of eight callees, under a cap of two idle instances
+    and a switch interval short enough to interleave every step: no run fails, and the
+    books' totals are the sums of what their contracts counted."""
+    empty_books(monkeypatch)
+    monkeypatch.setattr(runtime, "MAX_IDLE_INSTANCES", 2)
+    errors: list[BaseException] = []
+    runs = [0]
+    deadline = time.monotonic() + 3.0
+
+    def worker(tag: int) -> None:
+        callees = {bytes([tag, i]) * 10: _returning(i) for i in range(8)}
+        caller = bytes.fromhex(
+            "".join("5f5f5f5f5f73" + address.hex() + "5af150" for address in callees) + "00"
+        )
+        host = FakeHost(WASM, codes=callees)
+        executable = WASM.compile(lower_bytecode(caller))
+        try:
+            while time.monotonic() < deadline and not errors:
+                assert executable.run(new_frame(host, caller, 10_000_000)) is ExitKind.STOP
+                runs[0] += 1
+        except BaseException as error:  # reported by the test's thread
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker, args=(tag,)) for tag in (1, 2, 3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[0]
+    assert runs[0] > 3
+    booked = list(runtime._IDLE.values())
+    assert runtime._IDLE_INSTANCES[0] == sum(contract._counted for contract in booked)
+    assert runtime._IDLE_MEMORY[0] == sum(contract._counted_memory for contract in booked)
+    assert all(contract.store is not None and not contract._running for contract in booked)

@@ -518,7 +518,8 @@ class _Slot:
                 raise WasmMemoryError(_grow_refused(pages, exc2)) from None
             want = pages
         self.pages = want
-        self._growths[0] += 1
+        with _BOOKS:
+            self._growths[0] += 1
         self._locate()
 
     def _write_memory(self, data: bytearray) -> None:
@@ -850,6 +851,9 @@ _IDLE_INSTANCES = [0]
 """Instances held by the stores of the contracts in :data:`_IDLE`."""
 _IDLE_MEMORY = [0]
 """Bytes of linear memory held by the stores of the contracts in :data:`_IDLE`."""
+_BOOKS = threading.RLock()
+"""Held while the idle books, a contract's running count or its counted instances
+and growths change: every thread's runs enter and leave the same books."""
 
 
 def _grow_refused(pages: int, error: wasmtime.WasmtimeError) -> str:
@@ -914,7 +918,8 @@ class CompiledContract:
                 raise WasmStackExhaustedError(
                     f"{left} bytes of native stack left at call depth {frame.depth}"
                 )
-        self._running += 1  # running: not to be dropped, though still in the idle books
+        with _BOOKS:
+            self._running += 1  # running: not to be dropped, though still in the idle books
         slot: _Slot | None = None
         adopted = False
         try:
@@ -996,22 +1001,23 @@ class CompiledContract:
         caps on idle instances and memory hold within a transaction too (give
         or take theirs).
         """
-        self._running -= 1
-        if self._running or self.store is None:
-            return
-        state = _THREAD
-        unsettled = state.unsettled
-        if state.active:
-            unsettled.add(self)
-            if len(unsettled) <= UNSETTLED_LIMIT:
+        with _BOOKS:
+            self._running -= 1
+            if self._running or self.store is None:
                 return
-        if unsettled:  # they ran before this one: older in the books
-            state.unsettled = set()
-            for contract in unsettled:
-                if not contract._running and contract.store is not None:
-                    contract._become_idle()
-        if self.store is not None:  # in the set above, its store may have been dropped
-            self._become_idle()
+            state = _THREAD
+            unsettled = state.unsettled
+            if state.active:
+                unsettled.add(self)
+                if len(unsettled) <= UNSETTLED_LIMIT:
+                    return
+            if unsettled:  # they ran before this one: older in the books
+                state.unsettled = set()
+                for contract in unsettled:
+                    if not contract._running and contract.store is not None:
+                        contract._become_idle()
+            if self.store is not None:  # in the set above, its store may have been dropped
+                self._become_idle()
 
     def _become_idle(self) -> None:
         """Enter the idle books, or, for a contract that ran from them, move to their end.
@@ -1021,7 +1027,7 @@ class CompiledContract:
         grew no memory costs a move to the end, not a recount: most runs.
         Either way the least recently used stores go while the books hold
         more than their caps (others' evictions passed over this one while
-        it ran).
+        it ran).  The caller holds :data:`_BOOKS`.
         """
         key = id(self)
         unchanged = self._live == self._counted and self._growths[0] == self._counted_growths
@@ -1030,7 +1036,7 @@ class CompiledContract:
         else:
             self._leave_idle()
             if self._live > MAX_IDLE_STORE_INSTANCES:
-                self.drop_store()
+                self._drop_store()
                 return
             _IDLE[key] = self
             self._counted = self._live
@@ -1048,16 +1054,25 @@ class CompiledContract:
             victim = next((idle for idle in _IDLE.values() if not idle._running), None)
             if victim is None:
                 break
-            victim.drop_store()
+            victim._drop_store()
 
     def _leave_idle(self) -> None:
+        """Leave the idle books (the caller holds :data:`_BOOKS`)."""
         if _IDLE.pop(id(self), None) is not None:
             _IDLE_INSTANCES[0] -= self._counted
             _IDLE_MEMORY[0] -= self._counted_memory
             self._counted = self._counted_memory = 0
 
     def drop_store(self) -> None:
-        """Free every instance (and its memory); the next run starts a new store."""
+        """Free every instance (and its memory); the next run starts a new store.
+
+        Refused while a frame runs on it (in any thread).
+        """
+        with _BOOKS:
+            self._drop_store()
+
+    def _drop_store(self) -> None:
+        """:meth:`drop_store`, for a caller holding :data:`_BOOKS`."""
         if self._running:
             return
         self._leave_idle()
@@ -1078,6 +1093,7 @@ class CompiledContract:
                 f"cannot make a wasm instance ({MEMORY_MODE} memory mode, "
                 f"{self._live} live in this contract's store): {reason}"
             ) from None
-        self.instances += 1
-        self._live += 1
+        with _BOOKS:
+            self.instances += 1
+            self._live += 1
         return slot
