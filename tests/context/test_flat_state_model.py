@@ -285,6 +285,19 @@ def test_accounts_read_before_the_root_moves_are_read_again_after(
     assert flat.get_balance(a) == pair.flat_class(pair.flat_db, old_root).get_balance(a) == 1
 
 
+def test_accounts_read_are_remembered_up_to_the_layers_cap() -> None:
+    layers = StateLayers(max_entries=2)
+    pair = _Pair(layers)
+    for i, a in enumerate(ADDRESSES):
+        pair.apply(("set_balance", a, i + 1))
+    pair.apply(("persist_and_reopen",))
+    for _ in range(2):
+        for a in ADDRESSES:
+            pair.apply(("read_account", a))
+    assert len(pair.flat._reads) == 2
+    pair.finish()
+
+
 def test_roots_beyond_the_cap_are_forgotten_oldest_first() -> None:
     layers = StateLayers(max_roots=2)
     pair = _Pair(layers)

@@ -136,7 +136,8 @@ class FlatAccountDB(AccountDatabaseAPI):
         self._layer: StateLayer = self.layers.at(state_root)
         self._accounts: dict[bytes, AccountRecord | None] = {}
         self._reads: dict[bytes, AccountRecord | None] = {}
-        """Accounts as ``_layer`` (or the trie under it) gave them: valid until it changes."""
+        """Accounts as ``_layer`` (or the trie under it) gave them: valid until it changes.
+        At most ``layers.max_entries`` of them."""
         self._new_codes: dict[bytes, bytes] = {}
         self._current: dict[bytes, dict[int, int]] = {}
         self._current_cleared: set[bytes] = set()
@@ -215,7 +216,8 @@ class FlatAccountDB(AccountDatabaseAPI):
                 record = self._layer.account(address)
                 if record is MISSING:
                     record = self._read_account(address)
-                reads[address] = record  # type: ignore[assignment]  # not MISSING here
+                if len(reads) < self.layers.max_entries:  # bounded as a layer's reads are
+                    reads[address] = record  # type: ignore[assignment]  # not MISSING here
         return record  # type: ignore[return-value]
 
     def _trie_account(self, address: bytes) -> AccountRecord | None:
