@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis_profiles import DEEP_SCALE
 
 from evmkiln.fixtures import FIXTURES_ENV_VAR
 
@@ -31,8 +32,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-DEEP_SCALE = 10
-"""How many times its own ``max_examples`` a test runs under the ``deep`` profile."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

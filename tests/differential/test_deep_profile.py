@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis_profiles import DEEP_SCALE
 
 TESTS = Path(__file__).resolve().parents[1]
 PROBE = """
@@ -29,7 +30,7 @@ def test_report():
 
 def _examples(tmp_path: Path, *options: str, profile: str | None = None) -> int:
     (tmp_path / "test_probe.py").write_text(PROBE)
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS / "support")])}
     env.pop("HYPOTHESIS_PROFILE", None)
     if profile is not None:
         env["HYPOTHESIS_PROFILE"] = profile
@@ -51,7 +52,5 @@ def _examples(tmp_path: Path, *options: str, profile: str | None = None) -> int:
 def test_deep_runs_each_test_its_scale_times_over(
     tmp_path: Path, options: tuple[str, ...], profile: str | None
 ) -> None:
-    from conftest import DEEP_SCALE
-
     deep = options or profile
     assert _examples(tmp_path, *options, profile=profile) == (7 * DEEP_SCALE if deep else 7)
