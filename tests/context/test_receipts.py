@@ -183,6 +183,9 @@ def test_log_entries_of_a_computation_are_py_evms() -> None:
     assert log_entries(Finished(((b"\x04" * 20, (1,), b""),), False)) == (
         (b"\x04" * 20, (1,), b""),
     )
+    tools = ((b"\x05" * 20, (), b""),)
+    computation.get_log_entries = lambda: tools  # a tool's, set on the instance
+    assert log_entries(computation) == tools
 
 
 @settings(max_examples=100, deadline=None)

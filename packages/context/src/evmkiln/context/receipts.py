@@ -155,8 +155,10 @@ def logs_of(entries: Sequence[tuple[bytes, tuple[int, ...], bytes]]) -> tuple[Lo
 def log_entries(computation: Any) -> tuple[tuple[bytes, tuple[int, ...], bytes], ...]:
     """``computation.get_log_entries()``: for py-evm's own method, its raw entries
     without their counters, cut by a C iterator rather than a generator (16%
-    fewer instructions for 10,000 logs)."""
-    if getattr(type(computation), "get_log_entries", None) is BaseComputation.get_log_entries:
+    fewer instructions for 10,000 logs).  A method set on the instance is called."""
+    if getattr(type(computation), "get_log_entries", None) is BaseComputation.get_log_entries and (
+        "get_log_entries" not in getattr(computation, "__dict__", ())
+    ):
         return tuple(map(_WITHOUT_COUNTER, computation.get_raw_log_entries()))
     entries: tuple[tuple[bytes, tuple[int, ...], bytes], ...] = computation.get_log_entries()
     return entries
