@@ -171,3 +171,29 @@ def test_a_failed_call_is_replayed_once(boa: Any) -> None:
             contract.boom(1)  # INVALID, one of two: compiled code cannot say which
         replays = vm_class.stats.interpreted_for
     assert replays.get(kiln_boa.REPLAY_REASON, 0) >= 1 and FRAME_REPLAY not in replays
+
+
+def test_coverage_sends_frames_to_the_interpreter(boa: Any) -> None:
+    """titanoboa's coverage reads the pcs each computation's code stream recorded:
+    compiled frames record none, so while it is on every frame is interpreted."""
+    from evmkiln.integrations import boa as kiln_boa
+
+    with boa.swap_env(boa.Env()):
+        vm_class: Any = kiln_boa.enable("llvm", runtime=None)
+        contract = boa.loads(SOURCE)
+        env = boa.env
+        traced: list[int] = []
+        trace = env._trace_computation
+
+        def record(computation: Any, contract: Any = None) -> None:
+            traced.append(len(computation.code._trace))
+            trace(computation, contract)
+
+        env._trace_computation = record
+        env._coverage_enabled = True  # what titanoboa 0.2's coverage plugin sets (on Env)
+        try:
+            assert contract.bump(3) == 3
+        finally:
+            del env._coverage_enabled, env._trace_computation
+        assert traced and traced[0] > 0
+        assert vm_class.stats.interpreted_for.get("titanoboa coverage", 0) > 0

@@ -77,6 +77,19 @@ def _tolerated() -> tuple[type, ...]:
     return tuple(getattr(boa_py_evm, name) for name in names if hasattr(boa_py_evm, name))
 
 
+def _coverage_on(env: Any) -> bool:
+    """Whether titanoboa traces the pcs of every computation for coverage.py.
+
+    Released titanoboa (0.2.x) says so with the class flag ``Env._coverage_enabled``,
+    which its coverage plugin sets; later versions keep a coverage object in
+    ``env._coverage``.  Either way the pc trace is read from every computation's
+    code after the call, and compiled frames record none.
+    """
+    return bool(getattr(env, "_coverage_enabled", False)) or (
+        getattr(env, "_coverage", None) is not None
+    )
+
+
 class BoaFrames(CompiledFrames):
     """evmkiln's frames as titanoboa needs them; titanoboa's computation class subclasses this.
 
@@ -97,7 +110,7 @@ class BoaFrames(CompiledFrames):
             return "titanoboa patch_opcode"
         if hasattr(cls._gas_meter_class, "_set_code"):
             return "titanoboa gas profiling (per-pc gas)"
-        if getattr(cls.env, "_coverage", None) is not None:
+        if _coverage_on(cls.env):
             return "titanoboa coverage"
         return super().interpret_reason(message)
 
