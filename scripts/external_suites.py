@@ -7,12 +7,20 @@ Usage (from the checkout; installs nothing, needs network access to PyPI once)::
 
 For each suite, the source distribution of the *installed* version is
 downloaded from PyPI (checked against the index's SHA-256) into a cache
-directory, and its tests run three times, each in a fresh pytest process:
+directory, and its tests run four times, each in a fresh pytest process:
 
 * ``pyevm``: as published (stock ``PyEVMBackend``);
 * ``evmkiln``: on ``KilnBackend`` (llvm, the tiered default policy), with the
   persistent code cache off;
-* ``evmkiln-warm``: the same with a code cache filled by one run before it.
+* ``evmkiln-warm``: the same with a code cache filled by one run before it;
+* ``evmkiln-blocking``: every code compiled before it first runs
+  (``EVMKILN_RUNTIME=blocking``).  Under the tiered policy a suite's
+  contracts are mostly interpreted (few get hot in a test), so this is the
+  configuration that compares compiled frames with stock py-evm.
+
+Each evmkiln configuration reports how many frames ran compiled and how many
+on the interpreter (the plugins' ``$EVMKILN_FRAMES_REPORT``); a blocking run
+in which no frame ran compiled is an error, not a pass.
 
 titanoboa's tests are not in its source distribution: ``--titanoboa-source``
 names a checkout of its repository at the installed version's tag, whose
@@ -25,8 +33,8 @@ which ``ETHEREUM_TESTER_CHAIN_BACKEND`` selects; eth-tester's own backend
 tests name ``PyEVMBackend``, which the plugin
 ``evmkiln.integrations.pytest_pyevm_backend`` rebinds to ``KilnBackend``.
 
-With ``--repeat N`` the three configurations run in N interleaved rounds
-(stock, evmkiln, warm; stock, evmkiln, warm; ...), so that a change in the
+With ``--repeat N`` the four configurations run in N interleaved rounds
+(stock, evmkiln, warm, blocking; stock, ...), so that a change in the
 machine's load falls on all of them alike, and the wall time reported is
 each configuration's median; every round's outcomes are checked.
 
@@ -92,6 +100,9 @@ SUITES = {
     "web3": Suite(
         "web3",
         ("tests/integration/test_ethereum_tester.py",),
+        # The plugin for its frames report: web3.py builds eth-tester's default
+        # backend, which the variable selects.
+        kiln_args=("-p", "evmkiln.integrations.pytest_pyevm_backend"),
         kiln_env={"ETHEREUM_TESTER_CHAIN_BACKEND": KILN_BACKEND},
         args=WITHOUT_TITANOBOA,
     ),
@@ -119,7 +130,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
 }
 """Test ids (suite::nodeid) that pass on stock py-evm and not on evmkiln, with why."""
 
-CONFIGURATIONS = ("pyevm", "evmkiln", "evmkiln-warm")
+CONFIGURATIONS = ("pyevm", "evmkiln", "evmkiln-warm", "evmkiln-blocking")
 
 
 def cache_root() -> Path:
@@ -189,6 +200,8 @@ class Run:
     tests: dict[str, str]
     rounds: list[float] = field(default_factory=list)
     """Every round's wall time (``seconds`` is their median)."""
+    frames: dict[str, int] = field(default_factory=dict)
+    """Frames run compiled and interpreted, every test process added up (evmkiln only)."""
 
     def count(self, outcome: str) -> int:
         return sum(1 for v in self.tests.values() if v == outcome)
@@ -212,6 +225,16 @@ def compile_bytecode() -> float:
     return time.perf_counter() - start
 
 
+def frames_reported(directory: Path) -> dict[str, int]:
+    """The frame counts every test process wrote into ``directory``, added up."""
+    totals: dict[str, int] = {}
+    for report in directory.glob("*.json"):
+        for name, value in json.loads(report.read_text()).items():
+            if isinstance(value, int):
+                totals[name] = totals.get(name, 0) + value
+    return totals
+
+
 def run(suite: Suite, source: Path, config: str, jobs: int, cache: Path) -> Run:
     env = {**os.environ, "EVMKILN_CACHE": "off"}
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(jobs)]
@@ -219,12 +242,14 @@ def run(suite: Suite, source: Path, config: str, jobs: int, cache: Path) -> Run:
     if config != "pyevm":
         env.update(suite.kiln_env)
         args += list(suite.kiln_args)
-        env["EVMKILN_RUNTIME"] = "tiered"
+        env["EVMKILN_RUNTIME"] = "blocking" if config == "evmkiln-blocking" else "tiered"
     if config == "evmkiln-warm":
         env["EVMKILN_CACHE"] = "on"
         env["EVMKILN_CACHE_DIR"] = str(cache)
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
+        reports = Path(tmp) / "frames"
+        env["EVMKILN_FRAMES_REPORT"] = str(reports)
         start = time.perf_counter()
         done = subprocess.run(
             [*args, f"--junitxml={junit}", *suite.paths],
@@ -236,7 +261,7 @@ def run(suite: Suite, source: Path, config: str, jobs: int, cache: Path) -> Run:
         seconds = time.perf_counter() - start
         if not junit.is_file():
             raise SystemExit(f"{suite.distribution} ({config}) did not run:\n{done.stdout[-3000:]}")
-        return Run(seconds, outcomes(junit))
+        return Run(seconds, outcomes(junit), frames=frames_reported(reports))
 
 
 def combine(each: list[Run]) -> Run:
@@ -247,7 +272,11 @@ def combine(each: list[Run]) -> Run:
         for test, outcome in r.tests.items():
             if tests.get(test, "passed") == "passed" or outcome == "failed":
                 tests[test] = outcome
-    return Run(statistics.median(times), tests, [r.seconds for r in each])
+    frames: dict[str, int] = {}
+    for r in each:
+        for name, value in r.frames.items():
+            frames[name] = frames.get(name, 0) + value
+    return Run(statistics.median(times), tests, [r.seconds for r in each], frames)
 
 
 def main() -> int:
@@ -295,12 +324,21 @@ def main() -> int:
                 spread = ""
                 if len(r.rounds) > 1:
                     spread = f"  (rounds {', '.join(f'{t:.1f}' for t in r.rounds)})"
+                frames = ""
+                if config != "pyevm":
+                    frames = (
+                        f"  frames compiled {r.frames.get('frames_run_compiled', 0):,}"
+                        f" interpreted {r.frames.get('frames_interpreted', 0):,}"
+                    )
                 print(
-                    f"{name} {version(suite.distribution)} {config:13} "
+                    f"{name} {version(suite.distribution)} {config:16} "
                     f"passed {r.count('passed'):4}  failed {r.count('failed'):3}  "
-                    f"skipped {r.count('skipped'):3}  {r.seconds:7.1f} s{spread}",
+                    f"skipped {r.count('skipped'):3}  {r.seconds:7.1f} s{spread}{frames}",
                     flush=True,
                 )
+            if not runs["evmkiln-blocking"].frames.get("frames_run_compiled"):
+                print(f"  evmkiln-blocking: no frame ran compiled in {name}'s tests")
+                unexpected.append(f"evmkiln-blocking: {name}: no compiled frame")
         for config in CONFIGURATIONS[1:]:
             kiln = runs[config].tests
             for test, outcome in sorted(runs["pyevm"].tests.items()):
@@ -318,6 +356,7 @@ def main() -> int:
                     "seconds": r.seconds,
                     "rounds": r.rounds,
                     "passed": r.count("passed"),
+                    "frames": r.frames,
                     "tests": r.tests,
                 }
                 for c, r in runs.items()

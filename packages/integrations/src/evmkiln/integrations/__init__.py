@@ -14,7 +14,10 @@ docs/integrations.md says what works and what differs.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 DEFAULT_BACKEND = "llvm"
@@ -74,3 +77,34 @@ def runs_tests(config: Any) -> bool:
     if hasattr(config, "workerinput"):
         return True
     return getattr(config.option, "dist", "no") == "no"
+
+
+FRAMES_REPORT_ENV = "EVMKILN_FRAMES_REPORT"
+"""A directory: the pytest plugins write there, at the end of each test process, how
+many frames ran compiled and how many on the interpreter (:func:`write_frames_report`)."""
+
+
+def write_frames_report(tool: str, vm_classes: Iterable[Any]) -> Path | None:
+    """Add up the dispatch counts of ``vm_classes`` into ``$EVMKILN_FRAMES_REPORT/TOOL-PID.json``.
+
+    A test suite run on evmkiln passes just as well if nothing in it ever ran
+    compiled (the tiered runtime interprets code that never gets hot; a test
+    may swap in an environment of its own): the report says how much of the
+    run the comparison with stock py-evm actually covered.  Nothing is written
+    when the variable is unset.
+    """
+    directory = os.environ.get(FRAMES_REPORT_ENV)
+    if not directory:
+        return None
+    totals = {"frames_run_compiled": 0, "frames_interpreted": 0, "frames_compiled": 0}
+    reasons: dict[str, int] = {}
+    for vm_class in vm_classes:
+        stats = vm_class.stats
+        for name in totals:
+            totals[name] += getattr(stats, name)
+        for reason, count in stats.interpreted_for.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    path = Path(directory) / f"{tool}-{os.getpid()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**totals, "interpreted_for": reasons}))
+    return path

@@ -243,6 +243,31 @@ def enable(
     return boa_vm
 
 
+def is_enabled(env: Any = None) -> bool:
+    """Whether ``env`` (default: ``boa.env``) runs on evmkiln."""
+    env = boa.env if env is None else env
+    computation_class = env.evm.vm.state.computation_class
+    return isinstance(computation_class, type) and issubclass(computation_class, BoaFrames)
+
+
+def fork_of(env: Any = None) -> str:
+    """The fork ``env``'s VM runs (default: ``boa.env``'s)."""
+    env = boa.env if env is None else env
+    return _fork_of(env.evm.vm)
+
+
+def move_to(vm_class: type[Any], *, env: Any = None) -> None:
+    """Run ``env`` (default: ``boa.env``) on ``vm_class``, a class :func:`enable` returned.
+
+    For putting several environments on one VM class, and so one code cache:
+    a test suite's environments meet the same contracts over and over.
+    """
+    env = boa.env if env is None else env
+    if not issubclass(vm_class.get_state_class().computation_class, BoaFrames):
+        raise ValueError(f"{vm_class.__name__} is not a VM class enable() made")
+    _move_to(env, vm_class)
+
+
 def disable(*, env: Any = None) -> None:
     """Put ``env`` (default: ``boa.env``) back on py-evm's interpreter, state included.
 
@@ -250,9 +275,6 @@ def disable(*, env: Any = None) -> None:
     native BLS12-381 precompiles.
     """
     env = boa.env if env is None else env
-    vm = env.evm.vm
-    if not isinstance(vm.state.computation_class, type) or not issubclass(
-        vm.state.computation_class, BoaFrames
-    ):
+    if not is_enabled(env):
         return
-    _move_to(env, fork_spec(_fork_of(vm)).vm_class)
+    _move_to(env, fork_spec(_fork_of(env.evm.vm)).vm_class)
