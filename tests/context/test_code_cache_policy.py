@@ -30,6 +30,25 @@ def test_least_recently_used_code_is_dropped_first() -> None:
     assert cache.stats.frames_compiled == 4
 
 
+class _EvictedMeanwhile(dict[bytes, object]):
+    """Entries that another thread changes between the eviction's look and its delete."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        keys = iter(list(super().__iter__()))
+        self.clear()  # the other thread: evicted everything meanwhile
+        return keys
+
+
+def test_eviction_raced_by_another_thread_still_compiles() -> None:
+    """Threads sharing a VM class share its cache: the oldest entry may be gone by the
+    time this thread deletes it."""
+    cache = CodeCache(ReferenceBackend(), CompileOptions(), DispatchStats(), max_entries=1)
+    cache.get(b"\x00")
+    cache._entries = _EvictedMeanwhile(cache._entries)  # type: ignore[assignment]
+    assert cache.get(b"\x60\x01\x00") is not None
+    assert cache.stats.frames_compiled == 2
+
+
 def test_compile_failure_falls_back_by_default_and_raises_when_asked() -> None:
     lenient = CodeCache(ReferenceBackend(), CompileOptions(), DispatchStats(), _broken_lowering)
     assert lenient.get(b"\x00") is None

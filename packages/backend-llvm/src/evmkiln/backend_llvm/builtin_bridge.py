@@ -222,7 +222,10 @@ class RunState:
         # frames look (and only nested frames keep theirs).
         state = _adopt(frame) if _KEPT and frame.depth else None
         if state is None:
-            state = _IDLE.pop() if _IDLE else cls()
+            try:
+                state = _IDLE.pop()  # one call: another thread may take the last one
+            except IndexError:
+                state = cls()
         if state.memory.kept:
             state.memory.claim()
         state.frame = frame
@@ -311,7 +314,7 @@ class RunState:
         del _ACTIVE[self.address]
         frame = self.frame
         i64 = self.i64
-        kept = False
+        stamp: object | None = None
         try:
             frame.gas = i64[_GAS]
             refund = i64[_REFUND]
@@ -321,31 +324,35 @@ class RunState:
             if self.ctx.lg_len:
                 self.emit_logs()
             if worth_keeping(succeeded, frame.depth, self.storage.entered_count()):
-                kept = self._keep(frame)
+                stamp = self._stamp_to_keep(frame)
         finally:
             try:
-                if not kept:
+                if stamp is None:
                     self.storage.end_frame()
             finally:
                 if self.ctx.lg_len:
                     self.logs.reset()
                 self.frame = _NO_FRAME
                 self.error = None
-                if not kept:
+                # Published last: _KEPT and _IDLE are shared by every thread, and a state
+                # another thread can take must be done with this frame (frame, error, logs).
+                if stamp is None:
                     _IDLE.append(self)
+                else:
+                    displaced = keep_bounded(_KEPT, frame.address, (self, stamp), KEPT_TABLES)
+                    if displaced is not None:
+                        _retire(displaced[0])
 
-    def _keep(self, frame: Frame) -> bool:
-        """Keep this state for the next frame on ``frame.address`` (see :meth:`end`)."""
+    def _stamp_to_keep(self, frame: Frame) -> object | None:
+        """The host's stamp under which this state is kept for the next frame on
+        ``frame.address`` (see :meth:`end`), its writes told; ``None``: not kept."""
         storage = self.storage
         storage.write_back()
         stamp = frame.host.storage_stamp(frame.address)
         if stamp is None:
-            return False
+            return None
         self.ctx.refund = 0  # handed to the frame already
-        displaced = keep_bounded(_KEPT, frame.address, (self, stamp), KEPT_TABLES)
-        if displaced is not None:
-            _retire(displaced[0])
-        return True
+        return stamp
 
     def fail(self, error: BaseException) -> int:
         """Record a non-halt exception raised inside a crossing."""

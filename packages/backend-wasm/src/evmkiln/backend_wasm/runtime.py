@@ -431,9 +431,10 @@ def _on_helper_thread(run: Callable[[Frame], ExitKind], frame: Frame) -> ExitKin
 class _Slot:
     """One instance of the module with its memory views and the frame it is running."""
 
-    def __init__(self, owner: CompiledContract) -> None:
-        store = owner.store
-        assert store is not None  # made by CompiledContract._new_slot
+    def __init__(self, owner: CompiledContract, store: wasmtime.Store | None = None) -> None:
+        """An instance in ``store``, by default the owner's (made by ``_new_slot``)."""
+        store = owner.store if store is None else store
+        assert store is not None
         self._growths = owner._growths
         """The owner's count of memory growths, which its idle books compare."""
         self.base = owner.memory_base
@@ -892,6 +893,8 @@ class CompiledContract:
         """Instances whose storage table a nested frame left, by the frame's storage
         address, with the host's stamp of that storage then (see :meth:`run`)."""
         self._running = 0
+        self._owner = 0
+        """The thread whose runs are in the store while :attr:`_running` (its ident)."""
         self._live = 0
         """Instances in the current store."""
         self._counted = 0
@@ -918,8 +921,14 @@ class CompiledContract:
                 raise WasmStackExhaustedError(
                     f"{left} bytes of native stack left at call depth {frame.depth}"
                 )
+        me = threading.get_ident()
         with _BOOKS:
-            self._running += 1  # running: not to be dropped, though still in the idle books
+            apart = self._running and self._owner != me
+            if not apart:
+                self._running += 1  # running: not to be dropped, though still in the idle books
+                self._owner = me
+        if apart:
+            return self._run_apart(frame)
         slot: _Slot | None = None
         adopted = False
         try:
@@ -954,6 +963,26 @@ class CompiledContract:
                 if not kept_now:
                     self._free.append(slot)
                 self._settle()
+
+    def _run_apart(self, frame: Frame) -> ExitKind:
+        """Run ``frame`` in a store of its own: another thread is running in this one.
+
+        A wasmtime store belongs to one thread at a time: it is entered with
+        that thread's stack limit and stays entered while the thread is in a
+        host call, so a second thread entering it meanwhile runs against the
+        first one's stack bounds (a spurious stack overflow, or a panic in
+        wasmtime's stack walk that aborts the process).  Threads that share a
+        VM class rarely run the same contract at the same moment, so such a
+        run pays for a store and an instance (tens of microseconds) rather
+        than every run for a store per thread; the store goes with the run.
+        """
+        active = _THREAD.active
+        slot = self._instantiate(wasmtime.Store(self._engine))
+        active.append(slot)
+        try:
+            return slot.execute(frame)
+        finally:
+            active.pop()
 
     def _keep(self, slot: _Slot, frame: Frame) -> bool:
         """Keep ``slot`` with its storage table for the next frame of this contract on
@@ -1084,8 +1113,15 @@ class CompiledContract:
     def _new_slot(self) -> _Slot:
         if self.store is None:
             self.store = wasmtime.Store(self._engine)
+        slot = self._instantiate(self.store)
+        with _BOOKS:
+            self.instances += 1
+            self._live += 1
+        return slot
+
+    def _instantiate(self, store: wasmtime.Store) -> _Slot:
         try:
-            slot = _Slot(self)
+            return _Slot(self, store)
         except wasmtime.WasmtimeError as exc:
             # Instantiating maps the instance's memory: what fails is address space.
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "refused"
@@ -1093,7 +1129,3 @@ class CompiledContract:
                 f"cannot make a wasm instance ({MEMORY_MODE} memory mode, "
                 f"{self._live} live in this contract's store): {reason}"
             ) from None
-        with _BOOKS:
-            self.instances += 1
-            self._live += 1
-        return slot

@@ -206,9 +206,15 @@ class CodeCache:
             entries[code] = hit  # most recently used last
             return hit
         if len(entries) >= self.max_entries:
-            oldest = next(iter(entries))
-            del entries[oldest]
-            self.aot_codes.discard(oldest)
+            try:
+                oldest = next(iter(entries))
+                del entries[oldest]
+            except (RuntimeError, KeyError, StopIteration):
+                # Threads sharing the VM class changed the cache meanwhile: one of them
+                # evicted (the cache may hold one more entry until the next miss).
+                pass
+            else:
+                self.aot_codes.discard(oldest)
         if self.artifacts or self.strict:
             preloaded = self.artifacts.get(code_hash(code))
             if preloaded is not None:

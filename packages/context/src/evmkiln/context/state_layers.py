@@ -34,6 +34,7 @@ for witness-based sync) lists only what the trie itself was asked.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -111,12 +112,14 @@ class StateLayer:
             layer = layer.parent
         flat = StateLayer(parent=None)
         for older in reversed(chain):
+            # Other threads' states at these roots may be adding what they read (new
+            # keys of ``storage``) meanwhile: each dict is copied in one call first.
             flat.accounts.update(older.accounts)
             flat.codes.update(older.codes)
-            for address in older.cleared:
+            for address in tuple(older.cleared):
                 flat.storage.pop(address, None)
                 flat.cleared.add(address)
-            for address, slots in older.storage.items():
+            for address, slots in tuple(older.storage.items()):
                 target = flat.storage.get(address)
                 if target is None:
                     flat.storage[address] = dict(slots)
@@ -129,7 +132,7 @@ class StateLayer:
 class StateLayers:
     """The layers of one VM class's states, by state root (see the module docstring)."""
 
-    __slots__ = ("_layers", "max_entries", "max_roots")
+    __slots__ = ("_layers", "_lock", "max_entries", "max_roots")
 
     def __init__(
         self, *, max_roots: int = DEFAULT_MAX_ROOTS, max_entries: int = DEFAULT_MAX_ENTRIES
@@ -139,19 +142,22 @@ class StateLayers:
         self.max_roots = max_roots
         self.max_entries = max_entries
         self._layers: OrderedDict[bytes, StateLayer] = OrderedDict()
+        self._lock = threading.Lock()
+        """The VM class's states may be made and flushed on several threads at once."""
 
     def __len__(self) -> int:
         return len(self._layers)
 
     def at(self, root: bytes) -> StateLayer:
         """The layer of ``root``: the remembered one, or a new empty one (then remembered)."""
-        layer = self._layers.get(root)
-        if layer is None:
-            layer = StateLayer(parent=None)
-            self._remember(root, layer)
-        else:
-            self._layers.move_to_end(root)
-        return layer
+        with self._lock:
+            layer = self._layers.get(root)
+            if layer is None:
+                layer = StateLayer(parent=None)
+                self._remember(root, layer)
+            else:
+                self._layers.move_to_end(root)
+            return layer
 
     def derive(self, parent: StateLayer, root: bytes, diff: StateLayer) -> StateLayer:
         """Remember ``diff`` (changes written over ``parent``) as the layer of ``root``.
@@ -159,19 +165,26 @@ class StateLayers:
         If ``root`` is already known, its layer is kept: both describe the same
         state, and the known one may hold more.
         """
-        known = self._layers.get(root)
-        if known is not None:
-            self._layers.move_to_end(root)
-            return known
+        with self._lock:
+            known = self._layers.get(root)
+            if known is not None:
+                self._layers.move_to_end(root)
+                return known
         diff.parent = parent
         diff.depth = parent.depth + 1
         if diff.depth > MAX_DEPTH:
-            diff = diff.flattened()
-        self._remember(root, diff)
-        return diff
+            diff = diff.flattened()  # outside the lock: it walks up to MAX_DEPTH layers
+        with self._lock:
+            known = self._layers.get(root)
+            if known is not None:  # another thread's state got there meanwhile
+                self._layers.move_to_end(root)
+                return known
+            self._remember(root, diff)
+            return diff
 
     def clear(self) -> None:
-        self._layers.clear()
+        with self._lock:
+            self._layers.clear()
 
     def _remember(self, root: bytes, layer: StateLayer) -> None:
         self._layers[root] = layer
