@@ -22,6 +22,7 @@ from artifact_checks import run_fresh_process
 from eth.vm.forks.cancun import CancunVM
 from message_harness import CALLEE, CALLER, SENDER, A, B, apply_message
 
+from evmkiln.codegen.artifact_files import MAX_METADATA_BYTES
 from evmkiln.codegen.backend import AotBackend, CompileOptions
 from evmkiln.context import disk_cache, make_vm_class
 from evmkiln.context.artifact_store import code_hash
@@ -204,6 +205,18 @@ def test_corrupt_entry_is_refused_and_recompiled(
     third = cached_vm(backend, tmp_path)
     assert apply_message(third, ACCOUNTS, value=5) == apply_message(CancunVM, ACCOUNTS, value=5)
     assert (third.stats.cache_loaded, third.stats.frames_compiled) == (2, 0)
+
+
+def test_nested_metadata_is_a_bad_entry(backend: str, tmp_path: Path) -> None:
+    """64 KiB of ``[`` overflowed the standard JSON parser's native stack under py-evm's
+    recursion limit: ``cache verify`` (and the options it reads) killed the process."""
+    first = fill(backend, tmp_path)
+    meta = entry_meta(first, CALLER)
+    meta.unlink()
+    meta.write_bytes(b"[" * (MAX_METADATA_BYTES + 1))
+    checks = {check.entry.code_hash: check for check in map(verify_entry, scan(tmp_path))}
+    assert checks.pop(code_hash(CALLER)).status != "ok"
+    assert [check.status for check in checks.values()] == ["ok"]
 
 
 def test_half_removed_entry_is_a_miss_and_replaced(backend: str, tmp_path: Path) -> None:

@@ -67,6 +67,23 @@ def test_empty_to_means_contract_creation(write_json: WriteJson) -> None:
     assert test.transaction.to is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Deep enough to overflow the standard parser's native stack under the
+        # recursion limit py-evm sets (100,000): the process died.
+        "[" * 100_000 + "]" * 100_000,
+        '{"storeTest": ' + "9" * 5_000 + "}",  # past Python's 4,300-digit conversion limit
+    ],
+    ids=["nested", "long-integer"],
+)
+def test_hostile_json_is_an_invalid_fixture(write_json: WriteJson, text: str) -> None:
+    import eth  # noqa: F401  (its recursion limit, as in every evmkiln process)
+
+    with pytest.raises(FixtureError, match="invalid JSON"):
+        load_state_test_file(write_json("hostile.json", text))
+
+
 def test_invalid_json_names_the_file(write_json: WriteJson) -> None:
     path = write_json("broken.json", '{"storeTest": {')
     with pytest.raises(FixtureError) as info:

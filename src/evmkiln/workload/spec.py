@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic_core
+
 SPEC_SCHEMA = "evmkiln-workload-spec/1"
 
 Sender = Literal["keyed", "spoofed"]
@@ -143,7 +145,7 @@ class WorkloadSpec:
 
     @classmethod
     def read(cls, path: Path) -> WorkloadSpec:
-        return cls.from_json(json.loads(path.read_text()))
+        return cls.from_json(pydantic_core.from_json(path.read_bytes()))  # depth-limited
 
 
 def _contract_json(contract: Contract) -> dict[str, Any]:

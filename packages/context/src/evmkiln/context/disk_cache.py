@@ -82,6 +82,7 @@ from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel
+from pydantic_core import from_json
 
 from evmkiln.codegen.artifact_errors import ArtifactError
 from evmkiln.codegen.artifact_files import MAX_METADATA_BYTES
@@ -366,7 +367,9 @@ def _recorded_options(meta_path: Path) -> CompileOptions:
     """The compile options an entry's metadata records (``ValueError`` if it cannot be read)."""
     try:
         with meta_path.open("rb") as f:
-            raw = json.loads(f.read(MAX_METADATA_BYTES + 1))
+            # Not ``json.loads``: 64 KiB of ``[`` overflows its native stack under
+            # py-evm's recursion limit; pydantic's parser stops at a fixed depth.
+            raw = from_json(f.read(MAX_METADATA_BYTES + 1))
         options = raw["options"]
         extra = options["extra"]
         if not isinstance(extra, dict):
