@@ -207,13 +207,18 @@ def test_corrupt_entry_is_refused_and_recompiled(
     assert (third.stats.cache_loaded, third.stats.frames_compiled) == (2, 0)
 
 
-def test_nested_metadata_is_a_bad_entry(backend: str, tmp_path: Path) -> None:
-    """64 KiB of ``[`` overflowed the standard JSON parser's native stack under py-evm's
-    recursion limit: ``cache verify`` (and the options it reads) killed the process."""
+@pytest.mark.parametrize("damage", ["nested", "fifo"])
+def test_hostile_metadata_is_a_bad_entry(backend: str, damage: str, tmp_path: Path) -> None:
+    """``cache verify`` reads the options an entry records: 64 KiB of ``[`` overflowed
+    the standard JSON parser's native stack under py-evm's recursion limit (the
+    process died), and a FIFO in the metadata's place blocked it forever."""
     first = fill(backend, tmp_path)
     meta = entry_meta(first, CALLER)
     meta.unlink()
-    meta.write_bytes(b"[" * (MAX_METADATA_BYTES + 1))
+    if damage == "fifo":
+        os.mkfifo(meta)
+    else:
+        meta.write_bytes(b"[" * (MAX_METADATA_BYTES + 1))
     checks = {check.entry.code_hash: check for check in map(verify_entry, scan(tmp_path))}
     assert checks.pop(code_hash(CALLER)).status != "ok"
     assert [check.status for check in checks.values()] == ["ok"]

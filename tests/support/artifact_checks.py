@@ -82,7 +82,32 @@ def common_corruptions(field: str, not_magic: str, other_backend: str) -> dict[s
             "invalid metadata: backend",
         ),
         "huge metadata": (lambda m: m.write_bytes(b" " * (1 << 17)), "larger than"),
+        # Read without blocking and sized before reading: a FIFO blocked the loader
+        # forever, and /dev/zero or a huge file were read whole.
+        "metadata a FIFO": (lambda m: replace_with_fifo(m), "not a regular file"),
+        f"{field} a FIFO": (lambda m: replace_with_fifo(payload(m)), "not a regular file"),
+        f"{field} linked to /dev/zero": (
+            lambda m: replace_with_link(payload(m), Path("/dev/zero")),
+            "not a regular file",
+        ),
+        f"huge {field}": (lambda m: grow_sparse(payload(m), 1 << 40), "larger than"),
     }
+
+
+def replace_with_fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def replace_with_link(path: Path, target: Path) -> None:
+    path.unlink()
+    path.symlink_to(target)
+
+
+def grow_sparse(path: Path, size: int) -> None:
+    """Make ``path`` ``size`` bytes long without writing them (a hole)."""
+    with path.open("r+b") as f:
+        f.truncate(size)
 
 
 def assert_corrupt_refused(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -183,15 +184,7 @@ class ArtifactFiles(Generic[Meta]):
 
     def read_metadata(self, path: Path) -> Meta:
         """Parse and validate a metadata file (:class:`ArtifactCorruptError` if not)."""
-        try:
-            with path.open("rb") as f:
-                raw = f.read(MAX_METADATA_BYTES + 1)
-        except OSError as exc:
-            raise ArtifactCorruptError(
-                path, f"cannot read metadata: {exc.strerror or exc}"
-            ) from None
-        if len(raw) > MAX_METADATA_BYTES:
-            raise ArtifactCorruptError(path, f"metadata larger than {MAX_METADATA_BYTES} bytes")
+        raw = read_regular_file(path, MAX_METADATA_BYTES, "metadata")
         try:
             meta = self.model.model_validate_json(raw)
         except ValidationError as exc:
@@ -212,12 +205,7 @@ class ArtifactFiles(Generic[Meta]):
         """
         payload_path = path.parent / name
         what = self.payload
-        try:
-            data = payload_path.read_bytes()
-        except OSError as exc:
-            raise ArtifactCorruptError(
-                payload_path, f"cannot read {what}: {exc.strerror or exc}"
-            ) from None
+        data = read_regular_file(payload_path, size, what)
         if len(data) != size:
             raise ArtifactCorruptError(
                 payload_path, f"{what} is {len(data)} bytes, metadata says {size} (truncated?)"
@@ -227,6 +215,34 @@ class ArtifactFiles(Generic[Meta]):
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ArtifactCorruptError(payload_path, f"{what} content does not match its SHA-256")
         return payload_path, data
+
+
+def read_regular_file(path: Path, limit: int, what: str) -> bytes:
+    """At most ``limit`` bytes of the regular file ``path`` (:class:`ArtifactCorruptError`
+    if it is anything else, larger, or unreadable).
+
+    An artifact directory is input like any other: a FIFO in an entry's place
+    would block the reader forever, and a link to ``/dev/zero`` or a huge file
+    would be read whole before its size was compared.  The file is opened
+    without blocking and its type and size are checked before anything is read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ArtifactCorruptError(path, f"cannot read {what}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ArtifactCorruptError(path, f"{what} is not a regular file")
+        if info.st_size > limit:
+            raise ArtifactCorruptError(path, f"{what} is larger than {limit} bytes")
+        try:
+            data = f.read(limit + 1)
+        except OSError as exc:
+            raise ArtifactCorruptError(path, f"cannot read {what}: {exc.strerror or exc}") from None
+    if len(data) > limit:  # grew after the check
+        raise ArtifactCorruptError(path, f"{what} is larger than {limit} bytes")
+    return data
 
 
 def check_compatible(

@@ -85,7 +85,7 @@ from pydantic import BaseModel
 from pydantic_core import from_json
 
 from evmkiln.codegen.artifact_errors import ArtifactError
-from evmkiln.codegen.artifact_files import MAX_METADATA_BYTES
+from evmkiln.codegen.artifact_files import MAX_METADATA_BYTES, read_regular_file
 from evmkiln.codegen.backend import (
     AotBackend,
     Backend,
@@ -366,10 +366,9 @@ class EntryCheck:
 def _recorded_options(meta_path: Path) -> CompileOptions:
     """The compile options an entry's metadata records (``ValueError`` if it cannot be read)."""
     try:
-        with meta_path.open("rb") as f:
-            # Not ``json.loads``: 64 KiB of ``[`` overflows its native stack under
-            # py-evm's recursion limit; pydantic's parser stops at a fixed depth.
-            raw = from_json(f.read(MAX_METADATA_BYTES + 1))
+        # Not ``json.loads``: 64 KiB of ``[`` overflows its native stack under
+        # py-evm's recursion limit; pydantic's parser stops at a fixed depth.
+        raw = from_json(read_regular_file(meta_path, MAX_METADATA_BYTES, "metadata"))
         options = raw["options"]
         extra = options["extra"]
         if not isinstance(extra, dict):
@@ -379,7 +378,7 @@ def _recorded_options(meta_path: Path) -> CompileOptions:
             gas_metering=bool(options["gas_metering"]),
             extra=extra,
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, ArtifactError) as exc:
         raise ValueError(f"{meta_path}: cannot read the options it was built with: {exc}") from None
 
 
