@@ -21,6 +21,7 @@ from message_harness import (
 )
 
 from evmkiln.context import make_vm_class
+from evmkiln.context.vm import BEYOND_NATIVE_GAS, MAX_NATIVE_GAS
 
 KILN = make_vm_class("ir", fork="cancun", replay_inexact_halts=False)
 
@@ -189,3 +190,21 @@ def test_finalisation_logs_as_pyevms_when_debug2_is_on(
     expected = lines(CancunVM)
     assert any(line.startswith("TRANSACTION FEE") for line in expected)
     assert lines(KILN) == expected
+
+
+@pytest.mark.parametrize("backend", ["ir", "llvm", "wasm"])
+@pytest.mark.parametrize(
+    ("gas", "interpreted"), [(MAX_NATIVE_GAS, 0), (MAX_NATIVE_GAS + 1, 1), (2**256 - 1, 3)]
+)
+def test_gas_beyond_native_counters_is_interpreted(
+    backend: str, gas: int, interpreted: int
+) -> None:
+    """A top-level message may carry more gas than a native backend's signed 64-bit
+    counter: a frame with that much is interpreted (the native backends raised
+    ``ValueError``); a child given less (all but a 64th) runs compiled."""
+    spec = SCENARIOS["nested compiled calls"]
+    accounts = {SENDER: {"balance": 10**18}} | spec["accounts"]
+    kiln = make_vm_class(backend, fork="cancun")
+    assert apply_message(kiln, accounts, gas=gas) == apply_message(CancunVM, accounts, gas=gas)
+    assert kiln.stats.interpreted_for.get(BEYOND_NATIVE_GAS, 0) == interpreted
+    assert kiln.stats.frames_run_compiled == 3 - interpreted

@@ -254,6 +254,8 @@ class CompiledFrames(LazyFrameParts, _ForkComputation):
             executable = cls.code_cache.get(code)
             if executable is not None:
                 reason = _interpret_reason(cls, message)
+                if reason is None and message.gas > MAX_NATIVE_GAS:
+                    reason = BEYOND_NATIVE_GAS
                 if reason is None and _REPLAYS.messages and id(message) in _REPLAYS.messages:
                     reason = REPLAY_REASON
                 if reason is None:
@@ -343,6 +345,14 @@ whether it may (a frame's usual one or two logs ask the context each)."""
 
 REPLAY_REASON = "replaying an inexact halt for py-evm's error"
 _DEFAULT_INTERPRET_REASON: Any = CompiledFrames.interpret_reason.__func__  # type: ignore[attr-defined]
+
+
+MAX_NATIVE_GAS = (1 << 63) - 1
+"""The most gas a compiled frame starts with: the native backends count gas in a signed
+64-bit word.  A top-level message may bring more (py-evm takes any gas a block's limit
+allows, and ``execute_bytecode`` any at all); a frame with more is interpreted, and so
+is each child that is still given more (all but a 64th of its parent's)."""
+BEYOND_NATIVE_GAS = "gas beyond a native counter's 2**63 - 1"
 
 
 def _interpret_reason(cls: Any, message: Any) -> str | None:
