@@ -173,3 +173,27 @@ def test_every_shared_fixture_parses(fixtures_root: Path) -> None:
         load_state_test_file(path)
     for path in sorted((fixtures_root / "bench").glob("*.json")):
         load_bench_file(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("currentNumber", 2**256),
+        ("currentTimestamp", 2**256),
+        ("currentGasLimit", 2**256),
+        ("currentBaseFee", 2**256),
+        ("currentDifficulty", 2**256),
+        ("currentExcessBlobGas", 2**64),
+    ],
+)
+def test_block_fields_beyond_their_width_are_invalid(
+    write_json: WriteJson, field: str, value: int
+) -> None:
+    """A block field no word (or, for the excess blob gas, no 64-bit header field)
+    holds is a malformed fixture: engines failed on it each in their own way."""
+    doc = state_test()
+    doc["storeTest"]["env"][field] = hex(value)
+    with pytest.raises(FixtureError, match=f"{field}.*does not fit"):
+        load_state_test_file(write_json("wide.json", doc))
+    doc["storeTest"]["env"][field] = hex(value - 1)  # the widest value that fits
+    load_state_test_file(write_json("widest.json", doc))
