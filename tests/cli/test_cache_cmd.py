@@ -13,7 +13,7 @@ from evmkiln.cli.main import app
 from evmkiln.codegen.backend import AotBackend, CompileOptions
 from evmkiln.context.artifact_store import code_hash
 from evmkiln.context.code_cache import lower_with_pipeline
-from evmkiln.context.disk_cache import CACHE_DIR_ENV, DiskCache, scan
+from evmkiln.context.disk_cache import CACHE_BYTES_ENV, CACHE_DIR_ENV, DiskCache, scan
 from evmkiln.context.registry import get_backend
 
 pytest.importorskip("evmkiln.backend_wasm")
@@ -60,6 +60,14 @@ def test_show_follows_the_environment(
     empty = tmp_path / "nothing-here"
     code, out = invoke("show", "--dir", str(empty))
     assert code == 0 and "does not exist yet" in out and "entries    0" in out
+
+
+def test_show_names_a_malformed_size_cap(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A usage error naming the variable, not a traceback."""
+    monkeypatch.setenv(CACHE_BYTES_ENV, "abc")
+    result = runner.invoke(app, ["cache", "show", "--dir", str(cache_dir)])
+    assert result.exit_code == 2, result.output
+    assert "must be a positive number of bytes" in " ".join(result.output.split())
 
 
 def test_verify_reports_bad_and_stale_entries(cache_dir: Path) -> None:

@@ -181,3 +181,22 @@ def test_each_vm_class_has_its_own_cache_and_stats() -> None:
 def test_forks_evmkiln_does_not_know_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported fork 'amsterdam'"):
         make_vm_class(StubBackend({}), fork="amsterdam")
+    with pytest.raises(ValueError, match="named by a string"):
+        make_vm_class(StubBackend({}), fork=None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"opt_level": "x"},
+        {"opt_level": 2.5},
+        {"opt_level": 4},
+        {"opt_level": -1},
+        {"opt_level": True},
+        {"gas_metering": "no"},
+    ],
+)
+def test_malformed_compile_options_are_refused_at_once(options: dict[str, Any]) -> None:
+    """Not at the first compile, where the fallback would quietly interpret every code."""
+    with pytest.raises(ValueError, match=r"opt_level|gas_metering"):
+        make_vm_class(StubBackend({}), **options)

@@ -47,6 +47,10 @@ def show(directory: DirOption = None, as_json: JsonOption = False) -> None:
     """Where the cache is, how many entries and bytes it holds, per backend and fork."""
     from evmkiln.context.disk_cache import default_max_bytes, enabled_by_environment, scan
 
+    try:
+        max_bytes = default_max_bytes()
+    except ValueError as exc:  # a malformed EVMKILN_CACHE_MAX_BYTES
+        raise typer.BadParameter(str(exc)) from None
     root = _root(directory)
     entries = scan(root)
     groups: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -60,7 +64,7 @@ def show(directory: DirOption = None, as_json: JsonOption = False) -> None:
     summary: dict[str, Any] = {
         "directory": str(root),
         "enabled": enabled_by_environment(),
-        "max_bytes": default_max_bytes(),
+        "max_bytes": max_bytes,
         "entries": len(entries),
         "bytes": total,
         "groups": [

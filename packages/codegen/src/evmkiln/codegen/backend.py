@@ -46,6 +46,17 @@ class CompileOptions:
     """Further options, recorded in artifacts and cache keys like the others (see
     :data:`TRACE_PREIMAGES`)."""
 
+    def __post_init__(self) -> None:
+        # Checked here, not at the first compile: a bad option given to make_vm_class
+        # would otherwise fail every compile, and every contract would quietly run
+        # on the interpreter.
+        if type(self.opt_level) is not int or not 0 <= self.opt_level <= 3:
+            raise ValueError(f"opt_level must be an integer from 0 to 3, not {self.opt_level!r}")
+        if type(self.gas_metering) is not bool:
+            raise ValueError(f"gas_metering must be True or False, not {self.gas_metering!r}")
+        if not isinstance(self.extra, dict):
+            raise ValueError(f"extra must be a dict, not {type(self.extra).__name__}")
+
 
 TRACE_PREIMAGES = "trace_preimages"
 """``extra`` option: every KECCAK256 reports its input to the frame's

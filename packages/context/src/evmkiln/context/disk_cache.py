@@ -155,9 +155,12 @@ def default_max_bytes() -> int:
     chosen = os.environ.get(CACHE_BYTES_ENV, "").strip()
     if not chosen:
         return DEFAULT_MAX_BYTES
-    value = int(chosen)
+    try:
+        value = int(chosen)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise ValueError(f"{CACHE_BYTES_ENV} must be a positive number of bytes, not {chosen}")
+        raise ValueError(f"{CACHE_BYTES_ENV} must be a positive number of bytes, not {chosen!r}")
     return value
 
 

@@ -80,6 +80,9 @@ def fork_spec(name: str) -> ForkSpec:
 
     A fork's py-evm modules are imported on first use only.
     """
+    if not isinstance(name, str):
+        known = ", ".join(SUPPORTED_FORKS)
+        raise ValueError(f"a fork is named by a string ({known}), not {name!r}")
     key = name.lower()
     made = _MADE.get(key)
     if made is None:
