@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,10 @@ def test_block_fields_beyond_their_width_are_invalid(
         load_state_test_file(write_json("wide.json", doc))
     doc["storeTest"]["env"][field] = hex(value - 1)  # the widest value that fits
     load_state_test_file(write_json("widest.json", doc))
+
+
+def test_a_fifo_is_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "fixture.json"
+    os.mkfifo(fifo)
+    with pytest.raises(FixtureError, match="not a regular file"):
+        load_state_test_file(fifo)
