@@ -95,6 +95,18 @@ def run_pytest(directory: Path, *args: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
+def run_blocking_suite(tmp_path: Path, source: str, *plugins: str) -> tuple[str, Path]:
+    """Run one test module (``source``) with ``plugins``, every code compiled first, the
+    frames reported; pytest's output and the report directory."""
+    tests = tmp_path / "suite"
+    tests.mkdir()
+    (tests / "test_suite.py").write_text(textwrap.dedent(source))
+    reports = tmp_path / "frames"
+    args = [arg for plugin in plugins for arg in ("-p", plugin)]
+    env = {"EVMKILN_RUNTIME": "blocking", "EVMKILN_CACHE": "off", FRAMES_REPORT_ENV: str(reports)}
+    return run_pytest(tests, *args, env=env), reports
+
+
 def frames_report(directory: Path, tool: str) -> dict[str, Any]:
     (report,) = directory.glob(f"{tool}-*.json")
     loaded: dict[str, Any] = json.loads(report.read_text())
@@ -103,36 +115,22 @@ def frames_report(directory: Path, tool: str) -> dict[str, Any]:
 
 def test_the_eth_tester_plugin_reports_the_frames_it_ran(tmp_path: Path) -> None:
     pytest.importorskip("eth_tester")
-    tests = tmp_path / "suite"
-    tests.mkdir()
     # A creation whose initcode returns one byte of runtime code (STOP).
-    (tests / "test_deploy.py").write_text(
-        textwrap.dedent(
-            """
-            from eth_tester import EthereumTester, PyEVMBackend
+    out, reports = run_blocking_suite(
+        tmp_path,
+        """
+        from eth_tester import EthereumTester, PyEVMBackend
 
-            def test_deploy():
-                tester = EthereumTester(PyEVMBackend())
-                sender = tester.get_accounts()[0]
-                tx = tester.send_transaction(
-                    {"from": sender, "gas": 100_000, "data": "0x600160006000f3"}
-                )
-                assert tester.get_transaction_receipt(tx)["status"] == 1
-            """
-        )
-    )
-    reports = tmp_path / "frames"
-    out = run_pytest(
-        tests,
-        "-p",
+        def test_deploy():
+            tester = EthereumTester(PyEVMBackend())
+            sender = tester.get_accounts()[0]
+            tx = tester.send_transaction(
+                {"from": sender, "gas": 100_000, "data": "0x600160006000f3"}
+            )
+            assert tester.get_transaction_receipt(tx)["status"] == 1
+        """,
         "no:boa_test",
-        "-p",
         "evmkiln.integrations.pytest_pyevm_backend",
-        env={
-            "EVMKILN_RUNTIME": "blocking",
-            "EVMKILN_CACHE": "off",
-            FRAMES_REPORT_ENV: str(reports),
-        },
     )
     assert "1 passed" in out
     assert frames_report(reports, "eth-tester")["frames_run_compiled"] >= 1
@@ -142,40 +140,27 @@ def test_the_boa_plugin_puts_a_leaked_environment_back_on_evmkiln(tmp_path: Path
     """A test that leaves a fresh ``boa.Env()`` behind does not send the rest of the
     session to stock py-evm."""
     pytest.importorskip("boa")
-    tests = tmp_path / "suite"
-    tests.mkdir()
-    (tests / "test_leak.py").write_text(
-        textwrap.dedent(
-            '''
-            import boa
-            from evmkiln.integrations import boa as kiln_boa
+    out, reports = run_blocking_suite(
+        tmp_path,
+        '''
+        import boa
+        from evmkiln.integrations import boa as kiln_boa
 
-            def test_a_leaks_an_environment():
-                assert kiln_boa.is_enabled()
-                boa.set_env(boa.Env())  # never restored
-                assert not kiln_boa.is_enabled()
+        def test_a_leaks_an_environment():
+            assert kiln_boa.is_enabled()
+            boa.set_env(boa.Env())  # never restored
+            assert not kiln_boa.is_enabled()
 
-            def test_b_runs_on_evmkiln():
-                assert kiln_boa.is_enabled()
-                contract = boa.loads("""
-            @external
-            def twice(x: uint256) -> uint256:
-                return x * 2
-            """)
-                assert contract.twice(21) == 42
-            '''
-        )
-    )
-    reports = tmp_path / "frames"
-    out = run_pytest(
-        tests,
-        "-p",
+        def test_b_runs_on_evmkiln():
+            assert kiln_boa.is_enabled()
+            contract = boa.loads("""
+        @external
+        def twice(x: uint256) -> uint256:
+            return x * 2
+        """)
+            assert contract.twice(21) == 42
+        ''',
         "evmkiln.integrations.pytest_boa",
-        env={
-            "EVMKILN_RUNTIME": "blocking",
-            "EVMKILN_CACHE": "off",
-            FRAMES_REPORT_ENV: str(reports),
-        },
     )
     assert "2 passed" in out
     assert frames_report(reports, "titanoboa")["frames_run_compiled"] >= 2
