@@ -431,10 +431,8 @@ def _on_helper_thread(run: Callable[[Frame], ExitKind], frame: Frame) -> ExitKin
 class _Slot:
     """One instance of the module with its memory views and the frame it is running."""
 
-    def __init__(self, owner: CompiledContract, store: wasmtime.Store | None = None) -> None:
-        """An instance in ``store``, by default the owner's (made by ``_new_slot``)."""
-        store = owner.store if store is None else store
-        assert store is not None
+    def __init__(self, owner: CompiledContract, store: wasmtime.Store) -> None:
+        """An instance of ``owner``'s module in ``store`` (the owner's, or a run's own)."""
         self._growths = owner._growths
         """The owner's count of memory growths, which its idle books compare."""
         self.base = owner.memory_base
