@@ -161,6 +161,16 @@ def test_layers_flattened_while_another_thread_adds_reads() -> None:
     stop = time.monotonic() + 2
     errors: list[BaseException] = []
 
+    class Cycle:
+        """Garbage only the collector frees, with a finalizer: a collection that
+        starts inside the flattening runs Python, and so lets the reader in."""
+
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            pass
+
     def reader() -> None:
         n = 0
         while time.monotonic() < stop and not errors:
@@ -168,6 +178,7 @@ def test_layers_flattened_while_another_thread_adds_reads() -> None:
             key = (10**9 + n % 5_000).to_bytes(20, "big")  # a first read: a new key
             if older.storage.pop(key, None) is None:
                 older.storage[key] = {}
+            Cycle()
 
     def flattener() -> None:
         try:

@@ -113,13 +113,16 @@ class StateLayer:
         flat = StateLayer(parent=None)
         for older in reversed(chain):
             # Other threads' states at these roots may be adding what they read (new
-            # keys of ``storage``) meanwhile: each dict is copied in one call first.
+            # keys of ``storage``) meanwhile: each table is copied first, by ``copy()``,
+            # which allocates before it copies and runs no Python in between.  (Not
+            # ``tuple(d.items())``: its pairs are allocated as it iterates, a collection
+            # may start there and run finalizers, and another thread then runs.)
             flat.accounts.update(older.accounts)
             flat.codes.update(older.codes)
-            for address in tuple(older.cleared):
+            for address in older.cleared.copy():
                 flat.storage.pop(address, None)
                 flat.cleared.add(address)
-            for address, slots in tuple(older.storage.items()):
+            for address, slots in older.storage.copy().items():
                 target = flat.storage.get(address)
                 if target is None:
                     flat.storage[address] = dict(slots)
