@@ -52,6 +52,8 @@ from eth_keys.exceptions import BadSignature
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError
 
+from evmkiln.context.block_copies import SharedFieldsCopy
+from evmkiln.context.block_transactions import RememberedTransactions
 from evmkiln.context.transaction_validation import (
     checks_dynamic_fee_plainly,
     checks_plainly,
@@ -282,7 +284,11 @@ _BLOCKS: dict[type[Any], type[Any]] = {}
 
 
 def block_class_for(block_class: type[Any]) -> type[Any]:
-    """A subclass of py-evm's ``block_class`` whose transaction builder recovers once.
+    """A subclass of py-evm's ``block_class`` whose transaction builder recovers once,
+    whose copies share the fields they do not change
+    (:class:`~evmkiln.context.block_copies.SharedFieldsCopy`), and which takes the
+    transactions the VM just set instead of decoding them again
+    (:class:`~evmkiln.context.block_transactions.RememberedTransactions`).
 
     The VM's ``get_transaction_builder()`` is its block class's builder.  The
     block's fields, and so its encoding and the classes it decodes stored
@@ -291,5 +297,9 @@ def block_class_for(block_class: type[Any]) -> type[Any]:
     made = _BLOCKS.get(block_class)
     if made is None:
         builder = transaction_builder_for(block_class.transaction_builder)
-        made = _BLOCKS[block_class] = _subclass(block_class, {"transaction_builder": builder})
+        made = _BLOCKS[block_class] = type(
+            block_class.__name__,
+            (RememberedTransactions, SharedFieldsCopy, block_class),
+            {"__module__": __name__, "transaction_builder": builder},
+        )
     return made

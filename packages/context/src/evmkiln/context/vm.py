@@ -33,6 +33,7 @@ from eth_typing import Address
 
 from evmkiln.codegen.backend import Backend, CompileOptions, Executable
 from evmkiln.context.artifact_store import LazyArtifacts, LoadCallback, load_artifacts
+from evmkiln.context.block_copies import LeanNewHeaders
 from evmkiln.context.block_tries import OneShotBlockTries
 from evmkiln.context.code_cache import (
     DEFAULT_MAX_ENTRIES,
@@ -661,7 +662,7 @@ def make_vm_class(
         )
     vm_class: type[CancunVM] = type(
         f"Kiln{label}{fork_label}VM",
-        (RememberingSpoofs, OneShotBlockTries, FastBloomReceipts, spec.vm_class),
+        (RememberingSpoofs, OneShotBlockTries, FastBloomReceipts, LeanNewHeaders, spec.vm_class),
         {
             "_state_class": state_class,
             "block_class": block_class_for(spec.vm_class.block_class),

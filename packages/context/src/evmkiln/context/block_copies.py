@@ -1,0 +1,122 @@
+"""Blocks and headers copied without copying what they share.
+
+pyrlp's ``Serializable.copy`` deep-copies every field it is not given, and
+a deep copy of a serializable object is another ``copy`` of it: a block
+copied with a new header copies its old header too, and each of its
+transactions through their encoding and back; a header copied with a new
+state root deep-copies its nineteen other fields one by one.  py-evm copies
+the block and the header it is building at every step of mining it (the
+receipt added, the state root set, the transactions and receipts set, the
+block packed, finalised and sealed), and eth-tester mines a block for every
+transaction: these copies cost more than running a small transaction's
+message.
+
+Serializable objects are immutable (their field setters refuse outside a
+mutable context, and list fields are made tuples), so a copy can share the
+fields it is not given: the same values, equal and encoded alike.
+:class:`SharedFieldsCopy` is that ``copy``.  It is mixed into the block class
+of every VM class ``make_vm_class`` makes
+(:func:`~evmkiln.context.transaction_classes.block_class_for`), and into
+the header class of the headers those VMs make for new blocks
+(:class:`LeanNewHeaders`, at py-evm's seam ``create_header_from_parent``):
+the header of a block being built is copied from that one, so every later
+copy shares too.  Headers read from the chain database stay py-evm's.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import rlp
+from rlp.sedes.serializable import make_immutable
+
+
+class SharedFieldsCopy:
+    """Serializable mixin: ``copy`` sharing the unchanged fields instead of deep-copying them."""
+
+    def copy(self, *args: Any, **kwargs: Any) -> Any:
+        """pyrlp's ``copy`` (the same fields, overridden by position or name), sharing
+        what is not overridden.  Positional overrides, and names the class has no
+        field for, take pyrlp's own path (and its error)."""
+        if args:
+            return super().copy(*args, **kwargs)  # type: ignore[misc]
+        fields: dict[str, Any] = self.as_dict()  # type: ignore[attr-defined]
+        if not kwargs.keys() <= fields.keys():
+            return super().copy(**kwargs)  # type: ignore[misc]
+        fields.update(kwargs)
+        return type(self)(**fields)
+
+
+class _SharingHeader(SharedFieldsCopy):
+    """A py-evm header class with :class:`SharedFieldsCopy`; pickled as py-evm's own.
+
+    A copy is made without calling the constructor again: py-evm's header
+    constructors only fill in a timestamp left out (``None``), and pyrlp's
+    only sets each field, made immutable; a copy that passes no ``None``
+    does the same in place.
+    """
+
+    _kiln_base: type[Any]
+
+    def copy(self, *args: Any, **kwargs: Any) -> Any:
+        meta: Any = self._meta  # type: ignore[attr-defined]
+        if args or not kwargs.keys() <= set(meta.field_names) or None in kwargs.values():
+            return super().copy(*args, **kwargs)
+        values = self.__dict__
+        made = object.__new__(type(self))
+        made.__dict__.update(
+            {
+                attr: make_immutable(kwargs[name]) if name in kwargs else values[attr]
+                for name, attr in zip(meta.field_names, meta.field_attrs, strict=True)
+            }
+        )
+        return made
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_decoded_header, (self._kiln_base, rlp.encode(self)))
+
+
+def _decoded_header(header_class: type[Any], encoded: bytes) -> Any:
+    return rlp.decode(encoded, sedes=header_class)
+
+
+_SHARING: dict[type[Any], type[Any]] = {}
+_SHARING_LOCK = threading.Lock()
+
+
+def sharing_header_class(header_class: type[Any]) -> type[Any]:
+    """The subclass of py-evm's ``header_class`` whose copies share (one per class)."""
+    made = _SHARING.get(header_class)
+    if made is None:
+        with _SHARING_LOCK:
+            made = _SHARING.get(header_class)
+            if made is None:
+                made = _SHARING[header_class] = type(
+                    header_class.__name__,
+                    (_SharingHeader, header_class),
+                    {"__module__": __name__, "_kiln_base": header_class},
+                )
+    return made
+
+
+def sharing_header(header: Any) -> Any:
+    """``header`` as an instance of :func:`sharing_header_class`: the same fields, and
+    the hashes it already knows (nothing else is kept on a header)."""
+    cls = type(header)
+    if isinstance(header, _SharingHeader) or not hasattr(cls, "_meta"):
+        return header
+    made = object.__new__(sharing_header_class(cls))
+    made.__dict__.update(header.__dict__)
+    return made
+
+
+class LeanNewHeaders:
+    """VM mixin: the header a new block starts from copies with :class:`SharedFieldsCopy`."""
+
+    @classmethod
+    def create_header_from_parent(cls, parent_header: Any, **header_params: Any) -> Any:
+        header = super().create_header_from_parent(  # type: ignore[misc]
+            parent_header, **header_params
+        )
+        return sharing_header(header)

@@ -1,0 +1,119 @@
+"""A block's transactions as the VM set them, not decoded from the database again.
+
+py-evm reads a block's transactions back from the chain database whenever it
+makes a block object from a header (``Block.from_header``): the pending
+block at each transaction a ``MiningChain`` applies and when it mines, and
+the block just persisted, which ``Chain.persist_block`` reads again by hash.
+Each read walks the transaction trie and decodes every transaction, in pure
+Python: a quarter of mining a block of sixteen transactions.  The VM itself
+wrote those transactions moments before
+(``set_block_transactions_and_withdrawals``), under the transaction root
+that names them.
+
+:func:`remember_transactions` keeps them by that root, per chain database object,
+and :class:`RememberedTransactions` (mixed into the block class of every VM
+class ``make_vm_class`` makes) hands them to py-evm's own ``from_header`` in
+place of the decoding.  A root names its transactions' encodings, so they
+are the transactions the database holds; each is handed over only as the
+object decoding would make, of the same class (a typed transaction's
+payload is shared in a wrapper of the builder's class), and a block with
+any other transaction (a tool's own class, a spoof) is decoded as before.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from eth.vm.forks.berlin.transactions import TypedTransaction
+
+REMEMBERED_ROOTS = 32
+"""Transaction roots remembered per chain database (the oldest forgotten first):
+a block being built changes its root with each transaction."""
+
+_REMEMBERED: weakref.WeakKeyDictionary[Any, dict[bytes, tuple[Any, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+_LOCK = threading.Lock()
+_PAYLOAD_CLASSES: dict[tuple[type[Any], int], type[Any]] = {}
+
+
+def remember_transactions(chaindb: Any, root: bytes, transactions: Sequence[Any]) -> None:
+    """Remember ``transactions``, just persisted to ``chaindb`` under ``root``."""
+    try:
+        with _LOCK:
+            remembered = _REMEMBERED.setdefault(chaindb, {})
+            remembered.pop(root, None)
+            remembered[root] = tuple(transactions)
+            while len(remembered) > REMEMBERED_ROOTS:
+                del remembered[next(iter(remembered))]
+    except TypeError:  # a chain database that cannot be weakly referenced or hashed
+        return
+
+
+def remembered_transactions(chaindb: Any, root: bytes, builder: Any) -> tuple[Any, ...] | None:
+    """The transactions ``builder`` would decode from ``chaindb`` under ``root``, if
+    remembered and each can be handed over as decoding would make it; else None."""
+    try:
+        transactions = _REMEMBERED.get(chaindb, {}).get(root)
+    except TypeError:
+        return None
+    if transactions is None:
+        return None
+    decoded = []
+    for transaction in transactions:
+        made = _as_decoded(transaction, builder)
+        if made is None:
+            return None
+        decoded.append(made)
+    return tuple(decoded)
+
+
+def _as_decoded(transaction: Any, builder: Any) -> Any | None:
+    """``transaction`` as ``builder.decode(transaction.encode())`` would make it, or None."""
+    cls = type(transaction)
+    if cls is builder.legacy_signed:
+        return transaction
+    typed = getattr(builder, "typed_transaction", None)
+    if typed is None or not isinstance(transaction, TypedTransaction):
+        return None
+    payload = transaction._inner
+    type_id: int = transaction.type_id  # type: ignore[assignment]  # set on every typed one
+    key = (typed, type_id)
+    expected = _PAYLOAD_CLASSES.get(key)
+    if expected is None:  # the payload class this type decodes to: decode once to see
+        expected = _PAYLOAD_CLASSES[key] = type(typed.decode(transaction.encode())._inner)
+    if type(payload) is not expected:
+        return None
+    return transaction if cls is typed else typed(type_id, payload)
+
+
+class _KnownTransactions:
+    """A chain database whose ``get_block_transactions`` at one root answers from memory."""
+
+    def __init__(self, chaindb: Any, root: bytes, transactions: tuple[Any, ...]) -> None:
+        self._chaindb = chaindb
+        self._root = root
+        self._transactions = transactions
+
+    def get_block_transactions(self, header: Any, decoder: Any) -> tuple[Any, ...]:
+        if header.transaction_root == self._root:
+            return self._transactions
+        return self._chaindb.get_block_transactions(header, decoder)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chaindb, name)
+
+
+class RememberedTransactions:
+    """Block mixin: ``from_header`` with the transactions :func:`remember_transactions` kept."""
+
+    @classmethod
+    def from_header(cls, header: Any, chaindb: Any) -> Any:
+        root = header.transaction_root
+        known = remembered_transactions(chaindb, root, cls.get_transaction_builder())  # type: ignore[attr-defined]
+        if known is not None:
+            chaindb = _KnownTransactions(chaindb, root, known)
+        return super().from_header(header, chaindb)  # type: ignore[misc]

@@ -1,0 +1,109 @@
+"""Blocks and new headers of evmkiln's VM classes copy as pyrlp copies, sharing what they
+do not change; the blocks mined are py-evm's."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import warnings
+from typing import Any
+
+import pytest
+import rlp
+from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.cancun.blocks import CancunBlockHeader
+from message_harness import SENDER_KEY
+from test_block_tries import KILN, _mined_chain
+from test_flat_state_chain import STORE, _chain
+
+
+def _pyrlp_copy(block: Any, *args: Any, **kwargs: Any) -> Any:
+    """What py-evm's own block class gives: pyrlp's deep-copying ``copy``."""
+    base = next(
+        klass
+        for klass in type(block).__mro__
+        if "copy" in vars(klass) and klass.__module__.startswith("rlp")
+    )
+    return base.copy(block, *args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def block() -> Any:
+    return _mined_chain(KILN, 3)[1]
+
+
+def test_copies_equal_pyrlps_and_share_the_unchanged_fields(block: Any) -> None:
+    header = block.header.copy(gas_used=1)
+    for overrides in ({}, {"header": header}, {"transactions": block.transactions[:1]}):
+        ours, theirs = block.copy(**overrides), _pyrlp_copy(block, **overrides)
+        assert type(ours) is type(theirs) is type(block)
+        assert ours == theirs and rlp.encode(ours) == rlp.encode(theirs)
+        for field in ("header", "transactions", "uncles", "withdrawals"):
+            expected = overrides.get(field, getattr(block, field))
+            assert getattr(ours, field) is expected, field
+            assert getattr(theirs, field) == expected, field
+    # pyrlp's copy does copy: the shared header is a new object there.
+    assert _pyrlp_copy(block).header is not block.header
+
+
+def test_positional_and_unknown_fields_behave_as_pyrlps(block: Any) -> None:
+    header = block.header.copy(gas_used=2)
+    assert block.copy(header) == _pyrlp_copy(block, header)
+    with pytest.raises(TypeError) as ours:
+        block.copy(gas=1)
+    with pytest.raises(TypeError) as theirs:
+        _pyrlp_copy(block, gas=1)
+    assert str(ours.value) == str(theirs.value)
+
+
+def _mined_with(vm_class: Any, blocks: int) -> list[bytes]:
+    """The encoded headers of ``blocks`` blocks of two transactions each, at fixed times."""
+    chain = _chain(vm_class)
+    nonce, mined = 0, []
+    for number in range(1, blocks + 1):
+        for _ in range(2):
+            builder = chain.get_vm().get_transaction_builder()
+            unsigned = builder.new_unsigned_dynamic_fee_transaction(
+                chain_id=1,
+                nonce=nonce,
+                max_priority_fee_per_gas=1,
+                max_fee_per_gas=1000,
+                gas=100_000,
+                to=STORE,
+                value=nonce,
+                data=b"",
+                access_list=(),
+            )
+            nonce += 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                chain.apply_transaction(unsigned.as_signed_transaction(SENDER_KEY))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            block = chain.mine_block(mix_hash=b"\x01" * 32, timestamp=1_800_000_000 + number)
+        mined.append(rlp.encode(block))
+        assert chain.get_canonical_block_by_number(number) == block
+    return mined
+
+
+def test_mined_blocks_are_pyevms() -> None:
+    assert _mined_with(KILN, 3) == _mined_with(CancunVM, 3)
+
+
+def test_new_headers_share_on_copy_and_pickle_as_pyevms() -> None:
+    chain = _chain(KILN)
+    header = chain.header
+    assert isinstance(header, CancunBlockHeader) and type(header) is not CancunBlockHeader
+    stock = CancunBlockHeader(**header.as_dict())
+    for overrides in ({}, {"gas_used": 5}, {"state_root": b"\x09" * 32}):
+        ours, theirs = header.copy(**overrides), stock.copy(**overrides)
+        assert type(ours) is type(header)
+        assert ours == theirs and rlp.encode(ours) == rlp.encode(theirs)
+        assert ours.hash == theirs.hash
+        assert ours.parent_hash is header.parent_hash
+    assert header.copy(gas_used=5).hash != header.hash  # the hash is not carried over a change
+    for copied in (pickle.loads(pickle.dumps(header)), copy.deepcopy(header)):
+        assert copied == header and copied.hash == header.hash
+    assert type(pickle.loads(pickle.dumps(header))) is CancunBlockHeader
+    with pytest.raises(TypeError):
+        header.copy(requests_hash=b"\x00" * 32)  # not a Cancun field: pyrlp's error
