@@ -12,9 +12,8 @@ import pytest
 import rlp
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.cancun.blocks import CancunBlockHeader
-from message_harness import SENDER_KEY
 from test_block_tries import KILN, _mined_chain
-from test_flat_state_chain import STORE, _chain
+from test_flat_state_chain import STORE, _chain, signed_call
 
 
 def _pyrlp_copy(block: Any, *args: Any, **kwargs: Any) -> Any:
@@ -61,23 +60,11 @@ def _mined_with(vm_class: Any, blocks: int) -> list[bytes]:
     chain = _chain(vm_class)
     nonce, mined = 0, []
     for number in range(1, blocks + 1):
-        for _ in range(2):
-            builder = chain.get_vm().get_transaction_builder()
-            unsigned = builder.new_unsigned_dynamic_fee_transaction(
-                chain_id=1,
-                nonce=nonce,
-                max_priority_fee_per_gas=1,
-                max_fee_per_gas=1000,
-                gas=100_000,
-                to=STORE,
-                value=nonce,
-                data=b"",
-                access_list=(),
-            )
-            nonce += 1
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                chain.apply_transaction(unsigned.as_signed_transaction(SENDER_KEY))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for _ in range(2):
+                chain.apply_transaction(signed_call(chain, nonce, STORE, value=nonce))
+                nonce += 1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             block = chain.mine_block(mix_hash=b"\x01" * 32, timestamp=1_800_000_000 + number)

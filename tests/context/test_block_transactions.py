@@ -9,7 +9,7 @@ import rlp
 from eth._utils.spoof import SpoofAttributes
 from message_harness import SENDER_KEY
 from test_block_tries import KILN
-from test_flat_state_chain import STORE, _chain
+from test_flat_state_chain import STORE, _chain, signed_call
 
 from evmkiln.context import block_transactions
 from evmkiln.context.block_transactions import (
@@ -20,14 +20,15 @@ from evmkiln.context.block_transactions import (
 
 
 def _signed(chain: Any, nonce: int, *, typed: bool) -> Any:
-    builder = chain.get_vm().get_transaction_builder()
-    fields: dict[str, Any] = {"nonce": nonce, "gas": 100_000, "to": STORE, "value": 0, "data": b""}
     if typed:
-        unsigned = builder.new_unsigned_dynamic_fee_transaction(
-            chain_id=1, max_priority_fee_per_gas=1, max_fee_per_gas=1000, access_list=(), **fields
+        return signed_call(chain, nonce, STORE)
+    unsigned = (
+        chain.get_vm()
+        .get_transaction_builder()
+        .create_unsigned_transaction(
+            nonce=nonce, gas_price=1000, gas=100_000, to=STORE, value=0, data=b""
         )
-        return unsigned.as_signed_transaction(SENDER_KEY)
-    unsigned = builder.create_unsigned_transaction(gas_price=1000, **fields)
+    )
     return unsigned.as_signed_transaction(SENDER_KEY, chain_id=1)
 
 

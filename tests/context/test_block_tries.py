@@ -14,8 +14,8 @@ from eth.db.trie import make_trie_root_and_nodes
 from eth.vm.forks.cancun import CancunVM
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from message_harness import SENDER_KEY, addr
-from test_flat_state_chain import _chain
+from message_harness import addr
+from test_flat_state_chain import _chain, signed_call
 from trie import HexaryTrie
 
 from evmkiln.context import make_vm_class
@@ -69,22 +69,10 @@ def test_counts_across_key_lengths_equal_the_hexary_tries() -> None:
 def _mined_chain(vm_class: Any, transactions: int) -> tuple[Any, Any]:
     """A chain over ``test_flat_state_chain``'s genesis, and its block of ``transactions``."""
     chain = _chain(vm_class)
-    for nonce in range(transactions):
-        builder = chain.get_vm().get_transaction_builder()
-        unsigned = builder.new_unsigned_dynamic_fee_transaction(
-            chain_id=1,
-            nonce=nonce,
-            max_priority_fee_per_gas=1,
-            max_fee_per_gas=1000,
-            gas=30_000,
-            to=addr(0xB0),
-            value=nonce,
-            data=b"",
-            access_list=(),
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            chain.apply_transaction(unsigned.as_signed_transaction(SENDER_KEY))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for nonce in range(transactions):
+            chain.apply_transaction(signed_call(chain, nonce, addr(0xB0), value=nonce, gas=30_000))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         block = chain.mine_block(mix_hash=b"\x01" * 32)

@@ -92,30 +92,34 @@ def _chain(vm_class: Any) -> Any:
         return chain_class.from_genesis(AtomicDB(), GENESIS_PARAMS, GENESIS_STATE)
 
 
+def signed_call(chain: Any, nonce: int, to: bytes, value: int = 0, gas: int = 100_000) -> Any:
+    """An EIP-1559 call from ``SENDER``, signed with the builder of ``chain``'s VM."""
+    builder = chain.get_vm().get_transaction_builder()
+    unsigned = builder.new_unsigned_dynamic_fee_transaction(
+        chain_id=1,
+        nonce=nonce,
+        max_priority_fee_per_gas=1,
+        max_fee_per_gas=1000,
+        gas=gas,
+        to=to,
+        value=value,
+        data=b"",
+        access_list=(),
+    )
+    return unsigned.as_signed_transaction(SENDER_KEY)
+
+
 def _run(vm_class: Any, blocks: list[list[tuple[bytes, int, int]]]) -> list[Any]:
     chain = _chain(vm_class)
     seen: list[Any] = []
     nonce = 0
     for block in blocks:
         for to, value, gas in block:
-            builder = chain.get_vm().get_transaction_builder()
-            unsigned = builder.new_unsigned_dynamic_fee_transaction(
-                chain_id=1,
-                nonce=nonce,
-                max_priority_fee_per_gas=1,
-                max_fee_per_gas=1000,
-                gas=gas,
-                to=to,
-                value=value,
-                data=b"",
-                access_list=(),
-            )
+            transaction = signed_call(chain, nonce, to, value, gas)
             nonce += 1
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                _, receipt, computation = chain.apply_transaction(
-                    unsigned.as_signed_transaction(SENDER_KEY)
-                )
+                _, receipt, computation = chain.apply_transaction(transaction)
             seen.append((receipt.gas_used, receipt.logs, computation.is_success))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
