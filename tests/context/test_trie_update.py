@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from evmkiln.context.trie_nodes import (
     hex_prefix,
     nibbles,
 )
-from evmkiln.context.trie_update import TrieUpdate
+from evmkiln.context.trie_update import KnownNodes, TrieUpdate
 
 # Short keys from a small alphabet share long prefixes and end inside one
 # another (branch values); values around 32 bytes make nodes both embedded
@@ -178,3 +179,48 @@ def test_corrupt_nodes_are_refused(encoded: bytes) -> None:
 def test_nibbles_are_the_tries_own(key: bytes) -> None:
     assert nibbles(key) == bytes_to_nibbles(key)
     assert all(type(nibble) is int for nibble in nibbles(key))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(SECURE_KEYS, VALUES, max_size=40),
+    st.lists(st.dictionaries(SECURE_KEYS, st.one_of(st.none(), VALUES), max_size=8), max_size=4),
+)
+def test_known_nodes_give_the_same_tries_and_spare_the_reads(
+    before: dict[bytes, bytes], blocks: list[dict[bytes, bytes | None]]
+) -> None:
+    """Blocks of changes, each update starting at the last one's root: with decoded
+    nodes shared, the same roots and new nodes; a block's keys then read back
+    through the nodes its update read or made, without the database."""
+    db, root = _hexary(before)
+    stored = dict(db)
+    known = KnownNodes()
+    for changes in blocks:
+        batch = sorted((nibbles(key), value) for key, value in changes.items())
+        plain = TrieUpdate(stored.__getitem__)
+        shared = TrieUpdate(stored.__getitem__, known)
+        new_root = plain.update(root, batch)
+        assert shared.update(root, batch) == new_root and shared.nodes == plain.nodes
+        stored.update(plain.nodes)
+        root = new_root
+        reads: set[bytes] = set()
+        reader = TrieUpdate(functools.partial(_read_noting, stored, reads=reads), known)
+        for key, value in changes.items():
+            assert reader.get(root, nibbles(key)) == value
+        assert not reads
+
+
+def _read_noting(stored: dict[bytes, bytes], digest: bytes, *, reads: set[bytes]) -> bytes:
+    reads.add(digest)
+    return stored[digest]
+
+
+def test_known_nodes_are_bounded() -> None:
+    known = KnownNodes(limit=3)
+    for index in range(5):
+        known.add(bytes([index]) * 32, [b"", b""])
+    assert len(known) == 3
+    assert known.get(b"\x00" * 32) is None and known.get(b"\x04" * 32) == [b"", b""]
+    off = KnownNodes(limit=0)
+    off.add(b"\x01" * 32, [b"", b""])
+    assert len(off) == 0

@@ -686,7 +686,7 @@ class FlatAccountDB(AccountDatabaseAPI):
             )
             for address in accounts.keys() | locked.keys()
         ]
-        update = TrieUpdate(db.__getitem__)
+        update = TrieUpdate(db.__getitem__, self.layers.trie_nodes)
         written = write_account_changes(update, self.state_root, changes)
         db.pending.update(update.nodes)
         for code_hash in written.codes:

@@ -38,6 +38,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from evmkiln.context.trie_update import KnownNodes
+
 AccountRecord = tuple[int, int, bytes]
 """``(nonce, balance, code_hash)``: what the EVM reads of an account.  The
 storage root is the trie's business: it is recomputed when changes are
@@ -135,7 +137,7 @@ class StateLayer:
 class StateLayers:
     """The layers of one VM class's states, by state root (see the module docstring)."""
 
-    __slots__ = ("_layers", "_lock", "max_entries", "max_roots")
+    __slots__ = ("_layers", "_lock", "max_entries", "max_roots", "trie_nodes")
 
     def __init__(
         self, *, max_roots: int = DEFAULT_MAX_ROOTS, max_entries: int = DEFAULT_MAX_ENTRIES
@@ -147,6 +149,8 @@ class StateLayers:
         self._layers: OrderedDict[bytes, StateLayer] = OrderedDict()
         self._lock = threading.Lock()
         """The VM class's states may be made and flushed on several threads at once."""
+        self.trie_nodes = KnownNodes()
+        """Decoded trie nodes the state roots of these states walk through again."""
 
     def __len__(self) -> int:
         return len(self._layers)

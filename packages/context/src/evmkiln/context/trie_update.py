@@ -18,6 +18,7 @@ written; none is deleted (py-evm keeps old roots too).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +38,43 @@ from evmkiln.context.trie_nodes import (
 
 Change = tuple[Nibbles, bytes | None]
 """A key's nibbles and its new value (``None``: delete the key)."""
+
+DEFAULT_KNOWN_NODES = 4096
+"""Decoded nodes a :class:`KnownNodes` keeps (about 1.5 KB for a branch)."""
+
+
+class KnownNodes:
+    """Decoded trie nodes by hash, kept across updates (oldest forgotten first).
+
+    A block's state root walks down from the previous block's root, through
+    the nodes the previous walk wrote, and decoded each again from its
+    encoding, in Python.  A node's hash names its encoding, so the decoded
+    node stays right for that hash whatever database it came from.  Nodes
+    are never changed once decoded or built (an update copies a branch
+    before it changes a slot), so they are shared as they are.
+    """
+
+    __slots__ = ("_lock", "_nodes", "limit")
+
+    def __init__(self, limit: int = DEFAULT_KNOWN_NODES) -> None:
+        self.limit = limit
+        self._nodes: dict[bytes, Node] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def get(self, digest: bytes) -> Node | None:
+        return self._nodes.get(digest)
+
+    def add(self, digest: bytes, node: Node) -> None:
+        with self._lock:
+            nodes = self._nodes
+            if digest not in nodes:
+                while len(nodes) >= self.limit > 0:
+                    del nodes[next(iter(nodes))]
+                if self.limit > 0:
+                    nodes[digest] = node
 
 
 class _Detached:
@@ -59,16 +97,31 @@ class TrieUpdate(TrieBuilder):
 
     ``nodes`` collects the new nodes by hash, as :class:`TrieBuilder` does;
     ``read_hashes`` the hashes of the existing nodes the walk read.
+    ``known``: decoded nodes shared with other updates (:class:`KnownNodes`),
+    asked before ``read`` and given every node read or made.
     """
 
-    __slots__ = ("_decoded", "_read", "_root_hash", "read_hashes")
+    __slots__ = ("_decoded", "_known", "_read", "_root_hash", "read_hashes")
 
-    def __init__(self, read: Callable[[bytes], bytes]) -> None:
+    def __init__(self, read: Callable[[bytes], bytes], known: KnownNodes | None = None) -> None:
         super().__init__()
         self._read = read
+        self._known = known
         self._decoded: dict[bytes, Node] = {}
         self._root_hash: bytes = BLANK_ROOT_HASH
         self.read_hashes: set[bytes] = set()
+
+    def reference(self, node: Node) -> Any:
+        made = super().reference(node)
+        if self._known is not None and type(made) is bytes:
+            self._known.add(made, node)
+        return made
+
+    def root(self, node: Node) -> bytes:
+        digest = super().root(node)
+        if self._known is not None:
+            self._known.add(digest, node)
+        return digest
 
     # -- reading -------------------------------------------------------------
     def _node(self, reference: Any, key: Nibbles = ()) -> Node | None:
@@ -81,17 +134,22 @@ class TrieUpdate(TrieBuilder):
             return None
         node = self._decoded.get(reference)
         if node is None:
-            try:
-                encoded = self._read(reference)
-            except KeyError:
-                raise MissingTrieNode(
-                    Hash32(reference), Hash32(self._root_hash), _pack(key), None
-                ) from None
-            self.read_hashes.add(reference)
-            try:
-                node = decode_node(encoded)
-            except ValueError as error:
-                raise ValueError(f"trie node {reference.hex()}: {error}") from None
+            known = self._known
+            node = None if known is None else known.get(reference)
+            if node is None:
+                try:
+                    encoded = self._read(reference)
+                except KeyError:
+                    raise MissingTrieNode(
+                        Hash32(reference), Hash32(self._root_hash), _pack(key), None
+                    ) from None
+                self.read_hashes.add(reference)
+                try:
+                    node = decode_node(encoded)
+                except ValueError as error:
+                    raise ValueError(f"trie node {reference.hex()}: {error}") from None
+                if known is not None:
+                    known.add(reference, node)
             self._decoded[reference] = node
         return node
 
