@@ -7,6 +7,7 @@ from typing import Any
 
 import rlp
 from eth._utils.spoof import SpoofAttributes
+from hexbytes import HexBytes
 from message_harness import SENDER_KEY
 from test_block_tries import KILN
 from test_flat_state_chain import STORE, _chain, signed_call
@@ -90,3 +91,37 @@ def test_remembered_roots_are_bounded_and_per_database() -> None:
         remember_transactions(chain.chaindb, index.to_bytes(32, "big"), ())
     assert remembered_transactions(chain.chaindb, root, builder) is None
     assert len(block_transactions._REMEMBERED[chain.chaindb]) == REMEMBERED_ROOTS
+
+
+def test_values_of_other_classes_are_decoded() -> None:
+    """A caller's access list of tuples, or data as a bytes subclass, encode alike but
+    are not what decoding makes: such a block is decoded, as py-evm does."""
+    chain = _chain(KILN)
+    builder = chain.get_vm().get_transaction_builder()
+    with_tuples = builder.new_unsigned_access_list_transaction(
+        chain_id=1,
+        nonce=0,
+        gas_price=1000,
+        gas=100_000,
+        to=STORE,
+        value=0,
+        data=b"",
+        access_list=((STORE, (0,)),),
+    ).as_signed_transaction(SENDER_KEY)
+    subclassed = builder.create_unsigned_transaction(
+        nonce=1, gas_price=1000, gas=100_000, to=STORE, value=0, data=HexBytes("0x1234")
+    ).as_signed_transaction(SENDER_KEY, chain_id=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        chain.apply_transaction(with_tuples)
+        chain.apply_transaction(subclassed)
+        block = chain.mine_block(mix_hash=b"\x01" * 32)
+    root = block.header.transaction_root
+    assert (
+        remembered_transactions(chain.chaindb, root, type(block).get_transaction_builder()) is None
+    )
+    for read in (block, chain.get_canonical_block_by_number(1)):
+        access, legacy = read.transactions
+        assert type(access.access_list[0]).__name__ == "AccountAccesses"
+        assert access.access_list[0].account == STORE
+        assert type(legacy.data) is bytes

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import warnings
 from typing import Any
+from unittest import mock
 
 import pytest
 import rlp
 from eth.chains.base import MiningChain
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.trie import make_trie_root_and_nodes
+from eth.vm.base import VM
 from eth.vm.forks.cancun import CancunVM
+from eth_utils.exceptions import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from message_harness import addr
@@ -142,3 +145,16 @@ def test_block_validation_defers_to_a_class_of_its_own() -> None:
     assert _block_validation(KILN) == _PLAIN_WITH_BLOBS
     for fork in ("prague", "osaka"):
         assert _block_validation(make_vm_class("ir", fork=fork)) == _PLAIN_WITH_BLOBS
+
+
+def test_patched_pyevm_validation_and_bad_blocks_are_as_pyevms() -> None:
+    """A tool's patch of py-evm's own validate_block is called; a block of the wrong
+    kind is refused with py-evm's error before anything is read from it."""
+    chain, block = _mined_chain(KILN, 1)
+    vm = chain.get_vm(block.header)
+    calls: list[Any] = []
+    with mock.patch.object(VM, "validate_block", lambda self, checked: calls.append(checked)):
+        vm.validate_block(block)
+    assert calls == [block]
+    with pytest.raises(ValidationError, match="is not equipped to validate a block of type None"):
+        vm.validate_block(None)

@@ -14,10 +14,13 @@ that names them.
 and :class:`RememberedTransactions` (mixed into the block class of every VM
 class ``make_vm_class`` makes) hands them to py-evm's own ``from_header`` in
 place of the decoding.  A root names its transactions' encodings, so they
-are the transactions the database holds; each is handed over only as the
-object decoding would make, of the same class (a typed transaction's
-payload is shared in a wrapper of the builder's class), and a block with
-any other transaction (a tool's own class, a spoof) is decoded as before.
+are the transactions the database holds; each is handed over only when it
+is the object decoding would make: of the same class (a typed transaction's
+payload is shared in a wrapper of the builder's class) and holding the same
+classes of values (``bytes``, not ``HexBytes``; an access list's entries as
+py-evm's ``AccountAccesses``, not the tuples a caller passed).  A block with
+any other transaction (a tool's own class, a spoof, a field of another
+class) is decoded as before.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from eth.vm.forks.berlin.transactions import TypedTransaction
+from rlp import Serializable
+from rlp.sedes import BigEndianInt, Binary, CountableList, List
 
 REMEMBERED_ROOTS = 32
 """Transaction roots remembered per chain database (the oldest forgotten first):
@@ -75,7 +80,7 @@ def _as_decoded(transaction: Any, builder: Any) -> Any | None:
     """``transaction`` as ``builder.decode(transaction.encode())`` would make it, or None."""
     cls = type(transaction)
     if cls is builder.legacy_signed:
-        return transaction
+        return transaction if _as_decoding_makes(transaction, cls) else None
     typed = getattr(builder, "typed_transaction", None)
     if typed is None or not isinstance(transaction, TypedTransaction):
         return None
@@ -85,9 +90,40 @@ def _as_decoded(transaction: Any, builder: Any) -> Any | None:
     expected = _PAYLOAD_CLASSES.get(key)
     if expected is None:  # the payload class this type decodes to: decode once to see
         expected = _PAYLOAD_CLASSES[key] = type(typed.decode(transaction.encode())._inner)
-    if type(payload) is not expected:
+    if type(payload) is not expected or not _as_decoding_makes(payload, expected):
         return None
     return transaction if cls is typed else typed(type_id, payload)
+
+
+def _as_decoding_makes(value: Any, sedes: Any) -> bool:
+    """Whether ``value`` holds what decoding its encoding with ``sedes`` would: the same
+    classes all the way down (an ``int``, not a ``bool``; ``bytes``, not a subclass; an
+    access list's entries as py-evm's serializable class, not tuples).  The values
+    are equal already (they have the encoding); a sedes not known here says no."""
+    kind = type(sedes)
+    if kind is BigEndianInt:
+        return type(value) is int
+    if kind is Binary:
+        return type(value) is bytes
+    if kind is CountableList:
+        element = sedes.element_sedes
+        return type(value) is tuple and all(_as_decoding_makes(item, element) for item in value)
+    if kind is List:
+        return (
+            type(value) is tuple
+            and len(value) == len(sedes)
+            and all(_as_decoding_makes(item, each) for item, each in zip(value, sedes, strict=True))
+        )
+    if isinstance(sedes, type) and issubclass(sedes, Serializable):
+        if type(value) is not sedes:
+            return False
+        items: Any = value  # its fields, in order
+        fields: tuple[tuple[str, Any], ...] = sedes._meta.fields
+        return all(
+            _as_decoding_makes(item, field_sedes)
+            for item, (_, field_sedes) in zip(items, fields, strict=True)
+        )
+    return False
 
 
 class _KnownTransactions:
