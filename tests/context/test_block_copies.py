@@ -15,6 +15,8 @@ from eth.vm.forks.cancun.blocks import CancunBlockHeader
 from test_block_tries import KILN, _mined_chain
 from test_flat_state_chain import STORE, _chain, signed_call
 
+from evmkiln.context.block_copies import sharing_header
+
 
 def _pyrlp_copy(block: Any, *args: Any, **kwargs: Any) -> Any:
     """What py-evm's own block class gives: pyrlp's deep-copying ``copy``."""
@@ -94,3 +96,12 @@ def test_new_headers_share_on_copy_and_pickle_as_pyevms() -> None:
     assert type(pickle.loads(pickle.dumps(header))) is CancunBlockHeader
     with pytest.raises(TypeError):
         header.copy(requests_hash=b"\x00" * 32)  # not a Cancun field: pyrlp's error
+
+
+def test_a_tools_own_header_class_is_left_as_is() -> None:
+    class ToolsHeader(CancunBlockHeader):
+        pass
+
+    header = ToolsHeader(**_chain(KILN).header.as_dict())
+    assert sharing_header(header) is header
+    assert type(sharing_header(CancunBlockHeader(**header.as_dict()))) is not CancunBlockHeader

@@ -100,11 +100,20 @@ def sharing_header_class(header_class: type[Any]) -> type[Any]:
     return made
 
 
+_HEADER_MODULES = ("eth.", "evmkiln.forks.")
+"""Where the header classes whose constructors :class:`_SharingHeader` knows are defined:
+py-evm's, and the forks evmkiln carries on them.  A tool's own header class is left as is."""
+
+
 def sharing_header(header: Any) -> Any:
     """``header`` as an instance of :func:`sharing_header_class`: the same fields, and
     the hashes it already knows (nothing else is kept on a header)."""
     cls = type(header)
-    if isinstance(header, _SharingHeader) or not hasattr(cls, "_meta"):
+    if (
+        isinstance(header, _SharingHeader)
+        or not hasattr(cls, "_meta")
+        or not cls.__module__.startswith(_HEADER_MODULES)
+    ):
         return header
     made = object.__new__(sharing_header_class(cls))
     made.__dict__.update(header.__dict__)
