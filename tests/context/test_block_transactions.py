@@ -74,7 +74,8 @@ def test_transactions_of_other_classes_are_decoded() -> None:
     root = block.header.transaction_root
     (typed,) = block.transactions
     spoof = SpoofAttributes(typed, sender=b"\x11" * 20)
-    for foreign in (spoof, object()):
+    unknown_type = type(typed)(0x7E, typed._inner)  # a type this fork cannot decode
+    for foreign in (spoof, object(), unknown_type):
         remember_transactions(chain.chaindb, root, [foreign])
         assert remembered_transactions(chain.chaindb, root, builder) is None
         read = chain.get_block_by_hash(block.hash)

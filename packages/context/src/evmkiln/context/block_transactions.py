@@ -89,7 +89,11 @@ def _as_decoded(transaction: Any, builder: Any) -> Any | None:
     key = (typed, type_id)
     expected = _PAYLOAD_CLASSES.get(key)
     if expected is None:  # the payload class this type decodes to: decode once to see
-        expected = _PAYLOAD_CLASSES[key] = type(typed.decode(transaction.encode())._inner)
+        try:
+            expected = type(typed.decode(transaction.encode())._inner)
+        except Exception:  # py-evm's own decoding of the block raises its own error
+            return None
+        _PAYLOAD_CLASSES[key] = expected
     if type(payload) is not expected or not _as_decoding_makes(payload, expected):
         return None
     return transaction if cls is typed else typed(type_id, payload)
