@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode
-from trie.utils.nibbles import bytes_to_nibbles
+from trie.utils.nibbles import bytes_to_nibbles, encode_nibbles
 
 from evmkiln.context.trie_nodes import (
+    decode_canonical,
     decode_hex_prefix,
     decode_node,
     encode_node,
@@ -133,6 +134,12 @@ def test_hex_prefix_round_trips() -> None:
         decode_hex_prefix(b"\x40")
 
 
+@given(st.lists(st.integers(0, 15), max_size=64), st.booleans())
+def test_hex_prefix_is_the_tries(path: list[int], leaf: bool) -> None:
+    expected = encode_nibbles(tuple(path) + ((16,) if leaf else ()))
+    assert hex_prefix(tuple(path), leaf) == expected
+
+
 NESTED = st.recursive(
     st.binary(max_size=70),
     lambda children: st.lists(children, max_size=17),
@@ -144,6 +151,29 @@ NESTED = st.recursive(
 @given(NESTED)
 def test_node_encoding_is_rlp(item: Any) -> None:
     assert encode_node(item) == rlp.encode(item)
+
+
+@settings(max_examples=300, deadline=None)
+@given(NESTED)
+def test_canonical_decoding_is_rlps(item: Any) -> None:
+    assert decode_canonical(rlp.encode(item)) == rlp.decode(rlp.encode(item))
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        b"\x81\x05",  # one byte below 0x80, prefixed
+        b"\xb8\x01a",  # a long length for a short string
+        b"\xf8\x01\x05",  # a long length for a short list
+        b"\x83ab",  # truncated
+        b"\x05\x05",  # trailing bytes
+        b"\xc2\x83a",  # an item overrunning its list
+        b"",
+    ],
+)
+def test_canonical_decoding_refuses_what_rlp_encode_never_makes(encoded: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_canonical(encoded)
 
 
 @settings(max_examples=200, deadline=None)

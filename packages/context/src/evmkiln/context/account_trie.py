@@ -34,7 +34,7 @@ from eth.db.backends.base import BaseAtomicDB
 
 from evmkiln.builtins.keccak_backend import keccak256
 from evmkiln.context.state_layers import MISSING, AccountRecord
-from evmkiln.context.trie_nodes import encode_node, nibbles
+from evmkiln.context.trie_nodes import decode_canonical, encode_node, nibbles
 from evmkiln.context.trie_update import Change, TrieUpdate
 
 
@@ -123,7 +123,10 @@ def _int_bytes(value: int) -> bytes:
 
 
 def _decode_account(encoded: bytes) -> list[bytes]:
-    account = rlp.decode(encoded)
+    try:
+        account = decode_canonical(encoded)
+    except ValueError:  # not as py-evm writes accounts: pyrlp's verdict
+        account = rlp.decode(encoded)
     if not isinstance(account, list) or len(account) != 4:
         raise ValueError(f"not an account: {encoded.hex()}")
     return account

@@ -33,7 +33,19 @@ def encode_node(item: Any) -> bytes:
         if size == 1 and item[0] < 0x80:
             return item
         return _length_prefix(size, 0x80) + item
-    payload = b"".join([encode_node(child) for child in item])
+    parts = []
+    for child in item:  # a list's byte strings encoded in place: most items are
+        if isinstance(child, bytes):
+            size = len(child)
+            if size == 1 and child[0] < 0x80:
+                parts.append(child)
+            elif size < 56:
+                parts.append(bytes((0x80 + size,)) + child)
+            else:
+                parts.append(_length_prefix(size, 0x80) + child)
+        else:
+            parts.append(encode_node(child))
+    payload = b"".join(parts)
     return _length_prefix(len(payload), 0xC0) + payload
 
 
@@ -53,6 +65,23 @@ def decode_node(encoded: bytes) -> Node:
     if end != len(encoded) or not isinstance(node, list) or len(node) not in (2, 17):
         raise ValueError("not a trie node: a leaf, an extension or a branch")
     return node
+
+
+def decode_canonical(encoded: bytes) -> Any:
+    """``rlp.decode(encoded)`` for an encoding ``rlp.encode`` gives; :class:`ValueError` else.
+
+    Nested lists of byte strings.  An encoding that decodes but is not the
+    one ``rlp.encode`` makes of the result (a long form where the short one
+    is due, a single byte below 0x80 with a prefix) is refused, so a caller
+    can leave those to pyrlp and its verdict.
+    """
+    try:
+        item, end = _decode_item(encoded, 0)
+    except IndexError:
+        raise ValueError("truncated RLP") from None
+    if end != len(encoded) or encode_node(item) != encoded:
+        raise ValueError("not a canonical RLP encoding")
+    return item
 
 
 def _decode_item(data: bytes, position: int) -> tuple[Any, int]:
@@ -100,16 +129,23 @@ def nibbles(key: bytes) -> Nibbles:
     return tuple(key.hex().encode("ascii").translate(_HEX_DIGIT_VALUES))
 
 
+_NIBBLE_HEX_DIGITS = bytes.maketrans(bytes(range(16)), b"0123456789abcdef")
+
+
 def hex_prefix(path: Sequence[int], leaf: bool) -> bytes:
-    """The compact encoding of ``path`` in a leaf (``leaf``) or an extension."""
-    flag = 2 if leaf else 0
+    """The compact encoding of ``path`` in a leaf (``leaf``) or an extension.
+
+    The nibbles are packed through their hex digits in C, as :func:`nibbles`
+    unpacks them: a leaf's path is up to 64 of them.
+    """
+    flag = 0x20 if leaf else 0
     if len(path) % 2:
-        head = [((flag | 1) << 4) | path[0]]
-        rest = path[1:]
+        head = bytes((flag | 0x10 | path[0],))
+        rest = bytes(path[1:])
     else:
-        head = [flag << 4]
-        rest = path
-    return bytes(head + [(rest[i] << 4) | rest[i + 1] for i in range(0, len(rest), 2)])
+        head = bytes((flag,))
+        rest = bytes(path)
+    return head + bytes.fromhex(rest.translate(_NIBBLE_HEX_DIGITS).decode("ascii"))
 
 
 def decode_hex_prefix(encoded: bytes) -> tuple[Nibbles, bool]:
