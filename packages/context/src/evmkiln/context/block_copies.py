@@ -31,6 +31,8 @@ from typing import Any
 import rlp
 from rlp.sedes.serializable import make_immutable
 
+from evmkiln.context.serializable_encoding import encode_serializable
+
 
 class SharedFieldsCopy:
     """Serializable mixin: ``copy`` sharing the unchanged fields instead of deep-copying them."""
@@ -72,6 +74,14 @@ class _SharingHeader(SharedFieldsCopy):
             }
         )
         return made
+
+    @property
+    def hash(self) -> Any:
+        """py-evm's hash of the header, over the encoding :func:`encode_serializable` makes
+        (the bytes ``rlp.encode`` makes, which it then finds cached)."""
+        if not self._cached_rlp:  # type: ignore[attr-defined]
+            encode_serializable(self)
+        return super().hash  # type: ignore[misc]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_decoded_header, (self._kiln_base, rlp.encode(self)))

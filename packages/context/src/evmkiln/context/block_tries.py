@@ -36,6 +36,7 @@ from eth_utils.exceptions import ValidationError
 
 from evmkiln.builtins.keccak_backend import keccak256
 from evmkiln.context.block_transactions import remember_transactions
+from evmkiln.context.serializable_encoding import encoding_of
 from evmkiln.context.trie_nodes import TrieBuilder, nibbles
 
 TRANSACTION_ROOTS_CACHED = 128
@@ -67,7 +68,7 @@ def transaction_root_and_nodes(transactions: Sequence[Any]) -> tuple[bytes, dict
     The nodes are shared between the callers that ask for the same list
     (as py-evm's cache shares them): they are read, never changed.
     """
-    return _remembered_root(tuple(transaction.encode() for transaction in transactions))
+    return _remembered_root(tuple(encoding_of(transaction) for transaction in transactions))
 
 
 _NOT_PLAIN, _PLAIN, _PLAIN_WITH_BLOBS = 0, 1, 2
@@ -124,7 +125,7 @@ class OneShotBlockTries:
         tx_root, tx_nodes = transaction_root_and_nodes(transactions)
         chaindb.persist_trie_data_dict(tx_nodes)
         remember_transactions(chaindb, tx_root, transactions)
-        receipt_root, receipt_nodes = trie_root_and_nodes([r.encode() for r in receipts])
+        receipt_root, receipt_nodes = trie_root_and_nodes([encoding_of(r) for r in receipts])
         chaindb.persist_trie_data_dict(receipt_nodes)
         block_fields: dict[str, Any] = {"transactions": transactions}
         header_fields: dict[str, Any] = {
@@ -132,7 +133,7 @@ class OneShotBlockTries:
             "receipt_root": receipt_root,
         }
         if withdrawals:
-            root, nodes = trie_root_and_nodes([w.encode() for w in withdrawals])
+            root, nodes = trie_root_and_nodes([encoding_of(w) for w in withdrawals])
             chaindb.persist_trie_data_dict(nodes)
             block_fields["withdrawals"] = withdrawals
             header_fields["withdrawals_root"] = root
