@@ -17,7 +17,8 @@ from eth_utils import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evmkiln.context import make_vm_class
+from evmkiln.context import make_vm_class, transaction_classes
+from evmkiln.context.serializable_encoding import message_for_signing
 from evmkiln.context.transaction_classes import (
     SENDER_CACHE_SIZE,
     RecoveredOnce,
@@ -99,6 +100,13 @@ def recoveries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         return original(self, message_hash)
 
     monkeypatch.setattr(Signature, "recover_public_key_from_msg_hash", counting)
+    recover = transaction_classes.recover_public_key
+
+    def counting_compact(signature: bytes, message_hash: bytes) -> bytes:
+        counted[0] += 1
+        return recover(signature, message_hash)
+
+    monkeypatch.setattr(transaction_classes, "recover_public_key", counting_compact)
     yield counted
     clear_sender_cache()
 
@@ -489,3 +497,108 @@ def test_a_plain_dynamic_fee_transaction_skips_the_field_checks(
     with pytest.raises(ValidationError, match="not a valid canonical address"):
         unplain.validate()
     assert checks[0] == 1
+
+
+_TYPED_FIELDS: dict[str, Any] = {
+    "chain_id": 1,
+    "nonce": 3,
+    "gas": 50_000,
+    "to": b"\x11" * 20,
+    "value": 5,
+    "data": b"\x01",
+    "access_list": ((b"\x22" * 20, (1, 2)),),
+}
+_FEES = {"max_priority_fee_per_gas": 1, "max_fee_per_gas": 9}
+_AUTHORIZATION = {
+    "chain_id": 1,
+    "address": b"\x33" * 20,
+    "nonce": 0,
+    "y_parity": 1,
+    "r": 5,
+    "s": 6,
+}
+TYPED_MAKERS: list[tuple[str, dict[str, Any]]] = [
+    ("access_list", {**_TYPED_FIELDS, "gas_price": 7}),
+    ("dynamic_fee", {**_TYPED_FIELDS, **_FEES}),
+    (
+        "blob",
+        {
+            **_TYPED_FIELDS,
+            **_FEES,
+            "max_fee_per_blob_gas": 2,
+            "blob_versioned_hashes": (b"\x01" + b"\x00" * 31,),
+        },
+    ),
+    ("set_code", {**_TYPED_FIELDS, **_FEES, "authorization_list": (_AUTHORIZATION,)}),
+]
+
+
+@pytest.mark.parametrize(("kind", "fields"), TYPED_MAKERS, ids=[kind for kind, _ in TYPED_MAKERS])
+def test_typed_transactions_signed_from_the_builder_recover_once(
+    builders: tuple[Any, Any], kind: str, fields: dict[str, Any], recoveries: list[int]
+) -> None:
+    """Signed from its unsigned form, or made signed: evmkiln's wrapper of the class py-evm
+    gives, the same transaction, one recovery between validation and the sender."""
+    stock, kiln = builders
+    if not hasattr(stock, f"new_unsigned_{kind}_transaction"):
+        pytest.skip(f"no {kind} transactions in this fork")
+    unsigned = getattr(kiln, f"new_unsigned_{kind}_transaction")(**fields)
+    theirs = getattr(stock, f"new_unsigned_{kind}_transaction")(**fields).as_signed_transaction(KEY)
+    ours = unsigned.as_signed_transaction(KEY)
+    assert isinstance(ours, RecoveredOnceTyped) and isinstance(ours, type(theirs))
+    assert ours.encode() == theirs.encode() and ours.hash == theirs.hash
+    counts = []
+    for transaction in (theirs, ours):
+        recoveries[0] = 0
+        transaction.validate()
+        transaction.check_signature_validity()
+        assert transaction.sender == SENDER
+        counts.append(recoveries[0])
+    # py-evm's own checks of an access-list payload recover once more, on both.
+    assert counts[1] == counts[0] - 1
+    inner = theirs._inner
+    signature = {"y_parity": inner.y_parity, "r": inner.r, "s": inner.s}
+    made = getattr(kiln, f"new_{kind}_transaction")(**fields, **signature)
+    assert isinstance(made, RecoveredOnceTyped) and made.encode() == theirs.encode()
+    assert made.sender == SENDER
+
+
+def _signed_payloads(builder: Any) -> list[Any]:
+    """One signed transaction of every class the builder signs, legacy ones with and
+    without a chain id."""
+    made = [
+        builder.create_unsigned_transaction(
+            nonce=3, gas_price=7, gas=50_000, to=b"\x11" * 20, value=5, data=b"\x01"
+        ).as_signed_transaction(KEY, chain_id=chain_id)
+        for chain_id in (None, 1, 2**40)
+    ]
+    for kind, fields in TYPED_MAKERS:
+        unsigned = getattr(builder, f"new_unsigned_{kind}_transaction", None)
+        if unsigned is not None:
+            made.append(unsigned(**fields).as_signed_transaction(KEY)._inner)
+    return made
+
+
+@settings(max_examples=30, deadline=None)
+@given(nonce=st.integers(0, 2**64 - 1), value=st.integers(0, 2**256 - 1), data=st.binary())
+def test_signing_messages_are_pyevms(
+    builders: tuple[Any, Any], nonce: int, value: int, data: bytes
+) -> None:
+    stock, _ = builders
+    for payload in _signed_payloads(stock):
+        changed = payload.copy(nonce=nonce, value=value, data=data)
+        expected = changed.get_message_for_signing()
+        assert message_for_signing(changed) == expected
+        assert message_for_signing(payload) == payload.get_message_for_signing()
+
+
+def test_a_class_signing_its_own_message_is_asked(builders: tuple[Any, Any]) -> None:
+    stock, _ = builders
+    payload = _signed_payloads(stock)[-1]
+
+    class OwnMessage(type(payload)):  # type: ignore[misc]
+        def get_message_for_signing(self) -> bytes:
+            return b"own"
+
+    own = OwnMessage(*(getattr(payload, name) for name in payload._meta.field_names))
+    assert message_for_signing(own) == b"own"

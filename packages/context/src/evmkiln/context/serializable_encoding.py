@@ -22,6 +22,9 @@ a value pyrlp would refuse -- is left to ``rlp.encode``, with its result
 or its error.  :func:`encoding_of` is ``item.encode()`` for py-evm's
 transaction, receipt and withdrawal classes, whose ``encode`` is that
 ``rlp.encode`` (or a type byte before it); any other ``encode`` is called.
+:func:`message_for_signing` is a signed transaction's
+``get_message_for_signing()``, which py-evm makes by building the unsigned
+transaction and encoding it, from the signed one's serialized fields.
 """
 
 from __future__ import annotations
@@ -31,14 +34,29 @@ from collections.abc import Callable
 from typing import Any
 
 import rlp
+from eth._utils.transactions import is_eip_155_signed_transaction
 from eth.rlp.receipts import Receipt
 from eth.rlp.transactions import BaseTransaction
 from eth.vm.forks.berlin.receipts import TypedReceipt
-from eth.vm.forks.berlin.transactions import AccessListTransaction, TypedTransaction
-from eth.vm.forks.cancun.transactions import BlobTransaction
-from eth.vm.forks.london.transactions import DynamicFeeTransaction
-from eth.vm.forks.prague.transactions import SetCodeTransaction
+from eth.vm.forks.berlin.transactions import (
+    AccessListTransaction,
+    TypedTransaction,
+    UnsignedAccessListTransaction,
+)
+from eth.vm.forks.cancun.transactions import BlobTransaction, UnsignedBlobTransaction
+from eth.vm.forks.frontier.transactions import FrontierTransaction, FrontierUnsignedTransaction
+from eth.vm.forks.homestead.transactions import (
+    HomesteadTransaction,
+    HomesteadUnsignedTransaction,
+)
+from eth.vm.forks.london.transactions import DynamicFeeTransaction, UnsignedDynamicFeeTransaction
+from eth.vm.forks.prague.transactions import SetCodeTransaction, UnsignedSetCodeTransaction
 from eth.vm.forks.shanghai.withdrawals import Withdrawal
+from eth.vm.forks.spurious_dragon.transactions import (
+    SpuriousDragonTransaction,
+    SpuriousDragonUnsignedTransaction,
+)
+from eth_utils.encoding import int_to_big_endian
 from rlp.sedes import BigEndianInt, Binary, CountableList, List
 from rlp.sedes.serializable import Serializable
 
@@ -265,3 +283,138 @@ def _nested_serializer(cls: type) -> Serializer | None:
         return as_list(value)
 
     return serialize
+
+
+def message_for_signing(transaction: Any) -> bytes:
+    """``transaction.get_message_for_signing()``: for py-evm's signed classes, the
+    unsigned transaction's encoding made from the signed one's serialized fields."""
+    cls = type(transaction)
+    message = _SIGNING_MESSAGES.get(getattr(cls, "get_message_for_signing", None))
+    if message is not None:
+        serialize = _class_serializer(cls)
+        if serialize is not None:
+            try:
+                items = serialize(transaction)
+            except _NotPlain:
+                pass
+            else:
+                made = message(transaction, items)
+                if made is not None:
+                    return made
+    fallback: bytes = transaction.get_message_for_signing()
+    return fallback
+
+
+def _same_sedes(first: Any, second: Any) -> bool:
+    """Whether two sedes serialize every value alike (pyrlp's sedes, compared by kind)."""
+    if first is second:
+        return True
+    kind = type(first)
+    if kind is not type(second):
+        return False
+    if kind is BigEndianInt:
+        return bool(first.length == second.length)
+    if kind is Binary:
+        return bool(
+            (first.min_length, first.max_length, first.allow_empty)
+            == (second.min_length, second.max_length, second.allow_empty)
+        )
+    if kind is CountableList:
+        return bool(first.max_length == second.max_length) and _same_sedes(
+            first.element_sedes, second.element_sedes
+        )
+    if kind is List:
+        return (
+            bool(first.strict == second.strict)
+            and len(first) == len(second)
+            and all(_same_sedes(a, b) for a, b in zip(first, second, strict=True))
+        )
+    return False
+
+
+def _leading_fields(signed: type, unsigned: type) -> int | None:
+    """How many leading fields of ``signed`` are ``unsigned``'s, by name and sedes;
+    None when they are not all of them."""
+    signed_meta: Any = getattr(signed, "_meta", None)
+    unsigned_meta: Any = getattr(unsigned, "_meta", None)
+    count = len(unsigned_meta.field_names)
+    if tuple(signed_meta.field_names[:count]) != tuple(unsigned_meta.field_names) or not all(
+        _same_sedes(a, b) for a, b in zip(signed_meta.sedes, unsigned_meta.sedes, strict=False)
+    ):
+        return None
+    return count
+
+
+_INNER_TYPE_BYTES = frozenset(
+    klass.__dict__["_type_byte"]
+    for klass in (AccessListTransaction, DynamicFeeTransaction, BlobTransaction, SetCodeTransaction)
+)
+"""py-evm's ``_type_byte`` of its typed payloads: ``to_bytes(self._type_id)``."""
+
+SigningMessage = Callable[[Any, list[Any]], "bytes | None"]
+
+
+def _typed_message(signed: type, unsigned: type) -> SigningMessage | None:
+    count = _leading_fields(signed, unsigned)
+    if count is None:
+        return None
+
+    def message(transaction: Any, items: list[Any]) -> bytes | None:
+        type_id = transaction._type_id
+        if (
+            type(type_id) is not int
+            or not 0 <= type_id < 256
+            or getattr(type(transaction), "_type_byte", None) not in _INNER_TYPE_BYTES
+        ):
+            return None
+        return bytes((type_id,)) + encode_node(items[:count])
+
+    return message
+
+
+def _legacy_message(signed: type, unsigned: type) -> SigningMessage | None:
+    count = _leading_fields(signed, unsigned)
+    if count is None:
+        return None
+
+    def message(transaction: Any, items: list[Any]) -> bytes | None:
+        return encode_node(items[:count])
+
+    return message
+
+
+def _replay_protected_message(signed: type, unsigned: type) -> SigningMessage | None:
+    """Spurious Dragon's: an EIP-155 signature signs the fields but the signature's,
+    then the chain id and two empty strings."""
+    unprotected = _legacy_message(signed, unsigned)
+    if unprotected is None:
+        return None
+
+    def message(transaction: Any, items: list[Any]) -> bytes | None:
+        if is_eip_155_signed_transaction(transaction):
+            chain_id = int_to_big_endian(transaction.chain_id)
+            return encode_node([*items[:-3], chain_id, b"", b""])
+        return unprotected(transaction, items)
+
+    return message
+
+
+def _signing_messages() -> dict[Any, SigningMessage]:
+    made: dict[Any, SigningMessage] = {}
+    for signed, unsigned, kind in (
+        (AccessListTransaction, UnsignedAccessListTransaction, _typed_message),
+        (DynamicFeeTransaction, UnsignedDynamicFeeTransaction, _typed_message),
+        (BlobTransaction, UnsignedBlobTransaction, _typed_message),
+        (SetCodeTransaction, UnsignedSetCodeTransaction, _typed_message),
+        (FrontierTransaction, FrontierUnsignedTransaction, _legacy_message),
+        (HomesteadTransaction, HomesteadUnsignedTransaction, _legacy_message),
+        (SpuriousDragonTransaction, SpuriousDragonUnsignedTransaction, _replay_protected_message),
+    ):
+        message = kind(signed, unsigned)
+        if message is not None:
+            made[signed.__dict__["get_message_for_signing"]] = message
+    return made
+
+
+_SIGNING_MESSAGES = _signing_messages()
+"""py-evm's ``get_message_for_signing`` methods, and how each message is made."""

@@ -30,9 +30,16 @@ the same order, the same exceptions and messages, the same sender, with one
 recovery instead of three (none more if the sender was already read).
 Transactions are built by the VM's builder (``vm.get_transaction_builder()``,
 py-evm's seam through the block class): legacy ones made, signed or decoded
-there, typed ones decoded or made signed there.  A transaction of py-evm's
-own classes (a typed one signed from its unsigned form, say) still works,
-as py-evm checks it.
+there, typed ones decoded, made signed, or made unsigned and then signed
+there (py-evm's payload classes name their own fork's wrapper class when
+signed: the builder's methods wrap the result in evmkiln's subclass of that
+very class, :func:`recovering_typed`).  A transaction of py-evm's own
+classes still works, as py-evm checks it.
+
+The message a signature signs is made from the signed transaction's fields
+(:func:`~evmkiln.context.serializable_encoding.message_for_signing`), and a
+signature is recovered by libsecp256k1 directly (:func:`recover_public_key`,
+eth-keys' own backend), eth-keys deciding and wording any refusal.
 """
 
 from __future__ import annotations
@@ -45,7 +52,9 @@ import weakref
 from collections import OrderedDict
 from typing import Any
 
+from coincurve import PublicKey as CoincurvePublicKey
 from eth.abc import SignedTransactionAPI
+from eth.vm.forks.berlin.transactions import TypedTransaction
 from eth_hash.auto import keccak
 from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
@@ -54,6 +63,7 @@ from eth_utils.exceptions import ValidationError
 
 from evmkiln.context.block_copies import SharedFieldsCopy
 from evmkiln.context.block_transactions import RememberedTransactions
+from evmkiln.context.serializable_encoding import message_for_signing
 from evmkiln.context.transaction_validation import (
     checks_dynamic_fee_plainly,
     checks_plainly,
@@ -87,18 +97,48 @@ forgotten first).
 An entry is a 32-byte digest and an address: about 250 bytes."""
 
 
+_WORD = 1 << 256
+
+
+def recover_public_key(signature: bytes, message_hash: bytes) -> bytes:
+    """The 64-byte public key that made the compact ``signature`` (``r || s || parity``)
+    of ``message_hash``, as eth-keys' coincurve backend recovers it; raises if none."""
+    key = CoincurvePublicKey.from_signature_and_message(signature, message_hash, hasher=None)
+    recovered: bytes = key.format(compressed=False)[1:]
+    return recovered
+
+
 def _signer(message_hash: bytes, y_parity: int, r: int, s: int) -> Address:
     """The address whose key signed ``message_hash`` with ``(y_parity, r, s)``.
 
-    eth-keys' exceptions for a signature it refuses.
+    eth-keys' exceptions for a signature it refuses.  A signature of plain
+    integers in the ranges eth-keys accepts is recovered by libsecp256k1
+    (coincurve, eth-keys' own backend) directly, without eth-keys' objects
+    and checks around it; one libsecp256k1 cannot recover goes through
+    eth-keys, for its error.
     """
+    if (
+        type(y_parity) is int
+        and type(r) is int
+        and type(s) is int
+        and 0 <= y_parity <= 1
+        and 0 <= r < _WORD
+        and 0 <= s < _WORD
+    ):
+        compact = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes((y_parity,))
+        try:
+            public_key = recover_public_key(compact, message_hash)
+        except Exception:  # eth-keys decides, and words the refusal
+            pass
+        else:
+            return Address(keccak(public_key)[12:])
     signature = Signature(vrs=(y_parity, r, s))  # py-evm's keys.Signature
     return Address(signature.recover_public_key_from_msg_hash(message_hash).to_canonical_address())
 
 
 def _recovered(transaction: SignedTransactionAPI) -> Address:
     """py-evm's ``extract_transaction_sender``: one recovery (eth-keys' exceptions)."""
-    message_hash = keccak(transaction.get_message_for_signing())
+    message_hash = keccak(message_for_signing(transaction))
     return _signer(message_hash, transaction.y_parity, transaction.r, transaction.s)
 
 
@@ -251,6 +291,68 @@ def _unsigned_class(unsigned: type[Any], signed: type[Any]) -> type[Any]:
     return _subclass(unsigned, {"as_signed_transaction": as_signed_transaction})
 
 
+_TYPED_UNSIGNED_MAKERS = (
+    "new_unsigned_access_list_transaction",
+    "new_unsigned_dynamic_fee_transaction",
+    "new_unsigned_blob_transaction",
+    "new_unsigned_set_code_transaction",
+)
+_TYPED_SIGNED_MAKERS = (
+    "new_access_list_transaction",
+    "new_dynamic_fee_transaction",
+    "new_blob_transaction",
+    "new_set_code_transaction",
+)
+"""py-evm's builder methods making typed transactions of a class they name themselves
+(a payload's ``as_signed_transaction`` wraps it in its own fork's wrapper class)."""
+
+_RECOVERING: dict[type[Any], type[Any]] = {}
+_SIGNING: dict[type[Any], type[Any]] = {}
+_CLASSES_LOCK = threading.Lock()
+
+
+def _made_once(cache: dict[type[Any], type[Any]], base: type[Any], make: Any) -> type[Any]:
+    made = cache.get(base)
+    if made is None:
+        with _CLASSES_LOCK:
+            made = cache.get(base)
+            if made is None:
+                made = cache[base] = make(base)
+    return made
+
+
+def recovering_typed(transaction: Any) -> Any:
+    """``transaction``, a typed wrapper py-evm just made, as its wrapper class with
+    :class:`RecoveredOnceTyped`, around the same payload."""
+    cls = type(transaction)
+    if not isinstance(transaction, TypedTransaction) or issubclass(cls, RecoveredOnceTyped):
+        return transaction
+    recovering = _made_once(_RECOVERING, cls, lambda base: _subclass(base, {}, RecoveredOnceTyped))
+    return recovering(transaction.type_id, transaction._inner)
+
+
+def _signing_class(unsigned: type[Any]) -> type[Any]:
+    """``unsigned`` (a typed payload's unsigned class) whose ``as_signed_transaction``
+    gives :func:`recovering_typed`'s wrapper."""
+
+    def as_signed_transaction(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return recovering_typed(unsigned.as_signed_transaction(self, *args, **kwargs))
+
+    return _subclass(unsigned, {"as_signed_transaction": as_signed_transaction})
+
+
+def _signing_unsigned(transaction: Any) -> Any:
+    transaction.__class__ = _made_once(_SIGNING, type(transaction), _signing_class)
+    return transaction
+
+
+def _rewrapping(make: Any, convert: Any) -> classmethod[Any, Any, Any]:
+    def maker(cls: type[Any], *args: Any, **kwargs: Any) -> Any:
+        return convert(make(cls, *args, **kwargs))
+
+    return classmethod(maker)
+
+
 def _subclass(base: type[Any], attributes: dict[str, Any], mixin: type | None = None) -> type[Any]:
     """A subclass of ``base`` under its own name, defined in this module."""
     bases = (base,) if mixin is None else (mixin, base)
@@ -276,6 +378,14 @@ def transaction_builder_for(builder: type[Any]) -> type[Any]:
     typed = getattr(builder, "typed_transaction", None)
     if typed is not None:
         attributes["typed_transaction"] = _subclass(typed, {}, RecoveredOnceTyped)
+    for names, convert in (
+        (_TYPED_UNSIGNED_MAKERS, _signing_unsigned),
+        (_TYPED_SIGNED_MAKERS, recovering_typed),
+    ):
+        for name in names:
+            make = getattr(getattr(builder, name, None), "__func__", None)
+            if make is not None:
+                attributes[name] = _rewrapping(make, convert)
     made = _BUILDERS[builder] = _subclass(builder, attributes)
     return made
 
