@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -154,3 +157,44 @@ def test_the_default_runtime_is_tiered_and_the_environment_can_block(
     monkeypatch.setenv("EVMKILN_RUNTIME", "eager")
     with pytest.raises(ValueError, match="EVMKILN_RUNTIME"):
         KilnBackend("ir")
+
+
+_BACKEND_CHOSEN = """
+import evmkiln.integrations.eth_tester
+from eth_hash.auto import keccak
+keccak(b"")
+print(type(keccak.hasher.__self__).__name__)
+"""
+
+
+@pytest.mark.parametrize(
+    ("chosen", "expected"),
+    [(None, "PySha3Backend"), ("pycryptodome", "CryptodomeBackend")],
+)
+def test_eth_hash_uses_pysha3_unless_the_user_chose(chosen: str | None, expected: str) -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "ETH_HASH_BACKEND"}
+    if chosen is not None:
+        environment["ETH_HASH_BACKEND"] = chosen
+    done = subprocess.run(
+        [sys.executable, "-c", _BACKEND_CHOSEN],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert done.stdout.split()[-1] == expected
+
+
+def test_the_key_lookup_is_eth_testers_and_follows_new_accounts() -> None:
+    backend = KilnBackend()
+
+    def stock() -> dict[bytes, Any]:
+        lookup: dict[bytes, Any] = PyEVMBackend._key_lookup.fget(backend)
+        return lookup
+
+    assert backend._key_lookup == stock() and len(stock()) == len(backend.account_keys)
+    backend._key_lookup.clear()  # a caller's copy
+    assert backend._key_lookup == stock()
+    backend.add_account(b"\x42" * 32)
+    assert backend._key_lookup == stock() and len(stock()) == len(backend.account_keys)

@@ -31,6 +31,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "pip install 'eth-tester[py-evm]'"
     ) from error
 
+from evmkiln.builtins.keccak_backend import prefer_pysha3
 from evmkiln.context import make_vm_class
 from evmkiln.context.code_cache import DispatchStats
 from evmkiln.integrations import (
@@ -38,6 +39,11 @@ from evmkiln.integrations import (
     fork_from_environment,
     runtime_options,
 )
+
+# eth-hash picks its backend at its first hash (importing eth-tester makes none), and
+# eth-tester, py-evm and eth-keys hash through it: pysha3's C Keccak when installed
+# and nobody chose.
+prefer_pysha3()
 
 ETH_TESTER_DEFAULT_FORK = "prague"
 """The fork of eth-tester's default VM configuration (``PragueVM`` from genesis)."""
@@ -129,6 +135,23 @@ class KilnBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is untyped
             mnemonic,
             hd_path,
         )
+
+    @property
+    def _key_lookup(self) -> dict[bytes, Any]:
+        """eth-tester's map from each account's address to its key (a fresh dict), its
+        addresses derived once per tuple of keys.
+
+        eth-tester derives every account's address (a Keccak each) from its key
+        for every transaction it signs: ten Keccaks and their objects for one
+        lookup.  Its keys are a tuple that adding an account replaces; another
+        kind of collection is mapped anew each time, as eth-tester does.
+        """
+        keys = self.account_keys
+        cached: tuple[Any, dict[bytes, Any]] | None = self.__dict__.get("_kiln_key_lookup")
+        if cached is None or cached[0] is not keys or type(keys) is not tuple:
+            cached = (keys, {key.public_key.to_canonical_address(): key for key in keys})
+            self.__dict__["_kiln_key_lookup"] = cached
+        return dict(cached[1])
 
     @property
     def stats(self) -> DispatchStats:
