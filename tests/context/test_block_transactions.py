@@ -126,3 +126,30 @@ def test_values_of_other_classes_are_decoded() -> None:
         assert type(access.access_list[0]).__name__ == "AccountAccesses"
         assert access.access_list[0].account == STORE
         assert type(legacy.data) is bytes
+
+
+def test_a_transactions_values_are_judged_once(monkeypatch: Any) -> None:
+    """A block is made from its header several times while it is built: a transaction
+    found to hold decoded values is not walked again; one refused is judged each time."""
+    chain = _chain(KILN)
+    block = _mine(chain, [True, False])
+    builder = type(block).get_transaction_builder()
+    root = block.header.transaction_root
+    judged: list[Any] = []
+    original = block_transactions._as_decoding_makes
+
+    def counting(value: Any, sedes: Any) -> bool:
+        if isinstance(sedes, type):
+            judged.append(value)
+        return original(value, sedes)
+
+    monkeypatch.setattr(block_transactions, "_as_decoding_makes", counting)
+    first = remembered_transactions(chain.chaindb, root, builder)
+    assert first is not None and judged == []  # judged when the block was mined
+    subclassed = builder.create_unsigned_transaction(
+        nonce=2, gas_price=1000, gas=100_000, to=STORE, value=0, data=HexBytes("0x12")
+    ).as_signed_transaction(SENDER_KEY, chain_id=1)
+    remember_transactions(chain.chaindb, root, [subclassed])
+    for _ in range(2):
+        assert remembered_transactions(chain.chaindb, root, builder) is None
+    assert judged == [subclassed, subclassed]

@@ -80,7 +80,7 @@ def _as_decoded(transaction: Any, builder: Any) -> Any | None:
     """``transaction`` as ``builder.decode(transaction.encode())`` would make it, or None."""
     cls = type(transaction)
     if cls is builder.legacy_signed:
-        return transaction if _as_decoding_makes(transaction, cls) else None
+        return transaction if _holds_decoded_values(transaction) else None
     typed = getattr(builder, "typed_transaction", None)
     if typed is None or not isinstance(transaction, TypedTransaction):
         return None
@@ -94,9 +94,26 @@ def _as_decoded(transaction: Any, builder: Any) -> Any | None:
         except Exception:  # py-evm's own decoding of the block raises its own error
             return None
         _PAYLOAD_CLASSES[key] = expected
-    if type(payload) is not expected or not _as_decoding_makes(payload, expected):
+    if type(payload) is not expected or not _holds_decoded_values(payload):
         return None
     return transaction if cls is typed else typed(type_id, payload)
+
+
+_DECODED_VALUES = "_kiln_holds_decoded_values"
+"""Kept on a transaction found to hold what decoding makes (a ``cached_property`` of sorts)."""
+
+
+def _holds_decoded_values(transaction: Any) -> bool:
+    """:func:`_as_decoding_makes` of ``transaction`` with its own class, remembered on it
+    when true: its fields are immutable values, so the answer never changes (a block
+    is made from its header several times while it is built)."""
+    state = transaction.__dict__
+    if state.get(_DECODED_VALUES):
+        return True
+    if not _as_decoding_makes(transaction, type(transaction)):
+        return False
+    state[_DECODED_VALUES] = True
+    return True
 
 
 def _as_decoding_makes(value: Any, sedes: Any) -> bool:
