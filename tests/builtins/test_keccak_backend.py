@@ -74,3 +74,19 @@ def test_the_command_makes_py_evm_hash_with_pysha3() -> None:
             [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == expected
+
+
+def test_prefer_pysha3_for_this_process_only_leaves_the_environment() -> None:
+    """In a fresh process: eth-hash chooses pysha3, and the variable is gone again."""
+    script = (
+        "import os\n"
+        "from evmkiln.builtins.keccak_backend import prefer_pysha3\n"
+        "from eth_hash.auto import keccak\n"
+        "print(prefer_pysha3(inherited=False), os.environ.get('ETH_HASH_BACKEND'))\n"
+        "print(type(keccak.hasher.__self__).__name__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != ENVIRONMENT_VARIABLE}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == [PYSHA3, "None", "PySha3Backend"]

@@ -31,7 +31,11 @@ from hypothesis import strategies as st
 from rlp.sedes import BigEndianInt, Binary, CountableList, List
 from rlp.sedes.serializable import Serializable
 
-from evmkiln.context.serializable_encoding import encode_serializable, encoding_of
+from evmkiln.context.serializable_encoding import (
+    encode_serializable,
+    encoding_of,
+    message_for_signing,
+)
 
 CLASSES = [
     FrontierTransaction,
@@ -163,3 +167,37 @@ def test_classes_encoding_their_own_way_are_asked() -> None:
     assert encoding_of(_OwnEncoding(1, 2, b"\x01" * 20, 3)) == b"own"
     own = _OwnSerialization(1, 2, b"\x01" * 20, 3)
     assert encode_serializable(own) == rlp.encode(_twin(own)) == rlp.encode([b"own"])
+
+
+def test_classes_reading_their_fields_their_own_way_are_asked() -> None:
+    """pyrlp iterates an object to serialize it, and py-evm reads a transaction's fields
+    through their properties to make the message it signs."""
+
+    class OwnIteration(Withdrawal):
+        def __iter__(self) -> Any:
+            return iter((9, 9, b"\x09" * 20, 9))
+
+    class OwnField(DynamicFeeTransaction):
+        @property
+        def data(self) -> bytes:
+            return b"seen through the property"
+
+    own = OwnIteration(1, 2, b"\x01" * 20, 3)
+    assert encode_serializable(own) == rlp.encode(_twin(own))
+    fields = {
+        "chain_id": 1,
+        "nonce": 0,
+        "max_priority_fee_per_gas": 1,
+        "max_fee_per_gas": 2,
+        "gas": 21_000,
+        "to": b"\x01" * 20,
+        "value": 0,
+        "data": b"",
+        "access_list": (),
+        "y_parity": 0,
+        "r": 1,
+        "s": 1,
+    }
+    transaction = OwnField(**fields)
+    assert message_for_signing(transaction) == transaction.get_message_for_signing()
+    assert message_for_signing(transaction) != message_for_signing(DynamicFeeTransaction(**fields))

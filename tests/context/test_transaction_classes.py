@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -441,6 +444,10 @@ DYNAMIC_FEE_BOUNDS: dict[str, list[Any]] = {
         (AccountAccesses(b"\x22" * 19, (1,)),),
         (AccountAccesses(b"\x22" * 20, (True,)),),
     ],
+    # The signature's ranges (not the signature itself: validate checks only these).
+    "y_parity": [0, 1, 255, 256, -1, True],
+    "r": [1, UINT256, UINT256 + 1, -1],
+    "s": [1, UINT256, UINT256 + 1, -1, False],
 }
 
 
@@ -602,3 +609,108 @@ def test_a_class_signing_its_own_message_is_asked(builders: tuple[Any, Any]) -> 
 
     own = OwnMessage(*(getattr(payload, name) for name in payload._meta.field_names))
     assert message_for_signing(own) == b"own"
+
+
+@pytest.mark.parametrize("typed", [False, True])
+@pytest.mark.parametrize("bad_signature", [{"s": SECP256K1_N}, {"r": 2**256}, {"s": -1}, {}])
+def test_a_bad_signature_is_refused_before_a_bad_field(
+    builders: tuple[Any, Any], typed: bool, bad_signature: dict[str, int]
+) -> None:
+    """py-evm makes the signature before the message it signs: with both a field the
+    message cannot encode and a signature eth-keys refuses, the signature's error comes."""
+    stock, kiln = builders
+    outcomes = []
+    for builder in (stock, kiln):
+        signed = (_dynamic_fee if typed else _legacy)(builder)
+        inner = getattr(signed, "_inner", signed)
+        changed = inner.copy(nonce=-1, **bad_signature)
+        made = type(signed)(signed.type_id, changed) if typed else changed
+        outcomes.append(_sender_outcome(made))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0]  # refused
+
+
+def _builder_made(kiln: Any) -> list[Any]:
+    """Every kind of transaction evmkiln's builder makes: legacy unsigned and signed, typed
+    unsigned, signed from those, made signed, and decoded."""
+    unsigned = kiln.create_unsigned_transaction(
+        nonce=3, gas_price=7, gas=50_000, to=b"\x11" * 20, value=5, data=b"\x01"
+    )
+    made = [unsigned, unsigned.as_signed_transaction(KEY, chain_id=1), _dynamic_fee(kiln)]
+    for kind, fields in TYPED_MAKERS:
+        make_unsigned = getattr(kiln, f"new_unsigned_{kind}_transaction", None)
+        if make_unsigned is None:
+            continue
+        typed_unsigned = make_unsigned(**fields)
+        signed = typed_unsigned.as_signed_transaction(KEY)
+        inner = signed._inner
+        signature = {"y_parity": inner.y_parity, "r": inner.r, "s": inner.s}
+        made += [
+            typed_unsigned,
+            signed,
+            getattr(kiln, f"new_{kind}_transaction")(**fields, **signature),
+        ]
+    return made
+
+
+def test_transactions_pickle_and_copy_as_their_own_class(builders: tuple[Any, Any]) -> None:
+    _, kiln = builders
+    for transaction in _builder_made(kiln):
+        if hasattr(transaction, "y_parity") or hasattr(transaction, "v"):
+            assert transaction.sender == SENDER  # a sender kept on it travels along
+        for copied in (pickle.loads(pickle.dumps(transaction)), copy.copy(transaction)):
+            assert type(copied) is type(transaction)
+            assert copied == transaction
+            assert _encoded(copied) == _encoded(transaction)
+            if hasattr(transaction, "y_parity") or hasattr(transaction, "v"):
+                assert copied.sender == SENDER
+
+
+def test_a_tools_typed_wrapper_is_kept(builders: tuple[Any, Any]) -> None:
+    """A builder whose typed wrapper is a tool's own class makes that class, overrides kept."""
+    stock, kiln = builders
+    tools_sender = b"\x99" * 20
+
+    class ToolTyped(type(_dynamic_fee(stock))):  # type: ignore[misc]
+        def get_sender(self) -> bytes:
+            return tools_sender
+
+    class ToolBuilder(kiln):  # type: ignore[misc,valid-type]
+        typed_transaction = ToolTyped
+
+    fields = {**_TYPED_FIELDS, "gas_price": 7}
+    signed = stock.new_unsigned_access_list_transaction(**fields).as_signed_transaction(KEY)
+    inner = signed._inner
+    made = ToolBuilder.new_access_list_transaction(
+        **fields, y_parity=inner.y_parity, r=inner.r, s=inner.s
+    )
+    assert type(made) is ToolTyped and made.sender == tools_sender
+
+
+def test_a_pickled_transaction_loads_in_a_fresh_process() -> None:
+    """The class is rebuilt from what the pickle names, before any VM class exists there."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        kiln = make_vm_class("ir", "cancun", persistent_cache=False).get_transaction_builder()
+    made = _builder_made(kiln)
+    script = (
+        "import pickle, sys\n"
+        "for transaction in pickle.loads(sys.stdin.buffer.read()):\n"
+        "    print(type(transaction).__module__, type(transaction).__name__, "
+        "transaction.hash.hex() if hasattr(transaction, 'y_parity') else '')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=pickle.dumps(made),
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    expected = [
+        f"{type(t).__module__} {type(t).__name__} "
+        + (t.hash.hex() if hasattr(t, "y_parity") else "")
+        for t in made
+    ]
+    assert [line.rstrip() for line in done.stdout.decode().splitlines()] == [
+        line.rstrip() for line in expected
+    ]

@@ -10,8 +10,9 @@ Python object whose set-up dominates a short hash (about 5 µs); pysha3's
 same function, so the choice changes speed only.
 
 :func:`prefer_pysha3` names pysha3 in ``ETH_HASH_BACKEND`` when it is
-importable and nobody chose: the ``evmkiln`` command does so at start, and
-a program that embeds evmkiln may call it before its first hash.  It never
+importable and nobody chose: the ``evmkiln`` command does so at start, the
+eth-tester integration when imported (for its own process only), and a
+program that embeds evmkiln may call it before its first hash.  It never
 overrides a user's choice, and it has no effect once ``eth-hash`` has chosen.
 """
 
@@ -35,11 +36,16 @@ def pysha3_available() -> bool:
     return True
 
 
-def prefer_pysha3() -> str | None:
+def prefer_pysha3(*, inherited: bool = True) -> str | None:
     """Have ``eth-hash`` use pysha3 unless a backend is named already; return the name in force.
 
     ``None``: nothing is named (pysha3 is not installed), so ``eth-hash``
-    picks by itself.
+    picks by itself.  ``inherited`` (the command's way): the name stays in
+    the environment, for its worker processes too.  ``inherited=False`` (a
+    library inside another program, whose environment is not evmkiln's to
+    change): the name is set only while ``eth-hash`` hashes once to make its
+    choice, then removed, so the program and the processes it starts see
+    the environment they had.
     """
     chosen = os.environ.get(ENVIRONMENT_VARIABLE)
     if chosen:
@@ -47,6 +53,14 @@ def prefer_pysha3() -> str | None:
     if not pysha3_available():
         return None
     os.environ[ENVIRONMENT_VARIABLE] = PYSHA3
+    if not inherited:
+        try:
+            from eth_hash.auto import keccak
+
+            keccak(b"")  # eth-hash chooses at its first hash
+        finally:
+            if os.environ.get(ENVIRONMENT_VARIABLE) == PYSHA3:
+                del os.environ[ENVIRONMENT_VARIABLE]
     return PYSHA3
 
 

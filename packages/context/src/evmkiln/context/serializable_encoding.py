@@ -29,6 +29,7 @@ transaction and encoding it, from the signed one's serialized fields.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -158,7 +159,7 @@ def _make_class_serializer(cls: type) -> Serializer | None:
     if getattr(getattr(cls, "serialize", None), "__func__", None) is not _SERIALIZE:
         return None  # a class serializing its own way
     meta: Any = getattr(cls, "_meta", None)
-    if meta is None:
+    if meta is None or not _reads_fields_as_pyrlp(cls, meta):
         return None
     serializers = [_sedes_serializer(sedes) for sedes in meta.sedes]
     known = [serializer for serializer in serializers if serializer is not None]
@@ -174,6 +175,24 @@ def _make_class_serializer(cls: type) -> Serializer | None:
             raise _NotPlain from None
 
     return serialize
+
+
+def _reads_fields_as_pyrlp(cls: type, meta: Any) -> bool:
+    """Whether ``cls`` gives its fields as pyrlp stores them: pyrlp iterates an object to
+    serialize it, and py-evm reads a transaction's fields through their properties to
+    make the message it signs; a class overriding either is left to them."""
+    if getattr(cls, "__iter__", None) is not Serializable.__iter__:
+        return False
+    for name in meta.field_names:
+        field = inspect.getattr_static(cls, name, None)
+        getter = getattr(field, "fget", None)
+        if not isinstance(field, property) or getattr(getter, "__module__", None) != _PYRLP:
+            return False
+    return True
+
+
+_PYRLP = Serializable.__module__
+"""The module whose properties read a ``Serializable``'s fields where it stores them."""
 
 
 def _sedes_serializer(sedes: Any) -> Serializer | None:

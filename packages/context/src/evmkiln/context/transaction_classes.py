@@ -54,6 +54,7 @@ from typing import Any
 
 from coincurve import PublicKey as CoincurvePublicKey
 from eth.abc import SignedTransactionAPI
+from eth.constants import SECPK1_N
 from eth.vm.forks.berlin.transactions import TypedTransaction
 from eth_hash.auto import keccak
 from eth_keys.datatypes import Signature
@@ -97,9 +98,6 @@ forgotten first).
 An entry is a 32-byte digest and an address: about 250 bytes."""
 
 
-_WORD = 1 << 256
-
-
 def recover_public_key(signature: bytes, message_hash: bytes) -> bytes:
     """The 64-byte public key that made the compact ``signature`` (``r || s || parity``)
     of ``message_hash``, as eth-keys' coincurve backend recovers it; raises if none."""
@@ -108,23 +106,28 @@ def recover_public_key(signature: bytes, message_hash: bytes) -> bytes:
     return recovered
 
 
-def _signer(message_hash: bytes, y_parity: int, r: int, s: int) -> Address:
-    """The address whose key signed ``message_hash`` with ``(y_parity, r, s)``.
-
-    eth-keys' exceptions for a signature it refuses.  A signature of plain
-    integers in the ranges eth-keys accepts is recovered by libsecp256k1
-    (coincurve, eth-keys' own backend) directly, without eth-keys' objects
-    and checks around it; one libsecp256k1 cannot recover goes through
-    eth-keys, for its error.
-    """
-    if (
+def _in_signature_ranges(y_parity: Any, r: Any, s: Any) -> bool:
+    """Whether eth-keys' ``Signature`` takes ``(y_parity, r, s)``: integers, the parity 0
+    or 1, ``r`` and ``s`` below the curve order."""
+    return (
         type(y_parity) is int
         and type(r) is int
         and type(s) is int
         and 0 <= y_parity <= 1
-        and 0 <= r < _WORD
-        and 0 <= s < _WORD
-    ):
+        and 0 <= r < SECPK1_N
+        and 0 <= s < SECPK1_N
+    )
+
+
+def _signer(message_hash: bytes, y_parity: int, r: int, s: int) -> Address:
+    """The address whose key signed ``message_hash`` with ``(y_parity, r, s)``.
+
+    eth-keys' exceptions for a signature it refuses.  A signature eth-keys
+    takes is recovered by libsecp256k1 (coincurve, eth-keys' own backend)
+    directly, without eth-keys' objects and checks around it; one
+    libsecp256k1 cannot recover goes through eth-keys, for its error.
+    """
+    if _in_signature_ranges(y_parity, r, s):
         compact = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes((y_parity,))
         try:
             public_key = recover_public_key(compact, message_hash)
@@ -137,9 +140,16 @@ def _signer(message_hash: bytes, y_parity: int, r: int, s: int) -> Address:
 
 
 def _recovered(transaction: SignedTransactionAPI) -> Address:
-    """py-evm's ``extract_transaction_sender``: one recovery (eth-keys' exceptions)."""
+    """py-evm's ``extract_transaction_sender``: one recovery (eth-keys' exceptions).
+
+    py-evm makes the signature before the message: a signature eth-keys
+    refuses is refused first, whatever the message's fields.
+    """
+    y_parity, r, s = transaction.y_parity, transaction.r, transaction.s
+    if not _in_signature_ranges(y_parity, r, s):
+        Signature(vrs=(y_parity, r, s))  # eth-keys' refusal, as py-evm's comes
     message_hash = keccak(message_for_signing(transaction))
-    return _signer(message_hash, transaction.y_parity, transaction.r, transaction.s)
+    return _signer(message_hash, y_parity, r, s)
 
 
 _CLASS_NUMBERS: weakref.WeakKeyDictionary[type, int] = weakref.WeakKeyDictionary()
@@ -281,16 +291,6 @@ class RecoveredOnceTyped:
         return sender
 
 
-def _unsigned_class(unsigned: type[Any], signed: type[Any]) -> type[Any]:
-    """``unsigned`` whose ``as_signed_transaction`` returns a ``signed`` instance."""
-
-    def as_signed_transaction(self: Any, private_key: Any, chain_id: int | None = None) -> Any:
-        made = unsigned.as_signed_transaction(self, private_key, chain_id=chain_id)
-        return signed(*(getattr(made, name) for name in made._meta.field_names))
-
-    return _subclass(unsigned, {"as_signed_transaction": as_signed_transaction})
-
-
 _TYPED_UNSIGNED_MAKERS = (
     "new_unsigned_access_list_transaction",
     "new_unsigned_dynamic_fee_transaction",
@@ -306,32 +306,51 @@ _TYPED_SIGNED_MAKERS = (
 """py-evm's builder methods making typed transactions of a class they name themselves
 (a payload's ``as_signed_transaction`` wraps it in its own fork's wrapper class)."""
 
-_RECOVERING: dict[type[Any], type[Any]] = {}
-_SIGNING: dict[type[Any], type[Any]] = {}
-_CLASSES_LOCK = threading.Lock()
+_PYEVM_MODULES = "eth."
+"""Where the classes py-evm's own code names are defined: only those are converted."""
+
+# Each transaction class made here is a function of its kind and py-evm's classes it
+# extends, made once: so that a pickled transaction (which names the kind and those
+# classes, :func:`_rebuilt`) comes back as the same class in any process.
+_CLASSES: dict[tuple[str, tuple[type[Any], ...]], type[Any]] = {}
+_CLASSES_LOCK = threading.RLock()  # a class may need another made first
 
 
-def _made_once(cache: dict[type[Any], type[Any]], base: type[Any], make: Any) -> type[Any]:
-    made = cache.get(base)
+def _class_of(kind: str, bases: tuple[type[Any], ...]) -> type[Any]:
+    key = (kind, bases)
+    made = _CLASSES.get(key)
     if made is None:
         with _CLASSES_LOCK:
-            made = cache.get(base)
+            made = _CLASSES.get(key)
             if made is None:
-                made = cache[base] = make(base)
+                made = _CLASSES[key] = _MAKERS[kind](*bases)
+                made._kiln_made_as = key
     return made
 
 
-def recovering_typed(transaction: Any) -> Any:
-    """``transaction``, a typed wrapper py-evm just made, as its wrapper class with
-    :class:`RecoveredOnceTyped`, around the same payload."""
-    cls = type(transaction)
-    if not isinstance(transaction, TypedTransaction) or issubclass(cls, RecoveredOnceTyped):
-        return transaction
-    recovering = _made_once(_RECOVERING, cls, lambda base: _subclass(base, {}, RecoveredOnceTyped))
-    return recovering(transaction.type_id, transaction._inner)
+def recovering_legacy_class(signed: type[Any]) -> type[Any]:
+    """py-evm's legacy ``signed`` class with :class:`RecoveredOnce`."""
+    return _class_of("legacy", (signed,))
 
 
-def _signing_class(unsigned: type[Any]) -> type[Any]:
+def recovering_typed_class(typed: type[Any]) -> type[Any]:
+    """py-evm's typed wrapper class ``typed`` with :class:`RecoveredOnceTyped`."""
+    return _class_of("typed", (typed,))
+
+
+def _legacy_unsigned(unsigned: type[Any], signed: type[Any]) -> type[Any]:
+    """``unsigned`` whose ``as_signed_transaction`` returns a
+    :func:`recovering_legacy_class` of ``signed``."""
+    recovering = recovering_legacy_class(signed)
+
+    def as_signed_transaction(self: Any, private_key: Any, chain_id: int | None = None) -> Any:
+        made = unsigned.as_signed_transaction(self, private_key, chain_id=chain_id)
+        return recovering(*(getattr(made, name) for name in made._meta.field_names))
+
+    return _subclass(unsigned, {"as_signed_transaction": as_signed_transaction})
+
+
+def _typed_unsigned(unsigned: type[Any]) -> type[Any]:
     """``unsigned`` (a typed payload's unsigned class) whose ``as_signed_transaction``
     gives :func:`recovering_typed`'s wrapper."""
 
@@ -341,8 +360,31 @@ def _signing_class(unsigned: type[Any]) -> type[Any]:
     return _subclass(unsigned, {"as_signed_transaction": as_signed_transaction})
 
 
+_MAKERS: dict[str, Any] = {
+    "legacy": lambda signed: _subclass(signed, {}, RecoveredOnce),
+    "typed": lambda typed: _subclass(typed, {}, RecoveredOnceTyped),
+    "legacy_unsigned": _legacy_unsigned,
+    "typed_unsigned": _typed_unsigned,
+}
+
+
+def recovering_typed(transaction: Any) -> Any:
+    """``transaction``, a typed wrapper of py-evm's own class that py-evm just made, as
+    its :func:`recovering_typed_class`, around the same payload; any other as it is."""
+    cls = type(transaction)
+    if not isinstance(transaction, TypedTransaction) or not cls.__module__.startswith(
+        _PYEVM_MODULES
+    ):
+        return transaction
+    return recovering_typed_class(cls)(transaction.type_id, transaction._inner)
+
+
 def _signing_unsigned(transaction: Any) -> Any:
-    transaction.__class__ = _made_once(_SIGNING, type(transaction), _signing_class)
+    """An unsigned typed payload of py-evm's own class, just made, as the same object of
+    its class that signs into :func:`recovering_typed`'s wrapper."""
+    cls = type(transaction)
+    if cls.__module__.startswith(_PYEVM_MODULES):
+        transaction.__class__ = _class_of("typed_unsigned", (cls,))
     return transaction
 
 
@@ -353,10 +395,30 @@ def _rewrapping(make: Any, convert: Any) -> classmethod[Any, Any, Any]:
     return classmethod(maker)
 
 
+def _reduce_ex(self: Any, protocol: int) -> Any:
+    """Pickled (and copied) as its kind and py-evm's classes, rebuilt by :func:`_rebuilt`;
+    a tool's subclass is pickled as Python pickles it."""
+    reduced = object.__reduce_ex__(self, protocol)
+    made_as = type(self).__dict__.get("_kiln_made_as")
+    if made_as is None or not isinstance(reduced, tuple) or len(reduced) < 3:
+        return reduced
+    return (_rebuilt, (*made_as, reduced[2]))
+
+
+def _rebuilt(kind: str, bases: tuple[type[Any], ...], state: Any) -> Any:
+    """A transaction of :func:`_class_of` ``(kind, bases)`` with the pickled ``state``."""
+    made = object.__new__(_class_of(kind, bases))
+    if state:
+        made.__dict__.update(state)
+    return made
+
+
 def _subclass(base: type[Any], attributes: dict[str, Any], mixin: type | None = None) -> type[Any]:
     """A subclass of ``base`` under its own name, defined in this module."""
     bases = (base,) if mixin is None else (mixin, base)
-    return type(base.__name__, bases, {"__module__": __name__, **attributes})
+    return type(
+        base.__name__, bases, {"__module__": __name__, "__reduce_ex__": _reduce_ex, **attributes}
+    )
 
 
 _BUILDERS: dict[type[Any], type[Any]] = {}
@@ -370,14 +432,15 @@ def transaction_builder_for(builder: type[Any]) -> type[Any]:
     made = _BUILDERS.get(builder)
     if made is not None:
         return made
-    signed = _subclass(builder.legacy_signed, {}, RecoveredOnce)
     attributes: dict[str, Any] = {
-        "legacy_signed": signed,
-        "legacy_unsigned": _unsigned_class(builder.legacy_unsigned, signed),
+        "legacy_signed": recovering_legacy_class(builder.legacy_signed),
+        "legacy_unsigned": _class_of(
+            "legacy_unsigned", (builder.legacy_unsigned, builder.legacy_signed)
+        ),
     }
     typed = getattr(builder, "typed_transaction", None)
     if typed is not None:
-        attributes["typed_transaction"] = _subclass(typed, {}, RecoveredOnceTyped)
+        attributes["typed_transaction"] = recovering_typed_class(typed)
     for names, convert in (
         (_TYPED_UNSIGNED_MAKERS, _signing_unsigned),
         (_TYPED_SIGNED_MAKERS, recovering_typed),
@@ -386,7 +449,9 @@ def transaction_builder_for(builder: type[Any]) -> type[Any]:
             make = getattr(getattr(builder, name, None), "__func__", None)
             if make is not None:
                 attributes[name] = _rewrapping(make, convert)
-    made = _BUILDERS[builder] = _subclass(builder, attributes)
+    made = _BUILDERS[builder] = type(
+        builder.__name__, (builder,), {"__module__": __name__, **attributes}
+    )
     return made
 
 

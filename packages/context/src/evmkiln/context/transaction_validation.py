@@ -170,18 +170,24 @@ def plainly_valid_dynamic_fee(transaction: Any) -> bool:
     Its checks are: chain id, fees, gas and value unsigned 256-bit integers;
     the nonce below ``2**64 - 1``; ``to`` empty or 20 bytes; the data bytes;
     the access list a sequence of ``(20-byte address, sequence of integers)``
-    pairs.  Not the signature nor the intrinsic gas (py-evm checks neither
-    there).
+    pairs; the signature's ``y_parity`` an unsigned 8-bit integer, ``r`` and
+    ``s`` unsigned 256-bit ones (their ranges only: not the signature itself,
+    nor the intrinsic gas).
     """
-    chain_id, nonce, priority_fee, max_fee, gas, to, value, data, access_list, *_ = _fields(
-        transaction
+    (chain_id, nonce, priority_fee, max_fee, gas, to, value, data, access_list, y_parity, r, s) = (
+        _fields(transaction)
     )
     return (
         _plain_call(nonce, to, data)
-        and _plain_words(chain_id, max_fee, priority_fee, gas, value)
+        and _plain_words(chain_id, max_fee, priority_fee, gas, value, r, s)
+        and type(y_parity) is int
+        and 0 <= y_parity <= _UINT_8_MAX
         and type(access_list) is tuple
         and all(_plain_access(entry) for entry in access_list)
     )
+
+
+_UINT_8_MAX = 2**8 - 1
 
 
 def _plain_access(entry: Any) -> bool:

@@ -42,8 +42,8 @@ from evmkiln.integrations import (
 
 # eth-hash picks its backend at its first hash (importing eth-tester makes none), and
 # eth-tester, py-evm and eth-keys hash through it: pysha3's C Keccak when installed
-# and nobody chose.
-prefer_pysha3()
+# and nobody chose, for this process (its environment is left as it was).
+prefer_pysha3(inherited=False)
 
 ETH_TESTER_DEFAULT_FORK = "prague"
 """The fork of eth-tester's default VM configuration (``PragueVM`` from genesis)."""
