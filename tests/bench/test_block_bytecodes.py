@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 from eth.vm.forks.cancun import CancunVM
+from script_modules import load_script
 
 from evmkiln.context import make_vm_class
 
-SCRIPTS = Path(__file__).parents[2] / "scripts"
-
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("block_bytecodes", SCRIPTS / "block_bytecodes.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_blocks_are_counted_for_both_shapes_and_both_vms(monkeypatch: pytest.MonkeyPatch) -> None:
-    script = _script()
+    script = load_script("block_bytecodes")
     monkeypatch.setattr(script, "WARM_UP_BLOCKS", 2)
     kiln = make_vm_class("ir", fork="cancun")
     one = script.count_bytecodes(kiln, 1, 0)
@@ -40,6 +27,6 @@ def test_blocks_are_counted_for_both_shapes_and_both_vms(monkeypatch: pytest.Mon
 
 
 def test_timing_gives_a_positive_median(monkeypatch: pytest.MonkeyPatch) -> None:
-    script = _script()
+    script = load_script("block_bytecodes")
     monkeypatch.setattr(script, "WARM_UP_BLOCKS", 1)
     assert 0 < script.time_blocks(CancunVM, 1, 0, 3) < 60

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-
-SCRIPTS = Path(__file__).parents[2] / "scripts"
-
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "message_bytecodes", SCRIPTS / "message_bytecodes.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from script_modules import SCRIPTS, load_script
 
 
 def test_more_calls_run_more_bytecodes_in_the_host(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = _script()
+    script = load_script("message_bytecodes")
     monkeypatch.setattr(script, "WARM_UP_RUNS", 3)
     totals = {}
     for calls in (1, 4):
@@ -44,7 +31,7 @@ def test_more_calls_run_more_bytecodes_in_the_host(
 def test_a_transaction_counts_its_message_and_the_envelope_around_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = _script()
+    script = load_script("message_bytecodes")
     monkeypatch.setattr(script, "WARM_UP_RUNS", 3)
     fixture = tmp_path / "guarded_1.json"
     subprocess.run(
