@@ -90,3 +90,18 @@ def test_prefer_pysha3_for_this_process_only_leaves_the_environment() -> None:
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == [PYSHA3, "None", "PySha3Backend"]
+
+
+def test_prefer_pysha3_for_this_process_survives_eth_hash_refusing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """eth-hash failing to load the backend leaves the choice to it, and the environment."""
+    import eth_hash.auto
+
+    def refusing(data: bytes) -> bytes:
+        raise ImportError("backend not loadable")
+
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.setattr(eth_hash.auto, "keccak", refusing)
+    assert prefer_pysha3(inherited=False) is None
+    assert ENVIRONMENT_VARIABLE not in os.environ

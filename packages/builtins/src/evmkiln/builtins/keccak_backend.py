@@ -53,14 +53,17 @@ def prefer_pysha3(*, inherited: bool = True) -> str | None:
     if not pysha3_available():
         return None
     os.environ[ENVIRONMENT_VARIABLE] = PYSHA3
-    if not inherited:
-        try:
-            from eth_hash.auto import keccak
+    if inherited:
+        return PYSHA3
+    try:
+        from eth_hash.auto import keccak
 
-            keccak(b"")  # eth-hash chooses at its first hash
-        finally:
-            if os.environ.get(ENVIRONMENT_VARIABLE) == PYSHA3:
-                del os.environ[ENVIRONMENT_VARIABLE]
+        keccak(b"")  # eth-hash chooses at its first hash
+    except Exception:  # eth-hash could not load it: it chooses by itself at the next hash
+        return None
+    finally:
+        if os.environ.get(ENVIRONMENT_VARIABLE) == PYSHA3:
+            del os.environ[ENVIRONMENT_VARIABLE]
     return PYSHA3
 
 
