@@ -43,8 +43,32 @@ def test_copies_equal_pyrlps_and_share_the_unchanged_fields(block: Any) -> None:
             expected = overrides.get(field, getattr(block, field))
             assert getattr(ours, field) is expected, field
             assert getattr(theirs, field) == expected, field
+        # What py-evm's constructor keeps besides the fields: the same attributes,
+        # the header's bloom as a filter of its own, an empty list of requests.
+        caches = {"_cached_rlp", "_hash_cache"}
+        assert set(vars(ours)) - caches == set(vars(theirs)) - caches
+        assert int(ours.bloom_filter) == int(theirs.bloom_filter) == ours.header.bloom
+        assert ours.bloom_filter is not block.bloom_filter
+        assert ours.block_requests == theirs.block_requests == []
+        assert ours.block_requests is not block.block_requests
     # pyrlp's copy does copy: the shared header is a new object there.
     assert _pyrlp_copy(block).header is not block.header
+    # A None is the constructor's to fill in.
+    assert block.copy(uncles=None) == _pyrlp_copy(block, uncles=None)
+
+
+def test_a_block_class_with_its_own_constructor_is_constructed(block: Any) -> None:
+    made: list[Any] = []
+
+    class OwnConstructor(type(block)):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    own = OwnConstructor(block.header, block.transactions, block.uncles, block.withdrawals)
+    made.clear()
+    copied = own.copy(header=block.header.copy(gas_used=3))
+    assert type(copied) is OwnConstructor and len(made) == 1
 
 
 def test_positional_and_unknown_fields_behave_as_pyrlps(block: Any) -> None:

@@ -21,6 +21,9 @@ the header class of the headers those VMs make for new blocks
 (:class:`LeanNewHeaders`, at py-evm's seam ``create_header_from_parent``):
 the header of a block being built is copied from that one, so every later
 copy shares too.  Headers read from the chain database stay py-evm's.
+Where the class's constructor is py-evm's own, a copy is made without
+calling it again (pyrlp's constructor checks its arguments at length): the
+same fields, and for a block the same bloom filter, set in place.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ import threading
 from typing import Any
 
 import rlp
+from eth.vm.forks.frontier.blocks import FrontierBlock
+from eth.vm.forks.shanghai.blocks import ShanghaiBlock
+from eth_bloom.bloom import BloomFilter
 from rlp.sedes.serializable import make_immutable
 
 from evmkiln.context.serializable_encoding import encode_serializable
@@ -40,14 +46,66 @@ class SharedFieldsCopy:
     def copy(self, *args: Any, **kwargs: Any) -> Any:
         """pyrlp's ``copy`` (the same fields, overridden by position or name), sharing
         what is not overridden.  Positional overrides, and names the class has no
-        field for, take pyrlp's own path (and its error)."""
+        field for, take pyrlp's own path (and its error).
+
+        A block of a class constructed by py-evm's own block constructors
+        (:func:`_in_place_fields`) is copied without constructing it again:
+        those only turn a ``None`` into an empty list, keep the header's bloom
+        as a ``BloomFilter``, set each field, made immutable, and start an
+        empty list of the block's requests (EIP-7685); a copy that passes no
+        ``None`` does the same in place.
+        """
         if args:
             return super().copy(*args, **kwargs)  # type: ignore[misc]
-        fields: dict[str, Any] = self.as_dict()  # type: ignore[attr-defined]
-        if not kwargs.keys() <= fields.keys():
+        cls = type(self)
+        in_place = _in_place_fields(cls)
+        if in_place is not None:
+            attrs, attr_of = in_place
+            if kwargs.keys() <= attr_of.keys() and None not in kwargs.values():
+                # The kept fields read in C (no bytecode per field), then the changed ones.
+                fields = dict(zip(attrs, map(self.__dict__.__getitem__, attrs), strict=True))
+                for name, value in kwargs.items():
+                    fields[attr_of[name]] = make_immutable(value)
+                made: Any = object.__new__(cls)
+                made.bloom_filter = BloomFilter(fields[attr_of["header"]].bloom)
+                made.__dict__.update(fields)
+                made.block_requests = []
+                return made
+        fields_: dict[str, Any] = self.as_dict()  # type: ignore[attr-defined]
+        if not kwargs.keys() <= fields_.keys():
             return super().copy(**kwargs)  # type: ignore[misc]
-        fields.update(kwargs)
-        return type(self)(**fields)
+        fields_.update(kwargs)
+        return cls(**fields_)
+
+
+_PLAIN_BLOCK_INITS = (FrontierBlock.__init__, ShanghaiBlock.__init__)
+"""py-evm's block constructors: empty lists for ``None``, the header's bloom filter kept,
+then ``BaseBlock``'s: pyrlp's, which sets each field made immutable, and an empty list
+of requests."""
+
+_IN_PLACE: dict[type, tuple[tuple[str, ...], dict[str, str]] | None] = {}
+
+
+def _in_place_fields(cls: type) -> tuple[tuple[str, ...], dict[str, str]] | None:
+    """(attributes of the fields, field name to attribute) of a block class whose
+    constructor is one of py-evm's own (:data:`_PLAIN_BLOCK_INITS`), else None."""
+    try:
+        return _IN_PLACE[cls]
+    except KeyError:
+        pass
+    meta: Any = getattr(cls, "_meta", None)
+    plain = (
+        getattr(cls, "__init__", None) in _PLAIN_BLOCK_INITS
+        and meta is not None
+        and "header" in meta.field_names
+    )
+    made = (
+        (tuple(meta.field_attrs), dict(zip(meta.field_names, meta.field_attrs, strict=True)))
+        if plain
+        else None
+    )
+    _IN_PLACE[cls] = made
+    return made
 
 
 class _SharingHeader(SharedFieldsCopy):
