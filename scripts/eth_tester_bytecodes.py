@@ -12,7 +12,8 @@ machine; native code and C functions count nothing.
 
 Usage (from the checkout)::
 
-    uv run --frozen python scripts/eth_tester_bytecodes.py -b llvm [--request send|call|estimate]
+    uv run --frozen python scripts/eth_tester_bytecodes.py -b llvm [--request send|call|estimate] \
+        [--runtime blocking|tiered]
     uv run --frozen python scripts/eth_tester_bytecodes.py -b pyevm ...   # stock py-evm
 
 ``--time N`` times N requests instead and prints the mean: a time, so compare
@@ -37,19 +38,26 @@ INITCODE = "6b" + RUNTIME + "5f52600c6014f3"
 REQUESTS = ("send", "call", "estimate")
 
 
-def _tester(backend: str) -> Any:
+def _tester(backend: str, runtime: str) -> Any:
     from eth_tester import EthereumTester, PyEVMBackend
 
     if backend == "pyevm":
         return EthereumTester(PyEVMBackend())
     from evmkiln.integrations.eth_tester import KilnBackend
 
+    if runtime == "blocking":  # every code compiled before it first runs: the same counts
+        return EthereumTester(KilnBackend(backend=backend, runtime=None))
     return EthereumTester(KilnBackend(backend=backend))
 
 
-def request(backend: str, kind: str) -> Callable[[], Any]:
-    """A callable making one ``kind`` request on a fresh tester with the contract deployed."""
-    tester = _tester(backend)
+def request(backend: str, kind: str, runtime: str = "blocking") -> Callable[[], Any]:
+    """A callable making one ``kind`` request on a fresh tester with the contract deployed.
+
+    ``runtime``: ``blocking`` compiles the contract before it first runs;
+    ``tiered`` is the integration's default, whose background compiles make
+    the counts depend on when a compile ends.
+    """
+    tester = _tester(backend, runtime)
     sender = tester.get_accounts()[0]
     deployed = tester.send_transaction({"from": sender, "gas": 200_000, "data": "0x" + INITCODE})
     to = tester.get_transaction_receipt(deployed)["contract_address"]
@@ -116,6 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-b", "--backend", default="llvm", help="an evmkiln backend, or pyevm")
     parser.add_argument("--request", choices=REQUESTS, default="send")
+    parser.add_argument("--runtime", choices=("blocking", "tiered"), default="blocking")
     parser.add_argument("--functions", type=int, default=30, help="show the costliest ones")
     parser.add_argument("--time", type=int, default=0, metavar="N", help="time, not count")
     args = parser.parse_args()
@@ -123,7 +132,7 @@ def main() -> None:
         parser.error("counts are not negative")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        make = request(args.backend, args.request)
+        make = request(args.backend, args.request, args.runtime)
         if args.time:
             mean = time_requests(make, args.time) * 1e6
             print(f"{args.backend}, {args.request}: {mean:,.0f} us a request (mean of {args.time})")
