@@ -714,3 +714,41 @@ def test_a_pickled_transaction_loads_in_a_fresh_process() -> None:
     assert [line.rstrip() for line in done.stdout.decode().splitlines()] == [
         line.rstrip() for line in expected
     ]
+
+
+def test_an_unsigned_transaction_passes_validation_once(
+    builders: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gas estimate validates the same unsigned transaction on every run: a pass is
+    kept on it (its fields never change); a refusal raises py-evm's error every time."""
+    stock, kiln = builders
+    legacy_fields = {"nonce": 3, "gas_price": 7, "gas": 50_000, "to": b"\x11" * 20, "value": 5}
+    for make in (
+        lambda builder, **changes: builder.new_unsigned_dynamic_fee_transaction(
+            **{**_TYPED_FIELDS, **_FEES, **changes}
+        ),
+        lambda builder, **changes: builder.create_unsigned_transaction(
+            **{**legacy_fields, "data": b"\x01", **changes}
+        ),
+    ):
+        ours = make(kiln)
+        base = type(ours).__mro__[1]
+        checks = [0]
+        original = base.validate
+
+        def counting(self: Any, original: Any = original, checks: list[int] = checks) -> None:
+            checks[0] += 1
+            original(self)
+
+        monkeypatch.setattr(base, "validate", counting)
+        ours.validate()
+        ours.validate()
+        assert checks[0] == 1
+        refused = [make(builder, to=b"\x11" * 19) for builder in (stock, kiln)]
+        errors = []
+        for transaction in refused * 2:
+            with pytest.raises(ValidationError) as error:
+                transaction.validate()
+            errors.append(str(error.value))
+        assert len(set(errors)) == 1
+        monkeypatch.undo()

@@ -338,6 +338,30 @@ def recovering_typed_class(typed: type[Any]) -> type[Any]:
     return _class_of("typed", (typed,))
 
 
+_VALIDATED = "_kiln_validated"
+"""Kept on an unsigned transaction whose ``validate`` passed (its fields never change)."""
+
+
+def _validated_once(unsigned: type[Any]) -> Any:
+    """``unsigned.validate``, remembered on the transaction when it passes.
+
+    An unsigned transaction is validated by every run of it: a gas
+    estimate runs one about sixteen times (py-evm's binary search, each run a
+    spoof of the same transaction).  py-evm's checks read only the fields,
+    which are immutable, so a pass stays a pass; a refusal is not kept, and
+    raises each time.
+    """
+
+    def validate(self: Any) -> None:
+        state = self.__dict__
+        if state.get(_VALIDATED):
+            return
+        unsigned.validate(self)
+        state[_VALIDATED] = True
+
+    return validate
+
+
 def _legacy_unsigned(unsigned: type[Any], signed: type[Any]) -> type[Any]:
     """``unsigned`` whose ``as_signed_transaction`` returns a
     :func:`recovering_legacy_class` of ``signed``."""
@@ -347,7 +371,10 @@ def _legacy_unsigned(unsigned: type[Any], signed: type[Any]) -> type[Any]:
         made = unsigned.as_signed_transaction(self, private_key, chain_id=chain_id)
         return recovering(*(getattr(made, name) for name in made._meta.field_names))
 
-    return _subclass(unsigned, {"as_signed_transaction": as_signed_transaction})
+    return _subclass(
+        unsigned,
+        {"as_signed_transaction": as_signed_transaction, "validate": _validated_once(unsigned)},
+    )
 
 
 def _typed_unsigned(unsigned: type[Any]) -> type[Any]:
@@ -357,7 +384,10 @@ def _typed_unsigned(unsigned: type[Any]) -> type[Any]:
     def as_signed_transaction(self: Any, *args: Any, **kwargs: Any) -> Any:
         return recovering_typed(unsigned.as_signed_transaction(self, *args, **kwargs))
 
-    return _subclass(unsigned, {"as_signed_transaction": as_signed_transaction})
+    return _subclass(
+        unsigned,
+        {"as_signed_transaction": as_signed_transaction, "validate": _validated_once(unsigned)},
+    )
 
 
 _MAKERS: dict[str, Any] = {
