@@ -129,3 +129,32 @@ def test_a_tools_own_header_class_is_left_as_is() -> None:
     header = ToolsHeader(**_chain(KILN).header.as_dict())
     assert sharing_header(header) is header
     assert type(sharing_header(CancunBlockHeader(**header.as_dict()))) is not CancunBlockHeader
+
+
+def test_a_field_set_in_pyrlps_mutable_context_is_made_immutable_on_copy(block: Any) -> None:
+    mutable = block.copy()
+    mutable._in_mutable_context = True
+    mutable.withdrawals = list(block.withdrawals)  # pyrlp's own setter, which keeps a list
+    mutable._in_mutable_context = False
+    header = block.header.copy(gas_used=4)
+    ours, theirs = mutable.copy(header=header), _pyrlp_copy(mutable, header=header)
+    assert type(ours.withdrawals) is tuple and ours == theirs and hash(ours) == hash(theirs)
+
+
+def test_a_constructor_further_along_the_classes_is_run(block: Any) -> None:
+    """A tool's block class whose own constructor runs inside py-evm's chain of them."""
+    from eth.rlp.blocks import BaseBlock
+
+    from evmkiln.context.transaction_classes import block_class_for
+
+    class Tagging(BaseBlock):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.tag = "made by its constructor"
+
+    pyevm_block = type(block).__mro__[3]  # py-evm's CancunBlock, under evmkiln's mixins
+    tool_block = type("ToolBlock", (pyevm_block, Tagging), {"fields": pyevm_block._meta.fields})
+    kiln_block = block_class_for(tool_block)
+    made = kiln_block(block.header, block.transactions, block.uncles, block.withdrawals)
+    copied = made.copy(header=block.header.copy(gas_used=5))
+    assert copied.tag == "made by its constructor"

@@ -752,3 +752,19 @@ def test_an_unsigned_transaction_passes_validation_once(
             errors.append(str(error.value))
         assert len(set(errors)) == 1
         monkeypatch.undo()
+
+
+def test_a_kept_pass_is_not_kept_over_a_changed_field(builders: tuple[Any, Any]) -> None:
+    """pyrlp's mutable context can set a field: the pass was for the old value."""
+    stock, kiln = builders
+    errors = []
+    for builder in (stock, kiln):
+        unsigned = builder.new_unsigned_dynamic_fee_transaction(**_TYPED_FIELDS, **_FEES)
+        unsigned.validate()
+        unsigned._in_mutable_context = True
+        unsigned.to = b"\x11" * 19
+        unsigned._in_mutable_context = False
+        with pytest.raises(ValidationError) as error:
+            unsigned.validate()
+        errors.append(str(error.value))
+    assert errors[0] == errors[1]

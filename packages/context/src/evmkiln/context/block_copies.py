@@ -29,13 +29,16 @@ same fields, and for a block the same bloom filter, set in place.
 from __future__ import annotations
 
 import threading
+from itertools import repeat
 from typing import Any
 
 import rlp
+from eth.abc import BlockAPI
+from eth.rlp.blocks import BaseBlock
 from eth.vm.forks.frontier.blocks import FrontierBlock
 from eth.vm.forks.shanghai.blocks import ShanghaiBlock
 from eth_bloom.bloom import BloomFilter
-from rlp.sedes.serializable import make_immutable
+from rlp.sedes.serializable import BaseSerializable, make_immutable
 
 from evmkiln.context.serializable_encoding import encode_serializable
 
@@ -64,6 +67,7 @@ class SharedFieldsCopy:
             if kwargs.keys() <= attr_of.keys() and None not in kwargs.values():
                 # The kept fields read in C (no bytecode per field), then the changed ones.
                 fields = dict(zip(attrs, map(self.__dict__.__getitem__, attrs), strict=True))
+                _made_immutable(fields)
                 for name, value in kwargs.items():
                     fields[attr_of[name]] = make_immutable(value)
                 made: Any = object.__new__(cls)
@@ -78,10 +82,21 @@ class SharedFieldsCopy:
         return cls(**fields_)
 
 
-_PLAIN_BLOCK_INITS = (FrontierBlock.__init__, ShanghaiBlock.__init__)
-"""py-evm's block constructors: empty lists for ``None``, the header's bloom filter kept,
-then ``BaseBlock``'s: pyrlp's, which sets each field made immutable, and an empty list
-of requests."""
+def _made_immutable(fields: dict[str, Any]) -> None:
+    """Each kept field as pyrlp's constructor would set it, made immutable: only a list
+    set in pyrlp's mutable context needs it (a check in C, no bytecode per field)."""
+    if any(map(isinstance, fields.values(), repeat(list))):
+        for attr, value in fields.items():
+            fields[attr] = make_immutable(value)
+
+
+_PLAIN_BLOCK_INITS = (
+    (FrontierBlock, BaseBlock, BaseSerializable, BlockAPI, object),
+    (ShanghaiBlock, BaseBlock, BaseSerializable, BlockAPI, object),
+)
+"""The classes whose ``__init__`` py-evm's blocks run, in order: empty lists for
+``None``, the header's bloom filter kept, then ``BaseBlock``'s: pyrlp's, which sets
+each field made immutable, and an empty list of requests."""
 
 _IN_PLACE: dict[type, tuple[tuple[str, ...], dict[str, str]] | None] = {}
 
@@ -94,8 +109,10 @@ def _in_place_fields(cls: type) -> tuple[tuple[str, ...], dict[str, str]] | None
     except KeyError:
         pass
     meta: Any = getattr(cls, "_meta", None)
+    constructors = tuple(klass for klass in cls.__mro__ if "__init__" in klass.__dict__)
     plain = (
-        getattr(cls, "__init__", None) in _PLAIN_BLOCK_INITS
+        constructors in _PLAIN_BLOCK_INITS
+        and getattr(cls, "__new__", None) is object.__new__
         and meta is not None
         and "header" in meta.field_names
     )
@@ -129,6 +146,7 @@ class _SharingHeader(SharedFieldsCopy):
         attrs = self._kiln_field_attrs
         # The kept fields read in C (no bytecode per field), then the changed ones.
         fields = dict(zip(attrs, map(self.__dict__.__getitem__, attrs), strict=True))
+        _made_immutable(fields)
         for name, value in kwargs.items():
             fields[attr_of[name]] = make_immutable(value)
         made = object.__new__(type(self))

@@ -34,6 +34,8 @@ from eth.vm.forks.berlin.transactions import TypedTransaction
 from rlp import Serializable
 from rlp.sedes import BigEndianInt, Binary, CountableList, List
 
+from evmkiln.context.transaction_validation import fields_of, same_fields
+
 REMEMBERED_ROOTS = 32
 """Transaction roots remembered per chain database (the oldest forgotten first):
 a block being built changes its root with each transaction."""
@@ -100,19 +102,19 @@ def _as_decoded(transaction: Any, builder: Any) -> Any | None:
 
 
 _DECODED_VALUES = "_kiln_holds_decoded_values"
-"""Kept on a transaction found to hold what decoding makes (a ``cached_property`` of sorts)."""
+"""Kept on a transaction found to hold what decoding makes: the field values it held."""
 
 
 def _holds_decoded_values(transaction: Any) -> bool:
     """:func:`_as_decoding_makes` of ``transaction`` with its own class, remembered on it
-    when true: its fields are immutable values, so the answer never changes (a block
-    is made from its header several times while it is built)."""
+    when true, for as long as its fields are the very objects judged (a block is made
+    from its header several times while it is built)."""
     state = transaction.__dict__
-    if state.get(_DECODED_VALUES):
+    if same_fields(transaction, state.get(_DECODED_VALUES)):
         return True
     if not _as_decoding_makes(transaction, type(transaction)):
         return False
-    state[_DECODED_VALUES] = True
+    state[_DECODED_VALUES] = fields_of(transaction)
     return True
 
 

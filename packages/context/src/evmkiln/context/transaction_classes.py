@@ -69,8 +69,10 @@ from evmkiln.context.transaction_validation import (
     checks_dynamic_fee_plainly,
     checks_plainly,
     field_reader,
+    fields_of,
     plainly_valid,
     plainly_valid_dynamic_fee,
+    same_fields,
 )
 
 _SENDER = "_kiln_sender"
@@ -339,7 +341,7 @@ def recovering_typed_class(typed: type[Any]) -> type[Any]:
 
 
 _VALIDATED = "_kiln_validated"
-"""Kept on an unsigned transaction whose ``validate`` passed (its fields never change)."""
+"""Kept on an unsigned transaction whose ``validate`` passed: the field values it passed with."""
 
 
 def _validated_once(unsigned: type[Any]) -> Any:
@@ -348,16 +350,18 @@ def _validated_once(unsigned: type[Any]) -> Any:
     An unsigned transaction is validated by every run of it: a gas
     estimate runs one about sixteen times (py-evm's binary search, each run a
     spoof of the same transaction).  py-evm's checks read only the fields,
-    which are immutable, so a pass stays a pass; a refusal is not kept, and
-    raises each time.
+    so a pass stays a pass while the fields are the very objects it passed
+    with (:func:`~evmkiln.context.transaction_validation.same_fields`; pyrlp
+    keeps them immutable outside its mutable context); a refusal is not
+    kept, and raises each time.
     """
 
     def validate(self: Any) -> None:
         state = self.__dict__
-        if state.get(_VALIDATED):
+        if same_fields(self, state.get(_VALIDATED)):
             return
         unsigned.validate(self)
-        state[_VALIDATED] = True
+        state[_VALIDATED] = fields_of(self)
 
     return validate
 

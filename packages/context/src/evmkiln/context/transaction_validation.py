@@ -20,6 +20,7 @@ a class that overrides any of them keeps its own.  Used by
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Callable
 from operator import attrgetter
@@ -37,8 +38,10 @@ __all__ = [
     "checks_dynamic_fee_plainly",
     "checks_plainly",
     "field_reader",
+    "fields_of",
     "plainly_valid",
     "plainly_valid_dynamic_fee",
+    "same_fields",
 ]
 
 LEGACY_FIELDS = ("nonce", "gas_price", "gas", "to", "value", "data", "v", "r", "s")
@@ -82,6 +85,25 @@ def field_reader(cls: type) -> FieldReader | None:
         reader = read if len(attrs) > 1 else lambda transaction: (read(transaction),)
     _READERS[cls] = reader
     return reader
+
+
+def fields_of(transaction: Any) -> tuple[Any, ...] | None:
+    """A transaction's field values, in order (None for a class without RLP fields)."""
+    reader = field_reader(type(transaction))
+    return None if reader is None else reader(transaction)
+
+
+def same_fields(transaction: Any, remembered: tuple[Any, ...] | None) -> bool:
+    """Whether ``transaction``'s fields are the very objects in ``remembered`` (what a
+    verdict kept on it was reached with), compared by identity in C."""
+    if remembered is None:
+        return False
+    fields = fields_of(transaction)
+    return (
+        fields is not None
+        and len(fields) == len(remembered)
+        and all(map(operator.is_, fields, remembered))
+    )
 
 
 def checks_plainly(cls: type, mixin: type) -> bool:
