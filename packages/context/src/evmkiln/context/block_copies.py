@@ -65,11 +65,7 @@ class SharedFieldsCopy:
         if in_place is not None:
             attrs, attr_of = in_place
             if kwargs.keys() <= attr_of.keys() and None not in kwargs.values():
-                # The kept fields read in C (no bytecode per field), then the changed ones.
-                fields = dict(zip(attrs, map(self.__dict__.__getitem__, attrs), strict=True))
-                _made_immutable(fields)
-                for name, value in kwargs.items():
-                    fields[attr_of[name]] = make_immutable(value)
+                fields = _copied_fields(self, attrs, attr_of, kwargs)
                 made: Any = object.__new__(cls)
                 made.bloom_filter = BloomFilter(fields[attr_of["header"]].bloom)
                 made.__dict__.update(fields)
@@ -82,12 +78,27 @@ class SharedFieldsCopy:
         return cls(**fields_)
 
 
-def _made_immutable(fields: dict[str, Any]) -> None:
-    """Each kept field as pyrlp's constructor would set it, made immutable: only a list
-    set in pyrlp's mutable context needs it (a check in C, no bytecode per field)."""
+def _copied_fields(
+    obj: Any, attrs: tuple[str, ...], attr_of: dict[str, str], changes: dict[str, Any]
+) -> dict[str, Any]:
+    """The field attributes of a copy of ``obj`` with ``changes``, each as pyrlp's
+    constructor would set it: made immutable.
+
+    The kept fields are read in C (no bytecode per field); of them only a list
+    set in pyrlp's mutable context needs making immutable (checked in C too).
+    """
+    fields = dict(zip(attrs, map(obj.__dict__.__getitem__, attrs), strict=True))
     if any(map(isinstance, fields.values(), repeat(list))):
         for attr, value in fields.items():
             fields[attr] = make_immutable(value)
+    for name, value in changes.items():
+        fields[attr_of[name]] = make_immutable(value)
+    return fields
+
+
+def _field_tables(meta: Any) -> tuple[tuple[str, ...], dict[str, str]]:
+    """A serializable class's field attributes, and each field's name to its attribute."""
+    return tuple(meta.field_attrs), dict(zip(meta.field_names, meta.field_attrs, strict=True))
 
 
 _PLAIN_BLOCK_INITS = (
@@ -116,11 +127,7 @@ def _in_place_fields(cls: type) -> tuple[tuple[str, ...], dict[str, str]] | None
         and meta is not None
         and "header" in meta.field_names
     )
-    made = (
-        (tuple(meta.field_attrs), dict(zip(meta.field_names, meta.field_attrs, strict=True)))
-        if plain
-        else None
-    )
+    made = _field_tables(meta) if plain else None
     _IN_PLACE[cls] = made
     return made
 
@@ -143,12 +150,7 @@ class _SharingHeader(SharedFieldsCopy):
         attr_of = self._kiln_attr_of
         if args or not kwargs.keys() <= attr_of.keys() or None in kwargs.values():
             return super().copy(*args, **kwargs)
-        attrs = self._kiln_field_attrs
-        # The kept fields read in C (no bytecode per field), then the changed ones.
-        fields = dict(zip(attrs, map(self.__dict__.__getitem__, attrs), strict=True))
-        _made_immutable(fields)
-        for name, value in kwargs.items():
-            fields[attr_of[name]] = make_immutable(value)
+        fields = _copied_fields(self, self._kiln_field_attrs, attr_of, kwargs)
         made = object.__new__(type(self))
         made.__dict__.update(fields)
         return made
@@ -180,15 +182,15 @@ def sharing_header_class(header_class: type[Any]) -> type[Any]:
         with _SHARING_LOCK:
             made = _SHARING.get(header_class)
             if made is None:
-                meta: Any = header_class._meta
+                attrs, attr_of = _field_tables(header_class._meta)
                 made = _SHARING[header_class] = type(
                     header_class.__name__,
                     (_SharingHeader, header_class),
                     {
                         "__module__": __name__,
                         "_kiln_base": header_class,
-                        "_kiln_field_attrs": tuple(meta.field_attrs),
-                        "_kiln_attr_of": dict(zip(meta.field_names, meta.field_attrs, strict=True)),
+                        "_kiln_field_attrs": attrs,
+                        "_kiln_attr_of": attr_of,
                     },
                 )
     return made
