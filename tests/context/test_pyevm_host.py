@@ -228,6 +228,42 @@ def test_an_account_database_watching_storage_is_not_bypassed() -> None:
     assert state.get_storage(A, 1) == 11
 
 
+def test_the_storage_readers_kept_on_a_state_follow_its_database_and_classes() -> None:
+    """A state keeps the readers its first frame's host decided on; another database,
+    or a class swapped in for the database's or the state's, is decided anew."""
+    vm_class = _flat_class()
+    state = make_state(vm_class, {A: {"storage": {1: 10}}})
+    message = Message(gas=100_000, to=A, sender=SENDER, value=0, data=b"", code=b"\x00")
+    tx = CancunTransactionContext(gas_price=10, origin=SENDER)
+
+    def host() -> PyEvmHost:
+        made = PyEvmHost(state.computation_class(state, message, tx))
+        made._know_readers()
+        return made
+
+    first = host()
+    assert first._loader is not None and first._writer is not None
+    assert host()._loader == first._loader  # the same database's methods, kept
+
+    class WatchingDb(type(state._account_db)):  # type: ignore[misc]
+        def set_storage(self, address: bytes, slot: int, value: int) -> None:
+            super().set_storage(address, slot, value)
+
+    state._account_db.__class__ = WatchingDb
+    assert (host()._pair, host()._loader, host()._writer) == (None, None, None)
+
+    class WatchingState(type(state)):  # type: ignore[misc]
+        def is_storage_warm(self, address: bytes, slot: int) -> bool:
+            return bool(super().is_storage_warm(address, slot))
+
+    state._account_db.__class__ = WatchingDb.__bases__[0]
+    assert host()._loader is not None
+    state.__class__ = WatchingState
+    assert host()._loader is None and host()._writer is not None
+    # A frame that cannot read the database directly still loads through the state.
+    assert host().load_slot(A, 1) == (True, 10, 10)
+
+
 @pytest.mark.parametrize(
     "error",
     [None, "revert", "out of gas", "invalid", "write protection"],

@@ -26,6 +26,7 @@ py-evm is untyped here: everything crossing into it is ``Any``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -173,9 +174,13 @@ def _storage_access(
     ``is_storage_warm`` and ``mark_storage_warm``, the third for
     ``set_storage``: each is used only when the state class keeps py-evm's
     methods (decided once per class) and its account database is evmkiln's
-    flat one.
+    flat one.  Kept on the state for its database (:data:`_ACCESS`).
     """
+    db = state._account_db
     cls = type(state)
+    made = getattr(state, _ACCESS, None)
+    if made is not None and made[0] is db and made[1] is type(db) and made[2] is cls:
+        return made[3]  # type: ignore[no-any-return]
     verdict = cls.__dict__.get("_kiln_plain_storage")
     if verdict is None:
         plain_reads = cls.get_storage is BaseState.get_storage
@@ -187,13 +192,26 @@ def _storage_access(
             cls.set_storage is BaseState.set_storage,
         )
         cls._kiln_plain_storage = verdict
-    db = state._account_db
-    if not _keeps_flat_storage(type(db)):
-        return None, None, None
-    pair: PairReader | None = db.current_and_original if verdict[0] else None
-    loader: SlotLoader | None = db.load_slot if verdict[1] else None
-    writer: SlotWriter | None = db.write_slot if verdict[2] else None
-    return pair, loader, writer
+    access: tuple[PairReader | None, SlotLoader | None, SlotWriter | None] = (None, None, None)
+    if _keeps_flat_storage(type(db)):
+        access = (
+            db.current_and_original if verdict[0] else None,
+            db.load_slot if verdict[1] else None,
+            db.write_slot if verdict[2] else None,
+        )
+    # A state without an instance dictionary has it decided each time.
+    with contextlib.suppress(AttributeError):
+        setattr(state, _ACCESS, (db, type(db), cls, access))
+    return access
+
+
+_ACCESS = "_kiln_storage_access"
+"""State attribute: ``(account database, its class, the state's class, what
+_storage_access gave for them)``.  Every compiled frame's host asks at its first
+storage crossing; the answer changes only with the database (a tool may give the
+state another) or either class (a tool may swap in a subclass); the classes'
+verdicts are kept on them once decided.
+"""
 
 
 _FLAT_STORAGE = ("get_storage", "set_storage", "is_storage_warm", "mark_storage_warm")
@@ -390,10 +408,15 @@ class PyEvmHost:
         return value
 
     def load_slot(self, address: bytes, slot: int) -> tuple[bool, int, int]:
-        key = (address, slot)
         if not self._readers_known:
             self._know_readers()
         loader = self._loader
+        if loader is not None and self._writer is not None:
+            # Every write of this frame reaches the database as well as ``_storage``
+            # (``set_storage``), so the database's answer is the one the caches would
+            # give; filling them would only serve later reads that go to it anyway.
+            return loader(address, slot)
+        key = (address, slot)
         if loader is None or key in self._storage:
             cold = self.access_storage(address, slot)
             return cold, self.get_storage(address, slot), self.get_original_storage(address, slot)

@@ -53,6 +53,9 @@ class StateShortcuts:
     checkpoints then cover both), or None."""
 
     _kiln_transient: Any = None
+    _kiln_storage_access: Any = None
+    """The storage readers compiled frames' hosts use, for the database they were
+    decided on (:func:`~evmkiln.context.pyevm_host._storage_access`)."""
 
     @property
     def transient_storage(self) -> Any:

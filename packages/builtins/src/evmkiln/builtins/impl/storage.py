@@ -36,7 +36,10 @@ def sload_with_original(frame: Frame, slot: int) -> tuple[int, int]:
     price later writes to the slot without crossing.
     """
     cold, value, original = frame.host.load_slot(frame.address, slot)
-    charge(frame, COLD_SLOAD if cold else WARM_STORAGE_READ)
+    cost = COLD_SLOAD if cold else WARM_STORAGE_READ
+    if cost > frame.gas:
+        charge(frame, cost)  # halts, worded as every charge
+    frame.gas -= cost
     return value, original
 
 
