@@ -28,6 +28,20 @@ def _pyrlp_copy(block: Any, *args: Any, **kwargs: Any) -> Any:
     return base.copy(block, *args, **kwargs)
 
 
+def _encoding(block: Any) -> bytes | type[BaseException]:
+    """The block's encoding, or the class of the error encoding it raised (a Cancun
+    block's transactions under a later fork's block class)."""
+    try:
+        return rlp.encode(block)
+    except Exception as error:
+        return type(error)
+
+
+def _pyevm_class(block: Any) -> Any:
+    """The py-evm block class under evmkiln's mixins."""
+    return next(k for k in type(block).__mro__ if k.__module__.startswith("eth."))
+
+
 @pytest.fixture(scope="module")
 def block() -> Any:
     return _mined_chain(KILN, 3)[1]
@@ -152,9 +166,59 @@ def test_a_constructor_further_along_the_classes_is_run(block: Any) -> None:
             super().__init__(*args, **kwargs)
             self.tag = "made by its constructor"
 
-    pyevm_block = type(block).__mro__[3]  # py-evm's CancunBlock, under evmkiln's mixins
+    pyevm_block = _pyevm_class(block)  # py-evm's CancunBlock, under evmkiln's mixins
     tool_block = type("ToolBlock", (pyevm_block, Tagging), {"fields": pyevm_block._meta.fields})
     kiln_block = block_class_for(tool_block)
     made = kiln_block(block.header, block.transactions, block.uncles, block.withdrawals)
     copied = made.copy(header=block.header.copy(gas_used=5))
     assert copied.tag == "made by its constructor"
+
+
+@pytest.mark.parametrize("fork", ["cancun", "prague", "osaka"])
+def test_blocks_are_constructed_as_pyevms_constructor_makes_them(fork: str, block: Any) -> None:
+    """Every shape py-evm calls its block constructor with: the same attributes, of
+    the same classes, in the same order, and the same block."""
+    from evmkiln.context import make_vm_class
+
+    kiln_class = make_vm_class("ir", fork=fork).get_block_class()
+    header_class = dict(kiln_class._meta.fields)["header"]
+    header = header_class(**block.header.as_dict())  # the fork's own header
+    pyevm_class = _pyevm_class(kiln_class(header))
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        ((header,), {}),
+        ((header, list(block.transactions)), {}),
+        ((header,), {"transactions": block.transactions, "uncles": [], "withdrawals": None}),
+        ((), {"header": header, "withdrawals": list(block.withdrawals)}),
+        ((header, None, None, block.withdrawals), {}),
+    ]
+    for args, kwargs in calls:
+        ours, theirs = kiln_class(*args, **kwargs), pyevm_class(*args, **kwargs)
+        assert list(vars(ours)) == list(vars(theirs))
+        for name, value in vars(theirs).items():
+            mine = vars(ours)[name]
+            assert type(mine) is type(value), name
+            assert (int(mine) == int(value)) if name == "bloom_filter" else mine == value, name
+        assert ours == theirs and _encoding(ours) == _encoding(theirs)
+        assert ours.header is header
+    for args, kwargs in [((), {}), ((header,), {"gas": 1}), ((header, [], [], [], 1), {})]:
+        with pytest.raises(TypeError) as mine_error:
+            kiln_class(*args, **kwargs)
+        with pytest.raises(TypeError) as their_error:
+            pyevm_class(*args, **kwargs)
+        # Python's own words for the same mistake, naming each class's constructor.
+        assert str(mine_error.value).split("()")[-1] == str(their_error.value).split("()")[-1]
+
+
+def test_a_subclass_with_its_own_constructor_is_constructed_by_it(block: Any) -> None:
+    made: list[Any] = []
+
+    class OwnConstructor(type(block)):  # type: ignore[misc]
+        def __init__(self, header: Any, *args: Any, **kwargs: Any) -> None:
+            made.append(header)
+            super().__init__(header, *args, **kwargs)
+            self.tag = len(made)
+
+    own = OwnConstructor(block.header, block.transactions)
+    assert made == [block.header] and own.tag == 1
+    assert own == _pyevm_class(block)(block.header, block.transactions)
+    assert own.withdrawals == () and own.block_requests == []

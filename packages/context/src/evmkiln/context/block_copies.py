@@ -101,13 +101,52 @@ def _field_tables(meta: Any) -> tuple[tuple[str, ...], dict[str, str]]:
     return tuple(meta.field_attrs), dict(zip(meta.field_names, meta.field_attrs, strict=True))
 
 
+class InPlaceConstruction:
+    """Block mixin: py-evm's Shanghai block constructor (every later fork's), its
+    effects set in place.
+
+    py-evm's block constructors turn a ``None`` into an empty list, keep the
+    header's bloom as a ``BloomFilter``, and pass every field by name to
+    pyrlp's constructor, which checks the names it was given at length (they
+    cannot be wrong here) and sets each field made immutable; ``BaseBlock``
+    then starts an empty list of the block's requests (EIP-7685).  For a class
+    whose constructors are those (:func:`_in_place_fields`) the same attributes
+    are set here, in the same order; any other class (a tool's subclass with a
+    constructor of its own) is constructed by its chain of constructors.
+    """
+
+    def __init__(
+        self,
+        header: Any,
+        transactions: Any = None,
+        uncles: Any = None,
+        withdrawals: Any = None,
+    ) -> None:
+        in_place = _in_place_fields(type(self))
+        if in_place is None or "withdrawals" not in in_place[1]:
+            super().__init__(header, transactions, uncles, withdrawals)  # type: ignore[call-arg]
+            return
+        attr_of = in_place[1]
+        self.bloom_filter = BloomFilter(header.bloom)
+        fields = self.__dict__
+        fields[attr_of["header"]] = make_immutable(header)
+        fields[attr_of["transactions"]] = make_immutable(
+            [] if transactions is None else transactions
+        )
+        fields[attr_of["uncles"]] = make_immutable([] if uncles is None else uncles)
+        fields[attr_of["withdrawals"]] = make_immutable([] if withdrawals is None else withdrawals)
+        self.block_requests: list[bytes] = []
+
+
 _PLAIN_BLOCK_INITS = (
     (FrontierBlock, BaseBlock, BaseSerializable, BlockAPI, object),
     (ShanghaiBlock, BaseBlock, BaseSerializable, BlockAPI, object),
+    (InPlaceConstruction, ShanghaiBlock, BaseBlock, BaseSerializable, BlockAPI, object),
 )
 """The classes whose ``__init__`` py-evm's blocks run, in order: empty lists for
 ``None``, the header's bloom filter kept, then ``BaseBlock``'s: pyrlp's, which sets
-each field made immutable, and an empty list of requests."""
+each field made immutable, and an empty list of requests.  The last is evmkiln's
+blocks', which does the same (:class:`InPlaceConstruction`)."""
 
 _IN_PLACE: dict[type, tuple[tuple[str, ...], dict[str, str]] | None] = {}
 

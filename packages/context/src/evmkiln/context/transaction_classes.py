@@ -56,13 +56,14 @@ from coincurve import PublicKey as CoincurvePublicKey
 from eth.abc import SignedTransactionAPI
 from eth.constants import SECPK1_N
 from eth.vm.forks.berlin.transactions import TypedTransaction
+from eth.vm.forks.shanghai.blocks import ShanghaiBlock
 from eth_hash.auto import keccak
 from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError
 
-from evmkiln.context.block_copies import SharedFieldsCopy
+from evmkiln.context.block_copies import InPlaceConstruction, SharedFieldsCopy
 from evmkiln.context.block_transactions import RememberedTransactions
 from evmkiln.context.serializable_encoding import message_for_signing
 from evmkiln.context.transaction_validation import (
@@ -506,9 +507,12 @@ def block_class_for(block_class: type[Any]) -> type[Any]:
     made = _BLOCKS.get(block_class)
     if made is None:
         builder = transaction_builder_for(block_class.transaction_builder)
+        constructs: tuple[type[Any], ...] = ()
+        if issubclass(block_class, ShanghaiBlock):
+            constructs = (InPlaceConstruction,)
         made = _BLOCKS[block_class] = type(
             block_class.__name__,
-            (RememberedTransactions, SharedFieldsCopy, block_class),
+            (RememberedTransactions, SharedFieldsCopy, *constructs, block_class),
             {"__module__": __name__, "transaction_builder": builder},
         )
     return made
