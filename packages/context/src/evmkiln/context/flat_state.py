@@ -47,6 +47,10 @@ same messages and transactions on both and compare state roots.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Hashable
+from functools import partial
 from typing import Any, ClassVar
 
 from eth.abc import AccountDatabaseAPI, AtomicDatabaseAPI, MetaWitnessAPI
@@ -117,6 +121,7 @@ class FlatAccountDB(AccountDatabaseAPI):
         "_new_codes",
         "_reads",
         "_root",
+        "_scope",
         "_stamps",
         "_warm_addresses",
         "_warm_slots",
@@ -134,7 +139,9 @@ class FlatAccountDB(AccountDatabaseAPI):
         """The inner database's root when this layer alone moves it (py-evm's
         ``AccountDB``, written by :meth:`_write_tries`): every message's snapshot
         reads it, and py-evm's trie answers through three layers."""
-        self._layer: StateLayer = self.layers.at(state_root)
+        self._scope: object | None = None if self.writes_tries else _scope_of(db)
+        """What the layers' keys hold besides the root (:func:`_scope_of`)."""
+        self._layer: StateLayer = self.layers.at(self._layer_key(state_root))
         self._accounts: dict[bytes, AccountRecord | None] = {}
         self._reads: dict[bytes, AccountRecord | None] = {}
         """Accounts as ``_layer`` (or the trie under it) gave them: valid until it changes.
@@ -153,6 +160,11 @@ class FlatAccountDB(AccountDatabaseAPI):
         """Per address, the stamp :meth:`storage_stamp` handed out (see there)."""
         self._lent: SharedJournal | None = None
         """What :meth:`share_journal` lent last (see :meth:`lent_to`)."""
+
+    def _layer_key(self, root: bytes) -> Hashable:
+        """The key of ``root``'s layer: the root, or with the scope of a tool's database."""
+        scope = self._scope
+        return root if scope is None else (scope, root)
 
     @property
     def inner(self) -> AccountDatabaseAPI:
@@ -193,7 +205,7 @@ class FlatAccountDB(AccountDatabaseAPI):
                 self._inner_source = (self._inner_source[0], value)
             else:
                 inner.state_root = value
-            self._layer = self.layers.at(value)
+            self._layer = self.layers.at(self._layer_key(value))
             self._reads = {}
             if self._root is not None:
                 self._root = value
@@ -675,12 +687,14 @@ class FlatAccountDB(AccountDatabaseAPI):
         root = inner.make_state_root()
         for address in diff.storage:
             if diff.accounts.get(address, MISSING) is None or (
-                address not in diff.accounts and parent.account(address) is None
+                address not in diff.accounts and not isinstance(parent.account(address), tuple)
             ):
-                # Storage written to an account that does not exist creates the
-                # account when py-evm computes its storage root: ask the trie.
+                # Storage written to an account that does not exist (or that the layers
+                # know nothing of) creates the account when py-evm computes its storage
+                # root: ask the trie, so the new layer never leaves a later read to an
+                # older layer's "no account".
                 diff.accounts[address] = self._trie_account(address)
-        self._layer = self.layers.derive(parent, root, diff)
+        self._layer = self.layers.derive(parent, self._layer_key(root), diff)
         self._accounts = {}
         self._reads = {}
         self._locked = {}
@@ -717,7 +731,7 @@ class FlatAccountDB(AccountDatabaseAPI):
         self._inner_db = None
         self._inner_source = (db, Hash32(written.root))
         self._root = Hash32(written.root)
-        self._layer = self.layers.derive(self._layer, written.root, diff)
+        self._layer = self.layers.derive(self._layer, self._layer_key(written.root), diff)
         self._accounts = {}
         self._reads = {}
         self._locked = {}
@@ -746,6 +760,42 @@ class FlatAccountDB(AccountDatabaseAPI):
                 inner.delete_code(address)
             else:
                 inner.set_code(address, self._new_codes[code_hash])
+
+
+_SCOPES: dict[int, tuple[weakref.ref[Any], object]] = {}
+"""Per database object (by ``id``, while it lives): the scope of its layers.  Databases
+are mappings, which are not hashable, hence the identity."""
+_SCOPES_LOCK = threading.Lock()
+
+
+def _scope_of(db: Any) -> object:
+    """The scope of the layers of a tool's own account database built over ``db``.
+
+    A root names the content of py-evm's trie, but a tool's database may
+    answer from elsewhere too (one that forks a chain over RPC answers what
+    its local trie lacks from the network it forked), so two databases at the
+    same root may hold different states.  Their layers are therefore kept per
+    database object (py-evm builds every state of a chain over the chain's
+    one database, so the states of a chain still share them); a database that
+    cannot be weakly referenced shares with nothing.
+    """
+    key = id(db)
+    with _SCOPES_LOCK:
+        made = _SCOPES.get(key)
+        if made is not None and made[0]() is db:
+            return made[1]
+        scope = object()
+        try:
+            # Forgotten when the database goes, before its id can name another.
+            ref = weakref.ref(db, partial(_forget_scope, key))
+        except TypeError:
+            return scope
+        _SCOPES[key] = (ref, scope)
+        return scope
+
+
+def _forget_scope(key: int, _: weakref.ref[Any]) -> None:
+    _SCOPES.pop(key, None)
 
 
 def flat_account_db_class(

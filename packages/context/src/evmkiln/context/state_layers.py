@@ -6,9 +6,12 @@ transaction; a benchmark sets up a fresh state over the same persisted
 pre-state root for every run.  Each of them would walk the trie again (in
 pure Python: nibble conversion and RLP decoding, tens of microseconds per
 cold account or slot) for facts that some earlier state object already
-knew.  A state root names the state's content exactly (it is a hash of
-it), so anything learnt about the state at a root stays true of that root
-forever, whatever database it was read from: that is the cache key.
+knew.  A state root names the content of py-evm's trie exactly (it is a
+hash of it), so anything learnt about the state at a root stays true of that
+root forever, whatever database it was read from: that is the cache key.  A
+tool's own account database may answer from elsewhere as well (from the
+network a chain was forked from), so the states over one are keyed by the
+database object as well as the root (see ``flat_state._scope_of``).
 
 A :class:`StateLayer` holds what is known of one root: accounts, storage
 slots, and which accounts' storage is known to be empty below it.  When a
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from evmkiln.context.trie_update import KnownNodes
@@ -146,7 +150,7 @@ class StateLayers:
             raise ValueError("the state cache needs room for at least one root")
         self.max_roots = max_roots
         self.max_entries = max_entries
-        self._layers: OrderedDict[bytes, StateLayer] = OrderedDict()
+        self._layers: OrderedDict[Hashable, StateLayer] = OrderedDict()
         self._lock = threading.Lock()
         """The VM class's states may be made and flushed on several threads at once."""
         self.trie_nodes = KnownNodes()
@@ -155,8 +159,9 @@ class StateLayers:
     def __len__(self) -> int:
         return len(self._layers)
 
-    def at(self, root: bytes) -> StateLayer:
-        """The layer of ``root``: the remembered one, or a new empty one (then remembered)."""
+    def at(self, root: Hashable) -> StateLayer:
+        """The layer of ``root`` (a state root, or a key holding one): the remembered one,
+        or a new empty one (then remembered)."""
         with self._lock:
             layer = self._layers.get(root)
             if layer is None:
@@ -166,7 +171,7 @@ class StateLayers:
                 self._layers.move_to_end(root)
             return layer
 
-    def derive(self, parent: StateLayer, root: bytes, diff: StateLayer) -> StateLayer:
+    def derive(self, parent: StateLayer, root: Hashable, diff: StateLayer) -> StateLayer:
         """Remember ``diff`` (changes written over ``parent``) as the layer of ``root``.
 
         If ``root`` is already known, its layer is kept: both describe the same
@@ -193,7 +198,7 @@ class StateLayers:
         with self._lock:
             self._layers.clear()
 
-    def _remember(self, root: bytes, layer: StateLayer) -> None:
+    def _remember(self, root: Hashable, layer: StateLayer) -> None:
         self._layers[root] = layer
         while len(self._layers) > self.max_roots:
             self._layers.popitem(last=False)
