@@ -40,6 +40,7 @@ from eth.vm.forks.shanghai.blocks import ShanghaiBlock
 from eth_bloom.bloom import BloomFilter
 from rlp.sedes.serializable import BaseSerializable, make_immutable
 
+from evmkiln.context.new_headers import header_from_parent, maker_of
 from evmkiln.context.serializable_encoding import encode_serializable
 
 
@@ -260,7 +261,14 @@ class LeanNewHeaders:
 
     @classmethod
     def create_header_from_parent(cls, parent_header: Any, **header_params: Any) -> Any:
-        header = super().create_header_from_parent(  # type: ignore[misc]
-            parent_header, **header_params
-        )
-        return sharing_header(header)
+        """The fork's header, made in one pass where :mod:`evmkiln.context.new_headers`
+        knows the fork's maker, else by it."""
+        create: Any = super().create_header_from_parent  # type: ignore[misc]
+        maker = maker_of(create)
+        if maker is not None:
+            made = header_from_parent(
+                maker, sharing_header_class(maker.header_class), parent_header, header_params
+            )
+            if made is not None:
+                return made
+        return sharing_header(create(parent_header, **header_params))
