@@ -139,9 +139,11 @@ class FlatAccountDB(AccountDatabaseAPI):
         """The inner database's root when this layer alone moves it (py-evm's
         ``AccountDB``, written by :meth:`_write_tries`): every message's snapshot
         reads it, and py-evm's trie answers through three layers."""
-        self._scope: object | None = None if self.writes_tries else _scope_of(db)
+        scope = self._scope = None if self.writes_tries else _scope_of(db)
         """What the layers' keys hold besides the root (:func:`_scope_of`)."""
-        self._layer: StateLayer = self.layers.at(self._layer_key(state_root))
+        self._layer: StateLayer = self.layers.at(
+            state_root if scope is None else (scope, state_root)
+        )
         self._accounts: dict[bytes, AccountRecord | None] = {}
         self._reads: dict[bytes, AccountRecord | None] = {}
         """Accounts as ``_layer`` (or the trie under it) gave them: valid until it changes.

@@ -26,7 +26,6 @@ py-evm is untyped here: everything crossing into it is ``Any``.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -199,9 +198,11 @@ def _storage_access(
             db.load_slot if verdict[1] else None,
             db.write_slot if verdict[2] else None,
         )
-    # A state without an instance dictionary has it decided each time.
-    with contextlib.suppress(AttributeError):
+    # ``try`` costs nothing when nothing is raised; ``contextlib.suppress`` costs calls.
+    try:  # noqa: SIM105
         setattr(state, _ACCESS, (db, type(db), cls, access))
+    except AttributeError:  # a state without an instance dictionary: decided each time
+        pass
     return access
 
 
