@@ -85,13 +85,13 @@ def test_view_behaves_like_a_bytearray_and_dies_with_its_run() -> None:
     # The runtime's dispatch table holds the implementation: patch it there.
     table = runtime._BUILTIN_TABLE
     index = next(i for i, entry in enumerate(table) if entry[0] is original)
-    table[index] = (probe, table[index][1], table[index][2])
+    table[index] = (probe, *table[index][1:])
     try:
         frame = new_frame(FakeHost(WASM), code, 100_000)
         tracing = CompileOptions(extra={TRACE_PREIMAGES: True})
         WASM.compile(lower_bytecode(code), tracing).run(frame)
     finally:
-        table[index] = (original, table[index][1], table[index][2])
+        table[index] = (original, *table[index][1:])
     assert frame.output[:3] == b"\xab\xcd\xef" and frame.output[-1] == 96  # MSIZE grew
     assert isinstance(frame.memory, bytearray)
     with pytest.raises(RuntimeError, match="after its run ended"):
