@@ -15,9 +15,11 @@ padded to a multiple of 8 bytes (the padding is never read).
 
 from __future__ import annotations
 
+import itertools
 import struct
 from array import array
 from collections.abc import Sequence
+from typing import Any
 
 HEADER_BYTES = 8
 TOPIC_BYTES = 32
@@ -40,13 +42,16 @@ def decode_entries(raw: bytes) -> list[tuple[tuple[int, ...], bytes]]:
 
 
 _HEADER = struct.Struct("<Q")
+_TOPICS = [struct.Struct(f"{TOPIC_BYTES}s" * count).unpack_from for count in range(5)]
+"""What splits the topics of LOG0 to LOG4 (what generated code writes)."""
+_LITTLE = itertools.repeat("little")
 
 
 def _entries(raw: bytes) -> list[tuple[tuple[int, ...], bytes]]:
     """The entries of ``raw``, one at a time."""
     logs: list[tuple[tuple[int, ...], bytes]] = []
     append = logs.append
-    from_bytes = int.from_bytes
+    from_bytes: Any = int.from_bytes
     header_at = _HEADER.unpack_from
     position = 0
     used = len(raw)
@@ -55,7 +60,11 @@ def _entries(raw: bytes) -> list[tuple[tuple[int, ...], bytes]]:
         size = header >> SIZE_SHIFT
         start = position + HEADER_BYTES
         end = start + TOPIC_BYTES * (header & 0xFF)
-        topics = tuple([from_bytes(raw[t : t + 32], "little") for t in range(start, end, 32)])
+        count = header & 0xFF
+        if count < len(_TOPICS):  # split and converted in C
+            topics = tuple(map(from_bytes, _TOPICS[count](raw, start), _LITTLE))
+        else:
+            topics = tuple([from_bytes(raw[t : t + 32], "little") for t in range(start, end, 32)])
         append((topics, raw[end : end + size]))
         position = end + ((size + 7) & ~7)
     return logs
