@@ -129,9 +129,15 @@ class FlatAccountDB(AccountDatabaseAPI):
 
     def __init__(self, db: AtomicDatabaseAPI, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
         self._db: PendingNodes | None = None
+        layer_key: Hashable = state_root
+        self._scope: object | None = None
+        """What the layers' keys hold besides the root (:func:`_scope_of`)."""
         if self.writes_tries:
             self._db = PendingNodes(db)
             db = self._db
+        else:
+            self._scope = _scope_of(db)
+            layer_key = (self._scope, state_root)
         self._inner_db: AccountDatabaseAPI | None = None
         self._inner_source: tuple[AtomicDatabaseAPI, Hash32] = (db, state_root)
         """What the wrapped database is built from when first needed (see :attr:`_inner`)."""
@@ -139,11 +145,7 @@ class FlatAccountDB(AccountDatabaseAPI):
         """The inner database's root when this layer alone moves it (py-evm's
         ``AccountDB``, written by :meth:`_write_tries`): every message's snapshot
         reads it, and py-evm's trie answers through three layers."""
-        scope = self._scope = None if self.writes_tries else _scope_of(db)
-        """What the layers' keys hold besides the root (:func:`_scope_of`)."""
-        self._layer: StateLayer = self.layers.at(
-            state_root if scope is None else (scope, state_root)
-        )
+        self._layer: StateLayer = self.layers.at(layer_key)
         self._accounts: dict[bytes, AccountRecord | None] = {}
         self._reads: dict[bytes, AccountRecord | None] = {}
         """Accounts as ``_layer`` (or the trie under it) gave them: valid until it changes.
@@ -733,7 +735,8 @@ class FlatAccountDB(AccountDatabaseAPI):
         self._inner_db = None
         self._inner_source = (db, Hash32(written.root))
         self._root = Hash32(written.root)
-        self._layer = self.layers.derive(self._layer, self._layer_key(written.root), diff)
+        # Over py-evm's AccountDB the root alone keys a layer (no scope).
+        self._layer = self.layers.derive(self._layer, written.root, diff)
         self._accounts = {}
         self._reads = {}
         self._locked = {}
