@@ -23,7 +23,10 @@ the header of a block being built is copied from that one, so every later
 copy shares too.  Headers read from the chain database stay py-evm's.
 Where the class's constructor is py-evm's own, a copy is made without
 calling it again (pyrlp's constructor checks its arguments at length): the
-same fields, and for a block the same bloom filter, set in place.
+same fields, and for a block the same bloom filter, set in place.  The
+blocks of those VM classes are constructed the same way
+(:class:`InPlaceConstruction`), and their new headers are made in one pass
+(:mod:`evmkiln.context.new_headers`).
 """
 
 from __future__ import annotations
