@@ -153,6 +153,19 @@ def test_node_encoding_is_rlp(item: Any) -> None:
     assert encode_node(item) == rlp.encode(item)
 
 
+def test_node_encoding_is_rlp_at_every_prefix_boundary() -> None:
+    """Lists of byte strings take the prefix table: every single byte, and the sizes
+    where a prefix grows a byte (56) or leaves the table (256)."""
+    singles = [bytes((byte,)) for byte in range(256)]
+    sized = [(bytes(range(256)) * 2)[:size] for size in range(300)]
+    for item in [singles, sized, [b"", *singles[120:140]], [bytes(55), bytes(56), b"\x7f"]]:
+        assert encode_node(item) == rlp.encode(item)
+        assert encode_node([item, b"\x80"]) == rlp.encode([item, b"\x80"])
+    for size in (0, 1, 55, 56, 57, 255, 256, 257, 1024):
+        for item in ([bytes(size)], [b"\x01", bytes(size), b"\xff"], [[bytes(size)], b""]):
+            assert encode_node(item) == rlp.encode(item), size
+
+
 @settings(max_examples=300, deadline=None)
 @given(NESTED)
 def test_canonical_decoding_is_rlps(item: Any) -> None:

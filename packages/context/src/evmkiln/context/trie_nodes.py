@@ -12,6 +12,7 @@ nodes of the tries built here are the ones it builds.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import chain, repeat
 from typing import Any, TypeVar
 
 from evmkiln.builtins.keccak_backend import keccak256
@@ -33,6 +34,14 @@ def encode_node(item: Any) -> bytes:
         if size == 1 and item[0] < 0x80:
             return item
         return _length_prefix(size, 0x80) + item
+    if all(map(isinstance, item, _BYTES)):
+        sizes = list(map(len, item))
+        if sizes and max(sizes) < len(_PREFIXES):
+            # A list of byte strings (a branch, a leaf, an account): each one's prefix
+            # looked up by its size, or by itself for a single byte, and all joined in C.
+            prefixes = map(_SINGLE_BYTES.get, item, map(_PREFIXES.__getitem__, sizes))
+            payload = b"".join(chain.from_iterable(zip(prefixes, item, strict=True)))
+            return _length_prefix(len(payload), 0xC0) + payload
     parts = []
     for child in item:  # a list's byte strings encoded in place: most items are
         if isinstance(child, bytes):
@@ -47,6 +56,15 @@ def encode_node(item: Any) -> bytes:
             parts.append(encode_node(child))
     payload = b"".join(parts)
     return _length_prefix(len(payload), 0xC0) + payload
+
+
+_BYTES = repeat(bytes)
+_PREFIXES = [bytes((0x80 + size,)) for size in range(56)] + [
+    bytes((0xB8, size)) for size in range(56, 256)
+]
+"""The prefix of a byte string of each size under 256 (but a single byte's)."""
+_SINGLE_BYTES = {bytes((byte,)): b"" if byte < 0x80 else b"\x81" for byte in range(256)}
+"""The prefix of each single byte: none below 0x80 (the byte is its own encoding)."""
 
 
 def _length_prefix(size: int, offset: int) -> bytes:
