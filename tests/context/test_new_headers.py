@@ -107,7 +107,12 @@ def test_what_the_chain_validates_or_refuses_is_left_to_it(fork: str) -> None:
     vm_class = make_vm_class("ir", fork=fork)
     maker = maker_of(fork_spec(fork).vm_class.create_header_from_parent)
     assert maker is not None
-    leave = [{"difficulty": 0}, {"nonce": bytes(8)}, {"base_fee_per_gas": 7}]
+    leave = [
+        {"difficulty": 0},
+        {"nonce": bytes(8)},
+        {"base_fee_per_gas": 7},
+        {"mix_hash": None, "coinbase": None},
+    ]
     for params in leave:
         assert header_from_parent(maker, header_class, parent, params) is None
         ours = vm_class.create_header_from_parent(parent, **params)
@@ -117,6 +122,7 @@ def test_what_the_chain_validates_or_refuses_is_left_to_it(fork: str) -> None:
         ({"nonce": b"\x01" * 8}, ValidationError),
         ({"base_fee_per_gas": 8}, ValidationError),
         ({"gas": 1}, TypeError),
+        ({"timestamp": None}, ValueError),
     ]
     if fork == "cancun":
         refused.append(({"requests_hash": bytes(32)}, TypeError))

@@ -16,7 +16,7 @@ field order, on the sharing header class the VM's new headers have
 is py-evm's Cancun or Prague one, or evmkiln's Osaka one, and the call is
 the common one: a parent of the same fork (not a fork's first block), and
 none of the parameters py-evm validates against the fork's rules (a
-difficulty, a nonce, a base fee) or does not know.  Anything else is made by
+difficulty, a nonce, a base fee) or does not know, nor a ``None``.  Anything else is made by
 py-evm's chain, with its result or error.
 """
 
@@ -122,6 +122,7 @@ def header_from_parent(
         parent is None
         or type(parent)._meta.field_names != maker.header_class._meta.field_names
         or not parameters.keys() <= known
+        or None in parameters.values()  # a timestamp of None is refused by the constructors
     ):
         return None
     params = dict(parameters)
