@@ -28,6 +28,10 @@ def _pyrlp_copy(block: Any, *args: Any, **kwargs: Any) -> Any:
     return base.copy(block, *args, **kwargs)
 
 
+def _attributes_of(block: Any) -> list[tuple[str, type]]:
+    return [(name, type(value)) for name, value in vars(block).items()]
+
+
 def _encoding(block: Any) -> bytes | type[BaseException]:
     """The block's encoding, or the class of the error encoding it raised (a Cancun
     block's transactions under a later fork's block class)."""
@@ -200,13 +204,25 @@ def test_blocks_are_constructed_as_pyevms_constructor_makes_them(fork: str, bloc
             assert (int(mine) == int(value)) if name == "bloom_filter" else mine == value, name
         assert ours == theirs and _encoding(ours) == _encoding(theirs)
         assert ours.header is header
-    for args, kwargs in [((), {}), ((header,), {"gas": 1}), ((header, [], [], [], 1), {})]:
+    wrong: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        ((), {}),
+        ((header,), {"gas": 1}),
+        ((header, [], [], [], 1), {}),
+        ((header,), {"header": header}),
+        ((), {"transactions": []}),
+        ((header,), {"requests": []}),
+    ]
+    for args, kwargs in wrong:
         with pytest.raises(TypeError) as mine_error:
             kiln_class(*args, **kwargs)
         with pytest.raises(TypeError) as their_error:
             pyevm_class(*args, **kwargs)
-        # Python's own words for the same mistake, naming each class's constructor.
-        assert str(mine_error.value).split("()")[-1] == str(their_error.value).split("()")[-1]
+        # Python's own words for the same mistake, naming py-evm's constructor.
+        assert str(mine_error.value) == str(their_error.value)
+    # A mixed call is bound by py-evm's constructor.
+    mixed = kiln_class(header, withdrawals=list(block.withdrawals))
+    stock = pyevm_class(header, withdrawals=block.withdrawals)
+    assert _attributes_of(mixed) == _attributes_of(stock) and mixed == stock
 
 
 def test_a_subclass_with_its_own_constructor_is_constructed_by_it(block: Any) -> None:

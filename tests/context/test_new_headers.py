@@ -158,3 +158,40 @@ def test_only_the_makers_themselves_are_known() -> None:
     assert maker_of(create_prague_header_from_parent(None)) is None  # a parent bound
     assert maker_of(partial(create_prague_header_from_parent.func, None)) is None
     assert maker_of(lambda parent, **params: None) is None
+
+
+@pytest.mark.parametrize("fork", FORKS)
+def test_a_parent_that_only_looks_like_a_header_is_the_chains(fork: str) -> None:
+    """py-evm's makers only read the parent's attributes."""
+    import types
+
+    header_class = dict(fork_spec(fork).vm_class.get_block_class()._meta.fields)["header"]
+    real = header_class(
+        difficulty=0, block_number=1, gas_limit=30_000_000, timestamp=FUTURE, base_fee_per_gas=7
+    )
+    parent = types.SimpleNamespace(**real.as_dict(), hash=real.hash)
+    ours = make_vm_class("ir", fork=fork).create_header_from_parent(parent)
+    assert _attributes(ours) == _attributes(_stock(fork, parent, {}))
+
+
+@pytest.mark.parametrize("fork", FORKS)
+@pytest.mark.parametrize("odd", [{"excess_blob_gas": None}, {"blob_gas_used": "7"}])
+def test_every_forks_excess_blob_gas_is_computed_as_the_chain_does(
+    fork: str, odd: dict[str, Any]
+) -> None:
+    """Each maker of the chain computes its fork's excess blob gas from the parent, and
+    an odd parent (a tool's header, hashed its own way) fails in the first of them."""
+    header_class = dict(fork_spec(fork).vm_class.get_block_class()._meta.fields)["header"]
+
+    class ToolsHeader(header_class):  # type: ignore[misc, valid-type]
+        @property
+        def hash(self) -> bytes:
+            return b"\x11" * 32
+
+    fields = {"difficulty": 0, "block_number": 1, "gas_limit": 30_000_000, "timestamp": FUTURE}
+    parent = ToolsHeader(**fields, base_fee_per_gas=7, **odd)
+    with pytest.raises(TypeError) as theirs:
+        _stock(fork, parent, {})
+    with pytest.raises(TypeError) as mine:
+        make_vm_class("ir", fork=fork).create_header_from_parent(parent)
+    assert str(mine.value) == str(theirs.value)

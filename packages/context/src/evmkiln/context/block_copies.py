@@ -119,27 +119,42 @@ class InPlaceConstruction:
     constructor of its own) is constructed by its chain of constructors.
     """
 
-    def __init__(
-        self,
-        header: Any,
-        transactions: Any = None,
-        uncles: Any = None,
-        withdrawals: Any = None,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The arguments are bound here, and only the shapes py-evm's constructor takes
+        # are set in place: any other call goes to that constructor, whose error
+        # names it as a bad call of py-evm's class would.
         in_place = _in_place_fields(type(self))
-        if in_place is None or "withdrawals" not in in_place[1]:
-            super().__init__(header, transactions, uncles, withdrawals)  # type: ignore[call-arg]
-            return
-        attr_of = in_place[1]
-        self.bloom_filter = BloomFilter(header.bloom)
-        fields = self.__dict__
-        fields[attr_of["header"]] = make_immutable(header)
-        fields[attr_of["transactions"]] = make_immutable(
-            [] if transactions is None else transactions
-        )
-        fields[attr_of["uncles"]] = make_immutable([] if uncles is None else uncles)
-        fields[attr_of["withdrawals"]] = make_immutable([] if withdrawals is None else withdrawals)
-        self.block_requests: list[bytes] = []
+        if in_place is not None and "withdrawals" in in_place[1]:
+            if not args:
+                if "header" in kwargs and kwargs.keys() <= _BLOCK_ARGUMENTS:
+                    _construct(self, in_place[1], **kwargs)
+                    return
+            elif not kwargs and len(args) <= len(_BLOCK_ARGUMENTS):
+                _construct(self, in_place[1], *args)
+                return
+        super().__init__(*args, **kwargs)
+
+
+_BLOCK_ARGUMENTS = frozenset(("header", "transactions", "uncles", "withdrawals"))
+
+
+def _construct(
+    block: Any,
+    attr_of: dict[str, str],
+    header: Any,
+    transactions: Any = None,
+    uncles: Any = None,
+    withdrawals: Any = None,
+) -> None:
+    """What py-evm's Shanghai block constructor sets, in its order (see
+    :class:`InPlaceConstruction`)."""
+    block.bloom_filter = BloomFilter(header.bloom)
+    fields = block.__dict__
+    fields[attr_of["header"]] = make_immutable(header)
+    fields[attr_of["transactions"]] = make_immutable([] if transactions is None else transactions)
+    fields[attr_of["uncles"]] = make_immutable([] if uncles is None else uncles)
+    fields[attr_of["withdrawals"]] = make_immutable([] if withdrawals is None else withdrawals)
+    block.block_requests = []
 
 
 _PLAIN_BLOCK_INITS = (

@@ -62,19 +62,21 @@ class _Maker:
     """What one fork's maker does past Paris's and London's steps."""
 
     header_class: type[Any]
-    excess_blob_gas: Callable[[Any], int]
+    excess_blob_gas: tuple[Callable[[Any], int], ...]
+    """Each fork's excess blob gas from the parent, in the order the chain computes
+    them (each may raise on an odd parent); the last one is the header's."""
     requests: bool
     """Prague's ``requests_hash`` is a field (and a parameter)."""
 
 
+_CANCUN_EXCESS = (calc_excess_blob_gas_cancun,)
+_PRAGUE_EXCESS = (*_CANCUN_EXCESS, calc_excess_blob_gas_prague)
 _MAKERS: dict[Callable[..., Any], _Maker] = {
-    create_cancun_header_from_parent.func: _Maker(
-        CancunBlockHeader, calc_excess_blob_gas_cancun, False
+    create_cancun_header_from_parent.func: _Maker(CancunBlockHeader, _CANCUN_EXCESS, False),
+    create_prague_header_from_parent.func: _Maker(PragueBlockHeader, _PRAGUE_EXCESS, True),
+    create_osaka_header_from_parent: _Maker(
+        PragueBlockHeader, (*_PRAGUE_EXCESS, calc_excess_blob_gas_osaka), True
     ),
-    create_prague_header_from_parent.func: _Maker(
-        PragueBlockHeader, calc_excess_blob_gas_prague, True
-    ),
-    create_osaka_header_from_parent: _Maker(PragueBlockHeader, calc_excess_blob_gas_osaka, True),
 }
 
 _FILLED = frozenset(inspect.signature(fill_header_params_from_parent).parameters) - {"parent"}
@@ -120,7 +122,8 @@ def header_from_parent(
     known = _PRAGUE_PARAMETERS if maker.requests else _CANCUN_PARAMETERS
     if (
         parent is None
-        or type(parent)._meta.field_names != maker.header_class._meta.field_names
+        or getattr(getattr(type(parent), "_meta", None), "field_names", None)
+        != maker.header_class._meta.field_names  # a header of the same fork, not a look-alike
         or not parameters.keys() <= known
         or None in parameters.values()  # a timestamp of None is refused by the constructors
     ):
@@ -149,7 +152,7 @@ def header_from_parent(
         london,
         withdrawals_root=withdrawals_root,
         blob_gas_used=blob_gas_used,
-        excess_blob_gas=maker.excess_blob_gas(parent),
+        excess_blob_gas=[excess(parent) for excess in maker.excess_blob_gas][-1],
         parent_beacon_block_root=parent_beacon_block_root,
     )
     meta = maker.header_class._meta
