@@ -59,8 +59,8 @@ def _entries(raw: bytes) -> list[tuple[tuple[int, ...], bytes]]:
         (header,) = header_at(raw, position)
         size = header >> SIZE_SHIFT
         start = position + HEADER_BYTES
-        end = start + TOPIC_BYTES * (header & 0xFF)
         count = header & 0xFF
+        end = start + TOPIC_BYTES * count
         if count < len(_TOPICS):  # split and converted in C
             topics = tuple(map(from_bytes, _TOPICS[count](raw, start), _LITTLE))
         else:
