@@ -238,3 +238,26 @@ def test_a_subclass_with_its_own_constructor_is_constructed_by_it(block: Any) ->
     assert made == [block.header] and own.tag == 1
     assert own == _pyevm_class(block)(block.header, block.transactions)
     assert own.withdrawals == () and own.block_requests == []
+
+
+def test_blocks_pickle_and_copy_as_their_own_class_in_any_process(block: Any) -> None:
+    import subprocess
+    import sys
+
+    for again in (pickle.loads(pickle.dumps(block)), copy.deepcopy(block), copy.copy(block)):
+        assert type(again) is type(block)
+        assert again == block and rlp.encode(again) == rlp.encode(block)
+        assert again.hash == block.hash and int(again.bloom_filter) == int(block.bloom_filter)
+    # A fresh process (nothing of evmkiln imported) rebuilds the same class from py-evm's.
+    script = (
+        "import pickle, sys; block = pickle.loads(sys.stdin.buffer.read()); "
+        "print(type(block).__module__, type(block).__name__, block.hash.hex())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        input=pickle.dumps(block),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    cls = type(block)
+    assert out.split() == [cls.__module__, cls.__name__, block.hash.hex()]

@@ -513,6 +513,30 @@ def block_class_for(block_class: type[Any]) -> type[Any]:
         made = _BLOCKS[block_class] = type(
             block_class.__name__,
             (RememberedTransactions, SharedFieldsCopy, *constructs, block_class),
-            {"__module__": __name__, "transaction_builder": builder},
+            {
+                "__module__": __name__,
+                "transaction_builder": builder,
+                "__reduce_ex__": _reduce_block_ex,
+                "_kiln_block_of": block_class,
+            },
         )
+    return made
+
+
+def _reduce_block_ex(self: Any, protocol: int) -> Any:
+    """Pickled (and copied) as the block class of py-evm's it was made for, rebuilt by
+    :func:`_rebuilt_block` in any process; a tool's subclass is pickled as Python
+    pickles it."""
+    reduced = object.__reduce_ex__(self, protocol)
+    made_for = type(self).__dict__.get("_kiln_block_of")
+    if made_for is None or not isinstance(reduced, tuple) or len(reduced) < 3:
+        return reduced
+    return (_rebuilt_block, (made_for, reduced[2]))
+
+
+def _rebuilt_block(made_for: type[Any], state: Any) -> Any:
+    """A block of :func:`block_class_for` ``(made_for)`` with the pickled ``state``."""
+    made = object.__new__(block_class_for(made_for))
+    if state:
+        made.__dict__.update(state)
     return made
