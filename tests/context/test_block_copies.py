@@ -241,8 +241,7 @@ def test_a_subclass_with_its_own_constructor_is_constructed_by_it(block: Any) ->
 
 
 def test_blocks_pickle_and_copy_as_their_own_class_in_any_process(block: Any) -> None:
-    import subprocess
-    import sys
+    from fresh_process import unpickled_elsewhere
 
     for again in (pickle.loads(pickle.dumps(block)), copy.deepcopy(block), copy.copy(block)):
         assert type(again) is type(block)
@@ -253,11 +252,6 @@ def test_blocks_pickle_and_copy_as_their_own_class_in_any_process(block: Any) ->
         "import pickle, sys; block = pickle.loads(sys.stdin.buffer.read()); "
         "print(type(block).__module__, type(block).__name__, block.hash.hex())"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        input=pickle.dumps(block),
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
+    out = unpickled_elsewhere(script, block)
     cls = type(block)
     assert out.split() == [cls.__module__, cls.__name__, block.hash.hex()]

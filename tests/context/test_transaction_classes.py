@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import pickle
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +15,7 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_keys.datatypes import Signature
 from eth_utils import ValidationError
+from fresh_process import unpickled_elsewhere
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -699,21 +698,13 @@ def test_a_pickled_transaction_loads_in_a_fresh_process() -> None:
         "    print(type(transaction).__module__, type(transaction).__name__, "
         "transaction.hash.hex() if hasattr(transaction, 'y_parity') else '')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        input=pickle.dumps(made),
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
+    printed = unpickled_elsewhere(script, made)
     expected = [
         f"{type(t).__module__} {type(t).__name__} "
         + (t.hash.hex() if hasattr(t, "y_parity") else "")
         for t in made
     ]
-    assert [line.rstrip() for line in done.stdout.decode().splitlines()] == [
-        line.rstrip() for line in expected
-    ]
+    assert [line.rstrip() for line in printed.splitlines()] == [line.rstrip() for line in expected]
 
 
 def test_an_unsigned_transaction_passes_validation_once(
