@@ -162,13 +162,7 @@ class StorageTable:
         if self._buffer is None or self._entered >= mask:
             self._put(slot, value, original.to_bytes(32, "little"), transient=False)
             return
-        # ``slot_index(slot, mask)`` and ``entry_tag(generation, False)``, in line.
-        folded = (
-            slot
-            if slot <= _MASK64
-            else (slot ^ (slot >> 64) ^ (slot >> 128) ^ (slot >> 192)) & _MASK64
-        )
-        index = ((folded * HASH_MULTIPLIER & _MASK64) >> HASH_SHIFT) & mask
+        index = slot_index(slot, mask)
         writable = self._writable
         if index in writable:
             self._write_back_entry(index)
@@ -179,7 +173,7 @@ class StorageTable:
             slot.to_bytes(32, "little")
             + value.to_bytes(32, "little")
             + original.to_bytes(32, "little")
-            + (2 * self._ctx.sl_gen).to_bytes(8, "little")
+            + entry_tag(self._ctx.sl_gen, False).to_bytes(8, "little")
             + _ORIGINAL_KNOWN
         )
 

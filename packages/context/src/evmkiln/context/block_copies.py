@@ -71,9 +71,7 @@ class SharedFieldsCopy:
             if kwargs.keys() <= attr_of.keys() and None not in kwargs.values():
                 fields = _copied_fields(self, attrs, attr_of, kwargs)
                 made: Any = object.__new__(cls)
-                made.bloom_filter = BloomFilter(fields[attr_of["header"]].bloom)
-                made.__dict__.update(fields)
-                made.block_requests = []
+                _set_in_place(made, fields[attr_of["header"]], fields)
                 return made
         fields_: dict[str, Any] = self.as_dict()  # type: ignore[attr-defined]
         if not kwargs.keys() <= fields_.keys():
@@ -146,14 +144,22 @@ def _construct(
     uncles: Any = None,
     withdrawals: Any = None,
 ) -> None:
-    """What py-evm's Shanghai block constructor sets, in its order (see
-    :class:`InPlaceConstruction`)."""
+    """What py-evm's Shanghai block constructor sets (see :class:`InPlaceConstruction`)."""
+    fields = {
+        attr_of["header"]: make_immutable(header),
+        attr_of["transactions"]: make_immutable([] if transactions is None else transactions),
+        attr_of["uncles"]: make_immutable([] if uncles is None else uncles),
+        attr_of["withdrawals"]: make_immutable([] if withdrawals is None else withdrawals),
+    }
+    _set_in_place(block, header, fields)
+
+
+def _set_in_place(block: Any, header: Any, fields: dict[str, Any]) -> None:
+    """What py-evm's block constructors leave on a block, in their order: the header's
+    bloom as a filter, each field (``fields``: made immutable already), and an empty
+    list of requests."""
     block.bloom_filter = BloomFilter(header.bloom)
-    fields = block.__dict__
-    fields[attr_of["header"]] = make_immutable(header)
-    fields[attr_of["transactions"]] = make_immutable([] if transactions is None else transactions)
-    fields[attr_of["uncles"]] = make_immutable([] if uncles is None else uncles)
-    fields[attr_of["withdrawals"]] = make_immutable([] if withdrawals is None else withdrawals)
+    block.__dict__.update(fields)
     block.block_requests = []
 
 
