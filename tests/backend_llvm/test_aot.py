@@ -12,6 +12,8 @@ from artifact_checks import (
     assert_mismatch_refused,
     assert_other_fork_and_options_refused,
     common_corruptions,
+    copy_artifact,
+    edit_metadata,
     fresh_process_loads,
 )
 from eth_hash.auto import keccak
@@ -192,6 +194,19 @@ CORRUPTIONS = common_corruptions("library", "not an ELF shared library", other_b
 @pytest.mark.parametrize("case", sorted(CORRUPTIONS))
 def test_corrupt_artifact_is_refused(case: str, artifacts: dict[str, Path], tmp_path: Path) -> None:
     assert_corrupt_refused(LLVM, artifacts["calldata_loop"], tmp_path, CORRUPTIONS[case])
+
+
+@pytest.mark.parametrize("symbol", ["abort", "exit", "memset"])
+def test_a_symbol_from_another_library_is_refused(
+    symbol: str, artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    """``dlsym`` also finds the C library's functions through the artifact's handle:
+    metadata naming one must not have it run as the contract (``abort`` ended the
+    process)."""
+    path = copy_artifact(artifacts["calldata_loop"], tmp_path)
+    edit_metadata(path, symbol=symbol)
+    with pytest.raises(ArtifactCorruptError, match=f"library has no symbol {symbol}"):
+        LLVM.load(path, fork="cancun")
 
 
 def test_missing_metadata_is_refused(tmp_path: Path) -> None:

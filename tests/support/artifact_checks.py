@@ -91,12 +91,24 @@ def common_corruptions(field: str, not_magic: str, other_backend: str) -> dict[s
             "not a regular file",
         ),
         f"huge {field}": (lambda m: grow_sparse(payload(m), 1 << 40), "larger than"),
+        # Refused with the path named: opening a directory as a file raised an
+        # error that named neither.
+        "metadata a directory": (lambda m: replace_with_directory(m), "not a regular file"),
+        f"{field} a directory": (
+            lambda m: replace_with_directory(payload(m)),
+            "not a regular file",
+        ),
     }
 
 
 def replace_with_fifo(path: Path) -> None:
     path.unlink()
     os.mkfifo(path)
+
+
+def replace_with_directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
 
 
 def replace_with_link(path: Path, target: Path) -> None:

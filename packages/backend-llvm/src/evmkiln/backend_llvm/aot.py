@@ -184,6 +184,38 @@ def _open(lib_path: Path, sha256: str) -> Any:
         return handle
 
 
+class _DlInfo(ctypes.Structure):
+    _fields_ = (
+        ("dli_fname", ctypes.c_char_p),
+        ("dli_fbase", ctypes.c_void_p),
+        ("dli_sname", ctypes.c_char_p),
+        ("dli_saddr", ctypes.c_void_p),
+    )
+
+
+@cache
+def _dladdr() -> Any:
+    """The C library's ``dladdr`` (in ``libdl`` before glibc 2.34)."""
+    for library in (None, "libdl.so.2"):
+        try:
+            function = ctypes.CDLL(library).dladdr
+        except (OSError, AttributeError):
+            continue
+        function.argtypes = (ctypes.c_void_p, ctypes.POINTER(_DlInfo))
+        function.restype = ctypes.c_int
+        return function
+    raise OSError("the C library has no dladdr")  # pragma: no cover - every POSIX libc has it
+
+
+def _defined_in(address: int, lib_path: Path) -> bool:
+    """Whether ``address`` lies in the shared library at ``lib_path`` (not in one it
+    depends on): ``dladdr`` names the object that maps it."""
+    info = _DlInfo()
+    if not _dladdr()(address, ctypes.byref(info)) or not info.dli_fname:
+        return False
+    return os.path.realpath(os.fsdecode(info.dli_fname)) == str(lib_path.resolve())
+
+
 def load(path: Path, *, fork: str, options: CompileOptions) -> LoadedArtifact:
     """Check the artifact whose metadata is at ``path`` and load its code; never compiles."""
     meta = read_metadata(path)
@@ -196,6 +228,10 @@ def load(path: Path, *, fork: str, options: CompileOptions) -> LoadedArtifact:
         raise ArtifactCorruptError(lib_path, f"library has no symbol {meta.symbol}") from None
     if not address:  # pragma: no cover - dlsym never returns NULL for a defined function
         raise ArtifactCorruptError(lib_path, f"symbol {meta.symbol} has no address")
+    if not _defined_in(address, lib_path):
+        # dlsym also searches the library's dependencies: a name the metadata gives
+        # wrongly (``abort``, ``exit``) would otherwise be run as the contract.
+        raise ArtifactCorruptError(lib_path, f"library has no symbol {meta.symbol}")
     executable = LlvmExecutable(meta.symbol, jit.Compiled(handle, address))
     return LoadedArtifact(bytes.fromhex(meta.code_hash[2:]), executable)
 

@@ -230,12 +230,19 @@ def read_regular_file(path: Path, limit: int, what: str) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise ArtifactCorruptError(path, f"cannot read {what}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as f:
+    try:
+        # Checked before the descriptor becomes a file object: ``fdopen`` of a
+        # directory raises an error that names neither the path nor the artifact.
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ArtifactCorruptError(path, f"{what} is not a regular file")
         if info.st_size > limit:
             raise ArtifactCorruptError(path, f"{what} is larger than {limit} bytes")
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
         try:
             data = f.read(limit + 1)
         except OSError as exc:
