@@ -15,6 +15,7 @@ from evmkiln.fixtures import FixtureError, load_bench_file, load_state_test_file
 from evmkiln.fixtures.hexfields import parse_hex_bytes, parse_hex_int
 
 WriteJson = Callable[[str, Any], Path]
+CONTRACT_HEX = "0x" + CONTRACT.hex()
 
 
 @pytest.mark.parametrize(
@@ -198,6 +199,63 @@ def test_block_fields_beyond_their_width_are_invalid(
         load_state_test_file(write_json("wide.json", doc))
     doc["storeTest"]["env"][field] = hex(value - 1)  # the widest value that fits
     load_state_test_file(write_json("widest.json", doc))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda a: a.update(balance=hex(2**256)), "balance"),
+        (lambda a: a.update(nonce=hex(2**64)), "nonce"),
+        (lambda a: a.update(storage={hex(2**256): "0x01"}), "storage"),
+        (lambda a: a.update(storage={"0x01": hex(2**256)}), "storage"),
+    ],
+)
+def test_pre_state_values_beyond_the_state_are_invalid(
+    write_json: WriteJson, mutate: Callable[[dict[str, Any]], object], field: str
+) -> None:
+    """An account the state cannot hold is a malformed fixture naming the account's
+    field, not py-evm's range error from building the pre-state."""
+    doc = state_test()
+    mutate(doc["storeTest"]["pre"][CONTRACT_HEX])
+    with pytest.raises(FixtureError, match=f"pre.{CONTRACT_HEX}.{field}.*does not fit"):
+        load_state_test_file(write_json("wide.json", doc))
+    bench = _bench_doc()
+    mutate(bench["bench"]["pre"][CONTRACT_HEX])
+    with pytest.raises(FixtureError, match=f"pre.{CONTRACT_HEX}.{field}.*does not fit"):
+        load_bench_file(write_json("wide_bench.json", bench))
+
+
+def test_pre_state_values_at_their_width_load(write_json: WriteJson) -> None:
+    doc = state_test()
+    account = doc["storeTest"]["pre"][CONTRACT_HEX]
+    account.update(balance=hex(2**256 - 1), nonce=hex(2**64 - 1))
+    account["storage"] = {hex(2**256 - 1): hex(2**256 - 1)}
+    test = load_state_test_file(write_json("widest.json", doc)).root["storeTest"]
+    assert test.pre[CONTRACT].nonce == 2**64 - 1
+    assert test.pre[CONTRACT].storage == {2**256 - 1: 2**256 - 1}
+
+
+def test_a_blob_schedule_fraction_of_zero_is_invalid(write_json: WriteJson) -> None:
+    """The blob base fee divides by it: zero raised ZeroDivisionError mid-run."""
+    doc = state_test()
+    schedule = {"target": "0x3", "max": "0x6", "baseFeeUpdateFraction": "0x0"}
+    doc["storeTest"]["config"] = {"chainid": "0x1", "blobSchedule": {"Cancun": schedule}}
+    with pytest.raises(FixtureError, match="baseFeeUpdateFraction"):
+        load_state_test_file(write_json("fraction.json", doc))
+
+
+@pytest.mark.parametrize("where", ["config", "bench"])
+def test_a_chain_id_beyond_a_word_is_invalid(write_json: WriteJson, where: str) -> None:
+    if where == "config":
+        doc = state_test()
+        doc["storeTest"]["config"] = {"chainid": hex(2**256)}
+        with pytest.raises(FixtureError, match=r"chainid.*does not fit"):
+            load_state_test_file(write_json("chain.json", doc))
+    else:
+        bench = _bench_doc()
+        bench["bench"]["transaction"][0]["chainId"] = hex(2**256)
+        with pytest.raises(FixtureError, match=r"chainId.*does not fit"):
+            load_bench_file(write_json("chain_bench.json", bench))
 
 
 def test_a_fifo_is_not_read(tmp_path: Path) -> None:

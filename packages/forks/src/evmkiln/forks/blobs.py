@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth._utils.calculations import fake_exponential
+
 GAS_PER_BLOB = 2**17
 """EIP-4844: the blob gas one blob uses."""
 MIN_BLOB_BASE_FEE = 1
@@ -35,20 +37,15 @@ class BlobSchedule:
         return self.target * GAS_PER_BLOB
 
     def blob_base_fee(self, excess_blob_gas: int) -> int:
-        """EIP-4844's price of one unit of blob gas for a block's excess blob gas."""
+        """EIP-4844's price of one unit of blob gas for a block's excess blob gas.
+
+        py-evm's ``fake_exponential``, which every fork it ships prices blobs
+        with: it stops after 10,000 terms, where EIP-4844's loop runs about
+        ``excess / fraction`` times -- for an excess of 2^64 over a small
+        fraction, longer than anyone would wait, for a price far beyond 2^256.
+        Below that the two agree.
+        """
         return fake_exponential(MIN_BLOB_BASE_FEE, excess_blob_gas, self.base_fee_update_fraction)
-
-
-def fake_exponential(factor: int, numerator: int, denominator: int) -> int:
-    """EIP-4844's integer approximation of ``factor * e ** (numerator / denominator)``."""
-    i = 1
-    output = 0
-    numerator_accum = factor * denominator
-    while numerator_accum > 0:
-        output += numerator_accum
-        numerator_accum = (numerator_accum * numerator) // (denominator * i)
-        i += 1
-    return output // denominator
 
 
 CANCUN_BLOBS = BlobSchedule(target=3, max=6, base_fee_update_fraction=3_338_477)
