@@ -169,3 +169,24 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert code == 2
     code, output = _fuzz("--family", "nosuch", "--programs", "1")
     assert code == 2 and "unknown family" in output
+
+
+def test_a_reproducer_with_values_no_transaction_holds_is_malformed(tmp_path: Path) -> None:
+    """Gas, value or storage beyond a word, or runs beyond the bound, make a malformed
+    file (exit 2, the field named), not an INVALID verdict or a run that only ends at
+    the timeout."""
+    sample = Path(__file__).parent / "regressions" / "sample-create-s2024-i28.json"
+    edits = {
+        "transaction.gas": lambda d: d["transaction"].update(gas=2**256),
+        "transaction.value": lambda d: d["transaction"].update(value=hex(2**256)),
+        "storage": lambda d: d.update(storage={next(iter(d["codes"])): {hex(2**256): "0x1"}}),
+        "runs": lambda d: d.update(runs=10**9),
+    }
+    for field, edit in edits.items():
+        document = json.loads(sample.read_text())
+        edit(document)
+        path = tmp_path / f"{field}.json"
+        path.write_text(json.dumps(document))
+        code, output = _fuzz("--replay", str(path))
+        assert code == 2, (field, output)
+        assert field in output.replace("\n", ""), (field, output)

@@ -40,6 +40,7 @@ from evmkiln.fuzz.campaign import (
 from evmkiln.fuzz.engines import REFERENCE, check_name
 from evmkiln.fuzz.generate import FAMILIES
 from evmkiln.fuzz.pool import DEFAULT_RECYCLE_AFTER, DEFAULT_TIMEOUT, WorkerStartError
+from evmkiln.fuzz.reproducer import MAX_RUNS
 
 _DEFAULT_PROGRAMS = 1_000
 _DEFAULT_BACKEND = "ir"
@@ -257,6 +258,7 @@ def fuzz(
         typer.Option(
             "--runs",
             min=1,
+            max=MAX_RUNS,
             help="Runs of each program per backend in one VM: the first compiles its code, "
             "later ones reuse it; each must match the reference.",
         ),

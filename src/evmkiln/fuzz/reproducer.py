@@ -22,12 +22,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evmkiln.fixtures.hexfields import Address, Hash32, HexBytes, HexInt
+from evmkiln.fixtures.hexfields import Address, Hash32, HexBytes, HexInt, Uint256
 from evmkiln.fixtures.loading import load_json_model
 from evmkiln.fuzz.execute import Outcome
 from evmkiln.fuzz.program import Program
 
 FORMAT: Literal[1] = 1
+MAX_RUNS = 1000
+"""Most runs of one program per engine: each is a transaction on a fresh chain (up
+to a second), so a larger count only ends at the run's timeout."""
 
 Kind = Literal["mismatch", "error", "crash", "timeout", "sample"]
 
@@ -93,10 +96,12 @@ class OutcomeModel(_Model):
 
 
 class TransactionModel(_Model):
+    # Bounded as a transaction holds them: beyond, py-evm's range error stood for
+    # the engines' verdict.
     to: Address
     calldata: HexBytes
-    value: HexInt
-    gas: int = Field(gt=0)
+    value: Uint256
+    gas: int = Field(gt=0, lt=2**256)
 
 
 class Reproducer(_Model):
@@ -109,11 +114,11 @@ class Reproducer(_Model):
     index: int | None = None
     family: str = ""
     transaction: TransactionModel
-    runs: int = Field(default=1, ge=1)
+    runs: int = Field(default=1, ge=1, le=MAX_RUNS)
     """Runs of the transaction on the backend, each on a fresh chain with the same VM class
     (later runs find the code compiled); every run is compared with the reference."""
     codes: dict[Address, HexBytes]
-    storage: dict[Address, dict[HexInt, HexInt]] = {}
+    storage: dict[Address, dict[Uint256, Uint256]] = {}
     expected: OutcomeModel | None = None
     actual: OutcomeModel | None = None
     detail: str = ""
