@@ -258,6 +258,14 @@ def test_a_chain_id_beyond_a_word_is_invalid(write_json: WriteJson, where: str) 
             load_bench_file(write_json("chain_bench.json", bench))
 
 
+@pytest.mark.parametrize("key", [0, 2**256 - 1])
+def test_a_secret_key_off_the_curve_is_invalid(write_json: WriteJson, key: int) -> None:
+    doc = state_test()
+    doc["storeTest"]["transaction"]["secretKey"] = "0x" + key.to_bytes(32, "big").hex()
+    with pytest.raises(FixtureError, match=r"secretKey.*not a secp256k1 private key"):
+        load_state_test_file(write_json("key.json", doc))
+
+
 def test_a_fifo_is_not_read(tmp_path: Path) -> None:
     fifo = tmp_path / "fixture.json"
     os.mkfifo(fifo)
