@@ -33,6 +33,7 @@ from evmkiln.cli.artifacts_option import (
 )
 from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption, require_fixtures_dir
 from evmkiln.cli.fork_option import BENCH_FORK, ForkOption, checked_fork
+from evmkiln.cli.json_output import json_option, write_output
 from evmkiln.cli.run_cmd import resolve_fixture_path
 from evmkiln.cli.runtime_option import (
     HotCallsOption,
@@ -144,9 +145,7 @@ def bench(
     ] = 1,
     pyevm: Annotated[bool, typer.Option(help="Include stock py-evm.")] = True,
     revm: Annotated[bool, typer.Option(help="Include revm (pyrevm).")] = True,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write machine-readable results here.")
-    ] = None,
+    json_out: Annotated[Path | None, json_option("Write machine-readable results here.")] = None,
     artifacts: ArtifactsOption = None,
     strict_aot: StrictAotOption = False,
     fixtures: FixturesOption = None,
@@ -293,8 +292,7 @@ def bench(
             command=shlex.join(["evmkiln", *sys.argv[1:]]),
             date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         )
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(data, indent=1) + "\n")
+        write_output(json_out, json.dumps(data, indent=1) + "\n")
         console.print(f"results written to {json_out}")
     if disagreements or inconsistent or errors:
         raise typer.Exit(1)

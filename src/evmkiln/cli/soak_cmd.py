@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from evmkiln.cli.json_output import json_option, write_output
 from evmkiln.context.code_cache import DEFAULT_MAX_ENTRIES
 from evmkiln.soak import Checkpoint, SoakResult, soak
 
@@ -82,9 +83,7 @@ def soak_command(
     max_growth_mb: Annotated[
         float, typer.Option(help="Fail when RSS grows more than this after the first quarter.")
     ] = 64.0,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write checkpoints and totals as JSON.")
-    ] = None,
+    json_out: Annotated[Path | None, json_option("Write checkpoints and totals as JSON.")] = None,
 ) -> None:
     """Run many transactions over many contracts and report resident memory."""
     console = Console()
@@ -102,7 +101,6 @@ def soak_command(
     _report(console, result)
     if json_out is not None:
         payload = {**asdict(result), "growth_bytes": result.growth_bytes}
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(payload, indent=2, default=lambda b: b.hex()))
+        write_output(json_out, json.dumps(payload, indent=2, default=lambda b: b.hex()))
     if result.mismatches or result.growth_bytes > max_growth_mb * _MB:
         raise typer.Exit(1)

@@ -7,8 +7,9 @@ whole ethereum/tests suite and the later forks the whole EEST suite (the
 only one with their cases).
 
 Exit status: 0 when every failing case is listed in ``--expected-failures``,
-1 when some other case failed, errored or timed out, 2 on a usage error
-(including a selection that matches no case).
+1 when some other case failed, errored or timed out (or the ``--json`` file
+could not be written), 2 on a usage error (including a selection that matches
+no case).
 
 ``--artifacts DIR`` runs with code compiled ahead of time; ``--aot DIR`` first
 compiles every contract of the selection into DIR (see
@@ -45,6 +46,7 @@ from evmkiln.cli.fixtures_option import (
     require_fixtures_dir,
 )
 from evmkiln.cli.fork_option import checked_fork
+from evmkiln.cli.json_output import json_option, write_output
 from evmkiln.cli.runtime_option import (
     HotCallsOption,
     JitWorkersOption,
@@ -190,7 +192,7 @@ def statetest(
         ),
     ] = None,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write per-case results to this JSON file.")
+        Path | None, json_option("Write per-case results to this JSON file.")
     ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar; only the summary.")
@@ -304,7 +306,7 @@ def statetest(
     report.aot = compiled
     print_report(report, console)
     if json_out is not None:
-        report.write_json(json_out)
+        write_output(json_out, report.json_text())
         console.print(f"Per-case results written to {json_out}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evmkiln.cli.fixtures_option import FixturesOption, require_fixtures_dir
+from evmkiln.cli.json_output import json_option, write_output
 from evmkiln.workload.configurations import CONFIGURATIONS, DEFAULT_CONFIGURATIONS
 from evmkiln.workload.driver import Run, WorkloadReport, run_workload
 from evmkiln.workload.plan import (
@@ -163,7 +164,7 @@ def workload(
         ),
     ] = None,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the summary and every run as JSON.")
+        Path | None, json_option("Write the summary and every run as JSON.")
     ] = None,
 ) -> None:
     """Run a stream of transactions over many contracts on stock py-evm and evmkiln, each cold."""
@@ -198,7 +199,6 @@ def workload(
     _print_report(console, report)
     if json_out is not None:
         command = "evmkiln workload " + shlex.join(sys.argv[2:])
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(report_json(report, command), indent=2))
+        write_output(json_out, json.dumps(report_json(report, command), indent=2))
     if report.mismatches:
         raise typer.Exit(1)
