@@ -31,6 +31,7 @@ from evmkiln.cli.artifacts_option import (
     check_aot_backend,
     check_strict,
 )
+from evmkiln.cli.backend_option import checked_backends
 from evmkiln.cli.fixtures_option import BENCH_SUBDIR, FixturesOption, require_fixtures_dir
 from evmkiln.cli.fork_option import BENCH_FORK, ForkOption, checked_fork
 from evmkiln.cli.json_output import json_option, write_output
@@ -51,22 +52,6 @@ FIB_FIXTURE = "fibonacci-calldata"
 class Timing(enum.Enum):
     execution = EXECUTION
     transaction = TRANSACTION
-
-
-def _backends(option: str | None) -> list[str]:
-    from evmkiln.context import available_backends
-
-    installed = available_backends()
-    if option is None:
-        return installed
-    chosen = [name.strip() for name in option.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in installed and name != PYEVM_FLAT]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown backend(s) {', '.join(unknown)}; installed: {', '.join(installed)}",
-            param_hint="--backend",
-        )
-    return chosen
 
 
 def _fixture_paths(names: list[str] | None, fixtures: Path | None) -> list[Path]:
@@ -183,7 +168,7 @@ def bench(
     if fib_iterations is not None:
         overrides[(FIB_FIXTURE, "iterations")] = fib_iterations
 
-    backends = _backends(backend)
+    backends = checked_backends(backend, also=[PYEVM_FLAT])
     try:
         cases = [
             load_case(path, overrides, fork) for path in _fixture_paths(fixture_names, fixtures)

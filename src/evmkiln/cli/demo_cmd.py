@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from evmkiln.cli.backend_option import checked_backends
+
 # fib(n) for n = calldata word 0; stores it at slot 0, logs it with topic n, returns it.
 FIB_CONTRACT = bytes.fromhex(
     "5f35"  # 00 PUSH0 CALLDATALOAD          n
@@ -45,9 +47,9 @@ def demo(
 
     from evmkiln.codegen.ir.printer import format_function
     from evmkiln.codegen.pipeline import lower_bytecode
-    from evmkiln.context import available_backends, make_vm_class
+    from evmkiln.context import make_vm_class
 
-    names = [b.strip() for b in backends.split(",") if b.strip()] or available_backends()
+    names = checked_backends(backends)
 
     console = Console()
     if show_ir:

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from evmkiln.cli.backend_option import checked_backend
 from evmkiln.cli.json_output import json_option, write_output
 from evmkiln.context.code_cache import DEFAULT_MAX_ENTRIES
 from evmkiln.soak import Checkpoint, SoakResult, soak
@@ -88,7 +89,7 @@ def soak_command(
     """Run many transactions over many contracts and report resident memory."""
     console = Console()
     result = soak(
-        backend,
+        checked_backend(backend),
         contracts=contracts,
         transactions=transactions,
         cache_size=cache_size,
