@@ -33,3 +33,10 @@ def test_parse_override() -> None:
     for bad in ("fibonacci-calldata.iterations", "weth.iterations=3", "factorial.iterations=x"):
         with pytest.raises(ParameterError):
             parse_override(bad)
+
+
+@pytest.mark.parametrize("value", ["-1", str(2**256), hex(2**256)], ids=["-1", "2**256", "hex"])
+def test_a_value_no_calldata_word_holds_is_refused_when_parsed(value: str) -> None:
+    with pytest.raises(ParameterError, match="must be a 256-bit unsigned integer"):
+        parse_override(f"factorial.iterations={value}")
+    assert parse_override(f"factorial.iterations={2**256 - 1}")[2] == 2**256 - 1

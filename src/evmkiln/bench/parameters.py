@@ -18,6 +18,21 @@ from evmkiln.fixtures.transaction import TransactionSpec
 WORD = 32
 
 
+class ParameterError(ValueError):
+    """An override that names no known parameter or has a malformed value."""
+
+
+def check_word(value: int, name: str) -> int:
+    """``value`` if a calldata word holds it, else a :class:`ParameterError` naming ``name``.
+
+    Checked where the value is given, so that a command refuses it before a
+    run rather than fail while writing it into a transaction.
+    """
+    if not 0 <= value < 2 ** (8 * WORD):
+        raise ParameterError(f"{name} must be a 256-bit unsigned integer (0 to 2**256 - 1)")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class CalldataParameter:
     """A big-endian 256-bit word of a fixture's calldata that sets its work size."""
@@ -33,9 +48,9 @@ class CalldataParameter:
         return int.from_bytes(word.ljust(WORD, b"\0"), "big")
 
     def write(self, data: bytes, value: int) -> bytes:
-        """``data`` with the parameter's word replaced by ``value``."""
-        if not 0 <= value < 2**256:
-            raise ValueError(f"{self.fixture}.{self.name} must be a 256-bit unsigned integer")
+        """``data`` with the parameter's word replaced by ``value`` (a :class:`ParameterError`
+        unless a word holds it)."""
+        check_word(value, f"{self.fixture}.{self.name}")
         padded = data.ljust(self.offset + WORD, b"\0")
         word = value.to_bytes(WORD, "big")
         return padded[: self.offset] + word + padded[self.offset + WORD :]
@@ -45,10 +60,6 @@ PARAMETERS: tuple[CalldataParameter, ...] = (
     CalldataParameter("fibonacci-calldata", "iterations", 0, "Fibonacci steps (calldata word 0)"),
     CalldataParameter("factorial", "iterations", 0, "factorial of n (calldata word 0)"),
 )
-
-
-class ParameterError(ValueError):
-    """An override that names no known parameter or has a malformed value."""
 
 
 def parameters_of(fixture: str) -> tuple[CalldataParameter, ...]:
@@ -74,6 +85,7 @@ def parse_override(text: str) -> tuple[str, str, int]:
     except ValueError:
         raise ParameterError(f"{text!r}: {value!r} is not an integer") from None
     find_parameter(fixture, name)
+    check_word(number, f"{text!r}: {key}")
     return fixture, name, number
 
 

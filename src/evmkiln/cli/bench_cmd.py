@@ -54,6 +54,27 @@ class Timing(enum.Enum):
     transaction = TRANSACTION
 
 
+def _overrides(params: list[str], fib_iterations: int | None) -> dict[tuple[str, str], int]:
+    """The ``--param`` values by (fixture, name), then ``--fib-iterations``'s over them.
+
+    ``--fib-iterations N`` is parsed as ``--param fibonacci-calldata.iterations=N``,
+    so that both refuse the same values with the same usage error.
+    """
+    from evmkiln.bench.parameters import ParameterError, parse_override
+
+    given = [(text, "--param") for text in params]
+    if fib_iterations is not None:
+        given.append((f"{FIB_FIXTURE}.iterations={fib_iterations}", "--fib-iterations"))
+    overrides: dict[tuple[str, str], int] = {}
+    for text, option in given:
+        try:
+            fixture, name, value = parse_override(text)
+        except ParameterError as exc:
+            raise typer.BadParameter(str(exc), param_hint=option) from None
+        overrides[(fixture, name)] = value
+    return overrides
+
+
 def _fixture_paths(names: list[str] | None, fixtures: Path | None) -> list[Path]:
     if names:
         return [resolve_fixture_path(name, fixtures) for name in names]
@@ -149,7 +170,6 @@ def bench(
     from evmkiln.bench.case import load_case
     from evmkiln.bench.machine import machine_info
     from evmkiln.bench.measure import ERROR, Settings
-    from evmkiln.bench.parameters import ParameterError, parse_override
     from evmkiln.bench.report import aot_table, compile_table, results_json, results_table
     from evmkiln.bench.session import FixtureResult, make_engines, run_fixture
     from evmkiln.fixtures.loading import FixtureError
@@ -158,16 +178,7 @@ def bench(
     console = Console(highlight=False)
     if not console.is_terminal:  # a pipe or file: do not squeeze the table into 80 columns
         console = Console(highlight=False, width=200)
-    overrides: dict[tuple[str, str], int] = {}
-    try:
-        for text in param or []:
-            name, key, value = parse_override(text)
-            overrides[(name, key)] = value
-    except ParameterError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--param") from None
-    if fib_iterations is not None:
-        overrides[(FIB_FIXTURE, "iterations")] = fib_iterations
-
+    overrides = _overrides(param or [], fib_iterations)
     backends = checked_backends(backend, also=[PYEVM_FLAT])
     try:
         cases = [
