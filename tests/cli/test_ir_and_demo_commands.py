@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from bytecode_gen import Asm, assemble_labels
 from typer.testing import CliRunner
 
@@ -76,6 +77,14 @@ def test_demo_agrees_with_pyevm_on_every_backend() -> None:
     assert "identical results" in result.output
     for backend in ("ir", "llvm", "wasm"):
         assert f"evmkiln {backend}" in result.output
+
+
+@pytest.mark.parametrize("n", ["-1", "1" + "0" * 80, str(2**256)], ids=["-1", "1e80", "2**256"])
+def test_demo_refuses_an_n_no_calldata_word_holds(n: str) -> None:
+    result = runner.invoke(app, ["demo", "--no-ir", "--n", n])
+    assert result.exit_code == 2, result.output
+    assert "must be a 256-bit unsigned integer" in " ".join(result.output.split())
+    assert isinstance(result.exception, SystemExit)  # not OverflowError
 
 
 def test_ir_says_why_code_over_budget_is_refused() -> None:

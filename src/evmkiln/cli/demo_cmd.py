@@ -34,8 +34,21 @@ FIB_CONTRACT = bytes.fromhex(
 CONTRACT = bytes.fromhex("c0de" * 10)
 
 
+def _calldata_word(n: int) -> int:
+    """``--n`` if one calldata word holds it: the contract reads it from calldata word 0."""
+    from evmkiln.bench.parameters import ParameterError, check_word
+
+    try:
+        return check_word(n, "n")
+    except ParameterError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def demo(
-    n: Annotated[int, typer.Option("--n", help="Which Fibonacci number to compute.")] = 1000,
+    n: Annotated[
+        int,
+        typer.Option("--n", help="Which Fibonacci number to compute.", callback=_calldata_word),
+    ] = 1000,
     backends: Annotated[
         str,
         typer.Option("--backend", "-b", help="Comma-separated evmkiln backends (default: all)."),
