@@ -8,6 +8,7 @@ import pytest
 from bytecode_gen import Asm, assemble_labels
 from typer.testing import CliRunner
 
+from evmkiln.cli import demo_cmd
 from evmkiln.cli.main import app
 
 runner = CliRunner()
@@ -85,6 +86,16 @@ def test_demo_refuses_an_n_no_calldata_word_holds(n: str) -> None:
     assert result.exit_code == 2, result.output
     assert "must be a 256-bit unsigned integer" in " ".join(result.output.split())
     assert isinstance(result.exception, SystemExit)  # not OverflowError
+
+
+def test_demo_says_when_the_loop_runs_out_of_gas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not fib(n) = 0: an n past what the gas pays for returns nothing."""
+    monkeypatch.setattr(demo_cmd, "GAS_LIMIT", 30_000)  # 21,000 + about 160 steps
+    result = runner.invoke(app, ["demo", "--no-ir", "-b", "ir", "--n", "1000"])
+    assert result.exit_code == 0, result.output  # the engines agree on the failure
+    assert "fib(1000) not computed: the transaction failed on py-evm (OutOfGas)" in result.output
+    assert "mod 2**256 =" not in result.output
+    assert "identical results" in result.output
 
 
 def test_ir_says_why_code_over_budget_is_refused() -> None:
