@@ -62,6 +62,28 @@ def test_show_follows_the_environment(
     assert code == 0 and "does not exist yet" in out and "entries    0" in out
 
 
+@pytest.mark.parametrize("command", ["show", "verify", "clear"])
+def test_a_file_is_not_a_cache_directory(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "does not exist yet" or an empty cache: a usage error saying what is wrong."""
+    a_file = tmp_path / "cache"
+    a_file.write_text("not a directory")
+    wide = CliRunner(env={"COLUMNS": "400"})
+    for directory, message in (
+        (a_file, f"Invalid value for --dir: {a_file} is not a directory"),
+        (a_file / "code", f"{a_file / 'code'} cannot be created: {a_file} is not a directory"),
+    ):
+        result = wide.invoke(app, ["cache", command, "--dir", str(directory)])
+        assert result.exit_code == 2, result.output
+        assert message in result.output
+    monkeypatch.setenv(CACHE_DIR_ENV, str(a_file))
+    result = wide.invoke(app, ["cache", command])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {CACHE_DIR_ENV}: {a_file} is not a directory" in result.output
+    assert a_file.read_text() == "not a directory"
+
+
 def test_show_names_a_malformed_size_cap(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A usage error naming the variable, not a traceback."""
     monkeypatch.setenv(CACHE_BYTES_ENV, "abc")

@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from evmkiln.cli.json_output import blocking_file
+
 cache_app = typer.Typer(
     name="cache",
     help="The persistent code cache: show what it holds, verify it loads, clear it.",
@@ -37,9 +39,22 @@ _MB = 1 << 20
 
 
 def _root(directory: Path | None) -> Path:
-    from evmkiln.context.disk_cache import default_directory
+    """The cache directory, or a usage error if a file stands where it is or would be.
 
-    return directory if directory is not None else default_directory()
+    Such a directory can never hold a cache: a VM turns its cache off, and
+    reporting it as empty (or "does not exist yet") would hide why.
+    """
+    from evmkiln.context.disk_cache import CACHE_DIR_ENV, default_directory
+
+    root = directory if directory is not None else default_directory()
+    blocker = root if root.exists() and not root.is_dir() else blocking_file(root)
+    if blocker is not None:
+        where = "" if blocker == root else f"{root} cannot be created: "
+        raise typer.BadParameter(
+            f"{where}{blocker} is not a directory",
+            param_hint="--dir" if directory is not None else CACHE_DIR_ENV,
+        )
+    return root
 
 
 @cache_app.command("show")
