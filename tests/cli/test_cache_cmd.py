@@ -92,6 +92,17 @@ def test_show_names_a_malformed_size_cap(cache_dir: Path, monkeypatch: pytest.Mo
     assert "must be a positive number of bytes" in " ".join(result.output.split())
 
 
+def test_show_names_a_cache_switch_neither_on_nor_off(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "on": a usage error listing the values EVMKILN_CACHE takes."""
+    monkeypatch.setenv("EVMKILN_CACHE", "garbage")
+    result = runner.invoke(app, ["cache", "show", "--dir", str(cache_dir)])
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert "EVMKILN_CACHE='garbage': expected one of on," in output
+
+
 def test_verify_reports_bad_and_stale_entries(cache_dir: Path) -> None:
     code, out = invoke("verify", "--dir", str(cache_dir))
     assert code == 0 and "2 ok, 0 stale" in out and "0 bad" in out

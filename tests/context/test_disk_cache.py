@@ -416,6 +416,36 @@ def test_a_cache_nobody_asked_for_never_breaks_the_vm(
     assert vm_class.stats.cache_store_failures == 2  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    ("value", "enabled"),
+    [
+        *[("", True), ("on", True), ("TRUE", True), (" 1 ", True), ("Yes", True)],
+        *[("off", False), ("OFF", False), ("0", False), ("false", False), ("no", False)],
+    ],
+)
+def test_the_environment_turns_the_cache_on_or_off(
+    value: str, enabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, value)
+    assert disk_cache.enabled_by_environment() is enabled
+
+
+def test_a_value_neither_on_nor_off_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not taken as on: the cache goes off with a warning naming the accepted values."""
+    pytest.importorskip("evmkiln.backend_wasm")
+    monkeypatch.setenv(CACHE_ENV, "of")
+    with pytest.raises(ValueError, match=r"EVMKILN_CACHE='of': expected one of on, .*off"):
+        disk_cache.enabled_by_environment()
+    with caplog.at_level("WARNING", logger="evmkiln.cache"):
+        vm_class = make_vm_class("wasm", code_cache_dir=tmp_path, fork="cancun")
+    assert vm_class.disk_cache is None  # type: ignore[attr-defined]
+    assert "persistent code cache off" in caplog.text and "EVMKILN_CACHE='of'" in caplog.text
+    # Asked for explicitly, the cache does not read the variable.
+    assert cached_vm("wasm", tmp_path).disk_cache is not None
+
+
 # -- the tiered runtime ------------------------------------------------------------------
 
 

@@ -64,7 +64,8 @@ def show(directory: DirOption = None, as_json: JsonOption = False) -> None:
 
     try:
         max_bytes = default_max_bytes()
-    except ValueError as exc:  # a malformed EVMKILN_CACHE_MAX_BYTES
+        enabled = enabled_by_environment()
+    except ValueError as exc:  # a malformed EVMKILN_CACHE_MAX_BYTES or EVMKILN_CACHE
         raise typer.BadParameter(str(exc)) from None
     root = _root(directory)
     entries = scan(root)
@@ -78,7 +79,7 @@ def show(directory: DirOption = None, as_json: JsonOption = False) -> None:
     total = sum(e.size for e in entries)
     summary: dict[str, Any] = {
         "directory": str(root),
-        "enabled": enabled_by_environment(),
+        "enabled": enabled,
         "max_bytes": max_bytes,
         "entries": len(entries),
         "bytes": total,

@@ -101,7 +101,9 @@ from evmkiln.context.registry import is_unresolved, resolved
 log = logging.getLogger("evmkiln.cache")
 
 CACHE_ENV = "EVMKILN_CACHE"
-"""``off`` (or ``0``, ``false``, ``no``) turns the persistent cache off."""
+"""``off`` (or ``0``, ``false``, ``no``) turns the persistent cache off; ``on`` (``1``,
+``true``, ``yes``) or nothing leaves it on; in any case.  Any other value is refused
+(see :func:`enabled_by_environment`)."""
 CACHE_DIR_ENV = "EVMKILN_CACHE_DIR"
 """The cache directory, instead of the per-user default."""
 CACHE_BYTES_ENV = "EVMKILN_CACHE_MAX_BYTES"
@@ -134,7 +136,8 @@ MAX_REMEMBERED = 1 << 16
 (a second write then costs one ``stat``: the entry is found on disk)."""
 STALE_TEMP_SECONDS = 3600.0
 """A temporary directory this old belongs to a writer that died; eviction removes it."""
-_OFF = frozenset({"off", "0", "false", "no"})
+_OFF = ("off", "0", "false", "no")
+_ON = ("on", "1", "true", "yes")
 
 
 def default_directory() -> Path:
@@ -146,8 +149,20 @@ def default_directory() -> Path:
 
 
 def enabled_by_environment() -> bool:
-    """Whether the cache is on unless a caller says otherwise (``EVMKILN_CACHE``)."""
-    return os.environ.get(CACHE_ENV, "").strip().lower() not in _OFF
+    """Whether the cache is on unless a caller says otherwise (``EVMKILN_CACHE``).
+
+    A value that is neither on nor off is a ``ValueError`` naming the accepted
+    ones, as a malformed ``EVMKILN_CACHE_MAX_BYTES`` is: a misspelt ``off``
+    must not leave the cache on unnoticed.
+    """
+    chosen = os.environ.get(CACHE_ENV, "").strip()
+    value = chosen.lower()
+    if value in _OFF:
+        return False
+    if not value or value in _ON:
+        return True
+    accepted = ", ".join(_ON + _OFF)
+    raise ValueError(f"{CACHE_ENV}={chosen!r}: expected one of {accepted} (in any case)")
 
 
 def default_max_bytes() -> int:
@@ -851,16 +866,19 @@ def open_disk_cache(
     ``enabled=None`` follows ``EVMKILN_CACHE`` and quietly skips backends
     that cannot write artifacts; ``enabled=True`` with such a backend is a
     ``ValueError``.  ``directory`` and ``max_bytes`` default to
-    :func:`default_directory` and :func:`default_max_bytes`.
+    :func:`default_directory` and :func:`default_max_bytes`.  With
+    ``enabled=None`` a cache that cannot be opened (a malformed
+    ``EVMKILN_CACHE`` or ``EVMKILN_CACHE_MAX_BYTES`` among the reasons) is
+    off, with a warning naming the reason.
     """
     by_default = enabled is None
-    if enabled is None:
-        enabled = enabled_by_environment() and may_write_artifacts(backend)
-    if not enabled:
-        return None
-    if not may_write_artifacts(backend):
-        raise ValueError(f"the {backend.name} backend cannot write compiled code to a cache")
     try:
+        if enabled is None:
+            enabled = may_write_artifacts(backend) and enabled_by_environment()
+        if not enabled:
+            return None
+        if not may_write_artifacts(backend):
+            raise ValueError(f"the {backend.name} backend cannot write compiled code to a cache")
         return DiskCache(
             backend,
             directory if directory is not None else default_directory(),
