@@ -102,6 +102,16 @@ def test_run_with_unavailable_backend_is_a_usage_error(tmp_path: Path) -> None:
     assert "no-such-backend" in result.output
 
 
+def test_run_refuses_a_backend_spec_naming_no_vm_class(tmp_path: Path) -> None:
+    fixture = _write(tmp_path / "tiny.json", _bench(REVERT))
+    result = runner.invoke(app, ["run", str(fixture), "--backend", "builtins:int"])
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert "'builtins:int' names the class int, not a VM class to run on" in output
+    assert "eth.vm.forks.cancun:CancunVM" in output
+    assert "AttributeError" not in output
+
+
 def test_run_unknown_fixture(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "nothing-here", "--fixtures", str(tmp_path)])
     assert result.exit_code == 2

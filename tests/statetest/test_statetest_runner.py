@@ -8,9 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+from eth.vm.forks.cancun import CancunVM
 from handwritten import looping_test, state_test
 
 from evmkiln.statetest import ExpectedFailures, RunConfig, Status, run_statetests
+from evmkiln.statetest.backends import BackendUnavailable, resolve_vm_class
 from evmkiln.statetest.results import CaseResult
 
 WriteJson = Callable[[str, Any], Path]
@@ -169,6 +172,25 @@ def test_unimportable_vm_class_errors_every_case(write_json: WriteJson) -> None:
     report = _run([write_json("store.json", state_test())], backend="no_such_module:VM", jobs=1)
     assert {r.status for r in report.results} == {Status.ERRORED}
     assert "cannot import VM class 'no_such_module:VM'" in report.results[0].reason
+
+
+@pytest.mark.parametrize(
+    ("spec", "found"),
+    [
+        ("builtins:int", "names the class int"),
+        ("os:sep", "names a str"),
+        ("eth.vm.base:VM", "names an abstract VM class"),
+    ],
+)
+def test_a_spec_naming_no_vm_class_is_refused(spec: str, found: str) -> None:
+    """Said when the class is resolved, not as an AttributeError once a case runs."""
+    with pytest.raises(BackendUnavailable) as refused:
+        resolve_vm_class(spec)
+    assert str(refused.value) == (
+        f"{spec!r} {found}, not a VM class to run on: expected a concrete subclass of "
+        "py-evm's eth.abc.VirtualMachineAPI, such as eth.vm.forks.cancun:CancunVM"
+    )
+    assert resolve_vm_class("eth.vm.forks.cancun:CancunVM") is CancunVM
 
 
 def test_workers_are_recycled_without_losing_cases(write_json: WriteJson, tmp_path: Path) -> None:

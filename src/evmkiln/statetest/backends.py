@@ -16,6 +16,7 @@ it to its worker processes.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -138,6 +139,12 @@ def resolve_vm_class(
 
 
 def _import_vm_class(spec: str) -> type[Any]:
+    """The class ``module:Class`` names, if cases can run on it: a concrete py-evm VM class.
+
+    Anything else (a function, another class, py-evm's abstract ``VM``) would
+    only fail once a case runs, with an ``AttributeError`` that does not say
+    the name was wrong.
+    """
     module_name, _, attribute = spec.partition(":")
     try:
         found = getattr(importlib.import_module(module_name), attribute)
@@ -145,6 +152,17 @@ def _import_vm_class(spec: str) -> type[Any]:
         raise BackendUnavailable(
             f"cannot import VM class {spec!r}: {type(exc).__name__}: {exc}"
         ) from exc
-    if not isinstance(found, type):
-        raise BackendUnavailable(f"{spec!r} is not a class")
-    return found
+    from eth.abc import VirtualMachineAPI
+
+    if isinstance(found, type) and issubclass(found, VirtualMachineAPI):
+        if not inspect.isabstract(found):
+            return found
+        what = "an abstract VM class"
+    elif isinstance(found, type):
+        what = f"the class {found.__qualname__}"
+    else:
+        what = f"a {type(found).__name__}"
+    raise BackendUnavailable(
+        f"{spec!r} names {what}, not a VM class to run on: expected a concrete subclass of "
+        "py-evm's eth.abc.VirtualMachineAPI, such as eth.vm.forks.cancun:CancunVM"
+    )
