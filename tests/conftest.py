@@ -46,12 +46,20 @@ def _deep(config: pytest.Config) -> bool:
 def _scale_examples(items: list[pytest.Item], factor: int) -> None:
     """Each Hypothesis test's own ``max_examples`` times ``factor`` (a test's
     ``@settings`` takes precedence over any profile, so a profile alone would leave
-    those tests as they are)."""
+    those tests as they are).
+
+    Only a count the test set itself is scaled: ``@given`` hands every other
+    test the profile's settings, whose count is already the deep one, and a
+    test marked ``profile_sized`` takes its count from the profile.
+    """
+    profile_count = settings.default.max_examples
     scaled: set[int] = set()
     for item in items:
         test = getattr(item, "obj", None)
         own = getattr(test, "_hypothesis_internal_use_settings", None)
         if own is None or id(test) in scaled:
+            continue
+        if own.max_examples == profile_count or item.get_closest_marker("profile_sized"):
             continue
         scaled.add(id(test))
         scaled_settings = settings(own, max_examples=own.max_examples * factor)

@@ -15,6 +15,7 @@ PROBE = """
 from hypothesis import given, settings, strategies as st
 
 SEEN = []
+PLAIN = []
 
 
 @settings(max_examples=7)
@@ -23,12 +24,18 @@ def test_counted(x):
     SEEN.append(x)
 
 
+@given(st.integers())
+def test_plain(x):
+    PLAIN.append(x)
+
+
 def test_report():
-    print("EXAMPLES", len(SEEN))
+    print("EXAMPLES", len(SEEN), len(PLAIN))
 """
 
 
-def _examples(tmp_path: Path, *options: str, profile: str | None = None) -> int:
+def _examples(tmp_path: Path, *options: str, profile: str | None = None) -> tuple[int, int]:
+    """Examples run by a test with its own count (7) and by one without."""
     (tmp_path / "test_probe.py").write_text(PROBE)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS / "support")])}
     env.pop("HYPOTHESIS_PROFILE", None)
@@ -41,7 +48,8 @@ def _examples(tmp_path: Path, *options: str, profile: str | None = None) -> int:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     line = next(line for line in done.stdout.splitlines() if "EXAMPLES" in line)
-    return int(line.split("EXAMPLES")[1])
+    counted, plain = line.split("EXAMPLES")[1].split()
+    return int(counted), int(plain)
 
 
 @pytest.mark.parametrize(
@@ -53,4 +61,7 @@ def test_deep_runs_each_test_its_scale_times_over(
     tmp_path: Path, options: tuple[str, ...], profile: str | None
 ) -> None:
     deep = options or profile
-    assert _examples(tmp_path, *options, profile=profile) == (7 * DEEP_SCALE if deep else 7)
+    counted, plain = _examples(tmp_path, *options, profile=profile)
+    assert counted == (7 * DEEP_SCALE if deep else 7)
+    # A test without a count of its own runs the profile's, not DEEP_SCALE times it.
+    assert plain == (3000 if deep else 300)

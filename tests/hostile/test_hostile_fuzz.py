@@ -110,6 +110,7 @@ def _intrinsic(data: bytes) -> int:
 SHARE = settings(max_examples=max(20, settings.default.max_examples // 3))
 
 
+@pytest.mark.profile_sized
 @SHARE
 @given(recs=records, extra_gas=st.integers(min_value=0, max_value=300_000))
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -122,6 +123,7 @@ def test_generated_memory_operations_match_pyevm(
 
 
 @pytest.mark.slow
+@pytest.mark.profile_sized
 @SHARE
 @given(recs=records, extra_gas=st.integers(min_value=0, max_value=300_000))
 @pytest.mark.parametrize("backend", BACKENDS)
