@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,25 @@ def test_a_symbol_from_another_library_is_refused(
     edit_metadata(path, symbol=symbol)
     with pytest.raises(ArtifactCorruptError, match=f"library has no symbol {symbol}"):
         LLVM.load(path, fork="cancun")
+
+
+@pytest.mark.parametrize("move", ["hard link", "renamed directory"])
+def test_a_loaded_library_reached_by_another_path_loads(move: str, tmp_path: Path) -> None:
+    """The loader hands back the library it already has for the same file under the
+    name it first opened: the symbol check compares objects, not paths."""
+    code = bytes.fromhex("600160005260206000f3")
+    first = tmp_path / "first"
+    meta = LLVM.save(lower_bytecode(code), first, code_hash=keccak(code), fork="cancun")
+    LLVM.load(meta, fork="cancun")
+    second = tmp_path / "second"
+    if move == "hard link":
+        second.mkdir()
+        for path in first.iterdir():
+            os.link(path, second / path.name)
+    else:
+        first.rename(second)
+    loaded = LLVM.load(second / meta.name, fork="cancun")
+    assert loaded.code_hash == keccak(code)
 
 
 def test_missing_metadata_is_refused(tmp_path: Path) -> None:

@@ -193,27 +193,58 @@ class _DlInfo(ctypes.Structure):
     )
 
 
+_RTLD_DL_LINKMAP = 2
+"""``dladdr1``'s request for the link map of the object containing an address."""
+_RTLD_DI_LINKMAP = 2
+"""``dlinfo``'s request for the link map of a handle."""
+
+
 @cache
-def _dladdr() -> Any:
-    """The C library's ``dladdr`` (in ``libdl`` before glibc 2.34)."""
+def _dl_functions() -> tuple[Any, Any] | None:
+    """glibc's ``dladdr1`` and ``dlinfo`` (in ``libdl`` before 2.34), or None."""
     for library in (None, "libdl.so.2"):
         try:
-            function = ctypes.CDLL(library).dladdr
+            loaded = ctypes.CDLL(library)
+            dladdr1, dlinfo = loaded.dladdr1, loaded.dlinfo
         except (OSError, AttributeError):
             continue
-        function.argtypes = (ctypes.c_void_p, ctypes.POINTER(_DlInfo))
-        function.restype = ctypes.c_int
-        return function
-    raise OSError("the C library has no dladdr")  # pragma: no cover - every POSIX libc has it
+        dladdr1.argtypes = (
+            ctypes.c_void_p,
+            ctypes.POINTER(_DlInfo),
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.c_int,
+        )
+        dladdr1.restype = ctypes.c_int
+        dlinfo.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+        dlinfo.restype = ctypes.c_int
+        return dladdr1, dlinfo
+    return None  # pragma: no cover - every glibc has both
 
 
-def _defined_in(address: int, lib_path: Path) -> bool:
-    """Whether ``address`` lies in the shared library at ``lib_path`` (not in one it
-    depends on): ``dladdr`` names the object that maps it."""
+def _defined_in(address: int, handle: Any, lib_path: Path) -> bool:
+    """Whether ``address`` lies in the library ``handle`` opened (not in one it depends on).
+
+    The object that maps the address and the handle's own object are compared
+    by their link maps, not by path: the loader hands back the library it
+    already has for a file reached by another path (a hard link, a directory
+    renamed since), under the name it was first opened with.  Without
+    ``dladdr1`` the paths are compared.
+    """
     info = _DlInfo()
-    if not _dladdr()(address, ctypes.byref(info)) or not info.dli_fname:
+    functions = _dl_functions()
+    if functions is None:  # pragma: no cover - a C library without glibc's extensions
+        dladdr = ctypes.CDLL(None).dladdr
+        dladdr.argtypes = (ctypes.c_void_p, ctypes.POINTER(_DlInfo))
+        if not dladdr(address, ctypes.byref(info)) or not info.dli_fname:
+            return False
+        return os.path.realpath(os.fsdecode(info.dli_fname)) == str(lib_path.resolve())
+    dladdr1, dlinfo = functions
+    mapped, own = ctypes.c_void_p(), ctypes.c_void_p()
+    if not dladdr1(address, ctypes.byref(info), ctypes.byref(mapped), _RTLD_DL_LINKMAP):
         return False
-    return os.path.realpath(os.fsdecode(info.dli_fname)) == str(lib_path.resolve())
+    if dlinfo(handle._handle, _RTLD_DI_LINKMAP, ctypes.byref(own)) != 0:
+        return False
+    return mapped.value is not None and mapped.value == own.value
 
 
 def load(path: Path, *, fork: str, options: CompileOptions) -> LoadedArtifact:
@@ -228,7 +259,7 @@ def load(path: Path, *, fork: str, options: CompileOptions) -> LoadedArtifact:
         raise ArtifactCorruptError(lib_path, f"library has no symbol {meta.symbol}") from None
     if not address:  # pragma: no cover - dlsym never returns NULL for a defined function
         raise ArtifactCorruptError(lib_path, f"symbol {meta.symbol} has no address")
-    if not _defined_in(address, lib_path):
+    if not _defined_in(address, handle, lib_path):
         # dlsym also searches the library's dependencies: a name the metadata gives
         # wrongly (``abort``, ``exit``) would otherwise be run as the contract.
         raise ArtifactCorruptError(lib_path, f"library has no symbol {meta.symbol}")
