@@ -40,7 +40,7 @@ class BlobSchedule:
         """EIP-4844's price of one unit of blob gas for a block's excess blob gas.
 
         py-evm's ``fake_exponential``, which every fork it ships prices blobs
-        with: it stops after 10,000 terms, where EIP-4844's loop runs about
+        with: it stops after 9,999 terms, where EIP-4844's loop runs about
         ``excess / fraction`` times -- for an excess of 2^64 over a small
         fraction, longer than anyone would wait, for a price far beyond 2^256.
         Below that the two agree.
