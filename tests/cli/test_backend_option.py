@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -44,3 +46,28 @@ def test_bench_also_knows_pyevm_on_the_flat_state() -> None:
 def test_soak_takes_one_backend() -> None:
     result = runner.invoke(app, [*COMMANDS["soak"], "--backend", "ir,llvm"])
     assert result.exit_code == 2 and "unknown backend(s) 'ir,llvm'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("bogus", "unknown backend(s) 'bogus'; known:"),
+        ("no_such_module:VM", "cannot import VM class 'no_such_module:VM'"),
+        ("builtins:int", "names the class int, not a VM class"),
+    ],
+)
+def test_statetest_refuses_a_backend_before_any_case(
+    name: str, message: str, tmp_path: Path
+) -> None:
+    """Not a run in which every case errors, one worker at a time."""
+    result = runner.invoke(app, ["statetest", str(tmp_path), "-j", "1", "-q", "--backend", name])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert message in output
+    assert "cases in" not in output  # no run summary: nothing ran
+
+
+@pytest.mark.parametrize("name", ["pyevm", "pyevm-flat", "eth.vm.forks.cancun:CancunVM"])
+def test_statetest_takes_stock_and_class_backends(name: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["statetest", str(tmp_path), "-j", "1", "-q", "--backend", name])
+    assert "Invalid value for --backend" not in result.output

@@ -39,9 +39,34 @@ def checked_backends(option: str | None, *, also: Iterable[str] = ()) -> list[st
     return chosen
 
 
-def checked_backend(name: str) -> str:
-    """``name`` if it is one installed backend, else a usage error listing the installed ones."""
+def checked_backend(name: str, *, also: Iterable[str] = ()) -> str:
+    """``name`` if it is one installed backend or one of ``also``, else a usage error
+    listing them."""
     from evmkiln.context import available_backends
 
-    _refuse_unknown([name], available_backends())
+    _refuse_unknown([name], [*available_backends(), *also])
+    return name
+
+
+def checked_vm_backend(name: str) -> str:
+    """A ``--backend`` that names a VM to run cases on: stock py-evm (``pyevm``,
+    ``pyevm-flat``), an installed evmkiln backend, or a ``module:Class`` that imports
+    as a concrete py-evm VM class; else a usage error.
+
+    Checked before any case runs: a run on a name that cannot work reported
+    every case as errored, one worker process at a time.
+    """
+    from evmkiln.statetest.backends import (
+        PYEVM_BACKEND,
+        PYEVM_FLAT_BACKEND,
+        BackendUnavailable,
+        resolve_vm_class,
+    )
+
+    if ":" not in name:
+        return checked_backend(name, also=(PYEVM_BACKEND, PYEVM_FLAT_BACKEND))
+    try:
+        resolve_vm_class(name)
+    except BackendUnavailable as exc:
+        raise typer.BadParameter(str(exc), param_hint="--backend") from None
     return name

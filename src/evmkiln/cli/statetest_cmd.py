@@ -39,6 +39,7 @@ from evmkiln.cli.artifacts_option import (
     check_aot_backend,
     check_strict,
 )
+from evmkiln.cli.backend_option import checked_vm_backend
 from evmkiln.cli.fixtures_option import (
     EEST_STATETESTS_SUBDIR,
     STATETESTS_SUBDIR,
@@ -217,6 +218,7 @@ def statetest(
     console = Console()
     policy = runtime_policy(runtime, hot_calls, jit_workers)
     fork = checked_fork(fork)
+    backend = checked_vm_backend(backend)
     if artifacts is not None and aot is not None:
         raise typer.BadParameter("give --artifacts or --aot, not both", param_hint="--aot")
     artifacts_dir = aot if aot is not None else artifacts
