@@ -122,11 +122,9 @@ def test_expected_failure_patterns() -> None:
     assert "stC/foo.json::t[d0g0v0]" not in expected
 
 
-def test_json_output(write_json: WriteJson, tmp_path: Path) -> None:
+def test_json_output(write_json: WriteJson) -> None:
     report = _run([write_json("GeneralStateTests/stHand/store.json", state_test())])
-    out = tmp_path / "out" / "results.json"
-    report.write_json(out)
-    data = json.loads(out.read_text())
+    data = json.loads(report.json_text())
     assert data["summary"]["cases"] == 3
     assert data["summary"]["passed"] == 3
     first = data["results"][0]

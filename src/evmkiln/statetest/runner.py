@@ -119,10 +119,6 @@ class RunReport:
         """:meth:`to_json` as the text of a results file (the command line writes it)."""
         return json.dumps(self.to_json(), indent=1) + "\n"
 
-    def write_json(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.json_text())
-
 
 def discover_cases(config: RunConfig) -> Discovery:
     return discover(
